@@ -1,0 +1,75 @@
+"""Domain errors. The service maps each to one HTTP status / GraphQL error in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class IdgraphError(Exception):
+    """Base of every error idgraph raises on purpose."""
+
+
+class ConfigError(IdgraphError):
+    """A configuration file (mapping, rules) is invalid; the message names file, field and fix."""
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
+        self.path = path
+        self.field = field
+        where = ", ".join(p for p in (path and f"in {path}", field and f"field '{field}'") if p)
+        super().__init__(f"{message} ({where})" if where else message)
+
+
+class UnknownSource(IdgraphError):
+    def __init__(self, source: str):
+        self.source = source
+        super().__init__(
+            f"no mapping is registered for source '{source}': "
+            f"register one with `idgraph sources add MAPPING.toml` or pass --mapping"
+        )
+
+
+class UnknownProfile(IdgraphError):
+    def __init__(self, profile_id: str):
+        self.profile_id = profile_id
+        super().__init__(f"no profile with id '{profile_id}'")
+
+
+class AmbiguousIdentifier(IdgraphError):
+    """An identifier held by several profiles (shared or junk) asked for as if it named one."""
+
+    def __init__(self, kind: str, count: int):
+        self.kind = kind
+        self.count = count
+        super().__init__(
+            f"this {kind} belongs to {count} profiles; use profilesByIdentifier to list them"
+        )
+
+
+class InvalidIdentifier(IdgraphError):
+    """A value could not be normalised as the identifier kind its field is mapped to."""
+
+    def __init__(self, kind: str, problem: str):
+        self.kind = kind
+        self.problem = problem
+        super().__init__(f"invalid {kind}: {problem}")
+
+
+class StoreError(IdgraphError):
+    """The store failed or is unreachable; the message never carries personal data."""
+
+
+class StoreUnavailable(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A problem with one input row: rejected rows are errors, accepted rows may carry warnings."""
+
+    row: int
+    field: str | None
+    problem: str
+    key: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "field": self.field, "problem": self.problem, "key": self.key}

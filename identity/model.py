@@ -1,0 +1,229 @@
+"""The nouns of identity resolution, as plain immutable values.
+
+These are what the domain, the stores and the service pass between them; they carry
+no behaviour that needs a database or the web.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+JSONValue = Any
+"""A value that survives a JSON round trip (str, int, float, bool, None, list, dict)."""
+
+RecordId = int
+"""Store-assigned, stable for the lifetime of a record; never reused."""
+
+ProfileId = str
+
+
+class IdentifierKey(NamedTuple):
+    """An identifier node's identity: its kind and normalised value."""
+
+    kind: str
+    value: str
+
+
+class RecordRef(NamedTuple):
+    """A record's identity as its source knows it. Re-sending the same ref updates it."""
+
+    source: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A normalised identifier a record carries, with the value as received for display."""
+
+    kind: str
+    value: str
+    original: str
+
+    @property
+    def key(self) -> IdentifierKey:
+        return IdentifierKey(self.kind, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One record as mapped from a source row.
+
+    ``attributes`` holds mapped attributes under their canonical names and every unmapped
+    field under its own name (schemaless). ``raw`` is the row exactly as received, so an
+    identifier value that failed normalisation is never lost.
+    """
+
+    source: str
+    key: str
+    identifiers: tuple[Identifier, ...] = ()
+    attributes: dict[str, JSONValue] = field(default_factory=dict)
+    timestamp: datetime | None = None
+    raw: dict[str, JSONValue] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> RecordRef:
+        return RecordRef(self.source, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A source record as the store holds it."""
+
+    record_id: RecordId
+    record: SourceRecord
+    profile_id: ProfileId | None
+    ingested_at: datetime
+    updated_at: datetime
+
+    @property
+    def ref(self) -> RecordRef:
+        return self.record.ref
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWrite:
+    """What an upsert did to one record; drives which part of the graph to re-resolve."""
+
+    record_id: RecordId
+    ref: RecordRef
+    created: bool
+    changed: bool
+    removed_identifiers: tuple[IdentifierKey, ...] = ()
+
+
+class LinkType(StrEnum):
+    MATCH = "match"
+    """An accepted matcher link: an edge profiles are built from."""
+    REVIEW = "review"
+    """A candidate between the review and link thresholds, waiting for a steward."""
+    MUST_LINK = "must_link"
+    """A steward's decision that two records are one person; matchers cannot undo it."""
+    CANNOT_LINK = "cannot_link"
+    """A steward's decision that two records are different people; every matcher respects it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A record-to-record edge with who made it and why. ``a < b`` always."""
+
+    a: RecordId
+    b: RecordId
+    type: LinkType
+    matcher: str
+    weight: float = 1.0
+    evidence: dict[str, JSONValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.a == self.b:
+            raise ValueError("a link joins two different records")
+        if self.a > self.b:
+            a, b = self.b, self.a
+            object.__setattr__(self, "a", a)
+            object.__setattr__(self, "b", b)
+
+
+class IdentifierFlagReason(StrEnum):
+    BLOCKLISTED = "blocklisted"
+    OVER_CAP = "over_cardinality_cap"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierFlag:
+    """An identifier value that does not link, and why; reported to stewards."""
+
+    key: IdentifierKey
+    reason: IdentifierFlagReason
+    record_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    """A profile as stored: its id and history. Its records are looked up separately."""
+
+    id: ProfileId
+    created_at: datetime
+    updated_at: datetime
+    merged_from: tuple[ProfileId, ...] = ()
+
+
+@dataclass(slots=True)
+class ProfileChanges:
+    """The outcome of re-resolving part of the graph, applied by the store atomically.
+
+    ``created`` profiles are inserted; ``assignments`` move records to profiles;
+    ``merged`` maps each retired id to the survivor it now redirects to (and every id
+    that redirected to the retired one follows); ``deleted`` ids lost all their records
+    without being merged (kept as tombstones so they stay unknown rather than reused);
+    ``touched`` profiles get ``updated_at = now``.
+    """
+
+    created: list[ProfileId] = field(default_factory=list)
+    assignments: dict[RecordId, ProfileId] = field(default_factory=dict)
+    merged: dict[ProfileId, ProfileId] = field(default_factory=dict)
+    deleted: list[ProfileId] = field(default_factory=list)
+    touched: set[ProfileId] = field(default_factory=set)
+
+    def is_empty(self) -> bool:
+        return not (self.created or self.assignments or self.merged or self.deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Which record gave a golden-record value."""
+
+    source: str
+    record_key: str
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenAttribute:
+    """One attribute of a profile's golden record, the rule that chose it and where it came from."""
+
+    name: str
+    value: JSONValue
+    provenance: Provenance
+    rule: str
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileIdentifier:
+    """An identifier of a profile, with the records that carry it and whether it links."""
+
+    kind: str
+    value: str
+    originals: tuple[str, ...]
+    record_count: int
+    links: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A resolved customer: the records that are one person and their golden record."""
+
+    id: ProfileId
+    created_at: datetime
+    updated_at: datetime
+    merged_from: tuple[ProfileId, ...]
+    records: tuple[StoredRecord, ...]
+    attributes: tuple[GoldenAttribute, ...]
+    identifiers: tuple[ProfileIdentifier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    records: int
+    identifiers: int
+    profiles: int
+    links: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    ok: bool
+    backend: str
+    detail: str

@@ -1,0 +1,201 @@
+"""The storage interface every backend implements and the contract suite pins.
+
+Sized for the whole product: records and their identifiers (the identity graph's
+record-has-identifier edges), record-to-record links of every type, profiles with their
+redirects, flagged identifiers, registered source mappings and small metadata documents
+(the trained match model lives there). Events, segments and the audit log will be added
+here by the issues that build them, each with contract tests.
+
+Every method is batched: it takes or returns collections, never one row per call,
+so that a backend with network round trips (Neo4j) is not called once per record.
+Writes happen inside :meth:`Store.unit_of_work`; a failure inside it rolls back all of it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from identity.model import (
+    Identifier,
+    IdentifierFlag,
+    IdentifierKey,
+    JSONValue,
+    Link,
+    LinkType,
+    ProfileChanges,
+    ProfileId,
+    ProfileRow,
+    RecordId,
+    RecordRef,
+    RecordWrite,
+    SourceRecord,
+    StoreCounts,
+    StoredRecord,
+    StoreHealth,
+)
+
+
+class Store(ABC):
+    """One identity graph, persisted."""
+
+    backend: str = "abstract"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    @abstractmethod
+    def health(self) -> StoreHealth:
+        """Whether the store answers a trivial query now (for readiness probes)."""
+
+    @abstractmethod
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """An atomic block: everything written inside commits together or not at all.
+
+        Nested blocks join the outer one. Writes outside any block are each atomic.
+        """
+
+    @abstractmethod
+    def counts(self) -> StoreCounts:
+        """How many records, identifier nodes, live profiles and links the store holds."""
+
+    # -- source mappings and metadata -------------------------------------------------------
+
+    @abstractmethod
+    def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
+        """Register or replace a source's mapping document (as validated by the domain)."""
+
+    @abstractmethod
+    def get_source(self, name: str) -> dict[str, JSONValue] | None: ...
+
+    @abstractmethod
+    def list_sources(self) -> list[str]:
+        """Names of registered sources, sorted."""
+
+    @abstractmethod
+    def get_meta(self, key: str) -> JSONValue | None:
+        """A small JSON document by key (e.g. the trained match model), or None."""
+
+    @abstractmethod
+    def set_meta(self, key: str, value: JSONValue) -> None: ...
+
+    # -- records and identifiers -------------------------------------------------------------
+
+    @abstractmethod
+    def upsert_records(self, records: Sequence[SourceRecord], now: datetime) -> list[RecordWrite]:
+        """Insert new records and replace existing ones with the same (source, key).
+
+        Returns one :class:`RecordWrite` per input, in input order. A re-sent record that is
+        identical (identifiers, attributes, timestamp, raw) is reported ``changed=False``
+        and not rewritten. ``removed_identifiers`` lists identifier keys the record held
+        before and no longer holds. Records keep their ``record_id`` and profile across
+        updates. Duplicate refs in one call: the last one wins.
+        """
+
+    @abstractmethod
+    def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
+        """Records by id; unknown ids are absent from the result."""
+
+    @abstractmethod
+    def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
+        """Ids of the records with these refs; unknown refs are absent."""
+
+    @abstractmethod
+    def iter_record_profiles(
+        self, batch_size: int = 10_000
+    ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
+        """Every record's ref and profile id, ordered by (source, key), fetched in batches."""
+
+    @abstractmethod
+    def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
+        """The identifiers each record carries (records without any map to [])."""
+
+    @abstractmethod
+    def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
+        """How many records carry each identifier; unknown keys map to 0."""
+
+    @abstractmethod
+    def records_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[RecordId]]:
+        """Ids of the records carrying each identifier, ascending; unknown keys map to []."""
+
+    @abstractmethod
+    def put_identifier_flags(
+        self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
+    ) -> None:
+        """Record identifiers that do not link and why (replacing earlier flags for the same
+        key), and clear the flags of ``cleared`` keys that link again."""
+
+    @abstractmethod
+    def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
+        """Flagged identifiers, most-shared first, then by key."""
+
+    # -- links ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def links_of(
+        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+    ) -> list[Link]:
+        """Links with at least one end in ``record_ids`` (of the given types, or all),
+        ordered by (a, b, type, matcher)."""
+
+    @abstractmethod
+    def put_links(self, links: Sequence[Link]) -> None:
+        """Insert links, replacing any with the same (a, b, type, matcher)."""
+
+    @abstractmethod
+    def replace_links(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
+    ) -> None:
+        """Delete every link made by ``matcher`` touching ``record_ids``, then insert ``links``.
+
+        How a matcher re-states its view of a part of the graph after re-resolving it.
+        """
+
+    @abstractmethod
+    def delete_links(
+        self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
+    ) -> int:
+        """Delete links of the given types between the given (unordered) pairs; returns count."""
+
+    # -- profiles ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
+        """Current profile of each record; records without one (or unknown) are absent."""
+
+    @abstractmethod
+    def records_of_profiles(
+        self, profile_ids: Collection[ProfileId]
+    ) -> dict[ProfileId, list[RecordId]]:
+        """Record ids of each live profile, ascending; unknown or retired ids map to []."""
+
+    @abstractmethod
+    def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
+        """Live profiles by id (no redirect following); unknown or retired ids are absent."""
+
+    @abstractmethod
+    def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
+        """Map each id to the live profile it is or was merged into (following redirects
+        to the end); ids never issued, or deleted without a survivor, are absent."""
+
+    @abstractmethod
+    def profiles_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[ProfileId]]:
+        """Distinct live profiles holding a record with each identifier, sorted; unknown -> []."""
+
+    @abstractmethod
+    def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
+        """Apply a re-resolution's outcome atomically (see :class:`ProfileChanges`).
+
+        Created profiles get ``created_at = updated_at = now``. A merged id stops being
+        live, redirects to its survivor, and is listed in the survivor's ``merged_from``
+        together with every id that had been merged into it.
+        """
+
+    @abstractmethod
+    def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        """Every live profile id, ascending."""
