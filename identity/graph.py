@@ -8,19 +8,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from identity.ingest import IngestService
+from identity.normalise import Normaliser
 from identity.profiles import ProfileService
+from identity.resolution import Resolver
+from identity.rules import Rules, load_rules
 from identity.store.base import Store
+from identity.store.factory import open_store
 
 
 class IdentityGraph:
-    store: Store
-    ingest: IngestService
-    profiles: ProfileService
+    """A store together with the rules and the services that use them."""
+
+    def __init__(self, store: Store, rules: Rules) -> None:
+        self.store = store
+        self.rules = rules
+        self.normaliser = Normaliser(rules)
+        self.resolver = Resolver(store, rules)
+        self.ingest = IngestService(store, rules, self.normaliser, self.resolver)
+        self.profiles = ProfileService(store, rules, self.normaliser)
 
     @classmethod
     def open(cls, store_url: str, rules_path: Path | None = None) -> IdentityGraph:
         """Open the store at ``store_url`` with the rules file (or the packaged default)."""
-        raise NotImplementedError
+        rules = load_rules(rules_path)
+        return cls(open_store(store_url), rules)
 
     def close(self) -> None:
         self.store.close()

@@ -1,0 +1,46 @@
+# Two commands for a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck unit bench clean install install-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps re-run the install when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Generate the demo data, load it into the embedded store and serve the API.
+run: install
+	$(BIN)/idgraph demo --serve
+
+## Lint, type-check and run the whole test suite.
+test: install-dev lint typecheck unit
+
+lint: install-dev
+	$(BIN)/ruff check identity service tests
+	$(BIN)/ruff format --check identity service tests
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest -q
+
+## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
+bench: install-dev
+	$(BIN)/python -m benchmarks.ingest
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

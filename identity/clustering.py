@@ -1,0 +1,209 @@
+"""Profiles as connected components of accepted links, with limits and cannot-links enforced.
+
+The partition is a pure function of the records (by their refs), their identifiers and the
+stored links: edges are applied in one canonical order (steward must-links, then shared
+identifiers by kind priority, then weighted matcher links by weight), never in arrival
+order, so the same records always give the same profiles however they were ingested.
+A union that would give a profile more distinct values of a kind than the kind's
+``max_per_profile`` allows, or that would join two records a steward separated, is refused:
+the lower-priority evidence gives way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from identity.model import IdentifierKey, Link, LinkType, RecordId, RecordRef
+from identity.rules import Rules
+
+DETERMINISTIC = "deterministic"
+"""The matcher name on links made by sharing an identifier."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedUnion:
+    """A link that was not followed, and why; for reports and the stewards' review."""
+
+    a: RecordId
+    b: RecordId
+    evidence: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Clustering:
+    """Clusters (each sorted by ref; the list sorted by each cluster's first ref), the
+    deterministic links that joined them, and the unions that limits refused."""
+
+    clusters: list[list[RecordId]]
+    links: list[Link]
+    refused: list[RefusedUnion] = field(default_factory=list)
+
+
+class _Components:
+    """Union-find that also tracks, per component, the limited identifier values it holds
+    and the records it must never be joined with."""
+
+    def __init__(
+        self,
+        records: Iterable[RecordId],
+        limited: Mapping[RecordId, Mapping[str, frozenset[str]]],
+        cannot: Mapping[RecordId, set[RecordId]],
+    ) -> None:
+        self.parent: dict[RecordId, RecordId] = {}
+        self.members: dict[RecordId, list[RecordId]] = {}
+        self.values: dict[RecordId, dict[str, set[str]]] = {}
+        self.cannot: dict[RecordId, set[RecordId]] = {}
+        for r in records:
+            self.parent[r] = r
+            self.members[r] = [r]
+            self.values[r] = {k: set(v) for k, v in limited.get(r, {}).items()}
+            self.cannot[r] = set(cannot.get(r, ()))
+
+    def find(self, r: RecordId) -> RecordId:
+        root = r
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[r] != root:
+            self.parent[r], r = root, self.parent[r]
+        return root
+
+    def refusal(self, ra: RecordId, rb: RecordId, limits: Mapping[str, int]) -> str | None:
+        """Why joining components ``ra`` and ``rb`` is not allowed, or None."""
+        small, large = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
+        if any(self.find(p) == large for p in self.cannot[small]):
+            return "cannot_link"
+        va, vb = self.values[ra], self.values[rb]
+        for kind in va.keys() & vb.keys():
+            limit = limits[kind]
+            union = len(va[kind] | vb[kind])
+            # A component already over the limit on its own (one record carrying two
+            # customer ids) may still absorb records that add no new value.
+            if union > max(limit, len(va[kind]), len(vb[kind])):
+                return f"max_per_profile:{kind}"
+        return None
+
+    def union(self, ra: RecordId, rb: RecordId) -> None:
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra].extend(self.members.pop(rb))
+        for kind, vals in self.values.pop(rb).items():
+            self.values[ra].setdefault(kind, set()).update(vals)
+        self.cannot[ra] |= self.cannot.pop(rb)
+
+
+def cluster(
+    refs: Mapping[RecordId, RecordRef],
+    identifiers: Mapping[RecordId, Collection[IdentifierKey]],
+    linking: Collection[IdentifierKey],
+    links: Sequence[Link],
+    rules: Rules,
+) -> Clustering:
+    """Partition ``refs`` into profiles.
+
+    ``identifiers`` are each record's identifier keys; only those in ``linking`` (kind
+    links, not blocklisted, under its cardinality cap) join records or count towards
+    limits. ``links`` are the stored links among these records: MUST_LINK and
+    CANNOT_LINK from stewards and MATCH links from weighted matchers; deterministic
+    links in it are ignored (they are this function's output, not its input).
+    """
+    linking_set = set(linking)
+    limits = {
+        kind: rule.max_per_profile
+        for kind, rule in rules.kinds.items()
+        if rule.max_per_profile is not None
+    }
+    limited: dict[RecordId, dict[str, frozenset[str]]] = {}
+    groups: dict[IdentifierKey, list[RecordId]] = {}
+    for r, keys in identifiers.items():
+        if r not in refs:
+            continue
+        per_kind: dict[str, set[str]] = {}
+        for key in keys:
+            if key not in linking_set:
+                continue
+            groups.setdefault(key, []).append(r)
+            if key.kind in limits:
+                per_kind.setdefault(key.kind, set()).add(key.value)
+        limited[r] = {k: frozenset(v) for k, v in per_kind.items()}
+
+    cannot: dict[RecordId, set[RecordId]] = {}
+    must: list[Link] = []
+    matches: list[Link] = []
+    for link in links:
+        if link.a not in refs or link.b not in refs:
+            continue
+        if link.type is LinkType.CANNOT_LINK:
+            cannot.setdefault(link.a, set()).add(link.b)
+            cannot.setdefault(link.b, set()).add(link.a)
+        elif link.type is LinkType.MUST_LINK:
+            must.append(link)
+        elif link.type is LinkType.MATCH and link.matcher != DETERMINISTIC:
+            matches.append(link)
+
+    comps = _Components(refs, limited, cannot)
+    made: list[Link] = []
+    refused: list[RefusedUnion] = []
+
+    def by_ref(link: Link) -> tuple[RecordRef, RecordRef]:
+        return (refs[link.a], refs[link.b])
+
+    # Steward decisions first and unconditionally: a must-link is the final word.
+    for link in sorted(must, key=by_ref):
+        ra, rb = comps.find(link.a), comps.find(link.b)
+        if ra != rb:
+            comps.union(ra, rb)
+
+    # Shared identifiers, strongest kind first. Within a group, each record joins the
+    # first earlier member (in ref order) whose component accepts it.
+    def group_order(key: IdentifierKey) -> tuple[int, str, str]:
+        return (-rules.kinds[key.kind].priority, key.kind, key.value)
+
+    for key in sorted(groups, key=group_order):
+        members = sorted(groups[key], key=refs.__getitem__)
+        for i, r in enumerate(members):
+            tried: set[RecordId] = set()
+            last_reason: str | None = None
+            for earlier in members[:i]:
+                ra, rb = comps.find(earlier), comps.find(r)
+                if ra == rb:
+                    last_reason = None
+                    break
+                if ra in tried:
+                    continue
+                tried.add(ra)
+                reason = comps.refusal(ra, rb, limits)
+                if reason is None:
+                    comps.union(ra, rb)
+                    made.append(
+                        Link(
+                            earlier,
+                            r,
+                            LinkType.MATCH,
+                            DETERMINISTIC,
+                            1.0,
+                            {"kind": key.kind, "value": key.value},
+                        )
+                    )
+                    last_reason = None
+                    break
+                last_reason = reason
+            if last_reason is not None:
+                refused.append(RefusedUnion(members[0], r, f"{key.kind}:{key.value}", last_reason))
+
+    # Weighted matcher links, strongest first.
+    for link in sorted(matches, key=lambda x: (-x.weight, *by_ref(x))):
+        ra, rb = comps.find(link.a), comps.find(link.b)
+        if ra == rb:
+            continue
+        reason = comps.refusal(ra, rb, limits)
+        if reason is None:
+            comps.union(ra, rb)
+        else:
+            refused.append(RefusedUnion(link.a, link.b, link.matcher, reason))
+
+    clusters = [sorted(m, key=refs.__getitem__) for m in comps.members.values()]
+    clusters.sort(key=lambda c: refs[c[0]])
+    return Clustering(clusters=clusters, links=made, refused=refused)

@@ -1,0 +1,240 @@
+"""Re-resolving the part of the graph a change touches, keeping profile ids stable.
+
+Given the records that changed, :class:`Resolver` finds every record whose profile could
+depend on them (the closure over linking identifiers, matcher links and current profile
+membership), re-clusters exactly that closure with :func:`identity.clustering.cluster`, and
+maps the new clusters onto the old profile ids: the oldest profile keeps its id on a
+merge (the others redirect to it), a split leaves the id on the part holding most of the
+profile's records, and only clusters that inherit no id get a new one. Nothing outside the
+closure is read or written, so the cost follows the size of the change, not of the store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from identity.clustering import DETERMINISTIC, Clustering, RefusedUnion, cluster
+from identity.model import (
+    IdentifierFlag,
+    IdentifierKey,
+    LinkType,
+    ProfileChanges,
+    ProfileId,
+    RecordId,
+    RecordRef,
+)
+from identity.rules import Rules
+from identity.store.base import Store
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_profile_id() -> ProfileId:
+    """A ULID-style id: 48 bits of milliseconds then 80 random bits, Crockford base32.
+
+    Time-ordered so ids sort roughly by creation, random so they reveal nothing else.
+    """
+    n = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[n & 31])
+        n >>= 5
+    return "p_" + "".join(reversed(chars))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Resolution:
+    """What one re-resolution changed, for ingest reports and logs."""
+
+    records: int = 0
+    profiles_created: int = 0
+    profiles_merged: int = 0
+    profiles_split: int = 0
+    flagged: list[IdentifierFlag] = field(default_factory=list)
+    refused: list[RefusedUnion] = field(default_factory=list)
+    changes: ProfileChanges = field(default_factory=ProfileChanges)
+
+
+class Resolver:
+    """Keeps profiles equal to the clustering of all stored records, incrementally."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], ProfileId] = new_profile_id,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.new_id = new_id
+
+    def resolve(
+        self,
+        seeds: Collection[RecordId],
+        touched_identifiers: Collection[IdentifierKey] = (),
+        status_changed: Collection[IdentifierKey] = (),
+    ) -> Resolution:
+        """Re-resolve everything that ``seeds`` (changed records) can affect.
+
+        ``touched_identifiers`` are identifiers whose record counts changed (their flags
+        are refreshed); ``status_changed`` are those among them that started or stopped
+        linking, so every record holding them is re-resolved too. Call inside a unit of work.
+        """
+        store = self.store
+        outcome = Resolution()
+        outcome.flagged = self._refresh_flags(touched_identifiers)
+        start = set(seeds)
+        if status_changed:
+            for ids in store.records_with(status_changed).values():
+                start.update(ids)
+        if not start:
+            return outcome
+
+        component, identifiers, linking = self._closure(start)
+        records = store.get_records(component)
+        refs: dict[RecordId, RecordRef] = {rid: rec.ref for rid, rec in records.items()}
+        links = store.links_of(
+            component, types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+        )
+        result = cluster(refs, identifiers, linking, links, self.rules)
+        old = {rid: rec.profile_id for rid, rec in records.items() if rec.profile_id}
+        now = self.clock()
+        outcome.changes = self._assign_ids(result, old)
+        outcome.records = len(component)
+        outcome.refused = result.refused
+        store.replace_links(component, DETERMINISTIC, result.links)
+        store.apply_profile_changes(outcome.changes, now)
+        outcome.profiles_created = len(outcome.changes.created)
+        outcome.profiles_merged = len(outcome.changes.merged)
+        outcome.profiles_split = self._count_splits(result, old)
+        return outcome
+
+    def _closure(
+        self, start: set[RecordId]
+    ) -> tuple[set[RecordId], dict[RecordId, list[IdentifierKey]], set[IdentifierKey]]:
+        """Every record reachable from ``start`` over linking identifiers, matcher and
+        steward links, and current profile membership; one batch of queries per hop."""
+        store = self.store
+        component: set[RecordId] = set()
+        identifiers: dict[RecordId, list[IdentifierKey]] = {}
+        counts: dict[IdentifierKey, int] = {}
+        linking: set[IdentifierKey] = set()
+        expanded: set[IdentifierKey] = set()
+        frontier = set(start)
+        while frontier:
+            # Records sharing a profile with the frontier may need to split away from it.
+            profiles = set(store.profile_ids_of(frontier).values())
+            if profiles:
+                for ids in store.records_of_profiles(profiles).values():
+                    frontier.update(ids)
+            frontier -= component
+            if not frontier:
+                break
+            component |= frontier
+            held = store.identifiers_of(frontier)
+            new_keys: set[IdentifierKey] = set()
+            for rid, idents in held.items():
+                keys = [i.key for i in idents if self._kind_links(i.kind)]
+                identifiers[rid] = keys
+                new_keys.update(k for k in keys if k not in counts)
+            if new_keys:
+                counts.update(store.identifier_counts(new_keys))
+                linking.update(
+                    k for k in new_keys if self.rules.link_block_reason(k, counts[k]) is None
+                )
+            reach = (linking & new_keys) - expanded
+            expanded |= reach
+            nxt: set[RecordId] = set()
+            if reach:
+                for ids in store.records_with(reach).values():
+                    nxt.update(ids)
+            for link in store.links_of(frontier, types=(LinkType.MATCH, LinkType.MUST_LINK)):
+                if link.matcher != DETERMINISTIC:
+                    nxt.add(link.a)
+                    nxt.add(link.b)
+            frontier = nxt - component
+        return component, identifiers, linking
+
+    def _kind_links(self, kind: str) -> bool:
+        rule = self.rules.kinds.get(kind)
+        return rule is not None and rule.links
+
+    def _assign_ids(self, result: Clustering, old: dict[RecordId, ProfileId]) -> ProfileChanges:
+        store = self.store
+        changes = ProfileChanges()
+        cluster_of: dict[RecordId, int] = {}
+        for index, members in enumerate(result.clusters):
+            for rid in members:
+                cluster_of[rid] = index
+        by_profile: dict[ProfileId, list[RecordId]] = {}
+        for rid, pid in old.items():
+            by_profile.setdefault(pid, []).append(rid)
+        rows = store.get_profiles(by_profile)
+        epoch = datetime.min.replace(tzinfo=UTC)
+
+        def age(pid: ProfileId) -> tuple[datetime, ProfileId]:
+            row = rows.get(pid)
+            return (row.created_at if row else epoch, pid)
+
+        owner: dict[int, ProfileId] = {}
+        for pid in sorted(by_profile, key=age):
+            share = Counter(cluster_of[rid] for rid in by_profile[pid])
+            # Most of this profile's records first; then the bigger cluster; then ref order.
+            ranked = sorted(share, key=lambda c: (-share[c], -len(result.clusters[c]), c))
+            free = [c for c in ranked if c not in owner]
+            if free:
+                owner[free[0]] = pid
+            else:
+                changes.merged[pid] = owner[ranked[0]]
+        for index in range(len(result.clusters)):
+            if index not in owner:
+                pid = self.new_id()
+                owner[index] = pid
+                changes.created.append(pid)
+        for rid, index in cluster_of.items():
+            pid = owner[index]
+            if old.get(rid) != pid:
+                changes.assignments[rid] = pid
+                changes.touched.add(pid)
+                previous = old.get(rid)
+                if previous is not None and previous not in changes.merged:
+                    changes.touched.add(previous)
+        changes.touched -= set(changes.merged)
+        return changes
+
+    @staticmethod
+    def _count_splits(result: Clustering, old: dict[RecordId, ProfileId]) -> int:
+        spread: dict[ProfileId, set[int]] = {}
+        for index, members in enumerate(result.clusters):
+            for rid in members:
+                pid = old.get(rid)
+                if pid is not None:
+                    spread.setdefault(pid, set()).add(index)
+        return sum(1 for parts in spread.values() if len(parts) > 1)
+
+    def _refresh_flags(self, keys: Iterable[IdentifierKey]) -> list[IdentifierFlag]:
+        relevant = [k for k in set(keys) if self._kind_links(k.kind)]
+        if not relevant:
+            return []
+        counts = self.store.identifier_counts(relevant)
+        flags: list[IdentifierFlag] = []
+        cleared: list[IdentifierKey] = []
+        for key in sorted(relevant):
+            reason = self.rules.link_block_reason(key, counts[key])
+            if reason is None or counts[key] == 0:
+                cleared.append(key)
+            else:
+                flags.append(IdentifierFlag(key, reason, counts[key]))
+        self.store.put_identifier_flags(flags, cleared)
+        return flags

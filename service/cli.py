@@ -1,0 +1,425 @@
+"""The `idgraph` command: ingest files, register sources, export, evaluate, run the demo, serve.
+
+An entry point like the HTTP app: it translates arguments to domain calls and prints
+results; the work itself happens in :mod:`identity`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from identity.errors import IdgraphError
+from identity.graph import IdentityGraph
+from identity.ingest import IngestProgress, IngestReport, Row
+from identity.mapping import load_mapping
+from identity.readers import read_file
+
+app = typer.Typer(
+    name="idgraph",
+    help="Identity resolution: ingest source records, resolve profiles, serve them over GraphQL.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sources_app = typer.Typer(help="Register and list source mappings.", no_args_is_help=True)
+token_app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(token_app, name="token")
+
+console = Console(stderr=True)
+out = Console()
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URL (default: IDGRAPH_STORE or sqlite:///data/idgraph.db)"),
+]
+RulesOption = Annotated[
+    Path | None, typer.Option("--rules", help="Rules file (default: IDGRAPH_RULES or packaged)")
+]
+
+
+def _open(store: str | None, rules: Path | None) -> IdentityGraph:
+    from service.config import Settings
+
+    settings = Settings()
+    return IdentityGraph.open(store or settings.store, rules or settings.rules)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(code=2)
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+
+
+def _count_rows(path: Path) -> int | None:
+    """Data rows in an uncompressed file, for the progress bar's total (None if unknown)."""
+    if path.suffix == ".gz":
+        return None
+    lines = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+    return max(lines - 1, 0) if path.suffix == ".csv" else lines
+
+
+def _print_report(report: IngestReport, errors_shown: int = 10) -> None:
+    rate = report.received / report.seconds if report.seconds else 0.0
+    console.print(
+        f"[bold]{report.source}[/]: {report.received:,} rows, {report.accepted:,} accepted "
+        f"({report.created:,} new, {report.updated:,} updated, {report.unchanged:,} unchanged), "
+        f"{report.rejected:,} rejected, {len(report.warnings):,} warnings; "
+        f"profiles +{report.profiles_created:,} created, {report.profiles_merged:,} merged, "
+        f"{report.profiles_split:,} split; {report.flagged_identifiers:,} identifiers flagged; "
+        f"{report.seconds:.1f}s ({rate:,.0f} rows/s)"
+    )
+    for label, problems in (("error", report.errors), ("warning", report.warnings)):
+        for p in problems[:errors_shown]:
+            field = f" field '{p.field}'" if p.field else ""
+            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
+        if len(problems) > errors_shown:
+            console.print(f"  ... and {len(problems) - errors_shown:,} more {label}s")
+
+
+def _write_problems(path: Path, reports: list[IngestReport]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["source", "severity", "row", "key", "field", "problem"])
+        for report in reports:
+            for severity, problems in (("error", report.errors), ("warning", report.warnings)):
+                for p in problems:
+                    writer.writerow([report.source, severity, p.row, p.key, p.field, p.problem])
+
+
+def _ingest_files(
+    graph: IdentityGraph, files: list[Path], source: str, fmt: str | None, quiet: bool = False
+) -> list[IngestReport]:
+    mapping = graph.ingest.source(source)
+    reports = []
+    for path in files:
+        if not path.exists():
+            raise typer.BadParameter(f"no such file: {path}", param_hint="FILE")
+        total = _count_rows(path)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(f"{source} ← {path.name}", total=total)
+
+            def advance(p: IngestProgress, task_id: int = task) -> None:
+                progress.update(task_id, completed=p.rows)
+
+            rows: Iterator[Row] = read_file(
+                path, fmt or mapping.format, csv_delimiter=mapping.csv_delimiter
+            )
+            report = graph.ingest.ingest_rows(source, rows, progress=advance)
+            progress.update(task, completed=report.received, total=report.received)
+        _print_report(report)
+        reports.append(report)
+    return reports
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV or JSON Lines files (.gz too)")],
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Registered source name")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Mapping TOML: registers it first")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl")] = None,
+    errors_out: Annotated[
+        Path | None, typer.Option("--errors-out", help="Write every error and warning as CSV")
+    ] = None,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Load records from files into the store and resolve their profiles."""
+    if source is None and mapping is None:
+        raise typer.BadParameter("give --source NAME (registered) or --mapping FILE")
+    try:
+        graph = _open(store, rules)
+        try:
+            if mapping is not None:
+                loaded = load_mapping(mapping, rules=graph.rules)
+                if source is not None and source != loaded.source:
+                    raise typer.BadParameter(
+                        f"--source {source} but {mapping} maps source '{loaded.source}'"
+                    )
+                graph.ingest.register_source(loaded)
+                source = loaded.source
+            assert source is not None
+            reports = _ingest_files(graph, files, source, fmt)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    if errors_out is not None:
+        _write_problems(errors_out, reports)
+        console.print(f"errors and warnings written to {errors_out}")
+
+
+@sources_app.command("add")
+def sources_add(
+    mappings: Annotated[list[Path], typer.Argument(help="Mapping TOML files")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Register (or update) source mappings in the store."""
+    try:
+        graph = _open(store, rules)
+        try:
+            for path in mappings:
+                loaded = load_mapping(path, rules=graph.rules)
+                graph.ingest.register_source(loaded)
+                console.print(f"registered source [bold]{loaded.source}[/] from {path}")
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+
+
+@sources_app.command("list")
+def sources_list(store: StoreOption = None, rules: RulesOption = None) -> None:
+    """List registered sources."""
+    try:
+        graph = _open(store, rules)
+        try:
+            table = Table("source", "key", "priority", "identifiers", "attributes")
+            for m in graph.ingest.sources():
+                table.add_row(
+                    m.source,
+                    m.key,
+                    str(m.priority),
+                    ", ".join(f"{i.field}→{i.kind}" for i in m.identifiers),
+                    ", ".join(a.name for a in m.attributes),
+                )
+            out.print(table)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+
+
+@app.command("export-profiles")
+def export_profiles(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write (.gz ok)")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Write source,record_key,profile_id for every stored record."""
+    try:
+        graph = _open(store, rules)
+        try:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            opener = gzip.open if out_file.suffix == ".gz" else open
+            count = 0
+            with opener(out_file, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+                writer = csv.writer(fh)
+                writer.writerow(["source", "record_key", "profile_id"])
+                for ref, profile_id in graph.store.iter_record_profiles():
+                    writer.writerow([ref.source, ref.key, profile_id or ""])
+                    count += 1
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(f"wrote {count:,} records to {out_file}")
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="CSV source,record_key,entity_id")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Pairwise precision, recall and F1 of the stored profiles against a truth file."""
+    from identity.evaluation import load_assignment, pairwise
+
+    try:
+        truth_map = load_assignment(truth)
+        graph = _open(store, rules)
+        try:
+            predicted: dict[tuple[str, str], str | None] = {
+                (ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()
+            }
+        finally:
+            graph.close()
+        scores = pairwise(predicted, truth_map)
+    except IdgraphError as error:
+        raise _fail(error) from error
+    table = Table("measure", "value")
+    for f in dataclasses.fields(scores):
+        value = getattr(scores, f.name)
+        table.add_row(f.name, f"{value:.4f}" if isinstance(value, float) else f"{value:,}")
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Who uses the token (shown in audit)")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="Scope to grant (repeatable); 'admin' for all")
+    ],
+    tokens_file: Annotated[Path | None, typer.Option("--tokens-file")] = None,
+) -> None:
+    """Create an API token; prints it once (only its hash is stored)."""
+    from service.auth import create_token
+    from service.config import Settings
+
+    path = tokens_file or Settings().tokens_file
+    out.print(create_token(name, scope, path))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: IDGRAPH_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: IDGRAPH_PORT or 8000")] = None,
+) -> None:
+    """Serve the HTTP and GraphQL API."""
+    import uvicorn
+
+    from service.config import Settings
+
+    settings = Settings()
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="How many people to generate")] = 3000,
+    seed: Annotated[int, typer.Option(help="Generator seed")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo files")] = Path(
+        "data/demo"
+    ),
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API after loading")
+    ] = False,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Generate the demo data (with truth), load it, and optionally serve it."""
+    from identity.demo.generator import generate
+    from identity.evaluation import load_assignment, pairwise
+    from service.config import Settings
+
+    settings = Settings()
+    store_url = store or settings.store
+    started = time.perf_counter()
+    console.print(f"generating {people:,} demo people (seed {seed}) into {out_dir} ...")
+    files = generate(out_dir, people=people, seed=seed)
+    try:
+        graph = IdentityGraph.open(store_url, rules or settings.rules)
+        try:
+            for mapping_path in sorted(files.mappings_dir.glob("*.toml")):
+                graph.ingest.register_source(load_mapping(mapping_path, rules=graph.rules))
+            for source, path in sorted(files.files.items()):
+                _ingest_files(graph, [path], source, None)
+            predicted: dict[tuple[str, str], str | None] = {
+                (ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()
+            }
+            counts = graph.store.counts()
+            truth = load_assignment(files.truth)
+            scores = pairwise(predicted, truth)
+            email = _demo_email(graph, truth)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(
+        f"loaded {counts.records:,} records into {counts.profiles:,} profiles "
+        f"({counts.identifiers:,} identifiers) in {time.perf_counter() - started:.1f}s; "
+        f"against the generator's truth: pairwise precision {scores.precision:.4f}, "
+        f"recall {scores.recall:.4f}"
+    )
+    if serve_after:
+        token = os.environ.get("IDGRAPH_DEV_TOKEN")
+        if not token:
+            from service.auth import create_token
+
+            token = create_token("demo", ["admin"], settings.tokens_file)
+        _print_demo_help(settings.host, settings.port, token, email)
+        serve(None, None)
+
+
+def _demo_email(graph: IdentityGraph, truth: dict[tuple[str, str], str]) -> str | None:
+    """An e-mail of a demo person whose profile has records from the most sources."""
+    best: tuple[int, str] | None = None
+    for pid in list(graph.store.iter_profile_ids())[:2000]:
+        profile = graph.profiles.get(pid)
+        sources = {r.record.source for r in profile.records}
+        emails = [i for i in profile.identifiers if i.kind == "email" and i.links]
+        if emails and (best is None or len(sources) > best[0]):
+            best = (len(sources), emails[0].originals[0])
+            if len(sources) >= 4:
+                break
+    return best[1] if best else None
+
+
+def _print_demo_help(host: str, port: int, token: str, email: str | None) -> None:
+    base = f"http://{host}:{port}"
+    value = email or "someone@example.com"
+    query = (
+        '{ profileByIdentifier(kind: \\"email\\", value: \\"' + value + '\\") '
+        "{ id records { source key } attributes { name value } } }"
+    )
+    console.print(
+        "\n[bold green]idgraph demo is ready[/]\n"
+        f"  GraphiQL:  {base}/graphql  (add the header "
+        f'{{"Authorization": "Bearer {token}"}})\n'
+        f"  API token: {token}\n"
+        f"  Try:\n    curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
+        f"-H 'Content-Type: application/json' \\\n"
+        f'      -d "{{\\"query\\": \\"{query}\\"}}"\n',
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.stderr.flush()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
