@@ -1,0 +1,249 @@
+"""Resolution through the domain's front door: ingest rows, read profiles back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from identity.graph import IdentityGraph
+from identity.mapping import SourceMapping
+from identity.model import IdentifierFlagReason, IdentifierKey, RecordRef
+from identity.rules import load_rules
+from identity.store.factory import open_store
+
+CRM = {
+    "source": "crm",
+    "key": "id",
+    "timestamp": "updated",
+    "phone_region": "GB",
+    "priority": 90,
+    "identifiers": {"cust": "customer_id", "email": "email", "phone": "phone"},
+    "attributes": {
+        "first": {"name": "first_name", "type": "name"},
+        "last": {"name": "last_name", "type": "name"},
+    },
+}
+SHOP = {**CRM, "source": "shop", "priority": 50}
+
+
+def open_graph() -> IdentityGraph:
+    graph = IdentityGraph(open_store("sqlite:///:memory:"), load_rules())
+    for doc in (CRM, SHOP):
+        graph.ingest.register_source(SourceMapping.from_document(doc, rules=graph.rules))
+    return graph
+
+
+@pytest.fixture
+def graph() -> Iterator[IdentityGraph]:
+    g = open_graph()
+    yield g
+    g.close()
+
+
+def ingest(graph: IdentityGraph, source: str, *rows: dict[str, Any]) -> Any:
+    report = graph.ingest.ingest_rows(source, list(enumerate(rows, start=1)))
+    assert not report.errors, report.errors
+    return report
+
+
+def profile_of(graph: IdentityGraph, source: str, key: str) -> str:
+    rid = graph.store.record_ids([RecordRef(source, key)])[RecordRef(source, key)]
+    return graph.store.profile_ids_of([rid])[rid]
+
+
+def partition(graph: IdentityGraph) -> set[frozenset[RecordRef]]:
+    groups: dict[str | None, set[RecordRef]] = {}
+    for ref, pid in graph.store.iter_record_profiles():
+        assert pid is not None, f"{ref} has no profile"
+        groups.setdefault(pid, set()).add(ref)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_records_sharing_an_email_across_sources_become_one_profile(graph: IdentityGraph) -> None:
+    ingest(graph, "crm", {"id": "1", "email": "Ann.Lee@Example.com", "first": "Ann"})
+    ingest(graph, "shop", {"id": "a", "email": "ann.lee@example.com "})
+    assert profile_of(graph, "crm", "1") == profile_of(graph, "shop", "a")
+    [profile] = graph.profiles.by_identifier("email", "ANN.LEE@example.com")
+    assert {r.ref for r in profile.records} == {RecordRef("crm", "1"), RecordRef("shop", "a")}
+
+
+def test_gmail_variants_of_one_address_link(graph: IdentityGraph) -> None:
+    ingest(graph, "crm", {"id": "1", "email": "john.smith@gmail.com"})
+    ingest(graph, "shop", {"id": "a", "email": "JohnSmith+shop@googlemail.com"})
+    assert profile_of(graph, "crm", "1") == profile_of(graph, "shop", "a")
+
+
+def test_a_merge_keeps_the_older_profile_id_and_the_merged_id_redirects(
+    graph: IdentityGraph,
+) -> None:
+    ingest(graph, "crm", {"id": "1", "email": "ann@example.com"})
+    older = profile_of(graph, "crm", "1")
+    ingest(graph, "shop", {"id": "a", "phone": "07700 900123"})
+    newer = profile_of(graph, "shop", "a")
+    assert older != newer
+
+    report = ingest(graph, "shop", {"id": "b", "email": "ann@example.com", "phone": "+447700900123"})
+
+    assert report.profiles_merged == 1
+    assert {profile_of(graph, s, k) for s, k in [("crm", "1"), ("shop", "a"), ("shop", "b")]} == {
+        older
+    }
+    survivor = graph.profiles.get(newer)
+    assert survivor.id == older
+    assert newer in survivor.merged_from
+
+
+def test_redirects_follow_a_chain_of_merges(graph: IdentityGraph) -> None:
+    ingest(graph, "crm", {"id": "1", "email": "a@example.com"})
+    first = profile_of(graph, "crm", "1")
+    ingest(graph, "crm", {"id": "2", "email": "b@example.com"})
+    second = profile_of(graph, "crm", "2")
+    ingest(graph, "crm", {"id": "3", "email": "c@example.com"})
+    third = profile_of(graph, "crm", "3")
+    ingest(graph, "shop", {"id": "x", "email": "b@example.com", "phone": "+447700900555"})
+    ingest(graph, "shop", {"id": "y", "email": "c@example.com", "phone": "+447700900555"})
+    assert graph.profiles.get(third).id == second
+    ingest(graph, "shop", {"id": "z", "email": "a@example.com", "phone": "+447700900555"})
+    survivor = graph.profiles.get(third)
+    assert survivor.id == first
+    assert set(survivor.merged_from) == {second, third}
+
+
+def test_a_split_keeps_the_id_on_the_largest_part(graph: IdentityGraph) -> None:
+    ingest(
+        graph,
+        "shop",
+        {"id": "a", "email": "solo@example.com"},
+        {"id": "b", "email": "solo@example.com", "phone": "+447700900001"},
+        {"id": "c", "phone": "+447700900001"},
+        {"id": "d", "phone": "+447700900001"},
+    )
+    original = profile_of(graph, "shop", "a")
+    assert {profile_of(graph, "shop", k) for k in "abcd"} == {original}
+
+    # The bridge loses its e-mail: {a} and {b, c, d} are no longer one person.
+    report = ingest(graph, "shop", {"id": "b", "phone": "+447700900001"})
+
+    assert report.profiles_split == 1
+    assert {profile_of(graph, "shop", k) for k in "bcd"} == {original}
+    assert profile_of(graph, "shop", "a") != original
+
+
+def test_two_customer_ids_stay_apart_although_they_share_a_household_phone(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "1", "cust": "C1", "phone": "01632 960001"},
+        {"id": "2", "cust": "C2", "phone": "01632 960001"},
+    )
+    assert profile_of(graph, "crm", "1") != profile_of(graph, "crm", "2")
+
+
+def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
+    ingest(
+        graph,
+        "shop",
+        {"id": "a", "email": "test@test.com"},
+        {"id": "b", "email": "TEST@test.com"},
+    )
+    assert profile_of(graph, "shop", "a") != profile_of(graph, "shop", "b")
+    flags = graph.store.identifier_flags()
+    assert [(f.key, f.reason) for f in flags] == [
+        (IdentifierKey("email", "test@test.com"), IdentifierFlagReason.BLOCKLISTED)
+    ]
+
+
+def test_a_value_shared_beyond_the_cardinality_cap_stops_linking_and_splits_its_profile(
+    graph: IdentityGraph,
+) -> None:
+    cap = graph.rules.kind("phone").cardinality_cap
+    shop_phone = "+441632960999"
+    ingest(graph, "shop", *({"id": f"r{i}", "phone": shop_phone} for i in range(cap)))
+    assert len({profile_of(graph, "shop", f"r{i}") for i in range(cap)}) == 1
+
+    report = ingest(graph, "shop", {"id": "one-too-many", "phone": shop_phone})
+
+    assert report.flagged_identifiers == 1
+    assert len({profile_of(graph, "shop", f"r{i}") for i in range(cap)}) == cap
+    [flag] = graph.store.identifier_flags()
+    assert flag.reason is IdentifierFlagReason.OVER_CAP
+    assert flag.record_count == cap + 1
+
+
+def test_resending_the_same_records_changes_nothing(graph: IdentityGraph) -> None:
+    rows = [
+        {"id": "1", "email": "a@example.com", "first": "Ann"},
+        {"id": "2", "email": "a@example.com", "phone": "+447700900123"},
+    ]
+    ingest(graph, "crm", *rows)
+    before = dict(graph.store.iter_record_profiles())
+    report = ingest(graph, "crm", *rows)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
+    assert report.profiles_created == report.profiles_merged == 0
+    assert dict(graph.store.iter_record_profiles()) == before
+
+
+def test_bad_rows_are_reported_and_good_rows_are_stored(graph: IdentityGraph) -> None:
+    rows = [
+        (1, {"id": "1", "email": "good@example.com"}),
+        (2, {"email": "no-key@example.com"}),
+        (3, {"id": "3", "email": "not-an-email", "phone": "12"}),
+    ]
+    report = graph.ingest.ingest_rows("crm", rows)
+    assert (report.accepted, report.rejected) == (2, 1)
+    assert [(e.row, e.field) for e in report.errors] == [(2, "id")]
+    assert {(w.row, w.field) for w in report.warnings} == {(3, "email"), (3, "phone")}
+    assert graph.store.counts().records == 2
+
+
+def test_the_golden_record_prefers_the_higher_priority_source(graph: IdentityGraph) -> None:
+    ingest(graph, "shop", {"id": "a", "email": "a@example.com", "first": "Bob", "updated": "2024-05-01"})
+    ingest(graph, "crm", {"id": "1", "email": "a@example.com", "first": "Robert", "updated": "2020-01-01"})
+    profile = graph.profiles.get(profile_of(graph, "crm", "1"))
+    first = {a.name: a for a in profile.attributes}["first_name"]
+    assert first.value == "Robert"
+    assert (first.provenance.source, first.provenance.record_key) == ("crm", "1")
+    assert first.rule == "source_priority"
+
+
+# -- order independence -------------------------------------------------------------------
+
+_values = st.integers(0, 5)
+_row = st.fixed_dictionaries(
+    {},
+    optional={
+        "cust": _values.map(lambda i: f"C{i}"),
+        "email": _values.map(lambda i: f"user{i}@example.com"),
+        "phone": _values.map(lambda i: f"+4477009000{i:02d}"),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(_row, min_size=1, max_size=18),
+    data=st.data(),
+)
+def test_the_partition_does_not_depend_on_ingestion_order_or_batching(
+    rows: list[dict[str, str]], data: st.DataObject
+) -> None:
+    keyed = [{"id": f"k{i:02d}", **row} for i, row in enumerate(rows)]
+    shuffled = data.draw(st.permutations(keyed))
+    batch = data.draw(st.integers(1, len(keyed)))
+
+    results = []
+    for order, batch_size in ((keyed, len(keyed)), (list(shuffled), batch)):
+        graph = open_graph()
+        graph.ingest.batch_size = batch_size
+        try:
+            graph.ingest.ingest_rows("crm", list(enumerate(order, start=1)))
+            results.append(partition(graph))
+        finally:
+            graph.close()
+    assert results[0] == results[1]
