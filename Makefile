@@ -40,7 +40,7 @@ unit: install-dev
 
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
 bench: install-dev
-	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python tests/benchmarks/ingest_rate.py --runs 3
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
