@@ -1,0 +1,1 @@
+"""Seeded demo data for idgraph: five source files, their mappings, and the ground truth."""
