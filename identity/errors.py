@@ -54,6 +54,15 @@ class InvalidIdentifier(IdgraphError):
         super().__init__(f"invalid {kind}: {problem}")
 
 
+class InvalidPayload(IdgraphError):
+    """A request body or input file that cannot be read as rows at all (bad rows are
+    reported per row instead)."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)
+
+
 class StoreError(IdgraphError):
     """The store failed or is unreachable; the message never carries personal data."""
 

@@ -44,8 +44,9 @@ class ProfileService:
             row = rows.get(pid)
             if row is None:
                 continue
-            recs = sorted((records[r] for r in members.get(pid, []) if r in records),
-                          key=lambda r: r.ref)
+            recs = sorted(
+                (records[r] for r in members.get(pid, []) if r in records), key=lambda r: r.ref
+            )
             built[pid] = Profile(
                 id=pid,
                 created_at=row.created_at,
@@ -90,7 +91,9 @@ class ProfileService:
         result = []
         for key in sorted(originals, key=lambda k: (-self._priority(k.kind), k.kind, k.value)):
             rule = self.rules.kinds.get(key.kind)
-            links = rule is not None and self.rules.link_block_reason(key, counts.get(key, 0)) is None
+            links = (
+                rule is not None and self.rules.link_block_reason(key, counts.get(key, 0)) is None
+            )
             result.append(
                 ProfileIdentifier(key.kind, key.value, tuple(originals[key]), holders[key], links)
             )

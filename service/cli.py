@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import itertools
 import os
 import sys
 import time
@@ -312,7 +313,6 @@ def serve(
 ) -> None:
     """Serve the HTTP and GraphQL API."""
     import uvicorn
-
     from service.config import Settings
 
     settings = Settings()
@@ -339,9 +339,10 @@ def demo(
     rules: RulesOption = None,
 ) -> None:
     """Generate the demo data (with truth), load it, and optionally serve it."""
+    from service.config import Settings
+
     from identity.demo.generator import generate
     from identity.evaluation import load_assignment, pairwise
-    from service.config import Settings
 
     settings = Settings()
     store_url = store or settings.store
@@ -361,7 +362,7 @@ def demo(
             counts = graph.store.counts()
             truth = load_assignment(files.truth)
             scores = pairwise(predicted, truth)
-            email = _demo_email(graph, truth)
+            email = _demo_email(graph)
         finally:
             graph.close()
     except IdgraphError as error:
@@ -382,17 +383,20 @@ def demo(
         serve(None, None)
 
 
-def _demo_email(graph: IdentityGraph, truth: dict[tuple[str, str], str]) -> str | None:
+def _demo_email(graph: IdentityGraph) -> str | None:
     """An e-mail of a demo person whose profile has records from the most sources."""
     best: tuple[int, str] | None = None
-    for pid in list(graph.store.iter_profile_ids())[:2000]:
-        profile = graph.profiles.get(pid)
-        sources = {r.record.source for r in profile.records}
-        emails = [i for i in profile.identifiers if i.kind == "email" and i.links]
-        if emails and (best is None or len(sources) > best[0]):
-            best = (len(sources), emails[0].originals[0])
-            if len(sources) >= 4:
-                break
+    ids = list(itertools.islice(graph.store.iter_profile_ids(), 2000))
+    for start in range(0, len(ids), 250):
+        for profile in graph.profiles.get_many(ids[start : start + 250]):
+            if profile is None:
+                continue
+            sources = {r.record.source for r in profile.records}
+            emails = [i for i in profile.identifiers if i.kind == "email" and i.links]
+            if emails and (best is None or len(sources) > best[0]):
+                best = (len(sources), emails[0].originals[0])
+        if best is not None and best[0] >= 4:
+            break
     return best[1] if best else None
 
 

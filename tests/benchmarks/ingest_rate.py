@@ -28,8 +28,9 @@ IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([IDGRAPH, *args], check=True, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [IDGRAPH, *args], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def machine() -> str:
@@ -68,26 +69,33 @@ def main() -> None:
                 _run(["ingest", str(path), "--source", source], env)
             elapsed = time.perf_counter() - started
             timings.append(elapsed)
-            print(f"run {run + 1}: {records:,} records in {elapsed:.1f}s "
-                  f"({records / elapsed:,.0f} records/s)", file=sys.stderr)
+            print(
+                f"run {run + 1}: {records:,} records in {elapsed:.1f}s "
+                f"({records / elapsed:,.0f} records/s)",
+                file=sys.stderr,
+            )
             if scores is None:
                 export = work / "profiles.csv"
                 _run(["export-profiles", "--out", str(export)], env)
                 scores = pairwise(load_assignment(export), load_assignment(files.truth))
         assert scores is not None
         median = statistics.median(timings)
-        table = "\n".join([
-            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; {args.runs} runs, median.",
-            "",
-            "| data | records | median time | ingest rate | pairwise precision | pairwise recall | F1 |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| demo generator, {args.people:,} people, seed {args.seed} | {records:,} | "
-            f"{median:.1f} s | {records / median:,.0f} records/s | {scores.precision:.4f} | "
-            f"{scores.recall:.4f} | {scores.f1:.4f} |",
-            "",
-            f"Runs (s): {', '.join(f'{t:.1f}' for t in timings)}. Over-merged profiles: "
-            f"{scores.over_merged_clusters:,}; under-merged people: {scores.under_merged_entities:,}.",
-        ])
+        table = "\n".join(
+            [
+                f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; {args.runs} runs, median.",
+                "",
+                "| data | records | median time | ingest rate | pairwise precision "
+                "| pairwise recall | F1 |",
+                "|---|---:|---:|---:|---:|---:|---:|",
+                f"| demo generator, {args.people:,} people, seed {args.seed} | {records:,} | "
+                f"{median:.1f} s | {records / median:,.0f} records/s | {scores.precision:.4f} | "
+                f"{scores.recall:.4f} | {scores.f1:.4f} |",
+                "",
+                f"Runs (s): {', '.join(f'{t:.1f}' for t in timings)}. Over-merged profiles: "
+                f"{scores.over_merged_clusters:,}; "
+                f"under-merged people: {scores.under_merged_entities:,}.",
+            ]
+        )
         print(table)
         if not args.no_write:
             text = DOC.read_text()

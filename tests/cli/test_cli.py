@@ -49,7 +49,7 @@ def test_ingest_registers_the_mapping_and_export_writes_one_row_per_record(env: 
             for r in [
                 {"id": "a", "email": "ann@example.com", "first": "Ann"},
                 {"id": "b", "email": "ANN@example.com", "loyalty_tier": "gold"},
-                {"id": "c", "phone": "07700 900123"},
+                {"id": "c", "phone": "07400 123456"},
             ]
         )
     )

@@ -33,7 +33,9 @@ def refs_for(n: int) -> dict[RecordId, RecordRef]:
     return {i: RecordRef("crm", f"r{i:04d}") for i in range(n)}
 
 
-def partition(clusters: list[list[RecordId]], refs: Mapping[RecordId, RecordRef]) -> set[frozenset[RecordRef]]:
+def partition(
+    clusters: list[list[RecordId]], refs: Mapping[RecordId, RecordRef]
+) -> set[frozenset[RecordRef]]:
     return {frozenset(refs[r] for r in c) for c in clusters}
 
 
@@ -128,9 +130,9 @@ def test_an_email_limit_stops_a_chain_of_emails_at_the_limit() -> None:
     unlimited = cluster(refs, identifiers, linking, [], make_rules())
     limited = cluster(refs, identifiers, linking, [], make_rules({"email": 4}))
     assert len(unlimited.clusters) == 1
-    assert all(
-        len({k for r in c for k in identifiers[r]}) <= 4 for c in limited.clusters
-    ), limited.clusters
+    assert all(len({k for r in c for k in identifiers[r]}) <= 4 for c in limited.clusters), (
+        limited.clusters
+    )
     assert len(limited.clusters) == 2
 
 

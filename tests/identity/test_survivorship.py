@@ -25,7 +25,9 @@ def stored(source: str, key: str, when: datetime | None, **attributes: object) -
     )
 
 
-def chosen(records: list[StoredRecord], priorities: dict[str, int]) -> dict[str, tuple[object, str, str]]:
+def chosen(
+    records: list[StoredRecord], priorities: dict[str, int]
+) -> dict[str, tuple[object, str, str]]:
     return {
         a.name: (a.value, a.provenance.record_key, a.rule)
         for a in golden_record(records, priorities, RULES)

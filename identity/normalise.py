@@ -1,0 +1,109 @@
+"""Normalisation of identifiers and names with libraries made for it.
+
+E-mails are validated by ``email-validator`` and canonicalised per provider (gmail dots and
++tags), phones parsed by ``phonenumbers`` into E.164, ids trimmed and case-folded; names are
+Unicode-normalised and transliterated with ``anyascii`` for comparison. The value as received
+is always kept alongside (``Identifier.original``) for display.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from anyascii import anyascii
+from email_validator import EmailNotValidError, validate_email
+
+from identity.errors import InvalidIdentifier
+from identity.model import Identifier
+from identity.rules import KindRule, Rules
+
+_SPACE = re.compile(r"\s+")
+_CACHE_SIZE = 200_000
+
+
+def normalise_text(value: str) -> str:
+    """Compatibility-normalised, case-folded, whitespace-collapsed text (for comparisons)."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", value)).strip().casefold()
+
+
+def normalise_name(value: str) -> str:
+    """A person's name for comparison: ``Zoë``, ``ZOE`` and ``Зоя`` become ``zoe``/``zoya``."""
+    return normalise_text(anyascii(normalise_text(value)))
+
+
+class Normaliser:
+    """Turns raw identifier values into identifier keys as the rules say.
+
+    Results are cached: a feed repeats the same e-mails and phones many times, and
+    validation is the costliest step of mapping a row.
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._normalise)
+
+    def identifier(self, kind: str, raw: str, phone_region: str | None = None) -> Identifier:
+        """Normalise ``raw`` as ``kind``. Raises InvalidIdentifier (with the problem) for a
+        value that is not a valid identifier of that kind and ConfigError for an unknown kind."""
+        value = self._cached(kind, raw, phone_region)
+        return Identifier(kind=kind, value=value, original=raw)
+
+    def _normalise(self, kind: str, raw: str, phone_region: str | None) -> str:
+        rule = self.rules.kind(kind)
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if not text:
+            raise InvalidIdentifier(rule.kind, "empty value")
+        if rule.normaliser == "email":
+            return _email(rule, text)
+        if rule.normaliser == "phone":
+            return _phone(rule, text, phone_region)
+        return _id(rule, text)
+
+
+def _email(rule: KindRule, text: str) -> str:
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidIdentifier(rule.kind, str(error)) from None
+    local, domain = checked.local_part, checked.domain.lower()
+    provider = rule.providers.get(domain)
+    if provider is not None:
+        if provider.remove_plus_tag:
+            local = local.split("+", 1)[0]
+        if provider.remove_dots:
+            local = local.replace(".", "")
+        domain = provider.domain
+        if not local:
+            raise InvalidIdentifier(rule.kind, "nothing left of the address before the @-sign")
+    return f"{local.casefold()}@{domain}" if rule.case != "keep" else f"{local}@{domain}"
+
+
+def _phone(rule: KindRule, text: str, region: str | None) -> str:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            problem = (
+                "no country code: write it as +CC... or set phone_region in the source mapping"
+                if region is None
+                else "unknown country code"
+            )
+        else:
+            problem = f"not a phone number ({error._msg})"
+        raise InvalidIdentifier(rule.kind, problem) from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_number(number) or region or "any region"
+        raise InvalidIdentifier(rule.kind, f"not a valid number for {where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _id(rule: KindRule, text: str) -> str:
+    value = _SPACE.sub("", text)
+    if rule.case == "upper":
+        return value.upper()
+    if rule.case == "lower":
+        return value.casefold()
+    return value

@@ -1,0 +1,303 @@
+"""Identity rules: which identifier kinds exist, how each normalises and links, junk values,
+and how the golden record is chosen. Loaded from a TOML file and validated at load.
+
+The packaged default is ``identity/config/rules.toml``; docs/sources.md documents the format.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from identity.errors import ConfigError
+from identity.model import IdentifierFlagReason, IdentifierKey
+
+NormaliserName = Literal["email", "phone", "id"]
+CaseRule = Literal["upper", "lower", "keep"]
+NORMALISERS: tuple[str, ...] = ("email", "phone", "id")
+CASES: tuple[str, ...] = ("upper", "lower", "keep")
+SURVIVORSHIP_RULES: tuple[str, ...] = ("source_priority", "most_recent", "most_frequent")
+DEFAULT_CARDINALITY_CAP = 25
+ANY_KIND = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailProvider:
+    """Canonicalisation for one mail provider's addresses (e.g. gmail ignores dots)."""
+
+    domain: str
+    remove_dots: bool = False
+    remove_plus_tag: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """How one identifier kind is normalised and whether and how strongly it links."""
+
+    kind: str
+    normaliser: NormaliserName
+    case: CaseRule = "keep"
+    links: bool = True
+    priority: int = 50
+    max_per_profile: int | None = None
+    cardinality_cap: int = DEFAULT_CARDINALITY_CAP
+    providers: Mapping[str, EmailProvider] = field(default_factory=dict)
+    """Email providers by domain, aliases included (``googlemail.com`` -> gmail's rule)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivorshipRules:
+    """The order in which survivorship rules are applied, by default and per attribute."""
+
+    default: tuple[str, ...] = SURVIVORSHIP_RULES
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def rules_for(self, attribute: str) -> tuple[str, ...]:
+        return self.attributes.get(attribute, self.default)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Every identity rule of a deployment."""
+
+    kinds: Mapping[str, KindRule]
+    cardinality_cap: int = DEFAULT_CARDINALITY_CAP
+    blocklist: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Normalised junk values per kind; the ``any`` entry holds raw values for every kind,
+    compared case-insensitively after trimming."""
+    survivorship: SurvivorshipRules = field(default_factory=SurvivorshipRules)
+
+    def kind(self, name: str) -> KindRule:
+        """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
+        rule = self.kinds.get(name)
+        if rule is None:
+            declared = ", ".join(sorted(self.kinds))
+            raise ConfigError(
+                f"unknown identifier kind '{name}'; declared kinds: {declared}", field="kind"
+            )
+        return rule
+
+    def is_blocklisted(self, key: IdentifierKey) -> bool:
+        if key.value in self.blocklist.get(key.kind, frozenset()):
+            return True
+        return key.value.strip().casefold() in self.blocklist.get(ANY_KIND, frozenset())
+
+    def link_block_reason(self, key: IdentifierKey, count: int) -> IdentifierFlagReason | None:
+        """Why an identifier carried by ``count`` records does not link, or None if it links."""
+        if self.is_blocklisted(key):
+            return IdentifierFlagReason.BLOCKLISTED
+        rule = self.kinds.get(key.kind)
+        if rule is not None and count > rule.cardinality_cap:
+            return IdentifierFlagReason.OVER_CAP
+        return None
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], path: str = "rules") -> Rules:
+        """Validate a parsed rules document. Raises ConfigError naming the field and the fix."""
+        _only(doc, {"cardinality_cap", "kinds", "blocklist", "survivorship"}, path, "")
+        default_cap = _positive_int(
+            doc.get("cardinality_cap", DEFAULT_CARDINALITY_CAP), path, "cardinality_cap"
+        )
+        raw_kinds = doc.get("kinds")
+        if not isinstance(raw_kinds, Mapping) or not raw_kinds:
+            raise ConfigError(
+                "declare at least one identifier kind as a [kinds.NAME] table",
+                path=path,
+                field="kinds",
+            )
+        kinds = {
+            name: _kind_rule(name, spec, default_cap, path) for name, spec in raw_kinds.items()
+        }
+        return cls(
+            kinds=kinds,
+            cardinality_cap=default_cap,
+            blocklist=_blocklist(doc.get("blocklist", {}), kinds, path),
+            survivorship=_survivorship(doc.get("survivorship", {}), path),
+        )
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Load and validate a rules file, or the packaged default when ``path`` is None."""
+    if path is None:
+        text = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
+        where = "identity/config/rules.toml"
+    else:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the rules file: {error.strerror}", path=str(path)
+            ) from error
+        where = str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}", path=where) from error
+    return Rules.from_document(doc, path=where)
+
+
+# -- validation helpers ---------------------------------------------------------------------
+
+
+def _only(doc: Mapping[str, Any], allowed: set[str], path: str, prefix: str) -> None:
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting; allowed here: {', '.join(sorted(allowed))}",
+            path=path,
+            field=prefix + unknown[0],
+        )
+
+
+def _positive_int(value: object, path: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"must be a positive integer, got {value!r}", path=path, field=name)
+    return value
+
+
+def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule:
+    where = f"kinds.{name}"
+    if name == ANY_KIND:
+        raise ConfigError(f"'{ANY_KIND}' is reserved for the blocklist", path=path, field=where)
+    if not isinstance(spec, Mapping):
+        raise ConfigError("must be a table", path=path, field=where)
+    _only(
+        spec,
+        {
+            "normaliser",
+            "case",
+            "links",
+            "priority",
+            "max_per_profile",
+            "cardinality_cap",
+            "providers",
+        },
+        path,
+        where + ".",
+    )
+    normaliser = spec.get("normaliser")
+    if normaliser not in NORMALISERS:
+        raise ConfigError(
+            f"normaliser must be one of {', '.join(NORMALISERS)}, got {normaliser!r}",
+            path=path,
+            field=f"{where}.normaliser",
+        )
+    case = spec.get("case", "lower" if normaliser == "email" else "keep")
+    if case not in CASES:
+        raise ConfigError(
+            f"case must be one of {', '.join(CASES)}, got {case!r}",
+            path=path,
+            field=f"{where}.case",
+        )
+    links = spec.get("links", True)
+    if not isinstance(links, bool):
+        raise ConfigError("must be true or false", path=path, field=f"{where}.links")
+    priority = spec.get("priority", 50)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ConfigError("must be an integer", path=path, field=f"{where}.priority")
+    limit = spec.get("max_per_profile")
+    if limit is not None:
+        limit = _positive_int(limit, path, f"{where}.max_per_profile")
+    cap = _positive_int(spec.get("cardinality_cap", default_cap), path, f"{where}.cardinality_cap")
+    providers: dict[str, EmailProvider] = {}
+    raw_providers = spec.get("providers", {})
+    if raw_providers and normaliser != "email":
+        raise ConfigError(
+            "providers only apply to the email normaliser", path=path, field=f"{where}.providers"
+        )
+    if not isinstance(raw_providers, Mapping):
+        raise ConfigError("must be a table of domains", path=path, field=f"{where}.providers")
+    for domain, pspec in raw_providers.items():
+        pwhere = f"{where}.providers.{domain}"
+        if not isinstance(pspec, Mapping):
+            raise ConfigError("must be a table", path=path, field=pwhere)
+        _only(pspec, {"remove_dots", "remove_plus_tag", "aliases"}, path, pwhere + ".")
+        aliases = pspec.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError("must be a list of domains", path=path, field=f"{pwhere}.aliases")
+        provider = EmailProvider(
+            domain=domain.lower(),
+            remove_dots=bool(pspec.get("remove_dots", False)),
+            remove_plus_tag=bool(pspec.get("remove_plus_tag", False)),
+            aliases=tuple(a.lower() for a in aliases),
+        )
+        for d in (provider.domain, *provider.aliases):
+            providers[d] = provider
+    return KindRule(
+        kind=name,
+        normaliser=cast(NormaliserName, normaliser),
+        case=cast(CaseRule, case),
+        links=links,
+        priority=priority,
+        max_per_profile=limit,
+        cardinality_cap=cap,
+        providers=providers,
+    )
+
+
+def _blocklist(raw: object, kinds: Mapping[str, KindRule], path: str) -> dict[str, frozenset[str]]:
+    # Imported here: normalise depends on this module's types.
+    from identity.errors import InvalidIdentifier
+    from identity.normalise import Normaliser
+
+    if not isinstance(raw, Mapping):
+        raise ConfigError("must be a table of kind = [values]", path=path, field="blocklist")
+    normaliser = Normaliser(Rules(kinds=kinds))
+    result: dict[str, frozenset[str]] = {}
+    for kind, values in raw.items():
+        where = f"blocklist.{kind}"
+        if kind != ANY_KIND and kind not in kinds:
+            raise ConfigError(
+                f"unknown identifier kind; declared: {', '.join(sorted(kinds))} (or '{ANY_KIND}')",
+                path=path,
+                field=where,
+            )
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError("must be a list of strings", path=path, field=where)
+        if kind == ANY_KIND:
+            result[kind] = frozenset(v.strip().casefold() for v in values)
+            continue
+        normalised = set()
+        for value in values:
+            try:
+                normalised.add(normaliser.identifier(kind, value).value)
+            except InvalidIdentifier:
+                # A junk value that does not even normalise can never become an identifier;
+                # keep it verbatim so the list still documents it.
+                normalised.add(value)
+        result[kind] = frozenset(normalised)
+    return result
+
+
+def _survivorship(raw: object, path: str) -> SurvivorshipRules:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("must be a table", path=path, field="survivorship")
+    _only(raw, {"default", "attributes"}, path, "survivorship.")
+
+    def order(value: object, where: str) -> tuple[str, ...]:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v in SURVIVORSHIP_RULES for v in value)
+        ):
+            raise ConfigError(
+                f"must be a list of rules from {', '.join(SURVIVORSHIP_RULES)}",
+                path=path,
+                field=where,
+            )
+        return tuple(cast(Sequence[str], value))
+
+    default = order(raw.get("default", list(SURVIVORSHIP_RULES)), "survivorship.default")
+    attributes_raw = raw.get("attributes", {})
+    if not isinstance(attributes_raw, Mapping):
+        raise ConfigError("must be a table", path=path, field="survivorship.attributes")
+    attributes = {
+        name: order(value, f"survivorship.attributes.{name}")
+        for name, value in attributes_raw.items()
+    }
+    return SurvivorshipRules(default=default, attributes=attributes)

@@ -1,0 +1,156 @@
+"""Source mappings: validated declaratively; rows mapped with per-field errors and warnings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from identity.errors import ConfigError
+from identity.mapping import RecordMapper, SourceMapping, load_mapping
+from identity.model import IdentifierKey
+from identity.normalise import Normaliser
+from identity.rules import load_rules
+
+RULES = load_rules()
+SHOP: dict[str, Any] = {
+    "source": "shop",
+    "key": "account",
+    "timestamp": "updated",
+    "timestamp_format": "%d/%m/%Y %H:%M",
+    "timezone": "Europe/London",
+    "phone_region": "GB",
+    "priority": 60,
+    "identifiers": {
+        "account": "account_id",
+        "email": "email",
+        "mobile": "phone",
+        "other_emails": {"kind": "email", "split": ";"},
+    },
+    "attributes": {
+        "first": {"name": "first_name", "type": "name"},
+        "dob": {"name": "birth_date", "type": "date", "format": "%d/%m/%Y"},
+        "spend": {"name": "lifetime_spend", "type": "number"},
+        "opt_in": {"name": "marketing_opt_in", "type": "boolean"},
+        "town": "city",
+    },
+}
+
+
+def mapper(doc: dict[str, Any] = SHOP) -> RecordMapper:
+    return RecordMapper(SourceMapping.from_document(doc, rules=RULES), Normaliser(RULES))
+
+
+def test_a_row_becomes_a_record_with_normalised_identifiers_and_typed_attributes() -> None:
+    row = {
+        "account": "Ann_Lee",
+        "email": "Ann.Lee@Example.com",
+        "mobile": "07400 123456",
+        "other_emails": "ann@work.example.com; ann.lee@example.com",
+        "first": " Zoë ",
+        "dob": "31/01/1990",
+        "spend": "120.50",
+        "opt_in": "yes",
+        "town": "Leeds",
+        "updated": "01/07/2024 10:30",
+        "favourite_colour": "green",
+        "empty": "",
+    }
+    mapped = mapper().map_row(row, 7)
+    assert mapped.errors == [] and mapped.warnings == []
+    record = mapped.record
+    assert record is not None
+    assert (record.source, record.key) == ("shop", "Ann_Lee")
+    assert [i.key for i in record.identifiers] == [
+        IdentifierKey("account_id", "ann_lee"),
+        IdentifierKey("email", "ann.lee@example.com"),
+        IdentifierKey("phone", "+447400123456"),
+        IdentifierKey("email", "ann@work.example.com"),
+    ]
+    assert record.identifiers[1].original == "Ann.Lee@Example.com"
+    assert record.attributes == {
+        "first_name": "Zoë",
+        "birth_date": "1990-01-31",
+        "lifetime_spend": 120.5,
+        "marketing_opt_in": True,
+        "city": "Leeds",
+        "favourite_colour": "green",  # unknown fields are kept (schemaless)
+    }
+    # 10:30 in London in July is 09:30 UTC.
+    assert record.timestamp == datetime(2024, 7, 1, 9, 30, tzinfo=UTC)
+    assert record.raw == row
+
+
+def test_a_row_without_its_key_is_rejected_naming_the_row_and_field() -> None:
+    mapped = mapper().map_row({"email": "ann@example.com"}, 3)
+    assert mapped.record is None
+    [error] = mapped.errors
+    assert (error.row, error.field) == (3, "account")
+
+
+def test_invalid_values_are_warned_about_kept_raw_and_never_linked() -> None:
+    row = {
+        "account": "a1",
+        "email": "not-an-email",
+        "mobile": "12",
+        "dob": "31/02/1990",
+        "spend": "lots",
+        "updated": "yesterday",
+    }
+    mapped = mapper().map_row(row, 5)
+    record = mapped.record
+    assert record is not None
+    assert [i.kind for i in record.identifiers] == ["account_id"]
+    assert {w.field for w in mapped.warnings} == {"email", "mobile", "dob", "spend", "updated"}
+    assert all(w.row == 5 and w.key == "a1" for w in mapped.warnings)
+    assert record.raw["email"] == "not-an-email"
+    assert record.attributes["birth_date"] == "31/02/1990"  # kept as written
+    assert record.timestamp is None
+
+
+def test_json_arrays_and_numbers_are_accepted_as_identifier_values() -> None:
+    doc = {"source": "app", "key": "id", "identifiers": {"id": "customer_id", "emails": "email"}}
+    mapped = mapper(doc).map_row({"id": 42, "emails": ["a@example.com", "b@example.com"]}, 1)
+    assert mapped.record is not None
+    assert mapped.record.key == "42"
+    assert [i.value for i in mapped.record.identifiers] == ["42", "a@example.com", "b@example.com"]
+
+
+def test_unknown_fields_are_dropped_only_when_asked() -> None:
+    mapped = mapper({**SHOP, "keep_unknown": False}).map_row({"account": "a", "x": "1"}, 1)
+    assert mapped.record is not None and "x" not in mapped.record.attributes
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"source": "Web Shop"}, "source"),
+        ({"key": ""}, "key"),
+        ({"phone_region": "XX"}, "phone_region"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"priority": "high"}, "priority"),
+        ({"format": "xlsx"}, "format"),
+        ({"identifiers": {"pp": "passport"}}, "identifiers.pp"),
+        ({"attributes": {"dob": {"name": "birth_date", "type": "when"}}}, "attributes.dob.type"),
+        ({"attributes": {"a": "city", "b": "city"}}, "attributes.b.name"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_mappings_name_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        SourceMapping.from_document({**SHOP, **change}, path="shop.toml", rules=RULES)
+    assert caught.value.field == field
+    assert "shop.toml" in str(caught.value)
+
+
+def test_a_mapping_round_trips_through_its_document() -> None:
+    mapping = SourceMapping.from_document(SHOP, rules=RULES)
+    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+
+
+def test_the_packaged_demo_mappings_load() -> None:
+    folder = Path(__file__).resolve().parents[2] / "identity" / "demo" / "mappings"
+    loaded = [load_mapping(p, rules=RULES) for p in sorted(folder.glob("*.toml"))]
+    assert [m.source for m in loaded] == ["crm", "marketing", "pos", "support", "webshop"]

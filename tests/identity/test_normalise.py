@@ -1,0 +1,99 @@
+"""Identifier normalisation: libraries made for it, provider canonicalisation, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from identity.errors import ConfigError, InvalidIdentifier
+from identity.normalise import Normaliser, normalise_name, normalise_text
+from identity.rules import load_rules
+
+
+@pytest.fixture(scope="module")
+def normaliser() -> Normaliser:
+    return Normaliser(load_rules())
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann.Lee@Example.com", "ann.lee@example.com"),
+        ("  ann.lee@example.com ", "ann.lee@example.com"),
+        ("John.Smith+shop@GoogleMail.com", "johnsmith@gmail.com"),
+        ("j.o.h.n.smith@gmail.com", "johnsmith@gmail.com"),
+        ("ann+news@hotmail.com", "ann@outlook.com"),
+        # Dots matter at providers that do not ignore them.
+        ("ann.lee+x@example.com", "ann.lee+x@example.com"),
+    ],
+)
+def test_emails_are_validated_lower_cased_and_canonicalised_per_provider(
+    normaliser: Normaliser, raw: str, expected: str
+) -> None:
+    ident = normaliser.identifier("email", raw)
+    assert ident.value == expected
+    assert ident.original == raw
+
+
+@pytest.mark.parametrize(
+    "raw", ["not-an-email", "ann@", "@example.com", "ann@localhost", "a b@c.com"]
+)
+def test_invalid_emails_are_refused_with_the_problem(normaliser: Normaliser, raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        normaliser.identifier("email", raw)
+    assert caught.value.kind == "email"
+    assert caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("07400 123456", "GB", "+447400123456"),
+        ("+44 (0) 7400 123456", None, "+447400123456"),
+        ("+44 7400 123456", "DE", "+447400123456"),
+        ("0141 496 0000", "GB", "+441414960000"),
+        ("030 901820", "DE", "+4930901820"),
+    ],
+)
+def test_phones_become_e164_using_the_source_region(
+    normaliser: Normaliser, raw: str, region: str | None, expected: str
+) -> None:
+    assert normaliser.identifier("phone", raw, phone_region=region).value == expected
+
+
+def test_a_national_phone_without_a_region_is_refused_with_the_fix(normaliser: Normaliser) -> None:
+    with pytest.raises(InvalidIdentifier, match="phone_region"):
+        normaliser.identifier("phone", "07400 123456")
+
+
+@pytest.mark.parametrize("raw", ["07400 1234", "12", "hello", "0000000000"])
+def test_impossible_phone_numbers_are_refused(normaliser: Normaliser, raw: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        normaliser.identifier("phone", raw, phone_region="GB")
+
+
+def test_ids_are_trimmed_and_cased_as_the_kind_says(normaliser: Normaliser) -> None:
+    assert normaliser.identifier("customer_id", " c 0001234 ").value == "C0001234"
+    assert normaliser.identifier("account_id", "Ann_Lee").value == "ann_lee"
+    assert normaliser.identifier("cookie_id", "AbC-123").value == "AbC-123"
+
+
+def test_an_empty_value_is_not_an_identifier(normaliser: Normaliser) -> None:
+    with pytest.raises(InvalidIdentifier, match="empty"):
+        normaliser.identifier("customer_id", "   ")
+
+
+def test_an_undeclared_kind_is_a_configuration_error(normaliser: Normaliser) -> None:
+    with pytest.raises(ConfigError, match="unknown identifier kind 'passport'"):
+        normaliser.identifier("passport", "X1")
+
+
+def test_names_compare_after_unicode_normalisation_and_transliteration() -> None:
+    assert normalise_name("Zoë") == normalise_name("ZOE") == "zoe"
+    assert normalise_name("Зоя") == "zoya"
+    assert normalise_name("  Łukasz   Wiśniewski ") == "lukasz wisniewski"
+    assert normalise_name("ﬁona") == "fiona"  # compatibility ligature
+
+
+def test_text_comparison_folds_case_and_space_but_keeps_letters() -> None:
+    assert normalise_text("  Main   STREET ") == "main street"
+    assert normalise_text("Zoë") != normalise_text("Zoe")

@@ -1,0 +1,82 @@
+"""The rules file: validated at load with errors naming the file, the field and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from identity.errors import ConfigError
+from identity.model import IdentifierFlagReason, IdentifierKey
+from identity.rules import Rules, load_rules
+
+BASE: dict[str, Any] = {
+    "cardinality_cap": 10,
+    "kinds": {
+        "email": {"normaliser": "email", "priority": 80, "max_per_profile": 3},
+        "phone": {"normaliser": "phone", "priority": 60, "cardinality_cap": 4},
+        "customer_id": {"normaliser": "id", "case": "upper", "priority": 100},
+    },
+    "blocklist": {"email": ["Test@Test.com"], "phone": ["+441234567890"], "any": ["N/A"]},
+}
+
+
+def test_the_packaged_rules_load() -> None:
+    rules = load_rules()
+    assert rules.kind("customer_id").max_per_profile == 1
+    assert rules.kind("email").providers["googlemail.com"].domain == "gmail.com"
+    assert rules.survivorship.rules_for("city")[0] == "most_recent"
+    assert rules.survivorship.rules_for("first_name")[0] == "source_priority"
+
+
+def test_blocklisted_values_are_normalised_like_identifiers() -> None:
+    rules = Rules.from_document(BASE)
+    assert rules.is_blocklisted(IdentifierKey("email", "test@test.com"))
+    assert rules.is_blocklisted(IdentifierKey("customer_id", "n/a"))
+    assert not rules.is_blocklisted(IdentifierKey("email", "ann@test.com"))
+
+
+def test_a_value_over_its_kinds_cap_stops_linking_and_the_kind_default_applies() -> None:
+    rules = Rules.from_document(BASE)
+    phone, email = IdentifierKey("phone", "+447400123456"), IdentifierKey("email", "a@b.co")
+    assert rules.link_block_reason(phone, 4) is None
+    assert rules.link_block_reason(phone, 5) is IdentifierFlagReason.OVER_CAP
+    assert rules.link_block_reason(email, 10) is None
+    assert rules.link_block_reason(email, 11) is IdentifierFlagReason.OVER_CAP
+    assert (
+        rules.link_block_reason(IdentifierKey("email", "test@test.com"), 1)
+        is IdentifierFlagReason.BLOCKLISTED
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kinds": {}}, "kinds"),
+        ({"kinds": {"email": {"normaliser": "mail"}}}, "kinds.email.normaliser"),
+        (
+            {"kinds": {"email": {"normaliser": "email", "max_per_profile": 0}}},
+            "kinds.email.max_per_profile",
+        ),
+        ({"kinds": {"email": {"normaliser": "email", "prio": 1}}}, "kinds.email.prio"),
+        ({"kinds": {"id": {"normaliser": "id", "case": "title"}}}, "kinds.id.case"),
+        ({"blocklist": {"passport": ["x"]}}, "blocklist.passport"),
+        ({"cardinality_cap": -1}, "cardinality_cap"),
+        ({"survivorship": {"default": ["newest"]}}, "survivorship.default"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_rules_name_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Rules.from_document({**BASE, **change}, path="my-rules.toml")
+    assert caught.value.field == field
+    assert "my-rules.toml" in str(caught.value)
+
+
+def test_a_rules_file_that_is_not_toml_is_reported_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text("kinds = [unclosed")
+    with pytest.raises(ConfigError, match="not valid TOML") as caught:
+        load_rules(path)
+    assert caught.value.path == str(path)
