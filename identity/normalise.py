@@ -21,6 +21,10 @@ from identity.model import Identifier
 from identity.rules import KindRule, Rules
 
 _SPACE = re.compile(r"\s+")
+# Punctuation people put in phone numbers; a number written only with these and digits is
+# cached under its digits, so "07400 123456" and "(07400) 123-456" are parsed once.
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-/]+")
+_PHONE_PLAIN = re.compile(r"^\+?[0-9]+$")
 _CACHE_SIZE = 200_000
 
 
@@ -48,7 +52,13 @@ class Normaliser:
     def identifier(self, kind: str, raw: str, phone_region: str | None = None) -> Identifier:
         """Normalise ``raw`` as ``kind``. Raises InvalidIdentifier (with the problem) for a
         value that is not a valid identifier of that kind and ConfigError for an unknown kind."""
-        value = self._cached(kind, raw, phone_region)
+        text = raw
+        rule = self.rules.kinds.get(kind)
+        if rule is not None and rule.normaliser == "phone":
+            compact = _PHONE_PUNCTUATION.sub("", raw)
+            if _PHONE_PLAIN.match(compact):
+                text = compact
+        value = self._cached(kind, text, phone_region)
         return Identifier(kind=kind, value=value, original=raw)
 
     def _normalise(self, kind: str, raw: str, phone_region: str | None) -> str:
