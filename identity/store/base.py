@@ -184,7 +184,9 @@ class Store(ABC):
         to the end); ids never issued, or deleted without a survivor, are absent."""
 
     @abstractmethod
-    def profiles_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[ProfileId]]:
+    def profiles_with(
+        self, keys: Collection[IdentifierKey]
+    ) -> dict[IdentifierKey, list[ProfileId]]:
         """Distinct live profiles holding a record with each identifier, sorted; unknown -> []."""
 
     @abstractmethod
