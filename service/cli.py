@@ -26,6 +26,7 @@ from rich.progress import (
     ProgressColumn,
     SpinnerColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -140,7 +141,7 @@ def _ingest_files(
         ) as progress:
             task = progress.add_task(f"{source} ← {path.name}", total=total)
 
-            def advance(p: IngestProgress, task_id: int = task) -> None:
+            def advance(p: IngestProgress, task_id: TaskID = task) -> None:
                 progress.update(task_id, completed=p.rows)
 
             rows: Iterator[Row] = read_file(
@@ -249,7 +250,7 @@ def export_profiles(
             out_file.parent.mkdir(parents=True, exist_ok=True)
             opener = gzip.open if out_file.suffix == ".gz" else open
             count = 0
-            with opener(out_file, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+            with opener(out_file, "wt", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(["source", "record_key", "profile_id"])
                 for ref, profile_id in graph.store.iter_record_profiles():

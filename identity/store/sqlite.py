@@ -1,0 +1,619 @@
+"""The embedded store: one SQLite file (standard library), WAL journal, versioned schema.
+
+The schema lives in ``identity/store/sql/NNNN_*.sql`` files applied in order, each in one
+transaction, the version kept in ``PRAGMA user_version``. Every statement this adapter
+runs is a named constant in the ``_SQL`` block below. Key lists of any length are passed
+as one JSON array parameter and unpacked with ``json_each``, so a batch is one statement,
+never one per key and never beyond SQLite's parameter limit.
+
+One connection is shared by all threads of a process behind a re-entrant lock: the HTTP
+service's worker threads read between (not during) ingest batches. That is the embedded
+store's trade-off; the Neo4j store serves concurrent readers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from identity.errors import StoreError, StoreUnavailable
+from identity.model import (
+    Identifier,
+    IdentifierFlag,
+    IdentifierFlagReason,
+    IdentifierKey,
+    JSONValue,
+    Link,
+    LinkType,
+    ProfileChanges,
+    ProfileId,
+    ProfileRow,
+    RecordId,
+    RecordRef,
+    RecordWrite,
+    SourceRecord,
+    StoreCounts,
+    StoredRecord,
+    StoreHealth,
+)
+from identity.store.base import Store
+
+# -- SQL -------------------------------------------------------------------------------------
+# Parameters named ``ids`` / ``keys`` / ``refs`` are JSON arrays unpacked by json_each.
+
+_IDS = "(SELECT value FROM json_each(:ids))"
+
+_GET_SOURCE = "SELECT mapping FROM sources WHERE name = ?"
+_PUT_SOURCE = (
+    "INSERT INTO sources (name, mapping) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET mapping = excluded.mapping"
+)
+_LIST_SOURCES = "SELECT name FROM sources ORDER BY name"
+_GET_META = "SELECT value FROM meta WHERE key = ?"
+_PUT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+_RECORD_COLUMNS = (
+    "r.id, r.source, r.key, r.identifiers, r.attributes, r.raw, r.timestamp, r.profile_id, "
+    "r.ingested_at, r.updated_at"
+)
+_RECORDS_BY_REF = (
+    f"SELECT {_RECORD_COLUMNS} FROM json_each(:refs) j "
+    "JOIN records r ON r.source = j.value ->> 0 AND r.key = j.value ->> 1"
+)
+_RECORDS_BY_ID = f"SELECT {_RECORD_COLUMNS} FROM records r WHERE r.id IN {_IDS}"
+_INSERT_RECORD = (
+    "INSERT INTO records (source, key, identifiers, attributes, raw, timestamp, ingested_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_UPDATE_RECORD = (
+    "UPDATE records SET identifiers = ?, attributes = ?, raw = ?, timestamp = ?, "
+    "updated_at = ? WHERE id = ?"
+)
+_RECORD_IDS = (
+    "SELECT r.source, r.key, r.id FROM json_each(:refs) j "
+    "JOIN records r ON r.source = j.value ->> 0 AND r.key = j.value ->> 1"
+)
+_RECORD_PROFILES_PAGE = (
+    "SELECT source, key, profile_id FROM records WHERE (source, key) > (?, ?) "
+    "ORDER BY source, key LIMIT ?"
+)
+
+_ADD_EDGE = (
+    "INSERT INTO record_identifiers (kind, value, record_id, original) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO UPDATE SET original = excluded.original"
+)
+_REMOVE_EDGE = "DELETE FROM record_identifiers WHERE kind = ? AND value = ? AND record_id = ?"
+_IDENTIFIERS_OF = (
+    "SELECT r.id, r.identifiers FROM records r WHERE r.id IN (SELECT value FROM json_each(:ids))"
+)
+_IDENTIFIER_COUNTS = (
+    "SELECT j.value ->> 0, j.value ->> 1, "
+    "(SELECT count(*) FROM record_identifiers ri "
+    " WHERE ri.kind = j.value ->> 0 AND ri.value = j.value ->> 1) "
+    "FROM json_each(:keys) j"
+)
+_RECORDS_WITH = (
+    "SELECT ri.kind, ri.value, ri.record_id FROM json_each(:keys) j "
+    "JOIN record_identifiers ri ON ri.kind = j.value ->> 0 AND ri.value = j.value ->> 1 "
+    "ORDER BY ri.kind, ri.value, ri.record_id"
+)
+_PROFILES_WITH = (
+    "SELECT DISTINCT ri.kind, ri.value, r.profile_id FROM json_each(:keys) j "
+    "JOIN record_identifiers ri ON ri.kind = j.value ->> 0 AND ri.value = j.value ->> 1 "
+    "JOIN records r ON r.id = ri.record_id WHERE r.profile_id IS NOT NULL "
+    "ORDER BY ri.kind, ri.value, r.profile_id"
+)
+_PUT_FLAG = (
+    "INSERT INTO identifier_flags (kind, value, reason, record_count) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, "
+    "record_count = excluded.record_count"
+)
+_CLEAR_FLAG = "DELETE FROM identifier_flags WHERE kind = ? AND value = ?"
+_FLAGS = (
+    "SELECT kind, value, reason, record_count FROM identifier_flags "
+    "ORDER BY record_count DESC, kind, value LIMIT ?"
+)
+
+_LINK_COLUMNS = "a, b, type, matcher, weight, evidence"
+_LINKS_OF = (
+    f"SELECT {_LINK_COLUMNS} FROM links WHERE a IN {_IDS} "
+    f"UNION SELECT {_LINK_COLUMNS} FROM links WHERE b IN {_IDS} "
+    "ORDER BY a, b, type, matcher"
+)
+_PUT_LINK = (
+    "INSERT INTO links (a, b, type, matcher, weight, evidence) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (a, b, type, matcher) DO UPDATE SET weight = excluded.weight, "
+    "evidence = excluded.evidence"
+)
+_DELETE_MATCHER_LINKS = (
+    f"DELETE FROM links WHERE matcher = :matcher AND (a IN {_IDS} OR b IN {_IDS})"
+)
+_DELETE_LINK = "DELETE FROM links WHERE a = ? AND b = ? AND type = ?"
+
+_PROFILE_IDS_OF = (
+    f"SELECT id, profile_id FROM records WHERE id IN {_IDS} AND profile_id IS NOT NULL"
+)
+_RECORDS_OF_PROFILES = (
+    "SELECT profile_id, id FROM records "
+    "WHERE profile_id IN (SELECT value FROM json_each(:ids)) ORDER BY profile_id, id"
+)
+_GET_PROFILES = (
+    "SELECT id, created_at, updated_at, merged_from FROM profiles "
+    f"WHERE id IN {_IDS} AND status = 'live'"
+)
+_PROFILE_STATUS = f"SELECT id, status, redirect_to FROM profiles WHERE id IN {_IDS}"
+_CREATE_PROFILE = (
+    "INSERT INTO profiles (id, status, created_at, updated_at) VALUES (?, 'live', ?, ?)"
+)
+_ASSIGN = "UPDATE records SET profile_id = ? WHERE id = ?"
+_MERGED_FROM = "SELECT merged_from FROM profiles WHERE id = ?"
+_RETIRE = (
+    "UPDATE profiles SET status = 'merged', redirect_to = :survivor, merged_from = '[]', "
+    "updated_at = :now WHERE id = :retired"
+)
+_FOLLOW = "UPDATE profiles SET redirect_to = :survivor WHERE redirect_to = :retired"
+_SET_MERGED_FROM = "UPDATE profiles SET merged_from = ?, updated_at = ? WHERE id = ?"
+_DELETE_PROFILE = (
+    "UPDATE profiles SET status = 'deleted', redirect_to = NULL, updated_at = ? WHERE id = ?"
+)
+_TOUCH = "UPDATE profiles SET updated_at = ? WHERE id = ? AND status = 'live'"
+_PROFILE_PAGE = "SELECT id FROM profiles WHERE status = 'live' AND id > ? ORDER BY id LIMIT ?"
+
+_COUNTS = (
+    "SELECT (SELECT count(*) FROM records), "
+    "(SELECT count(*) FROM (SELECT DISTINCT kind, value FROM record_identifiers)), "
+    "(SELECT count(*) FROM profiles WHERE status = 'live'), "
+    "(SELECT count(*) FROM links)"
+)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _dumps(value: JSONValue) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_stamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _identifiers_json(identifiers: Sequence[Identifier]) -> str:
+    return _dumps([[i.kind, i.value, i.original] for i in identifiers])
+
+
+def _load_identifiers(text: str) -> tuple[Identifier, ...]:
+    return tuple(Identifier(kind, value, original) for kind, value, original in json.loads(text))
+
+
+def _key_list(keys: Collection[IdentifierKey]) -> str:
+    return _dumps([[k.kind, k.value] for k in keys])
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged schema migrations as (version, file name, SQL), in version order."""
+    found = []
+    for entry in resources.files("identity.store").joinpath("sql").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise StoreError(f"schema migrations are not numbered 1..n: {name}")
+    return found
+
+
+class SQLiteStore(Store):
+    """The identity graph in one SQLite file (or ``":memory:"`` for tests)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreUnavailable(
+                    f"cannot create the folder for the store {self.path}: {error.strerror}"
+                ) from error
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the store {self.path}: {error}") from error
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._migrate()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        known = migrations()
+        with self._lock:
+            current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > len(known):
+                raise StoreError(
+                    f"the store {self.path} has schema version {current}, newer than this "
+                    f"idgraph knows ({len(known)}): upgrade idgraph"
+                )
+            for version, name, sql in known[current:]:
+                try:
+                    self._conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+                    )
+                except sqlite3.Error as error:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise StoreError(f"schema migration {name} failed: {error}") from error
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            return version
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer and self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as error:
+                raise StoreError(f"store read failed: {error}") from error
+
+    def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as error:
+            raise StoreError(f"store write failed: {error}") from error
+
+    def _executemany(self, sql: str, rows: Any) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise StoreError(f"store write failed: {error}") from error
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def health(self) -> StoreHealth:
+        try:
+            with self._lock:
+                self._conn.execute("SELECT count(*) FROM sources").fetchone()
+        except sqlite3.Error as error:
+            return StoreHealth(False, self.backend, f"{self.path}: {error}")
+        return StoreHealth(True, self.backend, f"{self.path} (schema v{self.schema_version})")
+
+    def counts(self) -> StoreCounts:
+        with self._reading() as conn:
+            records, identifiers, profiles, links = conn.execute(_COUNTS).fetchone()
+        return StoreCounts(records, identifiers, profiles, links)
+
+    # -- source mappings and metadata ------------------------------------------------------
+
+    def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
+        with self._transaction():
+            self._execute(_PUT_SOURCE, (name, _dumps(mapping)))
+
+    def get_source(self, name: str) -> dict[str, JSONValue] | None:
+        with self._reading() as conn:
+            row = conn.execute(_GET_SOURCE, (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_sources(self) -> list[str]:
+        with self._reading() as conn:
+            return [name for (name,) in conn.execute(_LIST_SOURCES)]
+
+    def get_meta(self, key: str) -> JSONValue | None:
+        with self._reading() as conn:
+            row = conn.execute(_GET_META, (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: JSONValue) -> None:
+        with self._transaction():
+            self._execute(_PUT_META, (key, _dumps(value)))
+
+    # -- records and identifiers -----------------------------------------------------------
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> StoredRecord:
+        rid, source, key, identifiers, attributes, raw, stamp, profile, ingested, updated = row
+        return StoredRecord(
+            record_id=rid,
+            record=SourceRecord(
+                source=source,
+                key=key,
+                identifiers=_load_identifiers(identifiers),
+                attributes=json.loads(attributes),
+                timestamp=_parse_stamp(stamp),
+                raw=json.loads(raw),
+            ),
+            profile_id=profile,
+            ingested_at=datetime.fromisoformat(ingested),
+            updated_at=datetime.fromisoformat(updated),
+        )
+
+    def upsert_records(self, records: Sequence[SourceRecord], now: datetime) -> list[RecordWrite]:
+        refs = _dumps(sorted({(r.source, r.key) for r in records}))
+        stamp = now.isoformat()
+        writes: list[RecordWrite] = []
+        with self._transaction():
+            # Current state per ref: (record id, identifiers JSON, attributes, raw, timestamp).
+            state: dict[RecordRef, tuple[int, str, str, str, str | None]] = {
+                RecordRef(row[1], row[2]): (row[0], row[3], row[4], row[5], row[6])
+                for row in self._execute(_RECORDS_BY_REF, {"refs": refs})
+            }
+            added: list[tuple[str, str, int, str]] = []
+            removed: list[tuple[str, str, int]] = []
+            updates: list[tuple[str, str, str, str | None, str, int]] = []
+            for record in records:
+                ref = record.ref
+                new = (
+                    _identifiers_json(record.identifiers),
+                    _dumps(record.attributes),
+                    _dumps(record.raw),
+                    _stamp(record.timestamp),
+                )
+                before = state.get(ref)
+                if before is None:
+                    rid = self._execute(_INSERT_RECORD, (*ref, *new, stamp, stamp)).fetchone()[0]
+                    added.extend((i.kind, i.value, rid, i.original) for i in record.identifiers)
+                    writes.append(RecordWrite(rid, ref, created=True, changed=True))
+                    state[ref] = (rid, *new)
+                    continue
+                rid = before[0]
+                if before[1:] == new:
+                    writes.append(RecordWrite(rid, ref, created=False, changed=False))
+                    continue
+                old_keys = [IdentifierKey(k, v) for k, v, _ in json.loads(before[1])]
+                new_keys = {i.key for i in record.identifiers}
+                gone = tuple(k for k in old_keys if k not in new_keys)
+                removed.extend((k.kind, k.value, rid) for k in gone)
+                added.extend((i.kind, i.value, rid, i.original) for i in record.identifiers)
+                updates.append((*new, stamp, rid))
+                writes.append(
+                    RecordWrite(rid, ref, created=False, changed=True, removed_identifiers=gone)
+                )
+                state[ref] = (rid, *new)
+            self._executemany(_UPDATE_RECORD, updates)
+            self._executemany(_REMOVE_EDGE, removed)
+            self._executemany(_ADD_EDGE, added)
+        return writes
+
+    def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(_RECORDS_BY_ID, {"ids": _dumps(list(record_ids))}).fetchall()
+        return {row[0]: self._record(row) for row in rows}
+
+    def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
+        with self._reading() as conn:
+            rows = conn.execute(_RECORD_IDS, {"refs": _dumps([list(r) for r in refs])})
+            return {RecordRef(source, key): rid for source, key, rid in rows}
+
+    def iter_record_profiles(
+        self, batch_size: int = 10_000
+    ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
+        after = ("", "")
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_RECORD_PROFILES_PAGE, (*after, batch_size)).fetchall()
+            for source, key, profile in rows:
+                yield RecordRef(source, key), profile
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
+        result: dict[RecordId, list[Identifier]] = {}
+        with self._reading() as conn:
+            for rid, text in conn.execute(_IDENTIFIERS_OF, {"ids": _dumps(list(record_ids))}):
+                result[rid] = list(_load_identifiers(text))
+        return result
+
+    def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
+        with self._reading() as conn:
+            rows = conn.execute(_IDENTIFIER_COUNTS, {"keys": _key_list(keys)})
+            return {IdentifierKey(kind, value): count for kind, value, count in rows}
+
+    def records_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[RecordId]]:
+        result: dict[IdentifierKey, list[RecordId]] = {IdentifierKey(*k): [] for k in keys}
+        with self._reading() as conn:
+            for kind, value, rid in conn.execute(_RECORDS_WITH, {"keys": _key_list(keys)}):
+                result[IdentifierKey(kind, value)].append(rid)
+        return result
+
+    def put_identifier_flags(
+        self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
+    ) -> None:
+        with self._transaction():
+            self._executemany(_CLEAR_FLAG, [(k.kind, k.value) for k in cleared])
+            self._executemany(
+                _PUT_FLAG,
+                [(f.key.kind, f.key.value, f.reason.value, f.record_count) for f in flags],
+            )
+
+    def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
+        with self._reading() as conn:
+            return [
+                IdentifierFlag(IdentifierKey(kind, value), IdentifierFlagReason(reason), count)
+                for kind, value, reason, count in conn.execute(_FLAGS, (limit,))
+            ]
+
+    # -- links -----------------------------------------------------------------------------
+
+    def links_of(
+        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+    ) -> list[Link]:
+        wanted = None if types is None else {LinkType(t) for t in types}
+        with self._reading() as conn:
+            rows = conn.execute(_LINKS_OF, {"ids": _dumps(list(record_ids))}).fetchall()
+        return [
+            Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
+            for a, b, kind, matcher, weight, evidence in rows
+            if wanted is None or kind in wanted
+        ]
+
+    @staticmethod
+    def _link_rows(links: Sequence[Link]) -> list[tuple[Any, ...]]:
+        return [
+            (link.a, link.b, link.type.value, link.matcher, link.weight, _dumps(link.evidence))
+            for link in links
+        ]
+
+    def put_links(self, links: Sequence[Link]) -> None:
+        with self._transaction():
+            self._executemany(_PUT_LINK, self._link_rows(links))
+
+    def replace_links(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
+    ) -> None:
+        with self._transaction():
+            self._execute(
+                _DELETE_MATCHER_LINKS, {"matcher": matcher, "ids": _dumps(list(record_ids))}
+            )
+            self._executemany(_PUT_LINK, self._link_rows(links))
+
+    def delete_links(
+        self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
+    ) -> int:
+        rows = [(min(a, b), max(a, b), LinkType(t).value) for a, b in pairs for t in types]
+        with self._transaction():
+            before = self._conn.total_changes
+            self._executemany(_DELETE_LINK, rows)
+            return self._conn.total_changes - before
+
+    # -- profiles --------------------------------------------------------------------------
+
+    def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
+        with self._reading() as conn:
+            rows = conn.execute(_PROFILE_IDS_OF, {"ids": _dumps(list(record_ids))})
+            return dict(rows.fetchall())
+
+    def records_of_profiles(
+        self, profile_ids: Collection[ProfileId]
+    ) -> dict[ProfileId, list[RecordId]]:
+        result: dict[ProfileId, list[RecordId]] = {pid: [] for pid in profile_ids}
+        with self._reading() as conn:
+            for pid, rid in conn.execute(_RECORDS_OF_PROFILES, {"ids": _dumps(list(result))}):
+                result[pid].append(rid)
+        return result
+
+    def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
+        with self._reading() as conn:
+            rows = conn.execute(_GET_PROFILES, {"ids": _dumps(list(profile_ids))}).fetchall()
+        return {
+            pid: ProfileRow(
+                pid,
+                datetime.fromisoformat(created),
+                datetime.fromisoformat(updated),
+                tuple(json.loads(merged)),
+            )
+            for pid, created, updated, merged in rows
+        }
+
+    def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
+        ids = list(profile_ids)
+        with self._reading() as conn:
+            rows = conn.execute(_PROFILE_STATUS, {"ids": _dumps(ids)}).fetchall()
+            targets = {pid: target for pid, status, target in rows if status == "merged"}
+            live = {pid for pid, status, _ in rows if status == "live"}
+            if targets:
+                # Redirects are kept pointing at the final survivor; check it is still live.
+                pending = _dumps(sorted(set(targets.values())))
+                live.update(
+                    pid
+                    for pid, status, _ in conn.execute(_PROFILE_STATUS, {"ids": pending})
+                    if status == "live"
+                )
+        result: dict[ProfileId, ProfileId] = {}
+        for pid in ids:
+            target = targets.get(pid, pid)
+            if target in live:
+                result[pid] = target
+        return result
+
+    def profiles_with(
+        self, keys: Collection[IdentifierKey]
+    ) -> dict[IdentifierKey, list[ProfileId]]:
+        result: dict[IdentifierKey, list[ProfileId]] = {IdentifierKey(*k): [] for k in keys}
+        with self._reading() as conn:
+            for kind, value, pid in conn.execute(_PROFILES_WITH, {"keys": _key_list(keys)}):
+                result[IdentifierKey(kind, value)].append(pid)
+        return result
+
+    def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
+        stamp = now.isoformat()
+        with self._transaction():
+            self._executemany(_CREATE_PROFILE, [(pid, stamp, stamp) for pid in changes.created])
+            self._executemany(_ASSIGN, [(pid, rid) for rid, pid in changes.assignments.items()])
+            absorbed: dict[ProfileId, set[ProfileId]] = {}
+            for retired, survivor in sorted(changes.merged.items()):
+                history = absorbed.setdefault(survivor, set())
+                history.add(retired)
+                row = self._execute(_MERGED_FROM, (retired,)).fetchone()
+                if row is None:
+                    raise StoreError(f"cannot merge unknown profile {retired}")
+                history.update(json.loads(row[0]))
+                self._execute(_RETIRE, {"survivor": survivor, "now": stamp, "retired": retired})
+                self._execute(_FOLLOW, {"survivor": survivor, "retired": retired})
+            for survivor, history in sorted(absorbed.items()):
+                row = self._execute(_MERGED_FROM, (survivor,)).fetchone()
+                if row is None:
+                    raise StoreError(f"cannot merge into unknown profile {survivor}")
+                merged = sorted(history | set(json.loads(row[0])))
+                self._execute(_SET_MERGED_FROM, (_dumps(merged), stamp, survivor))
+            self._executemany(_DELETE_PROFILE, [(stamp, pid) for pid in changes.deleted])
+            self._executemany(_TOUCH, [(stamp, pid) for pid in sorted(changes.touched)])
+
+    def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        after = ""
+        while True:
+            with self._reading() as conn:
+                rows = [pid for (pid,) in conn.execute(_PROFILE_PAGE, (after, batch_size))]
+            yield from rows
+            if len(rows) < batch_size:
+                return
+            after = rows[-1]
