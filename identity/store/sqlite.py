@@ -386,8 +386,10 @@ class SQLiteStore(Store):
                 RecordRef(row[1], row[2]): (row[0], row[3], row[4], row[5], row[6])
                 for row in self._execute(_RECORDS_BY_REF, {"refs": refs})
             }
-            added: list[tuple[str, str, int, str]] = []
-            removed: list[tuple[str, str, int]] = []
+            # Edges are written once per record at the end, from its state before the call
+            # to its last version in the call (a ref may appear more than once).
+            initial: dict[int, set[IdentifierKey]] = {}
+            final: dict[int, tuple[Identifier, ...]] = {}
             updates: list[tuple[str, str, str, str | None, str, int]] = []
             for record in records:
                 ref = record.ref
@@ -400,7 +402,8 @@ class SQLiteStore(Store):
                 before = state.get(ref)
                 if before is None:
                     rid = self._execute(_INSERT_RECORD, (*ref, *new, stamp, stamp)).fetchone()[0]
-                    added.extend((i.kind, i.value, rid, i.original) for i in record.identifiers)
+                    initial[rid] = set()
+                    final[rid] = record.identifiers
                     writes.append(RecordWrite(rid, ref, created=True, changed=True))
                     state[ref] = (rid, *new)
                     continue
@@ -411,16 +414,23 @@ class SQLiteStore(Store):
                 old_keys = [IdentifierKey(k, v) for k, v, _ in json.loads(before[1])]
                 new_keys = {i.key for i in record.identifiers}
                 gone = tuple(k for k in old_keys if k not in new_keys)
-                removed.extend((k.kind, k.value, rid) for k in gone)
-                added.extend((i.kind, i.value, rid, i.original) for i in record.identifiers)
+                initial.setdefault(rid, set(old_keys))
+                final[rid] = record.identifiers
                 updates.append((*new, stamp, rid))
                 writes.append(
                     RecordWrite(rid, ref, created=False, changed=True, removed_identifiers=gone)
                 )
                 state[ref] = (rid, *new)
             self._executemany(_UPDATE_RECORD, updates)
+            removed: list[tuple[str, str, int]] = []
+            for rid, identifiers in final.items():
+                keep = {i.key for i in identifiers}
+                removed.extend((k.kind, k.value, rid) for k in initial[rid] - keep)
             self._executemany(_REMOVE_EDGE, removed)
-            self._executemany(_ADD_EDGE, added)
+            self._executemany(
+                _ADD_EDGE,
+                [(i.kind, i.value, rid, i.original) for rid, ids in final.items() for i in ids],
+            )
         return writes
 
     def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:

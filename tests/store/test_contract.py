@@ -1,0 +1,370 @@
+"""The storage contract: what every backend must do, written once (see conftest.BACKENDS)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from identity.model import (
+    Identifier,
+    IdentifierFlag,
+    IdentifierFlagReason,
+    IdentifierKey,
+    Link,
+    LinkType,
+    ProfileChanges,
+    RecordRef,
+    SourceRecord,
+)
+from identity.store.base import Store
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+T2 = T0 + timedelta(hours=2)
+
+EMAIL = IdentifierKey("email", "ann@example.com")
+PHONE = IdentifierKey("phone", "+447400123456")
+
+
+def ident(key: IdentifierKey, original: str | None = None) -> Identifier:
+    return Identifier(key.kind, key.value, original or key.value)
+
+
+def rec(key: str, *idents: Identifier, source: str = "crm", **attributes: object) -> SourceRecord:
+    return SourceRecord(
+        source=source,
+        key=key,
+        identifiers=idents,
+        attributes=dict(attributes),
+        timestamp=T0,
+        raw={"id": key, **attributes},
+    )
+
+
+def insert(store: Store, *records: SourceRecord) -> list[int]:
+    return [w.record_id for w in store.upsert_records(records, T0)]
+
+
+def make_profiles(store: Store, **members: list[int]) -> None:
+    """Create profiles named by the keyword and assign the given records to them."""
+    changes = ProfileChanges(created=list(members))
+    for pid, rids in members.items():
+        changes.assignments.update({rid: pid for rid in rids})
+    store.apply_profile_changes(changes, T0)
+
+
+# -- sources, metadata, health ---------------------------------------------------------------
+
+
+def test_source_mappings_are_stored_replaced_and_listed(store: Store) -> None:
+    assert store.get_source("crm") is None
+    store.put_source("shop", {"source": "shop", "priority": 50})
+    store.put_source("crm", {"source": "crm", "priority": 90, "nested": {"a": [1, "é"]}})
+    store.put_source("crm", {"source": "crm", "priority": 80})
+    assert store.get_source("crm") == {"source": "crm", "priority": 80}
+    assert store.list_sources() == ["crm", "shop"]
+
+
+def test_meta_documents_round_trip(store: Store) -> None:
+    assert store.get_meta("model") is None
+    store.set_meta("model", {"m": [0.9, 0.1], "fields": ["name"]})
+    store.set_meta("model", {"m": [0.8]})
+    assert store.get_meta("model") == {"m": [0.8]}
+
+
+def test_health_and_counts_of_an_empty_store(store: Store) -> None:
+    health = store.health()
+    assert health.ok and health.backend == store.backend
+    counts = store.counts()
+    assert (counts.records, counts.identifiers, counts.profiles, counts.links) == (0, 0, 0, 0)
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> None:
+    tz = timezone(timedelta(hours=2))
+    record = SourceRecord(
+        source="crm",
+        key="c1",
+        identifiers=(ident(EMAIL, "Ann@Example.com"), ident(PHONE, "07400 123456")),
+        attributes={"first_name": "Zoë", "tags": ["a", "b"], "score": 1.5, "vip": True},
+        timestamp=datetime(2025, 5, 1, 8, 30, tzinfo=tz),
+        raw={"id": "c1", "email": "Ann@Example.com", "extra": None},
+    )
+    writes = store.upsert_records([record, rec("c2")], T0)
+    assert [(w.ref, w.created, w.changed) for w in writes] == [
+        (RecordRef("crm", "c1"), True, True),
+        (RecordRef("crm", "c2"), True, True),
+    ]
+    assert writes[0].record_id != writes[1].record_id
+    stored = store.get_records([writes[0].record_id, 999_999])
+    assert list(stored) == [writes[0].record_id]
+    got = stored[writes[0].record_id]
+    assert got.record == record
+    assert got.record.timestamp is not None and got.record.timestamp.utcoffset() == timedelta(
+        hours=2
+    )
+    assert got.profile_id is None
+    assert got.ingested_at == T0 and got.updated_at == T0
+
+
+def test_resending_an_identical_record_changes_nothing(store: Store) -> None:
+    first = store.upsert_records([rec("c1", ident(EMAIL))], T0)[0]
+    again = store.upsert_records([rec("c1", ident(EMAIL))], T1)[0]
+    assert (again.record_id, again.created, again.changed) == (first.record_id, False, False)
+    assert store.get_records([first.record_id])[first.record_id].updated_at == T0
+
+
+def test_updating_a_record_keeps_its_id_and_reports_removed_identifiers(store: Store) -> None:
+    rid = insert(store, rec("c1", ident(EMAIL), ident(PHONE)))[0]
+    write = store.upsert_records([rec("c1", ident(PHONE), first_name="Ann")], T1)[0]
+    assert (write.record_id, write.created, write.changed) == (rid, False, True)
+    assert write.removed_identifiers == (EMAIL,)
+    stored = store.get_records([rid])[rid]
+    assert stored.record.attributes == {"first_name": "Ann"}
+    assert (stored.ingested_at, stored.updated_at) == (T0, T1)
+    assert store.records_with([EMAIL, PHONE]) == {EMAIL: [], PHONE: [rid]}
+
+
+def test_duplicate_refs_in_one_call_last_one_wins(store: Store) -> None:
+    writes = store.upsert_records([rec("c1", ident(EMAIL)), rec("c1", ident(PHONE)), rec("c2")], T0)
+    assert writes[0].record_id == writes[1].record_id
+    assert [w.ref.key for w in writes] == ["c1", "c1", "c2"]
+    rid = writes[0].record_id
+    assert store.identifiers_of([rid]) == {rid: [ident(PHONE)]}
+    assert store.identifier_counts([EMAIL]) == {EMAIL: 0}
+
+
+def test_same_key_in_two_sources_is_two_records(store: Store) -> None:
+    a, b = insert(store, rec("1", source="crm"), rec("1", source="shop"))
+    assert a != b
+    refs = store.record_ids([RecordRef("crm", "1"), RecordRef("shop", "1"), RecordRef("x", "1")])
+    assert refs == {RecordRef("crm", "1"): a, RecordRef("shop", "1"): b}
+
+
+def test_identifier_lookups(store: Store) -> None:
+    other = IdentifierKey("email", "bob@example.com")
+    a, b, c = insert(
+        store,
+        rec("a", ident(EMAIL, "ANN@example.com"), ident(PHONE)),
+        rec("b", ident(EMAIL)),
+        rec("c"),
+    )
+    assert store.identifiers_of([a, c]) == {
+        a: [ident(EMAIL, "ANN@example.com"), ident(PHONE)],
+        c: [],
+    }
+    assert store.identifier_counts([EMAIL, PHONE, other]) == {EMAIL: 2, PHONE: 1, other: 0}
+    assert store.records_with([EMAIL, other]) == {EMAIL: sorted([a, b]), other: []}
+
+
+def test_batches_larger_than_any_parameter_limit(store: Store) -> None:
+    records = [
+        rec(f"r{i:05}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(40_000)
+    ]
+    rids = insert(store, *records)
+    assert len(store.get_records(rids)) == 40_000
+    keys = [i.key for r in records for i in r.identifiers]
+    assert set(store.identifier_counts(keys).values()) == {1}
+    assert len(store.record_ids([r.ref for r in records])) == 40_000
+
+
+def test_iter_record_profiles_in_ref_order_across_batches(store: Store) -> None:
+    insert(store, rec("b", source="shop"), rec("b"), rec("a"), rec("c"))
+    rows = list(store.iter_record_profiles(batch_size=2))
+    assert [r for r, _ in rows] == [
+        RecordRef("crm", "a"),
+        RecordRef("crm", "b"),
+        RecordRef("crm", "c"),
+        RecordRef("shop", "b"),
+    ]
+    assert all(pid is None for _, pid in rows)
+
+
+# -- identifier flags ------------------------------------------------------------------------
+
+
+def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
+    junk = IdentifierKey("email", "test@test.com")
+    store.put_identifier_flags(
+        [
+            IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
+            IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 5),
+            IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
+        ]
+    )
+    store.put_identifier_flags([IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7)])
+    assert store.identifier_flags() == [
+        IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
+        IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
+        IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7),
+    ]
+    store.put_identifier_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
+    assert [f.key for f in store.identifier_flags(limit=1)] == [EMAIL]
+    assert len(store.identifier_flags()) == 2
+
+
+# -- links -----------------------------------------------------------------------------------
+
+
+def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
+    store: Store,
+) -> None:
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    store.put_links(
+        [
+            Link(b, a, LinkType.MATCH, "deterministic", 1.0, {"shared": ["email"]}),
+            Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.73, {"name": 2.5}),
+            Link(c, d, LinkType.CANNOT_LINK, "steward", 1.0, {"reason": "twins"}),
+        ]
+    )
+    found = store.links_of([b])
+    assert [(x.a, x.b, x.type) for x in found] == [
+        (a, b, LinkType.MATCH),
+        (b, c, LinkType.REVIEW),
+    ]
+    assert found[1].weight == pytest.approx(0.73)
+    assert found[1].evidence == {"name": 2.5}
+    assert [x.type for x in store.links_of([b, d], types=[LinkType.CANNOT_LINK])] == [
+        LinkType.CANNOT_LINK
+    ]
+    # Re-putting the same (a, b, type, matcher) replaces it.
+    store.put_links([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
+    assert [(x.weight, x.evidence) for x in store.links_of([a])] == [(0.5, {})]
+    assert store.counts().links == 3
+
+
+def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    store.put_links(
+        [
+            Link(a, b, LinkType.MATCH, "deterministic"),
+            Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.9),
+            Link(c, d, LinkType.MATCH, "deterministic"),
+        ]
+    )
+    store.replace_links([a], "deterministic", [Link(a, c, LinkType.MATCH, "deterministic")])
+    assert [(x.a, x.b, x.matcher) for x in store.links_of([a, b, c, d])] == [
+        (a, b, "fellegi_sunter"),
+        (a, c, "deterministic"),
+        (c, d, "deterministic"),
+    ]
+
+
+def test_delete_links_by_unordered_pair_and_type(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    store.put_links(
+        [
+            Link(a, b, LinkType.REVIEW, "fellegi_sunter", 0.7),
+            Link(a, b, LinkType.MATCH, "deterministic"),
+            Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.6),
+        ]
+    )
+    assert store.delete_links([(b, a), (a, c)], [LinkType.REVIEW]) == 1
+    assert [(x.a, x.b, x.type) for x in store.links_of([a, b, c])] == [
+        (a, b, LinkType.MATCH),
+        (b, c, LinkType.REVIEW),
+    ]
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+
+def test_created_profiles_hold_their_records(store: Store) -> None:
+    a, b, c = insert(store, rec("a", ident(EMAIL)), rec("b", ident(EMAIL)), rec("c"))
+    make_profiles(store, p1=[b, a], p2=[c])
+    assert store.profile_ids_of([a, b, c, 12345]) == {a: "p1", b: "p1", c: "p2"}
+    assert store.records_of_profiles(["p1", "p2", "nope"]) == {
+        "p1": sorted([a, b]),
+        "p2": [c],
+        "nope": [],
+    }
+    rows = store.get_profiles(["p1", "nope"])
+    assert list(rows) == ["p1"]
+    assert (rows["p1"].created_at, rows["p1"].updated_at, rows["p1"].merged_from) == (T0, T0, ())
+    assert store.profiles_with([EMAIL, PHONE]) == {EMAIL: ["p1"], PHONE: []}
+    assert store.resolve_profile_ids(["p1", "p2", "never"]) == {"p1": "p1", "p2": "p2"}
+    assert store.get_records([a])[a].profile_id == "p1"
+    assert store.counts().profiles == 2
+    assert dict(store.iter_record_profiles())[RecordRef("crm", "c")] == "p2"
+
+
+def test_a_merged_id_redirects_to_its_survivor_through_later_merges(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    make_profiles(store, p1=[a], p2=[b], p3=[c])
+    store.apply_profile_changes(
+        ProfileChanges(assignments={b: "p1"}, merged={"p2": "p1"}, touched={"p1"}), T1
+    )
+    store.apply_profile_changes(
+        ProfileChanges(assignments={a: "p3", b: "p3"}, merged={"p1": "p3"}, touched={"p3"}), T2
+    )
+    assert store.resolve_profile_ids(["p1", "p2", "p3"]) == {"p1": "p3", "p2": "p3", "p3": "p3"}
+    survivor = store.get_profiles(["p1", "p2", "p3"])
+    assert list(survivor) == ["p3"]
+    assert set(survivor["p3"].merged_from) == {"p1", "p2"}
+    assert survivor["p3"].created_at == T0 and survivor["p3"].updated_at == T2
+    assert store.records_of_profiles(["p3", "p1"]) == {"p3": sorted([a, b, c]), "p1": []}
+    assert list(store.iter_profile_ids()) == ["p3"]
+
+
+def test_deleted_profiles_are_no_longer_resolved(store: Store) -> None:
+    (a,) = insert(store, rec("a"))
+    make_profiles(store, p1=[a], p2=[])
+    store.apply_profile_changes(ProfileChanges(deleted=["p2"]), T1)
+    assert store.resolve_profile_ids(["p1", "p2"]) == {"p1": "p1"}
+    assert store.get_profiles(["p2"]) == {}
+
+
+def test_touched_profiles_get_the_new_time(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    make_profiles(store, p1=[a], p2=[b])
+    store.apply_profile_changes(ProfileChanges(touched={"p2"}), T1)
+    rows = store.get_profiles(["p1", "p2"])
+    assert (rows["p1"].updated_at, rows["p2"].updated_at) == (T0, T1)
+
+
+def test_iter_profile_ids_ascending_across_batches(store: Store) -> None:
+    ids = [f"p{i:03}" for i in range(25)]
+    store.apply_profile_changes(ProfileChanges(created=list(reversed(ids))), T0)
+    assert list(store.iter_profile_ids(batch_size=10)) == ids
+
+
+# -- transactions ----------------------------------------------------------------------------
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
+    insert(store, rec("kept"))
+    with pytest.raises(Boom), store.unit_of_work():
+        insert(store, rec("a"), rec("b"))
+        store.put_source("crm", {"source": "crm"})
+        with store.unit_of_work():
+            store.set_meta("k", 1)
+        raise Boom
+    assert [r.key for r, _ in store.iter_record_profiles()] == ["kept"]
+    assert store.get_source("crm") is None and store.get_meta("k") is None
+
+
+def test_a_failure_in_a_nested_block_rolls_back_the_outer_one(store: Store) -> None:
+    with pytest.raises(Boom), store.unit_of_work():
+        insert(store, rec("a"))
+        with store.unit_of_work():
+            insert(store, rec("b"))
+            raise Boom
+    assert store.counts().records == 0
+    insert(store, rec("c"))
+    assert store.counts().records == 1
+
+
+def test_writes_inside_a_unit_of_work_are_visible_inside_it(store: Store) -> None:
+    with store.unit_of_work():
+        (a,) = insert(store, rec("a", ident(EMAIL)))
+        make_profiles(store, p1=[a])
+        assert store.records_with([EMAIL]) == {EMAIL: [a]}
+        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
+    assert store.counts().records == 1

@@ -1,0 +1,110 @@
+"""What only the embedded store does: its file, its schema versions, its URL, its threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from identity.errors import ConfigError, StoreError, StoreUnavailable
+from identity.model import ProfileChanges, SourceRecord
+from identity.store.factory import open_store
+from identity.store.sqlite import SQLiteStore, migrations
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_the_store_is_one_file_that_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "folder" / "idgraph.db"
+    store = SQLiteStore(path)
+    (write,) = store.upsert_records([SourceRecord("crm", "c1")], NOW)
+    store.apply_profile_changes(
+        ProfileChanges(created=["p1"], assignments={write.record_id: "p1"}), NOW
+    )
+    store.close()
+    assert path.exists()
+    reopened = SQLiteStore(path)
+    assert reopened.profile_ids_of([write.record_id]) == {write.record_id: "p1"}
+    reopened.close()
+
+
+def test_new_files_are_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.schema_version == len(migrations()) >= 1
+    store.close()
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"records", "record_identifiers", "links", "profiles", "sources", "meta"} <= tables
+
+
+def test_a_store_from_a_newer_idgraph_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {len(migrations()) + 1}")
+    with pytest.raises(StoreError, match="newer than this idgraph"):
+        SQLiteStore(path)
+
+
+def test_an_unusable_path_is_reported_as_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match="cannot"):
+        SQLiteStore(blocker / "idgraph.db")
+
+
+def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        SQLiteStore(path)
+
+
+def test_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("sqlite:///data/x.db")
+    assert isinstance(relative, SQLiteStore) and (tmp_path / "data" / "x.db").exists()
+    relative.close()
+    absolute = open_store(f"sqlite:///{tmp_path}/abs.db")
+    assert (tmp_path / "abs.db").exists()
+    absolute.close()
+    open_store("sqlite:///:memory:").close()
+    with pytest.raises(ConfigError, match="needs a path"):
+        open_store("sqlite://")
+    with pytest.raises(ConfigError, match="unknown store URL scheme"):
+        open_store("postgres://db/x")
+
+
+def test_threads_can_read_while_another_writes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for batch in range(20):
+                records = [SourceRecord("crm", f"{batch}-{i}") for i in range(200)]
+                with store.unit_of_work():
+                    store.upsert_records(records, NOW)
+        except BaseException as error:
+            errors.append(error)
+
+    def read() -> None:
+        try:
+            for _ in range(200):
+                counts = store.counts()
+                assert counts.records % 200 == 0  # never half a batch
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.counts().records == 4000
+    store.close()
