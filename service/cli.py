@@ -70,7 +70,7 @@ def _open(store: str | None, rules: Path | None) -> IdentityGraph:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {error}")
+    console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 
@@ -304,7 +304,12 @@ def token_create(
     from service.config import Settings
 
     path = tokens_file or Settings().tokens_file
-    out.print(create_token(name, scope, path))
+    try:
+        token = create_token(name, scope, path)
+    except ValueError as error:
+        raise _fail(error) from error
+    console.print(f"created token '{name}' with scopes {', '.join(scope)} in {path}")
+    out.print(token, soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -314,6 +319,7 @@ def serve(
 ) -> None:
     """Serve the HTTP and GraphQL API."""
     import uvicorn
+
     from service.config import Settings
 
     settings = Settings()
@@ -340,10 +346,9 @@ def demo(
     rules: RulesOption = None,
 ) -> None:
     """Generate the demo data (with truth), load it, and optionally serve it."""
-    from service.config import Settings
-
     from identity.demo.generator import generate
     from identity.evaluation import load_assignment, pairwise
+    from service.config import Settings
 
     settings = Settings()
     store_url = store or settings.store

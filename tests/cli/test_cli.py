@@ -106,3 +106,19 @@ def test_evaluate_prints_pairwise_scores_against_a_truth_file(env: Path) -> None
     assert "precision" in output
     assert "1.0000" in output
     assert "0.3333" in output
+
+
+def test_token_create_stores_only_a_hash_and_refuses_unknown_scopes(env: Path) -> None:
+    from service.auth import TokenRegistry
+
+    token = run("token", "create", "--name", "etl", "--scope", "ingest:write").strip().splitlines()
+    created = token[-1]
+    stored = (env / "tokens.toml").read_text()
+    assert created not in stored and "etl" in stored
+    principal = TokenRegistry(env / "tokens.toml").authenticate(created)
+    assert principal is not None and principal.has("ingest:write")
+    assert not principal.has("profiles:read")
+
+    result = CliRunner().invoke(app, ["token", "create", "--name", "x", "--scope", "bogus"])
+    assert result.exit_code == 2
+    assert "unknown scope 'bogus'" in result.output

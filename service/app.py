@@ -1,0 +1,62 @@
+"""The HTTP application: ``uvicorn service.app:create_app --factory``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from identity.errors import ConfigError
+from identity.graph import IdentityGraph
+from service.auth import TokenRegistry
+from service.config import Settings
+from service.errors import install_error_handlers
+from service.graphql import create_graphql_router
+from service.routes import health, records
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, graph: IdentityGraph | None = None) -> FastAPI:
+    """The API over ``graph``, or over the store the settings name (opened at start-up and
+    closed at shutdown)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dev_token = settings.dev_token.get_secret_value() if settings.dev_token else None
+        tokens = TokenRegistry(settings.tokens_file, dev_token)
+        if not tokens.has_tokens():
+            if settings.env == "production":
+                raise ConfigError(
+                    f"no API tokens in {settings.tokens_file}: create one with "
+                    "`idgraph token create --name NAME --scope SCOPE` before starting",
+                    field="IDGRAPH_TOKENS_FILE",
+                )
+            log.warning(
+                "no API tokens in %s: every request will be refused; create one with "
+                "`idgraph token create` or set IDGRAPH_DEV_TOKEN",
+                settings.tokens_file,
+            )
+        app.state.tokens = tokens
+        app.state.graph = graph or IdentityGraph.open(settings.store, settings.rules)
+        try:
+            yield
+        finally:
+            if graph is None:
+                app.state.graph.close()
+
+    app = FastAPI(
+        title="idgraph",
+        summary="Identity resolution: records in, resolved customer profiles out.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(records.router)
+    app.include_router(create_graphql_router(settings.graphql_max_depth), prefix="/graphql")
+    return app

@@ -1,0 +1,160 @@
+"""The GraphQL schema: thin resolvers over :class:`identity.profiles.ProfileService`.
+
+Domain calls block (they read the store), so they run in the thread pool; profiles by id
+go through a per-request DataLoader, so a query naming many ids is one batched read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ParamSpec, TypeVar
+
+import strawberry
+from fastapi import Depends, Request
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension, MaskErrors, QueryDepthLimiter
+from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import ExecutionContext
+
+from identity import model
+from identity.errors import AmbiguousIdentifier, IdgraphError
+from identity.graph import IdentityGraph
+from service.auth import PROFILES_READ, Principal, optional_principal, unauthenticated
+from service.deps import get_graph
+from service.errors import graphql_error
+from service.graphql.types import Profile
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking domain call in the thread pool; domain errors become GraphQL errors."""
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except IdgraphError as error:
+        raise graphql_error(error) from error
+
+
+class Context(BaseContext):
+    """Per request: the graph, the caller and the profile loader."""
+
+    def __init__(self, graph: IdentityGraph, principal: Principal | None) -> None:
+        super().__init__()
+        self.graph = graph
+        self.principal = principal
+        self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
+
+    async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
+        return await call(self.graph.profiles.get_many, ids)
+
+
+Info = strawberry.Info[Context, None]
+
+
+class HasScope(BasePermission):
+    """The caller's token must grant ``scope`` (``admin`` grants all)."""
+
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.message = f"this needs the '{scope}' scope, which the token lacks"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        if principal is None:
+            message = str(unauthenticated().detail)
+            raise GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+        return principal.has(self.scope)
+
+
+def needs(scope: str) -> list[FieldExtension]:
+    return [PermissionExtension([HasScope(scope)], use_directives=False)]
+
+
+async def resolve_profile(info: Info, id: strawberry.ID) -> Profile | None:
+    found = await info.context.profiles.load(str(id))
+    return Profile.from_domain(found) if found else None
+
+
+async def resolve_profile_by_identifier(info: Info, kind: str, value: str) -> Profile | None:
+    found = await call(info.context.graph.profiles.by_identifier, kind, value)
+    if len(found) > 1:
+        raise graphql_error(AmbiguousIdentifier(kind, len(found)))
+    return Profile.from_domain(found[0]) if found else None
+
+
+async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> list[Profile]:
+    found = await call(info.context.graph.profiles.by_identifier, kind, value)
+    return [Profile.from_domain(p) for p in found]
+
+
+@strawberry.type
+class Query:
+    profile: Profile | None = strawberry.field(
+        resolver=resolve_profile,
+        extensions=needs(PROFILES_READ),
+        description="A profile by id; an id merged into another profile gives the survivor.",
+    )
+    profile_by_identifier: Profile | None = strawberry.field(
+        resolver=resolve_profile_by_identifier,
+        extensions=needs(PROFILES_READ),
+        description="The profile holding an identifier (normalised as at ingest), or null; "
+        "an AMBIGUOUS_IDENTIFIER error when several profiles hold it.",
+    )
+    profiles_by_identifier: list[Profile] = strawberry.field(
+        resolver=resolve_profiles_by_identifier,
+        extensions=needs(PROFILES_READ),
+        description="Every profile holding an identifier (normalised as at ingest).",
+    )
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """Mask errors that are neither GraphQL errors nor mapped domain errors (bugs)."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Domain, scope and validation errors are answers to the caller, not failures to log.
+        super().process_errors([e for e in errors if _unexpected(e)], execution_context)
+
+
+def _wants_ide(request: Request) -> bool:
+    # As strawberry decides to serve GraphiQL: a GET without a query, accepting HTML.
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and ("text/html" in accept or "*/*" in accept)
+    )
+
+
+async def get_context(
+    request: Request,
+    graph: IdentityGraph = Depends(get_graph),
+    principal: Principal | None = Depends(optional_principal),
+) -> Context:
+    # GraphiQL's page is served to anyone (a browser cannot send the token for it); every
+    # operation needs a valid token, and each field checks its scope.
+    if principal is None and not _wants_ide(request):
+        raise unauthenticated()
+    return Context(graph, principal)
+
+
+def create_graphql_router(max_depth: int) -> GraphQLRouter[Context, None]:
+    schema = Schema(
+        query=Query,
+        extensions=[
+            partial(QueryDepthLimiter, max_depth=max_depth),
+            partial(MaskErrors, should_mask_error=_unexpected),
+        ],
+    )
+    return GraphQLRouter(schema, graphql_ide="graphiql", context_getter=get_context)

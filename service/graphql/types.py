@@ -1,0 +1,124 @@
+"""GraphQL types: read-only views of the domain's profile values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from identity import model
+
+
+@strawberry.type(description="The record a golden-record value came from.")
+class Provenance:
+    source: str
+    record_key: str
+    timestamp: datetime | None
+
+
+@strawberry.type(description="One attribute of a profile's golden record.")
+class Attribute:
+    name: str
+    value: JSON
+    rule: str = strawberry.field(description="The survivorship rule that chose the value.")
+    candidates: int = strawberry.field(description="How many records offered a value.")
+    provenance: Provenance
+
+    @classmethod
+    def from_domain(cls, attr: model.GoldenAttribute) -> Attribute:
+        p = attr.provenance
+        return cls(
+            name=attr.name,
+            value=JSON(attr.value),
+            rule=attr.rule,
+            candidates=attr.candidates,
+            provenance=Provenance(source=p.source, record_key=p.record_key, timestamp=p.timestamp),
+        )
+
+
+@strawberry.type(description="An identifier of a profile, normalised, with how it was written.")
+class Identifier:
+    kind: str
+    value: str
+    originals: list[str]
+    record_count: int = strawberry.field(description="Records of the profile carrying it.")
+    links: bool = strawberry.field(
+        description="Whether it links records (false when blocklisted or over its cap)."
+    )
+
+    @classmethod
+    def from_domain(cls, ident: model.ProfileIdentifier) -> Identifier:
+        return cls(
+            kind=ident.kind,
+            value=ident.value,
+            originals=list(ident.originals),
+            record_count=ident.record_count,
+            links=ident.links,
+        )
+
+
+@strawberry.type(description="An identifier a record carries, normalised and as received.")
+class RecordIdentifier:
+    kind: str
+    value: str
+    original: str
+
+
+@strawberry.type(description="A source record belonging to a profile.")
+class Record:
+    source: str
+    key: str
+    timestamp: datetime | None
+    attributes: JSON
+    identifiers: list[RecordIdentifier]
+    ingested_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, stored: model.StoredRecord) -> Record:
+        rec = stored.record
+        return cls(
+            source=rec.source,
+            key=rec.key,
+            timestamp=rec.timestamp,
+            attributes=JSON(rec.attributes),
+            identifiers=[
+                RecordIdentifier(kind=i.kind, value=i.value, original=i.original)
+                for i in rec.identifiers
+            ],
+            ingested_at=stored.ingested_at,
+            updated_at=stored.updated_at,
+        )
+
+
+def _attribute(root: Profile, name: str) -> Attribute | None:
+    return next((a for a in root.attributes if a.name == name), None)
+
+
+@strawberry.type(description="A resolved customer: the records that are one person.")
+class Profile:
+    id: strawberry.ID
+    attributes: list[Attribute] = strawberry.field(description="The golden record.")
+    identifiers: list[Identifier]
+    records: list[Record]
+    merged_from: list[strawberry.ID] = strawberry.field(
+        description="Ids of profiles merged into this one; they still resolve to it."
+    )
+    created_at: datetime
+    updated_at: datetime
+    attribute: Attribute | None = strawberry.field(
+        resolver=_attribute, description="One attribute of the golden record, by name."
+    )
+
+    @classmethod
+    def from_domain(cls, profile: model.Profile) -> Profile:
+        return cls(
+            id=strawberry.ID(profile.id),
+            attributes=[Attribute.from_domain(a) for a in profile.attributes],
+            identifiers=[Identifier.from_domain(i) for i in profile.identifiers],
+            records=[Record.from_domain(r) for r in profile.records],
+            merged_from=[strawberry.ID(p) for p in profile.merged_from],
+            created_at=profile.created_at,
+            updated_at=profile.updated_at,
+        )

@@ -1,0 +1,1 @@
+"""HTTP routes: health probes, records and sources. GraphQL lives in :mod:`service.graphql`."""

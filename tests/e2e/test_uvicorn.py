@@ -1,0 +1,93 @@
+"""The service as deployed: a real uvicorn process configured by environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-dev-token"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[httpx.Client]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
+    env |= {
+        "IDGRAPH_STORE": f"sqlite:///{tmp_path}/e2e.db",
+        "IDGRAPH_TOKENS_FILE": str(tmp_path / "tokens.toml"),
+        "IDGRAPH_DEV_TOKEN": TOKEN,
+    }
+    command = [
+        *(sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+    ]
+    log = tmp_path / "uvicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=5) as client:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
+                time.sleep(0.05)
+            yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_register_post_and_query_over_http(server: httpx.Client) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert server.get("/readyz").json()["status"] == "ready"
+
+    mapping = {"key": "id", "identifiers": {"email": "email"}, "attributes": {"name": "name"}}
+    assert server.put("/v1/sources/shop", json=mapping, headers=auth).status_code == 200
+    rows = [
+        {"id": "1", "email": "Eve@Example.com", "name": "Eve"},
+        {"id": "2", "email": "eve@example.com"},
+    ]
+    response = server.post("/v1/records", params={"source": "shop"}, json=rows, headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2
+
+    query = '{ profileByIdentifier(kind: "email", value: "EVE@example.com") '
+    query += "{ records { key } attributes { name value } } }"
+    response = server.post("/graphql", json={"query": query}, headers=auth)
+    assert response.json() == {
+        "data": {
+            "profileByIdentifier": {
+                "records": [{"key": "1"}, {"key": "2"}],
+                "attributes": [{"name": "name", "value": "Eve"}],
+            }
+        }
+    }
+    assert server.post("/graphql", json={"query": query}).status_code == 401

@@ -1,0 +1,1 @@
+"""Tests of the HTTP and GraphQL API over a real store."""

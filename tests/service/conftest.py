@@ -1,0 +1,119 @@
+"""The API over a real graph on a temporary SQLite store, with real tokens of each scope."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from identity.graph import IdentityGraph
+from identity.mapping import SourceMapping
+from service.app import create_app
+from service.auth import create_token
+from service.config import Settings
+
+SHOP: dict[str, Any] = {
+    "source": "shop",
+    "key": "id",
+    "phone_region": "GB",
+    "priority": 60,
+    "identifiers": {"email": "email", "phone": "phone"},
+    "attributes": {"first": {"name": "first_name", "type": "name"}},
+}
+CRM: dict[str, Any] = {
+    "source": "crm",
+    "key": "customer_no",
+    "timestamp": "updated",
+    "phone_region": "GB",
+    "priority": 90,
+    "identifiers": {"customer_no": "customer_id", "email": "email", "phone": "phone"},
+    "attributes": {"first_name": {"name": "first_name", "type": "name"}, "city": "city"},
+}
+MAX_BODY = 4096
+ROLES = {"reader": ["profiles:read"], "ingester": ["ingest:write"], "admin": ["admin"]}
+
+
+@dataclass
+class Api:
+    """The test client with a token per role (reader, ingester, admin)."""
+
+    client: TestClient
+    tokens: dict[str, str]
+
+    def auth(self, role: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+    def post_records(
+        self, source: str, rows: list[dict[str, Any]], role: str = "ingester"
+    ) -> httpx.Response:
+        return self.client.post(
+            "/v1/records", params={"source": source}, json=rows, headers=self.auth(role)
+        )
+
+    def ingest(self, source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        response = self.post_records(source, rows)
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report
+
+    def graphql(self, query: str, role: str = "reader", **variables: Any) -> dict[str, Any]:
+        response = self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=self.auth(role)
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture(autouse=True)
+def _no_idgraph_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the tests alone, never from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("IDGRAPH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def graph(tmp_path: Path) -> Iterator[IdentityGraph]:
+    opened = IdentityGraph.open(f"sqlite:///{tmp_path}/s.db")
+    for doc in (SHOP, CRM):
+        opened.ingest.register_source(SourceMapping.from_document(doc, rules=opened.rules))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def tokens_file(tmp_path: Path) -> Path:
+    return tmp_path / "tokens" / "tokens.toml"
+
+
+@pytest.fixture
+def tokens(tokens_file: Path) -> dict[str, str]:
+    return {role: create_token(role, scopes, tokens_file) for role, scopes in ROLES.items()}
+
+
+@pytest.fixture
+def make_api(
+    graph: IdentityGraph, tokens: dict[str, str], tokens_file: Path
+) -> Iterator[Callable[..., Api]]:
+    """Start the app with settings overridden by keyword; stopped at the end of the test."""
+    defaults: dict[str, Any] = {"tokens_file": tokens_file, "max_body_bytes": MAX_BODY}
+    with ExitStack() as stack:
+
+        def make(**overrides: Any) -> Api:
+            app = create_app(Settings(**(defaults | overrides)), graph)
+            return Api(stack.enter_context(TestClient(app)), tokens)
+
+        yield make
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()
