@@ -10,7 +10,9 @@ import csv
 import dataclasses
 import gzip
 import itertools
+import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -400,7 +402,7 @@ def _demo_email(graph: IdentityGraph) -> str | None:
             sources = {r.record.source for r in profile.records}
             emails = [i for i in profile.identifiers if i.kind == "email" and i.links]
             if emails and (best is None or len(sources) > best[0]):
-                best = (len(sources), emails[0].originals[0])
+                best = (len(sources), emails[0].value)
         if best is not None and best[0] >= 4:
             break
     return best[1] if best else None
@@ -408,19 +410,19 @@ def _demo_email(graph: IdentityGraph) -> str | None:
 
 def _print_demo_help(host: str, port: int, token: str, email: str | None) -> None:
     base = f"http://{host}:{port}"
-    value = email or "someone@example.com"
     query = (
-        '{ profileByIdentifier(kind: \\"email\\", value: \\"' + value + '\\") '
-        "{ id records { source key } attributes { name value } } }"
+        '{ profileByIdentifier(kind: "email", value: '
+        + json.dumps(email or "someone@example.com")
+        + ") { id records { source key } attributes { name value provenance { source } } } }"
     )
+    body = shlex.quote(json.dumps({"query": query}))
     console.print(
         "\n[bold green]idgraph demo is ready[/]\n"
         f"  GraphiQL:  {base}/graphql  (add the header "
         f'{{"Authorization": "Bearer {token}"}})\n'
         f"  API token: {token}\n"
         f"  Try:\n    curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
-        f"-H 'Content-Type: application/json' \\\n"
-        f'      -d "{{\\"query\\": \\"{query}\\"}}"\n',
+        f"-H 'Content-Type: application/json' \\\n      -d {body}\n",
         highlight=False,
         soft_wrap=True,
     )
