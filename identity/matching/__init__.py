@@ -1,0 +1,1 @@
+"""Probabilistic matching: comparison levels, blocking, the Fellegi-Sunter model."""

@@ -1,0 +1,281 @@
+"""The Fellegi-Sunter model: per comparison level, how often it occurs among matches (m)
+and non-matches (u), learned without labels, and match weights that explain themselves.
+
+u comes from random pairs (almost all non-matches); m and the prior match probability by
+expectation-maximisation over blocked candidate pairs with u held fixed, as Splink does.
+EM runs on the distinct comparison patterns with their counts, so a million pairs with a
+few thousand patterns costs a few thousand rows per iteration. A pair's match weight is
+the prior's log-odds plus one term per comparison (log2 m/u of its level, with the exact
+level's u replaced by the value's frequency where term frequencies apply); those terms
+are the explanation a steward reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from identity.errors import ConfigError
+from identity.matching.comparisons import MISSING, Comparison
+from identity.model import JSONValue
+
+FloatArray = npt.NDArray[np.float64]
+Vectors = npt.NDArray[np.int8]
+"""Comparison vectors: one row per pair, one column per comparison, level index or MISSING."""
+
+_FLOOR = 1e-6
+MODEL_VERSION = 1
+
+
+@dataclass(slots=True)
+class ComparisonParameters:
+    """m and u of each level of one comparison (the last level is "else")."""
+
+    name: str
+    levels: tuple[str, ...]
+    m: list[float]
+    u: list[float]
+    term_frequencies: dict[str, float] = field(default_factory=dict)
+    """Share of records holding each value, for the exact level's u (may be empty)."""
+
+    def weight(self, level: int) -> float:
+        return math.log2(max(self.m[level], _FLOOR) / max(self.u[level], _FLOOR))
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    comparison: str
+    level: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A scored pair: total match weight (log2 odds), match probability, and why."""
+
+    weight: float
+    probability: float
+    contributions: tuple[Contribution, ...]
+
+    def evidence(self) -> dict[str, JSONValue]:
+        return {
+            "match_weight": round(self.weight, 3),
+            "match_probability": round(self.probability, 6),
+            "fields": {
+                c.comparison: {"level": c.level, "weight": round(c.weight, 3)}
+                for c in self.contributions
+            },
+        }
+
+
+@dataclass(slots=True)
+class MatchModel:
+    """Prior and per-level parameters of every comparison, as a JSON-able document."""
+
+    prior: float
+    comparisons: list[ComparisonParameters]
+    trained_on: dict[str, JSONValue] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, comparisons: Sequence[Comparison], prior: float = 1e-4) -> MatchModel:
+        """Starting values: matches mostly agree exactly, u uniform until estimated."""
+        params = []
+        for c in comparisons:
+            n = len(c.levels)
+            m = [0.9] + [0.1 / (n - 1)] * (n - 1) if n > 1 else [1.0]
+            params.append(ComparisonParameters(c.name, c.level_names, m, [1.0 / n] * n))
+        return cls(prior, params)
+
+    # -- estimation ------------------------------------------------------------------------
+
+    def estimate_u(self, vectors: Vectors) -> None:
+        """u of each level from comparison vectors of random pairs (nearly all non-matches)."""
+        for column, params in enumerate(self.comparisons):
+            counts = _level_counts(vectors[:, column], len(params.levels), None)
+            params.u = _smoothed(counts)
+
+    def estimate_m(self, vectors: Vectors, iterations: int = 30, tolerance: float = 1e-6) -> int:
+        """m and the prior by EM over blocked pairs, u fixed. Returns iterations run."""
+        if len(vectors) == 0:
+            return 0
+        patterns, pattern_counts = np.unique(vectors, axis=0, return_counts=True)
+        weights = pattern_counts.astype(np.float64)
+        prior = min(max(self.prior, 1e-6), 0.5)
+        for step in range(1, iterations + 1):  # noqa: B007 - returned below
+            log_m = np.zeros(len(patterns))
+            log_u = np.zeros(len(patterns))
+            for column, params in enumerate(self.comparisons):
+                levels = patterns[:, column]
+                present = levels != MISSING
+                m = np.log(np.maximum(np.asarray(params.m), _FLOOR))
+                u = np.log(np.maximum(np.asarray(params.u), _FLOOR))
+                log_m[present] += m[levels[present]]
+                log_u[present] += u[levels[present]]
+            odds = np.log(prior) - np.log1p(-prior) + log_m - log_u
+            p_match = 1.0 / (1.0 + np.exp(-np.clip(odds, -700, 700)))
+            responsibility = p_match * weights
+            new_prior = float(responsibility.sum() / weights.sum())
+            change = abs(new_prior - prior)
+            prior = min(max(new_prior, 1e-9), 0.999)
+            for column, params in enumerate(self.comparisons):
+                counts = _level_counts(patterns[:, column], len(params.levels), responsibility)
+                new_m = _smoothed(counts)
+                change = max(change, max(abs(a - b) for a, b in zip(new_m, params.m, strict=True)))
+                params.m = new_m
+            if change < tolerance:
+                break
+        self.prior = prior
+        return step
+
+    def estimate_term_frequencies(self, name: str, values: Sequence[str | None]) -> None:
+        """The share of records holding each value of the comparison ``name``."""
+        params = self._params(name)
+        present = [v for v in values if v]
+        if not present:
+            return
+        unique, counts = np.unique(np.asarray(present, dtype=object), return_counts=True)
+        total = float(len(present))
+        params.term_frequencies = {
+            str(v): float(c) / total for v, c in zip(unique, counts, strict=True)
+        }
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    @property
+    def prior_weight(self) -> float:
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def weight_table(self) -> list[FloatArray]:
+        """Per comparison, the weight of each level (before term-frequency adjustment)."""
+        return [
+            np.array([p.weight(level) for level in range(len(p.levels))]) for p in self.comparisons
+        ]
+
+    def weights(
+        self, vectors: Vectors, exact_values: Mapping[int, Sequence[str | None]] | None = None
+    ) -> FloatArray:
+        """Total match weight of each pair. ``exact_values[column]`` gives the compared
+        value of each pair for term-frequency adjustment of that column's exact level."""
+        total = np.full(len(vectors), self.prior_weight)
+        for column, table in enumerate(self.weight_table()):
+            levels = vectors[:, column]
+            present = levels != MISSING
+            total[present] += table[levels[present]]
+            params = self.comparisons[column]
+            if exact_values is not None and column in exact_values and params.term_frequencies:
+                total += self._tf_adjustment(params, levels, exact_values[column])
+        return total
+
+    def score(self, levels: Sequence[int], exact_values: Sequence[str | None]) -> Score:
+        """One pair's score with each comparison's contribution (the explanation)."""
+        contributions = []
+        weight = self.prior_weight
+        for params, level, value in zip(self.comparisons, levels, exact_values, strict=True):
+            if level == MISSING:
+                contributions.append(Contribution(params.name, "missing", 0.0))
+                continue
+            w = params.weight(level)
+            if level == 0 and value and params.term_frequencies:
+                w = _tf_weight(params, value)
+            contributions.append(Contribution(params.name, params.levels[level], w))
+            weight += w
+        return Score(weight, probability(weight), tuple(contributions))
+
+    @staticmethod
+    def _tf_adjustment(
+        params: ComparisonParameters, levels: Vectors, values: Sequence[str | None]
+    ) -> FloatArray:
+        adjust = np.zeros(len(levels))
+        base = params.weight(0)
+        for i in np.flatnonzero(levels == 0):
+            value = values[int(i)]
+            if value:
+                adjust[i] = _tf_weight(params, value) - base
+        return adjust
+
+    def _params(self, name: str) -> ComparisonParameters:
+        for params in self.comparisons:
+            if params.name == name:
+                return params
+        raise KeyError(name)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def to_document(self) -> dict[str, JSONValue]:
+        return {
+            "version": MODEL_VERSION,
+            "prior": self.prior,
+            "trained_on": self.trained_on,
+            "comparisons": [
+                {
+                    "name": p.name,
+                    "levels": [
+                        {"name": name, "m": m, "u": u}
+                        for name, m, u in zip(p.levels, p.m, p.u, strict=True)
+                    ],
+                    "term_frequencies": p.term_frequencies,
+                }
+                for p in self.comparisons
+            ],
+        }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, JSONValue], path: str = "match model") -> MatchModel:
+        if doc.get("version") != MODEL_VERSION:
+            raise ConfigError(
+                f"model version {doc.get('version')!r} is not {MODEL_VERSION}: retrain it "
+                "with `idgraph train`",
+                path=path,
+                field="version",
+            )
+        try:
+            comparisons = [
+                ComparisonParameters(
+                    name=str(c["name"]),
+                    levels=tuple(str(level["name"]) for level in c["levels"]),
+                    m=[float(level["m"]) for level in c["levels"]],
+                    u=[float(level["u"]) for level in c["levels"]],
+                    term_frequencies={
+                        str(k): float(v) for k, v in c.get("term_frequencies", {}).items()
+                    },
+                )
+                for c in doc["comparisons"]
+            ]
+            return cls(float(doc["prior"]), comparisons, dict(doc.get("trained_on", {})))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"malformed match model: {error}", path=path) from error
+
+
+def probability(weight: float) -> float:
+    """Match probability of a match weight (log2 odds)."""
+    if weight > 60:
+        return 1.0
+    odds: float = 2.0**weight
+    return odds / (1.0 + odds)
+
+
+def _tf_weight(params: ComparisonParameters, value: str) -> float:
+    """The exact level's weight with u = how often this value occurs (at least u's floor)."""
+    tf = params.term_frequencies.get(value)
+    u = tf if tf is not None else min(params.term_frequencies.values(), default=params.u[0])
+    return math.log2(max(params.m[0], _FLOOR) / max(u, _FLOOR))
+
+
+def _level_counts(levels: Vectors, n: int, weights: FloatArray | None) -> FloatArray:
+    present = levels != MISSING
+    counts: FloatArray = np.bincount(
+        levels[present].astype(np.int64),
+        weights=None if weights is None else weights[present],
+        minlength=n,
+    ).astype(np.float64)
+    return counts
+
+
+def _smoothed(counts: FloatArray) -> list[float]:
+    """Proportions with a tiny pseudo-count so no level has probability zero."""
+    smoothed = counts + 1e-3
+    return [float(x) for x in smoothed / smoothed.sum()]
