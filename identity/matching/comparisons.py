@@ -18,13 +18,18 @@ import jellyfish
 import numpy as np
 import numpy.typing as npt
 from nicknames import NickNamer
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 MISSING = -1
 """Level index of a pair where a side has no value: no evidence either way."""
 
 Values = Sequence[str | None]
 LevelIndex = npt.NDArray[np.int8]
-PairTest = Callable[[str, str], bool]
+Strings = npt.NDArray[np.object_]
+Mask = npt.NDArray[np.bool_]
+PairTest = Callable[[Strings, Strings], Mask]
+"""A level's test over aligned arrays of non-empty values: which pairs pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,47 +42,72 @@ class Level:
     """Whether the level means "the same value" (term-frequency adjustment applies)."""
 
 
-def _exact(a: str, b: str) -> bool:
-    return a == b
+def _mapped(values: Strings, fn: Callable[[str], object]) -> Strings:
+    """``fn`` of each value, computed once per distinct value."""
+    cache: dict[str, object] = {}
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        found = cache.get(v)
+        if found is None:
+            found = cache[v] = fn(v)
+        out[i] = found
+    return out
 
 
-def _always(a: str, b: str) -> bool:
-    return True
+def _pairwise(fn: Callable[[str, str], bool]) -> PairTest:
+    def test(a: Strings, b: Strings) -> Mask:
+        return np.fromiter((fn(x, y) for x, y in zip(a, b, strict=True)), bool, len(a))
+
+    return test
+
+
+def _same(fn: Callable[[str], object]) -> PairTest:
+    """Pairs whose values agree on ``fn`` (a code, a prefix, a part)."""
+
+    def test(a: Strings, b: Strings) -> Mask:
+        x, y = _mapped(a, fn), _mapped(b, fn)
+        return np.fromiter(
+            (p is not None and p != "" and p == q for p, q in zip(x, y, strict=True)),
+            bool,
+            len(a),
+        )
+
+    return test
+
+
+def _exact(a: Strings, b: Strings) -> Mask:
+    return np.asarray(a == b, dtype=bool)
+
+
+def _always(a: Strings, b: Strings) -> Mask:
+    return np.ones(len(a), dtype=bool)
 
 
 def jaro_winkler_at_least(threshold: float) -> PairTest:
-    def test(a: str, b: str) -> bool:
-        return _jaro_winkler(a, b) >= threshold
+    def test(a: Strings, b: Strings) -> Mask:
+        scores = process.cpdist(
+            list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=-1
+        )
+        return np.asarray(scores >= threshold - 1e-6, dtype=bool)
 
     return test
 
 
 def levenshtein_at_most(distance: int) -> PairTest:
-    def test(a: str, b: str) -> bool:
-        return _levenshtein(a, b) <= distance
+    def test(a: Strings, b: Strings) -> Mask:
+        found = process.cpdist(list(a), list(b), scorer=Levenshtein.distance, workers=-1)
+        return np.asarray(found <= distance, dtype=bool)
 
     return test
 
 
-@lru_cache(maxsize=1 << 18)
-def _jaro_winkler(a: str, b: str) -> float:
-    return float(jellyfish.jaro_winkler_similarity(a, b))
+def _metaphone(value: str) -> str | None:
+    """The metaphone code of a name of two letters or more (shorter names have none)."""
+    return str(jellyfish.metaphone(value)) if len(value) > 1 else None
 
 
-@lru_cache(maxsize=1 << 18)
-def _levenshtein(a: str, b: str) -> int:
-    return int(jellyfish.levenshtein_distance(a, b))
-
-
-@lru_cache(maxsize=1 << 16)
-def _metaphone(a: str) -> str:
-    return str(jellyfish.metaphone(a))
-
-
-def same_sound(a: str, b: str) -> bool:
-    """Equal metaphone codes (``Catherine``/``Kathryn``), for names of two letters or more."""
-    return len(a) > 1 and len(b) > 1 and _metaphone(a) == _metaphone(b)
-
+same_sound = _same(_metaphone)
+"""Equal metaphone codes (``Catherine``/``Kathryn``)."""
 
 _NICKNAMES = NickNamer()
 
@@ -90,47 +120,44 @@ def _name_forms(name: str) -> frozenset[str]:
     return frozenset(forms)
 
 
-def nickname(a: str, b: str) -> bool:
-    """``bob`` and ``robert``: one is a nickname or canonical form of the other."""
+def _is_nickname(a: str, b: str) -> bool:
     return b in _name_forms(a) or a in _name_forms(b)
 
 
-def day_month_swapped(a: str, b: str) -> bool:
-    """ISO dates (``YYYY-MM-DD`` or ``YYYYMMDD``) equal but for day and month swapped."""
+nickname = _pairwise(_is_nickname)
+"""``bob`` and ``robert``: one is a nickname or canonical form of the other."""
+
+
+def _swapped(a: str, b: str) -> bool:
     x, y = a.replace("-", ""), b.replace("-", "")
     return len(x) == len(y) == 8 and x[:4] == y[:4] and x[4:6] == y[6:8] and x[6:8] == y[4:6]
 
 
-def same_year(a: str, b: str) -> bool:
-    return len(a) >= 4 and a[:4] == b[:4]
+day_month_swapped = _pairwise(_swapped)
+"""ISO dates (``YYYY-MM-DD`` or ``YYYYMMDD``) equal but for day and month swapped."""
+
+same_year = _same(lambda v: v[:4] if len(v) >= 4 else None)
 
 
 def tokens_overlap(at_least: float) -> PairTest:
     """Jaccard overlap of whitespace tokens (``12 high st`` vs ``12 high street``)."""
 
-    def test(a: str, b: str) -> bool:
+    def overlap(a: str, b: str) -> bool:
         x, y = set(a.split()), set(b.split())
         return len(x & y) / len(x | y) >= at_least if x and y else False
 
-    return test
+    return _pairwise(overlap)
 
 
-def same_leading_token(a: str, b: str) -> bool:
-    """Same first token: the house number of an address, the outward code of a postcode."""
-    x, y = a.split(maxsplit=1), b.split(maxsplit=1)
-    return bool(x and y) and x[0] == y[0]
+same_leading_token = _same(lambda v: v.split(maxsplit=1)[0] if v.split() else None)
+"""Same first token: the house number of an address, the outward code of a postcode."""
 
-
-def same_local_part(a: str, b: str) -> bool:
-    """Two e-mails with the same part before the @ (one person, two providers)."""
-    return a.split("@", 1)[0] == b.split("@", 1)[0]
+same_local_part = _same(lambda v: v.split("@", 1)[0])
+"""Two e-mails with the same part before the @ (one person, two providers)."""
 
 
 def same_last_digits(count: int) -> PairTest:
-    def test(a: str, b: str) -> bool:
-        return len(a) >= count and a[-count:] == b[-count:]
-
-    return test
+    return _same(lambda v: v[-count:] if len(v) >= count else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +175,24 @@ class Comparison:
         return tuple(level.name for level in self.levels)
 
     def compare(self, left: Values, right: Values) -> LevelIndex:
-        """The level of each pair (``left[i]``, ``right[i]``), or MISSING."""
-        out = np.full(len(left), MISSING, dtype=np.int8)
-        tests = [level.test for level in self.levels]
-        for i, (a, b) in enumerate(zip(left, right, strict=True)):
-            if not a or not b:
-                continue
-            if a == b:
-                # Every comparison's first level accepts equal values; skip the tests.
-                out[i] = 0
-                continue
-            for index, test in enumerate(tests):
-                if test(a, b):
-                    out[i] = index
-                    break
+        """The level of each pair (``left[i]``, ``right[i]``), or MISSING.
+
+        Each level tests only the pairs no better level took, so the common case (random
+        pairs falling through to "else") costs one vectorised pass per level.
+        """
+        a = np.asarray(left, dtype=object)
+        b = np.asarray(right, dtype=object)
+        out = np.full(len(a), MISSING, dtype=np.int8)
+        present = np.fromiter(
+            (bool(x) and bool(y) for x, y in zip(a, b, strict=True)), bool, len(a)
+        )
+        remaining = np.flatnonzero(present)
+        for index, level in enumerate(self.levels):
+            if remaining.size == 0:
+                break
+            hit = level.test(a[remaining], b[remaining])
+            out[remaining[hit]] = index
+            remaining = remaining[~hit]
         return out
 
 
