@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean install install-dev
+.PHONY: run test lint typecheck unit bench clean install install-dev cypher-lint cypher-lint-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ run: install
 	$(BIN)/idgraph demo --serve
 
 ## Lint, type-check and run the whole test suite.
-test: install-dev lint typecheck unit
+test: install-dev lint typecheck cypher-lint unit
 
 lint: install-dev
 	$(BIN)/ruff check identity service tests
@@ -35,8 +35,21 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install-dev
+unit: install-dev cypher-lint-install
 	$(BIN)/pytest -q
+
+# Neo4j's own Cypher parser (npm, pinned in tools/cypher-lint/package-lock.json), installed
+# into a git-ignored node_modules only when missing or when the pin changes.
+CYPHER_LINT := tools/cypher-lint
+$(CYPHER_LINT)/node_modules/.installed: $(CYPHER_LINT)/package.json $(CYPHER_LINT)/package-lock.json
+	cd $(CYPHER_LINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cypher-lint-install: $(CYPHER_LINT)/node_modules/.installed
+
+## Check every cypher/*.cypher with Neo4j's parser and semantic analysis (Cypher 5).
+cypher-lint: cypher-lint-install
+	node $(CYPHER_LINT)/lint.mjs --strict cypher
 
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
 bench: install-dev

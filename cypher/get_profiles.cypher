@@ -1,0 +1,5 @@
+// Live profiles by id (no redirect following). $ids: [profile id].
+UNWIND $ids AS id
+MATCH (p:Profile {id: id})
+WHERE p.status = 'live'
+RETURN p.id AS id, p.created_at AS created_at, p.updated_at AS updated_at, p.merged_from AS merged_from

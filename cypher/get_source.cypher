@@ -1,0 +1,2 @@
+MATCH (s:Source {name: $name})
+RETURN s.mapping AS mapping

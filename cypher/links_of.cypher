@@ -1,0 +1,14 @@
+// Record-to-record links touching any of $ids, of the given $types (null: all). Links
+// are stored from the lower record id to the higher one.
+UNWIND $ids AS id
+MATCH (:Record {id: id})-[l:LINK]-(:Record)
+WHERE $types IS NULL OR l.type IN $types
+WITH DISTINCT l
+RETURN
+  startNode(l).id AS a,
+  endNode(l).id AS b,
+  l.type AS type,
+  l.matcher AS matcher,
+  l.weight AS weight,
+  l.evidence AS evidence
+ORDER BY a, b, type, matcher

@@ -1,0 +1,3 @@
+MATCH (s:Source)
+RETURN s.name AS name
+ORDER BY name

@@ -1,0 +1,40 @@
+// The Neo4j store's schema, version 1: constraints and indexes, each created only if
+// missing, so applying it at every start-up is safe. Statements end with ';' and are sent
+// one at a time (schema changes cannot share a transaction with writes).
+
+// Unique keys: a record by its store id and by (source, key); an identifier node by
+// (kind, normalised value); a profile by id; mappings, metadata, flags and sequences by name.
+CREATE CONSTRAINT record_id IF NOT EXISTS
+FOR (r:Record) REQUIRE r.id IS UNIQUE;
+
+CREATE CONSTRAINT record_ref IF NOT EXISTS
+FOR (r:Record) REQUIRE (r.source, r.key) IS UNIQUE;
+
+CREATE CONSTRAINT identifier_key IF NOT EXISTS
+FOR (i:Identifier) REQUIRE (i.kind, i.value) IS UNIQUE;
+
+CREATE CONSTRAINT profile_id IF NOT EXISTS
+FOR (p:Profile) REQUIRE p.id IS UNIQUE;
+
+CREATE CONSTRAINT source_name IF NOT EXISTS
+FOR (s:Source) REQUIRE s.name IS UNIQUE;
+
+CREATE CONSTRAINT meta_key IF NOT EXISTS
+FOR (m:Meta) REQUIRE m.key IS UNIQUE;
+
+CREATE CONSTRAINT flagged_identifier_key IF NOT EXISTS
+FOR (f:FlaggedIdentifier) REQUIRE (f.kind, f.value) IS UNIQUE;
+
+CREATE CONSTRAINT sequence_name IF NOT EXISTS
+FOR (s:Sequence) REQUIRE s.name IS UNIQUE;
+
+CREATE CONSTRAINT schema_version_name IF NOT EXISTS
+FOR (v:SchemaVersion) REQUIRE v.name IS UNIQUE;
+
+// Indexes for what lookups filter or sort on beyond the unique keys: live profiles
+// (counts, paging) and the steward's view of flagged identifiers (most shared first).
+CREATE INDEX profile_status IF NOT EXISTS
+FOR (p:Profile) ON (p.status);
+
+CREATE INDEX flagged_identifier_count IF NOT EXISTS
+FOR (f:FlaggedIdentifier) ON (f.record_count);
