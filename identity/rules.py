@@ -62,6 +62,25 @@ class SurvivorshipRules:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchingRules:
+    """The probabilistic matcher's configuration: compared fields, blocking, thresholds.
+
+    A field is an attribute name or an identifier kind; its value is the comparison kind
+    (see :data:`identity.matching.comparisons.KINDS`). Checked in full when the matcher is
+    built, so this module stays free of the matching libraries.
+    """
+
+    fields: Mapping[str, str]
+    blocking: tuple[tuple[str, ...], ...]
+    link_threshold: float = 0.95
+    review_threshold: float = 0.6
+    require_agreement: tuple[str, ...] = ()
+    """Fields that must not disagree outright (fall to their last level) for a pair to
+    link; such a pair goes to review at most. Household members share a surname, an
+    address and a phone, and differ in first name."""
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """Every identity rule of a deployment."""
 
@@ -71,6 +90,8 @@ class Rules:
     """Normalised junk values per kind; the ``any`` entry holds raw values for every kind,
     compared case-insensitively after trimming."""
     survivorship: SurvivorshipRules = field(default_factory=SurvivorshipRules)
+    matching: MatchingRules | None = None
+    """None: only deterministic matching."""
 
     def kind(self, name: str) -> KindRule:
         """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
@@ -99,7 +120,7 @@ class Rules:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], path: str = "rules") -> Rules:
         """Validate a parsed rules document. Raises ConfigError naming the field and the fix."""
-        _only(doc, {"cardinality_cap", "kinds", "blocklist", "survivorship"}, path, "")
+        _only(doc, {"cardinality_cap", "kinds", "blocklist", "survivorship", "matching"}, path, "")
         default_cap = _positive_int(
             doc.get("cardinality_cap", DEFAULT_CARDINALITY_CAP), path, "cardinality_cap"
         )
@@ -118,6 +139,7 @@ class Rules:
             cardinality_cap=default_cap,
             blocklist=_blocklist(doc.get("blocklist", {}), kinds, path),
             survivorship=_survivorship(doc.get("survivorship", {}), path),
+            matching=_matching(doc.get("matching"), path),
         )
 
 
@@ -301,3 +323,64 @@ def _survivorship(raw: object, path: str) -> SurvivorshipRules:
         for name, value in attributes_raw.items()
     }
     return SurvivorshipRules(default=default, attributes=attributes)
+
+
+def _matching(doc: object, path: str) -> MatchingRules | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, Mapping):
+        raise ConfigError("must be a [matching] table", path=path, field="matching")
+    _only(
+        doc,
+        {"fields", "blocking", "link_threshold", "review_threshold", "require_agreement"},
+        path,
+        "matching.",
+    )
+    fields = doc.get("fields")
+    if not isinstance(fields, Mapping) or not fields:
+        raise ConfigError(
+            'list the compared fields, e.g. last_name = "name"', path=path, field="matching.fields"
+        )
+    for name, kind in fields.items():
+        if not isinstance(kind, str):
+            raise ConfigError(
+                "must be a comparison kind", path=path, field=f"matching.fields.{name}"
+            )
+    blocking = doc.get("blocking")
+    if (
+        not isinstance(blocking, list)
+        or not blocking
+        or not all(
+            isinstance(r, list) and r and all(isinstance(k, str) for k in r) for r in blocking
+        )
+    ):
+        raise ConfigError(
+            'must be a list of rules, each a list of keys, e.g. [["last_name:sound"], ["email"]]',
+            path=path,
+            field="matching.blocking",
+        )
+    thresholds: dict[str, float] = {}
+    for name, default in (("link_threshold", 0.95), ("review_threshold", 0.6)):
+        value = doc.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise ConfigError(
+                f"must be a probability between 0 and 1, got {value!r}",
+                path=path,
+                field=f"matching.{name}",
+            )
+        thresholds[name] = float(value)
+    if thresholds["review_threshold"] > thresholds["link_threshold"]:
+        raise ConfigError(
+            "must not exceed link_threshold", path=path, field="matching.review_threshold"
+        )
+    required = doc.get("require_agreement", [])
+    if not isinstance(required, list) or any(name not in fields for name in required):
+        raise ConfigError(
+            "must be a list of compared fields", path=path, field="matching.require_agreement"
+        )
+    return MatchingRules(
+        fields=dict(fields),
+        blocking=tuple(tuple(rule) for rule in blocking),
+        require_agreement=tuple(required),
+        **thresholds,
+    )

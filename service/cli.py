@@ -293,6 +293,59 @@ def evaluate(
     out.print(table)
 
 
+@app.command()
+def train(store: StoreOption = None, rules: RulesOption = None) -> None:
+    """Estimate the probabilistic match model on the stored records and keep it in the store."""
+    from identity.matching.matcher import ProbabilisticMatcher
+
+    try:
+        graph = _open(store, rules)
+        try:
+            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            with console.status("reading records ..."):
+                frame = matcher.all_frame()
+            with console.status(f"training on {len(frame):,} records ..."):
+                model = matcher.train(frame)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    table = Table("comparison", "level", "m", "u", "weight")
+    for params in model.comparisons:
+        for level, name in enumerate(params.levels):
+            table.add_row(
+                params.name,
+                name,
+                f"{params.m[level]:.4f}",
+                f"{params.u[level]:.5f}",
+                f"{params.weight(level):+.2f}",
+            )
+    out.print(table)
+    console.print(f"prior {model.prior:.3g}; trained on {model.trained_on}", highlight=False)
+
+
+@app.command()
+def link(store: StoreOption = None, rules: RulesOption = None) -> None:
+    """Link the stored records with the trained model and re-resolve their profiles."""
+    from identity.matching.matcher import ProbabilisticMatcher
+
+    try:
+        graph = _open(store, rules)
+        try:
+            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            with console.status("scoring candidate pairs ..."):
+                report = matcher.link_all()
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(
+        f"{report.records:,} records, {report.candidate_pairs:,} candidate pairs: "
+        f"{report.links:,} links, {report.reviews:,} for review; profiles "
+        f"{report.profiles_merged:,} merged, {report.profiles_split:,} split"
+    )
+
+
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option("--name", help="Who uses the token (shown in audit)")],

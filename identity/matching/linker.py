@@ -116,18 +116,25 @@ class Linker:
                     keyed[key] = [_DERIVED[form](v) for v in frame[base]]
         return keyed
 
+    def _pairs_of(
+        self, rule: Sequence[str], frame: pd.DataFrame, other: pd.DataFrame | None
+    ) -> pd.MultiIndex:
+        left = self._with_keys(frame, [rule])
+        indexer = recordlinkage.Index()
+        indexer.block(left_on=list(rule), right_on=list(rule))
+        if other is None:
+            found: pd.MultiIndex = indexer.index(left)
+        else:
+            found = indexer.index(left, self._with_keys(other, [rule]))
+        return found
+
     def candidate_pairs(
         self, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> pd.MultiIndex:
         """The union of every blocking rule's pairs (deduplication, or linking two frames)."""
-        rules = self.settings.blocking
-        left = self._with_keys(frame, rules)
-        right = None if other is None else self._with_keys(other, rules)
         pairs: pd.MultiIndex | None = None
-        for rule in rules:
-            indexer = recordlinkage.Index()
-            indexer.block(left_on=list(rule), right_on=list(rule))
-            found = indexer.index(left) if right is None else indexer.index(left, right)
+        for rule in self.settings.blocking:
+            found = self._pairs_of(rule, frame, other)
             pairs = found if pairs is None else pairs.union(found)
         assert pairs is not None
         return pairs
@@ -175,11 +182,38 @@ class Linker:
         for comparison in self.settings.comparisons:
             if comparison.term_frequency:
                 model.estimate_term_frequencies(comparison.name, combined[comparison.field])
+        # m by EM in one session per blocking rule, on that rule's pairs, leaving out the
+        # comparisons the rule blocks on (blocking made them agree); each comparison's m is
+        # the mean over the sessions that estimated it.
+        estimates: dict[int, list[list[float]]] = {}
+        iterations = 0
+        for rule in self.settings.blocking:
+            blocked_fields = {key.partition(":")[0] for key in rule}
+            columns = [
+                i for i, c in enumerate(self.settings.comparisons) if c.field not in blocked_fields
+            ]
+            rule_pairs = self._pairs_of(rule, frame, other)
+            if not columns or len(rule_pairs) == 0:
+                continue
+            vectors, _ = self.compare(rule_pairs, frame, other)
+            session = MatchModel.from_document(model.to_document())
+            session.prior = min(0.5, max(1e-6, len(frame) / len(rule_pairs) * 0.5))
+            iterations += session.estimate_m(vectors, columns=columns)
+            for i in columns:
+                estimates.setdefault(i, []).append(session.comparisons[i].m)
+        for i, found in estimates.items():
+            mean = np.mean(np.asarray(found), axis=0)
+            model.comparisons[i].m = [float(x) for x in mean / mean.sum()]
+        # The share of matches among the candidates, with m and u now fixed, scaled to the
+        # prior of two random records matching: scores then read as for any pair, so a
+        # candidate links on its evidence, not for having passed blocking.
         pairs = self.candidate_pairs(frame, other)
         blocked, _ = self.compare(pairs, frame, other)
-        # A prior from blocking: about one match per record among the candidates.
         model.prior = min(0.5, max(1e-6, len(frame) / max(len(pairs), 1) * 0.5))
-        iterations = model.estimate_m(blocked)
+        model.estimate_m(blocked, update_m=False)
+        n = len(frame)
+        all_pairs = n * (n - 1) / 2 if other is None else n * len(other)
+        model.prior = min(0.5, max(1e-12, model.prior * len(pairs) / max(all_pairs, 1.0)))
         model.trained_on = {
             "records": len(combined),
             "random_pairs": len(random_index),

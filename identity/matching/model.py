@@ -98,17 +98,33 @@ class MatchModel:
             counts = _level_counts(vectors[:, column], len(params.levels), None)
             params.u = _smoothed(counts)
 
-    def estimate_m(self, vectors: Vectors, iterations: int = 30, tolerance: float = 1e-6) -> int:
-        """m and the prior by EM over blocked pairs, u fixed. Returns iterations run."""
+    def estimate_m(
+        self,
+        vectors: Vectors,
+        iterations: int = 30,
+        tolerance: float = 1e-6,
+        columns: Sequence[int] | None = None,
+        update_m: bool = True,
+    ) -> int:
+        """m (of ``columns``, default all) and the prior by EM over candidate pairs, u fixed.
+
+        Comparisons outside ``columns`` are left out of the likelihood: a session trained on
+        pairs blocked on a field must not learn that field's m, since blocking made every
+        pair agree on it. With ``update_m=False`` only the prior is estimated. Returns the
+        iterations run.
+        """
         if len(vectors) == 0:
             return 0
-        patterns, pattern_counts = np.unique(vectors, axis=0, return_counts=True)
+        used = list(range(len(self.comparisons))) if columns is None else list(columns)
+        patterns, pattern_counts = np.unique(vectors[:, used], axis=0, return_counts=True)
         weights = pattern_counts.astype(np.float64)
+        params_used = [self.comparisons[c] for c in used]
         prior = min(max(self.prior, 1e-6), 0.5)
-        for step in range(1, iterations + 1):  # noqa: B007 - returned below
+        step = 0
+        for step in range(1, iterations + 1):  # noqa: B007 - the count is returned
             log_m = np.zeros(len(patterns))
             log_u = np.zeros(len(patterns))
-            for column, params in enumerate(self.comparisons):
+            for column, params in enumerate(params_used):
                 levels = patterns[:, column]
                 present = levels != MISSING
                 m = np.log(np.maximum(np.asarray(params.m), _FLOOR))
@@ -121,11 +137,14 @@ class MatchModel:
             new_prior = float(responsibility.sum() / weights.sum())
             change = abs(new_prior - prior)
             prior = min(max(new_prior, 1e-9), 0.999)
-            for column, params in enumerate(self.comparisons):
-                counts = _level_counts(patterns[:, column], len(params.levels), responsibility)
-                new_m = _smoothed(counts)
-                change = max(change, max(abs(a - b) for a, b in zip(new_m, params.m, strict=True)))
-                params.m = new_m
+            if update_m:
+                for column, params in enumerate(params_used):
+                    counts = _level_counts(patterns[:, column], len(params.levels), responsibility)
+                    new_m = _smoothed(counts)
+                    change = max(
+                        change, max(abs(a - b) for a, b in zip(new_m, params.m, strict=True))
+                    )
+                    params.m = new_m
             if change < tolerance:
                 break
         self.prior = prior

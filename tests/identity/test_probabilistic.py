@@ -1,0 +1,101 @@
+"""The probabilistic matcher over a real store, on generated people with known truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from identity.demo.generator import generate
+from identity.errors import ConfigError
+from identity.evaluation import load_assignment, pairwise
+from identity.graph import IdentityGraph
+from identity.mapping import load_mapping
+from identity.matching.matcher import MATCHER, ProbabilisticMatcher
+from identity.model import LinkType
+from identity.readers import read_file
+from identity.rules import Rules, load_rules
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[IdentityGraph, Path]:
+    tmp = tmp_path_factory.mktemp("prob")
+    files = generate(tmp / "demo", people=600, seed=11)
+    graph = IdentityGraph.open(f"sqlite:///{tmp / 'store.db'}")
+    for path in sorted(files.mappings_dir.glob("*.toml")):
+        graph.ingest.register_source(load_mapping(path, rules=graph.rules))
+    for source, path in sorted(files.files.items()):
+        mapping = graph.ingest.source(source)
+        graph.ingest.ingest_rows(source, read_file(path, mapping.format))
+    return graph, files.truth
+
+
+def record_ids(graph: IdentityGraph) -> list[int]:
+    refs = [ref for ref, _ in graph.store.iter_record_profiles()]
+    return sorted(graph.store.record_ids(refs).values())
+
+
+def scores(graph: IdentityGraph, truth: Path):  # type: ignore[no-untyped-def]
+    predicted = {(r.source, r.key): p for r, p in graph.store.iter_record_profiles()}
+    return pairwise(predicted, load_assignment(truth))
+
+
+def test_probabilistic_links_raise_recall_without_merging_households(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, truth = demo
+    before = scores(graph, truth)
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    with pytest.raises(ConfigError, match="idgraph train"):
+        matcher.link_all()
+    model = matcher.train()
+    assert graph.store.get_meta("match_model") == model.to_document()
+    report = matcher.link_all()
+    after = scores(graph, truth)
+    assert report.links > 0 and report.reviews > 0
+    assert after.recall >= before.recall + 0.03, (before, after)
+    assert after.precision >= before.precision - 0.01, (before, after)
+
+    links = [link for link in graph.store.links_of(record_ids(graph)) if link.matcher == MATCHER]
+    assert links
+    for link in links:
+        fields = link.evidence["fields"]
+        total = sum(f["weight"] for f in fields.values())
+        assert link.weight == pytest.approx(link.evidence["match_probability"], abs=1e-6)
+        assert total == pytest.approx(link.evidence["match_weight"] - model.prior_weight, abs=0.01)
+
+
+def test_a_pair_whose_first_names_disagree_is_reviewed_not_linked(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, _ = demo
+    rids = record_ids(graph)
+    for link in graph.store.links_of(rids, types=[LinkType.MATCH]):
+        if link.matcher == MATCHER:
+            assert "disagrees_on" not in link.evidence
+    reviews = [
+        link
+        for link in graph.store.links_of(rids, types=[LinkType.REVIEW])
+        if "disagrees_on" in link.evidence
+    ]
+    assert reviews and all(r.evidence["disagrees_on"] == ["first_name"] for r in reviews)
+
+
+def test_matching_rules_are_validated_naming_the_field() -> None:
+    doc = {"kinds": {"email": {"normaliser": "email"}}}
+    assert Rules.from_document(doc).matching is None
+    bad = {
+        **doc,
+        "matching": {
+            "fields": {"last_name": "name"},
+            "blocking": [["last_name"]],
+            "link_threshold": 0.5,
+            "review_threshold": 0.7,
+        },
+    }
+    with pytest.raises(ConfigError, match=r"matching\.review_threshold"):
+        Rules.from_document(bad)
+    bad["matching"] = {"fields": {"last_name": "name"}, "blocking": "last_name"}
+    with pytest.raises(ConfigError, match=r"matching\.blocking"):
+        Rules.from_document(bad)
+    assert load_rules().matching is not None
