@@ -94,12 +94,37 @@ class _Components:
         self.cannot[ra] |= self.cannot.pop(rb)
 
 
+def _split_by_attribute(
+    members: list[RecordId], attribute: str, attributes: Mapping[RecordId, Mapping[str, str]]
+) -> list[list[RecordId]]:
+    """Members of one identifier group, divided by their (normalised) ``attribute``.
+
+    Records with the same value form one subgroup. Records without a value join the only
+    named subgroup if there is exactly one; otherwise they are not linked by this
+    identifier (they could belong to any of the people sharing it).
+    """
+    named: dict[str, list[RecordId]] = {}
+    unnamed: list[RecordId] = []
+    for r in members:
+        value = attributes.get(r, {}).get(attribute)
+        if value:
+            named.setdefault(value, []).append(r)
+        else:
+            unnamed.append(r)
+    if len(named) == 1:
+        return [next(iter(named.values())) + unnamed]
+    if not named:
+        return [unnamed]
+    return [named[v] for v in sorted(named)]
+
+
 def cluster(
     refs: Mapping[RecordId, RecordRef],
     identifiers: Mapping[RecordId, Collection[IdentifierKey]],
     linking: Collection[IdentifierKey],
     links: Sequence[Link],
     rules: Rules,
+    attributes: Mapping[RecordId, Mapping[str, str]] | None = None,
 ) -> Clustering:
     """Partition ``refs`` into profiles.
 
@@ -108,6 +133,8 @@ def cluster(
     limits. ``links`` are the stored links among these records: MUST_LINK and
     CANNOT_LINK from stewards and MATCH links from weighted matchers; deterministic
     links in it are ignored (they are this function's output, not its input).
+    ``attributes`` holds, per record, the normalised attributes that kinds with a
+    ``same_attribute`` rule compare (absent: treated as unknown).
     """
     linking_set = set(linking)
     limits = {
@@ -161,8 +188,17 @@ def cluster(
     def group_order(key: IdentifierKey) -> tuple[int, str, str]:
         return (-rules.kinds[key.kind].priority, key.kind, key.value)
 
+    subgroups: list[tuple[IdentifierKey, list[RecordId]]] = []
     for key in sorted(groups, key=group_order):
         members = sorted(groups[key], key=refs.__getitem__)
+        attribute = rules.kinds[key.kind].same_attribute
+        if attribute is None:
+            subgroups.append((key, members))
+        else:
+            subgroups.extend(
+                (key, part) for part in _split_by_attribute(members, attribute, attributes or {})
+            )
+    for key, members in subgroups:
         for i, r in enumerate(members):
             tried: set[RecordId] = set()
             last_reason: str | None = None

@@ -28,6 +28,7 @@ from identity.model import (
     RecordId,
     RecordRef,
 )
+from identity.normalise import normalise_name
 from identity.rules import Rules
 from identity.store.base import Store
 
@@ -107,7 +108,18 @@ class Resolver:
         links = store.links_of(
             component, types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK)
         )
-        result = cluster(refs, identifiers, linking, links, self.rules)
+        compared = {
+            rule.same_attribute for rule in self.rules.kinds.values() if rule.same_attribute
+        }
+        attributes = {
+            rid: {
+                name: normalise_name(str(rec.record.attributes[name]))
+                for name in compared
+                if rec.record.attributes.get(name) not in (None, "")
+            }
+            for rid, rec in records.items()
+        }
+        result = cluster(refs, identifiers, linking, links, self.rules, attributes)
         old = {rid: rec.profile_id for rid, rec in records.items() if rec.profile_id}
         now = self.clock()
         outcome.changes = self._assign_ids(result, old)

@@ -48,6 +48,10 @@ class KindRule:
     cardinality_cap: int = DEFAULT_CARDINALITY_CAP
     providers: Mapping[str, EmailProvider] = field(default_factory=dict)
     """Email providers by domain, aliases included (``googlemail.com`` -> gmail's rule)."""
+    same_attribute: str | None = None
+    """An attribute (e.g. ``first_name``) that records sharing a value of this kind must
+    not disagree on to be linked by it: a household phone is shared by people with
+    different first names. Compared as normalised names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +202,7 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
             "max_per_profile",
             "cardinality_cap",
             "providers",
+            "same_attribute",
         },
         path,
         where + ".",
@@ -259,7 +264,16 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
         max_per_profile=limit,
         cardinality_cap=cap,
         providers=providers,
+        same_attribute=_optional_name(spec.get("same_attribute"), path, f"{where}.same_attribute"),
     )
+
+
+def _optional_name(value: object, path: str, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"must be an attribute name, got {value!r}", path=path, field=name)
+    return value.strip()
 
 
 def _blocklist(raw: object, kinds: Mapping[str, KindRule], path: str) -> dict[str, frozenset[str]]:
