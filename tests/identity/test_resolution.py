@@ -147,6 +147,34 @@ def test_two_customer_ids_stay_apart_although_they_share_a_household_phone(
     assert profile_of(graph, "crm", "1") != profile_of(graph, "crm", "2")
 
 
+def test_a_shared_phone_links_only_records_whose_first_names_agree(graph: IdentityGraph) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "mum", "first": "Zoë", "phone": "07400 123456"},
+        {"id": "son", "first": "Tom", "phone": "07400 123456"},
+        {"id": "mum2", "first": "ZOE", "phone": "+44 7400 123456"},
+        {"id": "nameless", "phone": "07400123456"},
+    )
+    assert profile_of(graph, "crm", "mum") == profile_of(graph, "crm", "mum2")
+    assert profile_of(graph, "crm", "mum") != profile_of(graph, "crm", "son")
+    # Without a name it could be either of them: the phone alone does not decide.
+    assert profile_of(graph, "crm", "nameless") not in {
+        profile_of(graph, "crm", "mum"),
+        profile_of(graph, "crm", "son"),
+    }
+
+
+def test_a_nameless_record_joins_the_only_named_holder_of_a_phone(graph: IdentityGraph) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "a", "first": "Ann", "phone": "07400 123456"},
+        {"id": "b", "phone": "07400 123456"},
+    )
+    assert profile_of(graph, "crm", "a") == profile_of(graph, "crm", "b")
+
+
 def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
     ingest(
         graph,
