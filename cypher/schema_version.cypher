@@ -1,4 +1,4 @@
-// The schema version the graph was last migrated to (created on first start-up).
-MERGE (v:SchemaVersion {name: 'idgraph'})
-  ON CREATE SET v.version = 0
+// The schema version the graph was migrated to (null on an empty database). Also the
+// readiness probe: a trivial indexed read.
+OPTIONAL MATCH (v:SchemaVersion {name: 'idgraph'})
 RETURN v.version AS version

@@ -1,3 +1,3 @@
-// A small JSON document by key (e.g. the trained match model).
+// Stores a small JSON document by key, such as the trained match model.
 MERGE (m:Meta {key: $key})
 SET m.value = $value

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                 settings.tokens_file,
             )
         app.state.tokens = tokens
-        app.state.graph = graph or IdentityGraph.open(settings.store, settings.rules)
+        app.state.graph = graph or settings.open_graph()
         try:
             yield
         finally:

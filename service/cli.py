@@ -67,8 +67,7 @@ RulesOption = Annotated[
 def _open(store: str | None, rules: Path | None) -> IdentityGraph:
     from service.config import Settings
 
-    settings = Settings()
-    return IdentityGraph.open(store or settings.store, rules or settings.rules)
+    return Settings().open_graph(store, rules)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -411,18 +410,31 @@ def demo(
     console.print(f"generating {people:,} demo people (seed {seed}) into {out_dir} ...")
     files = generate(out_dir, people=people, seed=seed)
     try:
-        graph = IdentityGraph.open(store_url, rules or settings.rules)
+        graph = settings.open_graph(store_url, rules)
         try:
             for mapping_path in sorted(files.mappings_dir.glob("*.toml")):
                 graph.ingest.register_source(load_mapping(mapping_path, rules=graph.rules))
             for source, path in sorted(files.files.items()):
                 _ingest_files(graph, [path], source, None)
-            predicted: dict[tuple[str, str], str | None] = {
-                (ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()
-            }
-            counts = graph.store.counts()
             truth = load_assignment(files.truth)
-            scores = pairwise(predicted, truth)
+            deterministic = pairwise(_predicted(graph), truth)
+            console.print(
+                f"deterministic matching: pairwise precision {deterministic.precision:.4f}, "
+                f"recall {deterministic.recall:.4f}"
+            )
+            if graph.rules.matching is not None:
+                from identity.matching.matcher import ProbabilisticMatcher
+
+                matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+                with console.status("training the match model and linking ..."):
+                    matcher.train()
+                    linked = matcher.link_all()
+                console.print(
+                    f"probabilistic matching: {linked.links:,} links, "
+                    f"{linked.reviews:,} pairs for review"
+                )
+            counts = graph.store.counts()
+            scores = pairwise(_predicted(graph), truth)
             email = _demo_email(graph)
         finally:
             graph.close()
@@ -442,6 +454,10 @@ def demo(
             token = create_token("demo", ["admin"], settings.tokens_file)
         _print_demo_help(settings.host, settings.port, token, email)
         serve(None, None)
+
+
+def _predicted(graph: IdentityGraph) -> dict[tuple[str, str], str | None]:
+    return {(ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()}
 
 
 def _demo_email(graph: IdentityGraph) -> str | None:

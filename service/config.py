@@ -6,10 +6,13 @@ The one place that reads the environment; the domain is handed what it needs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from identity.graph import IdentityGraph
 
 MiB = 1024 * 1024
 
@@ -23,7 +26,14 @@ class Settings(BaseSettings):
     )
 
     store: str = "sqlite:///data/idgraph.db"
-    """Store URL: ``sqlite:///PATH`` (embedded)."""
+    """Store URL: ``sqlite:///PATH`` (embedded) or ``neo4j://HOST:7687`` (also ``neo4j+s://``,
+    ``bolt://``; user, password and database may be written into the URL)."""
+    neo4j_user: str | None = None
+    """Neo4j user, for a store URL that names none."""
+    neo4j_password: SecretStr | None = None
+    """Neo4j password, for a store URL that names none."""
+    neo4j_database: str | None = None
+    """Neo4j database, for a store URL that names none (default: the server's default)."""
     rules: Path | None = None
     """Rules file; the packaged ``identity/config/rules.toml`` when unset."""
     host: str = "127.0.0.1"
@@ -45,3 +55,23 @@ class Settings(BaseSettings):
                 "has every scope; unset it and create tokens with `idgraph token create`"
             )
         return self
+
+    def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:
+        """The domain over the store ``store`` (default: these settings') names, with the
+        Neo4j credentials of these settings; the rules file ``rules`` or the configured."""
+        from identity.graph import IdentityGraph
+        from identity.rules import load_rules
+        from identity.store.factory import open_store
+
+        password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
+        opened = open_store(
+            store or self.store,
+            user=self.neo4j_user,
+            password=password,
+            database=self.neo4j_database,
+        )
+        try:
+            return IdentityGraph(opened, load_rules(rules or self.rules))
+        except BaseException:
+            opened.close()
+            raise

@@ -1,0 +1,7 @@
+// Deletes the whole graph in batches of 10,000 nodes (constraints and indexes stay).
+// Only for tests and for emptying a target before `idgraph migrate`; never on a live path.
+// Runs in an implicit (auto-commit) transaction, as CALL ... IN TRANSACTIONS requires.
+MATCH (n)
+CALL (n) {
+  DETACH DELETE n
+} IN TRANSACTIONS OF 10000 ROWS

@@ -1,0 +1,714 @@
+"""The production store: the identity graph in Neo4j 5, through the official driver.
+
+Graph model (docs/graph-model.md): ``(:Record)-[:HAS_IDENTIFIER]->(:Identifier)``,
+``(:Record)-[:LINK]->(:Record)``, ``(:Record)-[:IN_PROFILE]->(:Profile)`` and
+``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids. Every statement is a file in
+``cypher/`` loaded by name (:mod:`identity.store.cypher`); none is written here.
+
+Each store method is one managed transaction (``execute_read`` / ``execute_write``, so the
+driver retries transient failures and lost leaders) holding a fixed number of statements
+per batch: rows travel as one ``$rows`` list unpacked by ``UNWIND``, never one statement
+per row. :attr:`Neo4jStore.statement_counts` counts the statements each operation sent, so
+a regression to per-row statements shows (and is asserted by the Neo4j tests).
+Inside :meth:`unit_of_work` every call of the same thread joins one explicit transaction,
+which is not retried (the block's own code cannot be replayed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import datetime
+from typing import Any, LiteralString, TypeVar, cast
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from identity.errors import ConfigError, StoreError, StoreUnavailable
+from identity.model import (
+    Identifier,
+    IdentifierFlag,
+    IdentifierFlagReason,
+    IdentifierKey,
+    JSONValue,
+    Link,
+    LinkType,
+    ProfileChanges,
+    ProfileId,
+    ProfileRow,
+    RecordId,
+    RecordRef,
+    RecordWrite,
+    SourceRecord,
+    StoreCounts,
+    StoredRecord,
+    StoreHealth,
+)
+from identity.store.base import Store
+from identity.store.cypher import statement, statements
+
+SCHEMA_VERSION = 1
+"""The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
+
+DEFAULT_BATCH_SIZE = 10_000
+"""Rows per ``UNWIND`` statement: big enough that 10k records are a handful of statements,
+small enough to keep each statement's parameters to a few megabytes."""
+
+T = TypeVar("T")
+Row = neo4j.Record
+
+
+def _dumps(value: JSONValue) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _identifiers_json(identifiers: Sequence[Identifier]) -> str:
+    return _dumps([[i.kind, i.value, i.original] for i in identifiers])
+
+
+def _load_identifiers(text: str) -> tuple[Identifier, ...]:
+    return tuple(Identifier(kind, value, original) for kind, value, original in json.loads(text))
+
+
+def _keys(keys: Collection[IdentifierKey]) -> list[dict[str, str]]:
+    # Deduplicated: a key asked for twice is looked up once.
+    return [{"kind": k, "value": v} for k, v in dict.fromkeys(IdentifierKey(*k) for k in keys)]
+
+
+def _query(text: str) -> LiteralString:
+    # Statement texts come from the packaged .cypher files, never from input: values
+    # only ever travel as parameters.
+    return text
+
+
+class _Statements:
+    """Runs named statements in one transaction, counting each under its operation."""
+
+    def __init__(
+        self,
+        tx: neo4j.ManagedTransaction | neo4j.Transaction,
+        store: Neo4jStore,
+        operation: str,
+    ) -> None:
+        self._tx = tx
+        self._store = store
+        self._operation = operation
+
+    def run(self, name: str, /, **params: Any) -> list[Row]:
+        return self.run_text(statement(name), params)
+
+    def run_text(self, text: str, params: dict[str, Any] | None = None) -> list[Row]:
+        self._store._count(self._operation)
+        return list(self._tx.run(_query(text), params))
+
+    def batched(self, name: str, key: str, rows: Sequence[Any], **params: Any) -> list[Row]:
+        """The statement once per batch of ``rows`` (passed as ``$key``); none for no rows."""
+        size = self._store.batch_size
+        found: list[Row] = []
+        for start in range(0, len(rows), size):
+            found.extend(self.run(name, **{key: list(rows[start : start + size])}, **params))
+        return found
+
+
+class Neo4jStore(Store):
+    """The identity graph in a Neo4j 5 database."""
+
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.uri = uri
+        self.database = database or None
+        self.batch_size = batch_size
+        self.statement_counts: Counter[str] = Counter()
+        """Statements sent per store operation since the store was opened (a metric)."""
+        self._counts_lock = threading.Lock()
+        self._local = threading.local()
+        auth = (user, password or "") if user else None
+        try:
+            self._driver = neo4j.GraphDatabase.driver(uri, auth=auth)
+        except (ValueError, neo4j_errors.ConfigurationError) as error:
+            raise ConfigError(
+                f"cannot use the Neo4j URL {uri}: {error}", field="IDGRAPH_STORE"
+            ) from error
+        try:
+            # Fail fast (no retries) when the server is down or refuses the credentials.
+            try:
+                self._driver.verify_connectivity()
+            except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
+                raise self._error(error, "connect") from error
+            self._migrate()
+        except BaseException:
+            self._driver.close()
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.uri} (database {self.database or 'default'})"
+
+    def _count(self, operation: str) -> None:
+        with self._counts_lock:
+            self.statement_counts[operation] += 1
+
+    def _session(self) -> neo4j.Session:
+        # The driver's shared bookmark manager makes each session see the writes of the
+        # sessions before it, also on a cluster.
+        return self._driver.session(
+            database=self.database,
+            bookmark_manager=self._driver.execute_query_bookmark_manager,
+        )
+
+    def _error(self, error: Exception, operation: str) -> StoreError:
+        """A service error for a driver error; never the server's message, which can quote
+        the values (e-mails, phones) a statement carried."""
+        if isinstance(error, neo4j_errors.AuthError):
+            return StoreUnavailable(
+                f"Neo4j at {self._where} refused the credentials: check IDGRAPH_NEO4J_USER "
+                "and IDGRAPH_NEO4J_PASSWORD"
+            )
+        if isinstance(error, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired):
+            return StoreUnavailable(f"Neo4j at {self._where} is unavailable: {error}")
+        if isinstance(error, neo4j_errors.Neo4jError):
+            code = error.code or "unknown"
+            if code.endswith("DatabaseNotFound") or isinstance(
+                error, neo4j_errors.DatabaseUnavailable
+            ):
+                return StoreUnavailable(f"Neo4j at {self._where}: the database is not available")
+            if isinstance(error, neo4j_errors.ConstraintError):
+                return StoreError(f"{operation}: a Neo4j constraint refused the write ({code})")
+            return StoreError(f"{operation} failed in Neo4j ({code})")
+        return StoreError(f"{operation} failed: {type(error).__name__}")
+
+    def _work(self, operation: str, work: Callable[[_Statements], T], *, write: bool) -> T:
+        tx: neo4j.Transaction | None = getattr(self._local, "tx", None)
+        try:
+            if tx is not None:
+                return work(_Statements(tx, self, operation))
+            with self._session() as session:
+
+                def unit(managed: neo4j.ManagedTransaction) -> T:
+                    return work(_Statements(managed, self, operation))
+
+                if write:
+                    return session.execute_write(unit)
+                return session.execute_read(unit)
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
+            raise self._error(error, operation) from error
+
+    def _read(self, operation: str, work: Callable[[_Statements], T]) -> T:
+        return self._work(operation, work, write=False)
+
+    def _write(self, operation: str, work: Callable[[_Statements], T]) -> T:
+        return self._work(operation, work, write=True)
+
+    def _migrate(self) -> None:
+        current = self._schema_version()
+        if current is not None and current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the Neo4j graph at {self._where} has schema version {current}, newer than "
+                f"this idgraph knows ({SCHEMA_VERSION}): upgrade idgraph"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        # Schema statements cannot share a transaction with writes: one each, in order.
+        for index, text in enumerate(statements("schema")):
+
+            def apply(s: _Statements, text: str = text) -> None:
+                s.run_text(text)
+
+            try:
+                self._write("migrate", apply)
+            except StoreError as error:
+                raise type(error)(f"schema.cypher statement {index + 1}: {error}") from error
+        self._write("migrate", lambda s: s.run("set_schema_version", version=SCHEMA_VERSION))
+
+    def _schema_version(self) -> int | None:
+        rows = self._read("schema_version", lambda s: s.run("schema_version"))
+        version = rows[0]["version"] if rows else None
+        return int(version) if version is not None else None
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        return self._unit_of_work()
+
+    @contextmanager
+    def _unit_of_work(self) -> Iterator[None]:
+        if getattr(self._local, "tx", None) is not None:
+            yield  # joins the outer block
+            return
+        try:
+            session = self._session()
+            tx = session.begin_transaction()
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
+            raise self._error(error, "unit_of_work") from error
+        self._local.tx = tx
+        try:
+            yield
+        except BaseException:
+            self._local.tx = None
+            with suppress(neo4j_errors.Neo4jError, neo4j_errors.DriverError):
+                if not tx.closed():
+                    tx.rollback()
+            session.close()
+            raise
+        self._local.tx = None
+        try:
+            tx.commit()
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
+            raise self._error(error, "unit_of_work") from error
+        finally:
+            session.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def health(self) -> StoreHealth:
+        try:
+            version = self._schema_version()
+        except StoreError as error:
+            return StoreHealth(False, self.backend, str(error))
+        return StoreHealth(True, self.backend, f"{self._where} (schema v{version})")
+
+    def counts(self) -> StoreCounts:
+        row = self._read("counts", lambda s: s.run("counts"))[0]
+        return StoreCounts(
+            int(row["records"]), int(row["identifiers"]), int(row["profiles"]), int(row["links"])
+        )
+
+    def delete_everything(self) -> None:
+        """Delete every node and relationship, then re-create the schema version.
+
+        For tests and for emptying a migration target; never called by the service.
+        """
+        self._count("delete_everything")
+        try:
+            with self._session() as session:
+                session.run(_query(statement("delete_everything"))).consume()
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
+            raise self._error(error, "delete_everything") from error
+        self._migrate()
+
+    # -- source mappings and metadata ------------------------------------------------------
+
+    def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
+        self._write("put_source", lambda s: s.run("put_source", name=name, mapping=_dumps(mapping)))
+
+    def get_source(self, name: str) -> dict[str, JSONValue] | None:
+        rows = self._read("get_source", lambda s: s.run("get_source", name=name))
+        return cast(dict[str, JSONValue], json.loads(rows[0]["mapping"])) if rows else None
+
+    def list_sources(self) -> list[str]:
+        rows = self._read("list_sources", lambda s: s.run("list_sources"))
+        return [str(row["name"]) for row in rows]
+
+    def get_meta(self, key: str) -> JSONValue | None:
+        rows = self._read("get_meta", lambda s: s.run("get_meta", key=key))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: JSONValue) -> None:
+        self._write("set_meta", lambda s: s.run("set_meta", key=key, value=_dumps(value)))
+
+    # -- records and identifiers -----------------------------------------------------------
+
+    @staticmethod
+    def _record(row: Row) -> StoredRecord:
+        stamp = row["timestamp"]
+        return StoredRecord(
+            record_id=int(row["id"]),
+            record=SourceRecord(
+                source=row["source"],
+                key=row["key"],
+                identifiers=_load_identifiers(row["identifiers"]),
+                attributes=json.loads(row["attributes"]),
+                timestamp=datetime.fromisoformat(stamp) if stamp is not None else None,
+                raw=json.loads(row["raw"]),
+            ),
+            profile_id=row["profile_id"],
+            ingested_at=datetime.fromisoformat(row["ingested_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+        )
+
+    def upsert_records(self, records: Sequence[SourceRecord], now: datetime) -> list[RecordWrite]:
+        refs = [{"source": s, "key": k} for s, k in sorted({r.ref for r in records})]
+
+        def work(s: _Statements) -> list[RecordWrite]:
+            # Current state per ref: (record id, identifiers JSON, attributes, raw, timestamp).
+            state: dict[RecordRef, tuple[int, str, str, str, str | None]] = {
+                RecordRef(row["source"], row["key"]): (
+                    int(row["id"]),
+                    row["identifiers"],
+                    row["attributes"],
+                    row["raw"],
+                    row["timestamp"],
+                )
+                for row in s.batched("records_by_ref", "refs", refs)
+            }
+            # New records get ids in the order they first appear, as the embedded store's
+            # autoincrement gives them.
+            new_refs = list(dict.fromkeys(r.ref for r in records if r.ref not in state))
+            first = (
+                int(s.run("allocate_record_ids", count=len(new_refs))[0]["first"])
+                if (new_refs)
+                else 0
+            )
+            new_ids = {ref: first + offset for offset, ref in enumerate(new_refs)}
+            writes: list[RecordWrite] = []
+            created: dict[int, dict[str, Any]] = {}
+            updated: dict[int, dict[str, Any]] = {}
+            # Edges are written once per record at the end, from its state before the call
+            # to its last version in the call (a ref may appear more than once).
+            initial: dict[int, set[IdentifierKey]] = {}
+            final: dict[int, tuple[Identifier, ...]] = {}
+            for record in records:
+                ref = record.ref
+                new = (
+                    _identifiers_json(record.identifiers),
+                    _dumps(record.attributes),
+                    _dumps(record.raw),
+                    _stamp(record.timestamp),
+                )
+                row = {
+                    "source": ref.source,
+                    "key": ref.key,
+                    "identifiers": new[0],
+                    "attributes": new[1],
+                    "raw": new[2],
+                    "timestamp": new[3],
+                }
+                before = state.get(ref)
+                if before is None:
+                    rid = new_ids[ref]
+                    created[rid] = {"id": rid, **row}
+                    initial[rid] = set()
+                    final[rid] = record.identifiers
+                    writes.append(RecordWrite(rid, ref, created=True, changed=True))
+                    state[ref] = (rid, *new)
+                    continue
+                rid = before[0]
+                if before[1:] == new:
+                    writes.append(RecordWrite(rid, ref, created=False, changed=False))
+                    continue
+                old_keys = [IdentifierKey(k, v) for k, v, _ in json.loads(before[1])]
+                new_keys = {i.key for i in record.identifiers}
+                gone = tuple(k for k in old_keys if k not in new_keys)
+                initial.setdefault(rid, set(old_keys))
+                final[rid] = record.identifiers
+                if rid in created:
+                    created[rid] = {"id": rid, **row}
+                else:
+                    updated[rid] = {"id": rid, **row}
+                writes.append(
+                    RecordWrite(rid, ref, created=False, changed=True, removed_identifiers=gone)
+                )
+                state[ref] = (rid, *new)
+            stamp = now.isoformat()
+            s.batched("create_records", "rows", list(created.values()), now=stamp)
+            s.batched("update_records", "rows", list(updated.values()), now=stamp)
+            removed = [
+                {"record_id": rid, "kind": k.kind, "value": k.value}
+                for rid, identifiers in final.items()
+                for k in sorted(initial[rid] - {i.key for i in identifiers})
+            ]
+            s.batched("remove_identifier_edges", "rows", removed)
+            added = [
+                {"record_id": rid, "kind": i.kind, "value": i.value, "original": i.original}
+                for rid, identifiers in final.items()
+                for i in identifiers
+            ]
+            s.batched("add_identifier_edges", "rows", added)
+            return writes
+
+        return self._write("upsert_records", work)
+
+    def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
+        ids = list(dict.fromkeys(record_ids))
+        rows = self._read("get_records", lambda s: s.batched("records_by_id", "ids", ids))
+        return {int(row["id"]): self._record(row) for row in rows}
+
+    def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
+        wanted = [{"source": s, "key": k} for s, k in dict.fromkeys(RecordRef(*r) for r in refs)]
+        rows = self._read("record_ids", lambda s: s.batched("record_ids", "refs", wanted))
+        return {RecordRef(row["source"], row["key"]): int(row["id"]) for row in rows}
+
+    def iter_record_profiles(
+        self, batch_size: int = 10_000
+    ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
+        after = ("", "")
+        while True:
+            source, key = after
+
+            def page(s: _Statements, source: str = source, key: str = key) -> list[Row]:
+                return s.run("record_profiles_page", source=source, key=key, limit=batch_size)
+
+            rows = self._read("iter_record_profiles", page)
+            for row in rows:
+                yield RecordRef(row["source"], row["key"]), row["profile_id"]
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1]["source"], rows[-1]["key"])
+
+    def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
+        ids = list(dict.fromkeys(record_ids))
+        rows = self._read("identifiers_of", lambda s: s.batched("identifiers_of", "ids", ids))
+        return {int(row["id"]): list(_load_identifiers(row["identifiers"])) for row in rows}
+
+    def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
+        wanted = _keys(keys)
+        rows = self._read(
+            "identifier_counts", lambda s: s.batched("identifier_counts", "keys", wanted)
+        )
+        return {IdentifierKey(row["kind"], row["value"]): int(row["records"]) for row in rows}
+
+    def records_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[RecordId]]:
+        result: dict[IdentifierKey, list[RecordId]] = {IdentifierKey(*k): [] for k in keys}
+        wanted = _keys(keys)
+        rows = self._read("records_with", lambda s: s.batched("records_with", "keys", wanted))
+        for row in rows:
+            result[IdentifierKey(row["kind"], row["value"])].append(int(row["record_id"]))
+        return result
+
+    def put_identifier_flags(
+        self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
+    ) -> None:
+        rows = [
+            {
+                "kind": f.key.kind,
+                "value": f.key.value,
+                "reason": f.reason.value,
+                "record_count": f.record_count,
+            }
+            for f in flags
+        ]
+        gone = _keys(cleared)
+
+        def work(s: _Statements) -> None:
+            s.batched("clear_identifier_flags", "keys", gone)
+            s.batched("put_identifier_flags", "rows", rows)
+
+        self._write("put_identifier_flags", work)
+
+    def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
+        rows = self._read("identifier_flags", lambda s: s.run("identifier_flags", limit=limit))
+        return [
+            IdentifierFlag(
+                IdentifierKey(row["kind"], row["value"]),
+                IdentifierFlagReason(row["reason"]),
+                int(row["record_count"]),
+            )
+            for row in rows
+        ]
+
+    # -- links -----------------------------------------------------------------------------
+
+    def links_of(
+        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+    ) -> list[Link]:
+        ids = list(dict.fromkeys(record_ids))
+        wanted = None if types is None else sorted({LinkType(t).value for t in types})
+        rows = self._read("links_of", lambda s: s.batched("links_of", "ids", ids, types=wanted))
+        links = {
+            (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): Link(
+                int(row["a"]),
+                int(row["b"]),
+                LinkType(row["type"]),
+                row["matcher"],
+                float(row["weight"]),
+                json.loads(row["evidence"]),
+            )
+            for row in rows
+        }
+        # Batches of ids can find the same link twice; order as one statement would.
+        return [links[k] for k in sorted(links)]
+
+    @staticmethod
+    def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
+        return [
+            {
+                "a": link.a,
+                "b": link.b,
+                "type": link.type.value,
+                "matcher": link.matcher,
+                "weight": float(link.weight),
+                "evidence": _dumps(link.evidence),
+            }
+            for link in links
+        ]
+
+    def put_links(self, links: Sequence[Link]) -> None:
+        rows = self._link_rows(links)
+        self._write("put_links", lambda s: s.batched("put_links", "rows", rows))
+
+    def replace_links(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
+    ) -> None:
+        ids = list(dict.fromkeys(record_ids))
+        rows = self._link_rows(links)
+
+        def work(s: _Statements) -> None:
+            s.batched("delete_matcher_links", "ids", ids, matcher=matcher)
+            s.batched("put_links", "rows", rows)
+
+        self._write("replace_links", work)
+
+    def delete_links(
+        self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
+    ) -> int:
+        rows = [
+            {"a": min(a, b), "b": max(a, b), "type": LinkType(t).value}
+            for a, b in pairs
+            for t in types
+        ]
+        found = self._write("delete_links", lambda s: s.batched("delete_links", "rows", rows))
+        return sum(int(row["deleted"]) for row in found)
+
+    # -- profiles --------------------------------------------------------------------------
+
+    def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
+        ids = list(dict.fromkeys(record_ids))
+        rows = self._read("profile_ids_of", lambda s: s.batched("profile_ids_of", "ids", ids))
+        return {int(row["record_id"]): row["profile_id"] for row in rows}
+
+    def records_of_profiles(
+        self, profile_ids: Collection[ProfileId]
+    ) -> dict[ProfileId, list[RecordId]]:
+        result: dict[ProfileId, list[RecordId]] = {pid: [] for pid in profile_ids}
+        ids = list(result)
+        rows = self._read(
+            "records_of_profiles", lambda s: s.batched("records_of_profiles", "ids", ids)
+        )
+        for row in rows:
+            result[row["profile_id"]].append(int(row["record_id"]))
+        return result
+
+    def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
+        ids = list(dict.fromkeys(profile_ids))
+        rows = self._read("get_profiles", lambda s: s.batched("get_profiles", "ids", ids))
+        return {
+            row["id"]: ProfileRow(
+                row["id"],
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["updated_at"]),
+                tuple(row["merged_from"] or ()),
+            )
+            for row in rows
+        }
+
+    def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
+        ids = list(dict.fromkeys(profile_ids))
+        rows = self._read(
+            "resolve_profile_ids", lambda s: s.batched("resolve_profile_ids", "ids", ids)
+        )
+        live = {row["id"]: row["live_id"] for row in rows}
+        return {pid: live[pid] for pid in profile_ids if pid in live}
+
+    def profiles_with(
+        self, keys: Collection[IdentifierKey]
+    ) -> dict[IdentifierKey, list[ProfileId]]:
+        result: dict[IdentifierKey, list[ProfileId]] = {IdentifierKey(*k): [] for k in keys}
+        wanted = _keys(keys)
+        rows = self._read("profiles_with", lambda s: s.batched("profiles_with", "keys", wanted))
+        for row in rows:
+            result[IdentifierKey(row["kind"], row["value"])].append(row["profile_id"])
+        return result
+
+    def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
+        stamp = now.isoformat()
+        assignments = [
+            {"record_id": rid, "profile_id": pid} for rid, pid in changes.assignments.items()
+        ]
+
+        def work(s: _Statements) -> None:
+            s.batched("create_profiles", "ids", list(changes.created), now=stamp)
+            s.batched("assign_records", "rows", assignments)
+            if changes.merged:
+                s.batched("update_profile_states", "rows", self._merge(s, changes), now=stamp)
+            s.batched("delete_profiles", "ids", list(changes.deleted), now=stamp)
+            s.batched("touch_profiles", "ids", sorted(changes.touched), now=stamp)
+
+        self._write("apply_profile_changes", work)
+
+    @staticmethod
+    def _merge(s: _Statements, changes: ProfileChanges) -> list[dict[str, Any]]:
+        """The profile rows a batch of merges rewrites, computed from one read of the
+        profiles involved, step for step as the embedded store applies merges: in retired
+        id order, each retired id redirecting to its survivor and taking along every id
+        that redirected to it; then each survivor's history gains what it absorbed."""
+        involved = sorted(set(changes.merged) | set(changes.merged.values()))
+        status: dict[ProfileId, str] = {}
+        history: dict[ProfileId, list[ProfileId]] = {}
+        redirect: dict[ProfileId, ProfileId | None] = {}
+        for row in s.batched("profile_states", "ids", involved):
+            pid = row["id"]
+            status[pid] = row["status"]
+            history[pid] = list(row["merged_from"] or ())
+            redirect[pid] = row["redirect_to"]
+            for follower in row["followers"]:
+                redirect.setdefault(follower, pid)
+        touched: set[ProfileId] = set()
+        redirected: set[ProfileId] = set()
+        absorbed: dict[ProfileId, set[ProfileId]] = {}
+        for retired, survivor in sorted(changes.merged.items()):
+            if retired not in status:
+                raise StoreError(f"cannot merge unknown profile {retired}")
+            gained = absorbed.setdefault(survivor, set())
+            gained.add(retired)
+            gained.update(history[retired])
+            status[retired], history[retired], redirect[retired] = "merged", [], survivor
+            touched.add(retired)
+            redirected.add(retired)
+            for pid, target in redirect.items():
+                if target == retired:
+                    redirect[pid] = survivor
+                    redirected.add(pid)
+        for survivor, gained in sorted(absorbed.items()):
+            if survivor not in status:
+                raise StoreError(f"cannot merge into unknown profile {survivor}")
+            history[survivor] = sorted(gained | set(history[survivor]))
+            touched.add(survivor)
+        changed = sorted(touched | redirected)
+        rows: list[dict[str, Any]] = []
+        for pid in changed:
+            if pid in status:
+                rows.append(
+                    {
+                        "id": pid,
+                        "status": status[pid],
+                        "merged_from": history[pid],
+                        "redirect_to": redirect.get(pid),
+                        "touch": pid in touched,
+                    }
+                )
+            else:  # an id that only followed a retired one: just its redirect moves
+                rows.append({"id": pid, "redirect_to": redirect[pid], "touch": False})
+        return rows
+
+    def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        after = ""
+        while True:
+
+            def page(s: _Statements, after: str = after) -> list[Row]:
+                return s.run("profile_ids_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_profile_ids", page)
+            ids = [str(row["id"]) for row in rows]
+            yield from ids
+            if len(ids) < batch_size:
+                return
+            after = ids[-1]
