@@ -1,6 +1,9 @@
-"""Matching quality against a ground truth: pairwise precision, recall and F1 of a clustering.
+"""Matching quality against a ground truth: pairwise and B-cubed precision, recall and F1.
 
-Pairs are counted from cluster sizes (a contingency table), never enumerated.
+Pairs are counted from cluster sizes (a contingency table), never enumerated. B-cubed
+scores each record: the share of its cluster that is its entity (precision) and the
+share of its entity that is in its cluster (recall), averaged over records; unlike
+pairwise scores it is not dominated by the largest clusters.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class PairwiseScores:
     records_only_truth: int  # left out: not in the prediction
     over_merged_clusters: int  # predicted clusters holding more than one truth entity
     under_merged_entities: int  # truth entities split over more than one predicted cluster
+    bcubed_precision: float = 1.0
+    bcubed_recall: float = 1.0
+    bcubed_f1: float = 1.0
 
 
 def load_assignment(path: Path) -> dict[RecordKey, str]:
@@ -132,6 +138,23 @@ def pairwise(
     recall = true_positive / truth_pairs if truth_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     entities_per_cluster = Counter(cluster for cluster, _ in cells)
+    singletons = compared - sum(predicted_sizes.values())
+    singletons_recall = sum(
+        1 / truth_sizes[entity]
+        for entity, clusters in clusters_of_entity.items()
+        for c in clusters
+        if isinstance(c, tuple)
+    )
+    if compared:
+        b_precision = (
+            sum(n * n / predicted_sizes[c] for (c, _), n in cells.items()) + singletons
+        ) / compared
+        b_recall = (
+            sum(n * n / truth_sizes[t] for (_, t), n in cells.items()) + singletons_recall
+        ) / compared
+    else:
+        b_precision = b_recall = 1.0
+    b_f1 = 2 * b_precision * b_recall / (b_precision + b_recall) if b_precision + b_recall else 0.0
     return PairwiseScores(
         true_positive_pairs=true_positive,
         false_positive_pairs=predicted_pairs - true_positive,
@@ -144,4 +167,7 @@ def pairwise(
         records_only_truth=len(truth) - compared,
         over_merged_clusters=sum(1 for n in entities_per_cluster.values() if n > 1),
         under_merged_entities=sum(1 for c in clusters_of_entity.values() if len(c) > 1),
+        bcubed_precision=b_precision,
+        bcubed_recall=b_recall,
+        bcubed_f1=b_f1,
     )

@@ -270,7 +270,7 @@ def evaluate(
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
-    """Pairwise precision, recall and F1 of the stored profiles against a truth file."""
+    """Pairwise and B-cubed precision, recall and F1 of the stored profiles against a truth file."""
     from identity.evaluation import load_assignment, pairwise
 
     try:

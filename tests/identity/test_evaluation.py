@@ -59,6 +59,9 @@ def test_one_over_merge() -> None:
     assert scores.recall == 1.0
     assert scores.f1 == pytest.approx(2 * (1 / 3) / (1 / 3 + 1))
     assert (scores.over_merged_clusters, scores.under_merged_entities) == (1, 0)
+    # B-cubed: a-d each share their profile of 4 with 2 of their own; e is alone and right.
+    assert scores.bcubed_precision == pytest.approx((4 * 2 / 4 + 1) / 5)
+    assert scores.bcubed_recall == 1.0
 
 
 def test_one_under_merge() -> None:
@@ -71,6 +74,9 @@ def test_one_under_merge() -> None:
     assert scores.precision == 1.0
     assert scores.recall == pytest.approx(3 / 7)
     assert (scores.over_merged_clusters, scores.under_merged_entities) == (0, 1)
+    assert scores.bcubed_precision == 1.0
+    assert scores.bcubed_recall == pytest.approx((4 * 2 / 4 + 2) / 6)
+    assert scores.bcubed_f1 == pytest.approx(2 * (2 / 3) / (1 + 2 / 3))
 
 
 def test_the_cli_example_one_person_in_two_profiles() -> None:
@@ -97,6 +103,9 @@ def test_a_record_predicted_none_is_a_singleton() -> None:
     scores = pairwise(predicted, truth)
     assert (scores.true_positive_pairs, scores.false_negative_pairs) == (1, 2)
     assert scores.under_merged_entities == 1
+    # a, b: 2 of 3 of their person; c alone: 1 of 3. Every profile is pure.
+    assert scores.bcubed_precision == 1.0
+    assert scores.bcubed_recall == pytest.approx((2 / 3 + 2 / 3 + 1 / 3) / 3)
 
 
 def test_empty_inputs_score_one() -> None:
