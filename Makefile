@@ -51,9 +51,15 @@ cypher-lint-install: $(CYPHER_LINT)/node_modules/.installed
 cypher-lint: cypher-lint-install
 	node $(CYPHER_LINT)/lint.mjs --strict cypher
 
+# The bench extra (Splink, the linkage benchmark's peer) on top of dev.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
-bench: install-dev
+bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/ingest_rate.py --runs 3
+	$(BIN)/python tests/benchmarks/linkage.py --runs 3
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
