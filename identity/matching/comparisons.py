@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from nicknames import NickNamer
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 MISSING = -1
 """Level index of a pair where a side has no value: no evidence either way."""
@@ -93,9 +93,11 @@ def jaro_winkler_at_least(threshold: float) -> PairTest:
     return test
 
 
-def levenshtein_at_most(distance: int) -> PairTest:
+def edits_at_most(distance: int) -> PairTest:
+    """Damerau-Levenshtein distance: a transposition (``6147``/``6174``) is one typo."""
+
     def test(a: Strings, b: Strings) -> Mask:
-        found = process.cpdist(list(a), list(b), scorer=Levenshtein.distance, workers=-1)
+        found = process.cpdist(list(a), list(b), scorer=DamerauLevenshtein.distance, workers=-1)
         return np.asarray(found <= distance, dtype=bool)
 
     return test
@@ -216,7 +218,7 @@ def date_comparison(field: str) -> Comparison:
         (
             Level("exact", _exact, exact=True),
             Level("day_month_swapped", day_month_swapped),
-            Level("one_typo", levenshtein_at_most(1)),
+            Level("one_typo", edits_at_most(1)),
             Level("same_year", same_year),
             Level("else", _always),
         ),
@@ -229,8 +231,8 @@ def id_comparison(field: str) -> Comparison:
         field,
         (
             Level("exact", _exact, exact=True),
-            Level("one_typo", levenshtein_at_most(1)),
-            Level("two_typos", levenshtein_at_most(2)),
+            Level("one_typo", edits_at_most(1)),
+            Level("two_typos", edits_at_most(2)),
             Level("else", _always),
         ),
     )
@@ -242,7 +244,7 @@ def postcode_comparison(field: str) -> Comparison:
         field,
         (
             Level("exact", _exact, exact=True),
-            Level("one_typo", levenshtein_at_most(1)),
+            Level("one_typo", edits_at_most(1)),
             Level("same_district", same_leading_token),
             Level("else", _always),
         ),
