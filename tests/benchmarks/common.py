@@ -1,0 +1,54 @@
+"""What the benchmarks share: the machine description and the FEBRL linkage settings
+(also used by the FEBRL quality test)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from identity.normalise import normalise_text
+
+FEBRL_FIELDS = {
+    "given_name": "first_name",
+    "surname": "name",
+    "date_of_birth": "date",
+    "soc_sec_id": "id",
+    "street_number": "id",
+    "address_1": "address",
+    "suburb": "text",
+    "postcode": "postcode",
+    "state": "text",
+}
+FEBRL_BLOCKING = [
+    ["surname:sound"],
+    ["given_name:sound"],
+    ["date_of_birth"],
+    ["soc_sec_id"],
+    ["postcode", "street_number"],
+]
+
+
+def febrl_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The compared FEBRL fields, normalised as text, blanks as missing."""
+    frame = pd.DataFrame(index=raw.index)
+    for name in FEBRL_FIELDS:
+        frame[name] = [
+            normalise_text(v) if isinstance(v, str) and v.strip() else None for v in raw[name]
+        ]
+    return frame
+
+
+def machine() -> str:
+    """Cores, CPU model and Python version, for the benchmark tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
