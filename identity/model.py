@@ -215,6 +215,16 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A record's entry in the match index: the values the probabilistic matcher compares
+    (normalised, by field) and the blocking keys that make it a candidate for others."""
+
+    record_id: RecordId
+    fields: dict[str, str | None]
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StoreCounts:
     records: int
     identifiers: int

@@ -294,15 +294,16 @@ def evaluate(
 
 @app.command()
 def train(store: StoreOption = None, rules: RulesOption = None) -> None:
-    """Estimate the probabilistic match model on the stored records and keep it in the store."""
-    from identity.matching.matcher import ProbabilisticMatcher
+    """Estimate the probabilistic match model on the stored records and keep it in the store.
 
+    Rebuilds the match index first when the [matching] settings changed since it was built.
+    """
     try:
         graph = _open(store, rules)
         try:
-            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
-            with console.status("reading records ..."):
-                frame = matcher.all_frame()
+            matcher = graph.probabilistic()
+            with console.status("reading records ...") as status:
+                frame = matcher.all_frame(progress=status.update)
             with console.status(f"training on {len(frame):,} records ..."):
                 model = matcher.train(frame)
         finally:
@@ -326,12 +327,10 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
 @app.command()
 def link(store: StoreOption = None, rules: RulesOption = None) -> None:
     """Link the stored records with the trained model and re-resolve their profiles."""
-    from identity.matching.matcher import ProbabilisticMatcher
-
     try:
         graph = _open(store, rules)
         try:
-            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            matcher = graph.probabilistic()
             with console.status("scoring candidate pairs ..."):
                 report = matcher.link_all()
         finally:
@@ -422,10 +421,8 @@ def demo(
                 f"deterministic matching: pairwise precision {deterministic.precision:.4f}, "
                 f"recall {deterministic.recall:.4f}"
             )
-            if graph.rules.matching is not None:
-                from identity.matching.matcher import ProbabilisticMatcher
-
-                matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            if graph.matcher is not None:
+                matcher = graph.matcher
                 with console.status("training the match model and linking ..."):
                     matcher.train()
                     linked = matcher.link_all()

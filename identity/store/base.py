@@ -3,7 +3,9 @@
 Sized for the whole product: records and their identifiers (the identity graph's
 record-has-identifier edges), record-to-record links of every type, profiles with their
 redirects, flagged identifiers, registered source mappings and small metadata documents
-(the trained match model lives there). Events, segments and the audit log will be added
+(the trained match model lives there), and the match index: per record, the fields the
+probabilistic matcher compares and its blocking keys, so that a record arriving alone
+finds its candidates without a scan. Events, segments and the audit log will be added
 here by the issues that build them, each with contract tests.
 
 Every method is batched: it takes or returns collections, never one row per call,
@@ -25,6 +27,7 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -133,6 +136,25 @@ class Store(ABC):
     @abstractmethod
     def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
         """Flagged identifiers, most-shared first, then by key."""
+
+    # -- the match index ---------------------------------------------------------------------
+
+    @abstractmethod
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        """Insert or replace the match-index entries of these records (their fields and all
+        their blocking keys: keys a record no longer has stop finding it)."""
+
+    @abstractmethod
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        """Entries of the records holding any of ``keys``, each once, by record id."""
+
+    @abstractmethod
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        """Every entry of the match index, by record id, in batches."""
+
+    @abstractmethod
+    def clear_match_rows(self) -> None:
+        """Empty the match index (before rebuilding it for new matching settings)."""
 
     # -- links ------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -50,7 +51,7 @@ from identity.model import (
 from identity.store.base import Store
 from identity.store.cypher import statement, statements
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -514,6 +515,49 @@ class Neo4jStore(Store):
             )
             for row in rows
         ]
+
+    # -- the match index -------------------------------------------------------------------
+
+    @staticmethod
+    def _match_row(row: Row) -> MatchRow:
+        return MatchRow(int(row["record_id"]), json.loads(row["fields"]), tuple(row["keys"]))
+
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        params = [
+            {"record_id": r.record_id, "fields": _dumps(r.fields), "keys": list(r.keys)}
+            for r in rows
+        ]
+        self._write("put_match_rows", lambda s: s.batched("put_match_rows", "rows", params))
+
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        wanted = sorted(set(keys))
+        rows = self._read(
+            "match_rows_with_keys", lambda s: s.batched("match_rows_with_keys", "keys", wanted)
+        )
+        # Batches of keys can find the same record twice.
+        found = {int(row["record_id"]): row for row in rows}
+        return [self._match_row(found[rid]) for rid in sorted(found)]
+
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        after = -1
+        while True:
+
+            def page(s: _Statements, after: int = after) -> list[Row]:
+                return s.run("match_rows_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_match_rows", page)
+            if rows:
+                yield [self._match_row(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1]["record_id"])
+
+    def clear_match_rows(self) -> None:
+        def work(s: _Statements) -> None:
+            s.run("clear_blocking_keys")
+            s.run("clear_match_fields")
+
+        self._write("clear_match_rows", work)
 
     # -- links -----------------------------------------------------------------------------
 

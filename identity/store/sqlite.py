@@ -33,6 +33,7 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -140,6 +141,24 @@ _DELETE_MATCHER_LINKS = (
     f"DELETE FROM links WHERE matcher = :matcher AND (a IN {_IDS} OR b IN {_IDS})"
 )
 _DELETE_LINK = "DELETE FROM links WHERE a = ? AND b = ? AND type = ?"
+
+_MATCH_ROW_COLUMNS = "m.record_id, m.fields, m.keys"
+_PUT_MATCH_ROW = (
+    "INSERT INTO match_rows (record_id, fields, keys) VALUES (?, ?, ?) "
+    "ON CONFLICT (record_id) DO UPDATE SET fields = excluded.fields, keys = excluded.keys"
+)
+_DELETE_BLOCKING_KEYS = f"DELETE FROM blocking_keys WHERE record_id IN {_IDS}"
+_ADD_BLOCKING_KEY = "INSERT OR IGNORE INTO blocking_keys (key, record_id) VALUES (?, ?)"
+_MATCH_ROWS_WITH_KEYS = (
+    f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id IN ("
+    "SELECT b.record_id FROM json_each(:keys) j JOIN blocking_keys b ON b.key = j.value"
+    ") ORDER BY m.record_id"
+)
+_MATCH_ROWS_PAGE = (
+    f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id > ? "
+    "ORDER BY m.record_id LIMIT ?"
+)
+_CLEAR_MATCH_ROWS = ("DELETE FROM blocking_keys", "DELETE FROM match_rows")
 
 _PROFILE_IDS_OF = (
     f"SELECT id, profile_id FROM records WHERE id IN {_IDS} AND profile_id IS NOT NULL"
@@ -491,6 +510,45 @@ class SQLiteStore(Store):
                 IdentifierFlag(IdentifierKey(kind, value), IdentifierFlagReason(reason), count)
                 for kind, value, reason, count in conn.execute(_FLAGS, (limit,))
             ]
+
+    # -- the match index -------------------------------------------------------------------
+
+    @staticmethod
+    def _match_row(row: tuple[Any, ...]) -> MatchRow:
+        rid, fields, keys = row
+        return MatchRow(rid, json.loads(fields), tuple(json.loads(keys)))
+
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        with self._transaction():
+            self._execute(_DELETE_BLOCKING_KEYS, {"ids": _dumps([r.record_id for r in rows])})
+            self._executemany(
+                _PUT_MATCH_ROW,
+                [(r.record_id, _dumps(r.fields), _dumps(list(r.keys))) for r in rows],
+            )
+            self._executemany(
+                _ADD_BLOCKING_KEY, [(key, r.record_id) for r in rows for key in r.keys]
+            )
+
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        with self._reading() as conn:
+            rows = conn.execute(_MATCH_ROWS_WITH_KEYS, {"keys": _dumps(list(keys))}).fetchall()
+        return [self._match_row(row) for row in rows]
+
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        after = -1
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_MATCH_ROWS_PAGE, (after, batch_size)).fetchall()
+            if rows:
+                yield [self._match_row(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def clear_match_rows(self) -> None:
+        with self._transaction():
+            for sql in _CLEAR_MATCH_ROWS:
+                self._execute(sql)
 
     # -- links -----------------------------------------------------------------------------
 
