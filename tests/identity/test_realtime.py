@@ -138,3 +138,37 @@ def test_a_model_trained_for_other_settings_is_not_used_until_retrained(tmp_path
     matcher.train()  # rebuilds the index for the new settings, then trains
     assert matcher.index.is_current()
     assert matcher.link_all().records == len(rows)
+
+
+def test_a_stewards_cannot_link_holds_against_the_match_model(tmp_path: Path) -> None:
+    files = generate(tmp_path / "demo", people=80, seed=6)
+    graph = open_graph(tmp_path / "store.db", files)
+    rows = rows_of(graph, files)
+    for source in sorted(files.files):
+        graph.ingest.ingest_rows(source, [(n, r) for s, n, r in rows if s == source])
+    matcher = graph.probabilistic()
+    matcher.train()
+    matcher.link_all()
+    store = graph.store
+    ids = store.record_ids([ref for ref, _ in store.iter_record_profiles()])
+    # A pair joined by the model alone: no identifier in common.
+    held = store.identifiers_of(ids.values())
+    pair = next(
+        (link.a, link.b)
+        for link in store.links_of(ids.values(), types=[LinkType.MATCH])
+        if link.matcher == MATCHER
+        and not {i.key for i in held[link.a]} & {i.key for i in held[link.b]}
+    )
+    assert len(set(store.profile_ids_of(pair).values())) == 1
+
+    with store.unit_of_work():
+        store.put_links([Link(*pair, LinkType.CANNOT_LINK, "steward")])
+        graph.resolver.resolve(pair)
+    assert len(set(store.profile_ids_of(pair).values())) == 2
+    matcher.link_all()  # the model still scores the pair a match ...
+    assert any(
+        link.matcher == MATCHER
+        for link in store.links_of(pair, types=[LinkType.MATCH])
+        if (link.a, link.b) == pair
+    )
+    assert len(set(store.profile_ids_of(pair).values())) == 2  # ... and loses
