@@ -146,12 +146,15 @@ class ProbabilisticMatcher:
         """MATCH and REVIEW links of the scored pairs at or above the review threshold."""
         links: list[Link] = []
         chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
-        tf_values = {column: frame[self._names[column]] for column in self._tf_columns}
+        tf_values = {
+            column: dict(zip(frame.index, frame[self._names[column]], strict=True))
+            for column in self._tf_columns
+        }
         for i in chosen:
             a, b = int(scored.left[i]), int(scored.right[i])
             values: list[str | None] = [None] * len(self._names)
-            for column, series in tf_values.items():
-                values[column] = series.at[a]
+            for column, by_record in tf_values.items():
+                values[column] = by_record[a]
             levels = [int(v) for v in scored.vectors[i]]
             score = model.score(levels, values)
             evidence = score.evidence()

@@ -160,10 +160,14 @@ class Store(ABC):
 
     @abstractmethod
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         """Links with at least one end in ``record_ids`` (of the given types, or all),
-        ordered by (a, b, type, matcher)."""
+        ordered by (a, b, type, matcher); with ``evidence=False`` their evidence comes
+        back empty (clustering needs only the ends, and evidence is the bulk of a link)."""
 
     @abstractmethod
     def put_links(self, links: Sequence[Link]) -> None:

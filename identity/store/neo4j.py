@@ -562,11 +562,17 @@ class Neo4jStore(Store):
     # -- links -----------------------------------------------------------------------------
 
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         ids = list(dict.fromkeys(record_ids))
         wanted = None if types is None else sorted({LinkType(t).value for t in types})
-        rows = self._read("links_of", lambda s: s.batched("links_of", "ids", ids, types=wanted))
+        rows = self._read(
+            "links_of",
+            lambda s: s.batched("links_of", "ids", ids, types=wanted, evidence=evidence),
+        )
         links = {
             (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): Link(
                 int(row["a"]),

@@ -127,9 +127,10 @@ _FLAGS = (
 )
 
 _LINK_COLUMNS = "a, b, type, matcher, weight, evidence"
+_FOUND_LINK_COLUMNS = "a, b, type, matcher, weight, CASE WHEN :evidence THEN evidence END"
 _LINKS_OF = (
-    f"SELECT {_LINK_COLUMNS} FROM links WHERE a IN {_IDS} "
-    f"UNION SELECT {_LINK_COLUMNS} FROM links WHERE b IN {_IDS} "
+    f"SELECT {_FOUND_LINK_COLUMNS} FROM links WHERE a IN {_IDS} "
+    f"UNION SELECT {_FOUND_LINK_COLUMNS} FROM links WHERE b IN {_IDS} "
     "ORDER BY a, b, type, matcher"
 )
 _PUT_LINK = (
@@ -553,14 +554,18 @@ class SQLiteStore(Store):
     # -- links -----------------------------------------------------------------------------
 
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         wanted = None if types is None else {LinkType(t) for t in types}
+        params = {"ids": _dumps(list(record_ids)), "evidence": evidence}
         with self._reading() as conn:
-            rows = conn.execute(_LINKS_OF, {"ids": _dumps(list(record_ids))}).fetchall()
+            rows = conn.execute(_LINKS_OF, params).fetchall()
         return [
-            Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
-            for a, b, kind, matcher, weight, evidence in rows
+            Link(a, b, LinkType(kind), matcher, weight, json.loads(found) if evidence else {})
+            for a, b, kind, matcher, weight, found in rows
             if wanted is None or kind in wanted
         ]
 

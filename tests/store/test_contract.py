@@ -283,6 +283,15 @@ def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
     assert store.counts().links == 3
 
 
+def test_links_can_be_read_without_their_evidence(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    store.put_links([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
+    assert store.links_of([a], evidence=False) == [
+        Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {})
+    ]
+    assert store.links_of([b])[0].evidence == {"fields": {"x": 1}}
+
+
 def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
     store.put_links(
