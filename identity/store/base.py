@@ -74,7 +74,8 @@ class Store(ABC):
     @abstractmethod
     def delete_everything(self) -> None:
         """Delete every record, identifier, link, profile (tombstones too), flag, source
-        mapping and metadata document; record ids start again from the beginning.
+        mapping and metadata document. Record ids are still never reused: new records get
+        ids above every id the store ever gave.
 
         For tests and for emptying the target of ``idgraph migrate --replace``; the service
         never calls it.

@@ -299,10 +299,9 @@ class Neo4jStore(Store):
         )
 
     def delete_everything(self) -> None:
-        """Delete every node and relationship, then re-create the schema version.
-
-        For tests and for emptying a migration target; never called by the service.
-        """
+        """Delete every node and relationship but the id sequences, then re-create the
+        schema version. One auto-commit statement (``CALL ... IN TRANSACTIONS``), so not
+        part of a :meth:`unit_of_work`."""
         self._count("delete_everything")
         try:
             with self._session() as session:

@@ -211,11 +211,11 @@ _COUNTS = (
 )
 
 # Emptying the store: every table of the schema (whatever later migrations add), with
-# foreign keys checked at commit, when nothing is left to point at.
+# foreign keys checked at commit, when nothing is left to point at. sqlite_sequence is
+# kept, so record ids are not reused.
 _TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 _DEFER_FOREIGN_KEYS = "PRAGMA defer_foreign_keys = ON"
 _DELETE_ALL = 'DELETE FROM "{table}"'
-_RESET_SEQUENCES = "DELETE FROM sqlite_sequence"
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -429,7 +429,6 @@ class SQLiteStore(Store):
             self._execute(_DEFER_FOREIGN_KEYS)
             for table in tables:
                 self._execute(_DELETE_ALL.format(table=table))
-            self._execute(_RESET_SEQUENCES)
 
     # -- source mappings and metadata ------------------------------------------------------
 

@@ -582,6 +582,7 @@ def test_delete_everything_empties_the_store_and_it_stays_usable(store: Store) -
     assert store.resolve_profile_ids(["p1"]) == {}
     (c,) = insert(store, rec("a", ident(EMAIL)))
     assert store.records_with([EMAIL]) == {EMAIL: [c]}
+    assert c > max(a, b), "record ids are never reused"
 
 
 # -- metrics ---------------------------------------------------------------------------------
