@@ -16,7 +16,6 @@ import jellyfish
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import recordlinkage
 import recordlinkage.index
 
 from identity.errors import ConfigError
@@ -203,7 +202,9 @@ class Linker:
     def compare(
         self, pairs: pd.MultiIndex, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> tuple[Vectors, dict[int, Strings]]:
-        """Comparison vectors of the pairs, and the left values of term-frequency columns."""
+        """Comparison vectors of the pairs, and the left values of term-frequency columns.
+
+        KeyError if a pair names a record that is not in the frames."""
         right_frame = frame if other is None else other
         left = frame.index.get_indexer(pairs.get_level_values(0))
         right = right_frame.index.get_indexer(pairs.get_level_values(1))
@@ -319,7 +320,8 @@ def _levels(
 ) -> LevelIndex:
     """The comparison's level of each pair (``a[left[i]]``, ``b[right[i]]``), computed once
     per distinct pair of values. ``b`` is None when both sides come from ``a``."""
-    # One code per distinct value over both sides; missing (None, NaN, "") is -1.
+    # One code per distinct value over both sides; None and NaN (code -1) and "" are not
+    # present, and a pair with a side not present is MISSING.
     codes, uniques = pd.factorize(a if b is None else np.concatenate([a, b]))
     valid = np.fromiter((bool(v) for v in uniques), bool, len(uniques))
     codes = np.where(codes >= 0, codes, len(uniques))
@@ -330,7 +332,7 @@ def _levels(
     present = valid[at_a] & valid[at_b]
     width = len(uniques) + 1
     pair_codes = at_a[present].astype(np.int64) * width + at_b[present]
-    distinct, inverse = np.unique(pair_codes, return_inverse=True)
+    inverse, distinct = pd.factorize(pair_codes)
     found = comparison.compare(
         uniques[distinct // width].tolist(), uniques[distinct % width].tolist()
     )

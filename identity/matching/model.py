@@ -27,7 +27,7 @@ from identity.model import JSONValue
 FloatArray = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.int8]
 """Comparison vectors: one row per pair, one column per comparison, level index or MISSING."""
-Values = Sequence[str | None] | npt.NDArray[np.object_]
+PairValues = Sequence[str | None] | npt.NDArray[np.object_]
 """The compared values of many pairs: a list, or an object array."""
 
 _FLOOR = 1e-6
@@ -180,7 +180,7 @@ class MatchModel:
         ]
 
     def weights(
-        self, vectors: Vectors, exact_values: Mapping[int, Values] | None = None
+        self, vectors: Vectors, exact_values: Mapping[int, PairValues] | None = None
     ) -> FloatArray:
         """Total match weight of each pair. ``exact_values[column]`` gives the compared
         value of each pair for term-frequency adjustment of that column's exact level."""
@@ -210,7 +210,9 @@ class MatchModel:
         return Score(weight, probability(weight), tuple(contributions))
 
     @staticmethod
-    def _tf_adjustment(params: ComparisonParameters, levels: Vectors, values: Values) -> FloatArray:
+    def _tf_adjustment(
+        params: ComparisonParameters, levels: Vectors, values: PairValues
+    ) -> FloatArray:
         adjust = np.zeros(len(levels))
         base = params.weight(0)
         exact = np.flatnonzero(levels == 0)
