@@ -120,12 +120,26 @@ def _name_forms(name: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+def _spelling_of(a: str, b: str) -> bool:
+    """Another spelling of one name: the same sound, about the same length
+    (``katherine``/``catherine``; not ``joshua``/``josh``, a short form)."""
+    return abs(len(a) - len(b)) <= 1 and _metaphone(a) == _metaphone(b)
+
+
 def _is_nickname(a: str, b: str) -> bool:
-    return b in _name_forms(a) or a in _name_forms(b)
+    if b in _name_forms(a) or a in _name_forms(b):
+        return True
+    # Short for another spelling of the other name: ``kate`` is short for katherine, a
+    # spelling of ``catherine``. Names that are merely both short for one name stay apart
+    # (``josh``/``joe``, ``chris``/``kit``): brothers have such names.
+    return any(_spelling_of(full, b) for full in _NICKNAMES.canonicals_of(a)) or any(
+        _spelling_of(full, a) for full in _NICKNAMES.canonicals_of(b)
+    )
 
 
 nickname = _pairwise(_is_nickname)
-"""``bob`` and ``robert``: one is a nickname or canonical form of the other."""
+"""``bob`` and ``robert``: one is a nickname or canonical form of the other (or of a
+same-sounding spelling of it: ``kate``/``catherine``)."""
 
 
 def _swapped(a: str, b: str) -> bool:

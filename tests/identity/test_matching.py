@@ -42,6 +42,22 @@ def test_name_levels_from_exact_to_else() -> None:
     ) == ["exact", "nickname", "jaro_winkler_0.92", "same_sound", "else", "missing"]
 
 
+def test_a_nickname_of_another_spelling_is_a_nickname_but_brothers_names_are_not() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert levels(
+        first,
+        [
+            ("kate", "catherine"),  # short for katherine, a spelling of catherine
+            ("catherine", "kate"),
+            ("peggy", "margaret"),
+            # Both short for joseph, but brothers Josh and Joe are two people.
+            ("josh", "joe"),
+            # Sisters' names sharing only a nickname ("chris") get no nickname credit.
+            ("christina", "christopher"),
+        ],
+    ) == ["nickname", "nickname", "nickname", "else", "jaro_winkler_0.80"]
+
+
 def test_date_levels_tolerate_swaps_and_typos() -> None:
     dob = date_comparison("birth_date")
     assert levels(
