@@ -52,10 +52,21 @@ def test_a_nickname_of_another_spelling_is_a_nickname_but_brothers_names_are_not
             ("peggy", "margaret"),
             # Both short for joseph, but brothers Josh and Joe are two people.
             ("josh", "joe"),
-            # Sisters' names sharing only a nickname ("chris") get no nickname credit.
+            # Siblings' names sharing only a nickname ("chris") get no nickname credit.
             ("christina", "christopher"),
         ],
-    ) == ["nickname", "nickname", "nickname", "else", "jaro_winkler_0.80"]
+    ) == ["nickname", "nickname", "nickname", "else", "else"]
+
+
+def test_first_names_tolerate_one_typo_but_not_a_sisters_similar_name() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert levels(first, [("galy", "gary"), ("valentine", "florentine")]) == [
+        "one_typo",
+        "else",
+    ]
+    # Surnames are not what tells household members apart: they keep the looser level.
+    last = name_comparison("last_name", nicknames=False)
+    assert levels(last, [("valentine", "florentine")]) == ["jaro_winkler_0.80"]
 
 
 def test_date_levels_tolerate_swaps_and_typos() -> None:
@@ -75,8 +86,10 @@ def test_date_levels_tolerate_swaps_and_typos() -> None:
 def test_email_and_phone_partial_agreement() -> None:
     assert levels(
         email_comparison("email"),
-        [("ann@gmail.com", "ann@yahoo.com"), ("ann@gmail.com", "bob@gmail.com")],
-    ) == ["same_local_part", "else"]
+        # The same local part at another provider is no evidence of its own: local parts
+        # are made of names, and namesakes have them.
+        [("ann@gmail.com", "ann@gmail.com"), ("ann@gmail.com", "ann@yahoo.com")],
+    ) == ["exact", "else"]
     assert levels(
         phone_comparison("phone"), [("+447400123456", "07400123456"), ("+447400123456", "+1")]
     ) == ["same_last_7_digits", "else"]
