@@ -1,5 +1,6 @@
-// Record-to-record links touching any of $ids, of the given $types (null: all). Links
-// are stored from the lower record id to the higher one.
+// Record-to-record links touching any of $ids, of the given $types (null: all), with
+// their evidence unless $evidence is false (then '{}'). Links are stored from the lower
+// record id to the higher one.
 UNWIND $ids AS id
 MATCH (:Record {id: id})-[l:LINK]-(:Record)
 WHERE $types IS NULL OR l.type IN $types
@@ -10,5 +11,5 @@ RETURN
   l.type AS type,
   l.matcher AS matcher,
   l.weight AS weight,
-  l.evidence AS evidence
+  CASE WHEN $evidence THEN l.evidence ELSE '{}' END AS evidence
 ORDER BY a, b, type, matcher

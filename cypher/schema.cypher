@@ -1,9 +1,10 @@
-// The Neo4j store's schema, version 1: constraints and indexes, each created only if
+// The Neo4j store's schema, version 2: constraints and indexes, each created only if
 // missing, so applying it at every start-up is safe. Statements end with ';' and are sent
 // one at a time (schema changes cannot share a transaction with writes).
 
 // Unique keys: a record by its store id and by (source, key); an identifier node by
-// (kind, normalised value); a profile by id; mappings, metadata, flags and sequences by name.
+// (kind, normalised value); a blocking key of the match index by its text; a profile by
+// id; mappings, metadata, flags and sequences by name.
 CREATE CONSTRAINT record_id IF NOT EXISTS
 FOR (r:Record) REQUIRE r.id IS UNIQUE;
 
@@ -24,6 +25,9 @@ FOR (m:Meta) REQUIRE m.key IS UNIQUE;
 
 CREATE CONSTRAINT flagged_identifier_key IF NOT EXISTS
 FOR (f:FlaggedIdentifier) REQUIRE (f.kind, f.value) IS UNIQUE;
+
+CREATE CONSTRAINT blocking_key IF NOT EXISTS
+FOR (k:BlockingKey) REQUIRE k.key IS UNIQUE;
 
 CREATE CONSTRAINT sequence_name IF NOT EXISTS
 FOR (s:Sequence) REQUIRE s.name IS UNIQUE;

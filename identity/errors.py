@@ -71,6 +71,17 @@ class StoreUnavailable(StoreError):
     pass
 
 
+class ProfilesNotImported(StoreError):
+    """Records copied into a store name profiles it does not hold yet."""
+
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(
+            f"cannot import records into profiles this store does not hold ({len(missing):,} "
+            f"missing, e.g. {missing[0]}): import the profiles first"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RowProblem:
     """A problem with one input row: rejected rows are errors, accepted rows may carry warnings."""

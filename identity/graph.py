@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from identity.ingest import IngestService
+from identity.matching.matcher import ProbabilisticMatcher
 from identity.normalise import Normaliser
 from identity.profiles import ProfileService
 from identity.resolution import Resolver
@@ -24,7 +25,12 @@ class IdentityGraph:
         self.rules = rules
         self.normaliser = Normaliser(rules)
         self.resolver = Resolver(store, rules)
-        self.ingest = IngestService(store, rules, self.normaliser, self.resolver)
+        self.matcher: ProbabilisticMatcher | None = None
+        if rules.matching is not None:
+            self.matcher = ProbabilisticMatcher(store, rules, self.resolver)
+        self.ingest = IngestService(
+            store, rules, self.normaliser, self.resolver, matcher=self.matcher
+        )
         self.profiles = ProfileService(store, rules, self.normaliser)
 
     @classmethod
@@ -32,6 +38,10 @@ class IdentityGraph:
         """Open the store at ``store_url`` with the rules file (or the packaged default)."""
         rules = load_rules(rules_path)
         return cls(open_store(store_url), rules)
+
+    def probabilistic(self) -> ProbabilisticMatcher:
+        """The probabilistic matcher; ConfigError when the rules have no [matching]."""
+        return self.matcher or ProbabilisticMatcher(self.store, self.rules, self.resolver)
 
     def close(self) -> None:
         self.store.close()

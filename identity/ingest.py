@@ -1,7 +1,8 @@
 """Ingestion use case: rows from a source become stored records and resolved profiles.
 
 Rows are mapped and normalised one by one (so a bad row is reported, never fatal), then
-written and resolved in batches: one store transaction per batch.
+written, linked by the probabilistic matcher (once a model is trained) and resolved in
+batches: one store transaction per batch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from identity.errors import RowProblem, UnknownSource
 from identity.mapping import RecordMapper, SourceMapping
+from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import IdentifierKey, JSONValue, SourceRecord
 from identity.normalise import Normaliser
 from identity.resolution import Resolver, utc_now
@@ -45,6 +47,10 @@ class IngestReport:
     profiles_merged: int = 0
     profiles_split: int = 0
     flagged_identifiers: int = 0
+    probabilistic_links: int = 0
+    review_pairs: int = 0
+    probabilistic_skipped: str | None = None
+    """Why arriving records were not scored by the match model (None when they were)."""
     seconds: float = 0.0
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
@@ -62,6 +68,9 @@ class IngestReport:
             "profiles_merged": self.profiles_merged,
             "profiles_split": self.profiles_split,
             "flagged_identifiers": self.flagged_identifiers,
+            "probabilistic_links": self.probabilistic_links,
+            "review_pairs": self.review_pairs,
+            "probabilistic_skipped": self.probabilistic_skipped,
             "seconds": round(self.seconds, 3),
             "errors": [e.as_dict() for e in self.errors],
             "warnings": [w.as_dict() for w in self.warnings],
@@ -83,10 +92,12 @@ class IngestService:
         rules: Rules,
         normaliser: Normaliser,
         resolver: Resolver,
+        matcher: ProbabilisticMatcher | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
+        self.matcher = matcher
         self.rules = rules
         self.normaliser = normaliser
         self.resolver = resolver
@@ -155,6 +166,8 @@ class IngestService:
         store = self.store
         keys: set[IdentifierKey] = {i.key for r in batch for i in r.identifiers}
         with store.unit_of_work():
+            if self.matcher is not None:
+                self.matcher.index.start_if_empty()
             before = store.identifier_counts(keys)
             writes = store.upsert_records(batch, self.clock())
             removed: Counter[IdentifierKey] = Counter()
@@ -172,6 +185,13 @@ class IngestService:
                 != self.rules.link_block_reason(k, after[k])
             ]
             seeds = [w.record_id for w in writes if w.created or w.changed]
+            if self.matcher is not None:
+                # Duplicate refs in a batch share a record id: the last one was stored.
+                written = {w.record_id: r for r, w in zip(batch, writes, strict=True)}
+                found = self.matcher.link_records([(rid, written[rid]) for rid in seeds])
+                report.probabilistic_links += found.links
+                report.review_pairs += found.reviews
+                report.probabilistic_skipped = found.skipped
             outcome = self.resolver.resolve(seeds, touched, status_changed)
         # Duplicate refs in one batch are reported once per row, as written.
         report.created += sum(1 for w in writes if w.created)

@@ -170,6 +170,28 @@ class ProfileChanges:
         return not (self.created or self.assignments or self.merged or self.deleted)
 
 
+class ProfileStatus(StrEnum):
+    LIVE = "live"
+    MERGED = "merged"
+    """Merged into another profile; the id keeps resolving through its redirect."""
+    DELETED = "deleted"
+    """Lost all its records without a survivor; kept so the id is never reissued."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    """A profile id as the store keeps it, whatever its status: what a whole-store copy
+    carries. ``redirect_to`` is the survivor a merged id resolves to; ``merged_from`` the
+    ids a live profile absorbed."""
+
+    id: ProfileId
+    status: ProfileStatus
+    created_at: datetime
+    updated_at: datetime
+    merged_from: tuple[ProfileId, ...] = ()
+    redirect_to: ProfileId | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Which record gave a golden-record value."""
@@ -212,6 +234,16 @@ class Profile:
     records: tuple[StoredRecord, ...]
     attributes: tuple[GoldenAttribute, ...]
     identifiers: tuple[ProfileIdentifier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A record's entry in the match index: the values the probabilistic matcher compares
+    (normalised, by field) and the blocking keys that make it a candidate for others."""
+
+    record_id: RecordId
+    fields: dict[str, str | None]
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

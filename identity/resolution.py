@@ -106,7 +106,9 @@ class Resolver:
         records = store.get_records(component)
         refs: dict[RecordId, RecordRef] = {rid: rec.ref for rid, rec in records.items()}
         links = store.links_of(
-            component, types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+            component,
+            types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK),
+            evidence=False,
         )
         compared = {
             rule.same_attribute for rule in self.rules.kinds.values() if rule.same_attribute
@@ -171,7 +173,8 @@ class Resolver:
             if reach:
                 for ids in store.records_with(reach).values():
                     nxt.update(ids)
-            for link in store.links_of(frontier, types=(LinkType.MATCH, LinkType.MUST_LINK)):
+            reaching = (LinkType.MATCH, LinkType.MUST_LINK)
+            for link in store.links_of(frontier, types=reaching, evidence=False):
                 if link.matcher != DETERMINISTIC:
                     nxt.add(link.a)
                     nxt.add(link.b)

@@ -14,6 +14,7 @@ from service.auth import TokenRegistry
 from service.config import Settings
 from service.errors import install_error_handlers
 from service.graphql import create_graphql_router
+from service.metrics import install_metrics
 from service.routes import health, records
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_metrics(app)
     app.include_router(health.router)
     app.include_router(records.router)
     app.include_router(create_graphql_router(settings.graphql_max_depth), prefix="/graphql")

@@ -1,4 +1,5 @@
-"""The `idgraph` command: ingest files, register sources, export, evaluate, run the demo, serve.
+"""The `idgraph` command: ingest files, register sources, export, evaluate, migrate, run the
+demo, serve.
 
 An entry point like the HTTP app: it translates arguments to domain calls and prints
 results; the work itself happens in :mod:`identity`.
@@ -39,7 +40,9 @@ from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
 from identity.mapping import load_mapping
+from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.readers import read_file
+from identity.store.base import Store
 
 app = typer.Typer(
     name="idgraph",
@@ -294,15 +297,16 @@ def evaluate(
 
 @app.command()
 def train(store: StoreOption = None, rules: RulesOption = None) -> None:
-    """Estimate the probabilistic match model on the stored records and keep it in the store."""
-    from identity.matching.matcher import ProbabilisticMatcher
+    """Estimate the probabilistic match model on the stored records and keep it in the store.
 
+    Rebuilds the match index first when the [matching] settings changed since it was built.
+    """
     try:
         graph = _open(store, rules)
         try:
-            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
-            with console.status("reading records ..."):
-                frame = matcher.all_frame()
+            matcher = graph.probabilistic()
+            with console.status("reading records ...") as status:
+                frame = matcher.all_frame(progress=status.update)
             with console.status(f"training on {len(frame):,} records ..."):
                 model = matcher.train(frame)
         finally:
@@ -326,12 +330,10 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
 @app.command()
 def link(store: StoreOption = None, rules: RulesOption = None) -> None:
     """Link the stored records with the trained model and re-resolve their profiles."""
-    from identity.matching.matcher import ProbabilisticMatcher
-
     try:
         graph = _open(store, rules)
         try:
-            matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            matcher = graph.probabilistic()
             with console.status("scoring candidate pairs ..."):
                 report = matcher.link_all()
         finally:
@@ -343,6 +345,82 @@ def link(store: StoreOption = None, rules: RulesOption = None) -> None:
         f"{report.links:,} links, {report.reviews:,} for review; profiles "
         f"{report.profiles_merged:,} merged, {report.profiles_split:,} split"
     )
+
+
+@app.command()
+def migrate(
+    from_url: Annotated[
+        str, typer.Option("--from", help="Store to copy: sqlite:///PATH or neo4j://HOST:7687")
+    ],
+    to_url: Annotated[
+        str, typer.Option("--to", help="Store to copy into; must be empty unless --replace")
+    ],
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Delete everything in the target store before copying"),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Rows per read and per write")
+    ] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Copy a whole store into another (embedded to Neo4j, back, or to another file):
+    source mappings, the match model, records, links, flags, profiles and their history."""
+    from identity.store.factory import same_store, sqlite_path
+    from service.config import Settings
+
+    settings = Settings()
+    try:
+        if same_store(from_url, to_url, database=settings.neo4j_database):
+            raise IdgraphError(f"--from and --to name the same store ({to_url}): nothing to do")
+        if from_url.startswith("sqlite:"):
+            path = sqlite_path(from_url)
+            if isinstance(path, Path) and not path.is_file():
+                raise IdgraphError(f"no store to copy at {path}: check the --from path")
+        source = settings.open_store(from_url)
+        try:
+            target = settings.open_store(to_url)
+            try:
+                report = _migrate_with_progress(source, target, replace, batch_size)
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    counts = report.counts
+    console.print(
+        f"copied {report.records:,} records ({report.match_rows:,} in the match index), "
+        f"{report.links:,} links, {report.profiles:,} profile ids ({counts.profiles:,} live), "
+        f"{report.identifier_flags:,} flagged identifiers, {report.sources:,} source "
+        f"mappings and {report.meta:,} metadata documents in {report.seconds:.1f}s"
+        + ("; the target's earlier contents were deleted" if report.replaced else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _migrate_with_progress(
+    source: Store, target: Store, replace: bool, batch_size: int
+) -> MigrationReport:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(p: MigrationProgress) -> None:
+            if p.stage not in tasks:
+                tasks[p.stage] = progress.add_task(p.stage, total=p.total)
+            progress.update(tasks[p.stage], completed=p.done, total=p.total)
+
+        return migrate_store(
+            source, target, replace=replace, batch_size=batch_size, progress=advance
+        )
 
 
 @token_app.command("create")
@@ -422,10 +500,8 @@ def demo(
                 f"deterministic matching: pairwise precision {deterministic.precision:.4f}, "
                 f"recall {deterministic.recall:.4f}"
             )
-            if graph.rules.matching is not None:
-                from identity.matching.matcher import ProbabilisticMatcher
-
-                matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+            if graph.matcher is not None:
+                matcher = graph.matcher
                 with console.status("training the match model and linking ..."):
                     matcher.train()
                     linked = matcher.link_all()

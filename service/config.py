@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from identity.graph import IdentityGraph
+    from identity.store.base import Store
 
 MiB = 1024 * 1024
 
@@ -56,20 +57,26 @@ class Settings(BaseSettings):
             )
         return self
 
-    def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:
-        """The domain over the store ``store`` (default: these settings') names, with the
-        Neo4j credentials of these settings; the rules file ``rules`` or the configured."""
-        from identity.graph import IdentityGraph
-        from identity.rules import load_rules
+    def open_store(self, store: str | None = None) -> Store:
+        """The store ``store`` (default: these settings') names, with the Neo4j
+        credentials of these settings."""
         from identity.store.factory import open_store
 
         password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
-        opened = open_store(
+        return open_store(
             store or self.store,
             user=self.neo4j_user,
             password=password,
             database=self.neo4j_database,
         )
+
+    def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:
+        """The domain over the store ``store`` (default: these settings') names, with the
+        Neo4j credentials of these settings; the rules file ``rules`` or the configured."""
+        from identity.graph import IdentityGraph
+        from identity.rules import load_rules
+
+        opened = self.open_store(store)
         try:
             return IdentityGraph(opened, load_rules(rules or self.rules))
         except BaseException:

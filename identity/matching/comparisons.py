@@ -17,6 +17,7 @@ from functools import lru_cache
 import jellyfish
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from nicknames import NickNamer
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
@@ -63,12 +64,15 @@ def _same(fn: Callable[[str], object]) -> PairTest:
     """Pairs whose values agree on ``fn`` (a code, a prefix, a part)."""
 
     def test(a: Strings, b: Strings) -> Mask:
-        x, y = _mapped(a, fn), _mapped(b, fn)
-        return np.fromiter(
-            (p is not None and p != "" and p == q for p, q in zip(x, y, strict=True)),
-            bool,
-            len(a),
-        )
+        # fn once per distinct value; pairs agree where their values' keys share a code,
+        # and a None or "" key (code -1) agrees with nothing.
+        codes, uniques = pd.factorize(np.concatenate([a, b]))
+        keys = [fn(v) for v in uniques]
+        key_codes, _ = pd.factorize(np.array([*keys, None], dtype=object))
+        key_codes[np.array([k == "" for k in keys] + [True])] = -1
+        found = key_codes[codes]
+        x, y = found[: len(a)], found[len(a) :]
+        return np.asarray((x == y) & (x >= 0), dtype=bool)
 
     return test
 
@@ -198,9 +202,7 @@ class Comparison:
         a = np.asarray(left, dtype=object)
         b = np.asarray(right, dtype=object)
         out = np.full(len(a), MISSING, dtype=np.int8)
-        present = np.fromiter(
-            (bool(x) and bool(y) for x, y in zip(a, b, strict=True)), bool, len(a)
-        )
+        present = a.astype(bool) & b.astype(bool)
         remaining = np.flatnonzero(present)
         for index, level in enumerate(self.levels):
             if remaining.size == 0:

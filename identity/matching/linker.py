@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import jellyfish
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-import recordlinkage
+import recordlinkage.index
 
 from identity.errors import ConfigError
-from identity.matching.comparisons import KINDS, Comparison
-from identity.matching.model import MatchModel, Vectors, probability
+from identity.matching.comparisons import KINDS, MISSING, Comparison, LevelIndex, Strings
+from identity.matching.model import MatchModel, Vectors, probabilities
 
 _DERIVED: dict[str, Callable[[str | None], str | None]] = {
     "sound": lambda v: str(jellyfish.metaphone(v)) if v else None,
@@ -29,6 +30,9 @@ _DERIVED: dict[str, Callable[[str | None], str | None]] = {
     "last4": lambda v: v[-4:] if v else None,
     "token1": lambda v: v.split()[0] if v and v.split() else None,
 }
+
+Positions = npt.NDArray[np.int64]
+"""Row positions of records in a frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +95,33 @@ class ScoredPairs:
     probabilities: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.probabilities = np.array([probability(w) for w in self.weights])
+        self.probabilities = probabilities(self.weights)
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocked:
+    """Candidate pairs as row positions (left frame, right frame), sorted and distinct, and
+    for each blocking rule the rows of the union it found."""
+
+    left: Positions
+    right: Positions
+    by_rule: tuple[Positions, ...]
 
     def __len__(self) -> int:
         return len(self.left)
 
 
 class Linker:
-    """Blocks, compares, trains and scores over a frame of match fields."""
+    """Blocks, compares, trains and scores over a frame of match fields.
+
+    Pairs are handled as row positions inside the linker: blocking, the union of the rules
+    and the per-rule selection for EM are integer-array work, and each comparison runs once
+    per distinct pair of values (FEBRL's states, street numbers and common names repeat
+    across many pairs), then spreads its levels back over the pairs.
+    """
 
     def __init__(self, settings: LinkageSettings, model: MatchModel | None = None) -> None:
         self.settings = settings
@@ -107,55 +130,104 @@ class Linker:
     # -- candidates ------------------------------------------------------------------------
 
     @staticmethod
-    def _with_keys(frame: pd.DataFrame, rules: Sequence[Sequence[str]]) -> pd.DataFrame:
-        keyed = frame.copy()
-        for rule in rules:
-            for key in rule:
-                base, _, form = key.partition(":")
-                if form and key not in keyed:
-                    keyed[key] = [_DERIVED[form](v) for v in frame[base]]
-        return keyed
+    def _keys(frame: pd.DataFrame, rule: Sequence[str]) -> pd.DataFrame:
+        """The rule's blocking keys, one column per key, rows by position."""
+        columns: dict[str, object] = {}
+        for number, key in enumerate(rule):
+            base, _, form = key.partition(":")
+            values = frame[base].to_numpy(dtype=object)
+            if form:
+                # Derived once per distinct value; missing (code -1) stays missing.
+                codes, uniques = pd.factorize(values)
+                derive = _DERIVED[form]
+                mapped = np.array([derive(v) for v in uniques] + [None], dtype=object)
+                values = mapped[codes]
+            columns[f"key_{number}"] = values
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
-    def _pairs_of(
+    def _rule_pairs(
         self, rule: Sequence[str], frame: pd.DataFrame, other: pd.DataFrame | None
-    ) -> pd.MultiIndex:
-        left = self._with_keys(frame, [rule])
-        indexer = recordlinkage.Index()
-        indexer.block(left_on=list(rule), right_on=list(rule))
+    ) -> tuple[Positions, Positions]:
+        """One rule's pairs by recordlinkage's blocking indexer, as row positions."""
+        left = self._keys(frame, rule)
+        names = list(left.columns)
+        indexer = recordlinkage.index.Block(left_on=names, right_on=names)
         if other is None:
             found: pd.MultiIndex = indexer.index(left)
         else:
-            found = indexer.index(left, self._with_keys(other, [rule]))
-        return found
+            found = indexer.index(left, self._keys(other, rule))
+        # The keys frames are indexed by position, so the pair labels are the positions.
+        return (
+            found.get_level_values(0).to_numpy(dtype=np.int64),
+            found.get_level_values(1).to_numpy(dtype=np.int64),
+        )
+
+    def _block(self, frame: pd.DataFrame, other: pd.DataFrame | None) -> _Blocked:
+        for named, data in (("frame", frame), ("other frame", other)):
+            if data is not None and not data.index.is_unique:
+                raise ValueError(f"the {named}'s index (record ids) is not unique")
+        width = max(len(frame if other is None else other), 1)
+        keys = []
+        for rule in self.settings.blocking:
+            left, right = self._rule_pairs(rule, frame, other)
+            keys.append(left * width + right)
+        union = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+        by_rule = tuple(np.searchsorted(union, found) for found in keys)
+        return _Blocked(union // width, union % width, by_rule)
+
+    @staticmethod
+    def _index(blocked: _Blocked, frame: pd.DataFrame, other: pd.DataFrame | None) -> pd.MultiIndex:
+        """The pairs as a MultiIndex of record ids, named as recordlinkage names them."""
+        right = frame if other is None else other
+        name_left, name_right = frame.index.name, right.index.name
+        if name_left is not None and name_left == name_right:
+            names = [f"{name_left}_1", f"{name_right}_2"]
+        else:
+            names = [name_left, name_right]
+        return pd.MultiIndex(
+            levels=[frame.index, right.index],
+            codes=[blocked.left, blocked.right],
+            names=names,
+            verify_integrity=False,
+        )
 
     def candidate_pairs(
         self, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> pd.MultiIndex:
         """The union of every blocking rule's pairs (deduplication, or linking two frames)."""
-        pairs: pd.MultiIndex | None = None
-        for rule in self.settings.blocking:
-            found = self._pairs_of(rule, frame, other)
-            pairs = found if pairs is None else pairs.union(found)
-        assert pairs is not None
-        return pairs
+        return self._index(self._block(frame, other), frame, other)
 
     # -- comparison ------------------------------------------------------------------------
 
     def compare(
         self, pairs: pd.MultiIndex, frame: pd.DataFrame, other: pd.DataFrame | None = None
-    ) -> tuple[Vectors, dict[int, list[str | None]]]:
-        """Comparison vectors of the pairs, and the left values of term-frequency columns."""
+    ) -> tuple[Vectors, dict[int, Strings]]:
+        """Comparison vectors of the pairs, and the left values of term-frequency columns.
+
+        KeyError if a pair names a record that is not in the frames."""
         right_frame = frame if other is None else other
-        left_ids = pairs.get_level_values(0)
-        right_ids = pairs.get_level_values(1)
-        vectors = np.empty((len(pairs), len(self.settings.comparisons)), dtype=np.int8)
-        exact: dict[int, list[str | None]] = {}
+        left = frame.index.get_indexer(pairs.get_level_values(0))
+        right = right_frame.index.get_indexer(pairs.get_level_values(1))
+        if (left < 0).any() or (right < 0).any():
+            raise KeyError("pairs name records that are not in the frame")
+        return self._compare_positions(left, right, frame, other)
+
+    def _compare_positions(
+        self,
+        left: Positions,
+        right: Positions,
+        frame: pd.DataFrame,
+        other: pd.DataFrame | None,
+    ) -> tuple[Vectors, dict[int, Strings]]:
+        right_frame = frame if other is None else other
+        vectors = np.empty((len(left), len(self.settings.comparisons)), dtype=np.int8)
+        exact: dict[int, Strings] = {}
         for column, comparison in enumerate(self.settings.comparisons):
-            a = frame[comparison.field].reindex(left_ids).tolist()
-            b = right_frame[comparison.field].reindex(right_ids).tolist()
-            vectors[:, column] = comparison.compare(a, b)
+            a = frame[comparison.field].to_numpy(dtype=object)
+            b = None if other is None else right_frame[comparison.field].to_numpy(dtype=object)
+            vectors[:, column] = _levels(comparison, a, b, left, right)
             if comparison.term_frequency:
-                exact[column] = a
+                exact[column] = a[left]
         return vectors, exact
 
     # -- training and scoring --------------------------------------------------------------
@@ -172,33 +244,34 @@ class Linker:
         rng = np.random.default_rng(seed)
         right = frame if other is None else other
         n = min(random_pairs, len(frame) * len(right))
-        li = frame.index.to_numpy()[rng.integers(0, len(frame), n)]
-        ri = right.index.to_numpy()[rng.integers(0, len(right), n)]
+        li = rng.integers(0, len(frame), n)
+        ri = rng.integers(0, len(right), n)
         keep = li != ri if other is None else np.ones(n, dtype=bool)
-        random_index = pd.MultiIndex.from_arrays([li[keep], ri[keep]])
-        vectors, _ = self.compare(random_index, frame, other)
+        vectors, _ = self._compare_positions(li[keep], ri[keep], frame, other)
         model.estimate_u(vectors)
         combined = frame if other is None else pd.concat([frame, other])
         for comparison in self.settings.comparisons:
             if comparison.term_frequency:
                 model.estimate_term_frequencies(comparison.name, combined[comparison.field])
+        # The candidates are blocked and compared once; each blocking rule's EM session
+        # takes its rows of the union.
+        blocked = self._block(frame, other)
+        compared, _ = self._compare_positions(blocked.left, blocked.right, frame, other)
         # m by EM in one session per blocking rule, on that rule's pairs, leaving out the
         # comparisons the rule blocks on (blocking made them agree); each comparison's m is
         # the mean over the sessions that estimated it.
         estimates: dict[int, list[list[float]]] = {}
         iterations = 0
-        for rule in self.settings.blocking:
+        for rule, rows in zip(self.settings.blocking, blocked.by_rule, strict=True):
             blocked_fields = {key.partition(":")[0] for key in rule}
             columns = [
                 i for i, c in enumerate(self.settings.comparisons) if c.field not in blocked_fields
             ]
-            rule_pairs = self._pairs_of(rule, frame, other)
-            if not columns or len(rule_pairs) == 0:
+            if not columns or len(rows) == 0:
                 continue
-            vectors, _ = self.compare(rule_pairs, frame, other)
             session = MatchModel.from_document(model.to_document())
-            session.prior = min(0.5, max(1e-6, len(frame) / len(rule_pairs) * 0.5))
-            iterations += session.estimate_m(vectors, columns=columns)
+            session.prior = min(0.5, max(1e-6, len(frame) / len(rows) * 0.5))
+            iterations += session.estimate_m(compared[rows], columns=columns)
             for i in columns:
                 estimates.setdefault(i, []).append(session.comparisons[i].m)
         for i, found in estimates.items():
@@ -207,17 +280,15 @@ class Linker:
         # The share of matches among the candidates, with m and u now fixed, scaled to the
         # prior of two random records matching: scores then read as for any pair, so a
         # candidate links on its evidence, not for having passed blocking.
-        pairs = self.candidate_pairs(frame, other)
-        blocked, _ = self.compare(pairs, frame, other)
-        model.prior = min(0.5, max(1e-6, len(frame) / max(len(pairs), 1) * 0.5))
-        model.estimate_m(blocked, update_m=False)
+        model.prior = min(0.5, max(1e-6, len(frame) / max(len(blocked), 1) * 0.5))
+        model.estimate_m(compared, update_m=False)
         n = len(frame)
         all_pairs = n * (n - 1) / 2 if other is None else n * len(other)
-        model.prior = min(0.5, max(1e-12, model.prior * len(pairs) / max(all_pairs, 1.0)))
+        model.prior = min(0.5, max(1e-12, model.prior * len(blocked) / max(all_pairs, 1.0)))
         model.trained_on = {
             "records": len(combined),
-            "random_pairs": len(random_index),
-            "candidate_pairs": len(pairs),
+            "random_pairs": len(vectors),
+            "candidate_pairs": len(blocked),
             "em_iterations": iterations,
         }
         self.model = model
@@ -227,13 +298,44 @@ class Linker:
         self, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> tuple[pd.MultiIndex, ScoredPairs]:
         """Every candidate pair with its weight and probability under the current model."""
-        pairs = self.candidate_pairs(frame, other)
-        vectors, exact = self.compare(pairs, frame, other)
+        blocked = self._block(frame, other)
+        vectors, exact = self._compare_positions(blocked.left, blocked.right, frame, other)
         weights = self.model.weights(vectors, exact)
+        right = frame if other is None else other
         scored = ScoredPairs(
-            pairs.get_level_values(0).to_numpy(),
-            pairs.get_level_values(1).to_numpy(),
+            frame.index.to_numpy()[blocked.left],
+            right.index.to_numpy()[blocked.right],
             vectors,
             weights,
         )
-        return pairs, scored
+        return self._index(blocked, frame, other), scored
+
+
+def _levels(
+    comparison: Comparison,
+    a: Strings,
+    b: Strings | None,
+    left: Positions,
+    right: Positions,
+) -> LevelIndex:
+    """The comparison's level of each pair (``a[left[i]]``, ``b[right[i]]``), computed once
+    per distinct pair of values. ``b`` is None when both sides come from ``a``."""
+    # One code per distinct value over both sides; None and NaN (code -1) and "" are not
+    # present, and a pair with a side not present is MISSING.
+    codes, uniques = pd.factorize(a if b is None else np.concatenate([a, b]))
+    valid = np.fromiter((bool(v) for v in uniques), bool, len(uniques))
+    codes = np.where(codes >= 0, codes, len(uniques))
+    valid = np.append(valid, False)
+    codes_a = codes[: len(a)]
+    codes_b = codes_a if b is None else codes[len(a) :]
+    at_a, at_b = codes_a[left], codes_b[right]
+    present = valid[at_a] & valid[at_b]
+    width = len(uniques) + 1
+    pair_codes = at_a[present].astype(np.int64) * width + at_b[present]
+    inverse, distinct = pd.factorize(pair_codes)
+    found = comparison.compare(
+        uniques[distinct // width].tolist(), uniques[distinct % width].tolist()
+    )
+    out = np.full(len(left), MISSING, dtype=np.int8)
+    out[present] = found[inverse]
+    return out

@@ -1,34 +1,46 @@
 """The probabilistic matcher over the store: train the model, link stored records.
 
-Stored records become a frame of match fields (attributes by name, identifiers by kind),
-the :class:`~identity.matching.linker.Linker` scores blocked candidate pairs, and pairs at
-or above the link threshold become weighted MATCH links (``matcher = "fellegi_sunter"``),
-pairs in the review band REVIEW links, each with its explanation as evidence. The
-resolver then re-clusters: limits from the deterministic rules and stewards' cannot-links
-still hold, because clustering refuses any union that breaks them.
+Records enter the store's match index (:mod:`identity.matching.index`) as they are
+ingested. Two paths score candidate pairs with the persisted model and store pairs at or
+above the link threshold as weighted MATCH links (``matcher = "fellegi_sunter"``) and
+pairs in the review band as REVIEW links, each with its explanation as evidence:
+
+- batch (:meth:`ProbabilisticMatcher.link_all`, ``idgraph link``): every candidate pair
+  of the whole index, blocked by recordlinkage and compared column-wise;
+- incremental (:meth:`ProbabilisticMatcher.link_records`, every ingest batch and every
+  record sent over HTTP once a model is trained): the arriving records' pairs with the
+  records sharing a blocking key, fetched through the index.
+
+Both put a pair the same way round (the later record first, as recordlinkage's dedup
+index does) through the same comparisons and the same decision, so they give the same
+links for the same data. The resolver then re-clusters: limits from the deterministic
+rules and stewards' cannot-links still hold, because clustering refuses any union that
+breaks them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from identity.errors import ConfigError
-from identity.matching.linker import LinkageSettings, Linker
+from identity.matching.index import MatchIndex
+from identity.matching.linker import LinkageSettings, Linker, ScoredPairs
 from identity.matching.model import MatchModel
-from identity.model import Link, LinkType, RecordId, RecordRef, StoredRecord
-from identity.normalise import normalise_name, normalise_text
+from identity.model import JSONValue, Link, LinkType, RecordId, SourceRecord
 from identity.resolution import Resolver
 from identity.rules import Rules
 from identity.store.base import Store
 
 MATCHER = "fellegi_sunter"
 MODEL_KEY = "match_model"
-_NAME_KINDS = {"first_name", "name"}
-_BATCH = 20_000
+STAMP_KEY = "match_model_stamp"
+"""A small document naming the current model and the settings it was trained for, read
+on every ingest batch so a model retrained by another process is picked up."""
 
 Progress = Callable[[str], None]
 
@@ -41,6 +53,17 @@ class LinkReport:
     reviews: int
     profiles_merged: int
     profiles_split: int
+
+
+@dataclass(slots=True)
+class IncrementalLinks:
+    """What linking arriving records found: pairs compared, links and review pairs."""
+
+    candidate_pairs: int = 0
+    links: int = 0
+    reviews: int = 0
+    skipped: str | None = None
+    """Why nothing was scored (no model yet, or one trained for other settings)."""
 
 
 class ProbabilisticMatcher:
@@ -62,53 +85,47 @@ class ProbabilisticMatcher:
             link_threshold=rules.matching.link_threshold,
             review_threshold=rules.matching.review_threshold,
         )
+        self.index = MatchIndex(store, rules, self.settings)
+        names = [c.field for c in self.settings.comparisons]
+        required = rules.matching.require_agreement
+        # (column, index of its "else" level) of every field that must not disagree.
+        self._vetoes = [
+            (i, len(c.levels) - 1)
+            for i, c in enumerate(self.settings.comparisons)
+            if c.field in required
+        ]
+        self._names = names
+        self._tf_columns = [i for i, c in enumerate(self.settings.comparisons) if c.term_frequency]
+        self._cached: tuple[JSONValue, MatchModel] | None = None
 
-    # -- the frame of match fields ---------------------------------------------------------
+    # -- frames and the model --------------------------------------------------------------
 
-    def frame(self, records: Sequence[StoredRecord]) -> pd.DataFrame:
-        """One row per record (index = record id), one column per compared field."""
-        columns: dict[str, list[str | None]] = {}
-        for comparison in self.settings.comparisons:
-            name = comparison.field
-            is_kind = name in self.rules.kinds
-            kind = self.rules.matching.fields[name] if self.rules.matching else ""
-            clean = normalise_name if kind in _NAME_KINDS else normalise_text
-            values: list[str | None] = []
-            for stored in records:
-                if is_kind:
-                    held = sorted(i.value for i in stored.record.identifiers if i.kind == name)
-                    values.append(held[0] if held else None)
-                else:
-                    raw = stored.record.attributes.get(name)
-                    text = clean(str(raw)) if raw is not None and raw != "" else ""
-                    values.append(text or None)
-            columns[name] = values
-        return pd.DataFrame(columns, index=pd.Index([r.record_id for r in records], name="id"))
-
-    def _all_records(self) -> Iterator[list[StoredRecord]]:
-        batch: list[RecordRef] = []
-        for ref, _ in self.store.iter_record_profiles():
-            batch.append(ref)
-            if len(batch) >= _BATCH:
-                yield self._load(batch)
-                batch = []
-        if batch:
-            yield self._load(batch)
-
-    def _load(self, refs: list[RecordRef]) -> list[StoredRecord]:
-        ids = self.store.record_ids(refs)
-        records = self.store.get_records(ids.values())
-        return [records[i] for i in sorted(records)]
-
-    def all_frame(self) -> pd.DataFrame:
-        frames = [self.frame(batch) for batch in self._all_records()]
-        return pd.concat(frames) if frames else self.frame([])
-
-    # -- training and linking --------------------------------------------------------------
+    def all_frame(self, progress: Progress | None = None) -> pd.DataFrame:
+        """Every indexed record's compared fields (rebuilding the index if it is stale)."""
+        if not self.index.is_current():
+            if progress is not None:
+                progress("indexing the stored records for the [matching] settings")
+            self.index.rebuild()
+        return self.index.frame(self.index.all_rows())
 
     def model(self) -> MatchModel | None:
         doc = self.store.get_meta(MODEL_KEY)
         return MatchModel.from_document(doc) if doc is not None else None
+
+    def current_model(self) -> tuple[MatchModel | None, str | None]:
+        """The persisted model if it fits the current settings, else None and why; the
+        document is parsed again only when its stamp changed."""
+        stamp = self.store.get_meta(STAMP_KEY)
+        if not isinstance(stamp, dict):
+            return None, "no trained match model (run `idgraph train`)"
+        if stamp.get("settings") != self.index.fingerprint:
+            return None, "the match model was trained for other [matching] settings"
+        if self._cached is None or self._cached[0] != stamp:
+            model = self.model()
+            if model is None:
+                return None, "no trained match model (run `idgraph train`)"
+            self._cached = (stamp, model)
+        return self._cached[1], None
 
     def train(self, frame: pd.DataFrame | None = None) -> MatchModel:
         """Estimate the model on every stored record and persist it with the store."""
@@ -116,41 +133,32 @@ class ProbabilisticMatcher:
         if len(frame) < 2:
             raise ConfigError("training needs at least two stored records", field="records")
         model = Linker(self.settings).train(frame)
-        self.store.set_meta(MODEL_KEY, model.to_document())
+        with self.store.unit_of_work():
+            self.store.set_meta(MODEL_KEY, model.to_document())
+            self.store.set_meta(
+                STAMP_KEY, {"id": uuid.uuid4().hex, "settings": self.index.fingerprint}
+            )
         return model
 
-    def link_all(self, frame: pd.DataFrame | None = None) -> LinkReport:
-        """Score every candidate pair of the stored records with the persisted model, store
-        the links and review pairs, and re-resolve the profiles they touch."""
-        model = self.model()
-        if model is None:
-            raise ConfigError("no trained match model: run `idgraph train` first", field="model")
-        frame = self.all_frame() if frame is None else frame
-        linker = Linker(self.settings, model)
-        _, scored = linker.score(frame)
-        probabilities = scored.probabilities
-        names = [c.name for c in self.settings.comparisons]
+    # -- deciding links --------------------------------------------------------------------
+
+    def _links(self, model: MatchModel, scored: ScoredPairs, frame: pd.DataFrame) -> list[Link]:
+        """MATCH and REVIEW links of the scored pairs at or above the review threshold."""
         links: list[Link] = []
-        reviews = 0
-        chosen = np.flatnonzero(probabilities >= self.settings.review_threshold)
-        tf_columns = {i for i, c in enumerate(self.settings.comparisons) if c.term_frequency}
-        required = self.rules.matching.require_agreement if self.rules.matching else ()
-        # (column, index of its last level) of every field that must not disagree.
-        vetoes = [
-            (i, len(c.levels) - 1)
-            for i, c in enumerate(self.settings.comparisons)
-            if c.field in required
-        ]
+        chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
+        tf_values = {
+            column: dict(zip(frame.index, frame[self._names[column]], strict=True))
+            for column in self._tf_columns
+        }
         for i in chosen:
             a, b = int(scored.left[i]), int(scored.right[i])
-            values = [
-                frame.at[a, name] if column in tf_columns else None
-                for column, name in enumerate(names)
-            ]
+            values: list[str | None] = [None] * len(self._names)
+            for column, by_record in tf_values.items():
+                values[column] = by_record[a]
             levels = [int(v) for v in scored.vectors[i]]
             score = model.score(levels, values)
             evidence = score.evidence()
-            vetoed = [names[c] for c, last in vetoes if levels[c] == last]
+            vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
             kind = (
@@ -158,8 +166,21 @@ class ProbabilisticMatcher:
                 if score.probability >= self.settings.link_threshold and not vetoed
                 else LinkType.REVIEW
             )
-            reviews += kind is LinkType.REVIEW
             links.append(Link(a, b, kind, MATCHER, score.probability, evidence))
+        return links
+
+    # -- batch -----------------------------------------------------------------------------
+
+    def link_all(self, frame: pd.DataFrame | None = None) -> LinkReport:
+        """Score every candidate pair of the stored records with the persisted model, store
+        the links and review pairs, and re-resolve the profiles they touch."""
+        model, why = self.current_model()
+        if model is None:
+            raise ConfigError(f"{why}", field="model")
+        frame = self.all_frame() if frame is None else frame
+        _, scored = Linker(self.settings, model).score(frame)
+        links = self._links(model, scored, frame)
+        reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         record_ids: list[RecordId] = [int(x) for x in frame.index]
         with self.store.unit_of_work():
             self.store.replace_links(record_ids, MATCHER, links)
@@ -172,3 +193,47 @@ class ProbabilisticMatcher:
             profiles_merged=outcome.profiles_merged,
             profiles_split=outcome.profiles_split,
         )
+
+    # -- incremental -----------------------------------------------------------------------
+
+    def link_records(self, records: Sequence[tuple[RecordId, SourceRecord]]) -> IncrementalLinks:
+        """Index arriving (new or changed) records and, when a model fits the settings,
+        replace their probabilistic links by scoring them against every record sharing a
+        blocking key. Call inside the ingest's unit of work, before resolving."""
+        result = IncrementalLinks()
+        rows = self.index.put(records)
+        model, why = self.current_model()
+        if model is None or not self.index.is_current():
+            result.skipped = why or "the match index is being rebuilt (run `idgraph train`)"
+            return result
+        arriving = {row.record_id for row in rows}
+        candidates = self.store.match_rows_with_keys({k for row in rows for k in row.keys})
+        by_key: dict[str, list[RecordId]] = {}
+        for row in candidates:
+            for key in row.keys:
+                by_key.setdefault(key, []).append(row.record_id)
+        pairs: set[tuple[RecordId, RecordId]] = set()
+        for row in rows:
+            for key in row.keys:
+                for other in by_key.get(key, ()):
+                    if other != row.record_id:
+                        # The later record first, as recordlinkage's dedup index gives them.
+                        pairs.add((max(other, row.record_id), min(other, row.record_id)))
+        links: list[Link] = []
+        if pairs:
+            frame = self.index.frame(candidates)
+            index = pd.MultiIndex.from_tuples(sorted(pairs))
+            linker = Linker(self.settings, model)
+            vectors, exact = linker.compare(index, frame)
+            scored = ScoredPairs(
+                index.get_level_values(0).to_numpy(),
+                index.get_level_values(1).to_numpy(),
+                vectors,
+                model.weights(vectors, exact),
+            )
+            links = self._links(model, scored, frame)
+        self.store.replace_links(sorted(arriving), MATCHER, links)
+        result.candidate_pairs = len(pairs)
+        result.reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
+        result.links = len(links) - result.reviews
+        return result

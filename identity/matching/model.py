@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from identity.errors import ConfigError
 from identity.matching.comparisons import MISSING, Comparison
@@ -26,6 +27,8 @@ from identity.model import JSONValue
 FloatArray = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.int8]
 """Comparison vectors: one row per pair, one column per comparison, level index or MISSING."""
+PairValues = Sequence[str | None] | npt.NDArray[np.object_]
+"""The compared values of many pairs: a list, or an object array."""
 
 _FLOOR = 1e-6
 MODEL_VERSION = 1
@@ -116,7 +119,9 @@ class MatchModel:
         if len(vectors) == 0:
             return 0
         used = list(range(len(self.comparisons))) if columns is None else list(columns)
-        patterns, pattern_counts = np.unique(vectors[:, used], axis=0, return_counts=True)
+        patterns, pattern_counts = _patterns(
+            vectors[:, used], [len(self.comparisons[c].levels) for c in used]
+        )
         weights = pattern_counts.astype(np.float64)
         params_used = [self.comparisons[c] for c in used]
         prior = min(max(self.prior, 1e-6), 0.5)
@@ -175,7 +180,7 @@ class MatchModel:
         ]
 
     def weights(
-        self, vectors: Vectors, exact_values: Mapping[int, Sequence[str | None]] | None = None
+        self, vectors: Vectors, exact_values: Mapping[int, PairValues] | None = None
     ) -> FloatArray:
         """Total match weight of each pair. ``exact_values[column]`` gives the compared
         value of each pair for term-frequency adjustment of that column's exact level."""
@@ -206,14 +211,18 @@ class MatchModel:
 
     @staticmethod
     def _tf_adjustment(
-        params: ComparisonParameters, levels: Vectors, values: Sequence[str | None]
+        params: ComparisonParameters, levels: Vectors, values: PairValues
     ) -> FloatArray:
         adjust = np.zeros(len(levels))
         base = params.weight(0)
-        for i in np.flatnonzero(levels == 0):
-            value = values[int(i)]
-            if value:
-                adjust[i] = _tf_weight(params, value) - base
+        exact = np.flatnonzero(levels == 0)
+        # One term-frequency weight per distinct value, not per pair.
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object)[exact])
+        shift = np.array(
+            [_tf_weight(params, v) - base if v else 0.0 for v in uniques] + [0.0],
+            dtype=np.float64,
+        )
+        adjust[exact] = shift[codes]  # code -1 (missing) takes the trailing 0.0
         return adjust
 
     def _params(self, name: str) -> ComparisonParameters:
@@ -277,11 +286,39 @@ def probability(weight: float) -> float:
     return odds / (1.0 + odds)
 
 
+def probabilities(weights: npt.ArrayLike) -> FloatArray:
+    """:func:`probability` of each of many match weights."""
+    w = np.asarray(weights, dtype=np.float64)
+    odds = np.power(2.0, np.minimum(w, 60.0))
+    found: FloatArray = np.where(w > 60, 1.0, odds / (1.0 + odds))
+    return found
+
+
 def _tf_weight(params: ComparisonParameters, value: str) -> float:
     """The exact level's weight with u = how often this value occurs (at least u's floor)."""
     tf = params.term_frequencies.get(value)
     u = tf if tf is not None else min(params.term_frequencies.values(), default=params.u[0])
     return math.log2(max(params.m[0], _FLOOR) / max(u, _FLOOR))
+
+
+def _patterns(
+    vectors: Vectors, level_counts: Sequence[int]
+) -> tuple[Vectors, npt.NDArray[np.int64]]:
+    """The distinct rows of ``vectors`` in lexicographic order, and how often each occurs.
+
+    Each row is packed into one integer (level + 1 per column, column 0 most significant),
+    which orders as the rows do, so this equals ``np.unique(vectors, axis=0)`` at the cost
+    of a one-dimensional sort.
+    """
+    radices = [n + 1 for n in level_counts]
+    if math.prod(radices) >= 2**62:  # too wide to pack: the row-wise unique
+        found, counts = np.unique(vectors, axis=0, return_counts=True)
+        return found, counts
+    packed = np.zeros(len(vectors), dtype=np.int64)
+    for column, radix in enumerate(radices):
+        packed = packed * radix + (vectors[:, column].astype(np.int64) + 1)
+    _, first, counts = np.unique(packed, return_index=True, return_counts=True)
+    return vectors[first], counts
 
 
 def _level_counts(levels: Vectors, n: int, weights: FloatArray | None) -> FloatArray:

@@ -3,7 +3,9 @@
 Sized for the whole product: records and their identifiers (the identity graph's
 record-has-identifier edges), record-to-record links of every type, profiles with their
 redirects, flagged identifiers, registered source mappings and small metadata documents
-(the trained match model lives there). Events, segments and the audit log will be added
+(the trained match model lives there), and the match index: per record, the fields the
+probabilistic matcher compares and its blocking keys, so that a record arriving alone
+finds its candidates without a scan. Events, segments and the audit log will be added
 here by the issues that build them, each with contract tests.
 
 Every method is batched: it takes or returns collections, never one row per call,
@@ -25,6 +27,7 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -33,6 +36,7 @@ from identity.model import (
     RecordWrite,
     SourceRecord,
     StoreCounts,
+    StoredProfile,
     StoredRecord,
     StoreHealth,
 )
@@ -64,6 +68,22 @@ class Store(ABC):
     def counts(self) -> StoreCounts:
         """How many records, identifier nodes, live profiles and links the store holds."""
 
+    @abstractmethod
+    def statements_per_operation(self) -> dict[str, int]:
+        """How many statements each store operation (named as the method) has sent to the
+        database since the store was opened: a metric, and how a regression to per-row
+        statements shows. A snapshot, safe to read while other threads work."""
+
+    @abstractmethod
+    def delete_everything(self) -> None:
+        """Delete every record, identifier, link, profile (tombstones too), flag, source
+        mapping and metadata document. Record ids are still never reused: new records get
+        ids above every id the store ever gave.
+
+        For tests and for emptying the target of ``idgraph migrate --replace``; the service
+        never calls it.
+        """
+
     # -- source mappings and metadata -------------------------------------------------------
 
     @abstractmethod
@@ -83,6 +103,10 @@ class Store(ABC):
 
     @abstractmethod
     def set_meta(self, key: str, value: JSONValue) -> None: ...
+
+    @abstractmethod
+    def meta_keys(self) -> list[str]:
+        """Keys of the stored metadata documents, sorted."""
 
     # -- records and identifiers -------------------------------------------------------------
 
@@ -112,6 +136,25 @@ class Store(ABC):
         """Every record's ref and profile id, ordered by (source, key), fetched in batches."""
 
     @abstractmethod
+    def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
+        """Refs of the records with these ids; unknown ids are absent."""
+
+    @abstractmethod
+    def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
+        """Every record with its profile and times, by ascending id, fetched in batches."""
+
+    @abstractmethod
+    def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
+        """Insert records copied from another store, keeping their ingest and update times
+        and their profile; returns the ids this store gives them, in input order.
+
+        Ids are this store's to assign (new ones, ascending in input order); the given
+        ``record_id`` is ignored. Every profile named must already be here (import profiles
+        first), and no ref may exist already: either refusal is a :class:`StoreError` and
+        nothing of the call is written.
+        """
+
+    @abstractmethod
     def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
         """The identifiers each record carries (records without any map to [])."""
 
@@ -134,14 +177,46 @@ class Store(ABC):
     def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
         """Flagged identifiers, most-shared first, then by key."""
 
+    @abstractmethod
+    def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
+        """Every flagged identifier, by key (kind, value), fetched in batches."""
+
+    # -- the match index ---------------------------------------------------------------------
+
+    @abstractmethod
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        """Insert or replace the match-index entries of these records (their fields and all
+        their blocking keys: keys a record no longer has stop finding it)."""
+
+    @abstractmethod
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        """Entries of the records holding any of ``keys``, each once, by record id."""
+
+    @abstractmethod
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        """Every entry of the match index, by record id, in batches."""
+
+    @abstractmethod
+    def clear_match_rows(self) -> None:
+        """Empty the match index (before rebuilding it for new matching settings)."""
+
     # -- links ------------------------------------------------------------------------------
 
     @abstractmethod
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         """Links with at least one end in ``record_ids`` (of the given types, or all),
-        ordered by (a, b, type, matcher)."""
+        ordered by (a, b, type, matcher); with ``evidence=False`` their evidence comes
+        back empty (clustering needs only the ends, and evidence is the bulk of a link)."""
+
+    @abstractmethod
+    def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
+        """Every link, ordered by (a, b, type, matcher), fetched in batches (of about
+        ``batch_size`` links or of the links of ``batch_size`` records)."""
 
     @abstractmethod
     def put_links(self, links: Sequence[Link]) -> None:
@@ -201,3 +276,14 @@ class Store(ABC):
     @abstractmethod
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         """Every live profile id, ascending."""
+
+    @abstractmethod
+    def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
+        """Every profile id ever issued (live, merged with its redirect, deleted), by
+        ascending id, fetched in batches."""
+
+    @abstractmethod
+    def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
+        """Write profiles copied from another store exactly as given: id, status, times,
+        ``merged_from`` and redirect; an id already here is replaced. A redirect may name a
+        profile that a later call imports (a copy arrives in batches)."""

@@ -8,7 +8,7 @@ passed by the caller from its configuration; what the URL says wins.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import ParseResult, unquote, urlparse
 
 from identity.errors import ConfigError
 from identity.store.base import Store
@@ -17,6 +17,40 @@ DEFAULT_STORE_URL = "sqlite:///data/idgraph.db"
 
 
 NEO4J_SCHEMES = frozenset({"neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"})
+
+
+def sqlite_path(url: str) -> Path | str:
+    """The file a ``sqlite:`` URL names (``":memory:"`` for an in-memory store).
+
+    ``sqlite:///relative/path`` and ``sqlite:////absolute/path``, as SQLAlchemy spells them.
+    """
+    raw = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if not raw:
+        raise ConfigError(
+            "a sqlite store URL needs a path, e.g. sqlite:///data/idgraph.db",
+            field="IDGRAPH_STORE",
+        )
+    return Path(raw) if raw != ":memory:" else raw
+
+
+def same_store(first: str, second: str, *, database: str | None = None) -> bool:
+    """Whether two store URLs name the same store: the same SQLite file, or the same
+    Neo4j server (host and port, whatever the scheme) and database. ``database`` is the
+    configured one, for URLs that name none."""
+    a, b = urlparse(first), urlparse(second)
+    if a.scheme == b.scheme == "sqlite":
+        pa, pb = sqlite_path(first), sqlite_path(second)
+        if isinstance(pa, str) or isinstance(pb, str):
+            return False  # every in-memory store is its own
+        return pa.resolve() == pb.resolve()
+    if a.scheme in NEO4J_SCHEMES and b.scheme in NEO4J_SCHEMES:
+
+        def where(parsed: ParseResult) -> tuple[str, int, str | None]:
+            name = unquote(parsed.path.strip("/")) or database
+            return ((parsed.hostname or "").lower(), parsed.port or 7687, name)
+
+        return where(a) == where(b)
+    return False
 
 
 def open_store(
@@ -32,14 +66,7 @@ def open_store(
     if parsed.scheme == "sqlite":
         from identity.store.sqlite import SQLiteStore
 
-        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
-        raw = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-        if not raw:
-            raise ConfigError(
-                "a sqlite store URL needs a path, e.g. sqlite:///data/idgraph.db",
-                field="IDGRAPH_STORE",
-            )
-        return SQLiteStore(Path(raw) if raw != ":memory:" else raw)
+        return SQLiteStore(sqlite_path(url))
     if parsed.scheme in NEO4J_SCHEMES:
         from identity.store.neo4j import Neo4jStore
 

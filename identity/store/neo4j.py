@@ -27,7 +27,7 @@ from typing import Any, LiteralString, TypeVar, cast
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from identity.errors import ConfigError, StoreError, StoreUnavailable
+from identity.errors import ConfigError, ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
     Identifier,
     IdentifierFlag,
@@ -36,21 +36,24 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
+    ProfileStatus,
     RecordId,
     RecordRef,
     RecordWrite,
     SourceRecord,
     StoreCounts,
+    StoredProfile,
     StoredRecord,
     StoreHealth,
 )
 from identity.store.base import Store
 from identity.store.cypher import statement, statements
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -165,6 +168,10 @@ class Neo4jStore(Store):
     def _count(self, operation: str) -> None:
         with self._counts_lock:
             self.statement_counts[operation] += 1
+
+    def statements_per_operation(self) -> dict[str, int]:
+        with self._counts_lock:
+            return dict(self.statement_counts)
 
     def _session(self) -> neo4j.Session:
         # The driver's shared bookmark manager makes each session see the writes of the
@@ -293,10 +300,9 @@ class Neo4jStore(Store):
         )
 
     def delete_everything(self) -> None:
-        """Delete every node and relationship, then re-create the schema version.
-
-        For tests and for emptying a migration target; never called by the service.
-        """
+        """Delete every node and relationship but the id sequences, then re-create the
+        schema version. One auto-commit statement (``CALL ... IN TRANSACTIONS``), so not
+        part of a :meth:`unit_of_work`."""
         self._count("delete_everything")
         try:
             with self._session() as session:
@@ -324,6 +330,10 @@ class Neo4jStore(Store):
 
     def set_meta(self, key: str, value: JSONValue) -> None:
         self._write("set_meta", lambda s: s.run("set_meta", key=key, value=_dumps(value)))
+
+    def meta_keys(self) -> list[str]:
+        rows = self._read("meta_keys", lambda s: s.run("meta_keys"))
+        return [str(row["key"]) for row in rows]
 
     # -- records and identifiers -----------------------------------------------------------
 
@@ -464,6 +474,66 @@ class Neo4jStore(Store):
                 return
             after = (rows[-1]["source"], rows[-1]["key"])
 
+    def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
+        ids = list(dict.fromkeys(record_ids))
+        rows = self._read("record_refs", lambda s: s.batched("record_refs", "ids", ids))
+        return {int(row["id"]): RecordRef(row["source"], row["key"]) for row in rows}
+
+    def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
+        after = 0
+        while True:
+
+            def page(s: _Statements, after: int = after) -> list[Row]:
+                return s.run("records_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_records", page)
+            yield from (self._record(row) for row in rows)
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1]["id"])
+
+    def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
+        wanted = sorted({r.profile_id for r in records if r.profile_id is not None})
+
+        def work(s: _Statements) -> list[RecordId]:
+            missing = s.batched("missing_profiles", "ids", wanted)
+            if missing:
+                raise ProfilesNotImported([row["id"] for row in missing])
+            if not records:
+                return []
+            first = int(s.run("allocate_record_ids", count=len(records))[0]["first"])
+            ids = [first + offset for offset in range(len(records))]
+            rows = [
+                {
+                    "id": rid,
+                    "source": stored.record.source,
+                    "key": stored.record.key,
+                    "identifiers": _identifiers_json(stored.record.identifiers),
+                    "attributes": _dumps(stored.record.attributes),
+                    "raw": _dumps(stored.record.raw),
+                    "timestamp": _stamp(stored.record.timestamp),
+                    "ingested_at": stored.ingested_at.isoformat(),
+                    "updated_at": stored.updated_at.isoformat(),
+                }
+                for rid, stored in zip(ids, records, strict=True)
+            ]
+            s.batched("import_records", "rows", rows)
+            edges = [
+                {"record_id": rid, "kind": i.kind, "value": i.value, "original": i.original}
+                for rid, stored in zip(ids, records, strict=True)
+                for i in stored.record.identifiers
+            ]
+            s.batched("add_identifier_edges", "rows", edges)
+            assignments = [
+                {"record_id": rid, "profile_id": stored.profile_id}
+                for rid, stored in zip(ids, records, strict=True)
+                if stored.profile_id is not None
+            ]
+            s.batched("import_record_profiles", "rows", assignments)
+            return ids
+
+        return self._write("import_records", work)
+
     def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
         ids = list(dict.fromkeys(record_ids))
         rows = self._read("identifiers_of", lambda s: s.batched("identifiers_of", "ids", ids))
@@ -515,14 +585,82 @@ class Neo4jStore(Store):
             for row in rows
         ]
 
+    def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
+        after = ("", "")
+        while True:
+            kind, value = after
+
+            def page(s: _Statements, kind: str = kind, value: str = value) -> list[Row]:
+                return s.run("identifier_flags_page", kind=kind, value=value, limit=batch_size)
+
+            rows = self._read("iter_identifier_flags", page)
+            for row in rows:
+                yield IdentifierFlag(
+                    IdentifierKey(row["kind"], row["value"]),
+                    IdentifierFlagReason(row["reason"]),
+                    int(row["record_count"]),
+                )
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1]["kind"], rows[-1]["value"])
+
+    # -- the match index -------------------------------------------------------------------
+
+    @staticmethod
+    def _match_row(row: Row) -> MatchRow:
+        return MatchRow(int(row["record_id"]), json.loads(row["fields"]), tuple(row["keys"]))
+
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        params = [
+            {"record_id": r.record_id, "fields": _dumps(r.fields), "keys": list(r.keys)}
+            for r in rows
+        ]
+        self._write("put_match_rows", lambda s: s.batched("put_match_rows", "rows", params))
+
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        wanted = sorted(set(keys))
+        rows = self._read(
+            "match_rows_with_keys", lambda s: s.batched("match_rows_with_keys", "keys", wanted)
+        )
+        # Batches of keys can find the same record twice.
+        found = {int(row["record_id"]): row for row in rows}
+        return [self._match_row(found[rid]) for rid in sorted(found)]
+
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        after = -1
+        while True:
+
+            def page(s: _Statements, after: int = after) -> list[Row]:
+                return s.run("match_rows_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_match_rows", page)
+            if rows:
+                yield [self._match_row(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1]["record_id"])
+
+    def clear_match_rows(self) -> None:
+        def work(s: _Statements) -> None:
+            s.run("clear_blocking_keys")
+            s.run("clear_match_fields")
+
+        self._write("clear_match_rows", work)
+
     # -- links -----------------------------------------------------------------------------
 
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         ids = list(dict.fromkeys(record_ids))
         wanted = None if types is None else sorted({LinkType(t).value for t in types})
-        rows = self._read("links_of", lambda s: s.batched("links_of", "ids", ids, types=wanted))
+        rows = self._read(
+            "links_of",
+            lambda s: s.batched("links_of", "ids", ids, types=wanted, evidence=evidence),
+        )
         links = {
             (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): Link(
                 int(row["a"]),
@@ -536,6 +674,34 @@ class Neo4jStore(Store):
         }
         # Batches of ids can find the same link twice; order as one statement would.
         return [links[k] for k in sorted(links)]
+
+    def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
+        # Pages of records, each with the links it is the lower end of: links per record
+        # are few, so a page's links stay near batch_size.
+        after = 0
+        while True:
+
+            def page(s: _Statements, after: int = after) -> list[Row]:
+                return s.run("links_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_links", page)
+            for row in rows:
+                a = int(row["a"])
+                found = [
+                    Link(
+                        a,
+                        int(link["b"]),
+                        LinkType(link["type"]),
+                        link["matcher"],
+                        float(link["weight"]),
+                        json.loads(link["evidence"]),
+                    )
+                    for link in row["links"]
+                ]
+                yield from sorted(found, key=lambda x: (x.b, x.type.value, x.matcher))
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1]["a"])
 
     @staticmethod
     def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
@@ -712,3 +878,38 @@ class Neo4jStore(Store):
             if len(ids) < batch_size:
                 return
             after = ids[-1]
+
+    def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
+        after = ""
+        while True:
+
+            def page(s: _Statements, after: str = after) -> list[Row]:
+                return s.run("profiles_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_profiles", page)
+            for row in rows:
+                yield StoredProfile(
+                    row["id"],
+                    ProfileStatus(row["status"]),
+                    datetime.fromisoformat(row["created_at"]),
+                    datetime.fromisoformat(row["updated_at"]),
+                    tuple(row["merged_from"] or ()),
+                    row["redirect_to"],
+                )
+            if len(rows) < batch_size:
+                return
+            after = str(rows[-1]["id"])
+
+    def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
+        rows = [
+            {
+                "id": p.id,
+                "status": ProfileStatus(p.status).value,
+                "merged_from": list(p.merged_from),
+                "created_at": p.created_at.isoformat(),
+                "updated_at": p.updated_at.isoformat(),
+                "redirect_to": p.redirect_to,
+            }
+            for p in profiles
+        ]
+        self._write("import_profiles", lambda s: s.batched("import_profiles", "rows", rows))

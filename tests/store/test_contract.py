@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from identity.errors import ProfilesNotImported, StoreError
 from identity.model import (
     Identifier,
     IdentifierFlag,
@@ -13,9 +14,14 @@ from identity.model import (
     IdentifierKey,
     Link,
     LinkType,
+    MatchRow,
     ProfileChanges,
+    ProfileRow,
+    ProfileStatus,
     RecordRef,
     SourceRecord,
+    StoredProfile,
+    StoredRecord,
 )
 from identity.store.base import Store
 
@@ -206,6 +212,52 @@ def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
     assert len(store.identifier_flags()) == 2
 
 
+# -- the match index ---------------------------------------------------------------------
+
+
+def test_match_rows_are_found_by_any_of_their_blocking_keys(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    store.put_match_rows(
+        [
+            MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an", "1:1980-01-02")),
+            MatchRow(b, {"surname": "nowak", "city": "łódź"}, ("0:NK|an",)),
+            MatchRow(c, {"surname": "smith", "city": None}, ("1:1980-01-02", "2:é")),
+        ]
+    )
+    found = store.match_rows_with_keys(["0:NK|an", "1:1980-01-02", "9:unknown"])
+    assert [r.record_id for r in found] == [a, b, c]  # each once, by record id
+    assert found[1] == MatchRow(b, {"surname": "nowak", "city": "łódź"}, ("0:NK|an",))
+    assert [r.record_id for r in store.match_rows_with_keys(["2:é"])] == [c]
+    assert store.match_rows_with_keys(["9:unknown"]) == []
+    assert store.match_rows_with_keys([]) == []
+
+
+def test_putting_a_match_row_again_replaces_its_fields_and_keys(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    store.put_match_rows([MatchRow(a, {"surname": "nowak"}, ("0:old", "1:kept"))])
+    store.put_match_rows([MatchRow(b, {"surname": "kowal"}, ("1:kept",))])
+    store.put_match_rows([MatchRow(a, {"surname": "nowakowska"}, ("1:kept", "2:new"))])
+    assert store.match_rows_with_keys(["0:old"]) == []
+    assert store.match_rows_with_keys(["2:new"]) == [
+        MatchRow(a, {"surname": "nowakowska"}, ("1:kept", "2:new"))
+    ]
+    assert [r.record_id for r in store.match_rows_with_keys(["1:kept"])] == [a, b]
+
+
+def test_the_whole_match_index_is_read_in_batches_and_can_be_cleared(store: Store) -> None:
+    ids = insert(store, *(rec(f"r{n}") for n in range(5)))
+    store.put_match_rows([MatchRow(rid, {"n": str(rid)}, (f"0:{rid % 2}",)) for rid in ids])
+    batches = list(store.iter_match_rows(batch_size=2))
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [row.record_id for batch in batches for row in batch] == sorted(ids)
+    assert batches[0][0] == MatchRow(ids[0], {"n": str(ids[0])}, (f"0:{ids[0] % 2}",))
+    store.clear_match_rows()
+    assert list(store.iter_match_rows()) == []
+    assert store.match_rows_with_keys(["0:0", "0:1"]) == []
+    store.put_match_rows([MatchRow(ids[0], {"n": "again"}, ("0:0",))])
+    assert [r.record_id for r in store.match_rows_with_keys(["0:0"])] == [ids[0]]
+
+
 # -- links -----------------------------------------------------------------------------------
 
 
@@ -234,6 +286,15 @@ def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
     store.put_links([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
     assert [(x.weight, x.evidence) for x in store.links_of([a])] == [(0.5, {})]
     assert store.counts().links == 3
+
+
+def test_links_can_be_read_without_their_evidence(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    store.put_links([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
+    assert store.links_of([a], evidence=False) == [
+        Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {})
+    ]
+    assert store.links_of([b])[0].evidence == {"fields": {"x": 1}}
 
 
 def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
@@ -368,3 +429,232 @@ def test_writes_inside_a_unit_of_work_are_visible_inside_it(store: Store) -> Non
         assert store.records_with([EMAIL]) == {EMAIL: [a]}
         assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
     assert store.counts().records == 1
+
+
+# -- whole-store export and import (what `idgraph migrate` uses) ------------------------------
+
+
+def test_meta_keys_are_listed_sorted(store: Store) -> None:
+    assert store.meta_keys() == []
+    store.set_meta("match_model", {"m": [0.9]})
+    store.set_meta("a_setting", 1)
+    assert store.meta_keys() == ["a_setting", "match_model"]
+
+
+def test_record_refs_are_the_inverse_of_record_ids(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("a", source="shop"))
+    assert store.record_refs([b, a, 999_999]) == {
+        a: RecordRef("crm", "a"),
+        b: RecordRef("shop", "a"),
+    }
+
+
+def test_iter_records_reads_whole_records_by_id_across_batches(store: Store) -> None:
+    a, b, c = insert(store, rec("z", ident(EMAIL, "ANN@example.com")), rec("y"), rec("x"))
+    store.upsert_records([rec("y", ident(PHONE), first_name="Bo")], T1)
+    make_profiles(store, p1=[a, b])
+    records = list(store.iter_records(batch_size=2))
+    assert [r.record_id for r in records] == sorted([a, b, c])
+    assert records == [store.get_records([rid])[rid] for rid in sorted([a, b, c])]
+    by_key = {r.ref.key: r for r in records}
+    assert by_key["z"].record.identifiers == (ident(EMAIL, "ANN@example.com"),)
+    assert (by_key["y"].ingested_at, by_key["y"].updated_at) == (T0, T1)
+    assert (by_key["z"].profile_id, by_key["x"].profile_id) == ("p1", None)
+
+
+def test_iter_records_of_an_empty_store_is_empty(store: Store) -> None:
+    assert list(store.iter_records()) == []
+    assert list(store.iter_links()) == []
+    assert list(store.iter_profiles()) == []
+    assert list(store.iter_identifier_flags()) == []
+
+
+def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
+    store: Store,
+) -> None:
+    tz = timezone(timedelta(hours=-5))
+    (existing,) = insert(store, rec("already-here"))
+    store.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T1)])
+    copied = [
+        StoredRecord(
+            record_id=500,  # the other store's id: not kept
+            record=SourceRecord(
+                source="shop",
+                key="s1",
+                identifiers=(ident(EMAIL, "Ann@Example.com"), ident(PHONE)),
+                attributes={"first_name": "Zoë", "nested": {"a": [1, None]}},
+                timestamp=datetime(2024, 2, 3, 4, 5, tzinfo=tz),
+                raw={"email": "Ann@Example.com"},
+            ),
+            profile_id="p1",
+            ingested_at=T0,
+            updated_at=T2,
+        ),
+        StoredRecord(7, rec("c9"), None, T1, T1),
+    ]
+    ids = store.import_records(copied)
+    assert len(set(ids)) == 2 and existing not in ids and ids == sorted(ids)
+    stored = store.get_records(ids)
+    for rid, original in zip(ids, copied, strict=True):
+        got = stored[rid]
+        assert got.record == original.record
+        assert got.record.timestamp == original.record.timestamp
+        assert (got.profile_id, got.ingested_at, got.updated_at) == (
+            original.profile_id,
+            original.ingested_at,
+            original.updated_at,
+        )
+    assert store.records_with([EMAIL]) == {EMAIL: [ids[0]]}
+    assert store.profiles_with([PHONE]) == {PHONE: ["p1"]}
+    assert store.records_of_profiles(["p1"]) == {"p1": [ids[0]]}
+    # Ingest goes on after imported records without reusing their ids.
+    (later,) = insert(store, rec("new"))
+    assert later > max(ids)
+    assert store.counts().records == 4
+
+
+def test_import_records_refuses_a_ref_that_exists_and_writes_nothing(store: Store) -> None:
+    insert(store, rec("a"))
+    with pytest.raises(StoreError):
+        store.import_records(
+            [
+                StoredRecord(1, rec("b", ident(EMAIL)), None, T0, T0),
+                StoredRecord(2, rec("a"), None, T0, T0),
+            ]
+        )
+    assert store.counts().records == 1
+    assert store.records_with([EMAIL]) == {EMAIL: []}
+
+
+def test_import_records_refuses_profiles_not_imported_yet(store: Store) -> None:
+    store.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T0)])
+    records = [
+        StoredRecord(1, rec("a"), "p1", T0, T0),
+        StoredRecord(2, rec("b"), "p9", T0, T0),
+    ]
+    with pytest.raises(ProfilesNotImported, match=r"1 missing, e\.g\. p9\): import the profiles"):
+        store.import_records(records)
+    assert store.counts().records == 0
+
+
+def test_iter_links_lists_every_link_in_order_across_batches(store: Store) -> None:
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    links = [
+        Link(c, d, LinkType.CANNOT_LINK, "steward", 1.0, {"reason": "twins"}),
+        Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.93, {"name": 2.5}),
+        Link(a, b, LinkType.MATCH, "deterministic", 1.0, {"kind": "email"}),
+        Link(a, c, LinkType.REVIEW, "fellegi_sunter", 0.61, {}),
+        Link(b, d, LinkType.MUST_LINK, "steward", 1.0, {"by": "ann"}),
+    ]
+    store.put_links(links)
+    expected = sorted(links, key=lambda x: (x.a, x.b, x.type.value, x.matcher))
+    for batch_size in (1, 2, 10_000):
+        found = list(store.iter_links(batch_size=batch_size))
+        assert [(x.a, x.b, x.type, x.matcher) for x in found] == [
+            (x.a, x.b, x.type, x.matcher) for x in expected
+        ]
+        assert [x.evidence for x in found] == [x.evidence for x in expected]
+        assert [x.weight for x in found] == pytest.approx([x.weight for x in expected])
+
+
+def test_iter_identifier_flags_lists_every_flag_by_key_across_batches(store: Store) -> None:
+    flags = [
+        IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
+        IdentifierFlag(
+            IdentifierKey("email", "test@test.com"), IdentifierFlagReason.BLOCKLISTED, 5
+        ),
+        IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 31),
+    ]
+    store.put_identifier_flags(flags)
+    expected = sorted(flags, key=lambda f: f.key)
+    assert list(store.iter_identifier_flags(batch_size=2)) == expected
+    assert list(store.iter_identifier_flags()) == expected
+
+
+def test_iter_profiles_lists_live_merged_and_deleted_ids_with_their_history(
+    store: Store,
+) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    make_profiles(store, p1=[a], p2=[b], p3=[c], p4=[])
+    store.apply_profile_changes(
+        ProfileChanges(assignments={b: "p1"}, merged={"p2": "p1"}, touched={"p1"}), T1
+    )
+    store.apply_profile_changes(
+        ProfileChanges(assignments={a: "p3", b: "p3"}, merged={"p1": "p3"}, touched={"p3"}), T2
+    )
+    store.apply_profile_changes(ProfileChanges(deleted=["p4"]), T2)
+    profiles = {p.id: p for p in store.iter_profiles(batch_size=3)}
+    assert list(profiles) == ["p1", "p2", "p3", "p4"]
+    assert profiles["p1"] == StoredProfile("p1", ProfileStatus.MERGED, T0, T2, (), "p3")
+    assert profiles["p2"] == StoredProfile("p2", ProfileStatus.MERGED, T0, T1, (), "p3")
+    assert profiles["p3"] == StoredProfile("p3", ProfileStatus.LIVE, T0, T2, ("p1", "p2"), None)
+    assert profiles["p4"] == StoredProfile("p4", ProfileStatus.DELETED, T0, T2, (), None)
+
+
+def test_imported_profiles_resolve_as_they_did_including_redirects_imported_first(
+    store: Store,
+) -> None:
+    # A redirect arrives before the profile it names: the copy comes in batches.
+    store.import_profiles(
+        [
+            StoredProfile("p1", ProfileStatus.MERGED, T0, T2, (), "p3"),
+            StoredProfile("p2", ProfileStatus.MERGED, T0, T1, (), "p3"),
+        ]
+    )
+    store.import_profiles(
+        [
+            StoredProfile("p3", ProfileStatus.LIVE, T0, T2, ("p1", "p2"), None),
+            StoredProfile("p4", ProfileStatus.DELETED, T1, T2),
+        ]
+    )
+    assert store.resolve_profile_ids(["p1", "p2", "p3", "p4"]) == {
+        "p1": "p3",
+        "p2": "p3",
+        "p3": "p3",
+    }
+    assert store.get_profiles(["p3"])["p3"] == ProfileRow("p3", T0, T2, ("p1", "p2"))
+    assert list(store.iter_profile_ids()) == ["p3"]
+    assert [p.id for p in store.iter_profiles()] == ["p1", "p2", "p3", "p4"]
+    assert store.counts().profiles == 1
+    # And the imported history goes on: merging the survivor carries it along.
+    (a,) = insert(store, rec("a"))
+    make_profiles(store, p5=[a])
+    store.apply_profile_changes(ProfileChanges(merged={"p3": "p5"}, touched={"p5"}), T2)
+    assert store.resolve_profile_ids(["p1"]) == {"p1": "p5"}
+    assert store.get_profiles(["p5"])["p5"].merged_from == ("p1", "p2", "p3")
+
+
+def test_delete_everything_empties_the_store_and_it_stays_usable(store: Store) -> None:
+    a, b = insert(store, rec("a", ident(EMAIL)), rec("b", ident(EMAIL)))
+    make_profiles(store, p1=[a, b])
+    store.put_links([Link(a, b, LinkType.MATCH, "deterministic")])
+    store.put_identifier_flags([IdentifierFlag(PHONE, IdentifierFlagReason.BLOCKLISTED, 0)])
+    store.put_source("crm", {"source": "crm"})
+    store.set_meta("match_model", {"m": 1})
+    store.delete_everything()
+    assert store.counts() == type(store.counts())(0, 0, 0, 0)
+    assert store.list_sources() == [] and store.meta_keys() == []
+    assert list(store.iter_profiles()) == [] and store.identifier_flags() == []
+    assert store.resolve_profile_ids(["p1"]) == {}
+    (c,) = insert(store, rec("a", ident(EMAIL)))
+    assert store.records_with([EMAIL]) == {EMAIL: [c]}
+    assert c > max(a, b), "record ids are never reused"
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def test_statements_are_counted_per_operation(store: Store) -> None:
+    before = store.statements_per_operation()
+    insert(
+        store,
+        *(rec(f"r{i}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(50)),
+    )
+    store.get_records([1, 2, 3])
+    after = store.statements_per_operation()
+    sent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
+    assert sent["upsert_records"] >= 1 and sent["get_records"] >= 1
+    assert not {op for op, n in sent.items() if n} - {"upsert_records", "get_records"}
+    # A snapshot: later work does not change what was returned.
+    store.get_records([1])
+    assert store.statements_per_operation()["get_records"] == after["get_records"] + 1

@@ -1,0 +1,166 @@
+"""The match index: per stored record, the values the probabilistic matcher compares and
+its blocking keys, kept in the store so that a record arriving alone finds its candidates
+through one indexed lookup per key instead of a scan.
+
+A blocking key is ``"<rule number>:<derived values joined by |>"``: two records share one
+exactly when they agree on every key of that blocking rule, the same pairs
+recordlinkage's block index gives the batch path (a record missing any key of a rule has
+no key for it, as recordlinkage drops rows with a missing key). The index belongs to the
+``[matching]`` settings it was built for; its fingerprint is kept in the store's metadata
+and a change of settings means a rebuild (``idgraph train`` does it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import pandas as pd
+
+from identity.matching.linker import _DERIVED, LinkageSettings
+from identity.model import JSONValue, MatchRow, RecordId, RecordRef, SourceRecord
+from identity.normalise import normalise_name, normalise_text
+from identity.rules import Rules
+from identity.store.base import Store
+
+INDEX_KEY = "match_index"
+INDEX_FORMAT = 1
+"""Bumped when the way fields or keys are derived changes, which forces a rebuild."""
+_NAME_KINDS = {"first_name", "name"}
+_REBUILD_BATCH = 10_000
+
+Progress = Callable[[int], None]
+"""Called with the number of records indexed so far during a rebuild."""
+
+
+def settings_fingerprint(rules: Rules) -> str:
+    """A short hash of everything the index and the model depend on in ``[matching]``."""
+    matching = rules.matching
+    document: JSONValue = {
+        "format": INDEX_FORMAT,
+        "fields": dict(matching.fields) if matching else {},
+        "blocking": [list(rule) for rule in matching.blocking] if matching else [],
+    }
+    text = json.dumps(document, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class MatchIndex:
+    """Derives match rows from records and keeps the store's match index current."""
+
+    def __init__(self, store: Store, rules: Rules, settings: LinkageSettings) -> None:
+        self.store = store
+        self.rules = rules
+        self.settings = settings
+        self.fingerprint = settings_fingerprint(rules)
+        self._checked = False
+        self.fields = [c.field for c in settings.comparisons]
+        kinds = rules.matching.fields if rules.matching else {}
+        self._cleaners = {
+            name: normalise_name if kinds.get(name) in _NAME_KINDS else normalise_text
+            for name in self.fields
+        }
+
+    # -- deriving rows ---------------------------------------------------------------------
+
+    def fields_of(self, record: SourceRecord) -> dict[str, str | None]:
+        """The compared values of a record: an identifier kind's first value (sorted), or
+        the attribute of that name, normalised; None where the record has none."""
+        values: dict[str, str | None] = {}
+        for name in self.fields:
+            if name in self.rules.kinds:
+                held = sorted(i.value for i in record.identifiers if i.kind == name)
+                values[name] = held[0] if held else None
+            else:
+                raw = record.attributes.get(name)
+                text = self._cleaners[name](str(raw)) if raw is not None and raw != "" else ""
+                values[name] = text or None
+        return values
+
+    def keys_of(self, fields: dict[str, str | None]) -> tuple[str, ...]:
+        """The record's blocking keys, one per rule it has every key of."""
+        keys: list[str] = []
+        for number, rule in enumerate(self.settings.blocking):
+            parts: list[str] = []
+            for key in rule:
+                base, _, form = key.partition(":")
+                value = fields.get(base)
+                if form and value is not None:
+                    value = _DERIVED[form](value)
+                if value is None:
+                    break
+                parts.append(value)
+            else:
+                keys.append(f"{number}:{'|'.join(parts)}")
+        return tuple(keys)
+
+    def row_of(self, record_id: RecordId, record: SourceRecord) -> MatchRow:
+        fields = self.fields_of(record)
+        return MatchRow(record_id, fields, self.keys_of(fields))
+
+    def frame(self, rows: Iterable[MatchRow]) -> pd.DataFrame:
+        """One row per record (index = record id, ascending), one column per field."""
+        ordered = sorted(rows, key=lambda r: r.record_id)
+        columns = {name: [r.fields.get(name) for r in ordered] for name in self.fields}
+        return pd.DataFrame(columns, index=pd.Index([r.record_id for r in ordered], name="id"))
+
+    # -- keeping the store's index ---------------------------------------------------------
+
+    def is_current(self) -> bool:
+        """Whether the stored index was built for these settings (and is complete)."""
+        doc = self.store.get_meta(INDEX_KEY)
+        return isinstance(doc, dict) and doc.get("settings") == self.fingerprint
+
+    def start_if_empty(self) -> None:
+        """Mark a store without records as indexed for these settings: every record ingested
+        from now on is indexed as it arrives, so the index stays complete. Call before the
+        first write; it looks at the store once per index object."""
+        if self._checked:
+            return
+        if self.store.get_meta(INDEX_KEY) is None and (
+            next(iter(self.store.iter_record_profiles(batch_size=1)), None) is None
+        ):
+            self.store.set_meta(INDEX_KEY, {"settings": self.fingerprint})
+        self._checked = True
+
+    def put(self, records: Sequence[tuple[RecordId, SourceRecord]]) -> list[MatchRow]:
+        rows = [self.row_of(rid, record) for rid, record in records]
+        self.store.put_match_rows(rows)
+        return rows
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Re-derive every stored record's row (for new settings); returns the count."""
+        store = self.store
+        done = 0
+        with store.unit_of_work():
+            store.clear_match_rows()
+            batch: list[RecordRef] = []
+            for ref, _ in store.iter_record_profiles():
+                batch.append(ref)
+                if len(batch) >= _REBUILD_BATCH:
+                    done += self._index_refs(batch)
+                    batch = []
+                    if progress is not None:
+                        progress(done)
+            if batch:
+                done += self._index_refs(batch)
+            store.set_meta(INDEX_KEY, {"settings": self.fingerprint})
+        if progress is not None:
+            progress(done)
+        return done
+
+    def _index_refs(self, refs: list[RecordRef]) -> int:
+        ids = self.store.record_ids(refs)
+        records = self.store.get_records(ids.values())
+        self.put([(rid, stored.record) for rid, stored in records.items()])
+        return len(records)
+
+    def ensure(self, progress: Progress | None = None) -> None:
+        """Rebuild the index unless it is current."""
+        if not self.is_current():
+            self.rebuild(progress)
+
+    def all_rows(self) -> Iterator[MatchRow]:
+        for batch in self.store.iter_match_rows():
+            yield from batch

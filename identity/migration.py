@@ -1,0 +1,237 @@
+"""Copying a whole identity graph from one store into another (``idgraph migrate``).
+
+How a user who outgrows the embedded store moves to Neo4j (or keeps an embedded copy of
+a Neo4j graph): everything goes through the store interface, a batch at a time, so any
+two backends can be source and target. Profile ids, times and history are copied as they
+are; record ids are each store's own, so the target assigns new ones (ascending in the
+source's order) and links are carried across by record ref (source, key).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import TypeVar
+
+from identity.errors import IdgraphError
+from identity.model import Link, MatchRow, StoreCounts
+from identity.store.base import Store
+
+T = TypeVar("T")
+
+DEFAULT_BATCH_SIZE = 5_000
+"""Rows per read and per write: the ingest batch size, which both stores handle well."""
+
+STAGES = (
+    "sources and metadata",
+    "profiles",
+    "identifier flags",
+    "records",
+    "links",
+    "match index",
+)
+"""The order of the copy: records need their profiles, links their records."""
+
+
+class TargetNotEmpty(IdgraphError):
+    """The target store holds data, which a copy would mix with the source's."""
+
+    def __init__(self, held: str):
+        self.held = held
+        super().__init__(
+            f"the target store is not empty ({held}): migrate into an empty store, or pass "
+            "--replace to delete everything in the target first"
+        )
+
+
+class MigrationIncomplete(IdgraphError):
+    """The target does not hold what the source holds (the source changed meanwhile)."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(
+            f"{problem}: was the source written to during the copy? Stop writing to it and "
+            "run the migration again with --replace"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationProgress:
+    """Where a copy is: ``done`` rows of ``stage`` (one of :data:`STAGES`) out of
+    ``total`` (None where the source cannot say cheaply)."""
+
+    stage: str
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    """What was copied."""
+
+    sources: int
+    meta: int
+    profiles: int
+    identifier_flags: int
+    records: int
+    links: int
+    match_rows: int
+    counts: StoreCounts
+    replaced: bool
+    seconds: float
+
+
+def _describe(counts: StoreCounts) -> str:
+    return (
+        f"{counts.records:,} records, {counts.identifiers:,} identifiers, "
+        f"{counts.profiles:,} live profiles, {counts.links:,} links"
+    )
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def held_data(store: Store) -> str | None:
+    """What the store holds, in a few words, or None when it is empty."""
+    counts = store.counts()
+    held = []
+    if counts.records or counts.identifiers or counts.links or counts.profiles:
+        held.append(_describe(counts))
+    if not counts.profiles and next(store.iter_profiles(batch_size=1), None) is not None:
+        held.append("retired profile ids")
+    if sources := store.list_sources():
+        held.append(f"{len(sources)} source mappings")
+    if keys := store.meta_keys():
+        held.append(f"metadata {', '.join(keys)}")
+    if next(store.iter_identifier_flags(batch_size=1), None) is not None:
+        held.append("flagged identifiers")
+    return "; ".join(held) or None
+
+
+def migrate_store(
+    source: Store,
+    target: Store,
+    *,
+    replace: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[MigrationProgress], None] | None = None,
+) -> MigrationReport:
+    """Copy everything ``source`` holds into ``target``, which must be empty unless
+    ``replace`` (then everything in it is deleted first).
+
+    Not one transaction: each batch commits on its own, so a copy that fails part way
+    leaves a partial target, and running it again with ``replace`` starts over. The
+    source must not be written to meanwhile; the totals are compared at the end and a
+    difference is :class:`MigrationIncomplete`.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    started = time.perf_counter()
+    held = held_data(target)
+    if held is not None:
+        if not replace:
+            raise TargetNotEmpty(held)
+        target.delete_everything()
+
+    def report(stage: str, done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(MigrationProgress(stage, done, total))
+
+    totals = source.counts()
+
+    # Small documents: the source mappings and metadata (the trained match model).
+    names = source.list_sources()
+    keys = source.meta_keys()
+    with target.unit_of_work():
+        for name in names:
+            mapping = source.get_source(name)
+            if mapping is not None:
+                target.put_source(name, mapping)
+        for key in keys:
+            target.set_meta(key, source.get_meta(key))
+    report(STAGES[0], len(names) + len(keys), len(names) + len(keys))
+
+    # Profiles before records, which name them; all of them, retired ids included, so
+    # that old ids keep resolving and are never reissued.
+    profiles = 0
+    for profile_batch in _batches(source.iter_profiles(batch_size), batch_size):
+        target.import_profiles(profile_batch)
+        profiles += len(profile_batch)
+        report(STAGES[1], profiles, None)
+    report(STAGES[1], profiles, profiles)
+
+    flags = 0
+    for flag_batch in _batches(source.iter_identifier_flags(batch_size), batch_size):
+        target.put_identifier_flags(flag_batch)
+        flags += len(flag_batch)
+        report(STAGES[2], flags, None)
+    report(STAGES[2], flags, flags)
+
+    records = 0
+    report(STAGES[3], 0, totals.records)
+    for record_batch in _batches(source.iter_records(batch_size), batch_size):
+        target.import_records(record_batch)
+        records += len(record_batch)
+        report(STAGES[3], records, max(totals.records, records))
+
+    links = 0
+    report(STAGES[4], 0, totals.links)
+    for link_batch in _batches(source.iter_links(batch_size), batch_size):
+        target.put_links(_remapped(link_batch, source, target))
+        links += len(link_batch)
+        report(STAGES[4], links, max(totals.links, links))
+
+    # The match index (compared values and blocking keys per record), so that real-time
+    # matching finds candidates in the target at once, without a rebuild.
+    indexed = 0
+    report(STAGES[5], 0, totals.records)
+    for rows in source.iter_match_rows(batch_size):
+        refs = source.record_refs([row.record_id for row in rows])
+        ids = target.record_ids(set(refs.values()))
+        target.put_match_rows(
+            [MatchRow(ids[refs[row.record_id]], row.fields, row.keys) for row in rows]
+        )
+        indexed += len(rows)
+        report(STAGES[5], indexed, max(totals.records, indexed))
+
+    copied = target.counts()
+    if copied != source.counts():
+        raise MigrationIncomplete(
+            f"the copy does not match its source (source {_describe(source.counts())}; "
+            f"target {_describe(copied)})"
+        )
+    return MigrationReport(
+        sources=len(names),
+        meta=len(keys),
+        profiles=profiles,
+        identifier_flags=flags,
+        records=records,
+        links=links,
+        match_rows=indexed,
+        counts=copied,
+        replaced=held is not None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _remapped(links: list[Link], source: Store, target: Store) -> list[Link]:
+    """The links with the target's record ids, found by ref: two batched lookups per
+    batch, so the copy's memory does not grow with the store."""
+    refs = source.record_refs({rid for link in links for rid in (link.a, link.b)})
+    ids = target.record_ids(set(refs.values()))
+    remapped = []
+    for link in links:
+        try:
+            a, b = ids[refs[link.a]], ids[refs[link.b]]
+        except KeyError as error:
+            raise MigrationIncomplete(
+                f"a {link.type.value} link of {link.matcher} joins records {link.a} and "
+                f"{link.b} of the source, one of which was not copied"
+            ) from error
+        remapped.append(Link(a, b, link.type, link.matcher, link.weight, link.evidence))
+    return remapped

@@ -1,0 +1,89 @@
+"""GET /metrics over HTTP: the store's statements per operation and the request metrics,
+read back with Prometheus' own parser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from identity.graph import IdentityGraph
+from identity.rules import load_rules
+from service.app import create_app
+from service.config import Settings
+from tests.service.conftest import Api
+from tests.store.conftest import BACKENDS
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(client: TestClient) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def statements(samples: Samples, operation: str, backend: str = "sqlite") -> float:
+    labels = frozenset({("backend", backend), ("operation", operation)})
+    return samples.get(("idgraph_store_statements_total", labels), 0.0)
+
+
+def requests(samples: Samples, method: str, route: str, status: int) -> float:
+    labels = frozenset({("method", method), ("route", route), ("status", str(status))})
+    return samples.get(("idgraph_http_requests_total", labels), 0.0)
+
+
+def test_metrics_show_the_statements_each_store_operation_sent(
+    api: Api, graph: IdentityGraph
+) -> None:
+    before = scrape(api.client)
+    api.ingest("shop", [{"id": "a", "email": "ann@example.com"}, {"id": "b", "phone": "x"}])
+    after = scrape(api.client)
+    sent = graph.store.statements_per_operation()
+    assert statements(after, "upsert_records") == sent["upsert_records"]
+    assert statements(after, "upsert_records") > statements(before, "upsert_records")
+    assert statements(after, "apply_profile_changes") > statements(before, "apply_profile_changes")
+
+
+def test_requests_are_counted_and_timed_by_route_template_and_status(api: Api) -> None:
+    api.ingest("shop", [{"id": "a", "email": "ann@example.com"}])
+    assert api.post_records("shop", [{"id": "b"}], role=None).status_code == 401
+    assert api.client.get("/v1/no/such/path/8f3a").status_code == 404
+    assert api.client.get("/healthz").status_code == 200
+    samples = scrape(api.client)
+    assert requests(samples, "POST", "/v1/records", 200) == 1
+    assert requests(samples, "POST", "/v1/records", 401) == 1
+    assert requests(samples, "GET", "/healthz", 200) == 1
+    assert requests(samples, "GET", "unmatched", 404) == 1
+    assert not any("8f3a" in str(labels) for _, labels in samples)
+    timed = frozenset({("method", "POST"), ("route", "/v1/records")})
+    assert samples[("idgraph_http_request_duration_seconds_count", timed)] == 2
+    assert samples[("idgraph_http_request_duration_seconds_sum", timed)] > 0
+
+
+def test_metrics_need_no_token(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    assert api.client.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_the_endpoint_reports_either_store(
+    backend: str, tmp_path: Path, tokens_file: Path, tokens: dict[str, str]
+) -> None:
+    store = BACKENDS[backend](tmp_path)
+    graph = IdentityGraph(store, load_rules(None))
+    try:
+        graph.store.counts()
+        with TestClient(create_app(Settings(tokens_file=tokens_file), graph)) as client:
+            samples = scrape(client)
+        assert statements(samples, "counts", backend=store.backend) >= 1
+    finally:
+        graph.close()
