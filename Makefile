@@ -60,6 +60,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.ingest_rate --runs 3
 	$(BIN)/python -m tests.benchmarks.linkage --runs 3
+	$(BIN)/python -m tests.benchmarks.generator_linkage --people 10000 100000 --runs 1
 	$(BIN)/python -m tests.benchmarks.scale --records 1000000
 
 clean:

@@ -124,12 +124,26 @@ def _name_forms(name: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+def _spelling_of(a: str, b: str) -> bool:
+    """Another spelling of one name: the same sound, about the same length
+    (``katherine``/``catherine``; not ``joshua``/``josh``, a short form)."""
+    return abs(len(a) - len(b)) <= 1 and _metaphone(a) == _metaphone(b)
+
+
 def _is_nickname(a: str, b: str) -> bool:
-    return b in _name_forms(a) or a in _name_forms(b)
+    if b in _name_forms(a) or a in _name_forms(b):
+        return True
+    # Short for another spelling of the other name: ``kate`` is short for katherine, a
+    # spelling of ``catherine``. Names that are merely both short for one name stay apart
+    # (``josh``/``joe``, ``chris``/``kit``): brothers have such names.
+    return any(_spelling_of(full, b) for full in _NICKNAMES.canonicals_of(a)) or any(
+        _spelling_of(full, a) for full in _NICKNAMES.canonicals_of(b)
+    )
 
 
 nickname = _pairwise(_is_nickname)
-"""``bob`` and ``robert``: one is a nickname or canonical form of the other."""
+"""``bob`` and ``robert``: one is a nickname or canonical form of the other (or of a
+same-sounding spelling of it: ``kate``/``catherine``)."""
 
 
 def _swapped(a: str, b: str) -> bool:
@@ -155,9 +169,6 @@ def tokens_overlap(at_least: float) -> PairTest:
 
 same_leading_token = _same(lambda v: v.split(maxsplit=1)[0] if v.split() else None)
 """Same first token: the house number of an address, the outward code of a postcode."""
-
-same_local_part = _same(lambda v: v.split("@", 1)[0])
-"""Two e-mails with the same part before the @ (one person, two providers)."""
 
 
 def same_last_digits(count: int) -> PairTest:
@@ -203,13 +214,23 @@ class Comparison:
 
 
 def name_comparison(field: str, *, nicknames: bool) -> Comparison:
+    """Levels of a name; with ``nicknames`` (first names) also nicknames, and the loosest
+    level is one typo rather than Jaro-Winkler 0.80.
+
+    A first name tells household members apart: they share a surname, an address and a
+    phone, and only a first name that falls to "else" vetoes a link (``require_agreement``).
+    Jaro-Winkler 0.80 takes sisters' names such as ``valentine``/``florentine``; one typo
+    (``galy``/``gary``) does not.
+    """
     levels = [Level("exact", _exact)]
     if nicknames:
         levels.append(Level("nickname", nickname))
     levels += [
         Level("jaro_winkler_0.92", jaro_winkler_at_least(0.92)),
         Level("same_sound", same_sound),
-        Level("jaro_winkler_0.80", jaro_winkler_at_least(0.80)),
+        Level("one_typo", edits_at_most(1))
+        if nicknames
+        else Level("jaro_winkler_0.80", jaro_winkler_at_least(0.80)),
         Level("else", _always),
     ]
     return Comparison(field, field, tuple(levels), term_frequency=True)
@@ -285,18 +306,24 @@ def text_comparison(field: str) -> Comparison:
 
 
 def email_comparison(field: str) -> Comparison:
+    """Exact (weighed by how common the address is), else.
+
+    Term frequencies make a value on many records (``noreply@example.com``, a family
+    address) weak evidence. There is no "same local part" level: local parts are made
+    of names (``nicola.martin@``), so at another provider they repeat the name evidence
+    and join namesakes.
+    """
     return Comparison(
         field,
         field,
-        (
-            Level("exact", _exact),
-            Level("same_local_part", same_local_part),
-            Level("else", _always),
-        ),
+        (Level("exact", _exact), Level("else", _always)),
+        term_frequency=True,
     )
 
 
 def phone_comparison(field: str) -> Comparison:
+    """Exact (weighed by how common the number is: a shop's own number, a household
+    landline), the same last seven digits, else."""
     return Comparison(
         field,
         field,
@@ -305,6 +332,7 @@ def phone_comparison(field: str) -> Comparison:
             Level("same_last_7_digits", same_last_digits(7)),
             Level("else", _always),
         ),
+        term_frequency=True,
     )
 
 

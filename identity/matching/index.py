@@ -25,13 +25,21 @@ from identity.rules import Rules
 from identity.store.base import Store
 
 INDEX_KEY = "match_index"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """Bumped when the way fields or keys are derived changes, which forces a rebuild."""
 _NAME_KINDS = {"first_name", "name"}
 _REBUILD_BATCH = 10_000
 
 Progress = Callable[[int], None]
 """Called with the number of records indexed so far during a rebuild."""
+
+
+def model_fingerprint(rules: Rules, settings: LinkageSettings) -> str:
+    """The index's fingerprint together with every comparison's levels: a model trained
+    for other levels (an upgrade changed a comparison) must not score with these."""
+    levels = [[c.name, *c.level_names] for c in settings.comparisons]
+    text = json.dumps([settings_fingerprint(rules), levels])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def settings_fingerprint(rules: Rules) -> str:
@@ -70,7 +78,12 @@ class MatchIndex:
         values: dict[str, str | None] = {}
         for name in self.fields:
             if name in self.rules.kinds:
-                held = sorted(i.value for i in record.identifiers if i.kind == name)
+                # A blocklisted value (test@test.com) is no evidence of anything.
+                held = sorted(
+                    i.value
+                    for i in record.identifiers
+                    if i.kind == name and not self.rules.is_blocklisted(i.key)
+                )
                 values[name] = held[0] if held else None
             else:
                 raw = record.attributes.get(name)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from identity.errors import ConfigError
-from identity.matching.index import MatchIndex
+from identity.matching.index import MatchIndex, model_fingerprint
 from identity.matching.linker import LinkageSettings, Linker, ScoredPairs
 from identity.matching.model import MatchModel
 from identity.model import JSONValue, Link, LinkType, RecordId, SourceRecord
@@ -86,6 +86,7 @@ class ProbabilisticMatcher:
             review_threshold=rules.matching.review_threshold,
         )
         self.index = MatchIndex(store, rules, self.settings)
+        self.fingerprint = model_fingerprint(rules, self.settings)
         names = [c.field for c in self.settings.comparisons]
         required = rules.matching.require_agreement
         # (column, index of its "else" level) of every field that must not disagree.
@@ -118,8 +119,11 @@ class ProbabilisticMatcher:
         stamp = self.store.get_meta(STAMP_KEY)
         if not isinstance(stamp, dict):
             return None, "no trained match model (run `idgraph train`)"
-        if stamp.get("settings") != self.index.fingerprint:
-            return None, "the match model was trained for other [matching] settings"
+        if stamp.get("settings") != self.fingerprint:
+            return None, (
+                "the match model was trained for other [matching] settings or comparison "
+                "levels (run `idgraph train`)"
+            )
         if self._cached is None or self._cached[0] != stamp:
             model = self.model()
             if model is None:
@@ -135,9 +139,7 @@ class ProbabilisticMatcher:
         model = Linker(self.settings).train(frame)
         with self.store.unit_of_work():
             self.store.set_meta(MODEL_KEY, model.to_document())
-            self.store.set_meta(
-                STAMP_KEY, {"id": uuid.uuid4().hex, "settings": self.index.fingerprint}
-            )
+            self.store.set_meta(STAMP_KEY, {"id": uuid.uuid4().hex, "settings": self.fingerprint})
         return model
 
     # -- deciding links --------------------------------------------------------------------

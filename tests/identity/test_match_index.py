@@ -54,3 +54,11 @@ def test_a_record_has_a_blocking_key_only_for_rules_it_has_every_key_of() -> Non
         assert (number in numbers) == all(fields[b] is not None for b in bases), rule
     email_rule = rules.index(("email",))
     assert f"{email_rule}:zoya.ivanova@example.com" in keys
+
+
+def test_a_blocklisted_identifier_is_no_value_to_compare_or_block_on() -> None:
+    index = make_index()
+    junk = Identifier("email", "test@test.com", "TEST@test.com")
+    fields = index.fields_of(SourceRecord("crm", "c2", (junk,), {"first_name": "Ann"}))
+    assert fields["email"] is None
+    assert not any("test@test.com" in key for key in index.keys_of(fields))

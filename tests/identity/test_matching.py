@@ -45,6 +45,33 @@ def test_name_levels_from_exact_to_else() -> None:
     ) == ["exact", "nickname", "jaro_winkler_0.92", "same_sound", "else", "missing"]
 
 
+def test_a_nickname_of_another_spelling_is_a_nickname_but_brothers_names_are_not() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert levels(
+        first,
+        [
+            ("kate", "catherine"),  # short for katherine, a spelling of catherine
+            ("catherine", "kate"),
+            ("peggy", "margaret"),
+            # Both short for joseph, but brothers Josh and Joe are two people.
+            ("josh", "joe"),
+            # Siblings' names sharing only a nickname ("chris") get no nickname credit.
+            ("christina", "christopher"),
+        ],
+    ) == ["nickname", "nickname", "nickname", "else", "else"]
+
+
+def test_first_names_tolerate_one_typo_but_not_a_sisters_similar_name() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert levels(first, [("galy", "gary"), ("valentine", "florentine")]) == [
+        "one_typo",
+        "else",
+    ]
+    # Surnames are not what tells household members apart: they keep the looser level.
+    last = name_comparison("last_name", nicknames=False)
+    assert levels(last, [("valentine", "florentine")]) == ["jaro_winkler_0.80"]
+
+
 def test_date_levels_tolerate_swaps_and_typos() -> None:
     dob = date_comparison("birth_date")
     assert levels(
@@ -62,8 +89,10 @@ def test_date_levels_tolerate_swaps_and_typos() -> None:
 def test_email_and_phone_partial_agreement() -> None:
     assert levels(
         email_comparison("email"),
-        [("ann@gmail.com", "ann@yahoo.com"), ("ann@gmail.com", "bob@gmail.com")],
-    ) == ["same_local_part", "else"]
+        # The same local part at another provider is no evidence of its own: local parts
+        # are made of names, and namesakes have them.
+        [("ann@gmail.com", "ann@gmail.com"), ("ann@gmail.com", "ann@yahoo.com")],
+    ) == ["exact", "else"]
     assert levels(
         phone_comparison("phone"), [("+447400123456", "07400123456"), ("+447400123456", "+1")]
     ) == ["same_last_7_digits", "else"]
