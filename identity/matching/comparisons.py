@@ -41,18 +41,6 @@ class Level:
     test: PairTest
 
 
-def _mapped(values: Strings, fn: Callable[[str], object]) -> Strings:
-    """``fn`` of each value, computed once per distinct value."""
-    cache: dict[str, object] = {}
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        found = cache.get(v)
-        if found is None:
-            found = cache[v] = fn(v)
-        out[i] = found
-    return out
-
-
 def _pairwise(fn: Callable[[str, str], bool]) -> PairTest:
     def test(a: Strings, b: Strings) -> Mask:
         return np.fromiter((fn(x, y) for x, y in zip(a, b, strict=True)), bool, len(a))
