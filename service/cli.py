@@ -84,6 +84,20 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
 
 
+def _progress_bars(disable: bool = False) -> Progress:
+    """The CLI's progress display: description, bar, done/total, rate, elapsed."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    )
+
+
 def _count_rows(path: Path) -> int | None:
     """Data rows in an uncompressed file, for the progress bar's total (None if unknown)."""
     if path.suffix == ".gz":
@@ -132,17 +146,7 @@ def _ingest_files(
         if not path.exists():
             raise typer.BadParameter(f"no such file: {path}", param_hint="FILE")
         total = _count_rows(path)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=quiet,
-            transient=False,
-        ) as progress:
+        with _progress_bars(disable=quiet) as progress:
             task = progress.add_task(f"{source} ← {path.name}", total=total)
 
             def advance(p: IngestProgress, task_id: TaskID = task) -> None:
@@ -402,15 +406,7 @@ def migrate(
 def _migrate_with_progress(
     source: Store, target: Store, replace: bool, batch_size: int
 ) -> MigrationReport:
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _progress_bars() as progress:
         tasks: dict[str, TaskID] = {}
 
         def advance(p: MigrationProgress) -> None:

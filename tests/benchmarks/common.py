@@ -1,15 +1,33 @@
-"""What the benchmarks share: the machine description and the FEBRL linkage settings
-(also used by the FEBRL quality test)."""
+"""What the benchmarks share: the machine description, writing a results table into
+docs/benchmarks.md, and the FEBRL linkage settings (also used by the FEBRL quality test)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from identity.normalise import normalise_text
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def write_section(name: str, text: str, heading: str) -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in
+    docs/benchmarks.md, adding the markers under ``heading`` at the end if missing."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    doc = DOC.read_text()
+    if begin not in doc or end not in doc:
+        doc = f"{doc.rstrip()}\n\n## {heading}\n\n{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+    print(f"updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+
 
 FEBRL_FIELDS = {
     "given_name": "first_name",

@@ -56,7 +56,7 @@ from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.readers import read_file
-from tests.benchmarks.common import machine
+from tests.benchmarks.common import machine, write_section
 
 try:
     import splink.comparison_library as cl
@@ -66,9 +66,6 @@ try:
 except ImportError:  # pragma: no cover - a message instead of a traceback
     sys.exit("Splink is not installed: pip install -e '.[dev,bench]'")
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- generator-linkage:begin -->", "<!-- generator-linkage:end -->"
 SEED = 7
 ID_KINDS = ("customer_id", "loyalty_id")
 """Identifier kinds the peers get as columns beside the matcher's fields."""
@@ -532,13 +529,11 @@ def main() -> None:
     text = table(results, args.runs)
     print(text)
     if not args.no_write:
-        doc = DOC.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{DOC.relative_to(ROOT)} lacks the markers {BEGIN} / {END}")
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        print(f"updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+        write_section(
+            "generator-linkage",
+            text,
+            "Matching quality on the multi-source generator, against Splink and recordlinkage",
+        )
 
 
 if __name__ == "__main__":

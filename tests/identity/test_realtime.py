@@ -36,6 +36,12 @@ def rows_of(graph: IdentityGraph, files: DemoFiles) -> Rows:
     return rows
 
 
+def ingest_in_batches(graph: IdentityGraph, rows: Rows) -> None:
+    """Each source's rows in one ingest call, sources in name order."""
+    for source in sorted({s for s, _, _ in rows}):
+        graph.ingest.ingest_rows(source, [(n, r) for s, n, r in rows if s == source])
+
+
 def links_by_ref(graph: IdentityGraph) -> dict[tuple[RecordRef, RecordRef], Link]:
     refs = [ref for ref, _ in graph.store.iter_record_profiles()]
     ids = graph.store.record_ids(refs)
@@ -64,8 +70,7 @@ def batch_and_realtime(
 
     batch = open_graph(tmp / "batch.db", files)
     rows = rows_of(batch, files)
-    for source in sorted(files.files):
-        batch.ingest.ingest_rows(source, [(n, r) for s, n, r in rows if s == source])
+    ingest_in_batches(batch, rows)
     matcher = batch.probabilistic()
     matcher.train()
     matcher.link_all()
@@ -119,8 +124,7 @@ def test_a_model_trained_for_other_settings_is_not_used_until_retrained(tmp_path
     files = generate(tmp_path / "demo", people=30, seed=4)
     graph = open_graph(tmp_path / "store.db", files)
     rows = rows_of(graph, files)
-    for source in sorted(files.files):
-        graph.ingest.ingest_rows(source, [(n, r) for s, n, r in rows if s == source])
+    ingest_in_batches(graph, rows)
     graph.probabilistic().train()
     graph.close()
 
@@ -144,8 +148,7 @@ def test_a_stewards_cannot_link_holds_against_the_match_model(tmp_path: Path) ->
     files = generate(tmp_path / "demo", people=80, seed=6)
     graph = open_graph(tmp_path / "store.db", files)
     rows = rows_of(graph, files)
-    for source in sorted(files.files):
-        graph.ingest.ingest_rows(source, [(n, r) for s, n, r in rows if s == source])
+    ingest_in_batches(graph, rows)
     matcher = graph.probabilistic()
     matcher.train()
     matcher.link_all()
