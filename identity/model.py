@@ -247,6 +247,89 @@ class MatchRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Event:
+    """Something a person did, with the identifiers it was seen with.
+
+    ``timestamp`` is timezone-aware and kept with the offset it was sent with;
+    ``properties`` are kept exactly as received (schemaless: order value, sku, url, ...).
+    """
+
+    event_id: str
+    type: str
+    timestamp: datetime
+    identifiers: tuple[Identifier, ...]
+    channel: str | None = None
+    source: str | None = None
+    properties: dict[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventWrite:
+    """What storing one event did: re-sending an identical event changes nothing."""
+
+    event_id: str
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which of a profile's events to read, in which order, from where.
+
+    ``after`` is the (timestamp, event id) of the last event of the previous page: events
+    are ordered by timestamp, then event id, so equal timestamps keep a stable order.
+    ``since`` is inclusive, ``until`` exclusive.
+    """
+
+    types: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    newest_first: bool = True
+    after: tuple[datetime, str] | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """A segment as stored: its name and its definition document (validated by the domain)."""
+
+    name: str
+    definition: dict[str, JSONValue]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MembershipKind(StrEnum):
+    ENTERED = "entered"
+    EXITED = "exited"
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    """A profile entering or leaving a segment. An exit because the profile was merged
+    away names the survivor in ``merged_into``."""
+
+    segment: str
+    profile_id: ProfileId
+    kind: MembershipKind
+    merged_into: ProfileId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChange:
+    """A membership change as recorded: ``seq`` orders every change of the store, so an
+    activation job's cursor is the last ``seq`` it has seen."""
+
+    seq: int
+    segment: str
+    profile_id: ProfileId
+    kind: MembershipKind
+    at: datetime
+    merged_into: ProfileId | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoreCounts:
     records: int
     identifiers: int

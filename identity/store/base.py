@@ -5,8 +5,9 @@ record-has-identifier edges), record-to-record links of every type, profiles wit
 redirects, flagged identifiers, registered source mappings and small metadata documents
 (the trained match model lives there), and the match index: per record, the fields the
 probabilistic matcher compares and its blocking keys, so that a record arriving alone
-finds its candidates without a scan. Events, segments and the audit log will be added
-here by the issues that build them, each with contract tests.
+finds its candidates without a scan; events attached to identifiers, and segments with
+their members and the log of membership changes activation jobs read. The audit log will
+be added here by the issue that builds it, with contract tests.
 
 Every method is batched: it takes or returns collections, never one row per call,
 so that a backend with network round trips (Neo4j) is not called once per record.
@@ -21,6 +22,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from identity.model import (
+    Event,
+    EventQuery,
+    EventWrite,
     Identifier,
     IdentifierFlag,
     IdentifierKey,
@@ -28,12 +32,15 @@ from identity.model import (
     Link,
     LinkType,
     MatchRow,
+    MembershipChange,
     ProfileChanges,
     ProfileId,
     ProfileRow,
     RecordId,
     RecordRef,
     RecordWrite,
+    SegmentChange,
+    SegmentRow,
     SourceRecord,
     StoreCounts,
     StoredProfile,
@@ -287,3 +294,96 @@ class Store(ABC):
         """Write profiles copied from another store exactly as given: id, status, times,
         ``merged_from`` and redirect; an id already here is replaced. A redirect may name a
         profile that a later call imports (a copy arrives in batches)."""
+
+    # -- events -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_events(self, events: Sequence[Event], now: datetime) -> list[EventWrite]:
+        """Store events, each attached to the identifier nodes it carries; one
+        :class:`EventWrite` per input, in input order.
+
+        Idempotent by ``event_id``: an identical re-sent event is reported unchanged and not
+        rewritten; a different one with the same id replaces it (identifiers included).
+        Duplicate ids in one call: the last one wins.
+        """
+
+    @abstractmethod
+    def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
+        """One page of the events carried by any identifier of the live profile's records,
+        each once, filtered and ordered by (timestamp, event id) as ``query`` says.
+
+        Identifiers flagged as not linking (blocklisted, over their cap) are left out: a
+        junk e-mail would otherwise pull strangers' events into the journey.
+        """
+
+    @abstractmethod
+    def events_of_profiles(
+        self, profile_ids: Collection[ProfileId], since: datetime | None = None
+    ) -> dict[ProfileId, list[Event]]:
+        """Every event of each live profile (as :meth:`journey` finds them) at or after
+        ``since``, oldest first by (timestamp, event id); profiles without any map to []."""
+
+    @abstractmethod
+    def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
+        """The live profiles whose journeys hold each event, sorted; unknown ids map to []."""
+
+    @abstractmethod
+    def event_count(self) -> int:
+        """How many events the store holds."""
+
+    @abstractmethod
+    def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
+        """Every event, by ascending event id, fetched in batches (for whole-store copies)."""
+
+    # -- segments ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_segment(self, name: str, definition: dict[str, JSONValue], now: datetime) -> None:
+        """Create a segment or replace its definition (``created_at`` is kept)."""
+
+    @abstractmethod
+    def get_segments(self, names: Collection[str] | None = None) -> list[SegmentRow]:
+        """The named segments (or all), sorted by name; unknown names are absent."""
+
+    @abstractmethod
+    def delete_segment(self, name: str) -> bool:
+        """Delete a segment with its members and change log; False if there was none."""
+
+    @abstractmethod
+    def segment_members(
+        self, name: str, after: ProfileId | None = None, limit: int = 1000
+    ) -> list[ProfileId]:
+        """Up to ``limit`` member profile ids above ``after``, ascending (keyset paging)."""
+
+    @abstractmethod
+    def segment_sizes(self, names: Collection[str] | None = None) -> dict[str, int]:
+        """Member counts of the named segments (or all); every existing segment named maps
+        to its count, 0 included."""
+
+    @abstractmethod
+    def memberships_of(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, list[str]]:
+        """Names of the segments each profile is a member of, sorted; every asked id maps
+        to a list, [] when none."""
+
+    @abstractmethod
+    def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
+        """Add (entered) or remove (exited) members and append each change to the log at
+        ``now``, with ``seq`` ascending in input order and above every earlier change's."""
+
+    @abstractmethod
+    def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:
+        """Up to ``limit`` logged changes of a segment with ``seq > after``, by ``seq``."""
+
+    @abstractmethod
+    def last_change_seq(self) -> int:
+        """The highest ``seq`` logged so far (0 before any): a cursor meaning "from now"."""
+
+    @abstractmethod
+    def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
+        """Every logged change of every segment, by ``seq`` (for whole-store copies)."""
+
+    @abstractmethod
+    def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
+        """Append changes copied from another store keeping their ``seq`` and time, and
+        apply them to the members: replaying a segment's log gives its members. Each
+        segment must exist here already (import definitions first)."""

@@ -21,13 +21,16 @@ import threading
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from identity.errors import ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
+    Event,
+    EventQuery,
+    EventWrite,
     Identifier,
     IdentifierFlag,
     IdentifierFlagReason,
@@ -36,6 +39,8 @@ from identity.model import (
     Link,
     LinkType,
     MatchRow,
+    MembershipChange,
+    MembershipKind,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -43,6 +48,8 @@ from identity.model import (
     RecordId,
     RecordRef,
     RecordWrite,
+    SegmentChange,
+    SegmentRow,
     SourceRecord,
     StoreCounts,
     StoredProfile,
@@ -223,6 +230,106 @@ _IMPORT_PROFILE = (
     "created_at = excluded.created_at, updated_at = excluded.updated_at"
 )
 
+# Events. A profile's identifiers: those of its records that are not flagged as junk.
+_NOT_FLAGGED = (
+    "NOT EXISTS (SELECT 1 FROM identifier_flags f WHERE f.kind = ri.kind AND f.value = ri.value)"
+)
+_EVENTS_BY_ID = (
+    "SELECT event_id, body FROM events WHERE event_id IN (SELECT value FROM json_each(:ids))"
+)
+_PUT_EVENT = (
+    "INSERT INTO events (event_id, type, channel, ts, body, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO UPDATE SET type = excluded.type, channel = excluded.channel, "
+    "ts = excluded.ts, body = excluded.body, received_at = excluded.received_at"
+)
+_DELETE_EVENT_EDGES = (
+    "DELETE FROM event_identifiers WHERE event_id IN (SELECT value FROM json_each(:ids))"
+)
+_ADD_EVENT_EDGE = "INSERT OR IGNORE INTO event_identifiers (kind, value, event_id) VALUES (?, ?, ?)"
+_JOURNEY = (
+    "WITH held AS (SELECT DISTINCT ri.kind, ri.value FROM records r "
+    "JOIN record_identifiers ri ON ri.record_id = r.id "
+    f"WHERE r.profile_id = :profile AND {_NOT_FLAGGED}), "
+    "found AS (SELECT DISTINCT ei.event_id FROM held "
+    "JOIN event_identifiers ei ON ei.kind = held.kind AND ei.value = held.value) "
+    "SELECT e.event_id, e.body FROM found JOIN events e ON e.event_id = found.event_id "
+    "WHERE (:types IS NULL OR e.type IN (SELECT value FROM json_each(:types))) "
+    "AND (:channels IS NULL OR e.channel IN (SELECT value FROM json_each(:channels))) "
+    "AND (:since IS NULL OR e.ts >= :since) AND (:until IS NULL OR e.ts < :until) "
+    "AND (:after_ts IS NULL OR (e.ts, e.event_id) {before} (:after_ts, :after_id)) "
+    "ORDER BY e.ts {order}, e.event_id {order} LIMIT :limit"
+)
+_JOURNEY_NEWEST_FIRST = _JOURNEY.format(before="<", order="DESC")
+_JOURNEY_OLDEST_FIRST = _JOURNEY.format(before=">", order="ASC")
+_EVENTS_OF_PROFILES = (
+    "SELECT DISTINCT r.profile_id, e.ts, e.event_id, e.body FROM records r "
+    "JOIN record_identifiers ri ON ri.record_id = r.id "
+    "JOIN event_identifiers ei ON ei.kind = ri.kind AND ei.value = ri.value "
+    "JOIN events e ON e.event_id = ei.event_id "
+    f"WHERE r.profile_id IN (SELECT value FROM json_each(:ids)) AND {_NOT_FLAGGED} "
+    "AND (:since IS NULL OR e.ts >= :since) "
+    "ORDER BY r.profile_id, e.ts, e.event_id"
+)
+_PROFILES_OF_EVENTS = (
+    "SELECT DISTINCT ei.event_id, r.profile_id FROM json_each(:ids) j "
+    "JOIN event_identifiers ei ON ei.event_id = j.value "
+    "JOIN record_identifiers ri ON ri.kind = ei.kind AND ri.value = ei.value "
+    "JOIN records r ON r.id = ri.record_id "
+    f"WHERE r.profile_id IS NOT NULL AND {_NOT_FLAGGED} ORDER BY ei.event_id, r.profile_id"
+)
+_EVENT_COUNT = "SELECT count(*) FROM events"
+_EVENTS_PAGE = "SELECT event_id, body FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?"
+
+# Segments.
+_PUT_SEGMENT = (
+    "INSERT INTO segments (name, definition, created_at, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, "
+    "updated_at = excluded.updated_at"
+)
+_ALL_SEGMENTS = "SELECT name, definition, created_at, updated_at FROM segments ORDER BY name"
+_SEGMENTS_NAMED = (
+    "SELECT name, definition, created_at, updated_at FROM segments "
+    "WHERE name IN (SELECT value FROM json_each(:names)) ORDER BY name"
+)
+_DELETE_SEGMENT = (
+    "DELETE FROM segment_changes WHERE segment = :name",
+    "DELETE FROM segment_members WHERE segment = :name",
+    "DELETE FROM segments WHERE name = :name",
+)
+_SEGMENT_MEMBERS = (
+    "SELECT profile_id FROM segment_members WHERE segment = ? AND profile_id > ? "
+    "ORDER BY profile_id LIMIT ?"
+)
+_SEGMENT_SIZES = (
+    "SELECT s.name, (SELECT count(*) FROM segment_members m WHERE m.segment = s.name) "
+    "FROM segments s WHERE :names IS NULL OR s.name IN (SELECT value FROM json_each(:names))"
+)
+_MEMBERSHIPS_OF = (
+    "SELECT profile_id, segment FROM segment_members "
+    "WHERE profile_id IN (SELECT value FROM json_each(:ids)) ORDER BY profile_id, segment"
+)
+_ADD_MEMBER = "INSERT OR IGNORE INTO segment_members (segment, profile_id) VALUES (?, ?)"
+_REMOVE_MEMBER = "DELETE FROM segment_members WHERE segment = ? AND profile_id = ?"
+_LOG_CHANGE = (
+    "INSERT INTO segment_changes (segment, profile_id, kind, at, merged_into) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_IMPORT_CHANGE = (
+    "INSERT INTO segment_changes (seq, segment, profile_id, kind, at, merged_into) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_CHANGE_COLUMNS = "seq, segment, profile_id, kind, at, merged_into"
+_SEGMENT_CHANGES = (
+    f"SELECT {_CHANGE_COLUMNS} FROM segment_changes WHERE segment = ? AND seq > ? "
+    "ORDER BY seq LIMIT ?"
+)
+_CHANGES_PAGE = f"SELECT {_CHANGE_COLUMNS} FROM segment_changes WHERE seq > ? ORDER BY seq LIMIT ?"
+_LAST_CHANGE_SEQ = "SELECT coalesce(max(seq), 0) FROM segment_changes"
+_MISSING_SEGMENTS = (
+    "SELECT j.value FROM json_each(:names) j WHERE NOT EXISTS "
+    "(SELECT 1 FROM segments s WHERE s.name = j.value) ORDER BY j.value"
+)
+
 _COUNTS = (
     "SELECT (SELECT count(*) FROM records), "
     "(SELECT count(*) FROM (SELECT DISTINCT kind, value FROM record_identifiers)), "
@@ -262,6 +369,44 @@ def _load_identifiers(text: str) -> tuple[Identifier, ...]:
 
 def _key_list(keys: Collection[IdentifierKey]) -> str:
     return _dumps([[k.kind, k.value] for k in keys])
+
+
+def _utc_key(value: datetime) -> str:
+    """A timestamp as fixed-width UTC text, whose text order is time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _event_body(event: Event) -> str:
+    return _dumps(
+        {
+            "type": event.type,
+            "timestamp": event.timestamp.isoformat(),
+            "channel": event.channel,
+            "source": event.source,
+            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
+            "properties": event.properties,
+        }
+    )
+
+
+def _load_event(event_id: str, body: str) -> Event:
+    doc = json.loads(body)
+    return Event(
+        event_id=event_id,
+        type=doc["type"],
+        timestamp=datetime.fromisoformat(doc["timestamp"]),
+        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
+        channel=doc["channel"],
+        source=doc["source"],
+        properties=doc["properties"],
+    )
+
+
+def _segment_change(row: tuple[Any, ...]) -> SegmentChange:
+    seq, segment, profile_id, kind, at, merged_into = row
+    return SegmentChange(
+        seq, segment, profile_id, MembershipKind(kind), datetime.fromisoformat(at), merged_into
+    )
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -895,5 +1040,204 @@ class SQLiteStore(Store):
                         p.updated_at.isoformat(),
                     )
                     for p in profiles
+                ],
+            )
+
+    # -- events ----------------------------------------------------------------------------
+
+    def put_events(self, events: Sequence[Event], now: datetime) -> list[EventWrite]:
+        last = {e.event_id: e for e in events}
+        received = now.isoformat()
+        with self._transaction():
+            stored = dict(self._execute(_EVENTS_BY_ID, {"ids": _dumps(list(last))}).fetchall())
+            bodies = {eid: _event_body(e) for eid, e in last.items()}
+            changed = [eid for eid, body in bodies.items() if stored.get(eid) != body]
+            self._execute(_DELETE_EVENT_EDGES, {"ids": _dumps([e for e in changed if e in stored])})
+            self._executemany(
+                _PUT_EVENT,
+                [
+                    (
+                        eid,
+                        last[eid].type,
+                        last[eid].channel,
+                        _utc_key(last[eid].timestamp),
+                        bodies[eid],
+                        received,
+                    )
+                    for eid in changed
+                ],
+            )
+            self._executemany(
+                _ADD_EVENT_EDGE,
+                [(i.kind, i.value, eid) for eid in changed for i in last[eid].identifiers],
+            )
+        writes: list[EventWrite] = []
+        seen: set[str] = set()
+        differs = set(changed)
+        for event in events:
+            eid = event.event_id
+            created = eid not in stored and eid not in seen
+            writes.append(EventWrite(eid, created, eid in differs and eid not in seen))
+            seen.add(eid)
+        return writes
+
+    def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
+        after_ts, after_id = (
+            (_utc_key(query.after[0]), query.after[1]) if query.after else (None, None)
+        )
+        params = {
+            "profile": profile_id,
+            "types": _dumps(list(query.types)) if query.types is not None else None,
+            "channels": _dumps(list(query.channels)) if query.channels is not None else None,
+            "since": _utc_key(query.since) if query.since else None,
+            "until": _utc_key(query.until) if query.until else None,
+            "after_ts": after_ts,
+            "after_id": after_id,
+            "limit": query.limit,
+        }
+        sql = _JOURNEY_NEWEST_FIRST if query.newest_first else _JOURNEY_OLDEST_FIRST
+        with self._reading() as conn:
+            return [_load_event(eid, body) for eid, body in conn.execute(sql, params)]
+
+    def events_of_profiles(
+        self, profile_ids: Collection[ProfileId], since: datetime | None = None
+    ) -> dict[ProfileId, list[Event]]:
+        found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
+        params = {"ids": _dumps(list(found)), "since": _utc_key(since) if since else None}
+        with self._reading() as conn:
+            for pid, _, eid, body in conn.execute(_EVENTS_OF_PROFILES, params):
+                found[pid].append(_load_event(eid, body))
+        return found
+
+    def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
+        found: dict[str, list[ProfileId]] = {eid: [] for eid in event_ids}
+        with self._reading() as conn:
+            for eid, pid in conn.execute(_PROFILES_OF_EVENTS, {"ids": _dumps(list(found))}):
+                found[eid].append(pid)
+        return found
+
+    def event_count(self) -> int:
+        with self._reading() as conn:
+            count: int = conn.execute(_EVENT_COUNT).fetchone()[0]
+        return count
+
+    def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
+        last = ""
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_EVENTS_PAGE, (last, batch_size)).fetchall()
+            if not rows:
+                return
+            for eid, body in rows:
+                yield _load_event(eid, body)
+            last = rows[-1][0]
+
+    # -- segments --------------------------------------------------------------------------
+
+    def put_segment(self, name: str, definition: dict[str, JSONValue], now: datetime) -> None:
+        stamp = now.isoformat()
+        with self._transaction():
+            self._execute(_PUT_SEGMENT, (name, _dumps(definition), stamp, stamp))
+
+    def get_segments(self, names: Collection[str] | None = None) -> list[SegmentRow]:
+        with self._reading() as conn:
+            if names is None:
+                rows = conn.execute(_ALL_SEGMENTS).fetchall()
+            else:
+                rows = conn.execute(_SEGMENTS_NAMED, {"names": _dumps(list(names))}).fetchall()
+        return [
+            SegmentRow(name, json.loads(doc), datetime.fromisoformat(c), datetime.fromisoformat(u))
+            for name, doc, c, u in rows
+        ]
+
+    def delete_segment(self, name: str) -> bool:
+        with self._transaction():
+            for sql in _DELETE_SEGMENT:
+                deleted = self._execute(sql, {"name": name}).rowcount
+        return deleted > 0
+
+    def segment_members(
+        self, name: str, after: ProfileId | None = None, limit: int = 1000
+    ) -> list[ProfileId]:
+        with self._reading() as conn:
+            rows = conn.execute(_SEGMENT_MEMBERS, (name, after or "", limit)).fetchall()
+        return [pid for (pid,) in rows]
+
+    def segment_sizes(self, names: Collection[str] | None = None) -> dict[str, int]:
+        params = {"names": _dumps(list(names)) if names is not None else None}
+        with self._reading() as conn:
+            return dict(conn.execute(_SEGMENT_SIZES, params).fetchall())
+
+    def memberships_of(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, list[str]]:
+        found: dict[ProfileId, list[str]] = {pid: [] for pid in profile_ids}
+        with self._reading() as conn:
+            for pid, segment in conn.execute(_MEMBERSHIPS_OF, {"ids": _dumps(list(found))}):
+                found[pid].append(segment)
+        return found
+
+    def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
+        at = now.isoformat()
+        with self._transaction():
+            self._executemany(
+                _ADD_MEMBER,
+                [(c.segment, c.profile_id) for c in changes if c.kind == MembershipKind.ENTERED],
+            )
+            self._executemany(
+                _REMOVE_MEMBER,
+                [(c.segment, c.profile_id) for c in changes if c.kind == MembershipKind.EXITED],
+            )
+            self._executemany(
+                _LOG_CHANGE,
+                [(c.segment, c.profile_id, c.kind.value, at, c.merged_into) for c in changes],
+            )
+
+    def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:
+        with self._reading() as conn:
+            rows = conn.execute(_SEGMENT_CHANGES, (name, after, limit)).fetchall()
+        return [_segment_change(row) for row in rows]
+
+    def last_change_seq(self) -> int:
+        with self._reading() as conn:
+            seq: int = conn.execute(_LAST_CHANGE_SEQ).fetchone()[0]
+        return seq
+
+    def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
+        last = 0
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_CHANGES_PAGE, (last, batch_size)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _segment_change(row)
+            last = rows[-1][0]
+
+    def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
+        names = sorted({c.segment for c in changes})
+        with self._transaction():
+            missing = [
+                name for (name,) in self._execute(_MISSING_SEGMENTS, {"names": _dumps(names)})
+            ]
+            if missing:
+                raise StoreError(
+                    f"cannot import changes of segments this store does not hold: "
+                    f"{', '.join(missing)}; import their definitions first"
+                )
+            # The last change of each (segment, profile) in log order decides: a profile
+            # may enter, exit and enter again.
+            final: dict[tuple[str, ProfileId], MembershipKind] = {}
+            for c in sorted(changes, key=lambda c: c.seq):
+                final[(c.segment, c.profile_id)] = c.kind
+            self._executemany(
+                _ADD_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.ENTERED]
+            )
+            self._executemany(
+                _REMOVE_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.EXITED]
+            )
+            self._executemany(
+                _IMPORT_CHANGE,
+                [
+                    (c.seq, c.segment, c.profile_id, c.kind.value, c.at.isoformat(), c.merged_into)
+                    for c in changes
                 ],
             )
