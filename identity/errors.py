@@ -63,6 +63,36 @@ class InvalidPayload(IdgraphError):
         super().__init__(problem)
 
 
+class InvalidArgument(IdgraphError):
+    """A request argument out of its range (a page size, a time without a zone)."""
+
+
+class InvalidCursor(IdgraphError):
+    """A pagination cursor this service did not hand out (or one from another list)."""
+
+    def __init__(self, cursor: str):
+        self.cursor = cursor
+        super().__init__(
+            f"not a cursor of this list: {cursor[:40]!r}; pass a cursor from an earlier page"
+        )
+
+
+class UnknownSegment(IdgraphError):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"no segment named '{name}'")
+
+
+class InvalidSegment(IdgraphError):
+    """A segment definition that cannot be used; ``problems`` each name the place in the
+    definition (``where.and[1].count``) and what is wrong there."""
+
+    def __init__(self, name: str, problems: list[str]):
+        self.name = name
+        self.problems = problems
+        super().__init__(f"segment '{name}' is not valid: " + "; ".join(problems))
+
+
 class StoreError(IdgraphError):
     """The store failed or is unreachable; the message never carries personal data."""
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from identity.events import EventService
 from identity.ingest import IngestService
+from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.normalise import Normaliser
 from identity.profiles import ProfileService
 from identity.resolution import Resolver
 from identity.rules import Rules, load_rules
+from identity.segments import SegmentService
 from identity.store.base import Store
 from identity.store.factory import open_store
 
@@ -32,6 +35,13 @@ class IdentityGraph:
             store, rules, self.normaliser, self.resolver, matcher=self.matcher
         )
         self.profiles = ProfileService(store, rules, self.normaliser)
+        self.events = EventService(store, rules, self.normaliser, self.ingest)
+        self.journeys = JourneyService(store)
+        self.segments = SegmentService(store, rules, self.profiles)
+        # Membership follows every change in the change's own unit of work: records and
+        # merges through the resolver, events (and consent events) through the event service.
+        self.resolver.listeners.append(self.segments.on_resolution)
+        self.events.listeners.append(self.segments.profiles_changed)
 
     @classmethod
     def open(cls, store_url: str, rules_path: Path | None = None) -> IdentityGraph:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from identity.errors import RowProblem, UnknownSource
+from identity.errors import ConfigError, RowProblem, UnknownSource
 from identity.mapping import RecordMapper, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import IdentifierKey, JSONValue, SourceRecord
@@ -23,6 +23,8 @@ from identity.rules import Rules
 from identity.store.base import Store
 
 DEFAULT_BATCH_SIZE = 5000
+STITCH_SOURCE = "event-stitching"
+"""The source of the records stitching events create (identity/events.py); reserved."""
 
 
 @dataclass(slots=True)
@@ -106,6 +108,12 @@ class IngestService:
 
     def register_source(self, mapping: SourceMapping) -> None:
         """Register or replace a source's mapping; its kinds must be declared in the rules."""
+        if mapping.source == STITCH_SOURCE:
+            raise ConfigError(
+                f"'{STITCH_SOURCE}' is reserved for the records login events make; "
+                "give the source another name",
+                field="source",
+            )
         # Re-validating against the rules catches a mapping written for other rules.
         SourceMapping.from_document(mapping.to_document(), rules=self.rules)
         self.store.put_source(mapping.source, mapping.to_document())
@@ -159,6 +167,15 @@ class IngestService:
             self._write(batch, report)
         if progress is not None:
             progress(IngestProgress(report.received, report.accepted, report.rejected))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def write_records(self, records: list[SourceRecord], source: str) -> IngestReport:
+        """Store and resolve records made by the domain itself (no mapping, no row
+        numbers), e.g. the stitch records of login events, as one batch."""
+        report = IngestReport(source=source, received=len(records), accepted=len(records))
+        started = time.perf_counter()
+        self._write(records, report)
         report.seconds = time.perf_counter() - started
         return report
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -44,6 +44,7 @@ _TOP_LEVEL = frozenset(
         "csv_delimiter",
         "identifiers",
         "attributes",
+        "consent",
     }
 )
 
@@ -85,6 +86,9 @@ class SourceMapping:
     keep_unknown: bool = True
     format: str | None = None
     csv_delimiter: str = ","
+    consent: Mapping[str, str] = field(default_factory=dict)
+    """Consent purpose -> a boolean attribute of this mapping: each record states consent
+    for the purpose at its timestamp (see identity/consent.py)."""
 
     @classmethod
     def from_document(
@@ -151,11 +155,13 @@ class SourceMapping:
             raise ConfigError(
                 f"must be a single character, got {delimiter!r}", path=path, field="csv_delimiter"
             )
+        attributes = _attribute_fields(doc.get("attributes", {}), path)
         return cls(
             source=source,
             key=key,
             identifiers=_identifier_fields(doc.get("identifiers", {}), path, rules),
-            attributes=_attribute_fields(doc.get("attributes", {}), path),
+            attributes=attributes,
+            consent=_consent_fields(doc.get("consent", {}), attributes, path, rules),
             timestamp=timestamp,
             timestamp_format=timestamp_format,
             timezone=timezone,
@@ -191,6 +197,8 @@ class SourceMapping:
                 spec["format"] = a.format
             attributes[a.field] = spec
         doc["attributes"] = attributes
+        if self.consent:
+            doc["consent"] = dict(self.consent)
         return doc
 
 
@@ -304,6 +312,34 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
 
 
 # -- mapping rows -----------------------------------------------------------------------------
+
+
+def _consent_fields(
+    raw: object, attributes: Sequence[AttributeField], path: str, rules: Rules | None
+) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            'must be a table of purpose = "boolean attribute"', path=path, field="consent"
+        )
+    booleans = {a.name for a in attributes if a.type == "boolean"}
+    purposes = rules.events.purposes if rules is not None else None
+    found: dict[str, str] = {}
+    for purpose, name in raw.items():
+        where = f"consent.{purpose}"
+        if purposes is not None and purpose not in purposes:
+            raise ConfigError(
+                f"unknown purpose; the rules declare {', '.join(purposes)}",
+                path=path,
+                field=where,
+            )
+        if not isinstance(name, str) or name not in booleans:
+            raise ConfigError(
+                f"must name an attribute of type boolean mapped under [attributes], got {name!r}",
+                path=path,
+                field=where,
+            )
+        found[purpose] = name
+    return found
 
 
 @dataclass(slots=True)

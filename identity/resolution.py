@@ -63,6 +63,13 @@ class Resolution:
     flagged: list[IdentifierFlag] = field(default_factory=list)
     refused: list[RefusedUnion] = field(default_factory=list)
     changes: ProfileChanges = field(default_factory=ProfileChanges)
+    affected: set[ProfileId] = field(default_factory=set)
+    """Live profiles whose records changed: created, re-assigned, survivors of merges, and
+    the profiles of the changed records themselves (an updated attribute counts)."""
+
+
+ResolutionListener = Callable[[Resolution], None]
+"""Told of every re-resolution inside its unit of work (segments re-evaluate from it)."""
 
 
 class Resolver:
@@ -79,6 +86,7 @@ class Resolver:
         self.rules = rules
         self.clock = clock
         self.new_id = new_id
+        self.listeners: list[ResolutionListener] = []
 
     def resolve(
         self,
@@ -132,6 +140,19 @@ class Resolver:
         outcome.profiles_created = len(outcome.changes.created)
         outcome.profiles_merged = len(outcome.changes.merged)
         outcome.profiles_split = self._count_splits(result, old)
+        changes = outcome.changes
+        outcome.affected = (
+            (
+                {changes.assignments.get(rid) or old[rid] for rid in start if rid in old}
+                | {changes.assignments[rid] for rid in start if rid in changes.assignments}
+                | set(changes.created)
+                | changes.touched
+            )
+            - set(changes.merged)
+            - set(changes.deleted)
+        )
+        for listener in self.listeners:
+            listener(outcome)
         return outcome
 
     def _closure(

@@ -84,6 +84,27 @@ class MatchingRules:
     address and a phone, and differ in first name."""
 
 
+DEFAULT_PURPOSES: tuple[str, ...] = ("email", "sms", "ads", "personalisation")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRules:
+    """How events join identities and feed traits and consent."""
+
+    stitch_types: tuple[str, ...] = ("login", "signup", "checkout", "purchase")
+    """Event types that join the anonymous identifiers they carry (a cookie, a device) to
+    the identity of the known ones they carry with them (an e-mail, a customer id)."""
+    anonymous_kinds: tuple[str, ...] = ("cookie_id", "device_id")
+    order_types: tuple[str, ...] = ("purchase",)
+    """Event types that are orders, for the order count and monetary traits."""
+    order_value: str = "order_value"
+    """The property holding an order's value."""
+    consent_type: str = "consent"
+    """The event type of consent statements: properties ``purpose`` and ``granted``."""
+    purposes: tuple[str, ...] = DEFAULT_PURPOSES
+    """The purposes consent is given or withdrawn for."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Every identity rule of a deployment."""
@@ -96,6 +117,7 @@ class Rules:
     survivorship: SurvivorshipRules = field(default_factory=SurvivorshipRules)
     matching: MatchingRules | None = None
     """None: only deterministic matching."""
+    events: EventRules = field(default_factory=EventRules)
 
     def kind(self, name: str) -> KindRule:
         """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
@@ -124,7 +146,12 @@ class Rules:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], path: str = "rules") -> Rules:
         """Validate a parsed rules document. Raises ConfigError naming the field and the fix."""
-        _only(doc, {"cardinality_cap", "kinds", "blocklist", "survivorship", "matching"}, path, "")
+        _only(
+            doc,
+            {"cardinality_cap", "kinds", "blocklist", "survivorship", "matching", "events"},
+            path,
+            "",
+        )
         default_cap = _positive_int(
             doc.get("cardinality_cap", DEFAULT_CARDINALITY_CAP), path, "cardinality_cap"
         )
@@ -144,6 +171,7 @@ class Rules:
             blocklist=_blocklist(doc.get("blocklist", {}), kinds, path),
             survivorship=_survivorship(doc.get("survivorship", {}), path),
             matching=_matching(doc.get("matching"), path),
+            events=_events(doc.get("events", {}), kinds, path),
         )
 
 
@@ -397,4 +425,47 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         blocking=tuple(tuple(rule) for rule in blocking),
         require_agreement=tuple(required),
         **thresholds,
+    )
+
+
+def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules:
+    if not isinstance(doc, Mapping):
+        raise ConfigError("must be an [events] table", path=path, field="events")
+    fields = set(EventRules.__dataclass_fields__)
+    _only(doc, fields, path, "events.")
+    default = EventRules()
+
+    def names(name: str) -> tuple[str, ...]:
+        value = doc.get(name, list(getattr(default, name)))
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError("must be a list of names", path=path, field=f"events.{name}")
+        return tuple(value)
+
+    def name(name: str) -> str:
+        value = doc.get(name, getattr(default, name))
+        if not isinstance(value, str) or not value:
+            raise ConfigError("must be a non-empty name", path=path, field=f"events.{name}")
+        return value
+
+    anonymous = names("anonymous_kinds")
+    if "anonymous_kinds" not in doc:
+        # The defaults apply to the kinds this deployment declares.
+        anonymous = tuple(k for k in anonymous if k in kinds)
+    for kind in anonymous:
+        if kind not in kinds:
+            raise ConfigError(
+                f"'{kind}' is not a declared identifier kind ({', '.join(sorted(kinds))})",
+                path=path,
+                field="events.anonymous_kinds",
+            )
+    purposes = names("purposes")
+    if not purposes:
+        raise ConfigError("name at least one purpose", path=path, field="events.purposes")
+    return EventRules(
+        stitch_types=names("stitch_types"),
+        anonymous_kinds=anonymous,
+        order_types=names("order_types"),
+        order_value=name("order_value"),
+        consent_type=name("consent_type"),
+        purposes=purposes,
     )

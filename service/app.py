@@ -15,7 +15,7 @@ from service.config import Settings
 from service.errors import install_error_handlers
 from service.graphql import create_graphql_router
 from service.metrics import install_metrics
-from service.routes import health, records
+from service.routes import events, health, records, segments
 
 log = logging.getLogger(__name__)
 
@@ -60,5 +60,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     install_metrics(app)
     app.include_router(health.router)
     app.include_router(records.router)
+    app.include_router(events.router)
+    app.include_router(segments.router)
     app.include_router(create_graphql_router(settings.graphql_max_depth), prefix="/graphql")
     return app

@@ -36,12 +36,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from identity.errors import IdgraphError
+from identity.errors import IdgraphError, UnknownSegment
+from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
 from identity.mapping import load_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.readers import read_file
+from identity.segments import csv_cell, unknown_export_fields
 from identity.store.base import Store
 
 app = typer.Typer(
@@ -51,9 +53,13 @@ app = typer.Typer(
     add_completion=False,
 )
 sources_app = typer.Typer(help="Register and list source mappings.", no_args_is_help=True)
+segments_app = typer.Typer(
+    help="Define, list, refresh and delete segments (docs/segments.md).", no_args_is_help=True
+)
 token_app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(token_app, name="token")
+app.add_typer(segments_app, name="segments")
 
 console = Console(stderr=True)
 out = Console()
@@ -201,6 +207,212 @@ def ingest(
     if errors_out is not None:
         _write_problems(errors_out, reports)
         console.print(f"errors and warnings written to {errors_out}")
+
+
+def _print_event_report(name: str, report: EventIngestReport, errors_shown: int = 10) -> None:
+    rate = report.received / report.seconds if report.seconds else 0.0
+    console.print(
+        f"[bold]{name}[/]: {report.received:,} events, {report.accepted:,} accepted "
+        f"({report.created:,} new, {report.updated:,} updated, {report.unchanged:,} unchanged), "
+        f"{report.rejected:,} rejected, {len(report.warnings):,} warnings; "
+        f"{report.stitched:,} identifiers stitched, {report.profiles_merged:,} profiles merged; "
+        f"{report.seconds:.1f}s ({rate:,.0f} events/s)"
+    )
+    for label, problems in (("error", report.errors), ("warning", report.warnings)):
+        for p in problems[:errors_shown]:
+            field = f" field '{p.field}'" if p.field else ""
+            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
+        if len(problems) > errors_shown:
+            console.print(f"  ... and {len(problems) - errors_shown:,} more {label}s")
+
+
+def _ingest_event_files(
+    graph: IdentityGraph, files: list[Path], quiet: bool = False
+) -> list[EventIngestReport]:
+    reports = []
+    for path in files:
+        if not path.exists():
+            raise typer.BadParameter(f"no such file: {path}", param_hint="FILE")
+        with _progress_bars(disable=quiet) as progress:
+            task = progress.add_task(f"events ← {path.name}", total=_count_rows(path))
+
+            def advance(rows: int, task_id: TaskID = task) -> None:
+                progress.update(task_id, completed=rows)
+
+            report = graph.events.ingest_rows(read_file(path, "jsonl"), progress=advance)
+            progress.update(task, completed=report.received, total=report.received)
+        _print_event_report(path.name, report)
+        reports.append(report)
+    return reports
+
+
+@app.command("ingest-events")
+def ingest_events(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines files of events (.gz too)")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Load events: attach them to identifiers, stitch logins, update segments."""
+    try:
+        graph = _open(store, rules)
+        try:
+            _ingest_event_files(graph, files)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+
+
+@segments_app.command("define")
+def segments_define(
+    name: Annotated[str, typer.Argument(help="Segment name")],
+    definition: Annotated[
+        Path, typer.Option("--file", "-f", help="JSON file of the definition ('-' for stdin)")
+    ],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Create or replace a segment and evaluate it over every profile."""
+    text = sys.stdin.read() if str(definition) == "-" else definition.read_text("utf-8")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _fail(ValueError(f"{definition}: not valid JSON: {error}")) from error
+    try:
+        graph = _open(store, rules)
+        try:
+            segment = graph.segments.define(name, document)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(f"segment [bold]{segment.name}[/] defined: {segment.size:,} members")
+
+
+@segments_app.command("list")
+def segments_list(store: StoreOption = None, rules: RulesOption = None) -> None:
+    """List segments with their sizes and definitions."""
+    try:
+        graph = _open(store, rules)
+        try:
+            table = Table("segment", "members", "consent", "definition", "updated")
+            for seg in graph.segments.segments():
+                table.add_row(
+                    seg.name,
+                    f"{seg.size:,}",
+                    seg.definition.requires_consent or "",
+                    json.dumps(seg.definition.document.get("where"), ensure_ascii=False),
+                    seg.updated_at.isoformat(timespec="seconds"),
+                )
+            out.print(table)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+
+
+@segments_app.command("refresh")
+def segments_refresh(
+    names: Annotated[list[str] | None, typer.Argument(help="Segments (default: all)")] = None,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Re-evaluate segments over every profile, so time windows move with the clock.
+
+    Run it on a schedule (cron, a Kubernetes CronJob); changes are logged for activation.
+    """
+    try:
+        graph = _open(store, rules)
+        try:
+            total = graph.store.counts().profiles
+            with _progress_bars() as progress:
+                task = progress.add_task("refreshing segments", total=total)
+                report = graph.segments.refresh(
+                    names or None, progress=lambda done: progress.update(task, completed=done)
+                )
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(
+        f"refreshed {report.segments} segments over {report.profiles:,} profiles: "
+        f"{report.entered:,} entered, {report.exited:,} exited in {report.seconds:.1f}s"
+    )
+
+
+@segments_app.command("delete")
+def segments_delete(
+    name: Annotated[str, typer.Argument(help="Segment name")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Delete a segment with its members and change log."""
+    try:
+        graph = _open(store, rules)
+        try:
+            deleted = graph.segments.delete(name)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    if not deleted:
+        raise _fail(UnknownSegment(name))
+    console.print(f"segment [bold]{name}[/] deleted")
+
+
+@app.command("export-segment")
+def export_segment(
+    name: Annotated[str, typer.Argument(help="Segment name")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write (.gz ok)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or ndjson")] = "csv",
+    fields: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: profile_id, identifier kinds, attributes, traits.NAME, "
+            "consent.PURPOSE"
+        ),
+    ] = "profile_id,email,phone,first_name,last_name",
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Write every member of a segment, streaming (constant memory)."""
+    if fmt not in ("csv", "ndjson"):
+        raise typer.BadParameter("use csv or ndjson", param_hint="--format")
+    chosen = [f.strip() for f in fields.split(",") if f.strip()]
+    try:
+        graph = _open(store, rules)
+        try:
+            bad = unknown_export_fields(chosen, graph.rules)
+            if bad:
+                raise typer.BadParameter(
+                    f"unknown trait or purpose {bad[0]!r}", param_hint="--fields"
+                )
+            size = graph.segments.get(name).size
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            opener = gzip.open if out_file.suffix == ".gz" else open
+            count = 0
+            with (
+                opener(out_file, "wt", newline="", encoding="utf-8") as fh,
+                _progress_bars() as progress,
+            ):
+                task = progress.add_task(f"{name} → {out_file.name}", total=size)
+                writer = csv.writer(fh, lineterminator="\n") if fmt == "csv" else None
+                if writer is not None:
+                    writer.writerow(chosen)
+                for row in graph.segments.export(name, chosen):
+                    if writer is not None:
+                        writer.writerow([csv_cell(row[f]) for f in chosen])
+                    else:
+                        fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    count += 1
+                    if count % 1000 == 0:
+                        progress.update(task, completed=count)
+                progress.update(task, completed=count, total=count)
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
+    console.print(f"wrote {count:,} members of {name} to {out_file}")
 
 
 @sources_app.command("add")

@@ -20,11 +20,15 @@ from identity.errors import (
     AmbiguousIdentifier,
     ConfigError,
     IdgraphError,
+    InvalidArgument,
+    InvalidCursor,
     InvalidIdentifier,
     InvalidPayload,
+    InvalidSegment,
     StoreError,
     StoreUnavailable,
     UnknownProfile,
+    UnknownSegment,
     UnknownSource,
 )
 
@@ -34,6 +38,10 @@ log = logging.getLogger(__name__)
 DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (UnknownSource, 404, "UNKNOWN_SOURCE"),
     (UnknownProfile, 404, "UNKNOWN_PROFILE"),
+    (UnknownSegment, 404, "UNKNOWN_SEGMENT"),
+    (InvalidSegment, 422, "INVALID_SEGMENT"),
+    (InvalidCursor, 400, "INVALID_CURSOR"),
+    (InvalidArgument, 400, "INVALID_ARGUMENT"),
     (InvalidPayload, 400, "INVALID_PAYLOAD"),
     (InvalidIdentifier, 400, "INVALID_IDENTIFIER"),
     (AmbiguousIdentifier, 409, "AMBIGUOUS_IDENTIFIER"),

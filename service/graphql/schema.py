@@ -6,75 +6,23 @@ go through a per-request DataLoader, so a query naming many ids is one batched r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 from fastapi import Depends, Request
 from graphql import GraphQLError
-from starlette.concurrency import run_in_threadpool
-from strawberry.dataloader import DataLoader
-from strawberry.extensions import FieldExtension, MaskErrors, QueryDepthLimiter
-from strawberry.fastapi import BaseContext, GraphQLRouter
-from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 
-from identity import model
-from identity.errors import AmbiguousIdentifier, IdgraphError
+from identity.errors import AmbiguousIdentifier
 from identity.graph import IdentityGraph
 from service.auth import PROFILES_READ, Principal, optional_principal, unauthenticated
 from service.deps import get_graph
 from service.errors import graphql_error
+from service.graphql.context import Context, Info, call, needs
+from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.types import Profile
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking domain call in the thread pool; domain errors become GraphQL errors."""
-    try:
-        return await run_in_threadpool(fn, *args, **kwargs)
-    except IdgraphError as error:
-        raise graphql_error(error) from error
-
-
-class Context(BaseContext):
-    """Per request: the graph, the caller and the profile loader."""
-
-    def __init__(self, graph: IdentityGraph, principal: Principal | None) -> None:
-        super().__init__()
-        self.graph = graph
-        self.principal = principal
-        self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
-
-    async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
-        return await call(self.graph.profiles.get_many, ids)
-
-
-Info = strawberry.Info[Context, None]
-
-
-class HasScope(BasePermission):
-    """The caller's token must grant ``scope`` (``admin`` grants all)."""
-
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
-
-    def __init__(self, scope: str) -> None:
-        self.scope = scope
-        self.message = f"this needs the '{scope}' scope, which the token lacks"
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        if principal is None:
-            message = str(unauthenticated().detail)
-            raise GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
-        return principal.has(self.scope)
-
-
-def needs(scope: str) -> list[FieldExtension]:
-    return [PermissionExtension([HasScope(scope)], use_directives=False)]
 
 
 async def resolve_profile(info: Info, id: strawberry.ID) -> Profile | None:
@@ -95,7 +43,7 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query:
+class Query(SegmentQueries):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),
@@ -112,6 +60,11 @@ class Query:
         extensions=needs(PROFILES_READ),
         description="Every profile holding an identifier (normalised as at ingest).",
     )
+
+
+@strawberry.type
+class Mutation(SegmentMutations):
+    pass
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -152,6 +105,7 @@ async def get_context(
 def create_graphql_router(max_depth: int) -> GraphQLRouter[Context, None]:
     schema = Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             partial(QueryDepthLimiter, max_depth=max_depth),
             partial(MaskErrors, should_mask_error=_unexpected),

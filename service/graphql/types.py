@@ -8,6 +8,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from identity import model
+from service.graphql.journeys import (
+    Consent,
+    EventConnection,
+    Traits,
+    resolve_consent,
+    resolve_journey,
+    resolve_segments,
+    resolve_traits,
+)
 
 
 @strawberry.type(description="The record a golden-record value came from.")
@@ -109,6 +118,20 @@ class Profile:
     updated_at: datetime
     attribute: Attribute | None = strawberry.field(
         resolver=_attribute, description="One attribute of the golden record, by name."
+    )
+    journey: EventConnection = strawberry.field(
+        resolver=resolve_journey,
+        description="The profile's events across all its identifiers, time-ordered (newest "
+        "first by default; equal times by event id), as a cursor connection.",
+    )
+    traits: Traits | None = strawberry.field(
+        resolver=resolve_traits, description="Computed from the profile's events and records."
+    )
+    consent: list[Consent] = strawberry.field(
+        resolver=resolve_consent, description="The latest statement per purpose."
+    )
+    segments: list[str] = strawberry.field(
+        resolver=resolve_segments, description="Names of the segments the profile is in."
     )
 
     @classmethod

@@ -37,7 +37,12 @@ CRM: dict[str, Any] = {
     "attributes": {"first_name": {"name": "first_name", "type": "name"}, "city": "city"},
 }
 MAX_BODY = 4096
-ROLES = {"reader": ["profiles:read"], "ingester": ["ingest:write"], "admin": ["admin"]}
+ROLES = {
+    "reader": ["profiles:read"],
+    "ingester": ["ingest:write"],
+    "activator": ["segments:read"],
+    "admin": ["admin"],
+}
 
 
 @dataclass
@@ -59,6 +64,12 @@ class Api:
 
     def ingest(self, source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         response = self.post_records(source, rows)
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report
+
+    def post_events(self, events: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post("/v1/events", json=events, headers=self.auth("ingester"))
         assert response.status_code == 200, response.text
         report: dict[str, Any] = response.json()
         return report

@@ -1,0 +1,192 @@
+"""Journeys and computed traits: a profile's events across all its identifiers.
+
+The journey is read page by page from the store (newest first by default, a stable order
+for equal timestamps); traits (first and last seen, counts per type, orders and their
+value, recency / frequency / monetary) are computed from a profile's events and records.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from identity.errors import InvalidArgument, InvalidCursor
+from identity.model import Event, EventQuery, ProfileId, StoredRecord
+from identity.rules import EventRules
+from identity.store.base import Store
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyPage:
+    events: list[Event]
+    end_cursor: str | None
+    """The cursor of the last event of the page (None for an empty page)."""
+    has_next_page: bool
+
+
+def event_cursor(event: Event) -> str:
+    """An opaque cursor naming an event's place in a journey: (timestamp, event id)."""
+    doc = json.dumps([event.timestamp.isoformat(), event.event_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+
+def parse_event_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises InvalidCursor for anything :func:`event_cursor` did not make."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, event_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        at = datetime.fromisoformat(stamp)
+        if not isinstance(event_id, str) or at.tzinfo is None:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor(cursor) from None
+    return at, event_id
+
+
+class JourneyService:
+    """Pages through journeys; the profile id must already be resolved to a live one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def page(
+        self,
+        profile_id: ProfileId,
+        first: int = 50,
+        after: str | None = None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = True,
+    ) -> JourneyPage:
+        """Up to ``first`` events after the cursor ``after``. Raises InvalidArgument for a page
+        size outside 1..MAX_PAGE or a time without a zone, InvalidCursor for a bad cursor."""
+        if not 1 <= first <= MAX_PAGE:
+            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}, got {first}")
+        for name, value in (("from", since), ("to", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidArgument(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        query = EventQuery(
+            types=tuple(types) if types is not None else None,
+            channels=tuple(channels) if channels is not None else None,
+            since=since,
+            until=until,
+            newest_first=newest_first,
+            after=parse_event_cursor(after) if after else None,
+            limit=first + 1,
+        )
+        found = self.store.journey(profile_id, query)
+        events = found[:first]
+        return JourneyPage(
+            events=events,
+            end_cursor=event_cursor(events[-1]) if events else None,
+            has_next_page=len(found) > first,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What a profile's events and records add up to, as of ``as_of``."""
+
+    as_of: datetime
+    first_seen: datetime | None
+    last_seen: datetime | None
+    event_counts: dict[str, int] = field(default_factory=dict)
+    orders: int = 0
+    order_value: float = 0.0
+    last_order: datetime | None = None
+
+    @property
+    def events(self) -> int:
+        return sum(self.event_counts.values())
+
+    @property
+    def recency_days(self) -> int | None:
+        """Whole days since the last order (None without orders): the R of RFM."""
+        return (self.as_of - self.last_order).days if self.last_order else None
+
+    @property
+    def frequency(self) -> int:
+        """The number of orders: the F of RFM."""
+        return self.orders
+
+    @property
+    def monetary(self) -> float:
+        """The total value of orders: the M of RFM (and the lifetime value so far)."""
+        return self.order_value
+
+    @property
+    def average_order_value(self) -> float | None:
+        return self.order_value / self.orders if self.orders else None
+
+    def value(self, name: str) -> object:
+        """A trait by the name segment conditions and exports use (see TRAIT_NAMES)."""
+        return getattr(self, name)
+
+
+TRAIT_NAMES: tuple[str, ...] = (
+    "first_seen",
+    "last_seen",
+    "events",
+    "orders",
+    "order_value",
+    "last_order",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "average_order_value",
+)
+
+
+def order_value(event: Event, rules: EventRules) -> float:
+    """An order's value: the configured property as a number (0 when absent or not one)."""
+    raw = event.properties.get(rules.order_value)
+    if isinstance(raw, bool):
+        return 0.0
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def compute_traits(
+    events: Iterable[Event],
+    records: Iterable[StoredRecord],
+    rules: EventRules,
+    as_of: datetime,
+) -> Traits:
+    """Traits of one profile. First and last seen cover its events and its records' times."""
+    seen: list[datetime] = [r.record.timestamp or r.ingested_at for r in records]
+    counts: Counter[str] = Counter()
+    orders = 0
+    value = 0.0
+    last_order: datetime | None = None
+    for event in events:
+        counts[event.type] += 1
+        seen.append(event.timestamp)
+        if event.type in rules.order_types:
+            orders += 1
+            value += order_value(event, rules)
+            if last_order is None or event.timestamp > last_order:
+                last_order = event.timestamp
+    return Traits(
+        as_of=as_of,
+        first_seen=min(seen) if seen else None,
+        last_seen=max(seen) if seen else None,
+        event_counts=dict(sorted(counts.items())),
+        orders=orders,
+        order_value=round(value, 2),
+        last_order=last_order,
+    )

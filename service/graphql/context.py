@@ -1,0 +1,80 @@
+"""What every resolver shares: the per-request context (graph, caller, DataLoaders), the
+call into the domain's blocking code, and the scope check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension
+from strawberry.fastapi import BaseContext
+from strawberry.permission import BasePermission, PermissionExtension
+
+from identity import model
+from identity.errors import IdgraphError
+from identity.graph import IdentityGraph
+from identity.segments import Facts
+from service.auth import Principal, unauthenticated
+from service.errors import graphql_error
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking domain call in the thread pool; domain errors become GraphQL errors."""
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except IdgraphError as error:
+        raise graphql_error(error) from error
+
+
+class Context(BaseContext):
+    """Per request: the graph, the caller and the profile loader."""
+
+    def __init__(self, graph: IdentityGraph, principal: Principal | None) -> None:
+        super().__init__()
+        self.graph = graph
+        self.principal = principal
+        self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
+        self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
+        self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)
+
+    async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
+        return await call(self.graph.profiles.get_many, ids)
+
+    async def _load_facts(self, ids: list[str]) -> list[Facts | None]:
+        found = await call(self.graph.segments.facts, ids)
+        return [found.get(pid) for pid in ids]
+
+    async def _load_memberships(self, ids: list[str]) -> list[list[str]]:
+        found = await call(self.graph.segments.memberships, ids)
+        return [found.get(pid, []) for pid in ids]
+
+
+Info = strawberry.Info[Context, None]
+
+
+class HasScope(BasePermission):
+    """The caller's token must grant ``scope`` (``admin`` grants all)."""
+
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.message = f"this needs the '{scope}' scope, which the token lacks"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        if principal is None:
+            message = str(unauthenticated().detail)
+            raise GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+        return principal.has(self.scope)
+
+
+def needs(scope: str) -> list[FieldExtension]:
+    return [PermissionExtension([HasScope(scope)], use_directives=False)]

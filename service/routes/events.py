@@ -1,0 +1,49 @@
+"""Sending events in real time (``POST /v1/events``): one JSON object, a JSON array or an
+NDJSON batch. The format is identity/events.py's; the answer is the ingest report."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Header
+
+from identity.errors import InvalidPayload
+from identity.graph import IdentityGraph
+from identity.model import JSONValue
+from identity.readers import CSV_TYPES, parse_payload
+from service.auth import INGEST_WRITE, require
+from service.deps import get_graph, read_body
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+_EVENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
+                }
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post("/events", dependencies=[Depends(require(INGEST_WRITE))], openapi_extra=_EVENTS_BODY)
+def post_events(
+    content_type: str | None = Header(None),
+    body: bytes = Depends(read_body),
+    graph: IdentityGraph = Depends(get_graph),
+) -> dict[str, JSONValue]:
+    """Store events (idempotent by ``event_id``), stitch logins, update segments.
+
+    Answers 200 with the report, listing each rejected event and field problem; the events
+    are in the profiles' journeys, and their segments updated, when it returns.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in CSV_TYPES:
+        raise InvalidPayload(
+            "events are JSON: send one object, an array, or NDJSON "
+            "(Content-Type application/x-ndjson)"
+        )
+    return graph.events.ingest_rows(parse_payload(body, content_type)).as_dict()
