@@ -239,7 +239,6 @@ class EventWriter:
         self.path = out_dir / EVENTS_FILE
         self.truth_path = out_dir / EVENTS_TRUTH_FILE
         self._scratch = Path(tempfile.mkdtemp(prefix=".events-", dir=out_dir))
-        self._buckets: list[IO[str]] = []
         self._truth_handle = self.truth_path.open("w", encoding="utf-8", newline="")
         self._truth = csv.writer(self._truth_handle, lineterminator="\n")
         self._truth.writerow(("event_id", "entity_id"))
@@ -454,7 +453,8 @@ class EventWriter:
             carried: str | list[str] = p.email(rng.choice(emails))
             if len(emails) > 1 and rng.chance("ticket_lists_emails"):
                 carried = [p.email(e) for e in emails]
-            props = {"subject": rng.choice(_SUBJECTS), "ticket": f"TCK-{rng.getrandbits(24)}"}
+            # Not the records' "TCK-" numbers: a ticket event need not be a support record.
+            props = {"subject": rng.choice(_SUBJECTS), "case": f"CASE-{rng.getrandbits(32):08x}"}
             when = self.when(p.first, p.last)
             p.emit(when, "ticket_opened", "support", "support", {"email": carried}, props)
 

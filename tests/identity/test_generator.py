@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -392,6 +393,15 @@ def test_every_event_line_parses_with_a_time_zone_inside_the_window(
         previous = when
         assert isinstance(event["properties"], dict)
     assert len(offsets) == 3
+    # +02:00 is Central European summer time: only between the last Sundays of March and
+    # October, when Europe/London itself is on +01:00.
+    london = ZoneInfo("Europe/London")
+    for line in event_lines(with_events):
+        stamp = json.loads(line)["timestamp"]
+        if stamp.endswith("+02:00"):
+            assert datetime.fromisoformat(stamp).astimezone(london).utcoffset() == timedelta(
+                hours=1
+            )
 
 
 def test_identifier_kinds_are_declared_in_the_packaged_rules(with_events: DemoFiles) -> None:
