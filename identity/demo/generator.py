@@ -1,6 +1,7 @@
 """Seeded demo data: the same synthetic people in five sources, with mappings and ground truth.
 
 The structure of the population is in ``POPULATION`` and every kind of noise in ``RATES``.
+On request the same people also produce events (``identity.demo.events``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,14 @@ from faker.providers.internet import en_GB as internet_en_gb
 from faker.providers.internet.el_GR import latinize
 from faker.providers.person import de_DE, el_GR, en_GB, pl_PL, ru_RU
 from faker.providers.person.ru_RU import translit
+
+from identity.demo.events import (
+    DEFAULT_UNTIL,
+    Account,
+    EventSubject,
+    EventWriter,
+    Subscription,
+)
 
 T = TypeVar("T")
 
@@ -228,6 +237,11 @@ class DemoFiles:
     truth: Path
     people: int
     records: Mapping[str, int]
+    events_file: Path | None = None  # events.jsonl, when events were asked for
+    events_truth: Path | None = None  # events_truth.csv: event_id,entity_id
+    events: int = 0  # distinct events (lines sent twice count once)
+    event_duplicate_lines: int = 0
+    events_per_type: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class _Random(random.Random):
@@ -302,6 +316,7 @@ class _Person:
     customer_no: str | None = None
     loyalty_card: str | None = None
     sources: tuple[str, ...] = ()
+    household: str | None = None  # the first member's entity id
 
 
 def _feminine_polish(name: str) -> str:
@@ -548,6 +563,7 @@ def _household(world: _World, size: int) -> list[_Person]:
             if world.likely("family_email_use"):
                 member.emails.append(family)
     for member in members:
+        member.household = head.entity_id
         others = [m.mobile for m in members if m is not member and m.mobile]
         if others and world.likely("borrowed_phone"):
             member.borrowed_phone = world.rng.pick(others)
@@ -848,13 +864,23 @@ def generate(
     people: int = 3000,
     seed: int = 7,
     progress: Callable[[int], None] | None = None,
+    events: int = 0,
+    until: datetime | None = None,
 ) -> DemoFiles:
     """Write the five source files, their mappings and ``truth.csv`` into ``out_dir``.
 
     ``progress`` is called with the number of people written so far, every 1,000 people.
+    With ``events`` above 0, also write about that many events of the same people in the
+    two years before ``until`` (time-zone aware; default 2025-06-30 18:00 UTC) to
+    ``events.jsonl`` (format in ``identity.demo.events``) and who did each one to
+    ``events_truth.csv``. The other files are the same with or without events.
     """
     if people < 0:
         raise ValueError(f"people must be 0 or more, not {people}")
+    if events < 0:
+        raise ValueError(f"events must be 0 or more, not {events}")
+    if until is not None and until.utcoffset() is None:
+        raise ValueError(f"until must carry a time zone, not {until.isoformat()}")
     out_dir.mkdir(parents=True, exist_ok=True)
     mappings_dir = out_dir / "mappings"
     mappings_dir.mkdir(exist_ok=True)
@@ -866,7 +892,15 @@ def generate(
     truth_path = out_dir / "truth.csv"
     records = dict.fromkeys(SOURCES, 0)
     world = _World(seed)
+    summary = None
     with ExitStack() as stack:
+        journeys = None
+        if events > 0:
+            journeys = stack.enter_context(
+                EventWriter(
+                    out_dir, seed=seed, people=people, events=events, until=until or DEFAULT_UNTIL
+                )
+            )
 
         def open_text(path: Path) -> IO[str]:
             return stack.enter_context(path.open("w", encoding="utf-8", newline=""))
@@ -884,19 +918,70 @@ def generate(
                 writers[source] = _json_line_writer(handle)
 
         for done, person in enumerate(_people(world, people), 1):
+            rows: dict[str, list[Row]] = {}
             for source in person.sources:
                 for row in _RECORDS[source](world, person):
                     writers[source](row)
                     truth.writerow((source, row[KEYS[source]], person.entity_id))
                     records[source] += 1
+                    rows.setdefault(source, []).append(row)
+            if journeys is not None:
+                journeys.add(_event_subject(person, rows))
             if progress is not None and (done % 1000 == 0 or done == people):
                 progress(done)
+        if journeys is not None:
+            summary = journeys.finish()
     return DemoFiles(
         files=MappingProxyType(files),
         mappings_dir=mappings_dir,
         truth=truth_path,
         people=people,
         records=MappingProxyType(records),
+        events_file=journeys.path if journeys else None,
+        events_truth=journeys.truth_path if journeys else None,
+        events=summary.events if summary else 0,
+        event_duplicate_lines=summary.duplicate_lines if summary else 0,
+        events_per_type=summary.per_type if summary else MappingProxyType({}),
+    )
+
+
+_JUNK: Final = frozenset(e.lower() for e in JUNK_EMAILS)
+
+
+def _usable_email(value: str | None) -> str | None:
+    """The record's e-mail as an event would carry it, or None when it could reach no one."""
+    address = (value or "").strip().lower()
+    return address if "@" in address and address not in _JUNK else None
+
+
+def _event_subject(person: _Person, rows: Mapping[str, list[Row]]) -> EventSubject:
+    """The identifiers a person's events may carry: those their own records have."""
+    accounts = tuple(
+        Account(
+            account_id=row["account_id"],
+            email=_usable_email(row["email"]),
+            created=int(datetime.fromisoformat(row["created"]).timestamp()),
+            marketing_opt_in=row["marketing_opt_in"],
+        )
+        for row in rows.get("webshop", ())
+    )
+    subscriptions = tuple(
+        Subscription(email, row["opt_in_email"] == "true", row["opt_in_sms"] == "true")
+        for row in rows.get("marketing", ())
+        if (email := _usable_email(row["email"]))
+    )
+    support = [e for row in rows.get("support", ()) if (e := _usable_email(row["email"]))]
+    if "support" in person.sources and not support:
+        # Tickets by phone only: the helpdesk still has an address from the customer's mail.
+        support = [e for e in map(_usable_email, person.emails[:1]) if e]
+    return EventSubject(
+        entity_id=person.entity_id,
+        household=person.household,
+        continental=person.origin != "en",
+        accounts=accounts,
+        loyalty_id=person.loyalty_card,
+        subscriptions=subscriptions,
+        support_emails=tuple(dict.fromkeys(support)),
     )
 
 

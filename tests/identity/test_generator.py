@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -277,3 +279,294 @@ def test_mappings_follow_the_format_and_name_only_fields_in_the_data(demo: DemoF
             for spec in mapping["attributes"].values()
         }
         assert "first_name" in names
+
+
+# --- events -----------------------------------------------------------------------------------
+
+EVENT_PEOPLE = 1000
+EVENT_COUNT = 20_000
+EVENT_FIELDS = {
+    "event_id",
+    "type",
+    "timestamp",
+    "channel",
+    "source",
+    "identifiers",
+    "properties",
+}
+
+
+@pytest.fixture(scope="module")
+def with_events(tmp_path_factory: pytest.TempPathFactory) -> DemoFiles:
+    return generate(
+        tmp_path_factory.mktemp("events"), people=EVENT_PEOPLE, seed=7, events=EVENT_COUNT
+    )
+
+
+def event_lines(demo: DemoFiles) -> list[str]:
+    assert demo.events_file is not None
+    return demo.events_file.read_text(encoding="utf-8").splitlines()
+
+
+def events_of(demo: DemoFiles) -> list[dict[str, Any]]:
+    """Every distinct event (a line sent twice counts once), in file order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for line in event_lines(demo):
+        event = json.loads(line)
+        seen.setdefault(event["event_id"], event)
+    return list(seen.values())
+
+
+def event_truth(demo: DemoFiles) -> dict[str, str]:
+    assert demo.events_truth is not None
+    with demo.events_truth.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        assert next(reader) == ["event_id", "entity_id"]
+        rows = list(reader)
+    truth = dict((event_id, entity) for event_id, entity in rows)
+    assert len(truth) == len(rows)
+    return truth
+
+
+def values(identifier: str | list[str]) -> list[str]:
+    return identifier if isinstance(identifier, list) else [identifier]
+
+
+def test_without_events_there_is_no_events_file(demo: DemoFiles) -> None:
+    assert demo.events_file is None and demo.events_truth is None
+    assert demo.events == 0
+    assert not (demo.truth.parent / "events.jsonl").exists()
+
+
+def test_asking_for_events_leaves_the_records_and_their_truth_byte_identical(
+    tmp_path: Path,
+) -> None:
+    plain = generate(tmp_path / "plain", people=400, seed=3)
+    busy = generate(tmp_path / "busy", people=400, seed=3, events=8000)
+    before, after = all_bytes(tmp_path / "plain"), all_bytes(tmp_path / "busy")
+    assert set(after) - set(before) == {"events.jsonl", "events_truth.csv"}
+    assert {name: after[name] for name in before} == before
+    assert plain.records == busy.records
+
+
+def test_events_are_deterministic_for_a_seed_and_differ_for_another(tmp_path: Path) -> None:
+    first = generate(tmp_path / "a", people=300, seed=5, events=6000)
+    second = generate(tmp_path / "b", people=300, seed=5, events=6000)
+    other = generate(tmp_path / "c", people=300, seed=6, events=6000)
+    a, b, c = all_bytes(tmp_path / "a"), all_bytes(tmp_path / "b"), all_bytes(tmp_path / "c")
+    assert a == b
+    assert first.events_per_type == second.events_per_type
+    assert a["events.jsonl"] != c["events.jsonl"]
+    assert other.events > 0
+    assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]  # no scratch
+
+
+def test_about_the_asked_number_of_events_spread_unevenly_over_people(
+    with_events: DemoFiles,
+) -> None:
+    assert 0.95 * EVENT_COUNT <= with_events.events <= 1.05 * EVENT_COUNT
+    assert with_events.events == sum(with_events.events_per_type.values())
+    per_person = Counter(event_truth(with_events).values())
+    assert len(per_person) > 0.7 * EVENT_PEOPLE
+    counts = sorted(per_person.values())
+    assert counts[-1] > 5 * counts[len(counts) // 2]  # a few people are far more active
+
+
+def test_every_event_line_parses_with_a_time_zone_inside_the_window(
+    with_events: DemoFiles,
+) -> None:
+    until = datetime.fromisoformat("2025-06-30T18:00:00+00:00")
+    offsets: Counter[str] = Counter()
+    previous = None
+    for line in event_lines(with_events):
+        event = json.loads(line)
+        assert set(event) == EVENT_FIELDS
+        assert event["event_id"].startswith("ev-")
+        stamp = event["timestamp"]
+        when = datetime.fromisoformat(stamp)
+        assert when.utcoffset() is not None
+        assert stamp[-6:] in ("+00:00", "+01:00", "+02:00"), stamp
+        offsets[stamp[-6:]] += 1
+        assert until - timedelta(days=731) <= when <= until
+        # Sorted by time, as a collector exports; a retried line comes a little later.
+        assert previous is None or when >= previous - timedelta(hours=7)
+        previous = when
+        assert isinstance(event["properties"], dict)
+    assert len(offsets) == 3
+    # +02:00 is Central European summer time: only between the last Sundays of March and
+    # October, when Europe/London itself is on +01:00.
+    london = ZoneInfo("Europe/London")
+    for line in event_lines(with_events):
+        stamp = json.loads(line)["timestamp"]
+        if stamp.endswith("+02:00"):
+            assert datetime.fromisoformat(stamp).astimezone(london).utcoffset() == timedelta(
+                hours=1
+            )
+
+
+def test_identifier_kinds_are_declared_in_the_packaged_rules(with_events: DemoFiles) -> None:
+    kinds = set(tomllib.loads(RULES.read_text())["kinds"])
+    seen: set[str] = set()
+    for event in events_of(with_events):
+        assert event["identifiers"], event
+        for kind, value in event["identifiers"].items():
+            seen.add(kind)
+            assert all(isinstance(v, str) and v for v in values(value)), event
+    assert seen <= kinds
+    assert {"cookie_id", "device_id", "email", "account_id", "loyalty_id"} <= seen
+
+
+def test_the_share_of_events_by_type_is_plausible(with_events: DemoFiles) -> None:
+    share = {kind: n / with_events.events for kind, n in with_events.events_per_type.items()}
+    assert max(share, key=share.__getitem__) == "page_view"
+    assert 0.2 < share["page_view"] < 0.5
+    assert 0.01 < share["login"] < 0.1
+    assert share["checkout"] < share["add_to_cart"]
+    assert share["email_click"] < share["email_open"]
+    for kind in ("purchase", "store_visit", "email_open", "ticket_opened", "consent"):
+        assert 0.005 < share[kind] < 0.2, kind
+    channels = Counter((e["type"], e["channel"], e["source"]) for e in events_of(with_events))
+    assert channels["page_view", "web", "webshop"] == with_events.events_per_type["page_view"]
+    assert channels["purchase", "store", "pos"] > 0
+    assert channels["purchase", "web", "webshop"] > 0
+    assert channels["product_view", "app", "webshop"] > 0
+    for event in events_of(with_events):
+        if event["type"] in ("checkout", "purchase"):
+            props = event["properties"]
+            assert isinstance(props["order_value"], float) and props["order_value"] > 0
+            assert props["currency"] == "GBP" and props["order_id"] and props["skus"]
+
+
+def test_cookies_and_devices_appear_in_no_record_file(with_events: DemoFiles) -> None:
+    tokens: set[str] = set()
+    for source in SOURCES:
+        text = with_events.files[source].read_text(encoding="utf-8").lower()
+        tokens.update(re.findall(r"[0-9a-z-]+", text))
+    anonymous = {
+        v.lower()
+        for e in events_of(with_events)
+        for kind in ("cookie_id", "device_id")
+        for v in values(e["identifiers"].get(kind, []))
+    }
+    assert len(anonymous) > EVENT_PEOPLE / 2
+    assert not anonymous & tokens
+
+
+def test_page_views_carry_only_a_cookie_and_mostly_come_before_its_first_login(
+    with_events: DemoFiles,
+) -> None:
+    first_login: dict[str, datetime] = {}
+    page_views: list[tuple[str, datetime]] = []
+    for event in events_of(with_events):
+        ids, when = event["identifiers"], datetime.fromisoformat(event["timestamp"])
+        if event["type"] == "page_view":
+            assert set(ids) == {"cookie_id"}
+            page_views.append((ids["cookie_id"], when))
+        elif event["type"] == "login" and "cookie_id" in ids:
+            first_login.setdefault(ids["cookie_id"], when)
+    before = sum(1 for c, t in page_views if c in first_login and t < first_login[c])
+    after = sum(1 for c, t in page_views if c in first_login and t >= first_login[c])
+    never = sum(1 for c, _ in page_views if c not in first_login)
+    assert before > after
+    assert never > 0  # some browsing never joins a profile
+
+
+def test_each_login_carries_a_cookie_or_device_and_a_known_identifier_of_its_person(
+    with_events: DemoFiles,
+) -> None:
+    known: defaultdict[str, set[str]] = defaultdict(set)
+    for source, entity, row in records(with_events):
+        if source == "webshop":
+            known[entity].add(row["account_id"].lower())
+            known[entity].add(row["email"].strip().lower())
+    truth = event_truth(with_events)
+    logins = [e for e in events_of(with_events) if e["type"] == "login"]
+    assert logins
+    for event in logins:
+        ids = event["identifiers"]
+        assert "cookie_id" in ids or "device_id" in ids, event
+        carried = {v.lower() for kind in ("account_id", "email") for v in values(ids.get(kind, []))}
+        assert carried & known[truth[event["event_id"]]], event
+
+
+def test_a_family_tablet_carries_the_logins_of_two_people(with_events: DemoFiles) -> None:
+    truth = event_truth(with_events)
+    people_by_device: defaultdict[str, set[str]] = defaultdict(set)
+    for event in events_of(with_events):
+        if event["type"] == "login" and "device_id" in event["identifiers"]:
+            people_by_device[event["identifiers"]["device_id"]].add(truth[event["event_id"]])
+    assert sum(len(people) > 1 for people in people_by_device.values()) >= 1
+    assert max(len(people) for people in people_by_device.values()) <= 4
+
+
+def test_duplicate_event_ids_are_exact_duplicate_lines(tmp_path: Path) -> None:
+    demo = generate(tmp_path, people=1500, seed=7, events=40_000)
+    lines = Counter(event_lines(demo))
+    ids = Counter(json.loads(line)["event_id"] for line in event_lines(demo))
+    twice = [event_id for event_id, n in ids.items() if n > 1]
+    assert 0 < len(twice) == demo.event_duplicate_lines < 0.005 * demo.events
+    assert max(ids.values()) == 2
+    assert len(lines) == len(ids)  # a repeated id is always the very same line
+    assert set(event_truth(demo)) == set(ids)
+
+
+def test_events_truth_names_every_event_once_and_only_generated_people(
+    with_events: DemoFiles,
+) -> None:
+    truth = event_truth(with_events)
+    assert set(truth) == {e["event_id"] for e in events_of(with_events)}
+    assert len(truth) == with_events.events
+    assert set(truth.values()) <= set(truth_of(with_events).values())
+
+
+def test_behavioural_segments_have_members(with_events: DemoFiles) -> None:
+    """The issue's example segments find people: recent buyers, lapsed readers, big spenders."""
+    until = datetime.fromisoformat("2025-06-30T18:00:00+00:00")
+    truth = event_truth(with_events)
+    recent_purchases: Counter[str] = Counter()
+    spend_90: Counter[str] = Counter()
+    last_open: dict[str, datetime] = {}
+    for event in events_of(with_events):
+        person, when = truth[event["event_id"]], datetime.fromisoformat(event["timestamp"])
+        if event["type"] == "purchase" and when > until - timedelta(days=30):
+            recent_purchases[person] += 1
+        if event["type"] == "purchase" and when > until - timedelta(days=90):
+            spend_90[person] += event["properties"]["order_value"]
+        if event["type"] == "email_open":
+            last_open[person] = max(when, last_open.get(person, when))
+    assert sum(n >= 2 for n in recent_purchases.values()) >= 10
+    assert sum(v > 100 for v in spend_90.values()) >= 10
+    assert sum(t < until - timedelta(days=60) for t in last_open.values()) >= 10
+
+
+def test_consent_is_granted_and_sometimes_withdrawn_later(with_events: DemoFiles) -> None:
+    statements: defaultdict[tuple[str, str], list[tuple[datetime, bool]]] = defaultdict(list)
+    for event in events_of(with_events):
+        if event["type"] == "consent":
+            props = event["properties"]
+            assert props["purpose"] in ("email", "sms", "ads", "personalisation")
+            assert event["source"] in ("webshop", "marketing")
+            key = (json.dumps(event["identifiers"], sort_keys=True).lower(), props["purpose"])
+            statements[key].append((datetime.fromisoformat(event["timestamp"]), props["granted"]))
+    withdrawn = [s for s in statements.values() if [g for _, g in sorted(s)] == [True, False]]
+    assert len(withdrawn) >= 5
+    purposes = {purpose for _, purpose in statements}
+    assert purposes == {"email", "sms", "ads", "personalisation"}
+
+
+def test_some_events_carry_identifiers_in_another_case(with_events: DemoFiles) -> None:
+    emails = [v for e in events_of(with_events) for v in values(e["identifiers"].get("email", []))]
+    assert any(e.isupper() for e in emails)
+    assert sum(e.isupper() for e in emails) < 0.05 * len(emails)
+
+
+def test_events_end_at_the_given_moment_and_need_a_time_zone(tmp_path: Path) -> None:
+    until = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    demo = generate(tmp_path / "d", people=200, seed=1, events=3000, until=until)
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in events_of(demo)]
+    assert max(stamps) <= until
+    assert min(stamps) >= until - timedelta(days=731)
+    with pytest.raises(ValueError, match="time zone"):
+        generate(tmp_path / "e", people=10, seed=1, events=10, until=datetime(2026, 3, 1))
+    with pytest.raises(ValueError, match="events"):
+        generate(tmp_path / "f", people=10, seed=1, events=-1)
