@@ -262,6 +262,7 @@ def test_mappings_follow_the_format_and_name_only_fields_in_the_data(demo: DemoF
             "csv_delimiter",
             "identifiers",
             "attributes",
+            "consent",
         }
         assert set(mapping) <= allowed
         named = {mapping["key"], mapping["timestamp"], *mapping["identifiers"]}

@@ -85,6 +85,7 @@ def test_the_tokens_file_holds_hashes_only(tokens: dict[str, str], tokens_file: 
     assert [(e["name"], e["scopes"]) for e in entries] == [
         ("reader", ["profiles:read"]),
         ("ingester", ["ingest:write"]),
+        ("activator", ["segments:read"]),
         ("admin", ["admin"]),
     ]
     assert all(len(e["sha256"]) == 64 and e["created"].tzinfo for e in entries)
