@@ -1,5 +1,6 @@
-// Deletes the whole graph in batches of 10,000 nodes (constraints and indexes stay), except
-// the id sequences, so that record ids are never reused.
+// Deletes the whole graph in batches of 10,000 nodes (constraints and indexes stay):
+// records, identifiers, profiles, events, segments with their members and change log, and
+// everything else, except the sequences, so that record ids and change seqs are never reused.
 // Only for tests and for emptying a target before `idgraph migrate`; never on a live path.
 // Runs in an implicit (auto-commit) transaction, as CALL ... IN TRANSACTIONS requires.
 MATCH (n)

@@ -1,5 +1,6 @@
-// The Neo4j store's schema, version 2: constraints and indexes, each created only if
-// missing, so applying it at every start-up is safe. Statements end with ';' and are sent
+// The Neo4j store's schema, version 3 (2 added the match index's blocking keys, 3 events
+// and segments): constraints and indexes, each created only if missing, so applying it at
+// every start-up is safe. Statements end with ';' and are sent
 // one at a time (schema changes cannot share a transaction with writes).
 
 // Unique keys: a record by its store id and by (source, key); an identifier node by
@@ -35,6 +36,20 @@ FOR (s:Sequence) REQUIRE s.name IS UNIQUE;
 CREATE CONSTRAINT schema_version_name IF NOT EXISTS
 FOR (v:SchemaVersion) REQUIRE v.name IS UNIQUE;
 
+// Events by id (idempotent writes, paging); segments by name; a profile is a member of a
+// segment at most once; a change log seq is never given twice.
+CREATE CONSTRAINT event_id IF NOT EXISTS
+FOR (e:Event) REQUIRE e.event_id IS UNIQUE;
+
+CREATE CONSTRAINT segment_name IF NOT EXISTS
+FOR (s:Segment) REQUIRE s.name IS UNIQUE;
+
+CREATE CONSTRAINT segment_member_key IF NOT EXISTS
+FOR (m:SegmentMember) REQUIRE (m.segment, m.profile_id) IS UNIQUE;
+
+CREATE CONSTRAINT segment_change_seq IF NOT EXISTS
+FOR (c:SegmentChange) REQUIRE c.seq IS UNIQUE;
+
 // Indexes for what lookups filter or sort on beyond the unique keys: live profiles
 // (counts, paging) and the steward's view of flagged identifiers (most shared first).
 CREATE INDEX profile_status IF NOT EXISTS
@@ -42,3 +57,14 @@ FOR (p:Profile) ON (p.status);
 
 CREATE INDEX flagged_identifier_count IF NOT EXISTS
 FOR (f:FlaggedIdentifier) ON (f.record_count);
+
+// A segment's members and its change log are read by segment (paging, sizes, activation
+// pulls, deletion), a profile's memberships by profile id.
+CREATE INDEX segment_member_segment IF NOT EXISTS
+FOR (m:SegmentMember) ON (m.segment);
+
+CREATE INDEX segment_member_profile IF NOT EXISTS
+FOR (m:SegmentMember) ON (m.profile_id);
+
+CREATE INDEX segment_change_segment IF NOT EXISTS
+FOR (c:SegmentChange) ON (c.segment, c.seq);

@@ -4,7 +4,9 @@ How a user who outgrows the embedded store moves to Neo4j (or keeps an embedded 
 a Neo4j graph): everything goes through the store interface, a batch at a time, so any
 two backends can be source and target. Profile ids, times and history are copied as they
 are; record ids are each store's own, so the target assigns new ones (ascending in the
-source's order) and links are carried across by record ref (source, key).
+source's order) and links are carried across by record ref (source, key). Events keep
+their ids and identifiers, segments their definitions and times, and the membership change
+log its seqs, so activation jobs' cursors stay valid.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TypeVar
 
@@ -31,8 +34,12 @@ STAGES = (
     "records",
     "links",
     "match index",
+    "events",
+    "segment definitions",
+    "segment changes",
 )
-"""The order of the copy: records need their profiles, links their records."""
+"""The order of the copy: records need their profiles, links their records, segment
+changes their segments."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -78,6 +85,9 @@ class MigrationReport:
     records: int
     links: int
     match_rows: int
+    events: int
+    segments: int
+    segment_changes: int
     counts: StoreCounts
     replaced: bool
     seconds: float
@@ -110,6 +120,12 @@ def held_data(store: Store) -> str | None:
         held.append(f"metadata {', '.join(keys)}")
     if next(store.iter_identifier_flags(batch_size=1), None) is not None:
         held.append("flagged identifiers")
+    if events := store.event_count():
+        held.append(f"{events:,} events")
+    if segments := store.get_segments():
+        held.append(f"segments {', '.join(s.name for s in segments)}")
+    elif next(store.iter_segment_changes(batch_size=1), None) is not None:
+        held.append("segment changes")
     return "; ".join(held) or None
 
 
@@ -128,6 +144,12 @@ def migrate_store(
     leaves a partial target, and running it again with ``replace`` starts over. The
     source must not be written to meanwhile; the totals are compared at the end and a
     difference is :class:`MigrationIncomplete`.
+
+    Events are copied with :meth:`Store.put_events`, which stamps them as received now:
+    the store interface does not expose when the source received them, so that time is
+    not carried over. The change log's sequence continues in the target after the highest
+    seq copied; a seq the source gave to a change it no longer holds (of a deleted segment)
+    above that is not known to the target.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -199,11 +221,45 @@ def migrate_store(
         indexed += len(rows)
         report(STAGES[5], indexed, max(totals.records, indexed))
 
+    # Events, each with the identifiers it carries; their received time is not part of
+    # the interface, so the target's is the time of the copy.
+    events = 0
+    event_total = source.event_count()
+    received = datetime.now(UTC)
+    report(STAGES[6], 0, event_total)
+    for event_batch in _batches(source.iter_events(batch_size), batch_size):
+        target.put_events(event_batch, received)
+        events += len(event_batch)
+        report(STAGES[6], events, max(event_total, events))
+
+    # Segment definitions before their change log, which names them.
+    segments = source.get_segments()
+    with target.unit_of_work():
+        for segment in segments:
+            target.put_segment(segment.name, segment.definition, segment.created_at)
+            if segment.updated_at != segment.created_at:
+                target.put_segment(segment.name, segment.definition, segment.updated_at)
+    report(STAGES[7], len(segments), len(segments))
+
+    # The change log with its seqs (activation jobs' cursors); replaying it gives the
+    # members.
+    changes = 0
+    for change_batch in _batches(source.iter_segment_changes(batch_size), batch_size):
+        target.import_segment_changes(change_batch)
+        changes += len(change_batch)
+        report(STAGES[8], changes, None)
+    report(STAGES[8], changes, changes)
+
     copied = target.counts()
     if copied != source.counts():
         raise MigrationIncomplete(
             f"the copy does not match its source (source {_describe(source.counts())}; "
             f"target {_describe(copied)})"
+        )
+    if (copied_events := target.event_count()) != (source_events := source.event_count()):
+        raise MigrationIncomplete(
+            f"the copy does not match its source (source {source_events:,} events; "
+            f"target {copied_events:,} events)"
         )
     return MigrationReport(
         sources=len(names),
@@ -213,6 +269,9 @@ def migrate_store(
         records=records,
         links=links,
         match_rows=indexed,
+        events=events,
+        segments=len(segments),
+        segment_changes=changes,
         counts=copied,
         replaced=held is not None,
         seconds=time.perf_counter() - started,

@@ -607,8 +607,10 @@ def migrate(
     console.print(
         f"copied {report.records:,} records ({report.match_rows:,} in the match index), "
         f"{report.links:,} links, {report.profiles:,} profile ids ({counts.profiles:,} live), "
-        f"{report.identifier_flags:,} flagged identifiers, {report.sources:,} source "
-        f"mappings and {report.meta:,} metadata documents in {report.seconds:.1f}s"
+        f"{report.identifier_flags:,} flagged identifiers, {report.events:,} events, "
+        f"{report.segments:,} segments ({report.segment_changes:,} membership changes), "
+        f"{report.sources:,} source mappings and {report.meta:,} metadata documents in "
+        f"{report.seconds:.1f}s"
         + ("; the target's earlier contents were deleted" if report.replaced else ""),
         highlight=False,
         soft_wrap=True,

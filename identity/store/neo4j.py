@@ -1,8 +1,10 @@
 """The production store: the identity graph in Neo4j 5, through the official driver.
 
 Graph model (docs/graph-model.md): ``(:Record)-[:HAS_IDENTIFIER]->(:Identifier)``,
-``(:Record)-[:LINK]->(:Record)``, ``(:Record)-[:IN_PROFILE]->(:Profile)`` and
-``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids. Every statement is a file in
+``(:Record)-[:LINK]->(:Record)``, ``(:Record)-[:IN_PROFILE]->(:Profile)``,
+``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids, ``(:Event)-[:CARRIES]->(:Identifier)``
+on the same identifier nodes, and ``(:Segment)`` with ``(:SegmentMember)`` and
+``(:SegmentChange)`` nodes keyed by segment name and profile id. Every statement is a file in
 ``cypher/`` loaded by name (:mod:`identity.store.cypher`); none is written here.
 
 Each store method is one managed transaction (``execute_read`` / ``execute_write``, so the
@@ -21,7 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar, cast
 
 import neo4j
@@ -29,6 +31,9 @@ from neo4j import exceptions as neo4j_errors
 
 from identity.errors import ConfigError, ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
+    Event,
+    EventQuery,
+    EventWrite,
     Identifier,
     IdentifierFlag,
     IdentifierFlagReason,
@@ -37,6 +42,8 @@ from identity.model import (
     Link,
     LinkType,
     MatchRow,
+    MembershipChange,
+    MembershipKind,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -44,6 +51,8 @@ from identity.model import (
     RecordId,
     RecordRef,
     RecordWrite,
+    SegmentChange,
+    SegmentRow,
     SourceRecord,
     StoreCounts,
     StoredProfile,
@@ -53,7 +62,7 @@ from identity.model import (
 from identity.store.base import Store
 from identity.store.cypher import statement, statements
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -83,6 +92,55 @@ def _load_identifiers(text: str) -> tuple[Identifier, ...]:
 def _keys(keys: Collection[IdentifierKey]) -> list[dict[str, str]]:
     # Deduplicated: a key asked for twice is looked up once.
     return [{"kind": k, "value": v} for k, v in dict.fromkeys(IdentifierKey(*k) for k in keys)]
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as the UTC instant Neo4j stores and compares (a DATETIME in UTC), so
+    that times sent with different offsets order as instants."""
+    return value.astimezone(UTC)
+
+
+def _event_body(event: Event) -> str:
+    # The same document as the embedded store's: the event as received, its timestamp
+    # with its own offset.
+    return _dumps(
+        {
+            "type": event.type,
+            "timestamp": event.timestamp.isoformat(),
+            "channel": event.channel,
+            "source": event.source,
+            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
+            "properties": event.properties,
+        }
+    )
+
+
+def _load_event(event_id: str, body: str) -> Event:
+    doc = json.loads(body)
+    return Event(
+        event_id=event_id,
+        type=doc["type"],
+        timestamp=datetime.fromisoformat(doc["timestamp"]),
+        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
+        channel=doc["channel"],
+        source=doc["source"],
+        properties=doc["properties"],
+    )
+
+
+def _event_keys(body: str) -> set[IdentifierKey]:
+    return {IdentifierKey(k, v) for k, v, _ in json.loads(body)["identifiers"]}
+
+
+def _segment_change(row: Row) -> SegmentChange:
+    return SegmentChange(
+        int(row["seq"]),
+        row["segment"],
+        row["profile_id"],
+        MembershipKind(row["kind"]),
+        datetime.fromisoformat(row["at"]),
+        row["merged_into"],
+    )
 
 
 def _query(text: str) -> LiteralString:
@@ -913,3 +971,266 @@ class Neo4jStore(Store):
             for p in profiles
         ]
         self._write("import_profiles", lambda s: s.batched("import_profiles", "rows", rows))
+
+    # -- events ----------------------------------------------------------------------------
+
+    def put_events(self, events: Sequence[Event], now: datetime) -> list[EventWrite]:
+        last = {e.event_id: e for e in events}
+        bodies = {eid: _event_body(e) for eid, e in last.items()}
+
+        def work(s: _Statements) -> dict[str, str]:
+            stored: dict[str, str] = {
+                row["event_id"]: row["body"] for row in s.batched("events_by_id", "ids", list(last))
+            }
+            changed = [eid for eid, body in bodies.items() if stored.get(eid) != body]
+            rows = [
+                {
+                    "event_id": eid,
+                    "type": last[eid].type,
+                    "channel": last[eid].channel,
+                    "ts": _utc(last[eid].timestamp),
+                    "body": bodies[eid],
+                }
+                for eid in changed
+            ]
+            s.batched("put_events", "rows", rows, now=now.isoformat())
+            # Edges move from the stored version's identifiers to the new version's.
+            removed = [
+                {"event_id": eid, "kind": k.kind, "value": k.value}
+                for eid in changed
+                if eid in stored
+                for k in sorted(_event_keys(stored[eid]) - {i.key for i in last[eid].identifiers})
+            ]
+            s.batched("remove_event_edges", "rows", removed)
+            added = [
+                {"event_id": eid, "kind": k.kind, "value": k.value}
+                for eid in changed
+                for k in dict.fromkeys(i.key for i in last[eid].identifiers)
+            ]
+            s.batched("add_event_edges", "rows", added)
+            return stored
+
+        stored = self._write("put_events", work)
+        writes: list[EventWrite] = []
+        seen: set[str] = set()
+        for event in events:
+            eid = event.event_id
+            first = eid not in seen
+            differs = stored.get(eid) != bodies[eid]
+            writes.append(EventWrite(eid, first and eid not in stored, first and differs))
+            seen.add(eid)
+        return writes
+
+    def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
+        after_ts, after_id = (_utc(query.after[0]), query.after[1]) if query.after else (None, None)
+        params = {
+            "profile": profile_id,
+            "types": list(query.types) if query.types is not None else None,
+            "channels": list(query.channels) if query.channels is not None else None,
+            "since": _utc(query.since) if query.since else None,
+            "until": _utc(query.until) if query.until else None,
+            "after_ts": after_ts,
+            "after_id": after_id,
+            "limit": query.limit,
+        }
+
+        def page(s: _Statements) -> list[Row]:
+            if query.newest_first:
+                return s.run("journey_newest_first", **params)
+            return s.run("journey_oldest_first", **params)
+
+        rows = self._read("journey", page)
+        return [_load_event(row["event_id"], row["body"]) for row in rows]
+
+    def events_of_profiles(
+        self, profile_ids: Collection[ProfileId], since: datetime | None = None
+    ) -> dict[ProfileId, list[Event]]:
+        found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
+        ids = list(found)
+        stamp = _utc(since) if since else None
+        rows = self._read(
+            "events_of_profiles",
+            lambda s: s.batched("events_of_profiles", "ids", ids, since=stamp),
+        )
+        # A profile's events come from one batch, already in (timestamp, event id) order.
+        for row in rows:
+            found[row["profile_id"]].append(_load_event(row["event_id"], row["body"]))
+        return found
+
+    def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
+        found: dict[str, list[ProfileId]] = {eid: [] for eid in event_ids}
+        ids = list(found)
+        rows = self._read(
+            "profiles_of_events", lambda s: s.batched("profiles_of_events", "ids", ids)
+        )
+        for row in rows:
+            found[row["event_id"]].append(row["profile_id"])
+        return found
+
+    def event_count(self) -> int:
+        rows = self._read("event_count", lambda s: s.run("event_count"))
+        return int(rows[0]["events"])
+
+    def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
+        after = ""
+        while True:
+
+            def page(s: _Statements, after: str = after) -> list[Row]:
+                return s.run("events_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_events", page)
+            for row in rows:
+                yield _load_event(row["event_id"], row["body"])
+            if len(rows) < batch_size:
+                return
+            after = str(rows[-1]["event_id"])
+
+    # -- segments --------------------------------------------------------------------------
+
+    def put_segment(self, name: str, definition: dict[str, JSONValue], now: datetime) -> None:
+        self._write(
+            "put_segment",
+            lambda s: s.run(
+                "put_segment", name=name, definition=_dumps(definition), now=now.isoformat()
+            ),
+        )
+
+    def get_segments(self, names: Collection[str] | None = None) -> list[SegmentRow]:
+        wanted = sorted(set(names)) if names is not None else None
+        rows = self._read("get_segments", lambda s: s.run("get_segments", names=wanted))
+        return [
+            SegmentRow(
+                row["name"],
+                json.loads(row["definition"]),
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["updated_at"]),
+            )
+            for row in rows
+        ]
+
+    def delete_segment(self, name: str) -> bool:
+        rows = self._write("delete_segment", lambda s: s.run("delete_segment", name=name))
+        return int(rows[0]["deleted"]) > 0
+
+    def segment_members(
+        self, name: str, after: ProfileId | None = None, limit: int = 1000
+    ) -> list[ProfileId]:
+        rows = self._read(
+            "segment_members",
+            lambda s: s.run("segment_members", name=name, after=after or "", limit=limit),
+        )
+        return [str(row["profile_id"]) for row in rows]
+
+    def segment_sizes(self, names: Collection[str] | None = None) -> dict[str, int]:
+        wanted = sorted(set(names)) if names is not None else None
+        rows = self._read("segment_sizes", lambda s: s.run("segment_sizes", names=wanted))
+        return {row["name"]: int(row["members"]) for row in rows}
+
+    def memberships_of(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, list[str]]:
+        found: dict[ProfileId, list[str]] = {pid: [] for pid in profile_ids}
+        ids = list(found)
+        rows = self._read("memberships_of", lambda s: s.batched("memberships_of", "ids", ids))
+        for row in rows:
+            found[row["profile_id"]].append(row["segment"])
+        return found
+
+    @staticmethod
+    def _require_segments(s: _Statements, names: Collection[str]) -> None:
+        missing = [row["name"] for row in s.batched("missing_segments", "names", sorted(names))]
+        if missing:
+            raise StoreError(
+                f"cannot change the members of segments this store does not hold: "
+                f"{', '.join(missing)}; define them (or import their definitions) first"
+            )
+
+    @staticmethod
+    def _apply_members(
+        s: _Statements, changes: Sequence[MembershipChange] | Sequence[SegmentChange]
+    ) -> None:
+        """Members as the changes leave them: the last change of each (segment, profile),
+        in the given order, decides (a profile may enter, exit and enter again)."""
+        final: dict[tuple[str, ProfileId], MembershipKind] = {}
+        for c in changes:
+            final[(c.segment, c.profile_id)] = MembershipKind(c.kind)
+        rows = {
+            kind: [
+                {"segment": segment, "profile_id": pid}
+                for (segment, pid), k in final.items()
+                if k == kind
+            ]
+            for kind in MembershipKind
+        }
+        s.batched("add_segment_members", "rows", rows[MembershipKind.ENTERED])
+        s.batched("remove_segment_members", "rows", rows[MembershipKind.EXITED])
+
+    def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
+        if not changes:
+            return
+        at = now.isoformat()
+
+        def work(s: _Statements) -> None:
+            self._require_segments(s, {c.segment for c in changes})
+            first = int(s.run("allocate_change_seqs", count=len(changes))[0]["first"])
+            self._apply_members(s, changes)
+            rows = [
+                {
+                    "seq": first + offset,
+                    "segment": c.segment,
+                    "profile_id": c.profile_id,
+                    "kind": MembershipKind(c.kind).value,
+                    "at": at,
+                    "merged_into": c.merged_into,
+                }
+                for offset, c in enumerate(changes)
+            ]
+            s.batched("log_segment_changes", "rows", rows)
+
+        self._write("apply_membership_changes", work)
+
+    def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:
+        rows = self._read(
+            "segment_changes",
+            lambda s: s.run("segment_changes", name=name, after=after, limit=limit),
+        )
+        return [_segment_change(row) for row in rows]
+
+    def last_change_seq(self) -> int:
+        rows = self._read("last_change_seq", lambda s: s.run("last_change_seq"))
+        return int(rows[0]["seq"]) if rows else 0
+
+    def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
+        after = 0
+        while True:
+
+            def page(s: _Statements, after: int = after) -> list[Row]:
+                return s.run("segment_changes_page", after=after, limit=batch_size)
+
+            rows = self._read("iter_segment_changes", page)
+            yield from (_segment_change(row) for row in rows)
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1]["seq"])
+
+    def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
+        if not changes:
+            return
+        ordered = sorted(changes, key=lambda c: c.seq)
+
+        def work(s: _Statements) -> None:
+            self._require_segments(s, {c.segment for c in changes})
+            self._apply_members(s, ordered)
+            rows = [
+                {
+                    "seq": c.seq,
+                    "segment": c.segment,
+                    "profile_id": c.profile_id,
+                    "kind": MembershipKind(c.kind).value,
+                    "at": c.at.isoformat(),
+                    "merged_into": c.merged_into,
+                }
+                for c in changes
+            ]
+            s.batched("log_segment_changes", "rows", rows)
+            s.run("advance_change_seq", last=ordered[-1].seq)
+
+        self._write("import_segment_changes", work)

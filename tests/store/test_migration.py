@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,16 @@ from identity.migration import (
     TargetNotEmpty,
     migrate_store,
 )
-from identity.model import Link, LinkType, ProfileStatus, SourceRecord
+from identity.model import (
+    Event,
+    Identifier,
+    Link,
+    LinkType,
+    MembershipChange,
+    MembershipKind,
+    ProfileStatus,
+    SourceRecord,
+)
 from identity.readers import read_file
 from identity.rules import load_rules
 from identity.store.base import Store
@@ -31,6 +40,7 @@ from tests.store.conftest import BACKENDS
 
 PAIRS = [("sqlite", "sqlite"), ("sqlite", "neo4j"), ("neo4j", "sqlite")]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +95,51 @@ def build(store: Store, demo: DemoFiles) -> None:
             Link(ids[1], ids[-2], LinkType.MUST_LINK, "steward", 1.0, {"ticket": 42}),
         ]
     )
+    add_events_and_segments(store)
+
+
+def add_events_and_segments(store: Store) -> None:
+    """Events on the records' identifiers and on anonymous cookies, with their own offsets;
+    segments with a replaced definition, members, exits by merge, and a deleted segment
+    whose changes leave a gap in the log's seqs."""
+    records = list(itertools.islice(store.iter_records(batch_size=500), 350))
+    offsets = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
+    events = [
+        Event(
+            event_id=f"ev-{n:04}",
+            type=("page_view", "purchase", "email_open")[n % 3],
+            timestamp=(T0 + timedelta(minutes=n // 2)).astimezone(offsets[n % 3]),
+            identifiers=(
+                record.record.identifiers[0],
+                Identifier("cookie_id", f"ck-{n % 40}", f"CK-{n % 40}"),
+            ),
+            channel=("web", "app", None)[n % 3],
+            source="webshop",
+            properties={"order_value": n * 1.5, "skus": [f"s{n}"], "nested": {"x": None}},
+        )
+        for n, record in enumerate(r for r in records if r.record.identifiers)
+    ]
+    anonymous = [
+        Event(f"anon-{n:03}", "page_view", T0, (Identifier("cookie_id", f"lost-{n}", None),))
+        for n in range(50)
+    ]
+    store.put_events(events + anonymous, T0)
+    live = list(itertools.islice(store.iter_profile_ids(), 6))
+    store.put_segment("buyers", {"where": {"event": "purchase"}}, T0)
+    store.put_segment("buyers", {"where": {"event": "purchase", "within_days": 30}}, T1)
+    store.put_segment("gone", {"where": {"and": []}}, T0)
+    store.put_segment("vip", {"where": {"attribute": "tier", "eq": "gold"}}, T0)
+    enter = MembershipKind.ENTERED
+    store.apply_membership_changes(
+        [MembershipChange("buyers", pid, enter) for pid in live[:4]]
+        + [MembershipChange("gone", live[0], enter)],
+        T0,
+    )
+    store.apply_membership_changes(
+        [MembershipChange("buyers", live[3], MembershipKind.EXITED, merged_into=live[0])], T1
+    )
+    store.delete_segment("gone")
+    store.apply_membership_changes([MembershipChange("vip", live[5], enter)], T1)
 
 
 def snapshot(store: Store) -> dict[str, Any]:
@@ -108,6 +163,18 @@ def snapshot(store: Store) -> dict[str, Any]:
             for row in rows
         },
         "counts": store.counts(),
+        "events": list(store.iter_events(batch_size=70)),
+        "journeys": {
+            pid: [e.event_id for e in found]
+            for pid, found in store.events_of_profiles(list(store.iter_profile_ids())).items()
+            if found
+        },
+        "event_count": store.event_count(),
+        "segments": store.get_segments(),
+        "members": {s.name: store.segment_members(s.name) for s in store.get_segments()},
+        "segment_sizes": store.segment_sizes(),
+        "segment_changes": list(store.iter_segment_changes(batch_size=2)),
+        "last_change_seq": store.last_change_seq(),
     }
 
 
@@ -144,6 +211,17 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert {link[2] for link in before["links"]} == {t.value for t in LinkType}
     assert any(r[2] != r[3] for r in before["records"].values())
     assert len(before["match_index"]) == len(before["records"])
+    assert before["journeys"] and before["event_count"] == len(before["events"]) > 300
+    assert {e.timestamp.utcoffset() for e in before["events"]} == {
+        timedelta(0),
+        timedelta(hours=2),
+        timedelta(hours=-5),
+    }
+    assert any(s.created_at != s.updated_at for s in before["segments"])
+    assert before["members"]["buyers"] and before["members"]["vip"]
+    assert any(c.merged_into for c in before["segment_changes"])
+    seqs = [c.seq for c in before["segment_changes"]]
+    assert seqs != list(range(1, len(seqs) + 1)), "the deleted segment left a gap"
 
     # A target that held records once: its ids are ahead of the source's, so links
     # must be carried across by ref, not by id.
@@ -165,6 +243,11 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert report.profiles == len(before["profiles"]) and report.counts == before["counts"]
     assert [p.stage for p in seen if p.done == p.total] == list(STAGES)
     assert max(p.done for p in seen if p.stage == "records") == len(refs)
+    assert (report.events, report.segments, report.segment_changes) == (
+        len(before["events"]),
+        len(before["segments"]),
+        len(before["segment_changes"]),
+    )
 
     # The same new data into both: a bridging record merges two profiles, an update moves
     # one, new people arrive. The copy must end where the original ends, with fresh ids.
@@ -176,6 +259,13 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
         for name, batch in _more_rows(demo).items():
             report_ = graph.ingest.ingest_rows(name, iter(batch))
             assert report_.rejected == 0, report_.errors
+        # The change log goes on from the same seq, and new events join the journeys.
+        store.apply_membership_changes(
+            [MembershipChange("vip", "P900000", MembershipKind.ENTERED)], T1
+        )
+        store.put_events(
+            [Event("ev-new", "login", T1, (Identifier("cookie_id", "ck-1", None),))], T1
+        )
     after_source, after_target = snapshot(source), snapshot(target)
     assert after_target == after_source
     assert after_target["counts"].records == len(refs) + 3

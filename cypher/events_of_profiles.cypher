@@ -1,0 +1,11 @@
+// Every event of each profile (as the journey finds them) at or after $since (null for
+// all), oldest first by (timestamp, event id). $ids: [profile id].
+UNWIND $ids AS id
+MATCH (:Profile {id: id})<-[:IN_PROFILE]-(:Record)-[:HAS_IDENTIFIER]->(i:Identifier)
+WHERE NOT EXISTS { MATCH (:FlaggedIdentifier {kind: i.kind, value: i.value}) }
+WITH DISTINCT id, i
+MATCH (i)<-[:CARRIES]-(e:Event)
+WHERE $since IS NULL OR e.ts >= $since
+WITH DISTINCT id, e
+RETURN id AS profile_id, e.ts AS ts, e.event_id AS event_id, e.body AS body
+ORDER BY profile_id, ts, event_id
