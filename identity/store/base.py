@@ -84,8 +84,9 @@ class Store(ABC):
     @abstractmethod
     def delete_everything(self) -> None:
         """Delete every record, identifier, link, profile (tombstones too), flag, source
-        mapping and metadata document. Record ids are still never reused: new records get
-        ids above every id the store ever gave.
+        mapping, metadata document, event and segment (members and change log too).
+        Record ids and change seqs are still never reused: new ones are above every one
+        the store ever gave.
 
         For tests and for emptying the target of ``idgraph migrate --replace``; the service
         never calls it.
@@ -368,7 +369,8 @@ class Store(ABC):
     @abstractmethod
     def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
         """Add (entered) or remove (exited) members and append each change to the log at
-        ``now``, with ``seq`` ascending in input order and above every earlier change's."""
+        ``now``, with ``seq`` ascending in input order and above every earlier change's.
+        Changes apply in input order: the last one for a (segment, profile) decides."""
 
     @abstractmethod
     def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:

@@ -1178,18 +1178,24 @@ class SQLiteStore(Store):
     def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
         at = now.isoformat()
         with self._transaction():
-            self._executemany(
-                _ADD_MEMBER,
-                [(c.segment, c.profile_id) for c in changes if c.kind == MembershipKind.ENTERED],
-            )
-            self._executemany(
-                _REMOVE_MEMBER,
-                [(c.segment, c.profile_id) for c in changes if c.kind == MembershipKind.EXITED],
-            )
+            self._apply_members(changes)
             self._executemany(
                 _LOG_CHANGE,
                 [(c.segment, c.profile_id, c.kind.value, at, c.merged_into) for c in changes],
             )
+
+    def _apply_members(self, changes: Sequence[MembershipChange | SegmentChange]) -> None:
+        # The last change of each (segment, profile) in log order decides: a profile may
+        # enter, exit and enter again within one batch.
+        final: dict[tuple[str, ProfileId], MembershipKind] = {}
+        for c in changes:
+            final[(c.segment, c.profile_id)] = c.kind
+        self._executemany(
+            _ADD_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.ENTERED]
+        )
+        self._executemany(
+            _REMOVE_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.EXITED]
+        )
 
     def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:
         with self._reading() as conn:
@@ -1223,17 +1229,8 @@ class SQLiteStore(Store):
                     f"cannot import changes of segments this store does not hold: "
                     f"{', '.join(missing)}; import their definitions first"
                 )
-            # The last change of each (segment, profile) in log order decides: a profile
-            # may enter, exit and enter again.
-            final: dict[tuple[str, ProfileId], MembershipKind] = {}
-            for c in sorted(changes, key=lambda c: c.seq):
-                final[(c.segment, c.profile_id)] = c.kind
-            self._executemany(
-                _ADD_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.ENTERED]
-            )
-            self._executemany(
-                _REMOVE_MEMBER, [m for m, kind in final.items() if kind == MembershipKind.EXITED]
-            )
+            in_log_order: list[SegmentChange] = sorted(changes, key=lambda c: c.seq)
+            self._apply_members(in_log_order)
             self._executemany(
                 _IMPORT_CHANGE,
                 [

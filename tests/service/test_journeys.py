@@ -3,6 +3,7 @@ journeys ordered and paginated, traits and consent on the profile."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -123,7 +124,7 @@ def test_journey_is_newest_first_with_a_stable_order_for_equal_timestamps(
         {**ev(name, "page_view", 0, email="ann@example.com"), "timestamp": same}
         for name in ("b", "c", "a")
     ]
-    api.post_events(events + [ev("z", "purchase", 1, email="ann@example.com")])
+    api.post_events([*events, ev("z", "purchase", 1, email="ann@example.com")])
     assert ids(journey(api, ann)) == ["z", "c", "b", "a"]
     assert ids(journey(api, ann, order="OLDEST_FIRST")) == ["a", "b", "c", "z"]
 
@@ -223,7 +224,17 @@ def test_events_need_the_ingest_scope_and_json(api: Api) -> None:
         headers={**api.auth("ingester"), "Content-Type": "text/csv"},
     )
     assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
-    ndjson = b'{"event_id":"n1","type":"page_view","timestamp":"2026-01-01T00:00:00Z","identifiers":{"cookie_id":"c"}}\n'
+    ndjson = (
+        json.dumps(
+            {
+                "event_id": "n1",
+                "type": "page_view",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "identifiers": {"cookie_id": "c"},
+            }
+        ).encode()
+        + b"\n"
+    )
     response = api.client.post(
         "/v1/events",
         content=ndjson,

@@ -224,6 +224,20 @@ def test_members_sizes_and_memberships_follow_the_changes(store: Store) -> None:
     assert store.memberships_of(["p1", "p2", "p9"]) == {"p1": ["buyers"], "p2": ["vip"], "p9": []}
 
 
+def test_changes_in_one_call_apply_in_order(store: Store) -> None:
+    store.put_segment("buyers", BUYERS, T0)
+    store.apply_membership_changes(
+        [
+            *enter("buyers", "p1"),
+            MembershipChange("buyers", "p1", MembershipKind.EXITED),
+            MembershipChange("buyers", "p2", MembershipKind.EXITED),
+            *enter("buyers", "p2"),
+        ],
+        T0,
+    )
+    assert store.segment_members("buyers") == ["p2"]
+
+
 def test_the_change_log_is_ordered_and_read_after_a_cursor(store: Store) -> None:
     store.put_segment("buyers", BUYERS, T0)
     store.put_segment("vip", BUYERS, T0)
