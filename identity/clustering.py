@@ -5,8 +5,9 @@ stored links: edges are applied in one canonical order (steward must-links, then
 identifiers by kind priority, then weighted matcher links by weight), never in arrival
 order, so the same records always give the same profiles however they were ingested.
 A union that would give a profile more distinct values of a kind than the kind's
-``max_per_profile`` allows, or that would join two records a steward separated, is refused:
-the lower-priority evidence gives way.
+``max_per_profile`` allows, that would join two records a steward separated, or that a
+non-bridging kind (a shared device) would make between two people known by other
+identifiers, is refused: the lower-priority evidence gives way.
 """
 
 from __future__ import annotations
@@ -50,16 +51,21 @@ class _Components:
         records: Iterable[RecordId],
         limited: Mapping[RecordId, Mapping[str, frozenset[str]]],
         cannot: Mapping[RecordId, set[RecordId]],
+        known: Collection[RecordId] = (),
     ) -> None:
         self.parent: dict[RecordId, RecordId] = {}
         self.members: dict[RecordId, list[RecordId]] = {}
         self.values: dict[RecordId, dict[str, set[str]]] = {}
         self.cannot: dict[RecordId, set[RecordId]] = {}
+        self.known: dict[RecordId, bool] = {}
+        """Per component: holds a record with a linking identifier of a bridging kind."""
+        known_set = set(known)
         for r in records:
             self.parent[r] = r
             self.members[r] = [r]
             self.values[r] = {k: set(v) for k, v in limited.get(r, {}).items()}
             self.cannot[r] = set(cannot.get(r, ()))
+            self.known[r] = r in known_set
 
     def find(self, r: RecordId) -> RecordId:
         root = r
@@ -69,11 +75,16 @@ class _Components:
             self.parent[r], r = root, self.parent[r]
         return root
 
-    def refusal(self, ra: RecordId, rb: RecordId, limits: Mapping[str, int]) -> str | None:
-        """Why joining components ``ra`` and ``rb`` is not allowed, or None."""
+    def refusal(
+        self, ra: RecordId, rb: RecordId, limits: Mapping[str, int], bridges: bool = True
+    ) -> str | None:
+        """Why joining components ``ra`` and ``rb`` is not allowed, or None. ``bridges``
+        False: the evidence is a kind that may not join two known people."""
         small, large = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
         if any(self.find(p) == large for p in self.cannot[small]):
             return "cannot_link"
+        if not bridges and self.known[ra] and self.known[rb]:
+            return "no_bridge"
         va, vb = self.values[ra], self.values[rb]
         for kind in va.keys() & vb.keys():
             limit = limits[kind]
@@ -92,6 +103,7 @@ class _Components:
         for kind, vals in self.values.pop(rb).items():
             self.values[ra].setdefault(kind, set()).update(vals)
         self.cannot[ra] |= self.cannot.pop(rb)
+        self.known[ra] = self.known[ra] or self.known.pop(rb)
 
 
 def _split_by_attribute(
@@ -144,6 +156,7 @@ def cluster(
     }
     limited: dict[RecordId, dict[str, frozenset[str]]] = {}
     groups: dict[IdentifierKey, list[RecordId]] = {}
+    known: set[RecordId] = set()
     for r, keys in identifiers.items():
         if r not in refs:
             continue
@@ -152,6 +165,8 @@ def cluster(
             if key not in linking_set:
                 continue
             groups.setdefault(key, []).append(r)
+            if rules.kinds[key.kind].bridges:
+                known.add(r)
             if key.kind in limits:
                 per_kind.setdefault(key.kind, set()).add(key.value)
         limited[r] = {k: frozenset(v) for k, v in per_kind.items()}
@@ -170,7 +185,7 @@ def cluster(
         elif link.type is LinkType.MATCH and link.matcher != DETERMINISTIC:
             matches.append(link)
 
-    comps = _Components(refs, limited, cannot)
+    comps = _Components(refs, limited, cannot, known)
     made: list[Link] = []
     refused: list[RefusedUnion] = []
 
@@ -210,7 +225,7 @@ def cluster(
                 if ra in tried:
                     continue
                 tried.add(ra)
-                reason = comps.refusal(ra, rb, limits)
+                reason = comps.refusal(ra, rb, limits, rules.kinds[key.kind].bridges)
                 if reason is None:
                     comps.union(ra, rb)
                     made.append(

@@ -52,6 +52,11 @@ class KindRule:
     """An attribute (e.g. ``first_name``) that records sharing a value of this kind must
     not disagree on to be linked by it: a household phone is shared by people with
     different first names. Compared as normalised names."""
+    bridges: bool = True
+    """Whether a shared value may join two records that each already belong to someone
+    known (hold a linking identifier of a bridging kind). False for anonymous kinds: a
+    family tablet's device id attaches a login to its person but never joins the two
+    people who log in on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +236,7 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
             "cardinality_cap",
             "providers",
             "same_attribute",
+            "bridges",
         },
         path,
         where + ".",
@@ -252,6 +258,9 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
     links = spec.get("links", True)
     if not isinstance(links, bool):
         raise ConfigError("must be true or false", path=path, field=f"{where}.links")
+    bridges = spec.get("bridges", True)
+    if not isinstance(bridges, bool):
+        raise ConfigError("must be true or false", path=path, field=f"{where}.bridges")
     priority = spec.get("priority", 50)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise ConfigError("must be an integer", path=path, field=f"{where}.priority")
@@ -293,6 +302,7 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
         cardinality_cap=cap,
         providers=providers,
         same_attribute=_optional_name(spec.get("same_attribute"), path, f"{where}.same_attribute"),
+        bridges=bridges,
     )
 
 

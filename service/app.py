@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from identity.errors import ConfigError
 from identity.graph import IdentityGraph
@@ -18,6 +21,25 @@ from service.metrics import install_metrics
 from service.routes import events, health, records, segments
 
 log = logging.getLogger(__name__)
+
+
+async def _refresh_segments(graph: IdentityGraph, every: int) -> None:
+    """Re-evaluate segments on a schedule, so time-window conditions follow the clock."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            report = await run_in_threadpool(graph.segments.refresh)
+        except Exception:
+            log.exception("scheduled segment refresh failed; retrying in %ss", every)
+            continue
+        log.info(
+            "segments refreshed: %s segments, %s profiles, %s entered, %s exited in %.1fs",
+            report.segments,
+            report.profiles,
+            report.entered,
+            report.exited,
+            report.seconds,
+        )
 
 
 def create_app(settings: Settings | None = None, graph: IdentityGraph | None = None) -> FastAPI:
@@ -43,9 +65,18 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             )
         app.state.tokens = tokens
         app.state.graph = graph or settings.open_graph()
+        refresher = None
+        if settings.segment_refresh_seconds > 0:
+            refresher = asyncio.create_task(
+                _refresh_segments(app.state.graph, settings.segment_refresh_seconds)
+            )
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
             if graph is None:
                 app.state.graph.close()
 

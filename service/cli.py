@@ -677,6 +677,10 @@ def serve(
 @app.command()
 def demo(
     people: Annotated[int, typer.Option(help="How many people to generate")] = 3000,
+    events: Annotated[
+        int | None,
+        typer.Option(help="How many events (default: 10 per person; 0 for none)"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Generator seed")] = 7,
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo files")] = Path(
         "data/demo"
@@ -687,7 +691,10 @@ def demo(
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
-    """Generate the demo data (with truth), load it, and optionally serve it."""
+    """Generate the demo data (with truth) and events, load them, define the demo
+    segments, and optionally serve it all."""
+    from datetime import UTC, datetime
+
     from identity.demo.generator import generate
     from identity.evaluation import load_assignment, pairwise
     from service.config import Settings
@@ -695,8 +702,12 @@ def demo(
     settings = Settings()
     store_url = store or settings.store
     started = time.perf_counter()
-    console.print(f"generating {people:,} demo people (seed {seed}) into {out_dir} ...")
-    files = generate(out_dir, people=people, seed=seed)
+    events = people * 10 if events is None else events
+    console.print(
+        f"generating {people:,} demo people and {events:,} events (seed {seed}) into {out_dir} ..."
+    )
+    # Events end now, so "in the last 30 days" finds the demo's recent behaviour.
+    files = generate(out_dir, people=people, seed=seed, events=events, until=datetime.now(UTC))
     try:
         graph = settings.open_graph(store_url, rules)
         try:
@@ -719,6 +730,9 @@ def demo(
                     f"probabilistic matching: {linked.links:,} links, "
                     f"{linked.reviews:,} pairs for review"
                 )
+            if files.events_file is not None:
+                _ingest_event_files(graph, [files.events_file])
+            _define_demo_segments(graph)
             counts = graph.store.counts()
             scores = pairwise(_predicted(graph), truth)
             email = _demo_email(graph)
@@ -740,6 +754,17 @@ def demo(
             token = create_token("demo", ["admin"], settings.tokens_file)
         _print_demo_help(settings.host, settings.port, token, email)
         serve(None, None)
+
+
+def _define_demo_segments(graph: IdentityGraph) -> None:
+    from importlib import resources
+
+    folder = resources.files("identity.demo") / "segments"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            name = entry.name.removesuffix(".json")
+            segment = graph.segments.define(name, json.loads(entry.read_text("utf-8")))
+            console.print(f"segment [bold]{name}[/]: {segment.size:,} members")
 
 
 def _predicted(graph: IdentityGraph) -> dict[tuple[str, str], str | None]:
@@ -768,7 +793,9 @@ def _print_demo_help(host: str, port: int, token: str, email: str | None) -> Non
     query = (
         '{ profileByIdentifier(kind: "email", value: '
         + json.dumps(email or "someone@example.com")
-        + ") { id records { source key } attributes { name value provenance { source } } } }"
+        + ") { id records { source key } attributes { name value provenance { source } }"
+        " traits { orders monetary lastSeen } segments"
+        " journey(first: 5) { nodes { type timestamp channel } } } }"
     )
     body = shlex.quote(json.dumps({"query": query}))
     console.print(
@@ -777,7 +804,10 @@ def _print_demo_help(host: str, port: int, token: str, email: str | None) -> Non
         f'{{"Authorization": "Bearer {token}"}})\n'
         f"  API token: {token}\n"
         f"  Try:\n    curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
-        f"-H 'Content-Type: application/json' \\\n      -d {body}\n",
+        f"-H 'Content-Type: application/json' \\\n      -d {body}\n"
+        f"  A segment:\n    curl -s '{base}/v1/segments/lapsed-readers/members?format=csv"
+        f"&fields=profile_id,email,first_name,traits.last_seen' "
+        f"-H 'Authorization: Bearer {token}'\n",
         highlight=False,
         soft_wrap=True,
     )

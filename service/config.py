@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 50 * MiB
     """Largest request body ``POST /v1/records`` accepts (413 above it)."""
     graphql_max_depth: int = 10
+    segment_refresh_seconds: int = Field(default=0, ge=0)
+    """Re-evaluate every segment this often so time windows move with the clock (0: off;
+    then run ``idgraph segments refresh`` on a schedule instead)."""
 
     @model_validator(mode="after")
     def _no_dev_token_in_production(self) -> Settings:

@@ -93,6 +93,28 @@ def test_two_customer_ids_are_never_joined_by_a_shared_email() -> None:
     ]
 
 
+def test_a_non_bridging_device_attaches_to_one_person_but_never_joins_two() -> None:
+    rules = Rules.from_document(
+        {
+            "kinds": {
+                "email": {"normaliser": "email", "priority": 80},
+                "device_id": {"normaliser": "id", "priority": 40, "bridges": False},
+            }
+        },
+        path="test",
+    )
+    tablet = IdentifierKey("device_id", "tablet")
+    mum, kid = IdentifierKey("email", "mum@example.com"), IdentifierKey("email", "kid@example.com")
+    # r0/r1: mum's record and her login on the tablet; r2/r3: the kid's; r4: an app
+    # session known only by the tablet.
+    identifiers = {0: [mum], 1: [mum, tablet], 2: [kid], 3: [kid, tablet], 4: [tablet]}
+    refs = refs_for(5)
+    linking = {k for ks in identifiers.values() for k in ks}
+    result = cluster(refs, identifiers, linking, [], rules)
+    assert partition(result.clusters, refs) == partition([[0, 1, 4], [2, 3]], refs)
+    assert [(u.evidence, u.reason) for u in result.refused] == [("device_id:tablet", "no_bridge")]
+
+
 def test_the_lower_priority_identifier_gives_way_deterministically() -> None:
     # r0 and r1 share a customer id (priority 100); r2 shares r1's phone (60) but has its own
     # customer id, so the phone link gives way whatever the record order.

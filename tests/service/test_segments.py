@@ -373,3 +373,22 @@ def test_deleting_a_segment(api: Api, people: dict[str, str]) -> None:
     assert (
         api.graphql(query, role="admin")["data"]["deleteSegment"]["__typename"] == "SegmentNotFound"
     )
+
+
+def test_the_scheduled_refresh_moves_time_windows_with_the_clock(
+    make_api: Any, people: dict[str, str]
+) -> None:
+    import time
+
+    api: Api = make_api(segment_refresh_seconds=1)
+    # Ann's purchase leaves the 1-day window three seconds from now.
+    soon = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=3)
+    api.post_events({**ev("a1", "purchase", 0, "ann@example.com"), "timestamp": soon.isoformat()})
+    define(api, "today", {"where": {"event": "purchase", "within_days": 1}})
+    assert members(api, "today") == {people["Ann"]}
+    deadline = time.monotonic() + 20
+    while members(api, "today") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert members(api, "today") == set()
+    kinds = [c["kind"] for c in pull(api, "today", None)["changes"]]
+    assert kinds == ["ENTERED", "EXITED"]
