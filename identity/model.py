@@ -285,6 +285,7 @@ class Profile:
     records: tuple[StoredRecord, ...]
     attributes: tuple[GoldenAttribute, ...]
     identifiers: tuple[ProfileIdentifier, ...]
+    split_from: ProfileId | None = None
 
 
 @dataclass(frozen=True, slots=True)

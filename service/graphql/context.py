@@ -40,6 +40,7 @@ class Context(BaseContext):
         super().__init__()
         self.graph = graph
         self.principal = principal
+        self.actor = principal.name if principal is not None else "anonymous"
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
 from identity.segments import csv_cell, unknown_export_fields
-from service.auth import SEGMENTS_READ, require
+from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
 from service.errors import ApiError
 
@@ -46,7 +46,7 @@ def _csv(rows: Iterator[dict[str, JSONValue]], fields: list[str]) -> Iterator[by
     yield buffer.getvalue().encode("utf-8")
 
 
-@router.get("/segments/{name}/members", dependencies=[Depends(require(SEGMENTS_READ))])
+@router.get("/segments/{name}/members")
 def export_members(
     name: str,
     format: Literal["ndjson", "csv"] = Query("ndjson", description="ndjson or csv"),
@@ -56,6 +56,7 @@ def export_members(
         "golden attributes, traits.NAME, consent.PURPOSE",
     ),
     graph: IdentityGraph = Depends(get_graph),
+    principal: Principal = Depends(require(SEGMENTS_READ)),
 ) -> StreamingResponse:
     """Every member of the segment, one row per profile."""
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
@@ -67,7 +68,7 @@ def export_members(
             422, "INVALID_REQUEST", f"fields: unknown trait or consent purpose {bad[0]!r}"
         )
     graph.segments.get(name)  # UnknownSegment (404) before the stream starts
-    rows = graph.segments.export(name, chosen)
+    rows = graph.segments.export(name, chosen, actor=principal.name)
     if format == "csv":
         return StreamingResponse(
             _csv(rows, chosen),

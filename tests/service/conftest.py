@@ -41,6 +41,7 @@ ROLES = {
     "reader": ["profiles:read"],
     "ingester": ["ingest:write"],
     "activator": ["segments:read"],
+    "steward": ["steward:write", "profiles:read"],
     "admin": ["admin"],
 }
 

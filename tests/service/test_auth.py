@@ -86,6 +86,7 @@ def test_the_tokens_file_holds_hashes_only(tokens: dict[str, str], tokens_file: 
         ("reader", ["profiles:read"]),
         ("ingester", ["ingest:write"]),
         ("activator", ["segments:read"]),
+        ("steward", ["profiles:read", "steward:write"]),
         ("admin", ["admin"]),
     ]
     assert all(len(e["sha256"]) == 64 and e["created"].tzinfo for e in entries)
