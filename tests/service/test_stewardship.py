@@ -291,7 +291,10 @@ def test_every_action_is_audited_with_actor_reason_before_and_after(loaded: Api)
 
 def test_segment_definitions_and_exports_are_audited(loaded: Api) -> None:
     api = loaded
-    define = 'mutation { defineSegment(name: "all", definition: {where: {identifier: "email"}}) { __typename } }'
+    define = (
+        'mutation { defineSegment(name: "all", definition: {where: {identifier: "email"}}) '
+        "{ __typename } }"
+    )
     api.graphql(define, role="admin")
     api.client.get("/v1/segments/all/members", headers=api.auth("activator"))
     log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["entries"]
