@@ -919,8 +919,9 @@ class Neo4jStore(Store):
             s.batched("touch_profiles", "ids", sorted(changes.touched), now=stamp)
             if not logged:
                 return
-            # Seqs from the sequence node in this transaction: a rollback gives them back
-            # to no one (a gap), a commit makes them visible with the changes they log.
+            # Seqs from the sequence node, in this transaction: a concurrent writer waits on
+            # its lock until this one commits or rolls back, so seqs become visible in order
+            # and a consumer's cursor never skips one.
             first = int(s.run("allocate_profile_change_seqs", count=len(logged))[0]["first"])
             rows = [
                 {
