@@ -2,4 +2,4 @@
 UNWIND $ids AS id
 MATCH (p:Profile {id: id})
 WHERE p.status = 'live'
-RETURN p.id AS id, p.created_at AS created_at, p.updated_at AS updated_at, p.merged_from AS merged_from
+RETURN p.id AS id, p.created_at AS created_at, p.updated_at AS updated_at, p.merged_from AS merged_from, p.split_from AS split_from

@@ -1,7 +1,8 @@
-// The Neo4j store's schema, version 3 (2 added the match index's blocking keys, 3 events
-// and segments): constraints and indexes, each created only if missing, so applying it at
-// every start-up is safe. Statements end with ';' and are sent
-// one at a time (schema changes cannot share a transaction with writes).
+// The Neo4j store's schema, version 4 (2 added the match index's blocking keys, 3 events
+// and segments, 4 stewardship: the profile change log, the audit log, the review queue):
+// constraints and indexes, each created only if missing, so applying it at every start-up
+// is safe. Statements end with ';' and are sent one at a time (schema changes cannot share
+// a transaction with writes).
 
 // Unique keys: a record by its store id and by (source, key); an identifier node by
 // (kind, normalised value); a blocking key of the match index by its text; a profile by
@@ -68,3 +69,26 @@ FOR (m:SegmentMember) ON (m.profile_id);
 
 CREATE INDEX segment_change_segment IF NOT EXISTS
 FOR (c:SegmentChange) ON (c.segment, c.seq);
+
+// Stewardship (version 4). A profile change log seq and an audit entry id are never given
+// twice; an entry is undone at most once (a uniqueness constraint ignores the entries
+// without `undoes`, and its index finds the undo of an entry).
+CREATE CONSTRAINT profile_change_seq IF NOT EXISTS
+FOR (c:ProfileChange) REQUIRE c.seq IS UNIQUE;
+
+CREATE CONSTRAINT audit_entry_id IF NOT EXISTS
+FOR (a:AuditEntry) REQUIRE a.id IS UNIQUE;
+
+CREATE CONSTRAINT audit_entry_undoes IF NOT EXISTS
+FOR (a:AuditEntry) REQUIRE a.undoes IS UNIQUE;
+
+// The audit log filtered by actor or by action, newest first; the review queue: the
+// links of one type.
+CREATE INDEX audit_entry_actor IF NOT EXISTS
+FOR (a:AuditEntry) ON (a.actor, a.id);
+
+CREATE INDEX audit_entry_action IF NOT EXISTS
+FOR (a:AuditEntry) ON (a.action, a.id);
+
+CREATE INDEX link_type IF NOT EXISTS
+FOR ()-[l:LINK]-() ON (l.type);

@@ -5,8 +5,9 @@ a Neo4j graph): everything goes through the store interface, a batch at a time, 
 two backends can be source and target. Profile ids, times and history are copied as they
 are; record ids are each store's own, so the target assigns new ones (ascending in the
 source's order) and links are carried across by record ref (source, key). Events keep
-their ids and identifiers, segments their definitions and times, and the membership change
-log its seqs, so activation jobs' cursors stay valid.
+their ids and identifiers, segments their definitions and times, the membership change
+log and the profile change log their seqs, so activation jobs' and consumers' cursors stay
+valid, and the audit log its entry ids, times and undo references.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ STAGES = (
     "events",
     "segment definitions",
     "segment changes",
+    "profile changes",
+    "audit log",
 )
 """The order of the copy: records need their profiles, links their records, segment
-changes their segments."""
+changes their segments, undo entries of the audit log the entries they undo."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -88,6 +91,8 @@ class MigrationReport:
     events: int
     segments: int
     segment_changes: int
+    profile_changes: int
+    audit_entries: int
     counts: StoreCounts
     replaced: bool
     seconds: float
@@ -126,6 +131,10 @@ def held_data(store: Store) -> str | None:
         held.append(f"segments {', '.join(s.name for s in segments)}")
     elif next(store.iter_segment_changes(batch_size=1), None) is not None:
         held.append("segment changes")
+    if store.profile_change_log(limit=1):
+        held.append("profile changes")
+    if store.audit_entries(limit=1):
+        held.append("audit entries")
     return "; ".join(held) or None
 
 
@@ -149,7 +158,8 @@ def migrate_store(
     the store interface does not expose when the source received them, so that time is
     not carried over. The change log's sequence continues in the target after the highest
     seq copied; a seq the source gave to a change it no longer holds (of a deleted segment)
-    above that is not known to the target.
+    above that is not known to the target. The same holds for the profile change log and
+    the audit log.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -250,6 +260,20 @@ def migrate_store(
         report(STAGES[8], changes, None)
     report(STAGES[8], changes, changes)
 
+    # The profile change log with its seqs (consuming systems' cursors).
+    profile_changes = 0
+    after = 0
+    while page := source.profile_change_log(after, batch_size):
+        target.import_profile_change_log(page)
+        profile_changes += len(page)
+        after = page[-1].seq
+        report(STAGES[9], profile_changes, None)
+        if len(page) < batch_size:
+            break
+    report(STAGES[9], profile_changes, profile_changes)
+
+    audit_entries, newest = _copy_audit_log(source, target, batch_size, report)
+
     copied = target.counts()
     if copied != source.counts():
         raise MigrationIncomplete(
@@ -261,6 +285,10 @@ def migrate_store(
             f"the copy does not match its source (source {source_events:,} events; "
             f"target {copied_events:,} events)"
         )
+    if source.profile_change_log(after, 1):
+        raise MigrationIncomplete("the source logged profile changes after the copy of its log")
+    if _newest_audit_id(source) != newest:
+        raise MigrationIncomplete("the source logged audit entries after the copy of its log")
     return MigrationReport(
         sources=len(names),
         meta=len(keys),
@@ -272,10 +300,50 @@ def migrate_store(
         events=events,
         segments=len(segments),
         segment_changes=changes,
+        profile_changes=profile_changes,
+        audit_entries=audit_entries,
         counts=copied,
         replaced=held is not None,
         seconds=time.perf_counter() - started,
     )
+
+
+def _newest_audit_id(store: Store) -> int | None:
+    newest = store.audit_entries(limit=1)
+    return newest[0].id if newest else None
+
+
+def _copy_audit_log(
+    source: Store, target: Store, batch_size: int, report: Callable[[str, int, int | None], None]
+) -> tuple[int, int | None]:
+    """Copy the audit log a page at a time, oldest page first; returns how many entries
+    were copied and the newest one's id.
+
+    The log reads newest first, but an undo entry may only be imported once the entry it
+    undoes is there (the embedded store holds that as a foreign key), so a first pass
+    finds where each page starts and a second copies the pages in reverse: two reads of
+    the log, and memory of one id per page rather than of the whole log.
+    """
+    stage = STAGES[10]
+    starts: list[int | None] = [None]
+    total = 0
+    newest: int | None = None
+    while page := source.audit_entries(before=starts[-1], limit=batch_size):
+        total += len(page)
+        newest = page[0].id if newest is None else newest
+        if len(page) < batch_size:
+            break
+        starts.append(page[-1].id)
+    copied = 0
+    report(stage, 0, total)
+    for start in reversed(starts):
+        entries = source.audit_entries(before=start, limit=batch_size)
+        if not entries:
+            continue
+        target.import_audit(entries)
+        copied += len(entries)
+        report(stage, copied, max(total, copied))
+    return copied, newest
 
 
 def _remapped(links: list[Link], source: Store, target: Store) -> list[Link]:

@@ -591,7 +591,8 @@ def migrate(
     ] = DEFAULT_BATCH_SIZE,
 ) -> None:
     """Copy a whole store into another (embedded to Neo4j, back, or to another file):
-    source mappings, the match model, records, links, flags, profiles and their history."""
+    source mappings, the match model, records, links, flags, profiles and their history,
+    events, segments, the profile change log and the audit log."""
     from identity.store.factory import same_store, sqlite_path
     from service.config import Settings
 
@@ -620,6 +621,7 @@ def migrate(
         f"{report.links:,} links, {report.profiles:,} profile ids ({counts.profiles:,} live), "
         f"{report.identifier_flags:,} flagged identifiers, {report.events:,} events, "
         f"{report.segments:,} segments ({report.segment_changes:,} membership changes), "
+        f"{report.profile_changes:,} profile changes, {report.audit_entries:,} audit entries, "
         f"{report.sources:,} source mappings and {report.meta:,} metadata documents in "
         f"{report.seconds:.1f}s"
         + ("; the target's earlier contents were deleted" if report.replaced else ""),

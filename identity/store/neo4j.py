@@ -3,8 +3,9 @@
 Graph model (docs/graph-model.md): ``(:Record)-[:HAS_IDENTIFIER]->(:Identifier)``,
 ``(:Record)-[:LINK]->(:Record)``, ``(:Record)-[:IN_PROFILE]->(:Profile)``,
 ``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids, ``(:Event)-[:CARRIES]->(:Identifier)``
-on the same identifier nodes, and ``(:Segment)`` with ``(:SegmentMember)`` and
-``(:SegmentChange)`` nodes keyed by segment name and profile id. Every statement is a file in
+on the same identifier nodes, ``(:Segment)`` with ``(:SegmentMember)`` and
+``(:SegmentChange)`` nodes keyed by segment name and profile id, and the stewardship logs
+``(:ProfileChange)`` and ``(:AuditEntry)``. Every statement is a file in
 ``cypher/`` loaded by name (:mod:`identity.store.cypher`); none is written here.
 
 Each store method is one managed transaction (``execute_read`` / ``execute_write``, so the
@@ -31,6 +32,7 @@ from neo4j import exceptions as neo4j_errors
 
 from identity.errors import ConfigError, ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
+    AuditEntry,
     Event,
     EventQuery,
     EventWrite,
@@ -44,6 +46,8 @@ from identity.model import (
     MatchRow,
     MembershipChange,
     MembershipKind,
+    ProfileChangeKind,
+    ProfileChangeRecord,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -55,14 +59,15 @@ from identity.model import (
     SegmentRow,
     SourceRecord,
     StoreCounts,
+    StoredAuditEntry,
     StoredProfile,
     StoredRecord,
     StoreHealth,
 )
-from identity.store.base import Store
+from identity.store.base import Store, change_log_rows
 from identity.store.cypher import statement, statements
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -141,6 +146,48 @@ def _segment_change(row: Row) -> SegmentChange:
         datetime.fromisoformat(row["at"]),
         row["merged_into"],
     )
+
+
+def _profile_change(row: Row) -> ProfileChangeRecord:
+    return ProfileChangeRecord(
+        int(row["seq"]),
+        ProfileChangeKind(row["kind"]),
+        row["profile_id"],
+        datetime.fromisoformat(row["at"]),
+        row["related"],
+    )
+
+
+def _audit_entry(row: Row) -> StoredAuditEntry:
+    undoes, undone_by = row["undoes"], row["undone_by"]
+    return StoredAuditEntry(
+        int(row["id"]),
+        datetime.fromisoformat(row["at"]),
+        AuditEntry(
+            row["actor"],
+            row["action"],
+            row["target"],
+            row["reason"],
+            json.loads(row["before"]),
+            json.loads(row["after"]),
+            int(undoes) if undoes is not None else None,
+        ),
+        int(undone_by) if undone_by is not None else None,
+    )
+
+
+def _audit_row(entry_id: int, at: datetime, entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry_id,
+        "at": at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "reason": entry.reason,
+        "before": _dumps(entry.before),
+        "after": _dumps(entry.after),
+        "undoes": entry.undoes,
+    }
 
 
 def _query(text: str) -> LiteralString:
@@ -830,6 +877,7 @@ class Neo4jStore(Store):
                 datetime.fromisoformat(row["created_at"]),
                 datetime.fromisoformat(row["updated_at"]),
                 tuple(row["merged_from"] or ()),
+                row["split_from"],
             )
             for row in rows
         }
@@ -854,17 +902,38 @@ class Neo4jStore(Store):
 
     def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
         stamp = now.isoformat()
+        created = [
+            {"id": pid, "split_from": changes.split_from.get(pid)} for pid in changes.created
+        ]
         assignments = [
             {"record_id": rid, "profile_id": pid} for rid, pid in changes.assignments.items()
         ]
+        logged = change_log_rows(changes)
 
         def work(s: _Statements) -> None:
-            s.batched("create_profiles", "ids", list(changes.created), now=stamp)
+            s.batched("create_profiles", "rows", created, now=stamp)
             s.batched("assign_records", "rows", assignments)
             if changes.merged:
                 s.batched("update_profile_states", "rows", self._merge(s, changes), now=stamp)
             s.batched("delete_profiles", "ids", list(changes.deleted), now=stamp)
             s.batched("touch_profiles", "ids", sorted(changes.touched), now=stamp)
+            if not logged:
+                return
+            # Seqs from the sequence node, in this transaction: a concurrent writer waits on
+            # its lock until this one commits or rolls back, so seqs become visible in order
+            # and a consumer's cursor never skips one.
+            first = int(s.run("allocate_profile_change_seqs", count=len(logged))[0]["first"])
+            rows = [
+                {
+                    "seq": first + offset,
+                    "kind": ProfileChangeKind(kind).value,
+                    "profile_id": pid,
+                    "at": stamp,
+                    "related": related,
+                }
+                for offset, (kind, pid, related) in enumerate(logged)
+            ]
+            s.batched("log_profile_changes", "rows", rows)
 
         self._write("apply_profile_changes", work)
 
@@ -953,6 +1022,7 @@ class Neo4jStore(Store):
                     datetime.fromisoformat(row["updated_at"]),
                     tuple(row["merged_from"] or ()),
                     row["redirect_to"],
+                    row["split_from"],
                 )
             if len(rows) < batch_size:
                 return
@@ -964,6 +1034,7 @@ class Neo4jStore(Store):
                 "id": p.id,
                 "status": ProfileStatus(p.status).value,
                 "merged_from": list(p.merged_from),
+                "split_from": p.split_from,
                 "created_at": p.created_at.isoformat(),
                 "updated_at": p.updated_at.isoformat(),
                 "redirect_to": p.redirect_to,
@@ -971,6 +1042,130 @@ class Neo4jStore(Store):
             for p in profiles
         ]
         self._write("import_profiles", lambda s: s.batched("import_profiles", "rows", rows))
+
+    # -- stewardship -----------------------------------------------------------------------
+
+    def profile_change_log(self, after: int = 0, limit: int = 1000) -> list[ProfileChangeRecord]:
+        rows = self._read(
+            "profile_change_log",
+            lambda s: s.run("profile_change_log", after=after, limit=limit),
+        )
+        return [_profile_change(row) for row in rows]
+
+    def import_profile_change_log(self, records: Sequence[ProfileChangeRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            {
+                "seq": r.seq,
+                "kind": ProfileChangeKind(r.kind).value,
+                "profile_id": r.profile_id,
+                "at": r.at.isoformat(),
+                "related": r.related,
+            }
+            for r in records
+        ]
+
+        def work(s: _Statements) -> None:
+            s.batched("log_profile_changes", "rows", rows)
+            s.run("advance_profile_change_seq", last=max(r.seq for r in records))
+
+        self._write("import_profile_change_log", work)
+
+    def links_of_type(
+        self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
+    ) -> list[Link]:
+        # Record ids start at 1, so (0, 0) is before every link.
+        after_a, after_b = after or (0, 0)
+        rows = self._read(
+            "links_of_type",
+            lambda s: s.run(
+                "links_of_type",
+                type=LinkType(type).value,
+                after_a=after_a,
+                after_b=after_b,
+                limit=limit,
+            ),
+        )
+        return [
+            Link(
+                int(row["a"]),
+                int(row["b"]),
+                LinkType(row["type"]),
+                row["matcher"],
+                float(row["weight"]),
+                json.loads(row["evidence"]),
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _require_audit_entries(s: _Statements, ids: Collection[int]) -> None:
+        """Refuses undo entries naming entries the log does not hold (the embedded store's
+        foreign key)."""
+        missing = [int(row["id"]) for row in s.batched("missing_audit_entries", "ids", sorted(ids))]
+        if missing:
+            raise StoreError(
+                f"cannot log an undo of audit entries this store does not hold: "
+                f"{', '.join(map(str, missing))}"
+            )
+
+    def append_audit(self, entries: Sequence[AuditEntry], now: datetime) -> list[int]:
+        if not entries:
+            return []
+        undone = {e.undoes for e in entries if e.undoes is not None}
+
+        def work(s: _Statements) -> list[int]:
+            self._require_audit_entries(s, undone)
+            first = int(s.run("allocate_audit_ids", count=len(entries))[0]["first"])
+            ids = [first + offset for offset in range(len(entries))]
+            rows = [_audit_row(aid, now, e) for aid, e in zip(ids, entries, strict=True)]
+            s.batched("log_audit_entries", "rows", rows)
+            return ids
+
+        return self._write("append_audit", work)
+
+    def audit_entries(
+        self,
+        before: int | None = None,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> list[StoredAuditEntry]:
+        # One statement per filter, so each seeks its own index (a null-or-equal filter
+        # would leave the planner only the scan of every entry).
+        def page(s: _Statements) -> list[Row]:
+            if actor is not None:
+                return s.run(
+                    "audit_entries_by_actor", before=before, limit=limit, actor=actor, action=action
+                )
+            if action is not None:
+                return s.run("audit_entries_by_action", before=before, limit=limit, action=action)
+            return s.run("audit_entries", before=before, limit=limit)
+
+        return [_audit_entry(row) for row in self._read("audit_entries", page)]
+
+    def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
+        wanted = list(dict.fromkeys(ids))
+        rows = self._read(
+            "get_audit_entries", lambda s: s.batched("audit_entries_by_id", "ids", wanted)
+        )
+        return {int(row["id"]): _audit_entry(row) for row in rows}
+
+    def import_audit(self, entries: Sequence[StoredAuditEntry]) -> None:
+        if not entries:
+            return
+        ordered = sorted(entries, key=lambda e: e.id)
+        given = {e.id for e in ordered}
+        undone = {e.entry.undoes for e in ordered if e.entry.undoes is not None} - given
+
+        def work(s: _Statements) -> None:
+            self._require_audit_entries(s, undone)
+            rows = [_audit_row(e.id, e.at, e.entry) for e in ordered]
+            s.batched("log_audit_entries", "rows", rows)
+            s.run("advance_audit_id", last=ordered[-1].id)
+
+        self._write("import_audit", work)
 
     # -- events ----------------------------------------------------------------------------
 

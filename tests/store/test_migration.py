@@ -24,14 +24,18 @@ from identity.migration import (
     migrate_store,
 )
 from identity.model import (
+    AuditEntry,
     Event,
     Identifier,
     Link,
     LinkType,
     MembershipChange,
     MembershipKind,
+    ProfileChangeKind,
+    ProfileChangeRecord,
     ProfileStatus,
     SourceRecord,
+    StoredAuditEntry,
 )
 from identity.readers import read_file
 from identity.rules import load_rules
@@ -96,6 +100,7 @@ def build(store: Store, demo: DemoFiles) -> None:
         ]
     )
     add_events_and_segments(store)
+    add_audit_log(store)
 
 
 def add_events_and_segments(store: Store) -> None:
@@ -142,6 +147,47 @@ def add_events_and_segments(store: Store) -> None:
     store.apply_membership_changes([MembershipChange("vip", live[5], enter)], T1)
 
 
+def add_audit_log(store: Store) -> None:
+    """Audit entries over three pages of the copy (batch_size=300), logged at times with
+    different offsets, and an undo in the newest page of an entry in the oldest: the copy
+    must bring an undone entry before its undo."""
+    actors, actions = ("loader", "steward-ann", "admin"), ("ingest", "merge_profiles", "export")
+    entries = [
+        AuditEntry(
+            actors[n % 3],
+            actions[n % 3],
+            target=f"P{n:06}" if n % 2 else None,
+            reason="confirmed by phone" if n % 5 == 0 else None,
+            before={"profiles": [f"P{n:06}", f"P{n + 1:06}"]} if n % 3 == 1 else {},
+            after={"accepted": n, "nested": {"ok": True, "none": None}},
+        )
+        for n in range(640)
+    ]
+    ids = store.append_audit(entries[:320], T0)
+    ids += store.append_audit(entries[320:], T1.astimezone(timezone(timedelta(hours=2))))
+    store.append_audit([AuditEntry("steward-bo", "undo", ids[1], "wrong merge", undoes=ids[1])], T1)
+
+
+def change_log(store: Store) -> list[ProfileChangeRecord]:
+    """The whole profile change log, read a page at a time by seq."""
+    found: list[ProfileChangeRecord] = []
+    after = 0
+    while page := store.profile_change_log(after, limit=250):
+        found += page
+        after = page[-1].seq
+    return found
+
+
+def audit_log(store: Store) -> list[StoredAuditEntry]:
+    """The whole audit log, newest first, read a page at a time by id."""
+    found: list[StoredAuditEntry] = []
+    before = None
+    while page := store.audit_entries(before=before, limit=70):
+        found += page
+        before = page[-1].id
+    return found
+
+
 def snapshot(store: Store) -> dict[str, Any]:
     """Everything the store holds, with record ids replaced by refs (they are the
     store's own)."""
@@ -175,6 +221,8 @@ def snapshot(store: Store) -> dict[str, Any]:
         "segment_sizes": store.segment_sizes(),
         "segment_changes": list(store.iter_segment_changes(batch_size=2)),
         "last_change_seq": store.last_change_seq(),
+        "profile_changes": change_log(store),
+        "audit": audit_log(store),
     }
 
 
@@ -222,6 +270,12 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert any(c.merged_into for c in before["segment_changes"])
     seqs = [c.seq for c in before["segment_changes"]]
     assert seqs != list(range(1, len(seqs) + 1)), "the deleted segment left a gap"
+    assert any(p.split_from for p in before["profiles"])
+    kinds = {r.kind for r in before["profile_changes"]}
+    assert kinds >= {ProfileChangeKind.CREATED, ProfileChangeKind.MERGED, ProfileChangeKind.SPLIT}
+    assert len(before["profile_changes"]) > 300 and len(before["audit"]) > 600
+    assert any(e.undone_by for e in before["audit"])
+    assert len({e.at.utcoffset() for e in before["audit"]}) == 2
 
     # A target that held records once: its ids are ahead of the source's, so links
     # must be carried across by ref, not by id.
@@ -248,6 +302,10 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
         len(before["segments"]),
         len(before["segment_changes"]),
     )
+    assert (report.profile_changes, report.audit_entries) == (
+        len(before["profile_changes"]),
+        len(before["audit"]),
+    )
 
     # The same new data into both: a bridging record merges two profiles, an update moves
     # one, new people arrive. The copy must end where the original ends, with fresh ids.
@@ -266,9 +324,15 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
         store.put_events(
             [Event("ev-new", "login", T1, (Identifier("cookie_id", "ck-1", None),))], T1
         )
+        # The audit log goes on above the copied ids, and an undo finds its entry.
+        oldest = before["audit"][-1].id
+        store.append_audit([AuditEntry("steward-cy", "undo", undoes=oldest)], T1)
     after_source, after_target = snapshot(source), snapshot(target)
     assert after_target == after_source
     assert after_target["counts"].records == len(refs) + 3
+    assert after_target["audit"][0].id > before["audit"][0].id
+    assert after_target["audit"][-1].undone_by == after_target["audit"][0].id
+    assert after_target["profile_changes"][-1].seq > before["profile_changes"][-1].seq
     imported = target.record_ids(refs).values()
     new_ids = target.record_ids(set(after_target["records"]) - set(refs)).values()
     assert min(new_ids) > max(imported)
