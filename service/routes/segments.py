@@ -2,7 +2,8 @@
 
 NDJSON or CSV, the chosen fields, read from the store page by page and written as they
 come, so an audience of millions is exported in constant memory. Only members leave: a
-segment that requires consent has no members without it.
+segment that requires consent has no members without it; personal fields leave masked
+for a token without ``pii:read`` (an activation job that sends e-mails needs both).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from fastapi.responses import StreamingResponse
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
 from identity.segments import csv_cell, unknown_export_fields
-from service.auth import SEGMENTS_READ, require
+from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
 from service.errors import ApiError
+from service.masking import Masker
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -46,7 +48,12 @@ def _csv(rows: Iterator[dict[str, JSONValue]], fields: list[str]) -> Iterator[by
     yield buffer.getvalue().encode("utf-8")
 
 
-@router.get("/segments/{name}/members", dependencies=[Depends(require(SEGMENTS_READ))])
+def _masked(rows: Iterator[dict[str, JSONValue]], masker: Masker) -> Iterator[dict[str, JSONValue]]:
+    for row in rows:
+        yield {name: masker.field(name, value) for name, value in row.items()}
+
+
+@router.get("/segments/{name}/members")
 def export_members(
     name: str,
     format: Literal["ndjson", "csv"] = Query("ndjson", description="ndjson or csv"),
@@ -56,8 +63,10 @@ def export_members(
         "golden attributes, traits.NAME, consent.PURPOSE",
     ),
     graph: IdentityGraph = Depends(get_graph),
+    principal: Principal = Depends(require(SEGMENTS_READ)),
 ) -> StreamingResponse:
-    """Every member of the segment, one row per profile."""
+    """Every member of the segment, one row per profile; e-mails, phones, names and other
+    personal fields are masked unless the token also has ``pii:read``."""
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
     if not chosen:
         raise ApiError(422, "INVALID_REQUEST", "fields: choose at least one field")
@@ -68,6 +77,9 @@ def export_members(
         )
     graph.segments.get(name)  # UnknownSegment (404) before the stream starts
     rows = graph.segments.export(name, chosen)
+    masker = Masker.for_principal(graph.rules, principal)
+    if not masker.reveals:
+        rows = _masked(rows, masker)
     if format == "csv":
         return StreamingResponse(
             _csv(rows, chosen),
