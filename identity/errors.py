@@ -93,6 +93,24 @@ class InvalidSegment(IdgraphError):
         super().__init__(f"segment '{name}' is not valid: " + "; ".join(problems))
 
 
+class UnknownRecord(IdgraphError):
+    def __init__(self, source: str, key: str):
+        self.source = source
+        self.key = key
+        super().__init__(f"no record '{key}' of source '{source}'")
+
+
+class StewardConflict(IdgraphError):
+    """A steward action that contradicts an earlier decision or cannot hold (merging
+    profiles a steward separated, separating records a must-link joins, undoing twice)."""
+
+
+class UnknownAction(IdgraphError):
+    def __init__(self, action_id: int):
+        self.action_id = action_id
+        super().__init__(f"no audited action with id {action_id}")
+
+
 class StoreError(IdgraphError):
     """The store failed or is unreachable; the message never carries personal data."""
 

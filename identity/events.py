@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from identity.audit import SYSTEM, AuditService
 from identity.consent import consent_event_problem
 from identity.errors import ConfigError, InvalidIdentifier, RowProblem
 from identity.ingest import STITCH_SOURCE, IngestReport, IngestService, Row
@@ -236,8 +237,10 @@ class EventService:
         ingest: IngestService,
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock: Callable[[], datetime] = utc_now,
+        audit: AuditService | None = None,
     ) -> None:
         self.store = store
+        self.audit = audit
         self.rules = rules
         self.parser = EventParser(rules, normaliser)
         self.ingest = ingest
@@ -246,7 +249,10 @@ class EventService:
         self.listeners: list[ProfilesTouched] = []
 
     def ingest_rows(
-        self, rows: Iterable[Row], progress: Callable[[int], None] | None = None
+        self,
+        rows: Iterable[Row],
+        progress: Callable[[int], None] | None = None,
+        actor: str = SYSTEM,
     ) -> EventIngestReport:
         """Parse, store and stitch rows of events; ``progress`` gets the rows read so far."""
         report = EventIngestReport()
@@ -276,6 +282,11 @@ class EventService:
         if progress is not None:
             progress(report.received)
         report.seconds = time.perf_counter() - started
+        if self.audit is not None:
+            summary = report.as_dict()
+            summary["errors"] = len(report.errors)
+            summary["warnings"] = len(report.warnings)
+            self.audit.record(actor, "ingest_events", after=summary)
         return report
 
     def stitch_record(self, event: Event) -> SourceRecord | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from identity.audit import AuditService
 from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
@@ -16,6 +17,7 @@ from identity.profiles import ProfileService
 from identity.resolution import Resolver
 from identity.rules import Rules, load_rules
 from identity.segments import SegmentService
+from identity.stewardship import StewardService
 from identity.store.base import Store
 from identity.store.factory import open_store
 
@@ -28,16 +30,18 @@ class IdentityGraph:
         self.rules = rules
         self.normaliser = Normaliser(rules)
         self.resolver = Resolver(store, rules)
+        self.audit = AuditService(store)
         self.matcher: ProbabilisticMatcher | None = None
         if rules.matching is not None:
             self.matcher = ProbabilisticMatcher(store, rules, self.resolver)
         self.ingest = IngestService(
-            store, rules, self.normaliser, self.resolver, matcher=self.matcher
+            store, rules, self.normaliser, self.resolver, matcher=self.matcher, audit=self.audit
         )
         self.profiles = ProfileService(store, rules, self.normaliser)
-        self.events = EventService(store, rules, self.normaliser, self.ingest)
+        self.events = EventService(store, rules, self.normaliser, self.ingest, audit=self.audit)
         self.journeys = JourneyService(store)
-        self.segments = SegmentService(store, rules, self.profiles)
+        self.segments = SegmentService(store, rules, self.profiles, audit=self.audit)
+        self.stewardship = StewardService(store, self.resolver, self.audit)
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)

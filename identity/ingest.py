@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from identity.audit import SYSTEM, AuditService
 from identity.errors import ConfigError, RowProblem, UnknownSource
 from identity.mapping import RecordMapper, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
@@ -97,8 +98,10 @@ class IngestService:
         matcher: ProbabilisticMatcher | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock: Callable[[], datetime] = utc_now,
+        audit: AuditService | None = None,
     ) -> None:
         self.store = store
+        self.audit = audit
         self.matcher = matcher
         self.rules = rules
         self.normaliser = normaliser
@@ -133,6 +136,7 @@ class IngestService:
         source: str,
         rows: Iterable[Row],
         progress: ProgressCallback | None = None,
+        actor: str = SYSTEM,
     ) -> IngestReport:
         """Map, store and resolve rows of a registered source. Raises UnknownSource.
 
@@ -168,6 +172,11 @@ class IngestService:
         if progress is not None:
             progress(IngestProgress(report.received, report.accepted, report.rejected))
         report.seconds = time.perf_counter() - started
+        if self.audit is not None:
+            summary = report.as_dict()
+            summary["errors"] = len(report.errors)
+            summary["warnings"] = len(report.warnings)
+            self.audit.record(actor, "ingest", target=source, after=summary)
         return report
 
     def write_records(self, records: list[SourceRecord], source: str) -> IngestReport:

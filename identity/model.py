@@ -147,6 +147,8 @@ class ProfileRow:
     created_at: datetime
     updated_at: datetime
     merged_from: tuple[ProfileId, ...] = ()
+    split_from: ProfileId | None = None
+    """The profile this one was split off (None when it was created from new records)."""
 
 
 @dataclass(slots=True)
@@ -157,7 +159,8 @@ class ProfileChanges:
     ``merged`` maps each retired id to the survivor it now redirects to (and every id
     that redirected to the retired one follows); ``deleted`` ids lost all their records
     without being merged (kept as tombstones so they stay unknown rather than reused);
-    ``touched`` profiles get ``updated_at = now``.
+    ``touched`` profiles get ``updated_at = now``; ``split_from`` names, for created ids
+    that took records of an existing profile, the profile they were split off.
     """
 
     created: list[ProfileId] = field(default_factory=list)
@@ -165,6 +168,7 @@ class ProfileChanges:
     merged: dict[ProfileId, ProfileId] = field(default_factory=dict)
     deleted: list[ProfileId] = field(default_factory=list)
     touched: set[ProfileId] = field(default_factory=set)
+    split_from: dict[ProfileId, ProfileId] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.created or self.assignments or self.merged or self.deleted)
@@ -190,6 +194,53 @@ class StoredProfile:
     updated_at: datetime
     merged_from: tuple[ProfileId, ...] = ()
     redirect_to: ProfileId | None = None
+    split_from: ProfileId | None = None
+
+
+class ProfileChangeKind(StrEnum):
+    CREATED = "created"
+    MERGED = "merged"
+    """The profile was merged into ``related`` (the survivor); its id redirects there."""
+    SPLIT = "split"
+    """A new profile split off ``related``."""
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChangeRecord:
+    """One logged change of a profile id, for consuming systems; ``seq`` orders every
+    change of the store, so a consumer's cursor is the last ``seq`` it has seen."""
+
+    seq: int
+    kind: ProfileChangeKind
+    profile_id: ProfileId
+    at: datetime
+    related: ProfileId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when, why, with the state before and after (JSON documents).
+    ``undoes`` names the entry an undo reverses."""
+
+    actor: str
+    action: str
+    target: str | None = None
+    reason: str | None = None
+    before: dict[str, JSONValue] = field(default_factory=dict)
+    after: dict[str, JSONValue] = field(default_factory=dict)
+    undoes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAuditEntry:
+    """An audit entry as logged: its id (ascending in time) and, if reversed, the id of
+    the undo that reversed it."""
+
+    id: int
+    at: datetime
+    entry: AuditEntry
+    undone_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +285,7 @@ class Profile:
     records: tuple[StoredRecord, ...]
     attributes: tuple[GoldenAttribute, ...]
     identifiers: tuple[ProfileIdentifier, ...]
+    split_from: ProfileId | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ class ProfileService:
                 records=tuple(recs),
                 attributes=golden_record(recs, priorities, self.rules.survivorship),
                 identifiers=self._identifiers(recs, counts),
+                split_from=row.split_from,
             )
         return [built.get(resolved.get(pid, "")) for pid in profile_ids]
 

@@ -238,6 +238,11 @@ class Resolver:
                 pid = self.new_id()
                 owner[index] = pid
                 changes.created.append(pid)
+                # A cluster of records that had a profile was split off it: say which.
+                origins = Counter(old[rid] for rid in result.clusters[index] if rid in old)
+                if origins:
+                    origin = min(origins, key=lambda p: (-origins[p], p))
+                    changes.split_from[pid] = changes.merged.get(origin, origin)
         for rid, index in cluster_of.items():
             pid = owner[index]
             if old.get(rid) != pid:

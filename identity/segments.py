@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from identity.audit import SYSTEM, AuditService
 from identity.consent import ConsentStatement, current_consent, statements
 from identity.errors import InvalidArgument, InvalidCursor, InvalidSegment, UnknownSegment
 from identity.journeys import TRAIT_NAMES, Traits, compute_traits
@@ -555,25 +556,42 @@ class SegmentService:
         rules: Rules,
         profiles: ProfileService,
         clock: Callable[[], datetime] = utc_now,
+        audit: AuditService | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.profiles = profiles
         self.clock = clock
+        self.audit = audit
 
     # -- definitions -------------------------------------------------------------------------
 
-    def define(self, name: str, document: object) -> Segment:
+    def define(self, name: str, document: object, actor: str = SYSTEM) -> Segment:
         """Create or replace a segment and evaluate it over every profile. Raises
         InvalidSegment; nothing is stored for an invalid definition."""
         definition = parse_definition(name, document, self.rules)
         with self.store.unit_of_work():
+            old = self.store.get_segments([name])
             self.store.put_segment(name, definition.document, self.clock())
             self.refresh([name])
+            if self.audit is not None:
+                self.audit.record(
+                    actor,
+                    "define_segment",
+                    target=name,
+                    before={"definition": old[0].definition} if old else {},
+                    after={"definition": definition.document},
+                )
         return self.get(name)
 
-    def delete(self, name: str) -> bool:
-        return self.store.delete_segment(name)
+    def delete(self, name: str, actor: str = SYSTEM) -> bool:
+        with self.store.unit_of_work():
+            old = self.store.get_segments([name])
+            deleted = self.store.delete_segment(name)
+            if deleted and self.audit is not None:
+                before = {"definition": old[0].definition} if old else {}
+                self.audit.record(actor, "delete_segment", target=name, before=before)
+        return deleted
 
     def definitions(self, names: Sequence[str] | None = None) -> list[SegmentDefinition]:
         return [
@@ -759,13 +777,22 @@ class SegmentService:
         return self.store.memberships_of(profile_ids)
 
     def export(
-        self, name: str, fields: Sequence[str], batch_size: int = BATCH
+        self, name: str, fields: Sequence[str], batch_size: int = BATCH, actor: str = SYSTEM
     ) -> Iterator[dict[str, JSONValue]]:
         """Every member as a row of the chosen fields, read page by page (constant memory).
-        Raises UnknownSegment, ValueError for an empty field list."""
-        self.get(name)
+        Raises UnknownSegment, InvalidArgument for an empty field list. The export is
+        audited when it is asked for (before its first row)."""
+        segment = self.get(name)
         if not fields:
             raise InvalidArgument("choose at least one field")
+        if self.audit is not None:
+            after: dict[str, JSONValue] = {"fields": list(fields), "size": segment.size}
+            self.audit.record(actor, "export_segment", target=name, after=after)
+        return self._export(name, fields, batch_size)
+
+    def _export(
+        self, name: str, fields: Sequence[str], batch_size: int
+    ) -> Iterator[dict[str, JSONValue]]:
         after: ProfileId | None = None
         while True:
             page = self.store.segment_members(name, after=after, limit=batch_size)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import getpass
 import gzip
 import itertools
 import json
@@ -77,6 +78,14 @@ def _open(store: str | None, rules: Path | None) -> IdentityGraph:
     from service.config import Settings
 
     return Settings().open_graph(store, rules)
+
+
+def cli_actor() -> str:
+    """Who the audit log names for work done on the command line."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -161,7 +170,7 @@ def _ingest_files(
             rows: Iterator[Row] = read_file(
                 path, fmt or mapping.format, csv_delimiter=mapping.csv_delimiter
             )
-            report = graph.ingest.ingest_rows(source, rows, progress=advance)
+            report = graph.ingest.ingest_rows(source, rows, progress=advance, actor=cli_actor())
             progress.update(task, completed=report.received, total=report.received)
         _print_report(report)
         reports.append(report)
@@ -239,7 +248,9 @@ def _ingest_event_files(
             def advance(rows: int, task_id: TaskID = task) -> None:
                 progress.update(task_id, completed=rows)
 
-            report = graph.events.ingest_rows(read_file(path, "jsonl"), progress=advance)
+            report = graph.events.ingest_rows(
+                read_file(path, "jsonl"), progress=advance, actor=cli_actor()
+            )
             progress.update(task, completed=report.received, total=report.received)
         _print_event_report(path.name, report)
         reports.append(report)
@@ -281,7 +292,7 @@ def segments_define(
     try:
         graph = _open(store, rules)
         try:
-            segment = graph.segments.define(name, document)
+            segment = graph.segments.define(name, document, actor=cli_actor())
         finally:
             graph.close()
     except IdgraphError as error:
@@ -350,7 +361,7 @@ def segments_delete(
     try:
         graph = _open(store, rules)
         try:
-            deleted = graph.segments.delete(name)
+            deleted = graph.segments.delete(name, actor=cli_actor())
         finally:
             graph.close()
     except IdgraphError as error:
@@ -399,7 +410,7 @@ def export_segment(
                 writer = csv.writer(fh, lineterminator="\n") if fmt == "csv" else None
                 if writer is not None:
                     writer.writerow(chosen)
-                for row in graph.segments.export(name, chosen):
+                for row in graph.segments.export(name, chosen, actor=cli_actor()):
                     if writer is not None:
                         writer.writerow([csv_cell(row[f]) for f in chosen])
                     else:
@@ -763,7 +774,8 @@ def _define_demo_segments(graph: IdentityGraph) -> None:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".json"):
             name = entry.name.removesuffix(".json")
-            segment = graph.segments.define(name, json.loads(entry.read_text("utf-8")))
+            document = json.loads(entry.read_text("utf-8"))
+            segment = graph.segments.define(name, document, actor=cli_actor())
             console.print(f"segment [bold]{name}[/]: {segment.size:,} members")
 
 

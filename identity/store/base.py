@@ -5,9 +5,9 @@ record-has-identifier edges), record-to-record links of every type, profiles wit
 redirects, flagged identifiers, registered source mappings and small metadata documents
 (the trained match model lives there), and the match index: per record, the fields the
 probabilistic matcher compares and its blocking keys, so that a record arriving alone
-finds its candidates without a scan; events attached to identifiers, and segments with
-their members and the log of membership changes activation jobs read. The audit log will
-be added here by the issue that builds it, with contract tests.
+finds its candidates without a scan; events attached to identifiers; segments with their
+members and the log of membership changes activation jobs read; the log of profile
+changes (created, merged, split, deleted) consuming systems read; and the audit log.
 
 Every method is batched: it takes or returns collections, never one row per call,
 so that a backend with network round trips (Neo4j) is not called once per record.
@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from identity.model import (
+    AuditEntry,
     Event,
     EventQuery,
     EventWrite,
@@ -33,6 +34,8 @@ from identity.model import (
     LinkType,
     MatchRow,
     MembershipChange,
+    ProfileChangeKind,
+    ProfileChangeRecord,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -43,10 +46,29 @@ from identity.model import (
     SegmentRow,
     SourceRecord,
     StoreCounts,
+    StoredAuditEntry,
     StoredProfile,
     StoredRecord,
     StoreHealth,
 )
+
+
+def change_log_rows(
+    changes: ProfileChanges,
+) -> list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]]:
+    """What :meth:`Store.apply_profile_changes` appends to the profile change log, in
+    order: (kind, profile id, related id). Shared by the adapters so they cannot drift."""
+    rows: list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]] = []
+    for pid in sorted(changes.created):
+        origin = changes.split_from.get(pid)
+        kind = ProfileChangeKind.SPLIT if origin else ProfileChangeKind.CREATED
+        rows.append((kind, pid, origin))
+    rows.extend(
+        (ProfileChangeKind.MERGED, pid, survivor)
+        for pid, survivor in sorted(changes.merged.items())
+    )
+    rows.extend((ProfileChangeKind.DELETED, pid, None) for pid in sorted(changes.deleted))
+    return rows
 
 
 class Store(ABC):
@@ -276,10 +298,16 @@ class Store(ABC):
     def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
         """Apply a re-resolution's outcome atomically (see :class:`ProfileChanges`).
 
-        Created profiles get ``created_at = updated_at = now``. A merged id stops being
-        live, redirects to its survivor, and is listed in the survivor's ``merged_from``
-        together with every id that had been merged into it.
+        Created profiles get ``created_at = updated_at = now`` (and ``split_from`` when
+        the changes name one). A merged id stops being live, redirects to its survivor,
+        and is listed in the survivor's ``merged_from`` together with every id that had
+        been merged into it. Every created (or split), merged and deleted id is appended
+        to the profile change log at ``now``, in that order, ids sorted within each kind.
         """
+
+    @abstractmethod
+    def profile_change_log(self, after: int = 0, limit: int = 1000) -> list[ProfileChangeRecord]:
+        """Up to ``limit`` logged profile changes with ``seq > after``, by ``seq``."""
 
     @abstractmethod
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
@@ -295,6 +323,46 @@ class Store(ABC):
         """Write profiles copied from another store exactly as given: id, status, times,
         ``merged_from`` and redirect; an id already here is replaced. A redirect may name a
         profile that a later call imports (a copy arrives in batches)."""
+
+    @abstractmethod
+    def links_of_type(
+        self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
+    ) -> list[Link]:
+        """Up to ``limit`` links of one type with (a, b) above ``after``, ordered by
+        (a, b, matcher): the review queue, page by page."""
+
+    # -- audit log --------------------------------------------------------------------------
+
+    @abstractmethod
+    def append_audit(self, entries: Sequence[AuditEntry], now: datetime) -> list[int]:
+        """Log entries at ``now``; returns their ids, ascending in input order and above
+        every earlier entry's."""
+
+    @abstractmethod
+    def audit_entries(
+        self,
+        before: int | None = None,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> list[StoredAuditEntry]:
+        """Up to ``limit`` entries with id below ``before`` (all when None), newest first,
+        optionally only one actor's or one action's."""
+
+    @abstractmethod
+    def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
+        """Entries by id; unknown ids are absent."""
+
+    @abstractmethod
+    def import_audit(self, entries: Sequence[StoredAuditEntry]) -> None:
+        """Append entries copied from another store keeping their ids, times and undo
+        references (``undone_by`` follows from the entries' ``undoes``); later entries
+        get ids above them."""
+
+    @abstractmethod
+    def import_profile_change_log(self, records: Sequence[ProfileChangeRecord]) -> None:
+        """Append profile change records copied from another store keeping their ``seq``
+        and time; later changes get seqs above them."""
 
     # -- events -----------------------------------------------------------------------------
 

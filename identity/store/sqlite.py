@@ -28,6 +28,7 @@ from typing import Any
 
 from identity.errors import ProfilesNotImported, StoreError, StoreUnavailable
 from identity.model import (
+    AuditEntry,
     Event,
     EventQuery,
     EventWrite,
@@ -41,6 +42,8 @@ from identity.model import (
     MatchRow,
     MembershipChange,
     MembershipKind,
+    ProfileChangeKind,
+    ProfileChangeRecord,
     ProfileChanges,
     ProfileId,
     ProfileRow,
@@ -52,11 +55,12 @@ from identity.model import (
     SegmentRow,
     SourceRecord,
     StoreCounts,
+    StoredAuditEntry,
     StoredProfile,
     StoredRecord,
     StoreHealth,
 )
-from identity.store.base import Store
+from identity.store.base import Store, change_log_rows
 
 # -- SQL -------------------------------------------------------------------------------------
 # Parameters named ``ids`` / ``keys`` / ``refs`` are JSON arrays unpacked by json_each.
@@ -199,12 +203,13 @@ _RECORDS_OF_PROFILES = (
     "WHERE profile_id IN (SELECT value FROM json_each(:ids)) ORDER BY profile_id, id"
 )
 _GET_PROFILES = (
-    "SELECT id, created_at, updated_at, merged_from FROM profiles "
+    "SELECT id, created_at, updated_at, merged_from, split_from FROM profiles "
     f"WHERE id IN {_IDS} AND status = 'live'"
 )
 _PROFILE_STATUS = f"SELECT id, status, redirect_to FROM profiles WHERE id IN {_IDS}"
 _CREATE_PROFILE = (
-    "INSERT INTO profiles (id, status, created_at, updated_at) VALUES (?, 'live', ?, ?)"
+    "INSERT INTO profiles (id, status, created_at, updated_at, split_from) "
+    "VALUES (?, 'live', ?, ?, ?)"
 )
 _ASSIGN = "UPDATE records SET profile_id = ? WHERE id = ?"
 _MERGED_FROM = "SELECT merged_from FROM profiles WHERE id = ?"
@@ -220,12 +225,14 @@ _DELETE_PROFILE = (
 _TOUCH = "UPDATE profiles SET updated_at = ? WHERE id = ? AND status = 'live'"
 _PROFILE_PAGE = "SELECT id FROM profiles WHERE status = 'live' AND id > ? ORDER BY id LIMIT ?"
 _PROFILES_PAGE = (
-    "SELECT id, status, redirect_to, merged_from, created_at, updated_at FROM profiles "
+    "SELECT id, status, redirect_to, merged_from, created_at, updated_at, split_from "
+    "FROM profiles "
     "WHERE id > ? ORDER BY id LIMIT ?"
 )
 _IMPORT_PROFILE = (
-    "INSERT INTO profiles (id, status, redirect_to, merged_from, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+    "INSERT INTO profiles (id, status, redirect_to, merged_from, created_at, updated_at, "
+    "split_from) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "status = excluded.status, split_from = excluded.split_from, "
     "redirect_to = excluded.redirect_to, merged_from = excluded.merged_from, "
     "created_at = excluded.created_at, updated_at = excluded.updated_at"
 )
@@ -328,6 +335,40 @@ _LAST_CHANGE_SEQ = "SELECT coalesce(max(seq), 0) FROM segment_changes"
 _MISSING_SEGMENTS = (
     "SELECT j.value FROM json_each(:names) j WHERE NOT EXISTS "
     "(SELECT 1 FROM segments s WHERE s.name = j.value) ORDER BY j.value"
+)
+
+# Stewardship: the profile change log, the review queue, the audit log.
+_LOG_PROFILE_CHANGE = (
+    "INSERT INTO profile_changes (kind, profile_id, at, related) VALUES (?, ?, ?, ?)"
+)
+_PROFILE_CHANGE_LOG = (
+    "SELECT seq, kind, profile_id, at, related FROM profile_changes WHERE seq > ? "
+    "ORDER BY seq LIMIT ?"
+)
+_LINKS_OF_TYPE = (
+    f"SELECT {_LINK_COLUMNS} FROM links WHERE type = ? AND (a, b) > (?, ?) "
+    "ORDER BY a, b, matcher LIMIT ?"
+)
+_APPEND_AUDIT = (
+    "INSERT INTO audit_log (at, actor, action, target, reason, before, after, undoes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_AUDIT_COLUMNS = (
+    "a.id, a.at, a.actor, a.action, a.target, a.reason, a.before, a.after, a.undoes, "
+    "(SELECT u.id FROM audit_log u WHERE u.undoes = a.id)"
+)
+_AUDIT_ENTRIES = (
+    f"SELECT {_AUDIT_COLUMNS} FROM audit_log a WHERE a.id < :before "
+    "AND (:actor IS NULL OR a.actor = :actor) AND (:action IS NULL OR a.action = :action) "
+    "ORDER BY a.id DESC LIMIT :limit"
+)
+_AUDIT_BY_ID = f"SELECT {_AUDIT_COLUMNS} FROM audit_log a WHERE a.id IN {_IDS}"
+_IMPORT_AUDIT = (
+    "INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, undoes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_IMPORT_PROFILE_CHANGE = (
+    "INSERT INTO profile_changes (seq, kind, profile_id, at, related) VALUES (?, ?, ?, ?, ?)"
 )
 
 _COUNTS = (
@@ -940,8 +981,9 @@ class SQLiteStore(Store):
                 datetime.fromisoformat(created),
                 datetime.fromisoformat(updated),
                 tuple(json.loads(merged)),
+                split_from,
             )
-            for pid, created, updated, merged in rows
+            for pid, created, updated, merged, split_from in rows
         }
 
     def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
@@ -977,7 +1019,10 @@ class SQLiteStore(Store):
     def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
         stamp = now.isoformat()
         with self._transaction():
-            self._executemany(_CREATE_PROFILE, [(pid, stamp, stamp) for pid in changes.created])
+            self._executemany(
+                _CREATE_PROFILE,
+                [(pid, stamp, stamp, changes.split_from.get(pid)) for pid in changes.created],
+            )
             self._executemany(_ASSIGN, [(pid, rid) for rid, pid in changes.assignments.items()])
             absorbed: dict[ProfileId, set[ProfileId]] = {}
             for retired, survivor in sorted(changes.merged.items()):
@@ -997,6 +1042,13 @@ class SQLiteStore(Store):
                 self._execute(_SET_MERGED_FROM, (_dumps(merged), stamp, survivor))
             self._executemany(_DELETE_PROFILE, [(stamp, pid) for pid in changes.deleted])
             self._executemany(_TOUCH, [(stamp, pid) for pid in sorted(changes.touched)])
+            self._executemany(
+                _LOG_PROFILE_CHANGE,
+                [
+                    (kind.value, pid, stamp, related)
+                    for kind, pid, related in change_log_rows(changes)
+                ],
+            )
 
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         after = ""
@@ -1013,7 +1065,7 @@ class SQLiteStore(Store):
         while True:
             with self._reading() as conn:
                 rows = conn.execute(_PROFILES_PAGE, (after, batch_size)).fetchall()
-            for pid, status, redirect, merged, created, updated in rows:
+            for pid, status, redirect, merged, created, updated, split_from in rows:
                 yield StoredProfile(
                     pid,
                     ProfileStatus(status),
@@ -1021,6 +1073,7 @@ class SQLiteStore(Store):
                     datetime.fromisoformat(updated),
                     tuple(json.loads(merged)),
                     redirect,
+                    split_from,
                 )
             if len(rows) < batch_size:
                 return
@@ -1038,9 +1091,101 @@ class SQLiteStore(Store):
                         _dumps(list(p.merged_from)),
                         p.created_at.isoformat(),
                         p.updated_at.isoformat(),
+                        p.split_from,
                     )
                     for p in profiles
                 ],
+            )
+
+    # -- stewardship -----------------------------------------------------------------------
+
+    def profile_change_log(self, after: int = 0, limit: int = 1000) -> list[ProfileChangeRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(_PROFILE_CHANGE_LOG, (after, limit)).fetchall()
+        return [
+            ProfileChangeRecord(
+                seq, ProfileChangeKind(kind), pid, datetime.fromisoformat(at), related
+            )
+            for seq, kind, pid, at, related in rows
+        ]
+
+    def links_of_type(
+        self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
+    ) -> list[Link]:
+        a, b = after or (0, 0)
+        with self._reading() as conn:
+            rows = conn.execute(_LINKS_OF_TYPE, (LinkType(type).value, a, b, limit)).fetchall()
+        return [
+            Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
+            for a, b, kind, matcher, weight, evidence in rows
+        ]
+
+    def append_audit(self, entries: Sequence[AuditEntry], now: datetime) -> list[int]:
+        at = now.isoformat()
+        ids: list[int] = []
+        with self._transaction():
+            # One statement per entry: RETURNING gives each its id (entries come a few
+            # at a time, one per action or batch, so this is no per-row loop over data).
+            for e in entries:
+                row = (at, e.actor, e.action, e.target, e.reason)
+                values = (*row, _dumps(e.before), _dumps(e.after), e.undoes)
+                ids.append(self._execute(_APPEND_AUDIT, values).fetchone()[0])
+        return ids
+
+    @staticmethod
+    def _audit(row: tuple[Any, ...]) -> StoredAuditEntry:
+        aid, at, actor, action, target, reason, before, after, undoes, undone_by = row
+        entry = AuditEntry(
+            actor, action, target, reason, json.loads(before), json.loads(after), undoes
+        )
+        return StoredAuditEntry(aid, datetime.fromisoformat(at), entry, undone_by)
+
+    def audit_entries(
+        self,
+        before: int | None = None,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> list[StoredAuditEntry]:
+        params = {
+            "before": before if before is not None else sys.maxsize,
+            "limit": limit,
+            "actor": actor,
+            "action": action,
+        }
+        with self._reading() as conn:
+            return [self._audit(row) for row in conn.execute(_AUDIT_ENTRIES, params)]
+
+    def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
+        with self._reading() as conn:
+            rows = conn.execute(_AUDIT_BY_ID, {"ids": _dumps(list(ids))}).fetchall()
+        return {row[0]: self._audit(row) for row in rows}
+
+    def import_audit(self, entries: Sequence[StoredAuditEntry]) -> None:
+        with self._transaction():
+            self._executemany(
+                _IMPORT_AUDIT,
+                [
+                    (
+                        e.id,
+                        e.at.isoformat(),
+                        e.entry.actor,
+                        e.entry.action,
+                        e.entry.target,
+                        e.entry.reason,
+                        _dumps(e.entry.before),
+                        _dumps(e.entry.after),
+                        e.entry.undoes,
+                    )
+                    for e in sorted(entries, key=lambda e: e.id)
+                ],
+            )
+
+    def import_profile_change_log(self, records: Sequence[ProfileChangeRecord]) -> None:
+        with self._transaction():
+            self._executemany(
+                _IMPORT_PROFILE_CHANGE,
+                [(r.seq, r.kind.value, r.profile_id, r.at.isoformat(), r.related) for r in records],
             )
 
     # -- events ----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class Context(BaseContext):
         super().__init__()
         self.graph = graph
         self.principal = principal
+        self.actor = principal.name if principal is not None else "anonymous"
         self.masker = Masker.for_principal(graph.rules, principal)
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)

@@ -22,6 +22,7 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.segments import SegmentMutations, SegmentQueries
+from service.graphql.stewardship import StewardMutations, StewardQueries
 from service.graphql.types import Profile
 
 
@@ -43,7 +44,7 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query(SegmentQueries):
+class Query(SegmentQueries, StewardQueries):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),
@@ -63,7 +64,7 @@ class Query(SegmentQueries):
 
 
 @strawberry.type
-class Mutation(SegmentMutations):
+class Mutation(SegmentMutations, StewardMutations):
     pass
 
 

@@ -181,7 +181,9 @@ class SegmentQueries:
 
 async def _define_segment(info: Info, name: str, definition: JSON) -> DefineSegmentResult:
     try:
-        segment = await run_in_threadpool(info.context.graph.segments.define, name, definition)
+        segment = await run_in_threadpool(
+            info.context.graph.segments.define, name, definition, info.context.actor
+        )
     except InvalidSegment as error:
         return SegmentInvalid(name=name, problems=error.problems)
     except IdgraphError as error:
@@ -190,7 +192,7 @@ async def _define_segment(info: Info, name: str, definition: JSON) -> DefineSegm
 
 
 async def _delete_segment(info: Info, name: str) -> DeleteSegmentResult:
-    deleted = await call(info.context.graph.segments.delete, name)
+    deleted = await call(info.context.graph.segments.delete, name, info.context.actor)
     if not deleted:
         return SegmentNotFound(name=name, message=str(UnknownSegment(name)))
     return SegmentDeleted(name=name)

@@ -121,6 +121,9 @@ class Profile:
     merged_from: list[strawberry.ID] = strawberry.field(
         description="Ids of profiles merged into this one; they still resolve to it."
     )
+    split_from: strawberry.ID | None = strawberry.field(
+        description="The profile this one was split off, if it was."
+    )
     created_at: datetime
     updated_at: datetime
     attribute: Attribute | None = strawberry.field(
@@ -151,6 +154,7 @@ class Profile:
             identifiers=[Identifier.from_domain(i, masker) for i in profile.identifiers],
             records=[Record.from_domain(r, masker) for r in profile.records],
             merged_from=[strawberry.ID(p) for p in profile.merged_from],
+            split_from=strawberry.ID(profile.split_from) if profile.split_from else None,
             created_at=profile.created_at,
             updated_at=profile.updated_at,
         )

@@ -9,7 +9,7 @@ from identity.errors import InvalidPayload
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
 from identity.readers import CSV_TYPES, parse_payload
-from service.auth import INGEST_WRITE, require
+from service.auth import INGEST_WRITE, Principal, require
 from service.deps import get_graph, read_body
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -29,11 +29,12 @@ _EVENTS_BODY = {
 }
 
 
-@router.post("/events", dependencies=[Depends(require(INGEST_WRITE))], openapi_extra=_EVENTS_BODY)
+@router.post("/events", openapi_extra=_EVENTS_BODY)
 def post_events(
     content_type: str | None = Header(None),
     body: bytes = Depends(read_body),
     graph: IdentityGraph = Depends(get_graph),
+    principal: Principal = Depends(require(INGEST_WRITE)),
 ) -> dict[str, JSONValue]:
     """Store events (idempotent by ``event_id``), stitch logins, update segments.
 
@@ -46,4 +47,5 @@ def post_events(
             "events are JSON: send one object, an array, or NDJSON "
             "(Content-Type application/x-ndjson)"
         )
-    return graph.events.ingest_rows(parse_payload(body, content_type)).as_dict()
+    rows = parse_payload(body, content_type)
+    return graph.events.ingest_rows(rows, actor=principal.name).as_dict()

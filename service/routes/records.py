@@ -10,7 +10,7 @@ from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from identity.model import JSONValue
 from identity.readers import parse_payload
-from service.auth import ADMIN, INGEST_WRITE, PROFILES_READ, require
+from service.auth import ADMIN, INGEST_WRITE, PROFILES_READ, Principal, require
 from service.deps import get_graph, read_body
 from service.errors import ApiError
 
@@ -28,18 +28,20 @@ _ROWS_BODY = {
 }
 
 
-@router.post("/records", dependencies=[Depends(require(INGEST_WRITE))], openapi_extra=_ROWS_BODY)
+@router.post("/records", openapi_extra=_ROWS_BODY)
 def post_records(
     source: str = Query(description="A registered source"),
     content_type: str | None = Header(None),
     body: bytes = Depends(read_body),
     graph: IdentityGraph = Depends(get_graph),
+    principal: Principal = Depends(require(INGEST_WRITE)),
 ) -> dict[str, JSONValue]:
     """Ingest a JSON array (or one object), NDJSON or CSV body of the source's rows.
 
     Answers 200 with the ingest report, listing each rejected row and field problem.
     """
-    return graph.ingest.ingest_rows(source, parse_payload(body, content_type)).as_dict()
+    rows = parse_payload(body, content_type)
+    return graph.ingest.ingest_rows(source, rows, actor=principal.name).as_dict()
 
 
 def _describe(mapping: SourceMapping) -> dict[str, JSONValue]:

@@ -76,7 +76,7 @@ def export_members(
             422, "INVALID_REQUEST", f"fields: unknown trait or consent purpose {bad[0]!r}"
         )
     graph.segments.get(name)  # UnknownSegment (404) before the stream starts
-    rows = graph.segments.export(name, chosen)
+    rows = graph.segments.export(name, chosen, actor=principal.name)
     masker = Masker.for_principal(graph.rules, principal)
     if not masker.reveals:
         rows = _masked(rows, masker)

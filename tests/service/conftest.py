@@ -41,9 +41,10 @@ ROLES = {
     "reader": ["profiles:read"],
     "ingester": ["ingest:write"],
     "activator": ["segments:read"],
+    "steward": ["steward:write", "profiles:read"],
     "admin": ["admin"],
     "pii_only": ["pii:read"],
-    "steward": ["steward:write"],
+    "steward_only": ["steward:write"],
     # Readers of personal data in full: profiles, and segment exports for activation.
     "pii": ["profiles:read", "pii:read"],
     "exporter": ["segments:read", "pii:read"],
@@ -54,7 +55,7 @@ SCOPE_ROLES = {
     "segments:read": "activator",
     "admin": "admin",
     "pii:read": "pii_only",
-    "steward:write": "steward",
+    "steward:write": "steward_only",
 }
 """A token holding only that scope, for each scope."""
 

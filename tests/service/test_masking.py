@@ -270,3 +270,19 @@ def test_the_export_is_masked_without_pii_read_and_in_full_with_it(ann: Api) -> 
             "Ann",
             "1984-03-02",
         )
+
+
+def test_a_stewards_corrections_answer_with_masked_profiles_without_pii_read(ann: Api) -> None:
+    ann.ingest("people", [{"id": "p2", "customer_no": "c-200", "email": "bob@example.org"}])
+    ids = [read(ann, "reader")["id"]]
+    result = ann.graphql(
+        'query { profileByIdentifier(kind: "customer_id", value: "C-200") { id } }'
+    )
+    ids.append(result["data"]["profileByIdentifier"]["id"])
+    merge = """mutation ($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "same person") {
+      ... on StewardActionDone { profiles { identifiers { kind value } } } } }"""
+    result = ann.graphql(merge, role="steward", ids=ids)
+    assert "errors" not in result, result
+    [merged] = result["data"]["mergeProfiles"]["profiles"]
+    emails = sorted(i["value"] for i in merged["identifiers"] if i["kind"] == "email")
+    assert emails == ["a***@e***.com", "b***@e***.org"]

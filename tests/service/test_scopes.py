@@ -14,6 +14,8 @@ import pytest
 from tests.service.conftest import SCOPE_ROLES, SHOP, Api
 
 SEGMENT_DEFINITION = {"where": {"identifier": "email"}}
+A_B = 'a: {source: "shop", key: "s1"}, b: {source: "shop", key: "s2"}'
+"""Records that do not exist: a steward action is refused as an answer, not an error."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,20 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         "admin",
     ),
     (GraphQL("deleteSegment", 'mutation { deleteSegment(name: "x") { __typename } }'), "admin"),
+    (GraphQL("reviewQueue", "{ reviewQueue { hasNextPage } }"), "steward:write"),
+    (GraphQL("profileChanges", "{ profileChanges { cursor } }"), "profiles:read"),
+    (GraphQL("auditLog", "{ auditLog { hasNextPage } }"), "admin"),
+    *(
+        (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")
+        for name, args in [
+            ("mergeProfiles", 'ids: ["p1", "p2"], reason: "x"'),
+            ("splitProfile", 'profileId: "p1", groups: [], reason: "x"'),
+            ("separateRecords", A_B + ', reason: "x"'),
+            ("undo", "actionId: 1"),
+            ("acceptMatch", A_B),
+            ("rejectMatch", A_B),
+        ]
+    ),
 ]
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 """Probes and metrics: no token, and nothing personal in them."""

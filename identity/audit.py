@@ -1,0 +1,85 @@
+"""The audit log: who did what, when, why, with the state before and after.
+
+Every steward action, ingest batch, segment definition and export is logged by the use
+case that performs it, in the same unit of work where there is one, with the actor the
+entry point passes in (a token's name over HTTP, ``cli:USER`` on the command line).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from identity.errors import InvalidArgument, InvalidCursor
+from identity.model import AuditEntry, JSONValue, StoredAuditEntry
+from identity.resolution import utc_now
+from identity.store.base import Store
+
+SYSTEM = "system"
+"""The actor of work nobody asked for by name (a scheduled refresh, a test)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[StoredAuditEntry]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def _cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{entry_id}".encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "audit" or not number.isdigit():
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor(cursor) from None
+    return int(number)
+
+
+class AuditService:
+    """Writes and pages the audit log."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        reason: str | None = None,
+        before: dict[str, JSONValue] | None = None,
+        after: dict[str, JSONValue] | None = None,
+        undoes: int | None = None,
+    ) -> int:
+        """Log one entry now; returns its id."""
+        entry = AuditEntry(actor, action, target, reason, before or {}, after or {}, undoes)
+        return self.store.append_audit([entry], self.clock())[0]
+
+    def entries(
+        self,
+        first: int = 50,
+        after: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> AuditPage:
+        """Newest first, ``first`` at a time after the cursor ``after``."""
+        if not 1 <= first <= 500:
+            raise InvalidArgument(f"first must be between 1 and 500, got {first}")
+        before = _parse_cursor(after) if after else None
+        found = self.store.audit_entries(before=before, limit=first + 1, actor=actor, action=action)
+        page = found[:first]
+        return AuditPage(
+            entries=page,
+            end_cursor=_cursor(page[-1].id) if page else None,
+            has_next_page=len(found) > first,
+        )

@@ -1,0 +1,451 @@
+"""Stewards correct the graph: merge, split, separate, work the review queue, undo.
+
+Every correction is a steward link the matchers cannot undo, followed by a re-resolution
+of the records it touches, in one unit of work with its audit entry:
+
+- ``merge_profiles``: must-links between the profiles' first records (a must-link is
+  applied before any other evidence, unconditionally);
+- ``separate_records``: a cannot-link between two records; every later clustering refuses
+  any union that would put them together, so a new record that would join both sides
+  joins at most one, deterministically (the canonical clustering order decides which);
+- ``split_profile``: must-links within each group and cannot-links between the groups;
+  the part with most of the profile's records keeps its id, the others get new ids that
+  record where they came from (``split_from``);
+- ``accept_match`` / ``reject_match``: a review pair becomes a must-link / cannot-link;
+- ``undo``: removes the links an action added and restores the ones it removed, then
+  re-resolves. The partition comes back; a profile id retired by a merge does not (the
+  part that leaves again gets a new id whose ``split_from`` names the survivor).
+
+The audit entry of an action holds what undo needs: the links added and removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from identity.audit import AuditService
+from identity.errors import (
+    InvalidArgument,
+    InvalidCursor,
+    StewardConflict,
+    UnknownAction,
+    UnknownProfile,
+    UnknownRecord,
+)
+from identity.model import (
+    IdentifierFlag,
+    IdentifierFlagReason,
+    JSONValue,
+    Link,
+    LinkType,
+    ProfileChangeRecord,
+    ProfileId,
+    RecordId,
+    RecordRef,
+)
+from identity.resolution import Resolver, utc_now
+from identity.store.base import Store
+
+STEWARD = "steward"
+"""The matcher name of steward links."""
+UNDOABLE = frozenset(
+    {"merge_profiles", "split_profile", "separate_records", "accept_match", "reject_match"}
+)
+_DECISIONS = (LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """A steward action as done: its audit entry id and the live profiles it left."""
+
+    action_id: int
+    profiles: list[ProfileId]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPair:
+    """A probabilistic pair between the review and link thresholds, waiting for a steward."""
+
+    link: Link
+    a: RecordRef
+    b: RecordRef
+    profile_a: ProfileId | None
+    profile_b: ProfileId | None
+
+    @property
+    def probability(self) -> float | None:
+        value = self.link.evidence.get("probability")
+        return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    pairs: list[ReviewPair]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChangesPage:
+    changes: list[ProfileChangeRecord]
+    cursor: str
+    has_more: bool
+
+
+def _encode(prefix: str, *numbers: int) -> str:
+    text = f"{prefix}:" + ",".join(str(n) for n in numbers)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, prefix: str, count: int) -> list[int]:
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        found, _, body = text.partition(":")
+        numbers = [int(n) for n in body.split(",")]
+        if found != prefix or len(numbers) != count:
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor(cursor) from None
+    return numbers
+
+
+def _link_doc(link: Link) -> dict[str, JSONValue]:
+    return {
+        "a": link.a,
+        "b": link.b,
+        "type": link.type.value,
+        "matcher": link.matcher,
+        "weight": link.weight,
+        "evidence": link.evidence,
+    }
+
+
+def _link_from(doc: JSONValue) -> Link:
+    assert isinstance(doc, dict)
+    return Link(
+        int(doc["a"]),
+        int(doc["b"]),
+        LinkType(doc["type"]),
+        str(doc["matcher"]),
+        float(doc["weight"]),
+        dict(doc["evidence"]),
+    )
+
+
+class StewardService:
+    """Steward corrections and the review queue, each audited and reversible."""
+
+    def __init__(
+        self,
+        store: Store,
+        resolver: Resolver,
+        audit: AuditService,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.resolver = resolver
+        self.audit = audit
+        self.clock = clock
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _record_ids(self, refs: Sequence[RecordRef]) -> dict[RecordRef, RecordId]:
+        found = self.store.record_ids(refs)
+        for ref in refs:
+            if ref not in found:
+                raise UnknownRecord(ref.source, ref.key)
+        return found
+
+    def _snapshot(self, record_ids: Collection[RecordId]) -> dict[str, JSONValue]:
+        """Which profile each record is in, as refs: the before/after of an audit entry."""
+        refs = self.store.record_refs(record_ids)
+        profiles = self.store.profile_ids_of(record_ids)
+        grouped: dict[str, list[JSONValue]] = {}
+        for rid in sorted(record_ids, key=lambda r: refs[r]):
+            grouped.setdefault(profiles.get(rid, ""), []).append(list(refs[rid]))
+        return {"profiles": dict(sorted(grouped.items()))}
+
+    def _act(
+        self,
+        action: str,
+        actor: str,
+        reason: str | None,
+        target: str,
+        records: Collection[RecordId],
+        added: Sequence[Link],
+        removed: Sequence[Link] = (),
+        check: Callable[[], None] | None = None,
+        undoes: int | None = None,
+    ) -> ActionResult:
+        """Apply link changes, re-resolve ``records``, check, and audit: all or nothing."""
+        store = self.store
+        with store.unit_of_work():
+            before = self._snapshot(records)
+            if removed:
+                self._delete(removed)
+            if added:
+                store.put_links(added)
+            self.resolver.resolve(records)
+            if check is not None:
+                check()
+            after = self._snapshot(records)
+            after["links_added"] = [_link_doc(x) for x in added]
+            after["links_removed"] = [_link_doc(x) for x in removed]
+            action_id = self.audit.record(
+                actor, action, target, reason, before=before, after=after, undoes=undoes
+            )
+            profiles = sorted(set(store.profile_ids_of(records).values()))
+        return ActionResult(action_id, profiles)
+
+    def _with_profiles(self, record_ids: Collection[RecordId]) -> list[RecordId]:
+        """The records and every record of their current profiles: what an action may move."""
+        found = set(record_ids)
+        profiles = set(self.store.profile_ids_of(found).values())
+        for rids in self.store.records_of_profiles(profiles).values():
+            found.update(rids)
+        return sorted(found)
+
+    def _delete(self, links: Sequence[Link]) -> None:
+        by_type: dict[LinkType, list[tuple[RecordId, RecordId]]] = {}
+        for link in links:
+            by_type.setdefault(link.type, []).append((link.a, link.b))
+        for kind, pairs in by_type.items():
+            self.store.delete_links(pairs, [kind])
+
+    def _steward_link(
+        self, a: RecordId, b: RecordId, kind: LinkType, actor: str, reason: str | None
+    ) -> Link:
+        return Link(a, b, kind, STEWARD, 1.0, {"by": actor, "reason": reason})
+
+    # -- corrections --------------------------------------------------------------------------
+
+    def merge_profiles(
+        self, profile_ids: Sequence[str], reason: str | None, actor: str
+    ) -> ActionResult:
+        """Join profiles for good. Raises UnknownProfile, StewardConflict (fewer than two
+        distinct profiles, or a steward's cannot-link between them)."""
+        store = self.store
+        resolved = store.resolve_profile_ids(profile_ids)
+        for pid in profile_ids:
+            if pid not in resolved:
+                raise UnknownProfile(pid)
+        live = sorted(set(resolved.values()))
+        if len(live) < 2:
+            raise StewardConflict("these ids are one profile already: nothing to merge")
+        members = store.records_of_profiles(live)
+        owner = {rid: pid for pid, rids in members.items() for rid in rids}
+        records = sorted(owner)
+        for link in store.links_of(records, types=[LinkType.CANNOT_LINK]):
+            if link.a in owner and link.b in owner and owner[link.a] != owner[link.b]:
+                refs = store.record_refs([link.a, link.b])
+                raise StewardConflict(
+                    f"a steward separated {refs[link.a].source}/{refs[link.a].key} and "
+                    f"{refs[link.b].source}/{refs[link.b].key}, which these profiles hold: "
+                    "undo that separation first"
+                )
+        firsts = [members[pid][0] for pid in live]
+        added = [
+            self._steward_link(firsts[0], rid, LinkType.MUST_LINK, actor, reason)
+            for rid in firsts[1:]
+        ]
+        return self._act("merge_profiles", actor, reason, ",".join(live), records, added)
+
+    def separate_records(
+        self, a: RecordRef, b: RecordRef, reason: str | None, actor: str
+    ) -> ActionResult:
+        """A cannot-link between two records. Raises UnknownRecord, StewardConflict when
+        steward must-links hold them together."""
+        ids = self._record_ids([a, b])
+        ra, rb = ids[a], ids[b]
+        if ra == rb:
+            raise InvalidArgument("a record cannot be separated from itself")
+        store = self.store
+        records = self._with_profiles([ra, rb])
+        added = [self._steward_link(ra, rb, LinkType.CANNOT_LINK, actor, reason)]
+
+        def check() -> None:
+            now = store.profile_ids_of([ra, rb])
+            if now.get(ra) is not None and now.get(ra) == now.get(rb):
+                raise StewardConflict(
+                    "steward must-links hold these records together: undo the merge or "
+                    "split the profile instead"
+                )
+
+        return self._act(
+            "separate_records",
+            actor,
+            reason,
+            f"{a.source}/{a.key}|{b.source}/{b.key}",
+            records,
+            added,
+            check=check,
+        )
+
+    def split_profile(
+        self, profile_id: str, groups: Sequence[Sequence[RecordRef]], reason: str | None, actor: str
+    ) -> ActionResult:
+        """Divide a profile into the given groups of its records (every record in exactly
+        one group). Raises UnknownProfile, UnknownRecord, InvalidArgument."""
+        store = self.store
+        live = store.resolve_profile_ids([profile_id]).get(profile_id)
+        if live is None:
+            raise UnknownProfile(profile_id)
+        members = set(store.records_of_profiles([live])[live])
+        if len(groups) < 2 or any(not g for g in groups):
+            raise InvalidArgument("give at least two groups, none of them empty")
+        flat = [ref for group in groups for ref in group]
+        ids = self._record_ids(flat)
+        if len(set(flat)) != len(flat):
+            raise InvalidArgument("a record is named in more than one group")
+        named = {ids[ref] for ref in flat}
+        if named != members:
+            missing = len(members - named)
+            foreign = len(named - members)
+            raise InvalidArgument(
+                f"the groups must hold exactly the profile's {len(members)} records "
+                f"({missing} missing, {foreign} from other profiles)"
+            )
+        parts = [sorted(ids[ref] for ref in group) for group in groups]
+        group_of = {rid: i for i, part in enumerate(parts) for rid in part}
+        removed = [
+            x
+            for x in store.links_of(sorted(members), types=[LinkType.MUST_LINK])
+            if x.a in group_of and x.b in group_of and group_of[x.a] != group_of[x.b]
+        ]
+        added = [
+            self._steward_link(part[0], rid, LinkType.MUST_LINK, actor, reason)
+            for part in parts
+            for rid in part[1:]
+        ]
+        added += [
+            self._steward_link(parts[i][0], parts[j][0], LinkType.CANNOT_LINK, actor, reason)
+            for i in range(len(parts))
+            for j in range(i + 1, len(parts))
+        ]
+
+        def check() -> None:
+            now = store.profile_ids_of(sorted(members))
+            for part in parts:
+                if len({now.get(rid) for rid in part}) != 1:
+                    raise StewardConflict("steward links elsewhere keep a group apart")
+
+        return self._act(
+            "split_profile", actor, reason, live, sorted(members), added, removed, check
+        )
+
+    def undo(self, action_id: int, reason: str | None, actor: str) -> ActionResult:
+        """Reverse a steward action. Raises UnknownAction, StewardConflict (already undone,
+        or not a steward action)."""
+        found = self.store.get_audit_entries([action_id]).get(action_id)
+        if found is None:
+            raise UnknownAction(action_id)
+        if found.entry.action not in UNDOABLE:
+            raise StewardConflict(f"a {found.entry.action} cannot be undone")
+        if found.undone_by is not None:
+            raise StewardConflict(f"action {action_id} was undone already (by {found.undone_by})")
+        after = found.entry.after
+        restored, dropped = after.get("links_removed"), after.get("links_added")
+        added = [_link_from(x) for x in restored] if isinstance(restored, list) else []
+        removed = [_link_from(x) for x in dropped] if isinstance(dropped, list) else []
+        records = self._with_profiles({r for x in added + removed for r in (x.a, x.b)})
+        return self._act(
+            "undo", actor, reason, str(action_id), records, added, removed, undoes=action_id
+        )
+
+    # -- the review queue ---------------------------------------------------------------------
+
+    def review_queue(self, first: int = 50, after: str | None = None) -> ReviewPage:
+        """Review pairs no steward has decided yet, by record ids, page by page."""
+        if not 1 <= first <= 500:
+            raise InvalidArgument(f"first must be between 1 and 500, got {first}")
+        store = self.store
+        position: tuple[RecordId, RecordId] | None = None
+        if after:
+            a, b = _decode(after, "review", 2)
+            position = (a, b)
+        pairs: list[Link] = []
+        more = False
+        while True:
+            batch = store.links_of_type(LinkType.REVIEW, after=position, limit=first * 2)
+            if not batch:
+                break
+            ends = sorted({r for x in batch for r in (x.a, x.b)})
+            decided = {(x.a, x.b) for x in store.links_of(ends, types=_DECISIONS)}
+            for link in batch:
+                if (link.a, link.b) in decided:
+                    continue
+                if len(pairs) == first:
+                    more = True
+                    break
+                pairs.append(link)
+            if more or len(batch) < first * 2:
+                break
+            position = (batch[-1].a, batch[-1].b)
+        ends = sorted({r for x in pairs for r in (x.a, x.b)})
+        refs = store.record_refs(ends)
+        profiles = store.profile_ids_of(ends)
+        items = [
+            ReviewPair(x, refs[x.a], refs[x.b], profiles.get(x.a), profiles.get(x.b))
+            for x in pairs
+            if x.a in refs and x.b in refs
+        ]
+        end = _encode("review", pairs[-1].a, pairs[-1].b) if pairs else None
+        return ReviewPage(items, end, more)
+
+    def capped_identifiers(self, limit: int = 100) -> list[IdentifierFlag]:
+        """Identifiers that stopped linking because too many records share them."""
+        return [
+            f
+            for f in self.store.identifier_flags(limit)
+            if f.reason == IdentifierFlagReason.OVER_CAP
+        ]
+
+    def _review_link(self, a: RecordRef, b: RecordRef) -> tuple[Link, list[RecordId]]:
+        ids = self._record_ids([a, b])
+        ra, rb = ids[a], ids[b]
+        found = [
+            x for x in self.store.links_of([ra], types=[LinkType.REVIEW]) if {x.a, x.b} == {ra, rb}
+        ]
+        if not found:
+            raise StewardConflict(
+                f"{a.source}/{a.key} and {b.source}/{b.key} are not a pair in the review queue"
+            )
+        return found[0], self._with_profiles([ra, rb])
+
+    def accept_match(
+        self, a: RecordRef, b: RecordRef, reason: str | None, actor: str
+    ) -> ActionResult:
+        """A review pair is one person: it becomes a must-link."""
+        link, records = self._review_link(a, b)
+        added = [self._steward_link(link.a, link.b, LinkType.MUST_LINK, actor, reason)]
+        target = f"{a.source}/{a.key}|{b.source}/{b.key}"
+        return self._act("accept_match", actor, reason, target, records, added, [link])
+
+    def reject_match(
+        self, a: RecordRef, b: RecordRef, reason: str | None, actor: str
+    ) -> ActionResult:
+        """A review pair is two people: it becomes a cannot-link."""
+        link, records = self._review_link(a, b)
+        added = [self._steward_link(link.a, link.b, LinkType.CANNOT_LINK, actor, reason)]
+        target = f"{a.source}/{a.key}|{b.source}/{b.key}"
+        return self._act("reject_match", actor, reason, target, records, added, [link])
+
+    # -- the profile change feed -------------------------------------------------------------
+
+    def profile_changes(self, since: str | None = None, first: int = 1000) -> ProfileChangesPage:
+        """Created, merged, split and deleted profile ids after the cursor ``since`` (from
+        the beginning when None), oldest first, with the cursor to pass next time."""
+        if not 1 <= first <= 10_000:
+            raise InvalidArgument(f"first must be between 1 and 10000, got {first}")
+        after = _decode(since, "profiles", 1)[0] if since else 0
+        found = self.store.profile_change_log(after=after, limit=first + 1)
+        page = found[:first]
+        return ProfileChangesPage(
+            changes=page,
+            cursor=_encode("profiles", page[-1].seq if page else after),
+            has_more=len(found) > first,
+        )

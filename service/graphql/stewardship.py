@@ -1,0 +1,353 @@
+"""GraphQL types and resolvers of stewardship's corrections, the review queue, the
+profile change feed and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+from strawberry.scalars import JSON
+
+from identity.errors import IdgraphError, StewardConflict
+from identity.model import ProfileChangeKind, ProfileChangeRecord, RecordRef, StoredAuditEntry
+from identity.stewardship import ActionResult, ReviewPair
+from service.auth import ADMIN, PROFILES_READ, STEWARD_WRITE
+from service.errors import classify, graphql_error
+from service.graphql.context import Info, call, needs
+from service.graphql.types import Profile
+
+
+@strawberry.input(description="A record named as its source knows it.")
+class RecordRefInput:
+    source: str
+    key: str
+
+    def ref(self) -> RecordRef:
+        return RecordRef(self.source, self.key)
+
+
+@strawberry.type(description="A record named as its source knows it.")
+class RecordName:
+    source: str
+    key: str
+
+
+async def _action_profiles(root: StewardActionDone, info: Info) -> list[Profile]:
+    found = await info.context.profiles.load_many([str(p) for p in root.profile_ids])
+    return [Profile.from_domain(p, info.context.masker) for p in found if p is not None]
+
+
+@strawberry.type(description="The action is done; `actionId` undoes it.")
+class StewardActionDone:
+    action_id: int = strawberry.field(description="Its audit entry; pass it to `undo`.")
+    profile_ids: list[strawberry.ID] = strawberry.field(
+        description="The live profiles the action's records are in now."
+    )
+    profiles: list[Profile] = strawberry.field(
+        resolver=_action_profiles,
+        extensions=needs(PROFILES_READ),
+        description="Those profiles (needs profiles:read).",
+    )
+
+
+@strawberry.type(description="The action was refused and nothing changed.")
+class StewardActionRefused:
+    code: str = strawberry.field(
+        description="STEWARD_CONFLICT, UNKNOWN_PROFILE, UNKNOWN_RECORD, UNKNOWN_ACTION or "
+        "INVALID_ARGUMENT"
+    )
+    message: str
+
+
+StewardActionResult = Annotated[
+    StewardActionDone | StewardActionRefused, strawberry.union("StewardActionResult")
+]
+
+_REFUSALS = (
+    "STEWARD_CONFLICT",
+    "UNKNOWN_PROFILE",
+    "UNKNOWN_RECORD",
+    "UNKNOWN_ACTION",
+    "INVALID_ARGUMENT",
+)
+
+
+async def _perform(fn: Callable[..., ActionResult], *args: Any) -> StewardActionResult:
+    """Run a steward action; expected refusals are answers, other errors are errors."""
+    try:
+        result = await run_in_threadpool(fn, *args)
+    except IdgraphError as error:
+        code = classify(error)[1]
+        if isinstance(error, StewardConflict) or code in _REFUSALS:
+            return StewardActionRefused(code=code, message=str(error))
+        raise graphql_error(error) from error
+    return StewardActionDone(
+        action_id=result.action_id, profile_ids=[strawberry.ID(p) for p in result.profiles]
+    )
+
+
+async def _merge_profiles(info: Info, ids: list[strawberry.ID], reason: str) -> StewardActionResult:
+    steward = info.context.graph.stewardship
+    return await _perform(steward.merge_profiles, [str(i) for i in ids], reason, info.context.actor)
+
+
+async def _split_profile(
+    info: Info, profile_id: strawberry.ID, groups: list[list[RecordRefInput]], reason: str
+) -> StewardActionResult:
+    refs = [[r.ref() for r in group] for group in groups]
+    steward = info.context.graph.stewardship
+    return await _perform(steward.split_profile, str(profile_id), refs, reason, info.context.actor)
+
+
+async def _separate_records(
+    info: Info, a: RecordRefInput, b: RecordRefInput, reason: str
+) -> StewardActionResult:
+    steward = info.context.graph.stewardship
+    return await _perform(steward.separate_records, a.ref(), b.ref(), reason, info.context.actor)
+
+
+async def _undo(info: Info, action_id: int, reason: str | None = None) -> StewardActionResult:
+    steward = info.context.graph.stewardship
+    return await _perform(steward.undo, action_id, reason, info.context.actor)
+
+
+async def _accept_match(
+    info: Info, a: RecordRefInput, b: RecordRefInput, reason: str | None = None
+) -> StewardActionResult:
+    steward = info.context.graph.stewardship
+    return await _perform(steward.accept_match, a.ref(), b.ref(), reason, info.context.actor)
+
+
+async def _reject_match(
+    info: Info, a: RecordRefInput, b: RecordRefInput, reason: str | None = None
+) -> StewardActionResult:
+    steward = info.context.graph.stewardship
+    return await _perform(steward.reject_match, a.ref(), b.ref(), reason, info.context.actor)
+
+
+@strawberry.type
+class StewardMutations:
+    merge_profiles: StewardActionResult = strawberry.mutation(
+        resolver=_merge_profiles,
+        extensions=needs(STEWARD_WRITE),
+        description="Join profiles for good: a must-link the matchers cannot undo.",
+    )
+    split_profile: StewardActionResult = strawberry.mutation(
+        resolver=_split_profile,
+        extensions=needs(STEWARD_WRITE),
+        description="Divide a profile into groups of its records (each record in exactly one). "
+        "The largest part keeps the id; the others get new ids that record their origin.",
+    )
+    separate_records: StewardActionResult = strawberry.mutation(
+        resolver=_separate_records,
+        extensions=needs(STEWARD_WRITE),
+        description="A cannot-link between two records that every later matching respects.",
+    )
+    undo: StewardActionResult = strawberry.mutation(
+        resolver=_undo,
+        extensions=needs(STEWARD_WRITE),
+        description="Reverse a steward action (by its actionId).",
+    )
+    accept_match: StewardActionResult = strawberry.mutation(
+        resolver=_accept_match,
+        extensions=needs(STEWARD_WRITE),
+        description="A review pair is one person: it becomes a must-link.",
+    )
+    reject_match: StewardActionResult = strawberry.mutation(
+        resolver=_reject_match,
+        extensions=needs(STEWARD_WRITE),
+        description="A review pair is two people: it becomes a cannot-link.",
+    )
+
+
+# -- the review queue ---------------------------------------------------------------------
+
+
+@strawberry.type(description="A pair the model was unsure of, between review and link.")
+class ReviewItem:
+    a: RecordName
+    b: RecordName
+    profile_a: strawberry.ID | None
+    profile_b: strawberry.ID | None
+    weight: float = strawberry.field(description="The match weight (log2 Bayes factor).")
+    probability: float | None
+    evidence: JSON = strawberry.field(description="Each field's level and contribution.")
+
+    @classmethod
+    def from_domain(cls, pair: ReviewPair) -> ReviewItem:
+        return cls(
+            a=RecordName(source=pair.a.source, key=pair.a.key),
+            b=RecordName(source=pair.b.source, key=pair.b.key),
+            profile_a=strawberry.ID(pair.profile_a) if pair.profile_a else None,
+            profile_b=strawberry.ID(pair.profile_b) if pair.profile_b else None,
+            weight=pair.link.weight,
+            probability=pair.probability,
+            evidence=JSON(pair.link.evidence),
+        )
+
+
+@strawberry.type(description="An identifier shared by more records than its cap allows.")
+class CappedIdentifier:
+    kind: str
+    value: str
+    record_count: int
+
+
+@strawberry.type
+class ReviewQueue:
+    items: list[ReviewItem]
+    has_next_page: bool
+    end_cursor: str | None
+    capped_identifiers: list[CappedIdentifier] = strawberry.field(
+        description="Identifiers that stopped linking at their cardinality cap (most shared "
+        "first): worth a look, or a blocklist entry."
+    )
+
+
+async def _review_queue(info: Info, first: int = 50, after: str | None = None) -> ReviewQueue:
+    steward = info.context.graph.stewardship
+    page = await call(steward.review_queue, first, after)
+    capped = await call(steward.capped_identifiers)
+    return ReviewQueue(
+        items=[ReviewItem.from_domain(p) for p in page.pairs],
+        has_next_page=page.has_next_page,
+        end_cursor=page.end_cursor,
+        capped_identifiers=[
+            CappedIdentifier(
+                kind=f.key.kind,
+                value=info.context.masker.identifier(f.key.kind, f.key.value),
+                record_count=f.record_count,
+            )
+            for f in capped
+        ],
+    )
+
+
+# -- the profile change feed --------------------------------------------------------------
+
+
+@strawberry.enum
+class ProfileChangeType(Enum):
+    CREATED = "created"
+    MERGED = "merged"
+    SPLIT = "split"
+    DELETED = "deleted"
+
+
+@strawberry.type(description="A profile id created, merged away, split off or deleted.")
+class ProfileChange:
+    kind: ProfileChangeType
+    profile_id: strawberry.ID
+    related: strawberry.ID | None = strawberry.field(
+        description="MERGED: the survivor it now resolves to; SPLIT: the profile it left."
+    )
+    at: datetime
+
+    @classmethod
+    def from_domain(cls, record: ProfileChangeRecord) -> ProfileChange:
+        kinds = {k.value: k for k in ProfileChangeType}
+        return cls(
+            kind=kinds[ProfileChangeKind(record.kind).value],
+            profile_id=strawberry.ID(record.profile_id),
+            related=strawberry.ID(record.related) if record.related else None,
+            at=record.at,
+        )
+
+
+@strawberry.type(description="Changes since a cursor; pass `cursor` as `since` next time.")
+class ProfileChanges:
+    changes: list[ProfileChange]
+    cursor: str
+    has_more: bool
+
+
+async def _profile_changes(
+    info: Info, since: str | None = None, first: int = 1000
+) -> ProfileChanges:
+    page = await call(info.context.graph.stewardship.profile_changes, since, first)
+    return ProfileChanges(
+        changes=[ProfileChange.from_domain(c) for c in page.changes],
+        cursor=page.cursor,
+        has_more=page.has_more,
+    )
+
+
+# -- the audit log --------------------------------------------------------------------------
+
+
+@strawberry.type(description="Who did what, when, why, with the state before and after.")
+class AuditLogEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    reason: str | None
+    before: JSON
+    after: JSON
+    undoes: int | None
+    undone_by: int | None
+
+    @classmethod
+    def from_domain(cls, stored: StoredAuditEntry) -> AuditLogEntry:
+        e = stored.entry
+        return cls(
+            id=stored.id,
+            at=stored.at,
+            actor=e.actor,
+            action=e.action,
+            target=e.target,
+            reason=e.reason,
+            before=JSON(e.before),
+            after=JSON(e.after),
+            undoes=e.undoes,
+            undone_by=stored.undone_by,
+        )
+
+
+@strawberry.type
+class AuditLogPage:
+    entries: list[AuditLogEntry]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+async def _audit_log(
+    info: Info,
+    first: int = 50,
+    after: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+) -> AuditLogPage:
+    page = await call(info.context.graph.audit.entries, first, after, actor, action)
+    return AuditLogPage(
+        entries=[AuditLogEntry.from_domain(e) for e in page.entries],
+        has_next_page=page.has_next_page,
+        end_cursor=page.end_cursor,
+    )
+
+
+@strawberry.type
+class StewardQueries:
+    review_queue: ReviewQueue = strawberry.field(
+        resolver=_review_queue,
+        extensions=needs(STEWARD_WRITE),
+        description="Pairs between the review and link thresholds no steward has decided.",
+    )
+    profile_changes: ProfileChanges = strawberry.field(
+        resolver=_profile_changes,
+        extensions=needs(PROFILES_READ),
+        description="Profile ids created, merged, split and deleted after the cursor `since` "
+        "(from the beginning without one), oldest first; each exactly once for a consumer "
+        "that always passes the cursor it was given.",
+    )
+    audit_log: AuditLogPage = strawberry.field(
+        resolver=_audit_log,
+        extensions=needs(ADMIN),
+        description="Every steward action, ingest batch, segment change and export, newest "
+        "first, optionally one actor's or one action's.",
+    )
