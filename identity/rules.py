@@ -1,5 +1,6 @@
 """Identity rules: which identifier kinds exist, how each normalises and links, junk values,
-and how the golden record is chosen. Loaded from a TOML file and validated at load.
+how the golden record is chosen, and which values are personal. Loaded from a TOML file
+and validated at load.
 
 The packaged default is ``identity/config/rules.toml``; docs/sources.md documents the format.
 """
@@ -110,6 +111,59 @@ class EventRules:
     """The purposes consent is given or withdrawn for."""
 
 
+MASK_STYLES: tuple[str, ...] = ("hidden", "initial", "date", "year", "email", "phone", "tail")
+"""How a personal attribute may be shown to a caller without the right to read it; the
+service draws them (``service/masking.py``), the rules only name them."""
+DEFAULT_PII_KINDS: tuple[str, ...] = ("email", "phone", "loyalty_id", "device_id", "cookie_id")
+DEFAULT_PII_ATTRIBUTES: tuple[str, ...] = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "name",
+    "full_name",
+    "birth_date",
+    "address",
+    "address_line",
+    "address_line1",
+    "address_line2",
+    "street",
+    "postcode",
+    "zip",
+    "email",
+    "phone",
+)
+DEFAULT_MASKS: Mapping[str, str] = {
+    "first_name": "initial",
+    "middle_name": "initial",
+    "last_name": "initial",
+    "name": "initial",
+    "full_name": "initial",
+    "birth_date": "date",
+    "email": "email",
+    "phone": "phone",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyRules:
+    """Which values are personal: shown masked to callers who may not read them."""
+
+    pii_kinds: frozenset[str] = frozenset()
+    """Identifier kinds whose values are personal."""
+    pii_attributes: frozenset[str] = frozenset()
+    """Attribute names (and event property names) whose values are personal."""
+    masks: Mapping[str, str] = field(default_factory=dict)
+    """How a personal attribute is masked (one of :data:`MASK_STYLES`); ``hidden`` when
+    not named."""
+
+    def is_personal(self, name: str) -> bool:
+        """Whether a field named ``name`` (an identifier kind or an attribute) is personal."""
+        return name in self.pii_kinds or name in self.pii_attributes
+
+    def mask_of(self, attribute: str) -> str:
+        return self.masks.get(attribute, "hidden")
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Every identity rule of a deployment."""
@@ -123,6 +177,7 @@ class Rules:
     matching: MatchingRules | None = None
     """None: only deterministic matching."""
     events: EventRules = field(default_factory=EventRules)
+    privacy: PrivacyRules = field(default_factory=PrivacyRules)
 
     def kind(self, name: str) -> KindRule:
         """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
@@ -153,7 +208,15 @@ class Rules:
         """Validate a parsed rules document. Raises ConfigError naming the field and the fix."""
         _only(
             doc,
-            {"cardinality_cap", "kinds", "blocklist", "survivorship", "matching", "events"},
+            {
+                "cardinality_cap",
+                "kinds",
+                "blocklist",
+                "survivorship",
+                "matching",
+                "events",
+                "privacy",
+            },
             path,
             "",
         )
@@ -177,6 +240,7 @@ class Rules:
             survivorship=_survivorship(doc.get("survivorship", {}), path),
             matching=_matching(doc.get("matching"), path),
             events=_events(doc.get("events", {}), kinds, path),
+            privacy=_privacy(doc.get("privacy", {}), kinds, path),
         )
 
 
@@ -478,4 +542,56 @@ def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules
         order_value=name("order_value"),
         consent_type=name("consent_type"),
         purposes=purposes,
+    )
+
+
+def _privacy(doc: object, kinds: Mapping[str, KindRule], path: str) -> PrivacyRules:
+    if not isinstance(doc, Mapping):
+        raise ConfigError("must be a [privacy] table", path=path, field="privacy")
+    _only(doc, {"pii_kinds", "pii_attributes", "masks"}, path, "privacy.")
+
+    def names(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = doc.get(name, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError("must be a list of names", path=path, field=f"privacy.{name}")
+        return tuple(value)
+
+    pii_kinds = names("pii_kinds", DEFAULT_PII_KINDS)
+    if "pii_kinds" not in doc:
+        # The defaults apply to the kinds this deployment declares.
+        pii_kinds = tuple(k for k in pii_kinds if k in kinds)
+    for kind in pii_kinds:
+        if kind not in kinds:
+            raise ConfigError(
+                f"'{kind}' is not a declared identifier kind ({', '.join(sorted(kinds))})",
+                path=path,
+                field="privacy.pii_kinds",
+            )
+    pii_attributes = names("pii_attributes", DEFAULT_PII_ATTRIBUTES)
+    raw_masks = doc.get("masks")
+    if raw_masks is None:
+        raw_masks = {a: m for a, m in DEFAULT_MASKS.items() if a in pii_attributes}
+    if not isinstance(raw_masks, Mapping):
+        raise ConfigError(
+            'must be a table of attribute = mask, e.g. first_name = "initial"',
+            path=path,
+            field="privacy.masks",
+        )
+    masks: dict[str, str] = {}
+    for attribute, style in raw_masks.items():
+        where = f"privacy.masks.{attribute}"
+        if attribute not in pii_attributes:
+            raise ConfigError(
+                "only personal attributes are masked: add it to privacy.pii_attributes "
+                "or remove it here",
+                path=path,
+                field=where,
+            )
+        if style not in MASK_STYLES:
+            raise ConfigError(
+                f"must be one of {', '.join(MASK_STYLES)}, got {style!r}", path=path, field=where
+            )
+        masks[attribute] = style
+    return PrivacyRules(
+        pii_kinds=frozenset(pii_kinds), pii_attributes=frozenset(pii_attributes), masks=masks
     )

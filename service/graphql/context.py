@@ -1,5 +1,5 @@
-"""What every resolver shares: the per-request context (graph, caller, DataLoaders), the
-call into the domain's blocking code, and the scope check."""
+"""What every resolver shares: the per-request context (graph, caller, masker,
+DataLoaders), the call into the domain's blocking code, and the scope check."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from identity.graph import IdentityGraph
 from identity.segments import Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
+from service.masking import Masker
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,13 +35,15 @@ async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 
 class Context(BaseContext):
-    """Per request: the graph, the caller and the profile loader."""
+    """Per request: the graph, the caller, how personal values show to them (``masker``,
+    see :mod:`service.masking`) and the loaders."""
 
     def __init__(self, graph: IdentityGraph, principal: Principal | None) -> None:
         super().__init__()
         self.graph = graph
         self.principal = principal
         self.actor = principal.name if principal is not None else "anonymous"
+        self.masker = Masker.for_principal(graph.rules, principal)
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)

@@ -14,6 +14,7 @@ from identity.consent import ConsentStatement
 from identity.journeys import Traits as DomainTraits
 from identity.journeys import event_cursor
 from service.graphql.context import Info, call
+from service.masking import Masker
 
 
 @strawberry.type(description="An identifier an event carried, normalised and as received.")
@@ -21,6 +22,14 @@ class EventIdentifier:
     kind: str
     value: str
     original: str
+
+    @classmethod
+    def from_domain(cls, ident: model.Identifier, masker: Masker) -> EventIdentifier:
+        return cls(
+            kind=ident.kind,
+            value=masker.identifier(ident.kind, ident.value),
+            original=masker.identifier(ident.kind, ident.original),
+        )
 
 
 @strawberry.type(description="Something the person did, on any of the profile's identifiers.")
@@ -34,18 +43,17 @@ class Event:
     properties: JSON
 
     @classmethod
-    def from_domain(cls, event: model.Event) -> Event:
+    def from_domain(cls, event: model.Event, masker: Masker) -> Event:
+        """Identifiers masked by kind; properties named like a personal attribute or
+        identifier kind (an ``email`` property) masked too."""
         return cls(
             id=strawberry.ID(event.event_id),
             type=event.type,
             timestamp=event.timestamp,
             channel=event.channel,
             source=event.source,
-            identifiers=[
-                EventIdentifier(kind=i.kind, value=i.value, original=i.original)
-                for i in event.identifiers
-            ],
-            properties=JSON(event.properties),
+            identifiers=[EventIdentifier.from_domain(i, masker) for i in event.identifiers],
+            properties=JSON(masker.attributes(event.properties)),
         )
 
 
@@ -156,7 +164,10 @@ async def resolve_journey(
         until=to,
         newest_first=order == JourneyOrder.NEWEST_FIRST,
     )
-    edges = [EventEdge(cursor=event_cursor(e), node=Event.from_domain(e)) for e in page.events]
+    masker = info.context.masker
+    edges = [
+        EventEdge(cursor=event_cursor(e), node=Event.from_domain(e, masker)) for e in page.events
+    ]
     return EventConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],

@@ -28,19 +28,19 @@ from service.graphql.types import Profile
 
 async def resolve_profile(info: Info, id: strawberry.ID) -> Profile | None:
     found = await info.context.profiles.load(str(id))
-    return Profile.from_domain(found) if found else None
+    return Profile.from_domain(found, info.context.masker) if found else None
 
 
 async def resolve_profile_by_identifier(info: Info, kind: str, value: str) -> Profile | None:
     found = await call(info.context.graph.profiles.by_identifier, kind, value)
     if len(found) > 1:
         raise graphql_error(AmbiguousIdentifier(kind, len(found)))
-    return Profile.from_domain(found[0]) if found else None
+    return Profile.from_domain(found[0], info.context.masker) if found else None
 
 
 async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> list[Profile]:
     found = await call(info.context.graph.profiles.by_identifier, kind, value)
-    return [Profile.from_domain(p) for p in found]
+    return [Profile.from_domain(p, info.context.masker) for p in found]
 
 
 @strawberry.type

@@ -54,7 +54,7 @@ class SegmentChanges:
 
 async def _member_profiles(root: SegmentMembers, info: Info) -> list[Profile]:
     found = await info.context.profiles.load_many([str(p) for p in root.profile_ids])
-    return [Profile.from_domain(p) for p in found if p is not None]
+    return [Profile.from_domain(p, info.context.masker) for p in found if p is not None]
 
 
 @strawberry.type(description="A page of members.")

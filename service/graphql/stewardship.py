@@ -38,7 +38,7 @@ class RecordName:
 
 async def _action_profiles(root: StewardActionDone, info: Info) -> list[Profile]:
     found = await info.context.profiles.load_many([str(p) for p in root.profile_ids])
-    return [Profile.from_domain(p) for p in found if p is not None]
+    return [Profile.from_domain(p, info.context.masker) for p in found if p is not None]
 
 
 @strawberry.type(description="The action is done; `actionId` undoes it.")
@@ -47,7 +47,11 @@ class StewardActionDone:
     profile_ids: list[strawberry.ID] = strawberry.field(
         description="The live profiles the action's records are in now."
     )
-    profiles: list[Profile] = strawberry.field(resolver=_action_profiles)
+    profiles: list[Profile] = strawberry.field(
+        resolver=_action_profiles,
+        extensions=needs(PROFILES_READ),
+        description="Those profiles (needs profiles:read).",
+    )
 
 
 @strawberry.type(description="The action was refused and nothing changed.")
@@ -213,7 +217,11 @@ async def _review_queue(info: Info, first: int = 50, after: str | None = None) -
         has_next_page=page.has_next_page,
         end_cursor=page.end_cursor,
         capped_identifiers=[
-            CappedIdentifier(kind=f.key.kind, value=f.key.value, record_count=f.record_count)
+            CappedIdentifier(
+                kind=f.key.kind,
+                value=info.context.masker.identifier(f.key.kind, f.key.value),
+                record_count=f.record_count,
+            )
             for f in capped
         ],
     )

@@ -1,4 +1,5 @@
-"""GraphQL types: read-only views of the domain's profile values."""
+"""GraphQL types: read-only views of the domain's profile values, personal values masked
+by the request's :class:`~service.masking.Masker`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from service.graphql.journeys import (
     resolve_segments,
     resolve_traits,
 )
+from service.masking import Masker
 
 
 @strawberry.type(description="The record a golden-record value came from.")
@@ -35,11 +37,11 @@ class Attribute:
     provenance: Provenance
 
     @classmethod
-    def from_domain(cls, attr: model.GoldenAttribute) -> Attribute:
+    def from_domain(cls, attr: model.GoldenAttribute, masker: Masker) -> Attribute:
         p = attr.provenance
         return cls(
             name=attr.name,
-            value=JSON(attr.value),
+            value=JSON(masker.attribute(attr.name, attr.value)),
             rule=attr.rule,
             candidates=attr.candidates,
             provenance=Provenance(source=p.source, record_key=p.record_key, timestamp=p.timestamp),
@@ -57,11 +59,11 @@ class Identifier:
     )
 
     @classmethod
-    def from_domain(cls, ident: model.ProfileIdentifier) -> Identifier:
+    def from_domain(cls, ident: model.ProfileIdentifier, masker: Masker) -> Identifier:
         return cls(
             kind=ident.kind,
-            value=ident.value,
-            originals=list(ident.originals),
+            value=masker.identifier(ident.kind, ident.value),
+            originals=[masker.identifier(ident.kind, o) for o in ident.originals],
             record_count=ident.record_count,
             links=ident.links,
         )
@@ -72,6 +74,14 @@ class RecordIdentifier:
     kind: str
     value: str
     original: str
+
+    @classmethod
+    def from_domain(cls, ident: model.Identifier, masker: Masker) -> RecordIdentifier:
+        return cls(
+            kind=ident.kind,
+            value=masker.identifier(ident.kind, ident.value),
+            original=masker.identifier(ident.kind, ident.original),
+        )
 
 
 @strawberry.type(description="A source record belonging to a profile.")
@@ -85,17 +95,14 @@ class Record:
     updated_at: datetime
 
     @classmethod
-    def from_domain(cls, stored: model.StoredRecord) -> Record:
+    def from_domain(cls, stored: model.StoredRecord, masker: Masker) -> Record:
         rec = stored.record
         return cls(
             source=rec.source,
             key=rec.key,
             timestamp=rec.timestamp,
-            attributes=JSON(rec.attributes),
-            identifiers=[
-                RecordIdentifier(kind=i.kind, value=i.value, original=i.original)
-                for i in rec.identifiers
-            ],
+            attributes=JSON(masker.attributes(rec.attributes)),
+            identifiers=[RecordIdentifier.from_domain(i, masker) for i in rec.identifiers],
             ingested_at=stored.ingested_at,
             updated_at=stored.updated_at,
         )
@@ -138,12 +145,14 @@ class Profile:
     )
 
     @classmethod
-    def from_domain(cls, profile: model.Profile) -> Profile:
+    def from_domain(cls, profile: model.Profile, masker: Masker) -> Profile:
+        """The profile as the caller may see it: personal values masked by ``masker``
+        (``info.context.masker``) unless they hold ``pii:read``."""
         return cls(
             id=strawberry.ID(profile.id),
-            attributes=[Attribute.from_domain(a) for a in profile.attributes],
-            identifiers=[Identifier.from_domain(i) for i in profile.identifiers],
-            records=[Record.from_domain(r) for r in profile.records],
+            attributes=[Attribute.from_domain(a, masker) for a in profile.attributes],
+            identifiers=[Identifier.from_domain(i, masker) for i in profile.identifiers],
+            records=[Record.from_domain(r, masker) for r in profile.records],
             merged_from=[strawberry.ID(p) for p in profile.merged_from],
             split_from=strawberry.ID(profile.split_from) if profile.split_from else None,
             created_at=profile.created_at,

@@ -2,7 +2,8 @@
 
 NDJSON or CSV, the chosen fields, read from the store page by page and written as they
 come, so an audience of millions is exported in constant memory. Only members leave: a
-segment that requires consent has no members without it.
+segment that requires consent has no members without it; personal fields leave masked
+for a token without ``pii:read`` (an activation job that sends e-mails needs both).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from identity.segments import csv_cell, unknown_export_fields
 from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
 from service.errors import ApiError
+from service.masking import Masker
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -46,6 +48,11 @@ def _csv(rows: Iterator[dict[str, JSONValue]], fields: list[str]) -> Iterator[by
     yield buffer.getvalue().encode("utf-8")
 
 
+def _masked(rows: Iterator[dict[str, JSONValue]], masker: Masker) -> Iterator[dict[str, JSONValue]]:
+    for row in rows:
+        yield {name: masker.field(name, value) for name, value in row.items()}
+
+
 @router.get("/segments/{name}/members")
 def export_members(
     name: str,
@@ -58,7 +65,8 @@ def export_members(
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal = Depends(require(SEGMENTS_READ)),
 ) -> StreamingResponse:
-    """Every member of the segment, one row per profile."""
+    """Every member of the segment, one row per profile; e-mails, phones, names and other
+    personal fields are masked unless the token also has ``pii:read``."""
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
     if not chosen:
         raise ApiError(422, "INVALID_REQUEST", "fields: choose at least one field")
@@ -69,6 +77,9 @@ def export_members(
         )
     graph.segments.get(name)  # UnknownSegment (404) before the stream starts
     rows = graph.segments.export(name, chosen, actor=principal.name)
+    masker = Masker.for_principal(graph.rules, principal)
+    if not masker.reveals:
+        rows = _masked(rows, masker)
     if format == "csv":
         return StreamingResponse(
             _csv(rows, chosen),

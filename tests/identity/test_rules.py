@@ -30,6 +30,24 @@ def test_the_packaged_rules_load() -> None:
     assert rules.survivorship.rules_for("first_name")[0] == "source_priority"
 
 
+def test_the_packaged_rules_say_which_values_are_personal() -> None:
+    privacy = load_rules().privacy
+    assert {"email", "phone", "device_id", "cookie_id"} <= privacy.pii_kinds
+    assert "customer_id" not in privacy.pii_kinds
+    assert privacy.is_personal("first_name") and privacy.is_personal("postcode")
+    assert not privacy.is_personal("city")
+    assert privacy.mask_of("last_name") == "initial"
+    assert privacy.mask_of("birth_date") == "date"
+    assert privacy.mask_of("address_line") == "hidden"
+
+
+def test_without_a_privacy_section_the_default_personal_kinds_that_are_declared_apply() -> None:
+    privacy = Rules.from_document(BASE).privacy
+    assert privacy.pii_kinds == {"email", "phone"}
+    assert privacy.is_personal("birth_date")
+    assert privacy.mask_of("first_name") == "initial"
+
+
 def test_blocklisted_values_are_normalised_like_identifiers() -> None:
     rules = Rules.from_document(BASE)
     assert rules.is_blocklisted(IdentifierKey("email", "test@test.com"))
@@ -65,6 +83,11 @@ def test_a_value_over_its_kinds_cap_stops_linking_and_the_kind_default_applies()
         ({"cardinality_cap": -1}, "cardinality_cap"),
         ({"survivorship": {"default": ["newest"]}}, "survivorship.default"),
         ({"colour": "blue"}, "colour"),
+        ({"privacy": {"pii_kinds": ["email", "passport"]}}, "privacy.pii_kinds"),
+        ({"privacy": {"pii_attributes": "first_name"}}, "privacy.pii_attributes"),
+        ({"privacy": {"masks": {"city": "initial"}}}, "privacy.masks.city"),
+        ({"privacy": {"masks": {"first_name": "blur"}}}, "privacy.masks.first_name"),
+        ({"privacy": {"mask": {}}}, "privacy.mask"),
     ],
 )
 def test_bad_rules_name_the_field(change: dict[str, Any], field: str) -> None:

@@ -43,12 +43,26 @@ ROLES = {
     "activator": ["segments:read"],
     "steward": ["steward:write", "profiles:read"],
     "admin": ["admin"],
+    "pii_only": ["pii:read"],
+    "steward_only": ["steward:write"],
+    # Readers of personal data in full: profiles, and segment exports for activation.
+    "pii": ["profiles:read", "pii:read"],
+    "exporter": ["segments:read", "pii:read"],
 }
+SCOPE_ROLES = {
+    "profiles:read": "reader",
+    "ingest:write": "ingester",
+    "segments:read": "activator",
+    "admin": "admin",
+    "pii:read": "pii_only",
+    "steward:write": "steward_only",
+}
+"""A token holding only that scope, for each scope."""
 
 
 @dataclass
 class Api:
-    """The test client with a token per role (reader, ingester, admin)."""
+    """The test client with a token per role (:data:`ROLES`)."""
 
     client: TestClient
     tokens: dict[str, str]
@@ -75,7 +89,8 @@ class Api:
         report: dict[str, Any] = response.json()
         return report
 
-    def graphql(self, query: str, role: str = "reader", **variables: Any) -> dict[str, Any]:
+    def graphql(self, query: str, role: str = "pii", **variables: Any) -> dict[str, Any]:
+        """Run a query; by default as a reader of profiles in full (``pii``)."""
         response = self.client.post(
             "/graphql", json={"query": query, "variables": variables}, headers=self.auth(role)
         )

@@ -15,7 +15,7 @@ from identity.graph import IdentityGraph
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
-from tests.service.conftest import Api
+from tests.service.conftest import ROLES, Api
 
 PROFILE_QUERY = '{ profile(id: "p-unknown") { id } }'
 
@@ -83,11 +83,7 @@ def test_the_tokens_file_holds_hashes_only(tokens: dict[str, str], tokens_file: 
     assert all(token.startswith("idg_") and token not in text for token in tokens.values())
     entries = tomllib.loads(text)["tokens"]
     assert [(e["name"], e["scopes"]) for e in entries] == [
-        ("reader", ["profiles:read"]),
-        ("ingester", ["ingest:write"]),
-        ("activator", ["segments:read"]),
-        ("steward", ["profiles:read", "steward:write"]),
-        ("admin", ["admin"]),
+        (role, sorted(scopes)) for role, scopes in ROLES.items()
     ]
     assert all(len(e["sha256"]) == 64 and e["created"].tzinfo for e in entries)
 

@@ -328,7 +328,12 @@ def test_export_streams_members_with_chosen_fields_and_only_consented_ones(
         "newsletter",
         {"requires_consent": "email", "where": {"attribute": "city", "eq": "london"}},
     )
-    response = export(api, "newsletter", fields="profile_id,email,city,traits.orders,consent.email")
+    response = export(
+        api,
+        "newsletter",
+        role="exporter",
+        fields="profile_id,email,city,traits.orders,consent.email",
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-ndjson"
     rows = [json.loads(line) for line in response.text.splitlines()]
@@ -341,7 +346,7 @@ def test_export_streams_members_with_chosen_fields_and_only_consented_ones(
             "consent.email": True,
         }
     ]
-    response = export(api, "newsletter", format="csv", fields="profile_id,email")
+    response = export(api, "newsletter", role="exporter", format="csv", fields="profile_id,email")
     assert response.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(response.text))) == [
         ["profile_id", "email"],
