@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from identity.clusters import ClusterService
 from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
@@ -38,6 +39,7 @@ class IdentityGraph:
         self.events = EventService(store, rules, self.normaliser, self.ingest)
         self.journeys = JourneyService(store)
         self.segments = SegmentService(store, rules, self.profiles)
+        self.clusters = ClusterService(store, rules)
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)
