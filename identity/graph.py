@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from identity.audit import AuditService
+from identity.clusters import ClusterService
 from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
@@ -42,6 +43,7 @@ class IdentityGraph:
         self.journeys = JourneyService(store)
         self.segments = SegmentService(store, rules, self.profiles, audit=self.audit)
         self.stewardship = StewardService(store, self.resolver, self.audit)
+        self.clusters = ClusterService(store, rules)
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)

@@ -20,6 +20,7 @@ from identity.graph import IdentityGraph
 from service.auth import PROFILES_READ, Principal, optional_principal, unauthenticated
 from service.deps import get_graph
 from service.errors import graphql_error
+from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -44,7 +45,7 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query(SegmentQueries, StewardQueries):
+class Query(SegmentQueries, StewardQueries, ClusterQueries):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),

@@ -13,27 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
 from identity.errors import IdgraphError, StewardConflict
-from identity.model import ProfileChangeKind, ProfileChangeRecord, RecordRef, StoredAuditEntry
+from identity.model import ProfileChangeKind, ProfileChangeRecord, StoredAuditEntry
 from identity.stewardship import ActionResult, ReviewPair
 from service.auth import ADMIN, PROFILES_READ, STEWARD_WRITE
 from service.errors import classify, graphql_error
 from service.graphql.context import Info, call, needs
-from service.graphql.types import Profile
-
-
-@strawberry.input(description="A record named as its source knows it.")
-class RecordRefInput:
-    source: str
-    key: str
-
-    def ref(self) -> RecordRef:
-        return RecordRef(self.source, self.key)
-
-
-@strawberry.type(description="A record named as its source knows it.")
-class RecordName:
-    source: str
-    key: str
+from service.graphql.types import Profile, RecordRefInput, RecordRefType
 
 
 async def _action_profiles(root: StewardActionDone, info: Info) -> list[Profile]:
@@ -169,8 +154,8 @@ class StewardMutations:
 
 @strawberry.type(description="A pair the model was unsure of, between review and link.")
 class ReviewItem:
-    a: RecordName
-    b: RecordName
+    a: RecordRefType
+    b: RecordRefType
     profile_a: strawberry.ID | None
     profile_b: strawberry.ID | None
     weight: float = strawberry.field(description="The match weight (log2 Bayes factor).")
@@ -180,8 +165,8 @@ class ReviewItem:
     @classmethod
     def from_domain(cls, pair: ReviewPair) -> ReviewItem:
         return cls(
-            a=RecordName(source=pair.a.source, key=pair.a.key),
-            b=RecordName(source=pair.b.source, key=pair.b.key),
+            a=RecordRefType.from_domain(pair.a),
+            b=RecordRefType.from_domain(pair.b),
             profile_a=strawberry.ID(pair.profile_a) if pair.profile_a else None,
             profile_b=strawberry.ID(pair.profile_b) if pair.profile_b else None,
             weight=pair.link.weight,

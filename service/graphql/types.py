@@ -158,3 +158,22 @@ class Profile:
             created_at=profile.created_at,
             updated_at=profile.updated_at,
         )
+
+
+@strawberry.input(description="A record named as its source knows it.")
+class RecordRefInput:
+    source: str
+    key: str
+
+    def ref(self) -> model.RecordRef:
+        return model.RecordRef(self.source, self.key)
+
+
+@strawberry.type(name="RecordRef", description="A record named as its source knows it.")
+class RecordRefType:
+    source: str
+    key: str
+
+    @classmethod
+    def from_domain(cls, ref: model.RecordRef) -> RecordRefType:
+        return cls(source=ref.source, key=ref.key)
