@@ -3,7 +3,7 @@
 Every correction is a steward link the matchers cannot undo, followed by a re-resolution
 of the records it touches, in one unit of work with its audit entry:
 
-- ``merge_profiles``: must-links between the profiles' first records (a must-link is
+- ``merge_profiles``: must-links joining every record of the profiles (a must-link is
   applied before any other evidence, unconditionally);
 - ``separate_records``: a cannot-link between two records; every later clustering refuses
   any union that would put them together, so a new record that would join both sides
@@ -247,10 +247,14 @@ class StewardService:
                     f"{refs[link.b].source}/{refs[link.b].key}, which these profiles hold: "
                     "undo that separation first"
                 )
-        firsts = [members[pid][0] for pid in live]
+        # Every record is must-linked, not just one per profile: a record that shared only
+        # an identifier with its profile could otherwise be pushed out by a limit once the
+        # profiles are one, and the steward merged all of them.
+        anchor = members[live[0]][0]
         added = [
-            self._steward_link(firsts[0], rid, LinkType.MUST_LINK, actor, reason)
-            for rid in firsts[1:]
+            self._steward_link(anchor, rid, LinkType.MUST_LINK, actor, reason)
+            for rid in records
+            if rid != anchor
         ]
         return self._act("merge_profiles", actor, reason, ",".join(live), records, added)
 
