@@ -7,13 +7,12 @@ entry point passes in (a token's name over HTTP, ``cli:USER`` on the command lin
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from identity.errors import InvalidArgument, InvalidCursor
+from identity.cursors import decode_int_cursor, encode_cursor
+from identity.errors import InvalidArgument
 from identity.model import AuditEntry, JSONValue, StoredAuditEntry
 from identity.resolution import utc_now
 from identity.store.base import Store
@@ -27,21 +26,6 @@ class AuditPage:
     entries: list[StoredAuditEntry]
     end_cursor: str | None
     has_next_page: bool
-
-
-def _cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{entry_id}".encode()).decode().rstrip("=")
-
-
-def _parse_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "audit" or not number.isdigit():
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor(cursor) from None
-    return int(number)
 
 
 class AuditService:
@@ -75,11 +59,11 @@ class AuditService:
         """Newest first, ``first`` at a time after the cursor ``after``."""
         if not 1 <= first <= 500:
             raise InvalidArgument(f"first must be between 1 and 500, got {first}")
-        before = _parse_cursor(after) if after else None
+        before = decode_int_cursor(after, "audit") if after else None
         found = self.store.audit_entries(before=before, limit=first + 1, actor=actor, action=action)
         page = found[:first]
         return AuditPage(
             entries=page,
-            end_cursor=_cursor(page[-1].id) if page else None,
+            end_cursor=encode_cursor("audit", page[-1].id) if page else None,
             has_next_page=len(found) > first,
         )

@@ -9,10 +9,7 @@ clusters (a metadata document).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
-import json
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from nicknames import NickNamer
 from rapidfuzz.distance import DamerauLevenshtein
 
 from identity.clustering import DETERMINISTIC, _split_by_attribute
+from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidCursor, UnknownProfile
 from identity.matching.comparisons import date_comparison, name_comparison
 from identity.model import (
@@ -874,20 +872,15 @@ def _utc_now() -> datetime:
 
 
 def _cursor(computed_at: str, index: int) -> str:
-    doc = json.dumps([computed_at, index], separators=(",", ":"))
-    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+    return encode_cursor("suspicious", computed_at, index)
 
 
 def _parse_cursor(cursor: str, computed_at: str) -> int:
     """The index after which the page starts; InvalidCursor for a cursor of another
     ranking (it was refreshed since) or one this service did not make."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, index = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if stamp != computed_at or not isinstance(index, int) or index < 0:
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor(cursor) from None
+    stamp, index = decode_cursor(cursor, "suspicious", 2)
+    if stamp != computed_at or not isinstance(index, int) or index < 0:
+        raise InvalidCursor(cursor)
     return index
 
 

@@ -7,14 +7,12 @@ value, recency / frequency / monetary) are computed from a profile's events and 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidCursor
 from identity.model import Event, EventQuery, ProfileId, StoredRecord
 from identity.rules import EventRules
@@ -33,20 +31,18 @@ class JourneyPage:
 
 def event_cursor(event: Event) -> str:
     """An opaque cursor naming an event's place in a journey: (timestamp, event id)."""
-    doc = json.dumps([event.timestamp.isoformat(), event.event_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+    return encode_cursor("event", event.timestamp.isoformat(), event.event_id)
 
 
 def parse_event_cursor(cursor: str) -> tuple[datetime, str]:
     """Raises InvalidCursor for anything :func:`event_cursor` did not make."""
+    stamp, event_id = decode_cursor(cursor, "event", 2)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, event_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        at = datetime.fromisoformat(stamp)
-        if not isinstance(event_id, str) or at.tzinfo is None:
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        at = datetime.fromisoformat(str(stamp))
+    except ValueError:
         raise InvalidCursor(cursor) from None
+    if not isinstance(event_id, str) or at.tzinfo is None:
+        raise InvalidCursor(cursor)
     return at, event_id
 
 

@@ -19,8 +19,6 @@ never a member, so it never leaves through members, changes or exports.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import time
@@ -31,7 +29,8 @@ from typing import Any
 
 from identity.audit import SYSTEM, AuditService
 from identity.consent import ConsentStatement, current_consent, statements
-from identity.errors import InvalidArgument, InvalidCursor, InvalidSegment, UnknownSegment
+from identity.cursors import decode_int_cursor, encode_cursor
+from identity.errors import InvalidArgument, InvalidSegment, UnknownSegment
 from identity.journeys import TRAIT_NAMES, Traits, compute_traits
 from identity.model import (
     Event,
@@ -533,18 +532,11 @@ class ChangesPage:
 
 
 def change_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    return encode_cursor("segment-changes", seq)
 
 
 def parse_change_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "seq" or not number.isdigit():
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor(cursor) from None
-    return int(number)
+    return decode_int_cursor(cursor, "segment-changes")
 
 
 class SegmentService:

@@ -21,13 +21,12 @@ The audit entry of an action holds what undo needs: the links added and removed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from identity.audit import AuditService
+from identity.cursors import decode_cursor, decode_int_cursor, encode_cursor
 from identity.errors import (
     InvalidArgument,
     InvalidCursor,
@@ -94,23 +93,6 @@ class ProfileChangesPage:
     changes: list[ProfileChangeRecord]
     cursor: str
     has_more: bool
-
-
-def _encode(prefix: str, *numbers: int) -> str:
-    text = f"{prefix}:" + ",".join(str(n) for n in numbers)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, prefix: str, count: int) -> list[int]:
-    try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        found, _, body = text.partition(":")
-        numbers = [int(n) for n in body.split(",")]
-        if found != prefix or len(numbers) != count:
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor(cursor) from None
-    return numbers
 
 
 def _link_doc(link: Link) -> dict[str, JSONValue]:
@@ -369,7 +351,9 @@ class StewardService:
         store = self.store
         position: tuple[RecordId, RecordId] | None = None
         if after:
-            a, b = _decode(after, "review", 2)
+            a, b = decode_cursor(after, "review", 2)
+            if not isinstance(a, int) or not isinstance(b, int):
+                raise InvalidCursor(after)
             position = (a, b)
         pairs: list[Link] = []
         more = False
@@ -397,7 +381,7 @@ class StewardService:
             for x in pairs
             if x.a in refs and x.b in refs
         ]
-        end = _encode("review", pairs[-1].a, pairs[-1].b) if pairs else None
+        end = encode_cursor("review", pairs[-1].a, pairs[-1].b) if pairs else None
         return ReviewPage(items, end, more)
 
     def capped_identifiers(self, limit: int = 100) -> list[IdentifierFlag]:
@@ -445,11 +429,11 @@ class StewardService:
         the beginning when None), oldest first, with the cursor to pass next time."""
         if not 1 <= first <= 10_000:
             raise InvalidArgument(f"first must be between 1 and 10000, got {first}")
-        after = _decode(since, "profiles", 1)[0] if since else 0
+        after = decode_int_cursor(since, "profile-changes") if since else 0
         found = self.store.profile_change_log(after=after, limit=first + 1)
         page = found[:first]
         return ProfileChangesPage(
             changes=page,
-            cursor=_encode("profiles", page[-1].seq if page else after),
+            cursor=encode_cursor("profile-changes", page[-1].seq if page else after),
             has_more=len(found) > first,
         )

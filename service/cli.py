@@ -37,7 +37,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from identity.errors import IdgraphError, UnknownSegment
+from identity.errors import IdgraphError, RowProblem, UnknownSegment
 from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
@@ -124,6 +124,15 @@ def _count_rows(path: Path) -> int | None:
     return max(lines - 1, 0) if path.suffix == ".csv" else lines
 
 
+def _print_problems(errors: list[RowProblem], warnings: list[RowProblem], shown: int) -> None:
+    for label, problems in (("error", errors), ("warning", warnings)):
+        for p in problems[:shown]:
+            field = f" field '{p.field}'" if p.field else ""
+            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
+        if len(problems) > shown:
+            console.print(f"  ... and {len(problems) - shown:,} more {label}s")
+
+
 def _print_report(report: IngestReport, errors_shown: int = 10) -> None:
     rate = report.received / report.seconds if report.seconds else 0.0
     console.print(
@@ -134,12 +143,7 @@ def _print_report(report: IngestReport, errors_shown: int = 10) -> None:
         f"{report.profiles_split:,} split; {report.flagged_identifiers:,} identifiers flagged; "
         f"{report.seconds:.1f}s ({rate:,.0f} rows/s)"
     )
-    for label, problems in (("error", report.errors), ("warning", report.warnings)):
-        for p in problems[:errors_shown]:
-            field = f" field '{p.field}'" if p.field else ""
-            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
-        if len(problems) > errors_shown:
-            console.print(f"  ... and {len(problems) - errors_shown:,} more {label}s")
+    _print_problems(report.errors, report.warnings, errors_shown)
 
 
 def _write_problems(path: Path, reports: list[IngestReport]) -> None:
@@ -227,12 +231,7 @@ def _print_event_report(name: str, report: EventIngestReport, errors_shown: int 
         f"{report.stitched:,} identifiers stitched, {report.profiles_merged:,} profiles merged; "
         f"{report.seconds:.1f}s ({rate:,.0f} events/s)"
     )
-    for label, problems in (("error", report.errors), ("warning", report.warnings)):
-        for p in problems[:errors_shown]:
-            field = f" field '{p.field}'" if p.field else ""
-            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
-        if len(problems) > errors_shown:
-            console.print(f"  ... and {len(problems) - errors_shown:,} more {label}s")
+    _print_problems(report.errors, report.warnings, errors_shown)
 
 
 def _ingest_event_files(

@@ -16,6 +16,7 @@ Writes happen inside :meth:`Store.unit_of_work`; a failure inside it rolls back 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -69,6 +70,37 @@ def change_log_rows(
     )
     rows.extend((ProfileChangeKind.DELETED, pid, None) for pid in sorted(changes.deleted))
     return rows
+
+
+def event_document(event: Event) -> str:
+    """An event as the stores keep it, as JSON: as received, its timestamp with its own
+    offset. Shared by the adapters, so an event copied between stores is the same text."""
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": event.timestamp.isoformat(),
+            "channel": event.channel,
+            "source": event.source,
+            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
+            "properties": event.properties,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def event_from_document(event_id: str, document: str) -> Event:
+    """The event :func:`event_document` wrote."""
+    doc = json.loads(document)
+    return Event(
+        event_id=event_id,
+        type=doc["type"],
+        timestamp=datetime.fromisoformat(doc["timestamp"]),
+        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
+        channel=doc["channel"],
+        source=doc["source"],
+        properties=doc["properties"],
+    )
 
 
 class Store(ABC):

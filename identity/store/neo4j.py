@@ -64,7 +64,7 @@ from identity.model import (
     StoredRecord,
     StoreHealth,
 )
-from identity.store.base import Store, change_log_rows
+from identity.store.base import Store, change_log_rows, event_document, event_from_document
 from identity.store.cypher import statement, statements
 
 SCHEMA_VERSION = 4
@@ -103,34 +103,6 @@ def _utc(value: datetime) -> datetime:
     """A timestamp as the UTC instant Neo4j stores and compares (a DATETIME in UTC), so
     that times sent with different offsets order as instants."""
     return value.astimezone(UTC)
-
-
-def _event_body(event: Event) -> str:
-    # The same document as the embedded store's: the event as received, its timestamp
-    # with its own offset.
-    return _dumps(
-        {
-            "type": event.type,
-            "timestamp": event.timestamp.isoformat(),
-            "channel": event.channel,
-            "source": event.source,
-            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
-            "properties": event.properties,
-        }
-    )
-
-
-def _load_event(event_id: str, body: str) -> Event:
-    doc = json.loads(body)
-    return Event(
-        event_id=event_id,
-        type=doc["type"],
-        timestamp=datetime.fromisoformat(doc["timestamp"]),
-        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
-        channel=doc["channel"],
-        source=doc["source"],
-        properties=doc["properties"],
-    )
 
 
 def _event_keys(body: str) -> set[IdentifierKey]:
@@ -1171,7 +1143,7 @@ class Neo4jStore(Store):
 
     def put_events(self, events: Sequence[Event], now: datetime) -> list[EventWrite]:
         last = {e.event_id: e for e in events}
-        bodies = {eid: _event_body(e) for eid, e in last.items()}
+        bodies = {eid: event_document(e) for eid, e in last.items()}
 
         def work(s: _Statements) -> dict[str, str]:
             stored: dict[str, str] = {
@@ -1235,7 +1207,7 @@ class Neo4jStore(Store):
             return s.run("journey_oldest_first", **params)
 
         rows = self._read("journey", page)
-        return [_load_event(row["event_id"], row["body"]) for row in rows]
+        return [event_from_document(row["event_id"], row["body"]) for row in rows]
 
     def events_of_profiles(
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
@@ -1249,7 +1221,7 @@ class Neo4jStore(Store):
         )
         # A profile's events come from one batch, already in (timestamp, event id) order.
         for row in rows:
-            found[row["profile_id"]].append(_load_event(row["event_id"], row["body"]))
+            found[row["profile_id"]].append(event_from_document(row["event_id"], row["body"]))
         return found
 
     def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
@@ -1275,7 +1247,7 @@ class Neo4jStore(Store):
 
             rows = self._read("iter_events", page)
             for row in rows:
-                yield _load_event(row["event_id"], row["body"])
+                yield event_from_document(row["event_id"], row["body"])
             if len(rows) < batch_size:
                 return
             after = str(rows[-1]["event_id"])

@@ -60,7 +60,7 @@ from identity.model import (
     StoredRecord,
     StoreHealth,
 )
-from identity.store.base import Store, change_log_rows
+from identity.store.base import Store, change_log_rows, event_document, event_from_document
 
 # -- SQL -------------------------------------------------------------------------------------
 # Parameters named ``ids`` / ``keys`` / ``refs`` are JSON arrays unpacked by json_each.
@@ -415,32 +415,6 @@ def _key_list(keys: Collection[IdentifierKey]) -> str:
 def _utc_key(value: datetime) -> str:
     """A timestamp as fixed-width UTC text, whose text order is time order."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _event_body(event: Event) -> str:
-    return _dumps(
-        {
-            "type": event.type,
-            "timestamp": event.timestamp.isoformat(),
-            "channel": event.channel,
-            "source": event.source,
-            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
-            "properties": event.properties,
-        }
-    )
-
-
-def _load_event(event_id: str, body: str) -> Event:
-    doc = json.loads(body)
-    return Event(
-        event_id=event_id,
-        type=doc["type"],
-        timestamp=datetime.fromisoformat(doc["timestamp"]),
-        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
-        channel=doc["channel"],
-        source=doc["source"],
-        properties=doc["properties"],
-    )
 
 
 def _segment_change(row: tuple[Any, ...]) -> SegmentChange:
@@ -1195,7 +1169,7 @@ class SQLiteStore(Store):
         received = now.isoformat()
         with self._transaction():
             stored = dict(self._execute(_EVENTS_BY_ID, {"ids": _dumps(list(last))}).fetchall())
-            bodies = {eid: _event_body(e) for eid, e in last.items()}
+            bodies = {eid: event_document(e) for eid, e in last.items()}
             changed = [eid for eid, body in bodies.items() if stored.get(eid) != body]
             self._execute(_DELETE_EVENT_EDGES, {"ids": _dumps([e for e in changed if e in stored])})
             self._executemany(
@@ -1242,7 +1216,7 @@ class SQLiteStore(Store):
         }
         sql = _JOURNEY_NEWEST_FIRST if query.newest_first else _JOURNEY_OLDEST_FIRST
         with self._reading() as conn:
-            return [_load_event(eid, body) for eid, body in conn.execute(sql, params)]
+            return [event_from_document(eid, body) for eid, body in conn.execute(sql, params)]
 
     def events_of_profiles(
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
@@ -1251,7 +1225,7 @@ class SQLiteStore(Store):
         params = {"ids": _dumps(list(found)), "since": _utc_key(since) if since else None}
         with self._reading() as conn:
             for pid, _, eid, body in conn.execute(_EVENTS_OF_PROFILES, params):
-                found[pid].append(_load_event(eid, body))
+                found[pid].append(event_from_document(eid, body))
         return found
 
     def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
@@ -1274,7 +1248,7 @@ class SQLiteStore(Store):
             if not rows:
                 return
             for eid, body in rows:
-                yield _load_event(eid, body)
+                yield event_from_document(eid, body)
             last = rows[-1][0]
 
     # -- segments --------------------------------------------------------------------------
