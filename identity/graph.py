@@ -5,6 +5,8 @@ Entry points (CLI, HTTP) build one :class:`IdentityGraph` and call its services.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from identity.audit import AuditService
@@ -15,7 +17,7 @@ from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.normalise import Normaliser
 from identity.profiles import ProfileService
-from identity.resolution import Resolver
+from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
 from identity.segments import SegmentService
 from identity.stewardship import StewardService
@@ -24,25 +26,38 @@ from identity.store.factory import open_store
 
 
 class IdentityGraph:
-    """A store together with the rules and the services that use them."""
+    """A store together with the rules and the services that use them.
 
-    def __init__(self, store: Store, rules: Rules) -> None:
+    ``clock`` is the services' "now" (record and event times, membership changes, the end
+    of segment time windows); a fixed clock evaluates a data set as of its own date.
+    """
+
+    def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
         self.rules = rules
+        self.clock = clock
         self.normaliser = Normaliser(rules)
-        self.resolver = Resolver(store, rules)
-        self.audit = AuditService(store)
+        self.resolver = Resolver(store, rules, clock=clock)
+        self.audit = AuditService(store, clock=clock)
         self.matcher: ProbabilisticMatcher | None = None
         if rules.matching is not None:
             self.matcher = ProbabilisticMatcher(store, rules, self.resolver)
         self.ingest = IngestService(
-            store, rules, self.normaliser, self.resolver, matcher=self.matcher, audit=self.audit
+            store,
+            rules,
+            self.normaliser,
+            self.resolver,
+            matcher=self.matcher,
+            clock=clock,
+            audit=self.audit,
         )
         self.profiles = ProfileService(store, rules, self.normaliser)
-        self.events = EventService(store, rules, self.normaliser, self.ingest, audit=self.audit)
+        self.events = EventService(
+            store, rules, self.normaliser, self.ingest, clock=clock, audit=self.audit
+        )
         self.journeys = JourneyService(store)
-        self.segments = SegmentService(store, rules, self.profiles, audit=self.audit)
-        self.stewardship = StewardService(store, self.resolver, self.audit)
+        self.segments = SegmentService(store, rules, self.profiles, clock=clock, audit=self.audit)
+        self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.

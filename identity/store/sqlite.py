@@ -268,14 +268,18 @@ _JOURNEY = (
 )
 _JOURNEY_NEWEST_FIRST = _JOURNEY.format(before="<", order="DESC")
 _JOURNEY_OLDEST_FIRST = _JOURNEY.format(before=">", order="ASC")
+# Distinct identifiers per profile first, then distinct events: an e-mail held by four of
+# a profile's records would otherwise read (and de-duplicate) each of its events four times.
 _EVENTS_OF_PROFILES = (
-    "SELECT DISTINCT r.profile_id, e.ts, e.event_id, e.body FROM records r "
+    "WITH held AS (SELECT DISTINCT r.profile_id, ri.kind, ri.value FROM records r "
     "JOIN record_identifiers ri ON ri.record_id = r.id "
-    "JOIN event_identifiers ei ON ei.kind = ri.kind AND ei.value = ri.value "
-    "JOIN events e ON e.event_id = ei.event_id "
-    f"WHERE r.profile_id IN (SELECT value FROM json_each(:ids)) AND {_NOT_FLAGGED} "
-    "AND (:since IS NULL OR e.ts >= :since) "
-    "ORDER BY r.profile_id, e.ts, e.event_id"
+    f"WHERE r.profile_id IN (SELECT value FROM json_each(:ids)) AND {_NOT_FLAGGED}), "
+    "found AS (SELECT DISTINCT held.profile_id, ei.event_id FROM held "
+    "JOIN event_identifiers ei ON ei.kind = held.kind AND ei.value = held.value) "
+    "SELECT found.profile_id, e.ts, e.event_id, e.body FROM found "
+    "JOIN events e ON e.event_id = found.event_id "
+    "WHERE :since IS NULL OR e.ts >= :since "
+    "ORDER BY found.profile_id, e.ts, e.event_id"
 )
 _PROFILES_OF_EVENTS = (
     "SELECT DISTINCT ei.event_id, r.profile_id FROM json_each(:ids) j "
