@@ -329,3 +329,27 @@ def test_the_audit_log_needs_admin(api: Api) -> None:
     for role in ("reader", "steward", "activator"):
         result = api.graphql(AUDIT, role=role)
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN", role
+
+
+def test_splits_and_review_decisions_are_audited_too(loaded: Api, graph: IdentityGraph) -> None:
+    api = loaded
+    _review(graph, ("s1", "b1"))
+    ann = profile(api, "ann@example.com")
+    groups = [[ref("shop", "s3")], [ref("shop", "s1"), ref("shop", "s2")]]
+    act(api, SPLIT, id=ann["id"], groups=groups, reason="husband")
+    act(api, REJECT, a=ref("shop", "s1"), b=ref("shop", "b1"))
+    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["entries"]
+    reject, split = log[0], log[1]
+    assert (reject["action"], reject["reason"], reject["actor"]) == (
+        "reject_match",
+        "twins",
+        "steward",
+    )
+    assert [x["type"] for x in reject["after"]["links_removed"]] == ["review"]
+    assert [x["type"] for x in reject["after"]["links_added"]] == ["cannot_link"]
+    assert (split["action"], split["target"], split["reason"]) == (
+        "split_profile",
+        ann["id"],
+        "husband",
+    )
+    assert len(split["before"]["profiles"]) == 1 and len(split["after"]["profiles"]) == 2
