@@ -19,6 +19,7 @@ from identity.matching.comparisons import (
 )
 from identity.matching.linker import LinkageSettings, Linker
 from identity.matching.model import MatchModel, _patterns, probabilities, probability
+from identity.rules import SortedNeighbourhoodRule, rule_keys
 from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
 
@@ -171,12 +172,15 @@ def test_candidates_are_the_union_of_each_rules_blocks(febrl3_frame: pd.DataFram
     expected: set[tuple[str, str]] = set()
     for rule in FEBRL_BLOCKING:
         keyed = frame.copy()
-        for key in rule:
+        for key in rule_keys(rule if isinstance(rule, SortedNeighbourhoodRule) else tuple(rule)):
             base, _, form = key.partition(":")
             if form == "sound":
                 keyed[key] = [jellyfish.metaphone(v) if v else None for v in frame[base]]
         indexer = recordlinkage.Index()
-        indexer.block(left_on=list(rule), right_on=list(rule))
+        if isinstance(rule, SortedNeighbourhoodRule):
+            indexer.sortedneighbourhood(rule.key, window=rule.window, block_on=list(rule.block_on))
+        else:
+            indexer.block(left_on=list(rule), right_on=list(rule))
         expected |= set(indexer.index(keyed))
     pairs = linker.candidate_pairs(frame)
     assert len(pairs) == len(expected)
