@@ -158,23 +158,23 @@ class ProbabilisticMatcher:
             column: dict(zip(frame.index, frame[self._names[column]], strict=True))
             for column in self._tf_columns
         }
+        explainer = model.explainer()
+        values: list[str | None] = [None] * len(self._names)
         for i in chosen:
             a, b = int(scored.left[i]), int(scored.right[i])
-            values: list[str | None] = [None] * len(self._names)
             for column, by_record in tf_values.items():
                 values[column] = by_record[a]
-            levels = [int(v) for v in scored.vectors[i]]
-            score = model.score(levels, values)
-            evidence = score.evidence()
+            levels = scored.vectors[i].tolist()
+            chance, evidence = explainer.explain(levels, values)
             vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
             kind = (
                 LinkType.MATCH
-                if score.probability >= self.settings.link_threshold and not vetoed
+                if chance >= self.settings.link_threshold and not vetoed
                 else LinkType.REVIEW
             )
-            links.append(Link(a, b, kind, MATCHER, score.probability, evidence))
+            links.append(Link(a, b, kind, MATCHER, chance, evidence))
         return links
 
     # -- batch -----------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class ProbabilisticMatcher:
         with self.store.unit_of_work():
             seeds = self._changed_matches(record_ids, links)
             self.store.replace_links(record_ids, MATCHER, links)
-            outcome = self.resolver.resolve(seeds)
+            outcome = self.resolver.resolve(seeds, matcher_links_only=True)
         return LinkReport(
             records=len(frame),
             candidate_pairs=len(scored),

@@ -138,6 +138,20 @@ def test_a_score_is_explained_field_by_field_and_survives_a_round_trip() -> None
         MatchModel.from_document({"version": 0})
 
 
+def test_the_explainer_gives_the_scores_and_evidence_of_score_pair_by_pair() -> None:
+    comparisons = [name_comparison("surname", nicknames=False), date_comparison("dob")]
+    model = MatchModel.start(comparisons)
+    model.estimate_term_frequencies("surname", ["smith"] * 50 + ["wiśniewska"] + ["x"] * 49)
+    explainer = model.explainer()
+    rng = np.random.default_rng(5)
+    names = ["smith", "wiśniewska", "never-seen", None]
+    for _ in range(300):
+        levels = [int(rng.integers(-1, len(c.levels))) for c in comparisons]
+        values = [names[int(rng.integers(len(names)))], None]
+        score = model.score(levels, values)
+        assert explainer.explain(levels, values) == (score.probability, score.evidence())
+
+
 def test_settings_name_the_bad_comparison_or_blocking_key() -> None:
     with pytest.raises(ConfigError, match="unknown comparison kind 'fuzzy'"):
         LinkageSettings.build({"a": "fuzzy"}, [["a"]])
