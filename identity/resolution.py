@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,6 +88,7 @@ class Resolver:
         touched_identifiers: Collection[IdentifierKey] = (),
         status_changed: Collection[IdentifierKey] = (),
         matcher_links_only: bool = False,
+        identifier_counts: Mapping[IdentifierKey, int] | None = None,
     ) -> Resolution:
         """Re-resolve everything that ``seeds`` (changed records) can affect.
 
@@ -98,11 +99,14 @@ class Resolver:
         the deterministic links are then kept as stored when they join the same pairs
         (clustering applies matcher links after every identifier, so the identifier unions
         do not depend on them), which saves rewriting every one of them.
+        ``identifier_counts`` are current record counts the caller already holds (the
+        ingest counts the touched identifiers): they are not asked for again.
         Call inside a unit of work.
         """
         store = self.store
         outcome = Resolution()
-        outcome.flagged = self._refresh_flags(touched_identifiers)
+        known = dict(identifier_counts or {})
+        outcome.flagged = self._refresh_flags(touched_identifiers, known)
         start = set(seeds)
         if status_changed:
             for ids in store.records_with(status_changed).values():
@@ -110,7 +114,7 @@ class Resolver:
         if not start:
             return outcome
 
-        component, identifiers, linking, old = self._closure(start)
+        component, identifiers, linking, old = self._closure(start, known)
         refs = store.record_refs(component)
         links = store.links_of(
             component,
@@ -155,7 +159,7 @@ class Resolver:
         }
 
     def _closure(
-        self, start: set[RecordId]
+        self, start: set[RecordId], known: dict[IdentifierKey, int]
     ) -> tuple[
         set[RecordId],
         dict[RecordId, list[IdentifierKey]],
@@ -194,7 +198,10 @@ class Resolver:
                 identifiers[rid] = keys
                 new_keys.update(k for k in keys if k not in counts)
             if new_keys:
-                counts.update(store.identifier_counts(new_keys))
+                unknown = [k for k in new_keys if k not in known]
+                if unknown:
+                    known.update(store.identifier_counts(unknown))
+                counts.update((k, known[k]) for k in new_keys)
                 linking.update(
                     k for k in new_keys if self.rules.link_block_reason(k, counts[k]) is None
                 )
@@ -269,11 +276,16 @@ class Resolver:
                     spread.setdefault(pid, set()).add(index)
         return sum(1 for parts in spread.values() if len(parts) > 1)
 
-    def _refresh_flags(self, keys: Iterable[IdentifierKey]) -> list[IdentifierFlag]:
+    def _refresh_flags(
+        self, keys: Iterable[IdentifierKey], known: dict[IdentifierKey, int]
+    ) -> list[IdentifierFlag]:
         relevant = [k for k in set(keys) if self._kind_links(k.kind)]
         if not relevant:
             return []
-        counts = self.store.identifier_counts(relevant)
+        unknown = [k for k in relevant if k not in known]
+        if unknown:
+            known.update(self.store.identifier_counts(unknown))
+        counts = known
         flags: list[IdentifierFlag] = []
         cleared: list[IdentifierKey] = []
         for key in sorted(relevant):
