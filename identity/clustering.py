@@ -44,7 +44,8 @@ class Clustering:
 
 class _Components:
     """Union-find that also tracks, per component, the limited identifier values it holds
-    and the records it must never be joined with."""
+    and the records it must never be joined with (kept only for components that have
+    any: most records hold no limited value and no cannot-link)."""
 
     def __init__(
         self,
@@ -53,19 +54,18 @@ class _Components:
         cannot: Mapping[RecordId, set[RecordId]],
         known: Collection[RecordId] = (),
     ) -> None:
-        self.parent: dict[RecordId, RecordId] = {}
-        self.members: dict[RecordId, list[RecordId]] = {}
-        self.values: dict[RecordId, dict[str, set[str]]] = {}
-        self.cannot: dict[RecordId, set[RecordId]] = {}
-        self.known: dict[RecordId, bool] = {}
-        """Per component: holds a record with a linking identifier of a bridging kind."""
-        known_set = set(known)
-        for r in records:
-            self.parent[r] = r
-            self.members[r] = [r]
-            self.values[r] = {k: set(v) for k, v in limited.get(r, {}).items()}
-            self.cannot[r] = set(cannot.get(r, ()))
-            self.known[r] = r in known_set
+        self.parent: dict[RecordId, RecordId] = {r: r for r in records}
+        self.members: dict[RecordId, list[RecordId]] = {r: [r] for r in self.parent}
+        self.values: dict[RecordId, dict[str, set[str]]] = {
+            r: {k: set(v) for k, v in held.items()}
+            for r, held in limited.items()
+            if held and r in self.parent
+        }
+        self.cannot: dict[RecordId, set[RecordId]] = {
+            r: set(others) for r, others in cannot.items() if others and r in self.parent
+        }
+        self.known: set[RecordId] = {r for r in known if r in self.parent}
+        """Roots of components holding a record with a linking identifier of a bridging kind."""
 
     def find(self, r: RecordId) -> RecordId:
         root = r
@@ -81,11 +81,13 @@ class _Components:
         """Why joining components ``ra`` and ``rb`` is not allowed, or None. ``bridges``
         False: the evidence is a kind that may not join two known people."""
         small, large = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
-        if any(self.find(p) == large for p in self.cannot[small]):
+        if any(self.find(p) == large for p in self.cannot.get(small, ())):
             return "cannot_link"
-        if not bridges and self.known[ra] and self.known[rb]:
+        if not bridges and ra in self.known and rb in self.known:
             return "no_bridge"
-        va, vb = self.values[ra], self.values[rb]
+        va, vb = self.values.get(ra), self.values.get(rb)
+        if not va or not vb:
+            return None
         for kind in va.keys() & vb.keys():
             limit = limits[kind]
             union = len(va[kind] | vb[kind])
@@ -100,10 +102,17 @@ class _Components:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.members[ra].extend(self.members.pop(rb))
-        for kind, vals in self.values.pop(rb).items():
-            self.values[ra].setdefault(kind, set()).update(vals)
-        self.cannot[ra] |= self.cannot.pop(rb)
-        self.known[ra] = self.known[ra] or self.known.pop(rb)
+        moved = self.values.pop(rb, None)
+        if moved:
+            held = self.values.setdefault(ra, {})
+            for kind, vals in moved.items():
+                held.setdefault(kind, set()).update(vals)
+        separated = self.cannot.pop(rb, None)
+        if separated:
+            self.cannot.setdefault(ra, set()).update(separated)
+        if rb in self.known:
+            self.known.discard(rb)
+            self.known.add(ra)
 
 
 def _split_by_attribute(

@@ -218,7 +218,7 @@ class IngestService:
                 report.probabilistic_links += found.links
                 report.review_pairs += found.reviews
                 report.probabilistic_skipped = found.skipped
-            outcome = self.resolver.resolve(seeds, touched, status_changed)
+            outcome = self.resolver.resolve(seeds, touched, status_changed, identifier_counts=after)
         # Duplicate refs in one batch are reported once per row, as written.
         report.created += sum(1 for w in writes if w.created)
         report.updated += sum(1 for w in writes if w.changed and not w.created)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,7 +26,6 @@ from identity.model import (
     ProfileChanges,
     ProfileId,
     RecordId,
-    RecordRef,
 )
 from identity.normalise import normalise_name
 from identity.rules import Rules
@@ -87,22 +86,35 @@ class Resolver:
         self.clock = clock
         self.new_id = new_id
         self.listeners: list[ResolutionListener] = []
+        self._linking_kinds = frozenset(k for k, rule in rules.kinds.items() if rule.links)
+        # Kinds whose groups divide by an attribute, and the attributes they compare.
+        self._compared = {k: rule.same_attribute for k, rule in rules.kinds.items()}
 
     def resolve(
         self,
         seeds: Collection[RecordId],
         touched_identifiers: Collection[IdentifierKey] = (),
         status_changed: Collection[IdentifierKey] = (),
+        matcher_links_only: bool = False,
+        identifier_counts: Mapping[IdentifierKey, int] | None = None,
     ) -> Resolution:
         """Re-resolve everything that ``seeds`` (changed records) can affect.
 
         ``touched_identifiers`` are identifiers whose record counts changed (their flags
         are refreshed); ``status_changed`` are those among them that started or stopped
-        linking, so every record holding them is re-resolved too. Call inside a unit of work.
+        linking, so every record holding them is re-resolved too. ``matcher_links_only``
+        says that only weighted matcher links changed since the records were last resolved:
+        the deterministic links are then kept as stored when they join the same pairs
+        (clustering applies matcher links after every identifier, so the identifier unions
+        do not depend on them), which saves rewriting every one of them.
+        ``identifier_counts`` are current record counts the caller already holds (the
+        ingest counts the touched identifiers): they are not asked for again.
+        Call inside a unit of work.
         """
         store = self.store
         outcome = Resolution()
-        outcome.flagged = self._refresh_flags(touched_identifiers)
+        known = dict(identifier_counts or {})
+        outcome.flagged = self._refresh_flags(touched_identifiers, known)
         start = set(seeds)
         if status_changed:
             for ids in store.records_with(status_changed).values():
@@ -110,32 +122,22 @@ class Resolver:
         if not start:
             return outcome
 
-        component, identifiers, linking = self._closure(start)
-        records = store.get_records(component)
-        refs: dict[RecordId, RecordRef] = {rid: rec.ref for rid, rec in records.items()}
+        component, identifiers, linking, old = self._closure(start, known)
+        refs = store.record_refs(component)
         links = store.links_of(
             component,
             types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK),
             evidence=False,
         )
-        compared = {
-            rule.same_attribute for rule in self.rules.kinds.values() if rule.same_attribute
-        }
-        attributes = {
-            rid: {
-                name: normalise_name(str(rec.record.attributes[name]))
-                for name in compared
-                if rec.record.attributes.get(name) not in (None, "")
-            }
-            for rid, rec in records.items()
-        }
+        attributes = self._compared_attributes(identifiers, linking)
         result = cluster(refs, identifiers, linking, links, self.rules, attributes)
-        old = {rid: rec.profile_id for rid, rec in records.items() if rec.profile_id}
         now = self.clock()
         outcome.changes = self._assign_ids(result, old)
         outcome.records = len(component)
         outcome.refused = result.refused
-        store.replace_links(component, DETERMINISTIC, result.links)
+        stored = {(x.a, x.b) for x in links if x.matcher == DETERMINISTIC}
+        if not (matcher_links_only and stored == {(x.a, x.b) for x in result.links}):
+            store.replace_links(component, DETERMINISTIC, result.links)
         store.apply_profile_changes(outcome.changes, now)
         outcome.profiles_created = len(outcome.changes.created)
         outcome.profiles_merged = len(outcome.changes.merged)
@@ -155,24 +157,57 @@ class Resolver:
             listener(outcome)
         return outcome
 
+    def _compared_attributes(
+        self, identifiers: dict[RecordId, list[IdentifierKey]], linking: set[IdentifierKey]
+    ) -> dict[RecordId, dict[str, str]]:
+        """The normalised attributes that ``same_attribute`` rules compare, read only for
+        the records holding a linking identifier of such a kind (nobody else's are used)."""
+        needed = [
+            rid
+            for rid, keys in identifiers.items()
+            if any(self._compared.get(k.kind) and k in linking for k in keys)
+        ]
+        if not needed:
+            return {}
+        names = {name for name in self._compared.values() if name}
+        return {
+            rid: {
+                name: normalise_name(str(rec.record.attributes[name]))
+                for name in names
+                if rec.record.attributes.get(name) not in (None, "")
+            }
+            for rid, rec in self.store.get_records(needed).items()
+        }
+
     def _closure(
-        self, start: set[RecordId]
-    ) -> tuple[set[RecordId], dict[RecordId, list[IdentifierKey]], set[IdentifierKey]]:
+        self, start: set[RecordId], known: dict[IdentifierKey, int]
+    ) -> tuple[
+        set[RecordId],
+        dict[RecordId, list[IdentifierKey]],
+        set[IdentifierKey],
+        dict[RecordId, ProfileId],
+    ]:
         """Every record reachable from ``start`` over linking identifiers, matcher and
-        steward links, and current profile membership; one batch of queries per hop."""
+        steward links, and current profile membership, with each one's current profile;
+        one batch of queries per hop."""
         store = self.store
         component: set[RecordId] = set()
         identifiers: dict[RecordId, list[IdentifierKey]] = {}
         counts: dict[IdentifierKey, int] = {}
         linking: set[IdentifierKey] = set()
         expanded: set[IdentifierKey] = set()
+        profile_of: dict[RecordId, ProfileId] = {}
+        linking_kinds = self._linking_kinds
         frontier = set(start)
         while frontier:
             # Records sharing a profile with the frontier may need to split away from it.
-            profiles = set(store.profile_ids_of(frontier).values())
+            found = store.profile_ids_of(frontier - profile_of.keys())
+            profile_of.update(found)
+            profiles = set(found.values())
             if profiles:
-                for ids in store.records_of_profiles(profiles).values():
+                for pid, ids in store.records_of_profiles(profiles).items():
                     frontier.update(ids)
+                    profile_of.update((rid, pid) for rid in ids)
             frontier -= component
             if not frontier:
                 break
@@ -180,11 +215,14 @@ class Resolver:
             held = store.identifiers_of(frontier)
             new_keys: set[IdentifierKey] = set()
             for rid, idents in held.items():
-                keys = [i.key for i in idents if self._kind_links(i.kind)]
+                keys = [i.key for i in idents if i.kind in linking_kinds]
                 identifiers[rid] = keys
                 new_keys.update(k for k in keys if k not in counts)
             if new_keys:
-                counts.update(store.identifier_counts(new_keys))
+                unknown = [k for k in new_keys if k not in known]
+                if unknown:
+                    known.update(store.identifier_counts(unknown))
+                counts.update((k, known[k]) for k in new_keys)
                 linking.update(
                     k for k in new_keys if self.rules.link_block_reason(k, counts[k]) is None
                 )
@@ -200,7 +238,7 @@ class Resolver:
                     nxt.add(link.a)
                     nxt.add(link.b)
             frontier = nxt - component
-        return component, identifiers, linking
+        return component, identifiers, linking, profile_of
 
     def _kind_links(self, kind: str) -> bool:
         rule = self.rules.kinds.get(kind)
@@ -264,11 +302,16 @@ class Resolver:
                     spread.setdefault(pid, set()).add(index)
         return sum(1 for parts in spread.values() if len(parts) > 1)
 
-    def _refresh_flags(self, keys: Iterable[IdentifierKey]) -> list[IdentifierFlag]:
+    def _refresh_flags(
+        self, keys: Iterable[IdentifierKey], known: dict[IdentifierKey, int]
+    ) -> list[IdentifierFlag]:
         relevant = [k for k in set(keys) if self._kind_links(k.kind)]
         if not relevant:
             return []
-        counts = self.store.identifier_counts(relevant)
+        unknown = [k for k in relevant if k not in known]
+        if unknown:
+            known.update(self.store.identifier_counts(unknown))
+        counts = known
         flags: list[IdentifierFlag] = []
         cleared: list[IdentifierKey] = []
         for key in sorted(relevant):

@@ -72,6 +72,36 @@ class SurvivorshipRules:
 
 
 @dataclass(frozen=True, slots=True)
+class SortedNeighbourhoodRule:
+    """A blocking rule by sorted neighbourhood: records are sorted by ``key`` and each is
+    paired with the records whose key is among the ``window`` nearest distinct values
+    around its own (recordlinkage's SortedNeighbourhood), within equal ``block_on`` keys.
+    It finds what exact blocking misses when the key has a typo (``smith``/``smiht``
+    sort apart only if the typo is early in the word)."""
+
+    key: str
+    window: int = 3
+    block_on: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the rule reads: the sorting key, then the exact ones."""
+        return (self.key, *self.block_on)
+
+
+BlockingRule = tuple[str, ...] | SortedNeighbourhoodRule
+"""Records are candidates when they share every key of a tuple rule, or are neighbours
+under a sorted-neighbourhood rule."""
+
+DEFAULT_MAX_BLOCK_SIZE = 2000
+
+
+def rule_keys(rule: BlockingRule) -> tuple[str, ...]:
+    """The keys a blocking rule reads (for a sorted neighbourhood: sorting key first)."""
+    return rule.keys if isinstance(rule, SortedNeighbourhoodRule) else rule
+
+
+@dataclass(frozen=True, slots=True)
 class MatchingRules:
     """The probabilistic matcher's configuration: compared fields, blocking, thresholds.
 
@@ -81,13 +111,16 @@ class MatchingRules:
     """
 
     fields: Mapping[str, str]
-    blocking: tuple[tuple[str, ...], ...]
+    blocking: tuple[BlockingRule, ...]
     link_threshold: float = 0.95
     review_threshold: float = 0.6
     require_agreement: tuple[str, ...] = ()
     """Fields that must not disagree outright (fall to their last level) for a pair to
     link; such a pair goes to review at most. Household members share a surname, an
     address and a phone, and differ in first name."""
+    max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
+    """A blocking key held by more records than this gives no candidates (a shop's own
+    phone number on thousands of receipts would otherwise pair them all)."""
 
 
 DEFAULT_PURPOSES: tuple[str, ...] = ("email", "sms", "ads", "personalisation")
@@ -448,7 +481,14 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         raise ConfigError("must be a [matching] table", path=path, field="matching")
     _only(
         doc,
-        {"fields", "blocking", "link_threshold", "review_threshold", "require_agreement"},
+        {
+            "fields",
+            "blocking",
+            "link_threshold",
+            "review_threshold",
+            "require_agreement",
+            "max_block_size",
+        },
         path,
         "matching.",
     )
@@ -463,18 +503,17 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
                 "must be a comparison kind", path=path, field=f"matching.fields.{name}"
             )
     blocking = doc.get("blocking")
-    if (
-        not isinstance(blocking, list)
-        or not blocking
-        or not all(
-            isinstance(r, list) and r and all(isinstance(k, str) for k in r) for r in blocking
-        )
-    ):
+    if not isinstance(blocking, list) or not blocking:
         raise ConfigError(
-            'must be a list of rules, each a list of keys, e.g. [["last_name:sound"], ["email"]]',
+            'must be a list of rules, each a list of keys, e.g. [["last_name:sound"], ["email"]]'
+            ' or a sorted neighbourhood, e.g. { sorted_neighbourhood = "last_name", window = 5 }',
             path=path,
             field="matching.blocking",
         )
+    rules = tuple(_blocking_rule(rule, path, number) for number, rule in enumerate(blocking, 1))
+    max_block_size = _positive_int(
+        doc.get("max_block_size", DEFAULT_MAX_BLOCK_SIZE), path, "matching.max_block_size"
+    )
     thresholds: dict[str, float] = {}
     for name, default in (("link_threshold", 0.95), ("review_threshold", 0.6)):
         value = doc.get(name, default)
@@ -496,8 +535,9 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         )
     return MatchingRules(
         fields=dict(fields),
-        blocking=tuple(tuple(rule) for rule in blocking),
+        blocking=rules,
         require_agreement=tuple(required),
+        max_block_size=max_block_size,
         **thresholds,
     )
 
@@ -595,3 +635,40 @@ def _privacy(doc: object, kinds: Mapping[str, KindRule], path: str) -> PrivacyRu
     return PrivacyRules(
         pii_kinds=frozenset(pii_kinds), pii_attributes=frozenset(pii_attributes), masks=masks
     )
+
+
+def _blocking_rule(rule: object, path: str, number: int) -> BlockingRule:
+    """A list of keys, or a ``{ sorted_neighbourhood, window, block_on }`` table."""
+    where = f"matching.blocking[{number}]"
+    if isinstance(rule, list) and rule and all(isinstance(k, str) and k for k in rule):
+        return tuple(rule)
+    if not isinstance(rule, Mapping):
+        raise ConfigError(
+            'must be a list of keys, e.g. ["last_name:sound", "first_name:first2"], or a '
+            'table, e.g. { sorted_neighbourhood = "last_name", window = 5 }',
+            path=path,
+            field=where,
+        )
+    _only(rule, {"sorted_neighbourhood", "window", "block_on"}, path, f"{where}.")
+    key = rule.get("sorted_neighbourhood")
+    if not isinstance(key, str) or not key:
+        raise ConfigError(
+            'must name the sorting key, e.g. sorted_neighbourhood = "last_name"',
+            path=path,
+            field=f"{where}.sorted_neighbourhood",
+        )
+    window = rule.get("window", 3)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ConfigError(
+            f"must be a positive odd number of distinct key values (3, 5, 7, ...), got {window!r}",
+            path=path,
+            field=f"{where}.window",
+        )
+    block_on = rule.get("block_on", [])
+    if not isinstance(block_on, list) or not all(isinstance(k, str) and k for k in block_on):
+        raise ConfigError(
+            'must be a list of keys, e.g. block_on = ["first_name:first2"]',
+            path=path,
+            field=f"{where}.block_on",
+        )
+    return SortedNeighbourhoodRule(key, window, tuple(block_on))

@@ -571,6 +571,14 @@ def link(store: StoreOption = None, rules: RulesOption = None) -> None:
         f"{report.links:,} links, {report.reviews:,} for review; profiles "
         f"{report.profiles_merged:,} merged, {report.profiles_split:,} split"
     )
+    capped = report.oversized_keys
+    if capped.keys:
+        largest = ", ".join(f"{key} ({n:,} records)" for n, key in capped.largest)
+        console.print(
+            f"{capped.keys:,} blocking key values held by more than max_block_size records "
+            f"gave no candidates ({capped.records:,} records in all); largest: {largest}",
+            highlight=False,
+        )
 
 
 @app.command()

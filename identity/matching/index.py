@@ -5,7 +5,10 @@ through one indexed lookup per key instead of a scan.
 A blocking key is ``"<rule number>:<derived values joined by |>"``: two records share one
 exactly when they agree on every key of that blocking rule, the same pairs
 recordlinkage's block index gives the batch path (a record missing any key of a rule has
-no key for it, as recordlinkage drops rows with a missing key). The index belongs to the
+no key for it, as recordlinkage drops rows with a missing key). A sorted-neighbourhood rule
+keys a record by its sorting key and ``block_on`` values: the index finds the records with
+the same value, the centre of the window; the neighbours with near values are the batch
+path's (``idgraph link``) alone, see docs/matching.md. The index belongs to the
 ``[matching]`` settings it was built for; its fingerprint is kept in the store's metadata
 and a change of settings means a rebuild (``idgraph train`` does it).
 """
@@ -21,7 +24,7 @@ import pandas as pd
 from identity.matching.linker import _DERIVED, LinkageSettings
 from identity.model import JSONValue, MatchRow, RecordId, RecordRef, SourceRecord
 from identity.normalise import normalise_name, normalise_text
-from identity.rules import Rules
+from identity.rules import BlockingRule, Rules, SortedNeighbourhoodRule, rule_keys
 from identity.store.base import Store
 
 INDEX_KEY = "match_index"
@@ -48,10 +51,20 @@ def settings_fingerprint(rules: Rules) -> str:
     document: JSONValue = {
         "format": INDEX_FORMAT,
         "fields": dict(matching.fields) if matching else {},
-        "blocking": [list(rule) for rule in matching.blocking] if matching else [],
+        "blocking": [_rule_document(rule) for rule in matching.blocking] if matching else [],
     }
     text = json.dumps(document, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _rule_document(rule: BlockingRule) -> JSONValue:
+    if isinstance(rule, SortedNeighbourhoodRule):
+        return {
+            "sorted_neighbourhood": rule.key,
+            "window": rule.window,
+            "block_on": list(rule.block_on),
+        }
+    return list(rule)
 
 
 class MatchIndex:
@@ -96,7 +109,7 @@ class MatchIndex:
         keys: list[str] = []
         for number, rule in enumerate(self.settings.blocking):
             parts: list[str] = []
-            for key in rule:
+            for key in rule_keys(rule):
                 base, _, form = key.partition(":")
                 value = fields.get(base)
                 if form and value is not None:

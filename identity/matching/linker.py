@@ -4,7 +4,9 @@ training the Fellegi-Sunter model without labels, and scoring candidate pairs.
 Works on a pandas frame of match fields (one row per record, index = record id, string
 values already normalised, missing as None). Several blocking rules are unioned; each rule
 is a list of keys, a key being a field or a derived form of it (``surname:sound``,
-``given_name:first2``, ``date_of_birth:year``).
+``given_name:first2``, ``date_of_birth:year``), or a sorted neighbourhood over one key
+(:class:`identity.rules.SortedNeighbourhoodRule`). A key value held by more records than
+``max_block_size`` gives no candidates.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ import recordlinkage.index
 from identity.errors import ConfigError
 from identity.matching.comparisons import KINDS, MISSING, Comparison, LevelIndex, Strings
 from identity.matching.model import MatchModel, Vectors, probabilities
+from identity.rules import (
+    DEFAULT_MAX_BLOCK_SIZE,
+    BlockingRule,
+    SortedNeighbourhoodRule,
+    rule_keys,
+)
 
 _DERIVED: dict[str, Callable[[str | None], str | None]] = {
     "sound": lambda v: str(jellyfish.metaphone(v)) if v else None,
@@ -40,19 +48,22 @@ class LinkageSettings:
     """Which fields are compared how, how candidates are blocked, and the thresholds."""
 
     comparisons: tuple[Comparison, ...]
-    blocking: tuple[tuple[str, ...], ...]
+    blocking: tuple[BlockingRule, ...]
     link_threshold: float = 0.9
     """Match probability at or above which a pair becomes a link."""
     review_threshold: float = 0.5
     """Match probability at or above which (and below link) a pair is queued for review."""
+    max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
+    """A rule's key value held by more records than this gives no candidates."""
 
     @classmethod
     def build(
         cls,
         fields: dict[str, str],
-        blocking: Sequence[Sequence[str]],
+        blocking: Sequence[Sequence[str] | SortedNeighbourhoodRule],
         link_threshold: float = 0.9,
         review_threshold: float = 0.5,
+        max_block_size: int = DEFAULT_MAX_BLOCK_SIZE,
     ) -> LinkageSettings:
         """From ``{field: comparison kind}`` and blocking rules; ConfigError naming a bad one."""
         comparisons = []
@@ -63,8 +74,18 @@ class LinkageSettings:
                     field=f"comparisons.{name}",
                 )
             comparisons.append(KINDS[kind](name))
-        for number, rule in enumerate(blocking, start=1):
-            for key in rule:
+        rules: list[BlockingRule] = [
+            rule if isinstance(rule, SortedNeighbourhoodRule) else tuple(rule) for rule in blocking
+        ]
+        for number, rule in enumerate(rules, start=1):
+            if isinstance(rule, SortedNeighbourhoodRule) and (
+                rule.window < 1 or rule.window % 2 == 0
+            ):
+                raise ConfigError(
+                    f"window must be a positive odd number, got {rule.window}",
+                    field=f"blocking[{number}].window",
+                )
+            for key in rule_keys(rule):
                 base, _, form = key.partition(":")
                 if base not in fields or (form and form not in _DERIVED):
                     raise ConfigError(
@@ -76,11 +97,14 @@ class LinkageSettings:
             raise ConfigError(
                 "thresholds must satisfy 0 < review <= link < 1", field="link_threshold"
             )
+        if max_block_size < 1:
+            raise ConfigError("must be a positive integer", field="max_block_size")
         return cls(
             tuple(comparisons),
-            tuple(tuple(rule) for rule in blocking),
+            tuple(rules),
             link_threshold,
             review_threshold,
+            max_block_size,
         )
 
 
@@ -93,6 +117,8 @@ class ScoredPairs:
     vectors: Vectors
     weights: np.ndarray
     probabilities: np.ndarray = field(init=False)
+    capped: BlockingCap = field(default_factory=lambda: BlockingCap())
+    """Key values blocking skipped as oversized (batch scoring only)."""
 
     def __post_init__(self) -> None:
         self.probabilities = probabilities(self.weights)
@@ -109,9 +135,27 @@ class _Blocked:
     left: Positions
     right: Positions
     by_rule: tuple[Positions, ...]
+    capped: BlockingCap
 
     def __len__(self) -> int:
         return len(self.left)
+
+
+@dataclass(slots=True)
+class BlockingCap:
+    """Key values that gave no candidates for being held by more than ``max_block_size``
+    records, and how many records held them (summed over the rules)."""
+
+    keys: int = 0
+    records: int = 0
+    largest: list[tuple[int, str]] = field(default_factory=list)
+    """The biggest few: (records, ``"<rule number>:<value>"``), largest first."""
+
+    def add(self, number: int, sizes: pd.Series) -> None:
+        self.keys += len(sizes)
+        self.records += int(sizes.sum())
+        found = [(int(n), f"{number}:{key}") for key, n in sizes.items()]
+        self.largest = sorted(self.largest + found, reverse=True)[:5]
 
 
 class Linker:
@@ -130,10 +174,10 @@ class Linker:
     # -- candidates ------------------------------------------------------------------------
 
     @staticmethod
-    def _keys(frame: pd.DataFrame, rule: Sequence[str]) -> pd.DataFrame:
+    def _keys(frame: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
         """The rule's blocking keys, one column per key, rows by position."""
         columns: dict[str, object] = {}
-        for number, key in enumerate(rule):
+        for number, key in enumerate(rule_keys(rule)):
             base, _, form = key.partition(":")
             values = frame[base].to_numpy(dtype=object)
             if form:
@@ -145,17 +189,57 @@ class Linker:
             columns[f"key_{number}"] = values
         return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
+    def _drop_oversized(
+        self, number: int, keys: list[pd.DataFrame], capped: BlockingCap
+    ) -> list[pd.DataFrame]:
+        """The key frames without the rows whose key values (all of them together, over
+        every frame) are held by more than ``max_block_size`` records."""
+        combined = pd.concat(keys, ignore_index=True) if len(keys) > 1 else keys[0]
+        names = list(combined.columns)
+        grouped = combined.groupby(names, dropna=True, sort=False).ngroup()
+        group = grouped.fillna(-1).to_numpy(dtype=np.int64)
+        held = group >= 0
+        sizes = np.bincount(group[held]) if held.any() else np.zeros(0, dtype=np.int64)
+        over = np.flatnonzero(sizes > self.settings.max_block_size)
+        if len(over) == 0:
+            return keys
+        dropped = np.zeros(len(combined), dtype=bool)
+        dropped[held] = np.isin(group[held], over)
+        first = pd.Series(np.flatnonzero(dropped)).groupby(group[dropped]).first()
+        labels = combined.iloc[first.to_numpy()].astype(str).agg("|".join, axis=1)
+        capped.add(number, pd.Series(sizes[first.index.to_numpy()], index=labels.to_numpy()))
+        out = []
+        start = 0
+        for part in keys:
+            drop = dropped[start : start + len(part)]
+            start += len(part)
+            # A missing first key drops the row from the indexer, as any missing key does.
+            cleared = part.copy()
+            cleared.loc[drop, "key_0"] = None
+            out.append(cleared)
+        return out
+
     def _rule_pairs(
-        self, rule: Sequence[str], frame: pd.DataFrame, other: pd.DataFrame | None
+        self,
+        number: int,
+        rule: BlockingRule,
+        frame: pd.DataFrame,
+        other: pd.DataFrame | None,
+        capped: BlockingCap,
     ) -> tuple[Positions, Positions]:
-        """One rule's pairs by recordlinkage's blocking indexer, as row positions."""
-        left = self._keys(frame, rule)
-        names = list(left.columns)
-        indexer = recordlinkage.index.Block(left_on=names, right_on=names)
-        if other is None:
-            found: pd.MultiIndex = indexer.index(left)
+        """One rule's pairs by recordlinkage's blocking or sorted-neighbourhood indexer, as
+        row positions."""
+        keys = [self._keys(frame, rule)] + ([] if other is None else [self._keys(other, rule)])
+        keys = self._drop_oversized(number, keys, capped)
+        names = list(keys[0].columns)
+        indexer: recordlinkage.base.BaseIndexAlgorithm
+        if isinstance(rule, SortedNeighbourhoodRule):
+            indexer = recordlinkage.index.SortedNeighbourhood(
+                left_on=names[0], window=rule.window, block_on=names[1:]
+            )
         else:
-            found = indexer.index(left, self._keys(other, rule))
+            indexer = recordlinkage.index.Block(left_on=names, right_on=names)
+        found: pd.MultiIndex = indexer.index(*keys)
         # The keys frames are indexed by position, so the pair labels are the positions.
         return (
             found.get_level_values(0).to_numpy(dtype=np.int64),
@@ -168,12 +252,13 @@ class Linker:
                 raise ValueError(f"the {named}'s index (record ids) is not unique")
         width = max(len(frame if other is None else other), 1)
         keys = []
-        for rule in self.settings.blocking:
-            left, right = self._rule_pairs(rule, frame, other)
+        capped = BlockingCap()
+        for number, rule in enumerate(self.settings.blocking):
+            left, right = self._rule_pairs(number, rule, frame, other, capped)
             keys.append(left * width + right)
         union = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
         by_rule = tuple(np.searchsorted(union, found) for found in keys)
-        return _Blocked(union // width, union % width, by_rule)
+        return _Blocked(union // width, union % width, by_rule, capped)
 
     @staticmethod
     def _index(blocked: _Blocked, frame: pd.DataFrame, other: pd.DataFrame | None) -> pd.MultiIndex:
@@ -196,6 +281,10 @@ class Linker:
     ) -> pd.MultiIndex:
         """The union of every blocking rule's pairs (deduplication, or linking two frames)."""
         return self._index(self._block(frame, other), frame, other)
+
+    def oversized_keys(self, frame: pd.DataFrame, other: pd.DataFrame | None = None) -> BlockingCap:
+        """The key values that blocking skips for being held by too many records."""
+        return self._block(frame, other).capped
 
     # -- comparison ------------------------------------------------------------------------
 
@@ -263,7 +352,8 @@ class Linker:
         estimates: dict[int, list[list[float]]] = {}
         iterations = 0
         for rule, rows in zip(self.settings.blocking, blocked.by_rule, strict=True):
-            blocked_fields = {key.partition(":")[0] for key in rule}
+            # A sorted neighbourhood's key mostly agrees too (neighbours are near values).
+            blocked_fields = {key.partition(":")[0] for key in rule_keys(rule)}
             columns = [
                 i for i, c in enumerate(self.settings.comparisons) if c.field not in blocked_fields
             ]
@@ -290,6 +380,7 @@ class Linker:
             "random_pairs": len(vectors),
             "candidate_pairs": len(blocked),
             "em_iterations": iterations,
+            "oversized_blocking_keys": blocked.capped.keys,
         }
         self.model = model
         return model
@@ -308,6 +399,7 @@ class Linker:
             vectors,
             weights,
         )
+        scored.capped = blocked.capped
         return self._index(blocked, frame, other), scored
 
 

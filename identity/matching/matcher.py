@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from identity.errors import ConfigError
 from identity.matching.index import MatchIndex, model_fingerprint
-from identity.matching.linker import LinkageSettings, Linker, ScoredPairs
+from identity.matching.linker import BlockingCap, LinkageSettings, Linker, ScoredPairs
 from identity.matching.model import MatchModel
 from identity.model import JSONValue, Link, LinkType, RecordId, SourceRecord
 from identity.resolution import Resolver
@@ -53,6 +53,9 @@ class LinkReport:
     reviews: int
     profiles_merged: int
     profiles_split: int
+    oversized_keys: BlockingCap = field(default_factory=BlockingCap)
+    """Blocking key values that gave no candidates, held by more than ``max_block_size``
+    records."""
 
 
 @dataclass(slots=True)
@@ -62,6 +65,8 @@ class IncrementalLinks:
     candidate_pairs: int = 0
     links: int = 0
     reviews: int = 0
+    oversized_keys: int = 0
+    """Arriving records' blocking keys that gave no candidates, held by too many records."""
     skipped: str | None = None
     """Why nothing was scored (no model yet, or one trained for other settings)."""
 
@@ -84,6 +89,7 @@ class ProbabilisticMatcher:
             rules.matching.blocking,
             link_threshold=rules.matching.link_threshold,
             review_threshold=rules.matching.review_threshold,
+            max_block_size=rules.matching.max_block_size,
         )
         self.index = MatchIndex(store, rules, self.settings)
         self.fingerprint = model_fingerprint(rules, self.settings)
@@ -152,23 +158,23 @@ class ProbabilisticMatcher:
             column: dict(zip(frame.index, frame[self._names[column]], strict=True))
             for column in self._tf_columns
         }
+        explainer = model.explainer()
+        values: list[str | None] = [None] * len(self._names)
         for i in chosen:
             a, b = int(scored.left[i]), int(scored.right[i])
-            values: list[str | None] = [None] * len(self._names)
             for column, by_record in tf_values.items():
                 values[column] = by_record[a]
-            levels = [int(v) for v in scored.vectors[i]]
-            score = model.score(levels, values)
-            evidence = score.evidence()
+            levels = scored.vectors[i].tolist()
+            chance, evidence = explainer.explain(levels, values)
             vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
             kind = (
                 LinkType.MATCH
-                if score.probability >= self.settings.link_threshold and not vetoed
+                if chance >= self.settings.link_threshold and not vetoed
                 else LinkType.REVIEW
             )
-            links.append(Link(a, b, kind, MATCHER, score.probability, evidence))
+            links.append(Link(a, b, kind, MATCHER, chance, evidence))
         return links
 
     # -- batch -----------------------------------------------------------------------------
@@ -185,8 +191,9 @@ class ProbabilisticMatcher:
         reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         record_ids: list[RecordId] = [int(x) for x in frame.index]
         with self.store.unit_of_work():
+            seeds = self._changed_matches(record_ids, links)
             self.store.replace_links(record_ids, MATCHER, links)
-            outcome = self.resolver.resolve(record_ids)
+            outcome = self.resolver.resolve(seeds, matcher_links_only=True)
         return LinkReport(
             records=len(frame),
             candidate_pairs=len(scored),
@@ -194,7 +201,21 @@ class ProbabilisticMatcher:
             reviews=reviews,
             profiles_merged=outcome.profiles_merged,
             profiles_split=outcome.profiles_split,
+            oversized_keys=scored.capped,
         )
+
+    def _changed_matches(self, record_ids: list[RecordId], links: list[Link]) -> list[RecordId]:
+        """The records whose MATCH links this matcher adds, drops or re-weighs: only their
+        profiles can change (REVIEW links do not cluster, and everything else was resolved
+        as it was stored), so only they need re-resolving. Weights count because limits
+        give way in order of weight."""
+        stored = self.store.links_of(record_ids, types=(LinkType.MATCH,), evidence=False)
+        before = {(link.a, link.b): link.weight for link in stored if link.matcher == MATCHER}
+        after = {(link.a, link.b): link.weight for link in links if link.type is LinkType.MATCH}
+        changed = {
+            pair for pair in before.keys() | after.keys() if before.get(pair) != after.get(pair)
+        }
+        return sorted({rid for pair in changed for rid in pair})
 
     # -- incremental -----------------------------------------------------------------------
 
@@ -214,10 +235,16 @@ class ProbabilisticMatcher:
         for row in candidates:
             for key in row.keys:
                 by_key.setdefault(key, []).append(row.record_id)
+        # A key held by more records than the cap gives no candidates, as in batch.
+        cap = self.settings.max_block_size
         pairs: set[tuple[RecordId, RecordId]] = set()
         for row in rows:
             for key in row.keys:
-                for other in by_key.get(key, ()):
+                holders = by_key.get(key, ())
+                if len(holders) > cap:
+                    result.oversized_keys += 1
+                    continue
+                for other in holders:
                     if other != row.record_id:
                         # The later record first, as recordlinkage's dedup index gives them.
                         pairs.add((max(other, row.record_id), min(other, row.record_id)))

@@ -209,6 +209,10 @@ class MatchModel:
             weight += w
         return Score(weight, probability(weight), tuple(contributions))
 
+    def explainer(self) -> Explainer:
+        """Scores and explanations of many pairs, equal to :meth:`score`'s, faster."""
+        return Explainer(self)
+
     @staticmethod
     def _tf_adjustment(
         params: ComparisonParameters, levels: Vectors, values: PairValues
@@ -276,6 +280,57 @@ class MatchModel:
             return cls(float(doc["prior"]), comparisons, dict(doc.get("trained_on", {})))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"malformed match model: {error}", path=path) from error
+
+
+class Explainer:
+    """:meth:`MatchModel.score` and :meth:`Score.evidence` for one pair after another, with
+    every level's weight, rounded weight and name looked up once and each term-frequency
+    weight computed once per value: linking a million records explains a million pairs.
+    The sums run in the same order as :meth:`MatchModel.score`, so the figures are equal."""
+
+    def __init__(self, model: MatchModel) -> None:
+        self._prior = model.prior_weight
+        self._columns = [
+            (
+                p.name,
+                p.levels,
+                [p.weight(level) for level in range(len(p.levels))],
+                [round(p.weight(level), 3) for level in range(len(p.levels))],
+                p if p.term_frequencies else None,
+            )
+            for p in model.comparisons
+        ]
+        self._tf: dict[tuple[int, str], tuple[float, float]] = {}
+
+    def explain(
+        self, levels: Sequence[int], exact_values: Sequence[str | None]
+    ) -> tuple[float, dict[str, JSONValue]]:
+        """The pair's match probability and its evidence (as ``score(...).evidence()``)."""
+        weight = self._prior
+        fields: dict[str, JSONValue] = {}
+        for column, level in enumerate(levels):
+            name, names, weights, rounded, tf = self._columns[column]
+            if level == MISSING:
+                fields[name] = {"level": "missing", "weight": 0.0}
+                continue
+            value = exact_values[column]
+            if level == 0 and tf is not None and value:
+                found = self._tf.get((column, value))
+                if found is None:
+                    w = _tf_weight(tf, value)
+                    found = self._tf[(column, value)] = (w, round(w, 3))
+                w, shown = found
+            else:
+                w, shown = weights[level], rounded[level]
+            fields[name] = {"level": names[level], "weight": shown}
+            weight += w
+        chance = probability(weight)
+        evidence: dict[str, JSONValue] = {
+            "match_weight": round(weight, 3),
+            "match_probability": round(chance, 6),
+            "fields": fields,
+        }
+        return chance, evidence
 
 
 def probability(weight: float) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from identity.normalise import normalise_text
+from identity.rules import SortedNeighbourhoodRule
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -40,11 +41,14 @@ FEBRL_FIELDS = {
     "postcode": "postcode",
     "state": "text",
 }
-FEBRL_BLOCKING = [
+FEBRL_BLOCKING: list[list[str] | SortedNeighbourhoodRule] = [
     ["surname:sound"],
     ["given_name:sound"],
     ["date_of_birth"],
     ["soc_sec_id"],
+    # Neighbouring ids: a typo in the last digits of the social security id (FEBRL 3's
+    # blocking recall 0.9980 -> 0.9991, 10% more pairs).
+    SortedNeighbourhoodRule("soc_sec_id", window=3),
     ["postcode", "street_number"],
 ]
 

@@ -271,6 +271,11 @@ def run_recordlinkage(data: DataSet) -> Outcome:
         indexer.block(left_on=rule, right_on=rule)
         found = indexer.index(left) if right is None else indexer.index(left, right)
         pairs = found if pairs is None else pairs.union(found)
+    # idgraph's sorted neighbourhood on the id, by recordlinkage's own indexer.
+    neighbours = recordlinkage.Index()
+    neighbours.sortedneighbourhood("soc_sec_id", window=3)
+    found = neighbours.index(left) if right is None else neighbours.index(left, right)
+    pairs = pairs.union(found)
     assert pairs is not None
     compare = recordlinkage.Compare()
     for name in RL_FUZZY:

@@ -108,6 +108,26 @@ def test_evaluate_prints_pairwise_scores_against_a_truth_file(env: Path) -> None
     assert "0.3333" in output
 
 
+def test_link_reports_the_blocking_keys_it_skipped_as_oversized(env: Path) -> None:
+    packaged = Path(__file__).parents[2] / "identity" / "config" / "rules.toml"
+    rules = env / "rules.toml"
+    rules.write_text(packaged.read_text().replace("max_block_size = 2000", "max_block_size = 2"))
+    data = env / "shop.csv"
+    data.write_text(
+        "id,email,phone,first\n"
+        "a,ann@example.com,07400 123456,Ann\n"
+        "b,bob@example.com,07400 123456,Bob\n"
+        "c,cy@example.com,07400 123456,Cy\n"
+        "d,dee@example.com,07400 654321,Dee\n"
+        "e,dee@example.com,07400 654321,Dee\n"
+    )
+    run("ingest", str(data), "--mapping", str(env / "shop.toml"), "--rules", str(rules))
+    run("train", "--rules", str(rules))
+    output = run("link", "--rules", str(rules))
+    assert "1 blocking key values held by more than max_block_size" in output
+    assert "3:+447400123456 (3 records)" in output
+
+
 def test_token_create_stores_only_a_hash_and_refuses_unknown_scopes(env: Path) -> None:
     from service.auth import TokenRegistry
 

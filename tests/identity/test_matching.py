@@ -19,6 +19,7 @@ from identity.matching.comparisons import (
 )
 from identity.matching.linker import LinkageSettings, Linker
 from identity.matching.model import MatchModel, _patterns, probabilities, probability
+from identity.rules import SortedNeighbourhoodRule, rule_keys
 from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
 
@@ -137,6 +138,20 @@ def test_a_score_is_explained_field_by_field_and_survives_a_round_trip() -> None
         MatchModel.from_document({"version": 0})
 
 
+def test_the_explainer_gives_the_scores_and_evidence_of_score_pair_by_pair() -> None:
+    comparisons = [name_comparison("surname", nicknames=False), date_comparison("dob")]
+    model = MatchModel.start(comparisons)
+    model.estimate_term_frequencies("surname", ["smith"] * 50 + ["wiśniewska"] + ["x"] * 49)
+    explainer = model.explainer()
+    rng = np.random.default_rng(5)
+    names = ["smith", "wiśniewska", "never-seen", None]
+    for _ in range(300):
+        levels = [int(rng.integers(-1, len(c.levels))) for c in comparisons]
+        values = [names[int(rng.integers(len(names)))], None]
+        score = model.score(levels, values)
+        assert explainer.explain(levels, values) == (score.probability, score.evidence())
+
+
 def test_settings_name_the_bad_comparison_or_blocking_key() -> None:
     with pytest.raises(ConfigError, match="unknown comparison kind 'fuzzy'"):
         LinkageSettings.build({"a": "fuzzy"}, [["a"]])
@@ -171,12 +186,15 @@ def test_candidates_are_the_union_of_each_rules_blocks(febrl3_frame: pd.DataFram
     expected: set[tuple[str, str]] = set()
     for rule in FEBRL_BLOCKING:
         keyed = frame.copy()
-        for key in rule:
+        for key in rule_keys(rule if isinstance(rule, SortedNeighbourhoodRule) else tuple(rule)):
             base, _, form = key.partition(":")
             if form == "sound":
                 keyed[key] = [jellyfish.metaphone(v) if v else None for v in frame[base]]
         indexer = recordlinkage.Index()
-        indexer.block(left_on=list(rule), right_on=list(rule))
+        if isinstance(rule, SortedNeighbourhoodRule):
+            indexer.sortedneighbourhood(rule.key, window=rule.window, block_on=list(rule.block_on))
+        else:
+            indexer.block(left_on=list(rule), right_on=list(rule))
         expected |= set(indexer.index(keyed))
     pairs = linker.candidate_pairs(frame)
     assert len(pairs) == len(expected)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from identity.clustering import DETERMINISTIC
 from identity.demo.generator import generate
 from identity.errors import ConfigError
 from identity.evaluation import load_assignment, pairwise
@@ -99,3 +100,29 @@ def test_matching_rules_are_validated_naming_the_field() -> None:
     with pytest.raises(ConfigError, match=r"matching\.blocking"):
         Rules.from_document(bad)
     assert load_rules().matching is not None
+
+
+def test_link_re_resolves_only_what_its_links_change_and_agrees_with_a_full_resolve(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, _ = demo
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    if matcher.current_model()[0] is None:
+        matcher.train()
+    matcher.link_all()
+    rids = record_ids(graph)
+    profiles = dict(graph.store.iter_record_profiles())
+    deterministic = [link for link in graph.store.links_of(rids) if link.matcher == DETERMINISTIC]
+
+    again = matcher.link_all()
+    assert (again.profiles_merged, again.profiles_split) == (0, 0)
+    assert dict(graph.store.iter_record_profiles()) == profiles
+    assert [
+        link for link in graph.store.links_of(rids) if link.matcher == DETERMINISTIC
+    ] == deterministic
+
+    # Re-resolving every record from scratch finds nothing to change.
+    with graph.store.unit_of_work():
+        full = graph.resolver.resolve(rids)
+    assert not full.changes.assignments and not full.changes.created
+    assert dict(graph.store.iter_record_profiles()) == profiles

@@ -175,3 +175,48 @@ def test_a_stewards_cannot_link_holds_against_the_match_model(tmp_path: Path) ->
         if (link.a, link.b) == pair
     )
     assert len(set(store.profile_ids_of(pair).values())) == 2  # ... and loses
+
+
+def test_with_a_sorted_neighbourhood_rule_real_time_finds_a_subset_and_link_completes_it(
+    tmp_path: Path,
+) -> None:
+    files = generate(tmp_path / "demo", people=150, seed=8)
+    rules = tmp_path / "rules.toml"
+    packaged = Path(__file__).parents[2] / "identity" / "config" / "rules.toml"
+    neighbourhood = (
+        '    { sorted_neighbourhood = "last_name", window = 5, '
+        'block_on = ["first_name:first2"] },\n'
+    )
+    text = packaged.read_text().replace('    ["email"],\n', '    ["email"],\n' + neighbourhood)
+    assert neighbourhood in text
+    rules.write_text(text, encoding="utf-8")
+
+    def opened(name: str) -> IdentityGraph:
+        graph = IdentityGraph.open(f"sqlite:///{tmp_path / name}", rules)
+        for mapping_path in sorted(files.mappings_dir.glob("*.toml")):
+            graph.ingest.register_source(load_mapping(mapping_path, rules=graph.rules))
+        return graph
+
+    batch = opened("batch.db")
+    rows = rows_of(batch, files)
+    ingest_in_batches(batch, rows)
+    matcher = batch.probabilistic()
+    matcher.train()
+    matcher.link_all()
+
+    realtime = opened("realtime.db")
+    for key in (MODEL_KEY, STAMP_KEY):
+        realtime.store.set_meta(key, batch.store.get_meta(key))
+    random.Random(4).shuffle(rows)
+    for source, number, row in rows:
+        realtime.ingest.ingest_rows(source, [(number, row)])
+    expected, found = links_by_ref(batch), links_by_ref(realtime)
+    # Real time meets each sorted-neighbourhood key's own value only: fewer pairs, each
+    # scored as batch scores it.
+    assert found.keys() < expected.keys()
+    for pair, link in found.items():
+        assert (link.type, link.evidence) == (expected[pair].type, expected[pair].evidence)
+
+    realtime.probabilistic().link_all()
+    assert links_by_ref(realtime).keys() == expected.keys()
+    assert partition(realtime) == partition(batch)

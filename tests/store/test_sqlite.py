@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -39,6 +40,25 @@ def test_new_files_are_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     assert {"records", "record_identifiers", "links", "profiles", "sources", "meta"} <= tables
+
+
+def test_upgrading_a_version_2_store_keeps_its_documents(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:2]:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("match_model", json.dumps({"big": "x" * 100_000})), ("stamp", '{"id": "a"}')],
+        )
+    store = SQLiteStore(path)
+    assert store.schema_version == len(migrations())
+    assert store.get_meta("stamp") == {"id": "a"}
+    assert store.get_meta("match_model") == {"big": "x" * 100_000}
+    store.set_meta("stamp", {"id": "b"})
+    assert store.get_meta("stamp") == {"id": "b"} and store.meta_keys() == ["match_model", "stamp"]
+    store.close()
 
 
 def test_a_store_from_a_newer_idgraph_is_refused(tmp_path: Path) -> None:
