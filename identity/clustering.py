@@ -115,7 +115,7 @@ class _Components:
             self.known.add(ra)
 
 
-def _split_by_attribute(
+def split_by_attribute(
     members: list[RecordId], attribute: str, attributes: Mapping[RecordId, Mapping[str, str]]
 ) -> list[list[RecordId]]:
     """Members of one identifier group, divided by their (normalised) ``attribute``.
@@ -220,7 +220,7 @@ def cluster(
             subgroups.append((key, members))
         else:
             subgroups.extend(
-                (key, part) for part in _split_by_attribute(members, attribute, attributes or {})
+                (key, part) for part in split_by_attribute(members, attribute, attributes or {})
             )
     for key, members in subgroups:
         for i, r in enumerate(members):

@@ -21,7 +21,7 @@ import networkx as nx
 from nicknames import NickNamer
 from rapidfuzz.distance import DamerauLevenshtein
 
-from identity.clustering import DETERMINISTIC, _split_by_attribute
+from identity.clustering import DETERMINISTIC, split_by_attribute
 from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidCursor, UnknownProfile
 from identity.matching.comparisons import date_comparison, name_comparison
@@ -405,7 +405,7 @@ class _Groups:
             parts = (
                 [members]
                 if attribute is None
-                else _split_by_attribute(members, attribute, attributes)
+                else split_by_attribute(members, attribute, attributes)
             )
             self.groups.extend((key, part) for part in parts if len(part) > 1)
 
