@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,8 +134,13 @@ class Comparison:
         return all(_compare(op, actual, expected) for op, expected in self.ops)
 
 
+ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS = "attributes", "identifiers", "records", "events"
+"""What a condition reads of a profile: building only that makes evaluation cheaper."""
+
+
 class Condition:
     time_dependent = False
+    needs: frozenset[str] = frozenset()
 
     def holds(self, facts: Facts) -> bool:
         raise NotImplementedError
@@ -147,6 +152,7 @@ class AllOf(Condition):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_dependent", any(c.time_dependent for c in self.items))
+        object.__setattr__(self, "needs", frozenset().union(*(c.needs for c in self.items)))
 
     def holds(self, facts: Facts) -> bool:
         return all(c.holds(facts) for c in self.items)
@@ -158,6 +164,7 @@ class AnyOf(Condition):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_dependent", any(c.time_dependent for c in self.items))
+        object.__setattr__(self, "needs", frozenset().union(*(c.needs for c in self.items)))
 
     def holds(self, facts: Facts) -> bool:
         return any(c.holds(facts) for c in self.items)
@@ -169,6 +176,7 @@ class Negation(Condition):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_dependent", self.item.time_dependent)
+        object.__setattr__(self, "needs", self.item.needs)
 
     def holds(self, facts: Facts) -> bool:
         return not self.item.holds(facts)
@@ -178,6 +186,7 @@ class Negation(Condition):
 class AttributeCondition(Condition):
     name: str
     comparison: Comparison
+    needs: frozenset[str] = frozenset({ATTRIBUTES})
 
     def holds(self, facts: Facts) -> bool:
         return self.comparison.holds(facts.attribute(self.name))
@@ -189,6 +198,11 @@ class TraitCondition(Condition):
     comparison: Comparison
     time_dependent: bool = True  # recency moves with the clock
 
+    def __post_init__(self) -> None:
+        # First and last seen count the records' times too; the others only events.
+        seen = self.name in ("first_seen", "last_seen")
+        object.__setattr__(self, "needs", frozenset({EVENTS, RECORDS} if seen else {EVENTS}))
+
     def holds(self, facts: Facts) -> bool:
         return self.comparison.holds(facts.traits.value(self.name))
 
@@ -196,6 +210,7 @@ class TraitCondition(Condition):
 @dataclass(frozen=True)
 class IdentifierCondition(Condition):
     kind: str
+    needs: frozenset[str] = frozenset({IDENTIFIERS})
 
     def holds(self, facts: Facts) -> bool:
         return any(i.kind == self.kind and i.links for i in facts.profile.identifiers)
@@ -204,6 +219,7 @@ class IdentifierCondition(Condition):
 @dataclass(frozen=True)
 class ConsentCondition(Condition):
     purpose: str
+    needs: frozenset[str] = frozenset({RECORDS, EVENTS})
 
     def holds(self, facts: Facts) -> bool:
         return facts.consented(self.purpose)
@@ -223,6 +239,7 @@ class EventCondition(Condition):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_dependent", self.within_days is not None)
+        object.__setattr__(self, "needs", frozenset({EVENTS}))
 
     def holds(self, facts: Facts) -> bool:
         start = facts.now - timedelta(days=self.within_days) if self.within_days else None
@@ -263,6 +280,12 @@ class SegmentDefinition:
     @property
     def time_dependent(self) -> bool:
         return self.where.time_dependent
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """What evaluating it reads of a profile (consent reads records and events)."""
+        consent = frozenset({RECORDS, EVENTS}) if self.requires_consent else frozenset()
+        return self.where.needs | consent
 
 
 class _Parser:
@@ -614,12 +637,24 @@ class SegmentService:
 
     # -- facts and evaluation ----------------------------------------------------------------
 
-    def facts(self, profile_ids: Sequence[ProfileId]) -> dict[ProfileId, Facts]:
-        """What conditions look at, for live profiles (others are absent), batched."""
+    def facts(
+        self, profile_ids: Sequence[ProfileId], needs: Collection[str] | None = None
+    ) -> dict[ProfileId, Facts]:
+        """What conditions look at, for live profiles (others are absent), batched.
+
+        ``needs`` (ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS; all when None) says what to
+        read: the rest is left empty, which only conditions that do not read it may see.
+        """
         now = self.clock()
-        found = self.profiles.get_many(profile_ids)
+        wanted = set(needs) if needs is not None else {ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS}
+        if wanted & {ATTRIBUTES, IDENTIFIERS, RECORDS}:
+            found = self.profiles.get_many(
+                profile_ids, golden=ATTRIBUTES in wanted, identifiers=IDENTIFIERS in wanted
+            )
+        else:
+            found = self._bare_profiles(profile_ids)
         live = {p.id: p for p in found if p is not None and p.id in profile_ids}
-        events = self.store.events_of_profiles(list(live))
+        events = self.store.events_of_profiles(list(live)) if EVENTS in wanted else {}
         fields = self._consent_fields({r.record.source for p in live.values() for r in p.records})
         rules = self.rules.events
         return {
@@ -634,6 +669,14 @@ class SegmentService:
             )
             for pid, profile in live.items()
         }
+
+    def _bare_profiles(self, profile_ids: Sequence[ProfileId]) -> list[Profile | None]:
+        """Live profiles without their records: all an event condition needs."""
+        rows = self.store.get_profiles(profile_ids)
+        return [
+            Profile(r.id, r.created_at, r.updated_at, r.merged_from, (), (), (), r.split_from)
+            for r in rows.values()
+        ]
 
     def _consent_fields(self, sources: set[str]) -> dict[str, Mapping[str, str]]:
         fields: dict[str, Mapping[str, str]] = {}
@@ -650,7 +693,8 @@ class SegmentService:
         definitions: Sequence[SegmentDefinition],
         changes: list[MembershipChange],
     ) -> None:
-        facts = self.facts(profile_ids)
+        needs = frozenset().union(*(d.needs for d in definitions))
+        facts = self.facts(profile_ids, needs)
         current = self.store.memberships_of(profile_ids)
         for pid in profile_ids:
             held = set(current.get(pid, []))
