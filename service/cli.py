@@ -18,6 +18,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -86,6 +87,20 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+@contextmanager
+def _opened(store: str | None, rules: Path | None) -> Iterator[IdentityGraph]:
+    """The graph one command works on, closed after it; a domain error ends the command
+    with its message and exit code 2."""
+    try:
+        graph = _open(store, rules)
+        try:
+            yield graph
+        finally:
+            graph.close()
+    except IdgraphError as error:
+        raise _fail(error) from error
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -200,23 +215,17 @@ def ingest(
     """Load records from files into the store and resolve their profiles."""
     if source is None and mapping is None:
         raise typer.BadParameter("give --source NAME (registered) or --mapping FILE")
-    try:
-        graph = _open(store, rules)
-        try:
-            if mapping is not None:
-                loaded = load_mapping(mapping, rules=graph.rules)
-                if source is not None and source != loaded.source:
-                    raise typer.BadParameter(
-                        f"--source {source} but {mapping} maps source '{loaded.source}'"
-                    )
-                graph.ingest.register_source(loaded)
-                source = loaded.source
-            assert source is not None
-            reports = _ingest_files(graph, files, source, fmt)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        if mapping is not None:
+            loaded = load_mapping(mapping, rules=graph.rules)
+            if source is not None and source != loaded.source:
+                raise typer.BadParameter(
+                    f"--source {source} but {mapping} maps source '{loaded.source}'"
+                )
+            graph.ingest.register_source(loaded)
+            source = loaded.source
+        assert source is not None
+        reports = _ingest_files(graph, files, source, fmt)
     if errors_out is not None:
         _write_problems(errors_out, reports)
         console.print(f"errors and warnings written to {errors_out}")
@@ -263,14 +272,8 @@ def ingest_events(
     rules: RulesOption = None,
 ) -> None:
     """Load events: attach them to identifiers, stitch logins, update segments."""
-    try:
-        graph = _open(store, rules)
-        try:
-            _ingest_event_files(graph, files)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        _ingest_event_files(graph, files)
 
 
 @segments_app.command("define")
@@ -288,37 +291,25 @@ def segments_define(
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise _fail(ValueError(f"{definition}: not valid JSON: {error}")) from error
-    try:
-        graph = _open(store, rules)
-        try:
-            segment = graph.segments.define(name, document, actor=cli_actor())
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        segment = graph.segments.define(name, document, actor=cli_actor())
     console.print(f"segment [bold]{segment.name}[/] defined: {segment.size:,} members")
 
 
 @segments_app.command("list")
 def segments_list(store: StoreOption = None, rules: RulesOption = None) -> None:
     """List segments with their sizes and definitions."""
-    try:
-        graph = _open(store, rules)
-        try:
-            table = Table("segment", "members", "consent", "definition", "updated")
-            for seg in graph.segments.segments():
-                table.add_row(
-                    seg.name,
-                    f"{seg.size:,}",
-                    seg.definition.requires_consent or "",
-                    json.dumps(seg.definition.document.get("where"), ensure_ascii=False),
-                    seg.updated_at.isoformat(timespec="seconds"),
-                )
-            out.print(table)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        table = Table("segment", "members", "consent", "definition", "updated")
+        for seg in graph.segments.segments():
+            table.add_row(
+                seg.name,
+                f"{seg.size:,}",
+                seg.definition.requires_consent or "",
+                json.dumps(seg.definition.document.get("where"), ensure_ascii=False),
+                seg.updated_at.isoformat(timespec="seconds"),
+            )
+        out.print(table)
 
 
 @segments_app.command("refresh")
@@ -331,19 +322,13 @@ def segments_refresh(
 
     Run it on a schedule (cron, a Kubernetes CronJob); changes are logged for activation.
     """
-    try:
-        graph = _open(store, rules)
-        try:
-            total = graph.store.counts().profiles
-            with _progress_bars() as progress:
-                task = progress.add_task("refreshing segments", total=total)
-                report = graph.segments.refresh(
-                    names or None, progress=lambda done: progress.update(task, completed=done)
-                )
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        total = graph.store.counts().profiles
+        with _progress_bars() as progress:
+            task = progress.add_task("refreshing segments", total=total)
+            report = graph.segments.refresh(
+                names or None, progress=lambda done: progress.update(task, completed=done)
+            )
     console.print(
         f"refreshed {report.segments} segments over {report.profiles:,} profiles: "
         f"{report.entered:,} entered, {report.exited:,} exited in {report.seconds:.1f}s"
@@ -357,14 +342,8 @@ def segments_delete(
     rules: RulesOption = None,
 ) -> None:
     """Delete a segment with its members and change log."""
-    try:
-        graph = _open(store, rules)
-        try:
-            deleted = graph.segments.delete(name, actor=cli_actor())
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        deleted = graph.segments.delete(name, actor=cli_actor())
     if not deleted:
         raise _fail(UnknownSegment(name))
     console.print(f"segment [bold]{name}[/] deleted")
@@ -389,39 +368,31 @@ def export_segment(
     if fmt not in ("csv", "ndjson"):
         raise typer.BadParameter("use csv or ndjson", param_hint="--format")
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
-    try:
-        graph = _open(store, rules)
-        try:
-            bad = unknown_export_fields(chosen, graph.rules)
-            if bad:
-                raise typer.BadParameter(
-                    f"unknown trait or purpose {bad[0]!r}", param_hint="--fields"
-                )
-            size = graph.segments.get(name).size
-            out_file.parent.mkdir(parents=True, exist_ok=True)
-            opener = gzip.open if out_file.suffix == ".gz" else open
-            count = 0
-            with (
-                opener(out_file, "wt", newline="", encoding="utf-8") as fh,
-                _progress_bars() as progress,
-            ):
-                task = progress.add_task(f"{name} → {out_file.name}", total=size)
-                writer = csv.writer(fh, lineterminator="\n") if fmt == "csv" else None
+    with _opened(store, rules) as graph:
+        bad = unknown_export_fields(chosen, graph.rules)
+        if bad:
+            raise typer.BadParameter(f"unknown trait or purpose {bad[0]!r}", param_hint="--fields")
+        size = graph.segments.get(name).size
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        opener = gzip.open if out_file.suffix == ".gz" else open
+        count = 0
+        with (
+            opener(out_file, "wt", newline="", encoding="utf-8") as fh,
+            _progress_bars() as progress,
+        ):
+            task = progress.add_task(f"{name} → {out_file.name}", total=size)
+            writer = csv.writer(fh, lineterminator="\n") if fmt == "csv" else None
+            if writer is not None:
+                writer.writerow(chosen)
+            for row in graph.segments.export(name, chosen, actor=cli_actor()):
                 if writer is not None:
-                    writer.writerow(chosen)
-                for row in graph.segments.export(name, chosen, actor=cli_actor()):
-                    if writer is not None:
-                        writer.writerow([csv_cell(row[f]) for f in chosen])
-                    else:
-                        fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-                    count += 1
-                    if count % 1000 == 0:
-                        progress.update(task, completed=count)
-                progress.update(task, completed=count, total=count)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+                    writer.writerow([csv_cell(row[f]) for f in chosen])
+                else:
+                    fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                count += 1
+                if count % 1000 == 0:
+                    progress.update(task, completed=count)
+            progress.update(task, completed=count, total=count)
     console.print(f"wrote {count:,} members of {name} to {out_file}")
 
 
@@ -432,39 +403,27 @@ def sources_add(
     rules: RulesOption = None,
 ) -> None:
     """Register (or update) source mappings in the store."""
-    try:
-        graph = _open(store, rules)
-        try:
-            for path in mappings:
-                loaded = load_mapping(path, rules=graph.rules)
-                graph.ingest.register_source(loaded)
-                console.print(f"registered source [bold]{loaded.source}[/] from {path}")
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        for path in mappings:
+            loaded = load_mapping(path, rules=graph.rules)
+            graph.ingest.register_source(loaded)
+            console.print(f"registered source [bold]{loaded.source}[/] from {path}")
 
 
 @sources_app.command("list")
 def sources_list(store: StoreOption = None, rules: RulesOption = None) -> None:
     """List registered sources."""
-    try:
-        graph = _open(store, rules)
-        try:
-            table = Table("source", "key", "priority", "identifiers", "attributes")
-            for m in graph.ingest.sources():
-                table.add_row(
-                    m.source,
-                    m.key,
-                    str(m.priority),
-                    ", ".join(f"{i.field}→{i.kind}" for i in m.identifiers),
-                    ", ".join(a.name for a in m.attributes),
-                )
-            out.print(table)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        table = Table("source", "key", "priority", "identifiers", "attributes")
+        for m in graph.ingest.sources():
+            table.add_row(
+                m.source,
+                m.key,
+                str(m.priority),
+                ", ".join(f"{i.field}→{i.kind}" for i in m.identifiers),
+                ", ".join(a.name for a in m.attributes),
+            )
+        out.print(table)
 
 
 @app.command("export-profiles")
@@ -474,22 +433,16 @@ def export_profiles(
     rules: RulesOption = None,
 ) -> None:
     """Write source,record_key,profile_id for every stored record."""
-    try:
-        graph = _open(store, rules)
-        try:
-            out_file.parent.mkdir(parents=True, exist_ok=True)
-            opener = gzip.open if out_file.suffix == ".gz" else open
-            count = 0
-            with opener(out_file, "wt", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["source", "record_key", "profile_id"])
-                for ref, profile_id in graph.store.iter_record_profiles():
-                    writer.writerow([ref.source, ref.key, profile_id or ""])
-                    count += 1
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        opener = gzip.open if out_file.suffix == ".gz" else open
+        count = 0
+        with opener(out_file, "wt", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["source", "record_key", "profile_id"])
+            for ref, profile_id in graph.store.iter_record_profiles():
+                writer.writerow([ref.source, ref.key, profile_id or ""])
+                count += 1
     console.print(f"wrote {count:,} records to {out_file}")
 
 
@@ -527,18 +480,12 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
 
     Rebuilds the match index first when the [matching] settings changed since it was built.
     """
-    try:
-        graph = _open(store, rules)
-        try:
-            matcher = graph.probabilistic()
-            with console.status("reading records ...") as status:
-                frame = matcher.all_frame(progress=status.update)
-            with console.status(f"training on {len(frame):,} records ..."):
-                model = matcher.train(frame)
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        matcher = graph.probabilistic()
+        with console.status("reading records ...") as status:
+            frame = matcher.all_frame(progress=status.update)
+        with console.status(f"training on {len(frame):,} records ..."):
+            model = matcher.train(frame)
     table = Table("comparison", "level", "m", "u", "weight")
     for params in model.comparisons:
         for level, name in enumerate(params.levels):
@@ -556,16 +503,10 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
 @app.command()
 def link(store: StoreOption = None, rules: RulesOption = None) -> None:
     """Link the stored records with the trained model and re-resolve their profiles."""
-    try:
-        graph = _open(store, rules)
-        try:
-            matcher = graph.probabilistic()
-            with console.status("scoring candidate pairs ..."):
-                report = matcher.link_all()
-        finally:
-            graph.close()
-    except IdgraphError as error:
-        raise _fail(error) from error
+    with _opened(store, rules) as graph:
+        matcher = graph.probabilistic()
+        with console.status("scoring candidate pairs ..."):
+            report = matcher.link_all()
     console.print(
         f"{report.records:,} records, {report.candidate_pairs:,} candidate pairs: "
         f"{report.links:,} links, {report.reviews:,} for review; profiles "

@@ -3,11 +3,16 @@ docs/benchmarks.md, and the FEBRL linkage settings (also used by the FEBRL quali
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 
 from identity.normalise import normalise_text
@@ -74,3 +79,45 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of durations in seconds, in milliseconds."""
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] * 1000
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1] * 1000}
+
+
+def serve(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`idgraph serve` on a free port, once it answers /readyz; its log in work/serve.log."""
+    port = free_port()
+    log = (work / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [IDGRAPH, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.terminate()
+    sys.exit(f"the server did not start: see {work / 'serve.log'}")

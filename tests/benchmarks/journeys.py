@@ -25,10 +25,8 @@ The table is written into docs/benchmarks.md between the markers.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,9 +47,8 @@ from identity.mapping import load_mapping
 from identity.readers import read_file
 from identity.rules import load_rules
 from identity.store.factory import open_store
-from tests.benchmarks.common import machine, write_section
+from tests.benchmarks.common import IDGRAPH, machine, percentiles, serve, write_section
 
-IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
 TOKEN = "bench-token"
 UNTIL = DEFAULT_UNTIL
 """The generator's last moment and the graph's "now": 2025-06-30 18:00 UTC."""
@@ -126,43 +123,6 @@ class _Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] * 1000
-
-    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1] * 1000}
-
-
-def _serve(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    log = (work / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [IDGRAPH, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.terminate()
-    sys.exit(f"the server did not start: see {work / 'serve.log'}")
 
 
 def _rss_kib(pid: int) -> dict[str, int]:
@@ -345,7 +305,7 @@ def main() -> None:
             "IDGRAPH_TOKENS_FILE": str(work / "tokens.toml"),
             "IDGRAPH_DEV_TOKEN": TOKEN,
         }
-        process, base = _serve(env, work)
+        process, base = serve(env, work)
         try:
             _log(f"server up; {args.queries:,} journey queries ...")
             first, second, with_events = _journeys(base, profile_ids, args.queries, args.seed)
@@ -387,7 +347,7 @@ def main() -> None:
             f"{next_day.exited:,} out)"
         )
 
-    first_ms, second_ms = _percentiles(first), _percentiles(second) if second else None
+    first_ms, second_ms = percentiles(first), percentiles(second) if second else None
     refresh_seconds = [r.seconds for r in refreshes]
     refresh = statistics.median(refresh_seconds)
     runs = (

@@ -30,7 +30,6 @@ import json
 import math
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,9 +41,8 @@ import httpx
 from identity.demo.generator import generate
 from identity.evaluation import load_assignment, pairwise
 from identity.graph import IdentityGraph
-from tests.benchmarks.common import machine, write_section
+from tests.benchmarks.common import IDGRAPH, machine, percentiles, serve, write_section
 
-IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
 RECORDS_PER_PERSON = 3.42
 """Records the generator writes per person (10,259 for 3,000 people, seed 7)."""
 TOKEN = "bench-token"
@@ -55,43 +53,6 @@ def _run(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run([IDGRAPH, *args], check=True, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] * 1000
-
-    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1] * 1000}
-
-
-def _serve(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    log = (work / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [IDGRAPH, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.terminate()
-    sys.exit(f"the server did not start: see {work / 'serve.log'}")
 
 
 def main() -> None:
@@ -140,7 +101,7 @@ def main() -> None:
         rows = [json.loads(line) for line in files.files["webshop"].read_text().splitlines()]
         rng = random.Random(args.seed)
         chosen = rng.sample(rows, min(len(rows), args.requests + 50))
-        process, base = _serve(env, work)
+        process, base = serve(env, work)
         posts: list[float] = []
         lookups: list[float] = []
         linked = 0
@@ -167,7 +128,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(30)
-        post_ms, lookup_ms = _percentiles(posts), _percentiles(lookups)
+        post_ms, lookup_ms = percentiles(posts), percentiles(lookups)
 
     splink_headline = 60.0
     table = "\n".join(
