@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 from nicknames import NickNamer
@@ -900,6 +901,9 @@ class ClusterService:
         self.settings = settings or SuspicionSettings()
         self.batch_size = batch_size
         self.clock = clock
+        # One ranking at a time: it reads the whole store, and a second one started while
+        # the first runs would only repeat it.
+        self._ranking = threading.Lock()
 
     # -- one cluster -----------------------------------------------------------------------
 
@@ -1098,6 +1102,28 @@ class ClusterService:
             self.store.set_meta(RANKING_KEY, doc)
         return doc
 
+    def _ranking_document(self, refresh: bool) -> dict[str, Any]:
+        """The cached ranking, computed first when there is none or ``refresh`` asks.
+
+        While one ranking runs, a refresh asked elsewhere is served the cached ranking
+        (it would be the same work started again); a caller with no ranking to fall back
+        on waits for the running one.
+        """
+        doc = self.store.get_meta(RANKING_KEY)
+        cached = isinstance(doc, dict) and "entries" in doc
+        if cached and not refresh:
+            return cast(dict[str, Any], doc)
+        if self._ranking.acquire(blocking=not cached):
+            try:
+                if not refresh:  # another caller may have ranked while this one waited
+                    doc = self.store.get_meta(RANKING_KEY)
+                    if isinstance(doc, dict) and "entries" in doc:
+                        return doc
+                return self.rank()
+            finally:
+                self._ranking.release()
+        return cast(dict[str, Any], doc)
+
     def _size_threshold(self, sizes: Sequence[int]) -> int:
         floor = self.settings.min_large_size
         if not sizes:
@@ -1113,9 +1139,7 @@ class ClusterService:
         or when ``refresh`` asks for it (a whole-store read: see :meth:`rank`)."""
         if not 1 <= first <= 500:
             raise InvalidArgument(f"first must be between 1 and 500, got {first}")
-        doc = self.store.get_meta(RANKING_KEY)
-        if refresh or not isinstance(doc, dict) or "entries" not in doc:
-            doc = self.rank()
+        doc = self._ranking_document(refresh)
         computed_at = str(doc["computed_at"])
         entries: list[Any] = list(doc["entries"])
         start = _parse_cursor(after, computed_at) + 1 if after else 0

@@ -21,6 +21,7 @@ The audit entry of an action holds what undo needs: the links added and removed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,9 +77,19 @@ class ReviewPair:
     profile_b: ProfileId | None
 
     @property
-    def probability(self) -> float | None:
-        value = self.link.evidence.get("probability")
-        return float(value) if isinstance(value, int | float) else None
+    def probability(self) -> float:
+        """The match probability (the matcher keeps it as the link's weight too)."""
+        value = self.link.evidence.get("match_probability")
+        return float(value) if isinstance(value, int | float) else self.link.weight
+
+    @property
+    def weight(self) -> float:
+        """The match weight: log2 of the odds the model gives the pair."""
+        value = self.link.evidence.get("match_weight")
+        if isinstance(value, int | float):
+            return float(value)
+        chance = min(max(self.probability, 1e-12), 1 - 1e-12)
+        return math.log2(chance / (1 - chance))
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,5 +93,5 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     app.include_router(records.router)
     app.include_router(events.router)
     app.include_router(segments.router)
-    app.include_router(create_graphql_router(settings.graphql_max_depth), prefix="/graphql")
+    app.include_router(create_graphql_router(settings.graphql_limits()), prefix="/graphql")
     return app

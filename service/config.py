@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from identity.graph import IdentityGraph
     from identity.store.base import Store
+    from service.graphql.limits import GraphQLLimits
 
 MiB = 1024 * 1024
 
@@ -46,10 +47,47 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = 50 * MiB
     """Largest request body ``POST /v1/records`` accepts (413 above it)."""
-    graphql_max_depth: int = 10
+    graphql_max_depth: int = Field(default=10, ge=1)
+    """Deepest nesting of fields a GraphQL query may have."""
+    graphql_max_bytes: int = Field(default=100_000, ge=1)
+    """Largest GraphQL query text, in bytes (refused before parsing)."""
+    graphql_max_tokens: int = Field(default=10_000, ge=1)
+    """Most lexical tokens in a GraphQL query (the parser stops past it)."""
+    graphql_max_aliases: int = Field(default=100, ge=0)
+    """Most aliased fields in a GraphQL query, counted with fragments expanded."""
+    graphql_max_fragment_spreads: int = Field(default=500, ge=0)
+    """Most fragment spreads in a GraphQL query, counted with fragments expanded."""
+    graphql_max_cost: int = Field(default=10_000, ge=1)
+    """Highest cost of one GraphQL request (docs/api.md, "Limits")."""
+    graphql_cost_per_minute: int = Field(default=300_000, ge=0)
+    """Cost units one token may spend per minute, per API process (0: no budget)."""
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
     then run ``idgraph segments refresh`` on a schedule instead)."""
+
+    @model_validator(mode="after")
+    def _budget_holds_one_request(self) -> Settings:
+        if 0 < self.graphql_cost_per_minute < self.graphql_max_cost:
+            raise ValueError(
+                f"IDGRAPH_GRAPHQL_COST_PER_MINUTE ({self.graphql_cost_per_minute}) is below "
+                f"IDGRAPH_GRAPHQL_MAX_COST ({self.graphql_max_cost}): the largest request "
+                "allowed could never run; raise the budget or lower the cap"
+            )
+        return self
+
+    def graphql_limits(self) -> GraphQLLimits:
+        """The GraphQL caps and budget these settings give."""
+        from service.graphql.limits import GraphQLLimits
+
+        return GraphQLLimits(
+            max_bytes=self.graphql_max_bytes,
+            max_tokens=self.graphql_max_tokens,
+            max_depth=self.graphql_max_depth,
+            max_aliases=self.graphql_max_aliases,
+            max_fragment_spreads=self.graphql_max_fragment_spreads,
+            max_cost=self.graphql_max_cost,
+            cost_per_minute=self.graphql_cost_per_minute,
+        )
 
     @model_validator(mode="after")
     def _no_dev_token_in_production(self) -> Settings:

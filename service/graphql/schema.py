@@ -10,7 +10,7 @@ from functools import partial
 
 import strawberry
 from fastapi import Depends, Request
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
@@ -22,6 +22,7 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
+from service.graphql.limits import CostBudget, GraphQLLimits, QueryLimits
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
 from service.graphql.types import Profile
@@ -74,10 +75,25 @@ def _unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+def _code_of(error: GraphQLError) -> str:
+    """The code of an error graphql-core raised itself (ours carry theirs)."""
+    if isinstance(error, GraphQLSyntaxError):
+        if "tokens" in error.message or "nested too deeply" in error.message:
+            return "QUERY_TOO_COMPLEX"  # the parser's own limits
+        return "GRAPHQL_PARSE_FAILED"
+    if error.original_error is None and error.path is None:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "INTERNAL"
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # Every error leaves with a code, so clients branch on codes, not on messages.
+        for error in errors:
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
         # Domain, scope and validation errors are answers to the caller, not failures to log.
         super().process_errors([e for e in errors if _unexpected(e)], execution_context)
 
@@ -104,12 +120,16 @@ async def get_context(
     return Context(graph, principal)
 
 
-def create_graphql_router(max_depth: int) -> GraphQLRouter[Context, None]:
+def create_graphql_router(limits: GraphQLLimits | None = None) -> GraphQLRouter[Context, None]:
+    limits = limits or GraphQLLimits()
+    budget = CostBudget(limits.cost_per_minute)
     schema = Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            partial(QueryDepthLimiter, max_depth=max_depth),
+            # First: it refuses a document before the depth limiter or validation expand it.
+            partial(QueryLimits, limits=limits, budget=budget),
+            partial(QueryDepthLimiter, max_depth=limits.max_depth),
             partial(MaskErrors, should_mask_error=_unexpected),
         ],
     )

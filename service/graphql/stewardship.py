@@ -158,8 +158,10 @@ class ReviewItem:
     b: RecordRefType
     profile_a: strawberry.ID | None
     profile_b: strawberry.ID | None
-    weight: float = strawberry.field(description="The match weight (log2 Bayes factor).")
-    probability: float | None
+    weight: float = strawberry.field(
+        description="The match weight: log2 of the match odds the model gives the pair."
+    )
+    probability: float = strawberry.field(description="The match probability, 0 to 1.")
     evidence: JSON = strawberry.field(description="Each field's level and contribution.")
 
     @classmethod
@@ -169,7 +171,7 @@ class ReviewItem:
             b=RecordRefType.from_domain(pair.b),
             profile_a=strawberry.ID(pair.profile_a) if pair.profile_a else None,
             profile_b=strawberry.ID(pair.profile_b) if pair.profile_b else None,
-            weight=pair.link.weight,
+            weight=pair.weight,
             probability=pair.probability,
             evidence=JSON(pair.link.evidence),
         )

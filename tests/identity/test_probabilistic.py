@@ -13,6 +13,7 @@ from identity.evaluation import load_assignment, pairwise
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.matching.matcher import MATCHER, ProbabilisticMatcher
+from identity.matching.model import probability
 from identity.model import LinkType
 from identity.readers import read_file
 from identity.rules import Rules, load_rules
@@ -80,6 +81,21 @@ def test_a_pair_whose_first_names_disagree_is_reviewed_not_linked(
         if "disagrees_on" in link.evidence
     ]
     assert reviews and all(r.evidence["disagrees_on"] == ["first_name"] for r in reviews)
+
+
+def test_the_review_queue_gives_the_match_weight_and_the_probability_apart(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, _ = demo
+    page = graph.stewardship.review_queue(first=20)
+    assert page.pairs
+    for pair in page.pairs:
+        assert 0 < pair.probability <= 1  # a vetoed pair (disagrees_on) can be near-certain
+        assert pair.probability == pytest.approx(pair.link.evidence["match_probability"])
+        assert pair.weight == pytest.approx(pair.link.evidence["match_weight"])
+        # The weight is the log2 odds of the probability, not the probability again.
+        assert probability(pair.weight) == pytest.approx(pair.probability, abs=1e-3)  # rounded
+        assert pair.weight != pytest.approx(pair.probability)
 
 
 def test_matching_rules_are_validated_naming_the_field() -> None:

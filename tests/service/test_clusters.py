@@ -4,7 +4,9 @@ paginated list of suspicious clusters."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -409,3 +411,37 @@ def test_suspicious_clusters_are_ranked_paginated_and_flag_an_oversized_cluster(
     ok(api.graphql(SUSPICIOUS, first=1, refresh=True))
     stale = api.graphql(SUSPICIOUS, first=5, after=after)
     assert stale["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+
+
+def test_a_refresh_asked_while_one_runs_gets_the_cached_ranking(
+    api: Api, club: IdentityGraph
+) -> None:
+    api.ingest("club", [{"id": f"solo{i}", "email": f"p{i}@example.com"} for i in range(3)])
+    before = club.clusters.suspicious(refresh=True).computed_at
+    started, release = threading.Event(), threading.Event()
+    rankings: list[datetime] = []
+
+    def slow_clock() -> datetime:
+        # The ranking reads the clock once, when it is done: hold it there.
+        started.set()
+        release.wait(10)
+        rankings.append(datetime.now(UTC))
+        return rankings[-1]
+
+    club.clusters.clock = slow_clock
+    running = threading.Thread(target=club.clusters.suspicious, kwargs={"refresh": True})
+    running.start()
+    assert started.wait(10)
+    # While it runs, twenty more refreshes over HTTP answer at once from the cache.
+    query = (
+        "{ "
+        + " ".join(f"a{i}: suspiciousClusters(refresh: true) {{ computedAt }}" for i in range(2))
+        + " }"
+    )
+    for _ in range(10):
+        found = ok(api.graphql(query, role="reader"))
+        assert {v["computedAt"] for v in found.values()} == {before.isoformat()}
+    release.set()
+    running.join(10)
+    assert len(rankings) == 1
+    assert club.clusters.suspicious().computed_at == rankings[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.service.conftest import MAX_BODY, Api
@@ -145,11 +146,16 @@ def test_an_invalid_mapping_is_422_naming_the_field(api: Api) -> None:
         assert words in error["message"]
 
 
-def test_health_and_readiness_need_no_token(api: Api) -> None:
+def test_health_and_readiness_need_no_token_and_tell_the_anonymous_nothing_more(
+    api: Api, tmp_path: Path
+) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
-    response = api.client.get("/readyz")
-    assert response.status_code == 200
-    body = response.json()
+    for role in (None, "reader", "ingester"):
+        response = api.client.get("/readyz", headers=api.auth(role))
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready"}
+        assert str(tmp_path) not in response.text
+    body = api.client.get("/readyz", headers=api.auth("admin")).json()
     assert body["status"] == "ready"
     assert body["store"]["ok"] is True and body["store"]["backend"] == "sqlite"
 
@@ -158,4 +164,6 @@ def test_readiness_is_503_when_the_store_is_gone(api: Api) -> None:
     api.client.app.state.graph.store.close()  # type: ignore[attr-defined]
     response = api.client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.json() == {"status": "unavailable"}
+    detailed = api.client.get("/readyz", headers=api.auth("admin")).json()
+    assert detailed["store"]["ok"] is False and detailed["store"]["detail"]

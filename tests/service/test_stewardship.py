@@ -196,8 +196,12 @@ def _review(graph: IdentityGraph, *pairs: tuple[str, str]) -> None:
                 ids[RecordRef("shop", b)],
                 LinkType.REVIEW,
                 "probabilistic",
-                3.5,
-                {"probability": 0.8, "fields": {"first_name": {"level": "exact", "weight": 2.1}}},
+                0.8,  # as the matcher writes it: the weight and probability in the evidence
+                {
+                    "match_weight": 2.0,
+                    "match_probability": 0.8,
+                    "fields": {"first_name": {"level": "exact", "weight": 2.1}},
+                },
             )
             for a, b in pairs
         ]
@@ -221,6 +225,7 @@ def test_the_review_queue_pages_and_accept_and_reject_decide_pairs(
     assert not rest["hasNextPage"] and len(items) == 3
     assert (
         items[0]["probability"] == 0.8
+        and items[0]["weight"] == 2.0
         and items[0]["evidence"]["fields"]["first_name"]["weight"] == 2.1
     )
 

@@ -1,0 +1,334 @@
+"""What a GraphQL request may ask for, checked after parsing and before validation.
+
+Validation and execution both expand fragments, so a 1 KB document whose fragments each
+spread the next twice costs 2^n before any resolver runs; aliases multiply an expensive
+field. The analysis here walks each fragment once (memoised), so counting is linear in
+the document however many times its fragments expand, and refuses before graphql-core's
+validation (which is where a fragment chain used to freeze the server).
+
+A request's cost: every object field costs 1, a scalar costs nothing, a field listed in
+:data:`FIELD_COSTS` costs what it says, and a field taking ``first`` multiplies what it
+selects by ``first`` (the argument, or its default in the schema). A token's requests
+draw on a budget per minute (:class:`CostBudget`), so many cheap requests cannot do what
+one expensive request may not.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+
+FIELD_COSTS: Mapping[str, int] = {
+    # Whole-store work: the ranking is recomputed (seconds per 10,000 profiles).
+    "Query.suspiciousClusters(refresh)": 4000,
+    # Graph walks over one cluster (up to maxRecords records) with path search.
+    "Query.cluster": 50,
+    "Query.explainLink": 50,
+    # Cursor-paged reads: a fixed cost for the page, on top of what each item selects.
+    "Query.suspiciousClusters": 10,
+    "Query.reviewQueue": 20,
+    "Query.profileChanges": 10,
+    "Query.auditLog": 10,
+    "Profile.journey": 10,
+    "Segment.members": 10,
+    "Segment.memberProfiles": 10,
+    "Segment.changes": 10,
+    # One index lookup then a profile read.
+    "Query.profileByIdentifier": 2,
+    "Query.profilesByIdentifier": 2,
+}
+"""Costs of the fields that do more than read one row; ``Type.field(argument)`` applies
+when that boolean argument is true, in place of ``Type.field``."""
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLLimits:
+    """The caps of one request and the budget of one token (settings ``graphql_*``)."""
+
+    max_bytes: int = 100_000
+    max_tokens: int = 10_000
+    max_depth: int = 10
+    max_aliases: int = 100
+    max_fragment_spreads: int = 500
+    max_cost: int = 10_000
+    cost_per_minute: int = 300_000
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCost:
+    """What a document asks for once every fragment spread is expanded."""
+
+    cost: int = 0
+    aliases: int = 0
+    spreads: int = 0
+
+    def __add__(self, other: DocumentCost) -> DocumentCost:
+        return DocumentCost(
+            self.cost + other.cost, self.aliases + other.aliases, self.spreads + other.spreads
+        )
+
+
+class _Analysis:
+    """One pass over one operation, each fragment costed once."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        costs: Mapping[str, int],
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.costs = costs
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.memo: dict[str, DocumentCost] = {}
+        # Costed dependencies first, without recursion: a chain of a thousand fragments
+        # is deeper than Python's stack. Cyclic and unknown spreads count nothing here;
+        # validation names them.
+        for name in _dependency_order(self.fragments):
+            definition = self.fragments[name]
+            self.memo[name] = self.selection_set(
+                definition.selection_set,
+                self.schema.get_type(definition.type_condition.name.value),
+            )
+
+    def selection_set(
+        self, selections: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> DocumentCost:
+        total = DocumentCost()
+        if selections is None:
+            return total
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                total += self.field(node, parent)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selection_set(node.selection_set, inner)
+            elif isinstance(node, FragmentSpreadNode):
+                total += DocumentCost(spreads=1) + self.memo.get(node.name.value, DocumentCost())
+        return total
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> DocumentCost:
+        name = node.name.value
+        definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
+        child = get_named_type(definition.type) if definition is not None else None
+        inner = self.selection_set(node.selection_set, child)
+        key = f"{parent.name}.{name}" if parent is not None else name
+        own = self.costs.get(key, 1 if node.selection_set is not None else 0)
+        for flag in (a.name.value for a in node.arguments or ()):
+            if f"{key}({flag})" in self.costs and self._value(node, flag, None) is True:
+                own = self.costs[f"{key}({flag})"]
+        times = 1
+        if definition is not None and "first" in definition.args:
+            first = self._value(node, "first", definition.args["first"].default_value)
+            times = first if isinstance(first, int) and first > 0 else 1
+        return DocumentCost(
+            cost=own + times * inner.cost,
+            aliases=inner.aliases + (1 if node.alias is not None else 0),
+            spreads=inner.spreads,
+        )
+
+    def _value(self, node: FieldNode, argument: str, default: Any) -> Any:
+        for arg in node.arguments or ():
+            if arg.name.value == argument:
+                return self._literal(arg.value)
+        return default
+
+    def _literal(self, value: ValueNode) -> Any:
+        if isinstance(value, VariableNode):
+            return self.variables.get(value.name.value)
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, BooleanValueNode):
+            return value.value
+        return None
+
+
+def _spreads(selections: SelectionSetNode) -> list[str]:
+    """The fragments a selection set spreads, at any depth of its own fields."""
+    found: list[str] = []
+    stack = [selections]
+    while stack:
+        for node in stack.pop().selections:
+            if isinstance(node, FragmentSpreadNode):
+                found.append(node.name.value)
+            elif isinstance(node, FieldNode | InlineFragmentNode) and node.selection_set:
+                stack.append(node.selection_set)
+    return found
+
+
+def _dependency_order(fragments: Mapping[str, FragmentDefinitionNode]) -> list[str]:
+    """Fragment names, each after every fragment it spreads (cycles broken anywhere)."""
+    order: list[str] = []
+    state: dict[str, bool] = {}  # False: on the path, True: done
+    for start in fragments:
+        if start in state:
+            continue
+        state[start] = False
+        stack = [(start, iter(_spreads(fragments[start].selection_set)))]
+        while stack:
+            name, pending = stack[-1]
+            step = next((s for s in pending if s in fragments and s not in state), None)
+            if step is None:
+                stack.pop()
+                state[name] = True
+                order.append(name)
+            else:
+                state[step] = False
+                stack.append((step, iter(_spreads(fragments[step].selection_set))))
+    return order
+
+
+def document_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+    costs: Mapping[str, int] = FIELD_COSTS,
+) -> DocumentCost:
+    """The cost of the operation that will run (the named one, else every operation: an
+    unnamed document with several is refused by validation anyway)."""
+    analysis = _Analysis(schema, document, variables or {}, costs)
+    total = DocumentCost()
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name and (definition.name is None or definition.name.value != operation_name):
+            continue
+        root = schema.get_root_type(definition.operation)
+        total += analysis.selection_set(definition.selection_set, root)
+    return total
+
+
+class CostBudget:
+    """A token bucket per caller: ``per_minute`` cost units, refilled continuously."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, caller: str, cost: int) -> float:
+        """Take ``cost`` from the caller's budget: 0 when granted, else the seconds until
+        the budget holds that much again (nothing is taken)."""
+        if self.per_minute <= 0:
+            return 0.0
+        rate = self.per_minute / 60.0
+        with self._lock:
+            now = self.clock()
+            level, then = self._buckets.get(caller, (float(self.per_minute), now))
+            level = min(float(self.per_minute), level + (now - then) * rate)
+            if cost > level:
+                self._buckets[caller] = (level, now)
+                return (cost - level) / rate
+            self._buckets[caller] = (level - cost, now)
+            return 0.0
+
+
+def _refuse(message: str, code: str, **extra: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extra})
+
+
+class QueryLimits(SchemaExtension):
+    """Refuses documents over the caps before validation, and callers over their budget.
+
+    Every refusal is a GraphQL error whose ``extensions.code`` names the limit and whose
+    message names the setting that raises it.
+    """
+
+    def __init__(self, limits: GraphQLLimits, budget: CostBudget) -> None:
+        self.limits = limits
+        self.budget = budget
+
+    def on_operation(self) -> Iterator[None]:
+        query = self.execution_context.query or ""
+        size = len(query.encode("utf-8", "surrogatepass"))
+        if size > self.limits.max_bytes:
+            raise _refuse(
+                f"the query is {size:,} bytes, above the limit of {self.limits.max_bytes:,} "
+                "(IDGRAPH_GRAPHQL_MAX_BYTES)",
+                "QUERY_TOO_LARGE",
+            )
+        self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        document = self.execution_context.graphql_document
+        if document is None:
+            return
+        context = self.execution_context
+        found = document_cost(
+            context.schema._schema,
+            document,
+            context.variables,
+            context.operation_name,
+        )
+        limits = self.limits
+        if found.spreads > limits.max_fragment_spreads:
+            raise _refuse(
+                f"the query expands to {_count(found.spreads)} fragment spreads, above the "
+                f"limit of {limits.max_fragment_spreads:,} (IDGRAPH_GRAPHQL_MAX_FRAGMENT_SPREADS)",
+                "QUERY_TOO_COMPLEX",
+                limit="fragmentSpreads",
+            )
+        if found.aliases > limits.max_aliases:
+            raise _refuse(
+                f"the query has {_count(found.aliases)} aliases, above the limit of "
+                f"{limits.max_aliases:,} (IDGRAPH_GRAPHQL_MAX_ALIASES)",
+                "QUERY_TOO_COMPLEX",
+                limit="aliases",
+            )
+        if found.cost > limits.max_cost:
+            raise _refuse(
+                f"the query costs {_count(found.cost)}, above the limit of {limits.max_cost:,} "
+                "per request (IDGRAPH_GRAPHQL_MAX_COST); ask for smaller pages or fewer fields",
+                "QUERY_TOO_COMPLEX",
+                limit="cost",
+                cost=found.cost,
+            )
+        caller = getattr(getattr(context.context, "principal", None), "name", None)
+        if caller is not None:
+            wait = self.budget.spend(caller, found.cost)
+            if wait > 0:
+                raise _refuse(
+                    f"this token has used its budget of {self.budget.per_minute:,} cost units "
+                    f"per minute (IDGRAPH_GRAPHQL_COST_PER_MINUTE); retry in {math.ceil(wait)} s",
+                    "RATE_LIMITED",
+                    limit="costPerMinute",
+                    retryAfter=math.ceil(wait),
+                )
+
+
+def _count(value: int) -> str:
+    """A count as a reader takes it in: 1,024 or, past a billion, 2^30 style."""
+    return f"{value:,}" if value < 10**9 else f"about 2^{value.bit_length() - 1}"
