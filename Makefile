@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.generator_linkage --people 10000 100000 --runs 1
 	$(BIN)/python -m tests.benchmarks.scale --records 1000000
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
+	$(BIN)/python -m tests.benchmarks.attacks
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from identity.errors import ConfigError
 from identity.graph import IdentityGraph
 from service.auth import TokenRegistry
 from service.config import Settings
+from service.deps import graphql_body_limit
 from service.errors import install_error_handlers
 from service.graphql import create_graphql_router
 from service.metrics import install_metrics
@@ -93,5 +94,9 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     app.include_router(records.router)
     app.include_router(events.router)
     app.include_router(segments.router)
-    app.include_router(create_graphql_router(settings.graphql_limits()), prefix="/graphql")
+    app.include_router(
+        create_graphql_router(settings.graphql_limits()),
+        prefix="/graphql",
+        dependencies=[Depends(graphql_body_limit)],
+    )
     return app

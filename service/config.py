@@ -49,9 +49,11 @@ class Settings(BaseSettings):
     """Largest request body ``POST /v1/records`` accepts (413 above it)."""
     graphql_max_depth: int = Field(default=10, ge=1)
     """Deepest nesting of fields a GraphQL query may have."""
-    graphql_max_bytes: int = Field(default=100_000, ge=1)
+    graphql_max_bytes: int = Field(default=50_000, ge=1)
     """Largest GraphQL query text, in bytes (refused before parsing)."""
-    graphql_max_tokens: int = Field(default=10_000, ge=1)
+    graphql_max_body_bytes: int = Field(default=1 * MiB, ge=1)
+    """Largest body of a GraphQL request, query and variables (413 above it, unread)."""
+    graphql_max_tokens: int = Field(default=4_000, ge=1)
     """Most lexical tokens in a GraphQL query (the parser stops past it)."""
     graphql_max_aliases: int = Field(default=100, ge=0)
     """Most aliased fields in a GraphQL query, counted with fragments expanded."""

@@ -36,3 +36,17 @@ async def read_body(request: Request) -> bytes:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def graphql_body_limit(request: Request) -> None:
+    """Refuse a GraphQL body whose declared size is over the cap before it is read: the
+    query's own limits come after parsing the JSON, which for megabytes costs the
+    server what the limits are there to save."""
+    limit = get_settings(request).graphql_max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"the body exceeds {limit:,} bytes (IDGRAPH_GRAPHQL_MAX_BODY_BYTES)",
+        )

@@ -69,8 +69,8 @@ when that boolean argument is true, in place of ``Type.field``."""
 class GraphQLLimits:
     """The caps of one request and the budget of one token (settings ``graphql_*``)."""
 
-    max_bytes: int = 100_000
-    max_tokens: int = 10_000
+    max_bytes: int = 50_000
+    max_tokens: int = 4_000
     max_depth: int = 10
     max_aliases: int = 100
     max_fragment_spreads: int = 500
