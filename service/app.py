@@ -89,14 +89,13 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_metrics(app)
+    graphql_metrics = install_metrics(app)
     app.include_router(health.router)
     app.include_router(records.router)
     app.include_router(events.router)
     app.include_router(segments.router)
     app.include_router(
-        create_graphql_router(settings.graphql_limits()),
-        prefix="/graphql",
+        create_graphql_router(settings.graphql_limits(), graphql_metrics, prefix="/graphql"),
         dependencies=[Depends(graphql_body_limit)],
     )
     return app

@@ -4,11 +4,14 @@ like the probes; it carries counts only, never identifiers or personal data).
 Each app has its own registry (tests start many apps in one process). The store's
 statements per operation are read from the store at scrape time; requests are counted and
 timed by an ASGI middleware, labelled by route template (``/v1/records``, never the raw
-path, so the label set stays small).
+path, so the label set stays small); GraphQL operations, all one route, are counted and
+timed again by operation (:class:`GraphQLMetrics`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections.abc import Iterator
 
@@ -95,14 +98,63 @@ class RequestMetrics:
             self.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-def install_metrics(app: FastAPI) -> None:
+class GraphQLMetrics:
+    """``idgraph_graphql_operations_total{operation, type, outcome}`` and
+    ``idgraph_graphql_operation_duration_seconds{operation, type}``.
+
+    The operation label is the operation's name, or ``anonymous:`` and the first 12 hex
+    digits of the query text's SHA-256 for an unnamed one (the same query, the same
+    label). Names come from clients, so after ``max_operations`` distinct labels the rest
+    share ``other``: a client cannot grow the label set without bound.
+    """
+
+    OTHER = "other"
+
+    def __init__(self, registry: CollectorRegistry, max_operations: int = 500) -> None:
+        self.max_operations = max_operations
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self.operations = Counter(
+            "idgraph_graphql_operations",
+            "GraphQL operations answered, by operation, type and outcome (ok, error, refused).",
+            ["operation", "type", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "idgraph_graphql_operation_duration_seconds",
+            "Time to answer GraphQL operations, by operation and type.",
+            ["operation", "type"],
+            registry=registry,
+        )
+
+    def label(self, name: str | None, query: str | None) -> str:
+        if name:
+            label = name[:100]
+        else:
+            digest = hashlib.sha256((query or "").encode("utf-8", "surrogatepass")).hexdigest()
+            label = f"anonymous:{digest[:12]}"
+        with self._lock:
+            if label in self._seen:
+                return label
+            if len(self._seen) >= self.max_operations:
+                return self.OTHER
+            self._seen.add(label)
+            return label
+
+    def observe(self, operation: str, kind: str, outcome: str, seconds: float) -> None:
+        self.operations.labels(operation, kind, outcome).inc()
+        self.latency.labels(operation, kind).observe(seconds)
+
+
+def install_metrics(app: FastAPI) -> GraphQLMetrics:
     """A registry for the app with the store's statements and the request metrics, and
-    the ``/metrics`` route that exposes them."""
+    the ``/metrics`` route that exposes them; the GraphQL metrics, for the schema."""
     registry = CollectorRegistry()
     registry.register(StoreStatements(app))
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
     app.include_router(router)
+    return GraphQLMetrics(registry)
 
 
 @router.get("/metrics", response_class=Response)

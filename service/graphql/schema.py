@@ -23,6 +23,8 @@ from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.limits import CostBudget, GraphQLLimits, QueryLimits
+from service.graphql.observability import OperationMetrics
+from service.metrics import GraphQLMetrics
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
 from service.graphql.types import Profile
@@ -120,17 +122,25 @@ async def get_context(
     return Context(graph, principal)
 
 
-def create_graphql_router(limits: GraphQLLimits | None = None) -> GraphQLRouter[Context, None]:
+def create_graphql_router(
+    limits: GraphQLLimits | None = None,
+    metrics: GraphQLMetrics | None = None,
+    prefix: str = "",
+) -> GraphQLRouter[Context, None]:
+    """The GraphQL route (at ``prefix``, so that the route's own path carries it for the
+    request metrics), with the limits and, when given, metrics per operation."""
     limits = limits or GraphQLLimits()
     budget = CostBudget(limits.cost_per_minute)
+    measured = [partial(OperationMetrics, metrics=metrics)] if metrics is not None else []
     schema = Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
+            *measured,
             # First: it refuses a document before the depth limiter or validation expand it.
             partial(QueryLimits, limits=limits, budget=budget),
             partial(QueryDepthLimiter, max_depth=limits.max_depth),
             partial(MaskErrors, should_mask_error=_unexpected),
         ],
     )
-    return GraphQLRouter(schema, graphql_ide="graphiql", context_getter=get_context)
+    return GraphQLRouter(schema, graphql_ide="graphiql", context_getter=get_context, prefix=prefix)

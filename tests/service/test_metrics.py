@@ -3,17 +3,20 @@ read back with Prometheus' own parser."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from identity.graph import IdentityGraph
 from identity.rules import load_rules
 from service.app import create_app
 from service.config import Settings
+from service.metrics import GraphQLMetrics
 from tests.service.conftest import Api
 from tests.store.conftest import BACKENDS
 
@@ -87,3 +90,42 @@ def test_the_endpoint_reports_either_store(
         assert statements(samples, "counts", backend=store.backend) >= 1
     finally:
         graph.close()
+
+
+def graphql_ops(samples: Samples, operation: str, kind: str, outcome: str) -> float:
+    labels = frozenset({("operation", operation), ("type", kind), ("outcome", outcome)})
+    return samples.get(("idgraph_graphql_operations_total", labels), 0.0)
+
+
+def test_graphql_requests_are_counted_and_timed_per_operation(api: Api) -> None:
+    api.ingest("shop", [{"id": "a", "email": "ann@example.com"}])
+    lookup = 'query Lookup { profileByIdentifier(kind: "email", value: "ann@example.com") { id } }'
+    for _ in range(3):
+        assert "errors" not in api.graphql(lookup, role="reader")
+    anonymous = '{ profile(id: "p") { id } }'
+    api.graphql(anonymous, role="reader")
+    api.graphql("query Broken { noSuchField }", role="reader")
+    api.graphql(
+        "query Wide { " + " ".join(f"a{i}: __typename" for i in range(300)) + " }", "reader"
+    )
+    samples = scrape(api.client)
+    assert requests(samples, "POST", "/graphql", 200) == 6
+    assert graphql_ops(samples, "Lookup", "query", "ok") == 3
+    digest = hashlib.sha256(anonymous.encode()).hexdigest()[:12]
+    assert graphql_ops(samples, f"anonymous:{digest}", "query", "ok") == 1
+    assert graphql_ops(samples, "Broken", "query", "error") == 1
+    assert graphql_ops(samples, "Wide", "query", "refused") == 1
+    timed = frozenset({("operation", "Lookup"), ("type", "query")})
+    assert samples[("idgraph_graphql_operation_duration_seconds_count", timed)] == 3
+
+
+def test_client_chosen_operation_names_cannot_grow_the_labels_without_bound() -> None:
+    metrics = GraphQLMetrics(CollectorRegistry(), max_operations=3)
+    assert [metrics.label(f"Op{i}", "") for i in range(5)] == [
+        "Op0",
+        "Op1",
+        "Op2",
+        "other",
+        "other",
+    ]
+    assert metrics.label("Op1", "") == "Op1"
