@@ -24,10 +24,10 @@ from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.limits import CostBudget, GraphQLLimits, QueryLimits
 from service.graphql.observability import OperationMetrics
-from service.metrics import GraphQLMetrics
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
 from service.graphql.types import Profile
+from service.metrics import GraphQLMetrics
 
 
 async def resolve_profile(info: Info, id: strawberry.ID) -> Profile | None:
