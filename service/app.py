@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from identity.errors import ConfigError
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             if graph is None:
                 app.state.graph.close()
 
-    app = FastAPI(
+    # /docs and /redoc from files in the package: a CDN is not reachable everywhere.
+    app = FastAPIOffline(
         title="idgraph",
         summary="Identity resolution: records in, resolved customer profiles out.",
         version="0.1.0",

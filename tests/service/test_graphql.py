@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -159,3 +160,15 @@ def test_a_query_over_get_needs_a_token(api: Api) -> None:
     assert api.client.get("/graphql", params=query).status_code == 401
     response = api.client.get("/graphql", params=query, headers=api.auth("reader"))
     assert response.json() == {"data": {"profile": None}}
+
+
+def test_the_api_docs_pages_load_nothing_from_outside(api: Api) -> None:
+    for page in ("/docs", "/redoc"):
+        response = api.client.get(page)
+        assert response.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+        sources += re.findall(r"(?:url|openapi_url): *'([^']+)'", response.text)
+        assert sources, page
+        for source in sources:
+            assert source.startswith("/"), (page, source)
+            assert api.client.get(source).status_code == 200, source
