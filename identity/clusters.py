@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -194,6 +194,28 @@ class UnknownRecord:
 Explanation = LinkExplained | RecordsNotLinked | UnknownRecord
 
 
+Show = Callable[[str, str, str], str]
+"""How a personal value shows: ``(what, name, value) -> shown``, where ``what`` is
+``"identifier"`` (``name`` its kind) or ``"attribute"`` (``name`` the attribute)."""
+
+_CONFLICTS = {
+    "conflicting_birth_dates": ("birth_date", "birth dates"),
+    "conflicting_first_names": ("first_name", "first names"),
+}
+"""Reason types of conflicting attribute values: the attribute and how a message names it."""
+
+
+def _conflict_message(what: str, groups: Sequence[Mapping[str, Any]]) -> str:
+    shown = ", ".join(
+        f"{'/'.join(g['values'])} ({g.get('count', len(g['records']))})" for g in groups[:4]
+    )
+    return f"{len(groups)} unrelated {what}: {shown}"
+
+
+def _identifier_label(kind: str, value: str) -> str:
+    return f"the shared {kind} {value}"
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a cluster looks over-merged: a type, a sentence and the facts behind it."""
@@ -211,6 +233,38 @@ class Reason:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Reason:
         return cls(str(doc["type"]), str(doc["message"]), float(doc["score"]), doc["details"])
+
+    def masked(self, show: Show) -> Reason:
+        """The reason with every personal value passed through ``show`` (an identifier
+        value as ``show("identifier", kind, value)``, an attribute value as
+        ``show("attribute", name, value)``), in its details and its message alike; the
+        type, score, sizes, counts and record references stay as they are."""
+        details = dict(self.details)
+        message = self.message
+        if self.type == "conflicting_identifiers" and isinstance(details.get("values"), dict):
+            kind = str(details.get("kind"))
+            held = cast(dict[str, JSONValue], details["values"])
+            details["values"] = {show("identifier", kind, v): refs for v, refs in held.items()}
+        elif self.type in _CONFLICTS and isinstance(details.get("groups"), list):
+            name, what = _CONFLICTS[self.type]
+            groups: list[JSONValue] = []
+            for group in cast(list[dict[str, Any]], details["groups"]):
+                values = [show("attribute", name, str(v)) for v in group["values"]]
+                groups.append({**group, "values": values})
+            details["groups"] = groups
+            message = _conflict_message(what, cast(list[dict[str, Any]], groups))
+        elif self.type in ("cut_splits_cluster", "weak_link_holds_cluster"):
+            cut = details.get("cut_identifier")
+            if isinstance(cut, dict):
+                kind, value = str(cut["kind"]), str(cut["value"])
+                label = _identifier_label(kind, show("identifier", kind, value))
+                message = message.replace(str(details["cut"]), label, 1)
+                details["cut"] = label
+                details["cut_identifier"] = {"kind": kind, "value": show("identifier", kind, value)}
+            elif "the shared " in str(details.get("cut", "")):  # a ranking cached before
+                message = f"{self.type.replace('_', ' ')} (the values need the pii:read scope)"
+                details = {k: v for k, v in details.items() if k not in ("cut",)}
+        return Reason(self.type, message, self.score, details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,30 +684,29 @@ def assess(
                     # A record holding two values belongs to both sides; label it by its first.
                     conflicts.labels[kind].setdefault(rid, index)
 
-    for name, clean, conflict, weight, what in (
-        ("birth_date", str.strip, _dates_conflict, settings.conflicting_birth_dates, "birth dates"),
+    for reason_type, clean, conflict, weight in (
+        ("conflicting_birth_dates", str.strip, _dates_conflict, settings.conflicting_birth_dates),
         (
-            "first_name",
+            "conflicting_first_names",
             normalise_name,
             _names_conflict,
             settings.conflicting_first_names,
-            "first names",
         ),
     ):
+        name, what = _CONFLICTS[reason_type]
         values = _attribute_values(data, name, clean)
         groups = _value_groups(values, conflict)
         if len(groups) > 1:
+            described: list[dict[str, Any]] = [
+                {"values": vals, "count": len(ids), "records": _refs(data, ids)}
+                for vals, ids in groups
+            ]
             reasons.append(
                 Reason(
-                    f"conflicting_{name}s",
-                    f"{len(groups)} unrelated {what}: "
-                    + ", ".join(f"{'/'.join(vals)} ({len(ids)})" for vals, ids in groups[:4]),
+                    reason_type,
+                    _conflict_message(what, described),
                     weight,
-                    {
-                        "groups": [
-                            {"values": vals, "records": _refs(data, ids)} for vals, ids in groups
-                        ]
-                    },
+                    {"groups": cast(list[JSONValue], described)},
                 )
             )
             conflicts.labels[name] = {rid: i for i, (_, ids) in enumerate(groups) for rid in ids}
@@ -742,6 +795,9 @@ def _cut_reasons(
         }
         if across:
             details["disagree_on"] = across
+        if node is not None and node[0] == "i":
+            key = node[1][0]
+            details["cut_identifier"] = {"kind": key.kind, "value": key.value}
         if link is not None:
             details["link"] = {
                 "a": list(data.ref(link.a)),
@@ -791,7 +847,7 @@ def _identity_graph(data: _ClusterData, rules: Rules) -> tuple[nx.Graph, Any]:
         assert node is not None
         if node[0] == "i":
             key = node[1][0]
-            return f"the shared {key.kind} {key.value}"
+            return _identifier_label(key.kind, key.value)
         ref = data.ref(node[1])
         return f"the record {ref.source}/{ref.key}"
 

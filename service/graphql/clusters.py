@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -137,16 +138,23 @@ class SuspicionReason:
 
     @classmethod
     def from_domain(cls, reason: domain.Reason, masker: Masker) -> SuspicionReason:
-        if masker.reveals:
-            return cls(
-                type=reason.type,
-                message=reason.message,
-                score=reason.score,
-                details=JSON(reason.details),
-            )
-        # Messages and details quote names, dates and identifier values.
-        hidden = f"{reason.type.replace('_', ' ')} (the values need the pii:read scope)"
-        return cls(type=reason.type, message=hidden, score=reason.score, details=JSON({}))
+        if not masker.reveals:
+            # Messages and details quote names, dates and identifier values: those are
+            # masked; the signal, sizes, counts and records stay readable.
+            reason = reason.masked(partial(_shown, masker))
+        return cls(
+            type=reason.type,
+            message=reason.message,
+            score=reason.score,
+            details=JSON(reason.details),
+        )
+
+
+def _shown(masker: Masker, what: str, name: str, value: str) -> str:
+    """A personal value in a suspicion reason, as the caller may see it."""
+    if what == "identifier":
+        return masker.identifier(name, value)
+    return str(masker.attribute(name, value))
 
 
 @strawberry.type(description="A profile's over-merge score and the reasons behind it.")

@@ -4,6 +4,7 @@ paginated list of suspicious clusters."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -349,6 +350,58 @@ def test_a_bridge_record_between_two_people_is_the_cut_and_its_parts_disagree(
     assert cut["details"]["part_sizes"] == [3, 3]
     assert "phone +447400123457" in cut["details"]["cut"]
     assert set(cut["details"]["disagree_on"]) == {"birth_date", "first_name"}
+
+
+def test_without_pii_read_a_reason_keeps_its_signal_sizes_and_counts_and_masks_values(
+    api: Api, club: IdentityGraph
+) -> None:
+    api.ingest(
+        "club",
+        [
+            {"id": "a1", "email": "ann@example.com", "first": "Ann", "born": "1980-01-02"},
+            {"id": "a2", "email": "ann@example.com", "first": "Ann"},
+            {"id": "b1", "email": "bob@example.com", "first": "Bob", "born": "1975-06-30"},
+            {"id": "b2", "email": "bob@example.com", "first": "Bob"},
+            {"id": "x", "email": "ann@example.com", "phone": "07400 123457"},
+            {"id": "y", "email": "bob@example.com", "phone": "07400 123457"},
+        ],
+    )
+    profile_id = pid(api, "email", "ann@example.com")
+    full = cluster(api, profile_id)["suspicion"]
+    masked = ok(api.graphql(CLUSTER, role="reader", id=profile_id))["cluster"]["suspicion"]
+    assert [(r["type"], r["score"]) for r in masked["reasons"]] == [
+        (r["type"], r["score"]) for r in full["reasons"]
+    ]
+    assert {r["type"] for r in masked["reasons"]} >= {
+        "conflicting_birth_dates",
+        "conflicting_first_names",
+        "cut_splits_cluster",
+    }
+    text = json.dumps(masked)
+    for value in ("Ann", "Bob", "1980-01-02", "1975-06-30", "447400123457"):
+        assert value not in text, value
+    shown = {r["type"]: r for r in masked["reasons"]}
+    births = shown["conflicting_birth_dates"]
+    assert [g["count"] for g in births["details"]["groups"]] == [1, 1]
+    assert births["message"].startswith("2 unrelated birth dates: ")
+    assert all(r["records"] for r in births["details"]["groups"])
+    cut = shown["cut_splits_cluster"]
+    assert cut["details"]["part_sizes"] == [3, 3]
+    assert set(cut["details"]["disagree_on"]) == {"birth_date", "first_name"}
+    assert "the shared phone +44" in cut["message"] and "parts of 3, 3 records" in cut["message"]
+    assert cut["details"]["cut"] in cut["message"]
+
+    # Two customer ids forced together: the kind and the count show, and the values as
+    # the rules' [privacy] decides (customer ids are source keys, not personal).
+    api.ingest("club", [{"id": "k1", "cust": "C100001"}, {"id": "k2", "cust": "C200002"}])
+    link(club, ("club", "k1"), ("club", "k2"), (LinkType.MUST_LINK, "steward", 1.0, {}))
+    held = pid(api, "customer_id", "C100001")
+    found = ok(api.graphql(CLUSTER, role="reader", id=held))["cluster"]
+    ids = reason(found, "conflicting_identifiers")
+    assert ids["details"]["kind"] == "customer_id" and ids["details"]["limit"] == 1
+    assert len(ids["details"]["values"]) == 2
+    assert "2 different customer_id values in one profile" in ids["message"]
+    assert set(ids["details"]["values"]) == {"C100001", "C200002"}
 
 
 def test_a_weak_probabilistic_link_holding_two_parts_together_is_reported(
