@@ -16,6 +16,13 @@ from typing import Any, Literal, cast
 
 from identity.errors import ConfigError
 from identity.model import IdentifierFlagReason, IdentifierKey
+from identity.privacy import (
+    PersonalNames,
+    PersonalValue,
+    PersonalValues,
+    name_words,
+    unknown_phone_regions,
+)
 
 NormaliserName = Literal["email", "phone", "id"]
 CaseRule = Literal["upper", "lower", "keep"]
@@ -175,11 +182,86 @@ DEFAULT_MASKS: Mapping[str, str] = {
     "email": "email",
     "phone": "phone",
 }
+DEFAULT_SYNONYMS: Mapping[str, tuple[str, ...]] = {
+    "email": ("email", "e-mail", "mail"),
+    "phone": ("phone", "mobile", "tel", "telephone", "cell"),
+    "postcode": ("postcode", "post code", "postal code", "zip", "zip code"),
+    "address": ("address", "addr", "street", "house number"),
+    "name": (
+        "name",
+        "first name",
+        "last name",
+        "full name",
+        "given name",
+        "family name",
+        "middle name",
+        "maiden name",
+        "surname",
+        "forename",
+        "user name",
+        "nick name",
+    ),
+    "birth_date": ("birth", "birth date", "date of birth", "dob", "birthday"),
+}
+"""See identity/config/rules.toml for why these words and this order."""
+DEFAULT_THINGS: tuple[str, ...] = (
+    "product",
+    "item",
+    "sku",
+    "brand",
+    "category",
+    "variant",
+    "campaign",
+    "promo",
+    "promotion",
+    "coupon",
+    "offer",
+    "experiment",
+    "company",
+    "business",
+    "organisation",
+    "organization",
+    "merchant",
+    "vendor",
+    "supplier",
+    "store",
+    "shop",
+    "hotel",
+    "venue",
+    "restaurant",
+    "bank",
+    "carrier",
+    "event",
+    "page",
+    "screen",
+    "app",
+    "site",
+    "website",
+    "domain",
+    "file",
+    "list",
+    "segment",
+    "plan",
+    "template",
+    "step",
+    "form",
+    "field",
+    "channel",
+    "city",
+    "town",
+    "country",
+    "region",
+)
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("GB",)
 
 
 @dataclass(frozen=True, slots=True)
 class PrivacyRules:
-    """Which values are personal: shown masked to callers who may not read them."""
+    """Which values are personal: shown masked to callers who may not read them.
+
+    Names are matched by their words and values by what they are (``identity/privacy.py``);
+    the matchers are built here, once per rules.
+    """
 
     pii_kinds: frozenset[str] = frozenset()
     """Identifier kinds whose values are personal."""
@@ -188,13 +270,39 @@ class PrivacyRules:
     masks: Mapping[str, str] = field(default_factory=dict)
     """How a personal attribute is masked (one of :data:`MASK_STYLES`); ``hidden`` when
     not named."""
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Personal attribute or kind -> words that name it in a field name (``email`` ->
+    ``e-mail``, ``mail``); a field whose name holds one is masked as that attribute.
+    Tried in order: the first group found wins."""
+    things: frozenset[str] = frozenset()
+    """Words that name a thing, not a person: a synonym right after one does not count
+    (``product_name``, ``store_phone``)."""
+    phone_regions: tuple[str, ...] = ()
+    """Regions whose national phone numbers are found in text (``07400 123456`` for GB);
+    numbers in international form (``+44 7400 123456``) are found whatever the region."""
+    names: PersonalNames = field(init=False, repr=False, compare=False)
+    values: PersonalValues = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        personal = self.pii_kinds | self.pii_attributes
+        object.__setattr__(self, "names", PersonalNames(personal, self.synonyms, self.things))
+        object.__setattr__(self, "values", PersonalValues(self.phone_regions))
+
+    def personal_field(self, name: str) -> str | None:
+        """The personal attribute or kind a field named ``name`` is masked as, or None:
+        ``customer_email`` -> ``email``, ``FirstName`` -> ``first_name``."""
+        return self.names.personal(name)
 
     def is_personal(self, name: str) -> bool:
         """Whether a field named ``name`` (an identifier kind or an attribute) is personal."""
-        return name in self.pii_kinds or name in self.pii_attributes
+        return self.personal_field(name) is not None
 
     def mask_of(self, attribute: str) -> str:
         return self.masks.get(attribute, "hidden")
+
+    def personal_values(self, text: str) -> list[PersonalValue]:
+        """The e-mail addresses and phone numbers in ``text``, whatever field it is in."""
+        return self.values.find(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,7 +696,12 @@ def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules
 def _privacy(doc: object, kinds: Mapping[str, KindRule], path: str) -> PrivacyRules:
     if not isinstance(doc, Mapping):
         raise ConfigError("must be a [privacy] table", path=path, field="privacy")
-    _only(doc, {"pii_kinds", "pii_attributes", "masks"}, path, "privacy.")
+    _only(
+        doc,
+        {"pii_kinds", "pii_attributes", "masks", "synonyms", "things", "phone_regions"},
+        path,
+        "privacy.",
+    )
 
     def names(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = doc.get(name, list(default))
@@ -632,9 +745,66 @@ def _privacy(doc: object, kinds: Mapping[str, KindRule], path: str) -> PrivacyRu
                 f"must be one of {', '.join(MASK_STYLES)}, got {style!r}", path=path, field=where
             )
         masks[attribute] = style
+    personal = {*pii_kinds, *pii_attributes}
+    things = names("things", DEFAULT_THINGS)
+    for thing in things:
+        if name_words(thing) != (thing.casefold(),):
+            raise ConfigError(
+                f'must be a list of single words, e.g. "product"; {thing!r} is not one',
+                path=path,
+                field="privacy.things",
+            )
+    regions = tuple(r.upper() for r in names("phone_regions", DEFAULT_PHONE_REGIONS))
+    unknown = unknown_phone_regions(regions)
+    if unknown:
+        raise ConfigError(
+            f"unknown phone region {unknown[0]!r}; use an ISO 3166 code like 'GB' or 'DE'",
+            path=path,
+            field="privacy.phone_regions",
+        )
     return PrivacyRules(
-        pii_kinds=frozenset(pii_kinds), pii_attributes=frozenset(pii_attributes), masks=masks
+        pii_kinds=frozenset(pii_kinds),
+        pii_attributes=frozenset(pii_attributes),
+        masks=masks,
+        synonyms=_synonyms(doc.get("synonyms"), personal, path),
+        things=frozenset(t.casefold() for t in things),
+        phone_regions=regions,
     )
+
+
+def _synonyms(raw: object, personal: set[str], path: str) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        # The defaults apply to the attributes and kinds this deployment calls personal.
+        return {g: words for g, words in DEFAULT_SYNONYMS.items() if g in personal}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            'must be a table of attribute = [words], e.g. email = ["email", "e-mail"]',
+            path=path,
+            field="privacy.synonyms",
+        )
+    synonyms: dict[str, tuple[str, ...]] = {}
+    for group, words in raw.items():
+        where = f"privacy.synonyms.{group}"
+        if group not in personal:
+            raise ConfigError(
+                f"{group!r} is not a personal attribute or kind, and a field holding one of "
+                "these words is masked as the one the list is named after: add it to "
+                "privacy.pii_attributes (or pii_kinds), or name the list after one of them",
+                path=path,
+                field=where,
+            )
+        if (
+            not isinstance(words, list)
+            or not words
+            or not all(isinstance(w, str) and name_words(w) for w in words)
+        ):
+            raise ConfigError(
+                'must be a list of words or phrases, e.g. ["phone", "mobile", "tel"]',
+                path=path,
+                field=where,
+            )
+        synonyms[group] = tuple(words)
+    return synonyms
 
 
 def _blocking_rule(rule: object, path: str, number: int) -> BlockingRule:

@@ -1,7 +1,12 @@
 """Masking personal values for callers without the ``pii:read`` scope.
 
 Presentation only: the domain returns real values and the rules' ``[privacy]`` section
-says which are personal; what leaves the API is decided here, once per request.
+says which are personal; what leaves the API is decided here, once per request. Which
+fields and values are personal is the domain's to find (``identity/privacy.py``): a field
+whose name has a personal word, however spelled (``customer_email``, ``FirstName``,
+``billing_address``), is masked whole; in any other field, at any depth, e-mail addresses
+and phone numbers are masked where they sit (``call +44********56 after 5``). A yes or no
+is never masked. This module only draws the masks.
 
 Masks are deterministic (the same value always shows the same mask) and readable (a
 steward still sees that a value is an e-mail at a ``.com`` domain, a UK phone, a name
@@ -95,13 +100,20 @@ _KIND_STYLES = {"email": "email", "phone": "phone", "id": "tail"}
 
 
 def _apply(style: str, value: JSONValue) -> JSONValue:
-    if value is None:
-        return None  # that a value is missing is not personal
+    if value is None or isinstance(value, bool):
+        # That a value is missing is not personal, nor is a yes or no (email_verified,
+        # consent.email): neither can hold an address, a number or a name.
+        return value
     if isinstance(value, list):
         return [_apply(style, v) for v in value]
     if isinstance(value, str):
         return _STYLES[style](value)
     return HIDDEN
+
+
+_VALUE_STYLES = {"email": mask_email, "phone": mask_phone}
+_LONG_INTEGER = 10**6
+"""An integer of seven digits or more may be a phone number written as a number."""
 
 
 class Masker:
@@ -110,6 +122,7 @@ class Masker:
     def __init__(self, rules: Rules, reveals: bool) -> None:
         self.reveals = reveals
         self._privacy: PrivacyRules = rules.privacy
+        self._kinds = frozenset(rules.kinds)
         self._kind_styles = {
             kind: _KIND_STYLES[rule.normaliser] for kind, rule in rules.kinds.items()
         }
@@ -127,31 +140,56 @@ class Masker:
 
     def attribute(self, name: str, value: JSONValue) -> JSONValue:
         """An attribute value (golden or of a record), or an event property."""
-        if self.reveals or name not in self._privacy.pii_attributes:
-            return value
-        return _apply(self._privacy.mask_of(name), value)
+        return self.field(name, value)
 
     def field(self, name: str, value: JSONValue) -> JSONValue:
         """A value named by an identifier kind or an attribute name (an export column, a
         free-form property); an identifier kind's mask wins where a name is both."""
         if self.reveals:
             return value
-        if name in self._privacy.pii_kinds:
-            return _apply(self._kind_styles.get(name, "hidden"), value)
-        return self.attribute(name, value)
+        return self._named(name, value)
 
     def attributes(self, values: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
-        """A record's attributes or an event's properties, personal names masked at any
-        depth (``{"shipping": {"postcode": ...}}`` too)."""
+        """A record's attributes or an event's properties, masked at any depth
+        (``{"shipping": {"postcode": ...}}``, ``{"notes": ["call 07400 123456"]}`` too)."""
         if self.reveals:
             return dict(values)
-        return {name: self._nested(name, value) for name, value in values.items()}
+        return {name: self._named(name, value) for name, value in values.items()}
 
-    def _nested(self, name: str, value: JSONValue) -> JSONValue:
-        if self._privacy.is_personal(name):
-            return self.field(name, value)
+    def _named(self, name: str, value: JSONValue) -> JSONValue:
+        if name in self._kinds and name not in self._privacy.pii_kinds:
+            # Our sources' own keys (customer_id) show as their identifiers do: in full, so
+            # a steward can find the record.
+            return value
+        personal = self._privacy.personal_field(name)
+        if personal is None:
+            return self._unnamed(value)
+        if personal in self._privacy.pii_kinds:
+            return _apply(self._kind_styles.get(personal, "hidden"), value)
+        return _apply(self._privacy.mask_of(personal), value)
+
+    def _unnamed(self, value: JSONValue) -> JSONValue:
+        """A value in a field whose name says nothing: look inside it."""
+        if isinstance(value, str):
+            return self._text(value)
         if isinstance(value, Mapping):
             return self.attributes(value)
         if isinstance(value, list):
-            return [self.attributes(v) if isinstance(v, Mapping) else v for v in value]
+            return [self._unnamed(v) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _LONG_INTEGER:
+            text = str(value)
+            masked = self._text(text)
+            return value if masked == text else masked
         return value
+
+    def _text(self, text: str) -> str:
+        found = self._privacy.personal_values(text)
+        if not found:
+            return text
+        parts: list[str] = []
+        done = 0
+        for start, end, kind in found:
+            parts += [text[done:start], _VALUE_STYLES[kind](text[start:end])]
+            done = end
+        parts.append(text[done:])
+        return "".join(parts)

@@ -9,7 +9,7 @@ import pytest
 
 from identity.errors import ConfigError
 from identity.model import IdentifierFlagReason, IdentifierKey
-from identity.rules import Rules, load_rules
+from identity.rules import DEFAULT_SYNONYMS, DEFAULT_THINGS, Rules, load_rules
 
 BASE: dict[str, Any] = {
     "cardinality_cap": 10,
@@ -39,6 +39,12 @@ def test_the_packaged_rules_say_which_values_are_personal() -> None:
     assert privacy.mask_of("last_name") == "initial"
     assert privacy.mask_of("birth_date") == "date"
     assert privacy.mask_of("address_line") == "hidden"
+    # Field names are read by their words; e-mails and phones are found in any text.
+    assert privacy.synonyms == {g: tuple(words) for g, words in DEFAULT_SYNONYMS.items()}
+    assert privacy.things == set(DEFAULT_THINGS)
+    assert privacy.personal_field("customer_email") == "email"
+    assert "product" in privacy.things
+    assert privacy.phone_regions == ("GB",)
 
 
 def test_without_a_privacy_section_the_default_personal_kinds_that_are_declared_apply() -> None:
@@ -88,6 +94,14 @@ def test_a_value_over_its_kinds_cap_stops_linking_and_the_kind_default_applies()
         ({"privacy": {"masks": {"city": "initial"}}}, "privacy.masks.city"),
         ({"privacy": {"masks": {"first_name": "blur"}}}, "privacy.masks.first_name"),
         ({"privacy": {"mask": {}}}, "privacy.mask"),
+        ({"privacy": {"synonyms": {"city": ["town"]}}}, "privacy.synonyms.city"),
+        ({"privacy": {"synonyms": {"email": "e-mail"}}}, "privacy.synonyms.email"),
+        ({"privacy": {"synonyms": {"email": []}}}, "privacy.synonyms.email"),
+        ({"privacy": {"synonyms": {"email": ["--"]}}}, "privacy.synonyms.email"),
+        ({"privacy": {"synonyms": ["email"]}}, "privacy.synonyms"),
+        ({"privacy": {"things": ["product name"]}}, "privacy.things"),
+        ({"privacy": {"things": "product"}}, "privacy.things"),
+        ({"privacy": {"phone_regions": ["UK"]}}, "privacy.phone_regions"),
     ],
 )
 def test_bad_rules_name_the_field(change: dict[str, Any], field: str) -> None:

@@ -1,5 +1,7 @@
 """Personal values over HTTP: masked for a token without pii:read (profiles, records,
-journeys, segment exports), in full with pii:read or admin; masks are deterministic."""
+journeys, segment exports), in full with pii:read or admin; masks are deterministic.
+What is personal is found by a field's words, however it is spelled, and by the values
+themselves: e-mail addresses and phone numbers wherever they sit."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ import pytest
 
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
-from service.masking import mask_email, mask_initials, mask_phone, mask_tail, mask_year
+from identity.rules import load_rules
+from service.masking import (
+    Masker,
+    mask_email,
+    mask_initials,
+    mask_phone,
+    mask_tail,
+    mask_year,
+)
 from tests.service.conftest import Api
 
 PEOPLE: dict[str, Any] = {
@@ -286,3 +296,248 @@ def test_a_stewards_corrections_answer_with_masked_profiles_without_pii_read(ann
     [merged] = result["data"]["mergeProfiles"]["profiles"]
     emails = sorted(i["value"] for i in merged["identifiers"] if i["kind"] == "email")
     assert emails == ["a***@e***.com", "b***@e***.org"]
+
+
+# -- Personal data by what it is, not by how a field is spelled ------------------------------
+
+PROPERTIES = """query ($kind: String!, $value: String!) {
+  profileByIdentifier(kind: $kind, value: $value) { journey { nodes { properties } } }
+}"""
+
+
+def properties_shown(api: Api, role: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Post one purchase of Ann's carrying ``properties``; what ``role`` reads back."""
+    api.post_events(
+        {
+            "event_id": "e-props",
+            "type": "purchase",
+            "timestamp": "2024-05-01T10:00:00+00:00",
+            "identifiers": {"customer_id": "c-100"},
+            "properties": properties,
+        }
+    )
+    [event] = read(api, role, PROPERTIES)["journey"]["nodes"]
+    shown: dict[str, Any] = event["properties"]
+    return shown
+
+
+SPELLINGS = [
+    # e-mail
+    ("Email", "Ann.Lee@Example.com", "A***@E***.com"),
+    ("EMAIL", "ann.lee@example.com", "a***@e***.com"),
+    ("customer_email", "ann.lee@example.com", "a***@e***.com"),
+    ("e-mail", "ann.lee@example.com", "a***@e***.com"),
+    ("eMail", "ann.lee@example.com", "a***@e***.com"),
+    ("EmailAddress", "ann.lee@example.com", "a***@e***.com"),
+    ("contact.email", "ann.lee@example.com", "a***@e***.com"),
+    ("mail", "ann.lee@example.com", "a***@e***.com"),
+    # A mangled address is found by its field's name alone.
+    ("customer_email", "ann.lee at example.com", "***"),
+    # phone
+    ("Phone", "+44 7400 123456", "+44********56"),
+    ("mobile", "07400 123456", "*********56"),
+    ("Mobile Number", "07400 123456", "*********56"),
+    ("contactPhone", "+447400123456", "+44********56"),
+    ("tel", "07400 123456", "*********56"),
+    ("Telephone", "07400 123456", "*********56"),
+    ("home-phone", "0113 496 0000", "*********00"),
+    ("phone2", "07400 123456 ext 12", "***********12"),
+    # names
+    ("FirstName", "Ann", "A***"),
+    ("first-name", "Ann", "A***"),
+    ("firstname", "Ann", "A***"),
+    ("fullName", "Ann Lee", "A*** L***"),
+    ("Full Name", "Ann Lee", "A*** L***"),
+    ("LastName", "Lee", "L***"),
+    ("surname", "Lee", "L***"),
+    ("given_name", "Ann", "A***"),
+    ("familyName", "Lee", "L***"),
+    ("customer_name", "Ann Lee", "A*** L***"),
+    ("display_name", "Ann L", "A*** L***"),
+    ("username", "annlee84", "a***"),
+    # addresses and postcodes
+    ("billing_address", "1 High Street, Leeds", "***"),
+    ("Shipping Address Line 1", "1 High Street", "***"),
+    ("shippingAddressLine2", "Flat 2", "***"),
+    ("Street", "High Street", "***"),
+    ("addr1", "1 High Street", "***"),
+    ("ip_address", "192.0.2.44", "***"),
+    ("PostCode", "LS1 4AB", "***"),
+    ("post_code", "LS1 4AB", "***"),
+    ("Postal Code", "LS1 4AB", "***"),
+    ("ZIP", "90210", "***"),
+    ("zipCode", "90210", "***"),
+    # birth date
+    ("DOB", "1984-03-02", "****-**-**"),
+    ("dateOfBirth", "1984-03-02", "****-**-**"),
+    ("Birth-Date", "1984-03-02", "****-**-**"),
+    # identifier kinds
+    ("DeviceID", "tablet-7f3a9c21", "***9c21"),
+    ("loyaltyId", "LC-99887766", "***7766"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), SPELLINGS)
+def test_a_personal_property_is_masked_however_its_name_is_spelled(
+    ann: Api, name: str, value: str, shown: str
+) -> None:
+    properties = {name: value, "order_value": 42}
+    assert properties_shown(ann, "reader", properties) == {name: shown, "order_value": 42}
+    assert properties_shown(ann, "pii", properties) == properties
+
+
+def test_e_mails_and_phones_are_masked_in_free_text_at_any_depth_and_the_rest_kept(
+    ann: Api,
+) -> None:
+    properties = {
+        "note": "call +44 7400 123456 after 5",
+        "comments": ["mail ann.lee@example.com or ring 07400 123456, thanks", "all fine"],
+        "support": {"ticket": "T-1", "transcript": "Customer (ann.lee@example.com) called."},
+        "contact": "07400 123456",
+        "alt_contact": 447400123456,
+    }
+    assert properties_shown(ann, "reader", properties) == {
+        "note": "call +44********56 after 5",
+        "comments": ["mail a***@e***.com or ring *********56, thanks", "all fine"],
+        "support": {"ticket": "T-1", "transcript": "Customer (a***@e***.com) called."},
+        "contact": "*********56",
+        "alt_contact": "**********56",
+    }
+    assert properties_shown(ann, "pii", properties) == properties
+
+
+def test_things_names_order_ids_dates_prices_counts_and_flags_are_shown(ann: Api) -> None:
+    properties = {
+        "product_name": "Blue Widget",
+        "ProductName": "Blue Widget",
+        "campaign_name": "Spring Sale",
+        "utm_campaign": "spring-2026",
+        "store_phone_extension": "12",
+        "screen_name": "Checkout",
+        "filename": "invoice-2026.pdf",
+        "hotel": "Grand Hotel",
+        "order_id": "ORD-2026-000123",
+        "order_number": 1234567890,
+        "ordered_on": "2026-01-15",
+        "shipped_at": "2026-01-16T09:30:00+00:00",
+        "delivery_window": "between 2026-01-17 09:00 and 2026-01-17 12:00",
+        "price": "£1,234.56",
+        "total": "1234.56",
+        "order_value": 1234.56,
+        "quantity": 3,
+        "sku": "SKU-0012345",
+        "email_opt_in": True,
+        "is_mobile": False,
+        "url": "/account",
+        "city": "York",
+    }
+    assert properties_shown(ann, "reader", properties) == properties
+
+
+CRM_NOTES: dict[str, Any] = {
+    "source": "crm_notes",
+    "key": "id",
+    "phone_region": "GB",
+    "identifiers": {"customer_no": "customer_id"},
+}
+"""Unmapped fields are kept as attributes under the names the source gives them."""
+
+
+def test_record_attributes_and_export_columns_are_masked_by_their_words_and_values(
+    ann: Api, graph: IdentityGraph
+) -> None:
+    graph.ingest.register_source(SourceMapping.from_document(CRM_NOTES, rules=graph.rules))
+    row = {
+        "id": "n1",
+        "customer_no": "c-100",
+        "Email Address": "ann.lee@example.com",
+        "contactPhone": "07400 123456",
+        "FullName": "Ann Lee",
+        "Billing Address": "1 High Street",
+        "notes": "prefers calls on +44 7400 123456",
+        "product_name": "Blue Widget",
+    }
+    ann.ingest("crm_notes", [row])
+    masked = {
+        "Email Address": "a***@e***.com",
+        "contactPhone": "*********56",
+        "FullName": "A*** L***",
+        "Billing Address": "***",
+        "notes": "prefers calls on +44********56",
+        "product_name": "Blue Widget",
+    }
+    profile = read(ann, "reader")
+    golden = {a["name"]: a["value"] for a in profile["attributes"]}
+    assert {name: golden[name] for name in masked} == masked
+    [notes] = [r for r in profile["records"] if r["key"] == "n1"]
+    assert notes["attributes"] == masked
+
+    result = ann.graphql(
+        'mutation { defineSegment(name: "everyone", definition: {where: {identifier: '
+        '"customer_id"}}) { __typename } }',
+        role="admin",
+    )
+    assert result["data"]["defineSegment"]["__typename"] == "SegmentDefined"
+    columns = ",".join(["customer_id", *masked])
+    for role, expected in (("activator", masked), ("exporter", row)):
+        response = ann.client.get(
+            "/v1/segments/everyone/members",
+            params={"fields": columns, "format": "ndjson"},
+            headers=ann.auth(role),
+        )
+        assert response.status_code == 200, response.text
+        [exported] = [json.loads(line) for line in response.text.splitlines()]
+        assert exported == {"customer_id": "C-100"} | {name: expected[name] for name in masked}
+
+
+# -- The masker on its own -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker(load_rules(), reveals=False)
+
+
+def test_the_masker_masks_a_personal_field_whole_at_any_depth(masker: Masker) -> None:
+    assert masker.attributes(
+        {
+            "customer": {"FirstName": "Ann", "contactPhone": ["07400 123456", None]},
+            "orders": [{"ShippingAddress": {"line1": "1 High Street"}, "product_name": "Kettle"}],
+        }
+    ) == {
+        "customer": {"FirstName": "A***", "contactPhone": ["*********56", None]},
+        "orders": [{"ShippingAddress": "***", "product_name": "Kettle"}],
+    }
+    assert masker.field("customerEmail", "ann@example.com") == "a***@e***.com"
+    assert masker.attribute("Post Code", "LS1 4AB") == "***"
+
+
+def test_the_masker_finds_e_mails_and_phones_under_any_name(masker: Masker) -> None:
+    assert masker.field("note", "call +44 7400 123456 after 5") == "call +44********56 after 5"
+    assert masker.attribute("tags", ["vip", "ann@example.com"]) == ["vip", "a***@e***.com"]
+    assert masker.field("note", "ring 07400 123456 or 07400 123457") == (
+        "ring *********56 or *********57"
+    )
+
+
+def test_the_masker_shows_ids_yes_or_no_and_what_is_not_personal(masker: Masker) -> None:
+    assert masker.field("customer_id", "07400123456") == "07400123456"  # our sources' key
+    assert masker.field("email_verified", True) is True
+    assert masker.field("consent.email", False) is False
+    assert masker.field("traits.last_seen", "2024-05-01T10:00:00+00:00") == (
+        "2024-05-01T10:00:00+00:00"
+    )
+    assert masker.field("order_id", "ORD-2026-000123") == "ORD-2026-000123"
+    assert masker.field("quantity", 12) == 12
+
+
+def test_the_masker_is_deterministic(masker: Masker) -> None:
+    properties = {"note": "mail ann@example.com", "Phone": "07400 123456"}
+    assert masker.attributes(properties) == masker.attributes(dict(properties))
+
+
+def test_with_pii_read_the_masker_changes_nothing() -> None:
+    masker = Masker(load_rules(), reveals=True)
+    properties = {"customer_email": "ann@example.com", "note": "call +44 7400 123456"}
+    assert masker.attributes(properties) == properties
+    assert masker.field("FirstName", "Ann") == "Ann"
