@@ -1,6 +1,6 @@
 """The demo `make run` loads (3,000 people, seed 7, 30,000 events) through the real
 pipeline, loaded at a known time: traits come from event and record times, never from the
-load time."""
+load time, and a steward's split of an over-merged household is what the docs say."""
 
 from __future__ import annotations
 
@@ -13,14 +13,21 @@ from importlib import resources
 import pytest
 
 from identity.demo.generator import generate
+from identity.evaluation import load_assignment
 from identity.graph import IdentityGraph
 from identity.ingest import STITCH_SOURCE
 from identity.journeys import TRAIT_NAMES
 from identity.mapping import load_mapping
+from identity.model import ProfileChangeKind, RecordRef
 from identity.readers import read_file
 from identity.rules import load_rules
 from identity.segments import Facts
 from identity.store.sqlite import SQLiteStore
+from tests.identity.test_stewardship import (
+    assert_every_move_is_logged,
+    last_change,
+    profile_of_every_record,
+)
 
 UNTIL = datetime(2026, 7, 31, 18, 0, tzinfo=UTC)
 """The demo's last event."""
@@ -31,6 +38,7 @@ LOADED = datetime(2026, 8, 3, 2, 0, tzinfo=UTC)
 @dataclass
 class Demo:
     graph: IdentityGraph
+    truth: dict[RecordRef, str]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +59,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     for entry in sorted(segments.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".json"):
             graph.segments.define(entry.name.removesuffix(".json"), json.loads(entry.read_text()))
-    yield Demo(graph)
+    truth = {RecordRef(s, k): e for (s, k), e in load_assignment(files.truth).items()}
+    yield Demo(graph, truth)
     graph.close()
 
 
@@ -100,3 +109,66 @@ def test_segment_exports_and_time_windows_use_the_same_times(demo: Demo) -> None
     assert graph.store.segment_members("unseen-60-days", limit=10_000) == expected
     assert segment.size == len(expected) > 0
     graph.segments.delete("unseen-60-days")
+
+
+# -- a split as documented -------------------------------------------------------------------
+
+
+def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile_in_the_feed(
+    demo: Demo,
+) -> None:
+    """The issue's case: a profile of 9 records holds 2 of another person of the household
+    (through the family e-mail) whose own profile the one-customer-id limit kept apart.
+    Split [7]/[2], the 2 join her profile: a new id split off and merged into hers."""
+    graph, truth = demo.graph, demo.truth
+    store = graph.store
+    before = profile_of_every_record(graph)
+    members: dict[str, list[RecordRef]] = {}
+    for ref, pid in before.items():
+        members.setdefault(pid, []).append(ref)
+    held: dict[str, set[str]] = {}
+    for ref, pid in before.items():
+        if ref in truth:  # stitch records are nobody's in the truth: they come from events
+            held.setdefault(truth[ref], set()).add(pid)
+    cases = []
+    for pid, refs in sorted(members.items()):
+        if len(refs) != 9:
+            continue
+        for person in sorted({truth[r] for r in refs if r in truth}):
+            theirs = sorted(r for r in refs if truth.get(r) == person)
+            elsewhere = held[person] - {pid}
+            if len(theirs) == 2 and len(elsewhere) == 1:
+                cases.append((pid, theirs, elsewhere.pop()))
+    assert cases, "the demo no longer holds the issue's over-merged household"
+    original, two, hers = cases[0]
+    seven = sorted(set(members[original]) - set(two))
+    hers_before = set(members[hers])
+    cursor = last_change(graph)
+
+    done = graph.stewardship.split_profile(original, [seven, two], "Rachael's records", "t")
+
+    after = profile_of_every_record(graph)
+    assert {after[r] for r in seven} == {original}, "the largest part keeps the id"
+    assert {after[r] for r in two} == {hers}, "the 2 join her own profile"
+    assert {r for r, pid in after.items() if pid == hers} == hers_before | set(two)
+    assert sorted(done.profiles) == sorted([original, hers])
+    feed = store.profile_change_log(after=cursor)
+    (part,) = [c.profile_id for c in feed if c.kind is ProfileChangeKind.SPLIT]
+    assert [(c.kind, c.profile_id, c.related) for c in feed] == [
+        (ProfileChangeKind.SPLIT, part, original),
+        (ProfileChangeKind.MERGED, part, hers),
+    ]
+    assert graph.profiles.get(part).id == hers
+    assert_every_move_is_logged(before, after, feed)
+    # Re-sending the records changes nothing: the steward's split holds.
+    cursor = last_change(graph)
+    with store.unit_of_work():
+        graph.resolver.resolve(list(store.record_ids([*seven, *two]).values()))
+    assert profile_of_every_record(graph) == after
+    assert store.profile_change_log(after=cursor) == []
+
+    graph.stewardship.undo(done.action_id, "asked the wrong household", "t")
+    undone = profile_of_every_record(graph)
+    assert {undone[r] for r in [*seven, *two]} == {original}
+    assert {r for r, pid in undone.items() if pid == hers} == hers_before
+    assert_every_move_is_logged(after, undone, store.profile_change_log(after=cursor))
