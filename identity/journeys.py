@@ -2,7 +2,8 @@
 
 The journey is read page by page from the store (newest first by default, a stable order
 for equal timestamps); traits (first and last seen, counts per type, orders and their
-value, recency / frequency / monetary) are computed from a profile's events and records.
+value, recency / frequency / monetary) are computed from the times of a profile's events
+and records, never from when anything was loaded.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class Traits:
 
     as_of: datetime
     first_seen: datetime | None
+    """The earliest event or record time; None when nothing of the profile carries one."""
     last_seen: datetime | None
+    """The latest event or record time; None when nothing of the profile carries one."""
     event_counts: dict[str, int] = field(default_factory=dict)
     orders: int = 0
     order_value: float = 0.0
@@ -163,8 +166,12 @@ def compute_traits(
     rules: EventRules,
     as_of: datetime,
 ) -> Traits:
-    """Traits of one profile. First and last seen cover its events and its records' times."""
-    seen: list[datetime] = [r.record.timestamp or r.ingested_at for r in records]
+    """Traits of one profile. First and last seen cover its events' times and the times its
+    records carry from their sources; a record without one (a stitch record, a source whose
+    mapping names no timestamp) does not count, and neither does when a record was loaded:
+    that says when idgraph learned of the person, not when the person was seen. With no
+    time at all, first and last seen are None (unknown), never the load time."""
+    seen: list[datetime] = [r.record.timestamp for r in records if r.record.timestamp is not None]
     counts: Counter[str] = Counter()
     orders = 0
     value = 0.0

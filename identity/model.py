@@ -160,7 +160,9 @@ class ProfileChanges:
     that redirected to the retired one follows); ``deleted`` ids lost all their records
     without being merged (kept as tombstones so they stay unknown rather than reused);
     ``touched`` profiles get ``updated_at = now``; ``split_from`` names, for created ids
-    that took records of an existing profile, the profile they were split off.
+    that took records of an existing profile, the profile they were split off. An id may
+    be both created and merged: a part of a profile that joined another one, logged as a
+    split and a merge (its id redirects to the profile the records joined).
     """
 
     created: list[ProfileId] = field(default_factory=list)

@@ -5,8 +5,10 @@ depend on them (the closure over linking identifiers, matcher links and current 
 membership), re-clusters exactly that closure with :func:`identity.clustering.cluster`, and
 maps the new clusters onto the old profile ids: the oldest profile keeps its id on a
 merge (the others redirect to it), a split leaves the id on the part holding most of the
-profile's records, and only clusters that inherit no id get a new one. Nothing outside the
-closure is read or written, so the cost follows the size of the change, not of the store.
+profile's records, and only clusters that inherit no id get a new one. No record changes
+profile without the profile change log saying how (a part that joins another profile is
+logged as split off and merged into it). Nothing outside the closure is read or written,
+so the cost follows the size of the change, not of the store.
 """
 
 from __future__ import annotations
@@ -139,8 +141,11 @@ class Resolver:
         if not (matcher_links_only and stored == {(x.a, x.b) for x in result.links}):
             store.replace_links(component, DETERMINISTIC, result.links)
         store.apply_profile_changes(outcome.changes, now)
-        outcome.profiles_created = len(outcome.changes.created)
-        outcome.profiles_merged = len(outcome.changes.merged)
+        # A part that moved to another profile is logged as a new id merged at once: it
+        # counts as neither a created nor a merged profile (it is one more split).
+        moved = set(outcome.changes.created) & set(outcome.changes.merged)
+        outcome.profiles_created = len(outcome.changes.created) - len(moved)
+        outcome.profiles_merged = len(outcome.changes.merged) - len(moved)
         outcome.profiles_split = self._count_splits(result, old)
         changes = outcome.changes
         outcome.affected = (
@@ -245,6 +250,21 @@ class Resolver:
         return rule is not None and rule.links
 
     def _assign_ids(self, result: Clustering, old: dict[RecordId, ProfileId]) -> ProfileChanges:
+        """Map the new clusters onto profile ids, and say in the change log how every record
+        that changed profile got there.
+
+        Oldest profile first, each id goes to the cluster holding most of its records (then
+        the bigger cluster, then ref order); when an older profile already holds that cluster
+        the id is merged into it, so an id never ends up naming a minority of its records.
+        Clusters no id claims get new ids that name the profile they were split off (the
+        one most of their records left, even when it was merged in this change: its id
+        redirects to the survivor).
+        A record can still land in a profile that neither was its own nor absorbed its own
+        (a part of a profile joins another one, as after a steward's split, when a limit no
+        longer holds them apart): that part gets a new id split off its profile and merged
+        into the one it joined in the same change, so the log shows the move as a split and
+        a merge, and the new id redirects to where the records went.
+        """
         store = self.store
         changes = ProfileChanges()
         cluster_of: dict[RecordId, int] = {}
@@ -264,23 +284,29 @@ class Resolver:
         owner: dict[int, ProfileId] = {}
         for pid in sorted(by_profile, key=age):
             share = Counter(cluster_of[rid] for rid in by_profile[pid])
-            # Most of this profile's records first; then the bigger cluster; then ref order.
-            ranked = sorted(share, key=lambda c: (-share[c], -len(result.clusters[c]), c))
-            free = [c for c in ranked if c not in owner]
-            if free:
-                owner[free[0]] = pid
+            home = min(share, key=lambda c: (-share[c], -len(result.clusters[c]), c))
+            if home in owner:
+                changes.merged[pid] = owner[home]
             else:
-                changes.merged[pid] = owner[ranked[0]]
+                owner[home] = pid
         for index in range(len(result.clusters)):
             if index not in owner:
                 pid = self.new_id()
                 owner[index] = pid
                 changes.created.append(pid)
-                # A cluster of records that had a profile was split off it: say which.
                 origins = Counter(old[rid] for rid in result.clusters[index] if rid in old)
                 if origins:
-                    origin = min(origins, key=lambda p: (-origins[p], p))
-                    changes.split_from[pid] = changes.merged.get(origin, origin)
+                    changes.split_from[pid] = min(origins, key=lambda p: (-origins[p], p))
+        for index, members in enumerate(result.clusters):
+            pid = owner[index]
+            explained = {pid, changes.split_from.get(pid)}
+            moved = {old[rid] for rid in members if rid in old} - explained
+            for origin in sorted(moved):
+                if changes.merged.get(origin) != pid:
+                    part = self.new_id()
+                    changes.created.append(part)
+                    changes.split_from[part] = origin
+                    changes.merged[part] = pid
         for rid, index in cluster_of.items():
             pid = owner[index]
             if old.get(rid) != pid:

@@ -10,7 +10,9 @@ of the records it touches, in one unit of work with its audit entry:
   joins at most one, deterministically (the canonical clustering order decides which);
 - ``split_profile``: must-links within each group and cannot-links between the groups;
   the part with most of the profile's records keeps its id, the others get new ids that
-  record where they came from (``split_from``);
+  record where they came from (``split_from``). A part whose records link by the rules to
+  another profile (a limit kept them apart while the part was in the bigger profile)
+  joins it: its new id is merged into that profile, and the change log shows both;
 - ``accept_match`` / ``reject_match``: a review pair becomes a must-link / cannot-link;
 - ``undo``: removes the links an action added and restores the ones it removed, then
   re-resolves. The partition comes back; a profile id retired by a merge does not (the

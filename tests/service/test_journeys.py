@@ -286,9 +286,22 @@ def test_traits_add_up_the_profiles_events_and_orders(api: Api, ann: str) -> Non
     assert traits["averageOrderValue"] == 21.25
     assert traits["recencyDays"] == 10
     assert traits["lastOrder"] == at(10)
-    # Seen covers records too: Ann's shop record arrived just now, her first event 40 days ago.
-    assert traits["firstSeen"] == at(40)
-    assert datetime.fromisoformat(traits["lastSeen"]) >= NOW
+    # Seen covers event and record times, never load times: Ann's shop record carries no
+    # time (the shop's mapping names none) and was loaded just now, which does not count.
+    assert (traits["firstSeen"], traits["lastSeen"]) == (at(40), at(10))
+
+
+def test_seen_traits_are_unknown_without_any_time_and_use_a_records_own_time(
+    api: Api, ann: str
+) -> None:
+    traits = profile(api, "email", "ann@example.com")["traits"]
+    assert (traits["firstSeen"], traits["lastSeen"], traits["recencyDays"]) == (None, None, None)
+    api.ingest("crm", [{"customer_no": "C1", "email": "ann@example.com", "updated": at(400)}])
+    traits = profile(api, "email", "ann@example.com")["traits"]
+    assert (traits["firstSeen"], traits["lastSeen"]) == (at(400), at(400))
+    api.post_events([ev("v", "page_view", 3, email="ann@example.com")])
+    traits = profile(api, "email", "ann@example.com")["traits"]
+    assert (traits["firstSeen"], traits["lastSeen"]) == (at(400), at(3))
 
 
 def test_consent_is_the_latest_statement_per_purpose_from_records_or_events(

@@ -9,6 +9,7 @@ from identity.model import (
     LinkType,
     ProfileChangeKind,
     ProfileChanges,
+    ProfileStatus,
 )
 from identity.store.base import Store
 from tests.store.test_contract import T0, T1, T2, insert, make_profiles, rec
@@ -49,6 +50,40 @@ def test_a_split_off_profile_remembers_its_origin(store: Store) -> None:
     assert store.get_profiles(["p2"])["p2"].split_from == "p1"
     (copied,) = [p for p in store.iter_profiles() if p.id == "p2"]
     assert copied.split_from == "p1"
+
+
+def test_a_part_that_joins_another_profile_is_logged_as_split_off_and_merged_into_it(
+    store: Store,
+) -> None:
+    # The resolver's change when a split-off part joins an existing profile: the part's
+    # new id is created and merged in one change, so its id redirects to where it went.
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    make_profiles(store, p1=[a, b, c], p2=[d])
+    store.apply_profile_changes(
+        ProfileChanges(
+            created=["p3"],
+            assignments={c: "p2"},
+            merged={"p3": "p2"},
+            split_from={"p3": "p1"},
+            touched={"p1", "p2"},
+        ),
+        T1,
+    )
+    log = store.profile_change_log(after=2)
+    assert [(r.kind, r.profile_id, r.related, r.at) for r in log] == [
+        (ProfileChangeKind.SPLIT, "p3", "p1", T1),
+        (ProfileChangeKind.MERGED, "p3", "p2", T1),
+    ]
+    assert store.resolve_profile_ids(["p3", "p1"]) == {"p3": "p2", "p1": "p1"}
+    assert store.records_of_profiles(["p1", "p2"]) == {"p1": [a, b], "p2": [c, d]}
+    live = store.get_profiles(["p1", "p2", "p3"])
+    assert sorted(live) == ["p1", "p2"] and live["p2"].merged_from == ("p3",)
+    (copied,) = [p for p in store.iter_profiles() if p.id == "p3"]
+    assert (copied.status, copied.redirect_to, copied.split_from) == (
+        ProfileStatus.MERGED,
+        "p2",
+        "p1",
+    )
 
 
 def test_links_of_one_type_page_by_their_ends(store: Store) -> None:

@@ -1,0 +1,174 @@
+"""The demo `make run` loads (3,000 people, seed 7, 30,000 events) through the real
+pipeline, loaded at a known time: traits come from event and record times, never from the
+load time, and a steward's split of an over-merged household is what the docs say."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import pytest
+
+from identity.demo.generator import generate
+from identity.evaluation import load_assignment
+from identity.graph import IdentityGraph
+from identity.ingest import STITCH_SOURCE
+from identity.journeys import TRAIT_NAMES
+from identity.mapping import load_mapping
+from identity.model import ProfileChangeKind, RecordRef
+from identity.readers import read_file
+from identity.rules import load_rules
+from identity.segments import Facts
+from identity.store.sqlite import SQLiteStore
+from tests.identity.test_stewardship import (
+    assert_every_move_is_logged,
+    last_change,
+    profile_of_every_record,
+)
+
+UNTIL = datetime(2026, 7, 31, 18, 0, tzinfo=UTC)
+"""The demo's last event."""
+LOADED = datetime(2026, 8, 3, 2, 0, tzinfo=UTC)
+"""When the demo is loaded: every record's ingest time, and the services' now."""
+
+
+@dataclass
+class Demo:
+    graph: IdentityGraph
+    truth: dict[RecordRef, str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp = tmp_path_factory.mktemp("demo21")
+    files = generate(tmp / "demo", people=3000, seed=7, events=30_000, until=UNTIL)
+    graph = IdentityGraph(SQLiteStore(tmp / "store.db"), load_rules(), clock=lambda: LOADED)
+    for path in sorted(files.mappings_dir.glob("*.toml")):
+        graph.ingest.register_source(load_mapping(path, rules=graph.rules))
+    for source, path in sorted(files.files.items()):
+        graph.ingest.ingest_rows(source, read_file(path, graph.ingest.source(source).format))
+    matcher = graph.probabilistic()
+    matcher.train()
+    matcher.link_all()
+    assert files.events_file is not None
+    graph.events.ingest_rows(read_file(files.events_file, "jsonl"))
+    segments = resources.files("identity.demo") / "segments"
+    for entry in sorted(segments.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            graph.segments.define(entry.name.removesuffix(".json"), json.loads(entry.read_text()))
+    truth = {RecordRef(s, k): e for (s, k), e in load_assignment(files.truth).items()}
+    yield Demo(graph, truth)
+    graph.close()
+
+
+def seen(found: Facts) -> list[datetime]:
+    """The times a profile was seen: its events' and its records' own."""
+    times = [e.timestamp for e in found.events]
+    return times + [r.record.timestamp for r in found.profile.records if r.record.timestamp]
+
+
+# -- traits from event and record times --------------------------------------------------------
+
+
+def test_no_trait_is_the_load_time_and_seen_spans_the_event_and_record_times(demo: Demo) -> None:
+    graph = demo.graph
+    ids = list(graph.store.iter_profile_ids())
+    facts = graph.segments.facts(ids)
+    with_stitch_records = 0
+    for pid, found in facts.items():
+        records = found.profile.records
+        assert all(r.ingested_at == LOADED for r in records)
+        times = seen(found)
+        assert (found.traits.first_seen, found.traits.last_seen) == (
+            min(times, default=None),
+            max(times, default=None),
+        ), pid
+        assert LOADED not in [found.traits.value(name) for name in TRAIT_NAMES], pid
+        with_stitch_records += any(r.record.source == STITCH_SOURCE for r in records)
+    # Stitch records carry no time, and about a third of the profiles hold one (1,101).
+    assert with_stitch_records > 1000
+
+
+def test_segment_exports_and_time_windows_use_the_same_times(demo: Demo) -> None:
+    graph = demo.graph
+    rows = list(graph.segments.export("lapsed-readers", ["profile_id", "traits.last_seen"]))
+    assert len(rows) > 1000
+    assert LOADED.isoformat() not in {row["traits.last_seen"] for row in rows}
+
+    # Not seen for 60 days: profiles whose only "recent" time was their load were left out.
+    cutoff = UNTIL - timedelta(days=60)
+    segment = graph.segments.define(
+        "unseen-60-days", {"where": {"trait": "last_seen", "lt": cutoff.isoformat()}}
+    )
+    ids = list(graph.store.iter_profile_ids())
+    facts = graph.segments.facts(ids)
+    expected = sorted(pid for pid, found in facts.items() if max(seen(found)) < cutoff)
+    assert graph.store.segment_members("unseen-60-days", limit=10_000) == expected
+    assert segment.size == len(expected) > 0
+    graph.segments.delete("unseen-60-days")
+
+
+# -- a split as documented -------------------------------------------------------------------
+
+
+def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile_in_the_feed(
+    demo: Demo,
+) -> None:
+    """The issue's case: a profile of 9 records holds 2 of another person of the household
+    (through the family e-mail) whose own profile the one-customer-id limit kept apart.
+    Split [7]/[2], the 2 join her profile: a new id split off and merged into hers."""
+    graph, truth = demo.graph, demo.truth
+    store = graph.store
+    before = profile_of_every_record(graph)
+    members: dict[str, list[RecordRef]] = {}
+    for ref, pid in before.items():
+        members.setdefault(pid, []).append(ref)
+    held: dict[str, set[str]] = {}
+    for ref, pid in before.items():
+        if ref in truth:  # stitch records are nobody's in the truth: they come from events
+            held.setdefault(truth[ref], set()).add(pid)
+    cases = []
+    for pid, refs in sorted(members.items()):
+        if len(refs) != 9:
+            continue
+        for person in sorted({truth[r] for r in refs if r in truth}):
+            theirs = sorted(r for r in refs if truth.get(r) == person)
+            elsewhere = held[person] - {pid}
+            if len(theirs) == 2 and len(elsewhere) == 1:
+                cases.append((pid, theirs, elsewhere.pop()))
+    assert cases, "the demo no longer holds the issue's over-merged household"
+    original, two, hers = cases[0]
+    seven = sorted(set(members[original]) - set(two))
+    hers_before = set(members[hers])
+    cursor = last_change(graph)
+
+    done = graph.stewardship.split_profile(original, [seven, two], "Rachael's records", "t")
+
+    after = profile_of_every_record(graph)
+    assert {after[r] for r in seven} == {original}, "the largest part keeps the id"
+    assert {after[r] for r in two} == {hers}, "the 2 join her own profile"
+    assert {r for r, pid in after.items() if pid == hers} == hers_before | set(two)
+    assert sorted(done.profiles) == sorted([original, hers])
+    feed = store.profile_change_log(after=cursor)
+    (part,) = [c.profile_id for c in feed if c.kind is ProfileChangeKind.SPLIT]
+    assert [(c.kind, c.profile_id, c.related) for c in feed] == [
+        (ProfileChangeKind.SPLIT, part, original),
+        (ProfileChangeKind.MERGED, part, hers),
+    ]
+    assert graph.profiles.get(part).id == hers
+    assert_every_move_is_logged(before, after, feed)
+    # Re-sending the records changes nothing: the steward's split holds.
+    cursor = last_change(graph)
+    with store.unit_of_work():
+        graph.resolver.resolve(list(store.record_ids([*seven, *two]).values()))
+    assert profile_of_every_record(graph) == after
+    assert store.profile_change_log(after=cursor) == []
+
+    graph.stewardship.undo(done.action_id, "asked the wrong household", "t")
+    undone = profile_of_every_record(graph)
+    assert {undone[r] for r in [*seven, *two]} == {original}
+    assert {r for r, pid in undone.items() if pid == hers} == hers_before
+    assert_every_move_is_logged(after, undone, store.profile_change_log(after=cursor))
