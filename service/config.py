@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     """A development token with every scope; refused in production."""
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = 50 * MiB
-    """Largest request body ``POST /v1/records`` accepts (413 above it)."""
+    """Largest request body ``POST /v1/records``, ``/v1/events`` and ``/graphql`` accept
+    (413 above it)."""
     graphql_max_depth: int = 10
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
