@@ -138,6 +138,9 @@ class RowProblem:
     field: str | None
     problem: str
     key: str | None = None
+    value: str | None = None
+    """An excerpt of the value at fault, for the person who sent it (the CLI shows it to
+    the owner of the file); never in :meth:`as_dict`, so HTTP answers do not echo it."""
 
     def as_dict(self) -> dict[str, object]:
         return {"row": self.row, "field": self.field, "problem": self.problem, "key": self.key}

@@ -39,6 +39,8 @@ MAX_ID_LENGTH = 256
 _FIELDS = frozenset(
     {"event_id", "type", "timestamp", "channel", "source", "identifiers", "properties"}
 )
+_STRICT_FIELDS = frozenset({"event_id", "type", "timestamp", "channel", "source"})
+"""Fields that name things, where even tab and newline are refused (identity/limits.py)."""
 
 
 @dataclass(slots=True)
@@ -256,10 +258,13 @@ class EventService:
     ) -> EventIngestReport:
         """Parse, store and stitch rows of events; ``progress`` gets the rows read so far."""
         report = EventIngestReport()
+        limits = self.rules.limits
         started = time.perf_counter()
         batch: list[Event] = []
         for number, row in rows:
             report.received += 1
+            if not isinstance(row, RowProblem):
+                row = limits.row_problem(row, number, "event_id", strict=_STRICT_FIELDS) or row
             if isinstance(row, RowProblem):
                 report.rejected += 1
                 report.errors.append(row)

@@ -1,8 +1,9 @@
 """Ingestion use case: rows from a source become stored records and resolved profiles.
 
-Rows are mapped and normalised one by one (so a bad row is reported, never fatal), then
-written, linked by the probabilistic matcher (once a model is trained) and resolved in
-batches: one store transaction per batch.
+Rows are held to the input limits (identity/limits.py), mapped and normalised one by one
+(so a bad row is reported, never fatal), then written, linked by the probabilistic
+matcher (once a model is trained) and resolved in batches: one store transaction per
+batch.
 """
 
 from __future__ import annotations
@@ -144,12 +145,16 @@ class IngestService:
         batch is written and resolved in one unit of work, so a failure leaves earlier
         batches stored and the failing batch not at all.
         """
-        mapper = RecordMapper(self.source(source), self.normaliser)
+        mapping = self.source(source)
+        mapper = RecordMapper(mapping, self.normaliser)
+        limits, key_only = self.rules.limits, (mapping.key,)
         report = IngestReport(source=source)
         started = time.perf_counter()
         batch: list[SourceRecord] = []
         for number, row in rows:
             report.received += 1
+            if not isinstance(row, RowProblem):
+                row = limits.row_problem(row, number, mapping.key, strict=key_only) or row
             if isinstance(row, RowProblem):
                 report.rejected += 1
                 report.errors.append(row)

@@ -8,6 +8,7 @@ and records, never from when anything was loaded.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidCursor
+from identity.limits import MAX_NUMBER
 from identity.model import Event, EventQuery, ProfileId, StoredRecord
 from identity.rules import EventRules
 from identity.store.base import Store
@@ -146,18 +148,21 @@ TRAIT_NAMES: tuple[str, ...] = (
 
 
 def order_value(event: Event, rules: EventRules) -> float:
-    """An order's value: the configured property as a number (0 when absent or not one)."""
+    """An order's value: the configured property as a number (0 when absent, not one, or
+    text such as "NaN" or "1e999" that converts to what JSON cannot carry)."""
     raw = event.properties.get(rules.order_value)
     if isinstance(raw, bool):
         return 0.0
     if isinstance(raw, int | float):
-        return float(raw)
-    if isinstance(raw, str):
+        value = float(raw)
+    elif isinstance(raw, str):
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             return 0.0
-    return 0.0
+    else:
+        return 0.0
+    return value if math.isfinite(value) and abs(value) <= MAX_NUMBER else 0.0
 
 
 def compute_traits(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from identity.errors import ConfigError, InvalidIdentifier, RowProblem
+from identity.limits import InputLimits, printable, text_problem
 from identity.model import Identifier, IdentifierKey, JSONValue, SourceRecord
 from identity.normalise import Normaliser
 from identity.rules import Rules
@@ -100,6 +101,7 @@ class SourceMapping:
         """
         if not isinstance(doc, Mapping):
             raise ConfigError("a mapping must be a table / JSON object", path=path)
+        _plain_text(doc, path)
         unknown = sorted(set(doc) - _TOP_LEVEL)
         if unknown:
             raise ConfigError(
@@ -213,6 +215,33 @@ def load_mapping(path: Path, rules: Rules | None = None) -> SourceMapping:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", path=str(path)) from None
     return SourceMapping.from_document(doc, path=str(path), rules=rules)
+
+
+def _plain_text(doc: Mapping[str, Any], path: str) -> None:
+    """Every name and text in a mapping is plain text: a control character or a lone
+    surrogate could never match a field, and no store can keep a lone surrogate.
+    Iterative, so a document nested as deep as the JSON parser allows is still checked."""
+    pending: list[tuple[str, object]] = [("", doc)]
+    while pending:
+        where, node = pending.pop()
+        items: list[tuple[object, object]] = []
+        if isinstance(node, Mapping):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        for name, value in items:
+            if isinstance(name, int):
+                here = f"{where}[{name}]"
+            else:
+                here = f"{where}.{name}" if where else str(name)
+            problem = text_problem(name, name=True) if isinstance(name, str) else None
+            if problem is None and isinstance(value, str):
+                problem = text_problem(value)  # a tab is a CSV delimiter
+            if problem is not None:
+                raise ConfigError(
+                    f"{problem}; write it as plain text", path=path, field=printable(here)
+                )
+            pending.append((here, value))
 
 
 def _optional_str(value: object, path: str, name: str) -> str | None:
@@ -359,9 +388,12 @@ def _is_empty(value: object) -> bool:
 class RecordMapper:
     """Maps rows of one source to records; never raises on bad data, reports it instead."""
 
-    def __init__(self, mapping: SourceMapping, normaliser: Normaliser) -> None:
+    def __init__(
+        self, mapping: SourceMapping, normaliser: Normaliser, limits: InputLimits | None = None
+    ) -> None:
         self.mapping = mapping
         self.normaliser = normaliser
+        self.limits = limits if limits is not None else normaliser.rules.limits
         self._zone: tzinfo = ZoneInfo(mapping.timezone)
         mapped = {mapping.key, *(i.field for i in mapping.identifiers)}
         mapped |= {a.field for a in mapping.attributes}
@@ -386,8 +418,14 @@ class RecordMapper:
         key = str(key_value).strip()
         result = MappedRow(number, None)
 
-        def warn(name: str, problem: str) -> None:
-            result.warnings.append(RowProblem(number, name, problem, key))
+        # The value at fault goes with a problem for the CLI, never into its text: the
+        # report is answered over HTTP, and a birth date or a name is personal.
+        def warn(name: str, problem: str, value: JSONValue = None) -> None:
+            shown = None if value is None else str(value)[:40]
+            result.warnings.append(RowProblem(number, name, problem, key, shown))
+
+        def refuse(name: str, problem: str, value: str) -> None:
+            result.errors.append(RowProblem(number, name, problem, key, value))
 
         identifiers: list[Identifier] = []
         seen: set[IdentifierKey] = set()
@@ -412,7 +450,9 @@ class RecordMapper:
             value = row.get(attr.field)
             if _is_empty(value):
                 continue
-            attributes[attr.name] = self._convert(attr, value, warn)
+            attributes[attr.name] = self._convert(attr, value, warn, refuse)
+        if result.errors:
+            return result
 
         timestamp: datetime | None = None
         if m.timestamp is not None:
@@ -422,8 +462,8 @@ class RecordMapper:
                 if timestamp is None:
                     warn(
                         m.timestamp,
-                        f"not a timestamp ({m.timestamp_format or 'ISO 8601'} expected): "
-                        f"{str(stamp)[:40]!r}",
+                        f"not a timestamp ({m.timestamp_format or 'ISO 8601'} expected)",
+                        stamp,
                     )
         result.record = SourceRecord(
             source=m.source,
@@ -445,7 +485,7 @@ class RecordMapper:
             if _is_empty(item):
                 continue
             if isinstance(item, bool) or not isinstance(item, str | int):
-                warn(spec.field, f"an identifier must be text or an integer, got {item!r:.40}")
+                warn(spec.field, "an identifier must be text or an integer", repr(item))
                 continue
             text = str(item)
             if spec.split and isinstance(item, str):
@@ -454,23 +494,22 @@ class RecordMapper:
                 values.append(text)
         return values
 
-    def _convert(self, attr: AttributeField, value: JSONValue, warn: Any) -> JSONValue:
+    def _convert(self, attr: AttributeField, value: JSONValue, warn: Any, refuse: Any) -> JSONValue:
         if attr.type in ("string", "name"):
             return value.strip() if isinstance(value, str) else value
         if attr.type == "number":
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return value
             if isinstance(value, str):
-                text = value.strip().replace("_", "")
-                try:
-                    return int(text)
-                except ValueError:
-                    pass
-                try:
-                    return float(text)
-                except ValueError:
-                    pass
-            warn(attr.field, f"not a number: {str(value)[:40]!r}; kept as written")
+                number = _number(value)
+                if number is not None:
+                    # Text such as "NaN", "inf" or "1e999" converts to what JSON cannot carry.
+                    problem = self.limits.number_problem(attr.field, number, "converts to")
+                    if problem is None:
+                        return number
+                    refuse(attr.field, problem, value[:40])
+                    return value
+            warn(attr.field, "not a number; kept as written", value)
             return value
         if attr.type == "boolean":
             if isinstance(value, bool):
@@ -480,15 +519,15 @@ class RecordMapper:
                 return True
             if text in _FALSE:
                 return False
-            warn(attr.field, f"not a yes/no value: {str(value)[:40]!r}; kept as written")
+            warn(attr.field, "not a yes/no value; kept as written", value)
             return value
         if attr.type == "date":
             parsed = _parse_date(value, attr.format)
             if parsed is None:
                 warn(
                     attr.field,
-                    f"not a date ({attr.format or 'YYYY-MM-DD'} expected): "
-                    f"{str(value)[:40]!r}; kept as written",
+                    f"not a date ({attr.format or 'YYYY-MM-DD'} expected); kept as written",
+                    value,
                 )
                 return value
             return parsed.isoformat()
@@ -496,8 +535,8 @@ class RecordMapper:
         if stamp is None:
             warn(
                 attr.field,
-                f"not a datetime ({attr.format or 'ISO 8601'} expected): "
-                f"{str(value)[:40]!r}; kept as written",
+                f"not a datetime ({attr.format or 'ISO 8601'} expected); kept as written",
+                value,
             )
             return value
         return stamp.isoformat()
@@ -513,6 +552,18 @@ class RecordMapper:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self._zone)
         return parsed.astimezone(UTC)
+
+
+def _number(value: str) -> int | float | None:
+    text = value.strip().replace("_", "")
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _parse_date(value: JSONValue, fmt: str | None) -> date | None:

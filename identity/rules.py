@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from identity.errors import ConfigError
+from identity.limits import MAX_NUMBER, FieldLimits, InputLimits
 from identity.model import IdentifierFlagReason, IdentifierKey
 from identity.privacy import (
     PersonalNames,
@@ -319,6 +320,8 @@ class Rules:
     """None: only deterministic matching."""
     events: EventRules = field(default_factory=EventRules)
     privacy: PrivacyRules = field(default_factory=PrivacyRules)
+    limits: InputLimits = field(default_factory=InputLimits)
+    """What an input row may hold (nesting, characters, string and number sizes)."""
 
     def kind(self, name: str) -> KindRule:
         """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
@@ -357,6 +360,7 @@ class Rules:
                 "matching",
                 "events",
                 "privacy",
+                "limits",
             },
             path,
             "",
@@ -382,6 +386,7 @@ class Rules:
             matching=_matching(doc.get("matching"), path),
             events=_events(doc.get("events", {}), kinds, path),
             privacy=_privacy(doc.get("privacy", {}), kinds, path),
+            limits=_limits(doc.get("limits", {}), path),
         )
 
 
@@ -805,6 +810,67 @@ def _synonyms(raw: object, personal: set[str], path: str) -> dict[str, tuple[str
             )
         synonyms[group] = tuple(words)
     return synonyms
+
+
+MAX_DEPTH_CEILING = 64
+"""Deeper rows would come close to the recursion limits of the JSON encoders and of
+GraphQL's serialisation; no identity feed nests this deep."""
+
+
+def _limits(doc: object, path: str) -> InputLimits:
+    if not isinstance(doc, Mapping):
+        raise ConfigError("must be a [limits] table", path=path, field="limits")
+    _only(
+        doc,
+        {"max_depth", "max_name_length", "max_string_length", "max_number", "fields"},
+        path,
+        "limits.",
+    )
+    default = InputLimits()
+    depth = _positive_int(doc.get("max_depth", default.max_depth), path, "limits.max_depth")
+    if depth > MAX_DEPTH_CEILING:
+        raise ConfigError(
+            f"must be at most {MAX_DEPTH_CEILING}, got {depth}", path=path, field="limits.max_depth"
+        )
+    names = _positive_int(
+        doc.get("max_name_length", default.max_name_length), path, "limits.max_name_length"
+    )
+    base = _field_limits(doc, default.default, path, "limits")
+    raw_fields = doc.get("fields", {})
+    if not isinstance(raw_fields, Mapping):
+        raise ConfigError(
+            "must be a table of field = { max_string_length = ..., max_number = ... }",
+            path=path,
+            field="limits.fields",
+        )
+    fields: dict[str, FieldLimits] = {}
+    for name, spec in raw_fields.items():
+        where = f"limits.fields.{name}"
+        if not isinstance(spec, Mapping) or not spec:
+            raise ConfigError(
+                "must be a table with max_string_length and/or max_number",
+                path=path,
+                field=where,
+            )
+        _only(spec, {"max_string_length", "max_number"}, path, where + ".")
+        fields[name] = _field_limits(spec, base, path, where)
+    return InputLimits(max_depth=depth, max_name_length=names, default=base, fields=fields)
+
+
+def _field_limits(
+    doc: Mapping[str, Any], default: FieldLimits, path: str, where: str
+) -> FieldLimits:
+    length = _positive_int(
+        doc.get("max_string_length", default.max_string_length), path, f"{where}.max_string_length"
+    )
+    number = _positive_int(doc.get("max_number", default.max_number), path, f"{where}.max_number")
+    if number > MAX_NUMBER:
+        raise ConfigError(
+            f"must be at most {MAX_NUMBER} (2**63 - 1): the stores keep 64-bit integers",
+            path=path,
+            field=f"{where}.max_number",
+        )
+    return FieldLimits(max_string_length=length, max_number=number)
 
 
 def _blocking_rule(rule: object, path: str, number: int) -> BlockingRule:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -16,13 +17,45 @@ from identity.errors import ConfigError
 from identity.graph import IdentityGraph
 from service.auth import TokenRegistry
 from service.config import Settings
-from service.deps import graphql_body_limit
-from service.errors import install_error_handlers
+from service.deps import graphql_body
+from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
 from service.metrics import install_metrics
 from service.routes import events, health, records, segments
 
 log = logging.getLogger(__name__)
+
+_PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+GRAPHQL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "Not a GraphQL request: JSON that is not UTF-8, not an object, nests "
+        "deeper than the limit, or has a query, variables or operationName of the wrong "
+        "type (INVALID_PAYLOAD); no query, a mutation over GET, an unsupported content type "
+        "(plain text, from the GraphQL library). Errors of the query itself answer 200 "
+        "with `errors`.",
+        "content": _PLAIN_TEXT,
+    },
+    **error_responses(413),
+}
+"""The HTTP-level errors of ``/graphql``; field errors (UNAUTHENTICATED, FORBIDDEN, ...)
+are in the GraphQL answer's ``errors``."""
+GRAPHQL_REQUEST: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["query"],
+                "properties": {
+                    "query": {"type": "string", "minLength": 1},
+                    "variables": {"type": ["object", "null"]},
+                    "operationName": {"type": ["string", "null"]},
+                },
+            }
+        }
+    },
+}
 
 
 async def _refresh_segments(graph: IdentityGraph, every: int) -> None:
@@ -98,6 +131,31 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     app.include_router(segments.router)
     app.include_router(
         create_graphql_router(settings.graphql_limits(), graphql_metrics, prefix="/graphql"),
-        dependencies=[Depends(graphql_body_limit)],
+        dependencies=[Depends(graphql_body)],
+        responses=GRAPHQL_RESPONSES,
     )
+    _document_graphql(app)
     return app
+
+
+def _document_graphql(app: FastAPI) -> None:
+    """Complete what the GraphQL router's routes do not declare: a token is optional at
+    the HTTP level (each field checks its scope and answers UNAUTHENTICATED or FORBIDDEN
+    in ``errors``), and ``GET /graphql`` without a query answers the GraphiQL page."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = generate()
+        if first:
+            for method, operation in schema["paths"].get("/graphql", {}).items():
+                # The empty requirement: no token is also accepted.
+                operation["security"] = [{}, *operation.get("security", [])]
+                if method == "get":
+                    content = operation["responses"]["200"].setdefault("content", {})
+                    content["text/html"] = {"schema": {"type": "string"}}
+                else:
+                    operation["requestBody"] = GRAPHQL_REQUEST
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -42,6 +42,7 @@ from identity.errors import IdgraphError, RowProblem, UnknownSegment
 from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
+from identity.limits import printable
 from identity.mapping import load_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.readers import read_file
@@ -143,7 +144,13 @@ def _print_problems(errors: list[RowProblem], warnings: list[RowProblem], shown:
     for label, problems in (("error", errors), ("warning", warnings)):
         for p in problems[:shown]:
             field = f" field '{p.field}'" if p.field else ""
-            console.print(f"  {label}: row {p.row}{field}: {p.problem}", highlight=False)
+            # The file is the user's own: show the value at fault (escaped), unlike HTTP.
+            value = f" (value: {p.value!r})" if p.value is not None else ""
+            console.print(
+                f"  {label}: row {p.row}{field}: {p.problem}{value}",
+                highlight=False,
+                markup=False,
+            )
         if len(problems) > shown:
             console.print(f"  ... and {len(problems) - shown:,} more {label}s")
 
@@ -164,11 +171,15 @@ def _print_report(report: IngestReport, errors_shown: int = 10) -> None:
 def _write_problems(path: Path, reports: list[IngestReport]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["source", "severity", "row", "key", "field", "problem"])
+        writer.writerow(["source", "severity", "row", "key", "field", "problem", "value"])
         for report in reports:
             for severity, problems in (("error", report.errors), ("warning", report.warnings)):
                 for p in problems:
-                    writer.writerow([report.source, severity, p.row, p.key, p.field, p.problem])
+                    # Escaped: the value may hold what a CSV or UTF-8 cannot (NUL, surrogates).
+                    value = printable(p.value) if p.value is not None else ""
+                    writer.writerow(
+                        [report.source, severity, p.row, p.key, p.field, p.problem, value]
+                    )
 
 
 def _ingest_files(
@@ -187,7 +198,10 @@ def _ingest_files(
                 progress.update(task_id, completed=p.rows)
 
             rows: Iterator[Row] = read_file(
-                path, fmt or mapping.format, csv_delimiter=mapping.csv_delimiter
+                path,
+                fmt or mapping.format,
+                csv_delimiter=mapping.csv_delimiter,
+                max_depth=graph.rules.limits.max_depth,
             )
             report = graph.ingest.ingest_rows(source, rows, progress=advance, actor=cli_actor())
             progress.update(task, completed=report.received, total=report.received)
@@ -257,7 +271,9 @@ def _ingest_event_files(
                 progress.update(task_id, completed=rows)
 
             report = graph.events.ingest_rows(
-                read_file(path, "jsonl"), progress=advance, actor=cli_actor()
+                read_file(path, "jsonl", max_depth=graph.rules.limits.max_depth),
+                progress=advance,
+                actor=cli_actor(),
             )
             progress.update(task, completed=report.received, total=report.received)
         _print_event_report(path.name, report)

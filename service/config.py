@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     """A development token with every scope; refused in production."""
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = 50 * MiB
-    """Largest request body ``POST /v1/records`` accepts (413 above it)."""
+    """Largest request body ``POST /v1/records`` and ``/v1/events`` accept (413 above it)."""
     graphql_max_depth: int = Field(default=10, ge=1)
     """Deepest nesting of fields a GraphQL query may have."""
     graphql_max_bytes: int = Field(default=50_000, ge=1)

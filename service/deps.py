@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
 
+from identity.errors import InvalidPayload
 from identity.graph import IdentityGraph
+from identity.readers import depth_over
 from service.config import Settings
 from service.errors import ApiError
 
@@ -22,8 +26,16 @@ def get_settings(request: Request) -> Settings:
 async def read_body(request: Request) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``max_body_bytes``."""
     limit = get_settings(request).max_body_bytes
+    return await _read_limited(request, limit, "IDGRAPH_MAX_BODY_BYTES")
+
+
+async def _read_limited(request: Request, limit: int, setting: str) -> bytes:
+    """The body, refused with 413 before it is read when its declared length is over
+    ``limit``, and as soon as what arrives is."""
     too_large = ApiError(
-        413, "PAYLOAD_TOO_LARGE", f"the body exceeds {limit:,} bytes: send the records in parts"
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"the body exceeds {limit:,} bytes ({setting}): send it in parts",
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -38,15 +50,58 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def graphql_body_limit(request: Request) -> None:
-    """Refuse a GraphQL body whose declared size is over the cap before it is read: the
-    query's own limits come after parsing the JSON, which for megabytes costs the
-    server what the limits are there to save."""
-    limit = get_settings(request).graphql_max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(
-            413,
-            "PAYLOAD_TOO_LARGE",
-            f"the body exceeds {limit:,} bytes (IDGRAPH_GRAPHQL_MAX_BODY_BYTES)",
-        )
+async def graphql_body(request: Request) -> None:
+    """Hold a GraphQL request to the limits the ingest routes have, before the GraphQL
+    library reads it, where it would fail with a 500 or run what it should refuse.
+
+    413 for a POST body over ``max_body_bytes``; 400 INVALID_PAYLOAD for JSON (a POST
+    body, or a GET's ``variables`` and ``extensions``) nesting deeper than a row may (one
+    level more for the request around the variables), which its recursive JSON parser
+    fails on; for a body that is not UTF-8 or not JSON, or JSON that is not a request
+    object, which it fails on; and for a ``query``, ``variables`` or ``operationName`` of
+    the wrong type, which it runs regardless.
+    """
+    limit = get_graph(request).rules.limits.max_depth + 1
+    if request.method != "POST":
+        for name in ("variables", "extensions"):
+            depth = depth_over(request.query_params.get(name, ""), limit)
+            if depth is not None:
+                raise InvalidPayload(f"{name} nests {depth:,} levels deep; the limit is {limit}")
+        return
+    # The query's own limits come after parsing the JSON, which for megabytes would cost
+    # the server what they are there to save: GraphQL bodies have a cap of their own.
+    settings = get_settings(request)
+    body = await _read_limited(
+        request, settings.graphql_max_body_bytes, "IDGRAPH_GRAPHQL_MAX_BODY_BYTES"
+    )
+    # Starlette's own cache of the body: the GraphQL view reads it from there.
+    request._body = body
+    depth = depth_over(body, limit)
+    if depth is not None:
+        raise InvalidPayload(f"the JSON nests {depth:,} levels deep; the limit is {limit}")
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        return  # other bodies are the GraphQL view's to refuse
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidPayload(f"the body is not UTF-8 (byte {error.start})") from None
+    try:
+        envelope = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidPayload(
+            f"not valid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
+    if not isinstance(envelope, dict):
+        raise InvalidPayload('a GraphQL request is a JSON object: {"query": "..."}')
+    for name, kinds, expected in _GRAPHQL_FIELDS:
+        if name in envelope and not isinstance(envelope[name], kinds):
+            raise InvalidPayload(f"'{name}' must be {expected} (GraphQL over HTTP)")
+
+
+_GRAPHQL_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("query", str, "a string"),
+    ("variables", (dict, type(None)), "an object or null"),
+    ("operationName", (str, type(None)), "a string or null"),
+    ("extensions", (dict, type(None)), "an object or null"),
+)

@@ -1,20 +1,25 @@
 """The one place domain errors become HTTP responses and GraphQL error codes.
 
-Every HTTP error body is ``{"error": {"code": "...", "message": "..."}}``; GraphQL errors
+Every HTTP error body is ``{"error": {"code": "...", "message": "..."}}`` (:class:`ErrorBody`,
+which the OpenAPI document names for every error status a route answers); GraphQL errors
 carry the same code in ``extensions.code``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from graphql import GraphQLError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from identity.errors import (
     AmbiguousIdentifier,
@@ -57,6 +62,72 @@ DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
 )
 
 
+class RequestProblem(BaseModel):
+    """One problem with a request's parameters (never the value sent: it may be personal)."""
+
+    type: str = Field(description="The kind of problem, e.g. missing", examples=["missing"])
+    loc: list[str | int] = Field(description="Where: the part and the parameter's name")
+    msg: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable machine-readable ``code`` and a message for people."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(
+        description="UNKNOWN_SOURCE, INVALID_PAYLOAD, UNAUTHENTICATED, ... (docs/api.md)",
+        examples=["UNKNOWN_SOURCE"],
+    )
+    message: str = Field(description="What is wrong and how to fix it")
+    details: list[RequestProblem] | None = Field(
+        default=None, description="Each problem, for INVALID_REQUEST"
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every HTTP error this service answers."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES: Mapping[int, str] = {
+    400: "The request cannot be used as sent (INVALID_PAYLOAD, INVALID_ARGUMENT, "
+    "INVALID_CURSOR, INVALID_IDENTIFIER, BAD_REQUEST)",
+    401: "No valid API token: send 'Authorization: Bearer TOKEN' (UNAUTHENTICATED)",
+    403: "The token lacks the scope the message names (FORBIDDEN)",
+    404: "No such thing (UNKNOWN_SOURCE, UNKNOWN_PROFILE, UNKNOWN_SEGMENT, ...)",
+    409: "Contradicts the graph's state (STEWARD_CONFLICT, AMBIGUOUS_IDENTIFIER)",
+    413: "The body is over IDGRAPH_MAX_BODY_BYTES: send it in parts (PAYLOAD_TOO_LARGE)",
+    422: "A parameter is missing or malformed (INVALID_REQUEST, with details), or a "
+    "document is invalid (INVALID_CONFIG, INVALID_SEGMENT)",
+    503: "The store failed or does not answer; retry later (STORE_UNAVAILABLE, STORE_ERROR)",
+}
+
+
+def error_responses(
+    *statuses: int, detail: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route answering these error statuses, each with the
+    :class:`ErrorBody` schema; ``detail`` says what a status means on this route."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "model": ErrorBody,
+            "description": (detail or {}).get(status, ERROR_STATUSES[status]),
+        }
+        if status == 401:
+            response["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "Bearer: the scheme to authenticate with",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            }
+        responses[status] = response
+    return responses
+
+
 class ApiError(HTTPException):
     """An HTTP error with its machine-readable code."""
 
@@ -95,9 +166,28 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = getattr(exc, "code", None) or HTTPStatus(exc.status_code).name
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path: Starlette names only the
+    first matching route's, and ``/graphql`` has one route for GET and one for POST."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -157,7 +157,16 @@ def install_metrics(app: FastAPI) -> GraphQLMetrics:
     return GraphQLMetrics(registry)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The metrics in Prometheus' text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(request: Request) -> Response:
     """The service's metrics in Prometheus' text format."""
     registry: CollectorRegistry = request.app.state.metrics_registry

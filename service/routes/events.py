@@ -3,7 +3,7 @@ NDJSON batch. The format is identity/events.py's; the answer is the ingest repor
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Request
 
 from identity.errors import InvalidPayload
 from identity.graph import IdentityGraph
@@ -11,6 +11,8 @@ from identity.model import JSONValue
 from identity.readers import CSV_TYPES, parse_payload
 from service.auth import INGEST_WRITE, Principal, require
 from service.deps import get_graph, read_body
+from service.errors import error_responses
+from service.routes.records import PAYLOAD_PROBLEMS
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -18,20 +20,22 @@ _EVENTS_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
-                }
-            },
+            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
             "application/x-ndjson": {"schema": {"type": "string"}},
         },
     }
 }
 
 
-@router.post("/events", openapi_extra=_EVENTS_BODY)
+@router.post(
+    "/events",
+    openapi_extra=_EVENTS_BODY,
+    responses=error_responses(
+        400, 401, 403, 413, 503, detail={400: PAYLOAD_PROBLEMS + "; CSV, which events are not"}
+    ),
+)
 def post_events(
-    content_type: str | None = Header(None),
+    request: Request,
     body: bytes = Depends(read_body),
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal = Depends(require(INGEST_WRITE)),
@@ -41,11 +45,12 @@ def post_events(
     Answers 200 with the report, listing each rejected event and field problem; the events
     are in the profiles' journeys, and their segments updated, when it returns.
     """
+    content_type = request.headers.get("content-type")  # documented by the body's media types
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in CSV_TYPES:
         raise InvalidPayload(
             "events are JSON: send one object, an array, or NDJSON "
             "(Content-Type application/x-ndjson)"
         )
-    rows = parse_payload(body, content_type)
+    rows = parse_payload(body, content_type, graph.rules.limits.max_depth)
     return graph.events.ingest_rows(rows, actor=principal.name).as_dict()

@@ -5,9 +5,11 @@ error) need the ``admin`` scope."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from identity.errors import StoreError
 from identity.graph import IdentityGraph
@@ -17,13 +19,34 @@ from service.deps import get_graph
 router = APIRouter(tags=["health"])
 
 
+class StoreHealthBody(BaseModel):
+    ok: bool
+    backend: str
+    detail: str
+
+
+class Readiness(BaseModel):
+    """The readiness answer, ready (200) or not (503)."""
+
+    status: Literal["ready", "unavailable"]
+    store: StoreHealthBody | None = None
+    """Only for a caller with the ``admin`` scope."""
+
+
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The store does not answer"}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses={503: {"model": Readiness, "description": "The store does not answer"}},
+    # A token is optional (the empty requirement): without one, only ready or not.
+    openapi_extra={"security": [{}]},
+)
 def readyz(
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal | None = Depends(optional_principal),

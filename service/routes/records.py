@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
@@ -12,26 +12,50 @@ from identity.model import JSONValue
 from identity.readers import parse_payload
 from service.auth import ADMIN, INGEST_WRITE, PROFILES_READ, Principal, require
 from service.deps import get_graph, read_body
-from service.errors import ApiError
+from service.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
+# A JSON array's elements are rows: one that is not an object is a rejected row in the
+# report, not a bad request, so the array's items are documented as any JSON value.
 _ROWS_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
             "application/x-ndjson": {"schema": {"type": "string"}},
             "text/csv": {"schema": {"type": "string"}},
         },
     }
 }
+PAYLOAD_PROBLEMS = (
+    "The body cannot be read as rows at all: not UTF-8, broken JSON, JSON nesting deeper "
+    "than the limit, an unsupported content type (INVALID_PAYLOAD)"
+)
 
 
-@router.post("/records", openapi_extra=_ROWS_BODY)
+@router.post(
+    "/records",
+    openapi_extra=_ROWS_BODY,
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        413,
+        422,
+        503,
+        detail={
+            400: PAYLOAD_PROBLEMS,
+            404: "The source is not registered (UNKNOWN_SOURCE)",
+            422: "The source parameter is missing (INVALID_REQUEST), or its stored mapping "
+            "does not fit the rules (INVALID_CONFIG)",
+        },
+    ),
+)
 def post_records(
+    request: Request,
     source: str = Query(description="A registered source"),
-    content_type: str | None = Header(None),
     body: bytes = Depends(read_body),
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal = Depends(require(INGEST_WRITE)),
@@ -40,7 +64,10 @@ def post_records(
 
     Answers 200 with the ingest report, listing each rejected row and field problem.
     """
-    rows = parse_payload(body, content_type)
+    # The content type is read, not declared as a parameter: the request body's media
+    # types document it.
+    content_type = request.headers.get("content-type")
+    rows = parse_payload(body, content_type, graph.rules.limits.max_depth)
     return graph.ingest.ingest_rows(source, rows, actor=principal.name).as_dict()
 
 
@@ -48,13 +75,34 @@ def _describe(mapping: SourceMapping) -> dict[str, JSONValue]:
     return {"name": mapping.source, **mapping.to_document()}
 
 
-@router.get("/sources", dependencies=[Depends(require(PROFILES_READ))])
+@router.get(
+    "/sources",
+    dependencies=[Depends(require(PROFILES_READ))],
+    responses=error_responses(
+        401, 403, 422, 503, detail={422: "A stored mapping does not fit the rules (INVALID_CONFIG)"}
+    ),
+)
 def list_sources(graph: IdentityGraph = Depends(get_graph)) -> list[dict[str, JSONValue]]:
     """Every registered source with its mapping document."""
     return [_describe(m) for m in graph.ingest.sources()]
 
 
-@router.put("/sources/{name}", dependencies=[Depends(require(ADMIN))])
+@router.put(
+    "/sources/{name}",
+    dependencies=[Depends(require(ADMIN))],
+    responses=error_responses(
+        400,
+        401,
+        403,
+        422,
+        503,
+        detail={
+            400: "The body cannot be decoded: not UTF-8, or nesting too deep (BAD_REQUEST)",
+            422: "The mapping is invalid; the message names the field (INVALID_CONFIG), or the "
+            "body is not a JSON object (INVALID_REQUEST)",
+        },
+    ),
+)
 def put_source(
     name: str,
     document: dict[str, Any] = Body(description="A mapping document (docs/sources.md) as JSON"),

@@ -22,7 +22,7 @@ from identity.model import JSONValue
 from identity.segments import csv_cell, unknown_export_fields
 from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
-from service.errors import ApiError
+from service.errors import ApiError, error_responses
 from service.masking import Masker
 
 router = APIRouter(prefix="/v1", tags=["segments"])
@@ -53,7 +53,30 @@ def _masked(rows: Iterator[dict[str, JSONValue]], masker: Masker) -> Iterator[di
         yield {name: masker.field(name, value) for name, value in row.items()}
 
 
-@router.get("/segments/{name}/members")
+@router.get(
+    "/segments/{name}/members",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The members, one row per profile",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **error_responses(
+            401,
+            403,
+            404,
+            422,
+            503,
+            detail={
+                404: "No such segment (UNKNOWN_SEGMENT)",
+                422: "A parameter is malformed, e.g. an unknown field (INVALID_REQUEST)",
+            },
+        ),
+    },
+)
 def export_members(
     name: str,
     format: Literal["ndjson", "csv"] = Query("ndjson", description="ndjson or csv"),

@@ -80,6 +80,30 @@ def test_ingest_reports_rejected_rows_and_writes_them_to_the_errors_file(env: Pa
     }
 
 
+def test_ingest_refuses_rows_out_of_the_limits_showing_the_owner_the_value(env: Path) -> None:
+    data = env / "shop.jsonl"
+    lines = [
+        '{"id": "a", "email": "ann@example.com", "note": "RS\\u00005"}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"id": "c", "first": "Bo\\ud800b"}',
+        '{"id": "d", "score": NaN}',
+        '{"id": "e", "email": "eve@example.com"}',
+    ]
+    data.write_text("\n".join(lines) + "\n")
+    output = run(
+        "ingest", str(data), "--mapping", str(env / "shop.toml"), "--errors-out", str(env / "e.csv")
+    )
+    assert "1 accepted" in output and "4 rejected" in output
+    assert "row 1 field 'note': holds a NUL character (U+0000) at character 3" in output
+    assert "(value: 'RS\\x005')" in output
+    assert "row 2: the line nests 100,000 levels deep; the limit is 16" in output
+    assert "row 4 field 'score': is NaN" in output
+    with (env / "e.csv").open(encoding="utf-8") as fh:
+        problems = {p["row"]: p for p in csv.DictReader(fh)}
+    assert problems["1"]["value"] == "RS\\u00005"
+    assert problems["3"]["value"] == "Bo\\ud800b"
+
+
 def test_ingest_of_an_unregistered_source_fails_with_how_to_register_it(env: Path) -> None:
     data = env / "x.csv"
     data.write_text("id\n1\n")

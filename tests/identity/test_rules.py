@@ -102,6 +102,15 @@ def test_a_value_over_its_kinds_cap_stops_linking_and_the_kind_default_applies()
         ({"privacy": {"things": ["product name"]}}, "privacy.things"),
         ({"privacy": {"things": "product"}}, "privacy.things"),
         ({"privacy": {"phone_regions": ["UK"]}}, "privacy.phone_regions"),
+        ({"limits": {"max_depth": 0}}, "limits.max_depth"),
+        ({"limits": {"max_depth": 65}}, "limits.max_depth"),
+        ({"limits": {"max_number": 2**63}}, "limits.max_number"),
+        ({"limits": {"max_string_lenght": 10}}, "limits.max_string_lenght"),
+        ({"limits": {"fields": {"notes": 100}}}, "limits.fields.notes"),
+        (
+            {"limits": {"fields": {"notes": {"max_string_length": "long"}}}},
+            "limits.fields.notes.max_string_length",
+        ),
     ],
 )
 def test_bad_rules_name_the_field(change: dict[str, Any], field: str) -> None:
@@ -117,3 +126,20 @@ def test_a_rules_file_that_is_not_toml_is_reported_with_its_path(tmp_path: Path)
     with pytest.raises(ConfigError, match="not valid TOML") as caught:
         load_rules(path)
     assert caught.value.path == str(path)
+
+
+def test_limits_default_to_the_packaged_ones_and_a_field_inherits_what_it_does_not_set() -> None:
+    assert Rules.from_document(BASE).limits == load_rules().limits
+    limits = Rules.from_document(
+        {
+            **BASE,
+            "limits": {
+                "max_string_length": 100,
+                "max_number": 1000,
+                "fields": {"notes": {"max_string_length": 5000}},
+            },
+        }
+    ).limits
+    assert limits.for_field("notes").max_string_length == 5000
+    assert limits.for_field("notes").max_number == 1000
+    assert limits.for_field("city").max_string_length == 100
