@@ -20,12 +20,12 @@ class ConfigError(IdgraphError):
 
 
 class UnknownSource(IdgraphError):
+    """No mapping is registered for the source. How to register one depends on where the
+    caller is (a CLI flag, an HTTP route): each front end adds its own hint."""
+
     def __init__(self, source: str):
         self.source = source
-        super().__init__(
-            f"no mapping is registered for source '{source}': "
-            f"register one with `idgraph sources add MAPPING.toml` or pass --mapping"
-        )
+        super().__init__(f"no mapping is registered for source '{source}'")
 
 
 class UnknownProfile(IdgraphError):
@@ -46,11 +46,17 @@ class AmbiguousIdentifier(IdgraphError):
 
 
 class InvalidIdentifier(IdgraphError):
-    """A value could not be normalised as the identifier kind its field is mapped to."""
+    """A value could not be normalised as the identifier kind its field is mapped to.
 
-    def __init__(self, kind: str, problem: str):
+    ``needs_region``: a phone number written without its country code and read without a
+    default region; a source mapping can fix that with ``phone_region``, a lookup by
+    writing the number with ``+CC``.
+    """
+
+    def __init__(self, kind: str, problem: str, *, needs_region: bool = False):
         self.kind = kind
         self.problem = problem
+        self.needs_region = needs_region
         super().__init__(f"invalid {kind}: {problem}")
 
 
@@ -65,6 +71,16 @@ class InvalidPayload(IdgraphError):
 
 class InvalidArgument(IdgraphError):
     """A request argument out of its range (a page size, a time without a zone)."""
+
+
+class UnknownIdentifierKind(InvalidArgument):
+    """An identifier kind the rules do not declare, asked for by name (a lookup)."""
+
+    def __init__(self, kind: str, declared: list[str]):
+        self.kind = kind
+        super().__init__(
+            f"unknown identifier kind {kind!r}; the rules declare {', '.join(sorted(declared))}"
+        )
 
 
 class InvalidCursor(IdgraphError):

@@ -434,7 +434,8 @@ class RecordMapper:
                 try:
                     ident = self.normaliser.identifier(spec.kind, raw, m.phone_region)
                 except InvalidIdentifier as error:
-                    warn(spec.field, f"{error}; kept in the record's raw data, not linked")
+                    hint = " (or set phone_region in the source mapping)" * error.needs_region
+                    warn(spec.field, f"{error}{hint}; kept in the record's raw data, not linked")
                     continue
                 if ident.key not in seen:
                     seen.add(ident.key)

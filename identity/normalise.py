@@ -96,11 +96,11 @@ def _phone(rule: KindRule, text: str, region: str | None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
         if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-            problem = (
-                "no country code: write it as +CC... or set phone_region in the source mapping"
-                if region is None
-                else "unknown country code"
-            )
+            if region is None:
+                raise InvalidIdentifier(
+                    rule.kind, "no country code: write it as +CC...", needs_region=True
+                ) from None
+            problem = "unknown country code"
         else:
             problem = f"not a phone number ({error._msg})"
         raise InvalidIdentifier(rule.kind, problem) from None

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from identity.errors import ConfigError
+from identity.errors import ConfigError, UnknownIdentifierKind
 from identity.limits import MAX_NUMBER, FieldLimits, InputLimits
 from identity.model import IdentifierFlagReason, IdentifierKey
 from identity.privacy import (
@@ -324,13 +324,12 @@ class Rules:
     """What an input row may hold (nesting, characters, string and number sizes)."""
 
     def kind(self, name: str) -> KindRule:
-        """The rule of a declared kind. Raises ConfigError naming the declared kinds."""
+        """The rule of a declared kind. Raises UnknownIdentifierKind naming the declared
+        kinds (mappings, events and segments check their kinds at load, with their own
+        ConfigError; this is the lookup's)."""
         rule = self.kinds.get(name)
         if rule is None:
-            declared = ", ".join(sorted(self.kinds))
-            raise ConfigError(
-                f"unknown identifier kind '{name}'; declared kinds: {declared}", field="kind"
-            )
+            raise UnknownIdentifierKind(name, list(self.kinds))
         return rule
 
     def is_blocklisted(self, key: IdentifierKey) -> bool:

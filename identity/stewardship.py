@@ -343,7 +343,10 @@ class StewardService:
         if found is None:
             raise UnknownAction(action_id)
         if found.entry.action not in UNDOABLE:
-            raise StewardConflict(f"a {found.entry.action} cannot be undone")
+            raise StewardConflict(
+                f"action {action_id} is {_with_article(found.entry.action)}, which cannot be "
+                f"undone; steward actions can ({', '.join(sorted(UNDOABLE))})"
+            )
         if found.undone_by is not None:
             raise StewardConflict(f"action {action_id} was undone already (by {found.undone_by})")
         after = found.entry.after
@@ -450,3 +453,8 @@ class StewardService:
             cursor=encode_cursor("profile-changes", page[-1].seq if page else after),
             has_more=len(found) > first,
         )
+
+
+def _with_article(noun: str) -> str:
+    """``an ingest``, ``a merge``: the article by the sound of the first letter."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

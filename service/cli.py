@@ -38,7 +38,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from identity.errors import IdgraphError, RowProblem, UnknownSegment
+from identity.errors import IdgraphError, RowProblem, UnknownSegment, UnknownSource
 from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
@@ -105,8 +105,15 @@ def _opened(store: str | None, rules: Path | None) -> Iterator[IdentityGraph]:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+    console.print(f"[bold red]error:[/] {error}{_cli_hint(error)}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
+
+
+def _cli_hint(error: Exception) -> str:
+    """What to do about a domain error, said in this command line's terms."""
+    if isinstance(error, UnknownSource):
+        return ": register one with `idgraph sources add MAPPING.toml`, or pass --mapping"
+    return ""
 
 
 class _RateColumn(ProgressColumn):

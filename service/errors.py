@@ -34,6 +34,7 @@ from identity.errors import (
     StoreError,
     StoreUnavailable,
     UnknownAction,
+    UnknownIdentifierKind,
     UnknownProfile,
     UnknownRecord,
     UnknownSegment,
@@ -52,6 +53,7 @@ DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (StewardConflict, 409, "STEWARD_CONFLICT"),
     (InvalidSegment, 422, "INVALID_SEGMENT"),
     (InvalidCursor, 400, "INVALID_CURSOR"),
+    (UnknownIdentifierKind, 400, "UNKNOWN_IDENTIFIER_KIND"),
     (InvalidArgument, 400, "INVALID_ARGUMENT"),
     (InvalidPayload, 400, "INVALID_PAYLOAD"),
     (InvalidIdentifier, 400, "INVALID_IDENTIFIER"),
@@ -80,6 +82,9 @@ class ErrorDetail(BaseModel):
         examples=["UNKNOWN_SOURCE"],
     )
     message: str = Field(description="What is wrong and how to fix it")
+    field: str | None = Field(
+        default=None, description="The field of a mapping or setting the error is about"
+    )
     details: list[RequestProblem] | None = Field(
         default=None, description="Each problem, for INVALID_REQUEST"
     )
@@ -146,9 +151,23 @@ def classify(error: IdgraphError) -> tuple[int, str]:
     return 500, "INTERNAL"
 
 
+def _fields(error: IdgraphError) -> dict[str, object]:
+    """What a client can act on besides the message: the field a configuration error names."""
+    field = getattr(error, "field", None)
+    return {"field": field} if isinstance(field, str) and field else {}
+
+
+def _http_hint(error: IdgraphError) -> str:
+    """What to do about a domain error, said in HTTP's terms (the CLI says it in its own)."""
+    if isinstance(error, UnknownSource):
+        return f": register its mapping with PUT /v1/sources/{error.source}"
+    return ""
+
+
 def graphql_error(error: IdgraphError) -> GraphQLError:
-    """A domain error as a GraphQL error with ``extensions.code``."""
-    return GraphQLError(str(error), original_error=error, extensions={"code": classify(error)[1]})
+    """A domain error as a GraphQL error with ``extensions.code`` (and ``field``)."""
+    extensions = {"code": classify(error)[1], **_fields(error)}
+    return GraphQLError(str(error), original_error=error, extensions=extensions)
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -160,7 +179,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = classify(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return JSONResponse(error_body(code, str(exc)), status_code=status)
+    body = error_body(code, f"{exc}{_http_hint(exc)}", **_fields(exc))
+    return JSONResponse(body, status_code=status)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -109,7 +109,8 @@ def test_ingest_of_an_unregistered_source_fails_with_how_to_register_it(env: Pat
     data.write_text("id\n1\n")
     result = CliRunner().invoke(app, ["ingest", str(data), "--source", "nowhere"])
     assert result.exit_code == 2
-    assert "idgraph sources add" in result.output
+    assert "idgraph sources add" in result.output and "--mapping" in result.output
+    assert "PUT /v1/sources" not in result.output
 
 
 def test_a_mapping_with_an_unknown_identifier_kind_is_refused_naming_it(env: Path) -> None:

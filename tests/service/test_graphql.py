@@ -129,7 +129,7 @@ def test_an_invalid_identifier_or_kind_is_an_error_with_a_code(api: Api) -> None
     for kind, value, code, words in [
         ("email", "not-an-email", "INVALID_IDENTIFIER", "invalid email"),
         ("phone", "07400 123456", "INVALID_IDENTIFIER", "country code"),
-        ("fax", "123", "INVALID_CONFIG", "unknown identifier kind 'fax'"),
+        ("fax", "123", "UNKNOWN_IDENTIFIER_KIND", "unknown identifier kind 'fax'; the rules"),
     ]:
         result = api.graphql(ALL_BY_IDENTIFIER, kind=kind, value=value)
         assert result["data"] is None

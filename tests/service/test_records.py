@@ -85,6 +85,25 @@ def test_an_unknown_source_is_404(api: Api) -> None:
     error = response.json()["error"]
     assert error["code"] == "UNKNOWN_SOURCE"
     assert "'nope'" in error["message"]
+    # Said in HTTP's terms, not the command line's.
+    assert "PUT /v1/sources/nope" in error["message"]
+    assert "--mapping" not in error["message"] and "idgraph" not in error["message"]
+
+
+def test_a_phone_without_country_code_hints_at_the_mapping_only_where_one_applies(
+    api: Api,
+) -> None:
+    api.client.put(
+        "/v1/sources/intl",
+        json={"key": "id", "identifiers": {"tel": "phone"}},
+        headers=api.auth("admin"),
+    )
+    report = api.ingest("intl", [{"id": "1", "tel": "07400 123456"}])
+    [warning] = [w["problem"] for w in report["warnings"]]
+    assert "no country code" in warning and "set phone_region in the source mapping" in warning
+    lookup = '{ profileByIdentifier(kind: "phone", value: "07400 123456") { id } }'
+    [error] = api.graphql(lookup)["errors"]
+    assert "no country code" in error["message"] and "mapping" not in error["message"]
 
 
 def test_an_unreadable_body_is_400(api: Api) -> None:
@@ -144,6 +163,11 @@ def test_an_invalid_mapping_is_422_naming_the_field(api: Api) -> None:
         error = response.json()["error"]
         assert error["code"] == "INVALID_CONFIG"
         assert words in error["message"]
+    # The field at fault is in the body as data, as well as in the message.
+    response = api.client.put(
+        "/v1/sources/support", json={"key": "t", "colour": "red"}, headers=api.auth("admin")
+    )
+    assert response.json()["error"]["field"] == "colour"
 
 
 def test_health_and_readiness_need_no_token_and_tell_the_anonymous_nothing_more(

@@ -292,6 +292,9 @@ def test_every_action_is_audited_with_actor_reason_before_and_after(loaded: Api)
     assert [e["id"] for e in only] == [undo["id"]]
     by = api.graphql(AUDIT, role="admin", actor="ingester")["data"]["auditLog"]["entries"]
     assert [e["action"] for e in by] == ["ingest"]
+    refused = act(api, UNDO, id=ingest["id"])
+    assert refused["code"] == "STEWARD_CONFLICT"
+    assert refused["message"].startswith(f"action {ingest['id']} is an ingest, which cannot be")
 
 
 def test_segment_definitions_and_exports_are_audited(loaded: Api) -> None:
