@@ -88,6 +88,16 @@ def _code_of(error: GraphQLError) -> str:
     return "INTERNAL"
 
 
+class MaskUnexpected(MaskErrors):
+    """Our failures leave as "Unexpected error." with the code ``INTERNAL`` and nothing
+    else: no message, no stack, no personal value."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -140,7 +150,7 @@ def create_graphql_router(
             # First: it refuses a document before the depth limiter or validation expand it.
             partial(QueryLimits, limits=limits, budget=budget),
             partial(QueryDepthLimiter, max_depth=limits.max_depth),
-            partial(MaskErrors, should_mask_error=_unexpected),
+            partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
     return GraphQLRouter(schema, graphql_ide="graphiql", context_getter=get_context, prefix=prefix)

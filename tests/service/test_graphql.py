@@ -6,6 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import strawberry
+
+from service.graphql.schema import MaskUnexpected, Schema, _unexpected
 from tests.service.conftest import Api
 
 FIELDS = """fragment P on Profile {
@@ -172,3 +175,19 @@ def test_the_api_docs_pages_load_nothing_from_outside(api: Api) -> None:
         for source in sources:
             assert source.startswith("/"), (page, source)
             assert api.client.get(source).status_code == 200, source
+
+
+def test_a_failure_of_ours_leaves_as_internal_with_nothing_of_it() -> None:
+    @strawberry.type
+    class Broken:
+        @strawberry.field
+        def boom(self) -> str:
+            raise ValueError("cannot read ann@example.com")
+
+    schema = Schema(query=Broken, extensions=[MaskUnexpected(should_mask_error=_unexpected)])
+    result = schema.execute_sync("{ boom }")
+    assert result.errors is not None
+    [error] = [e.formatted for e in result.errors]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"] == {"code": "INTERNAL"}
+    assert "ann@example.com" not in str(error)
