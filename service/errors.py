@@ -76,8 +76,12 @@ def classify(error: IdgraphError) -> tuple[int, str]:
 
 
 def graphql_error(error: IdgraphError) -> GraphQLError:
-    """A domain error as a GraphQL error with ``extensions.code``."""
-    return GraphQLError(str(error), original_error=error, extensions={"code": classify(error)[1]})
+    """A domain error as a GraphQL error with ``extensions.code`` (and ``argument`` when
+    the error names the argument at fault)."""
+    extensions: dict[str, object] = {"code": classify(error)[1]}
+    if isinstance(error, InvalidArgument) and error.argument:
+        extensions["argument"] = error.argument
+    return GraphQLError(str(error), original_error=error, extensions=extensions)
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
