@@ -70,7 +70,14 @@ class InvalidPayload(IdgraphError):
 
 
 class InvalidArgument(IdgraphError):
-    """A request argument out of its range (a page size, a time without a zone)."""
+    """A request argument out of its range (a page size, a time without a zone).
+
+    ``argument`` names it as the API does (``birthDate``) where one argument is at fault,
+    so a client can point at the field."""
+
+    def __init__(self, message: str, argument: str | None = None):
+        self.argument = argument
+        super().__init__(message)
 
 
 class UnknownIdentifierKind(InvalidArgument):
@@ -79,7 +86,8 @@ class UnknownIdentifierKind(InvalidArgument):
     def __init__(self, kind: str, declared: list[str]):
         self.kind = kind
         super().__init__(
-            f"unknown identifier kind {kind!r}; the rules declare {', '.join(sorted(declared))}"
+            f"unknown identifier kind {kind!r}; the rules declare {', '.join(sorted(declared))}",
+            argument="kind",
         )
 
 

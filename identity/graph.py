@@ -15,6 +15,7 @@ from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
+from identity.matching.search import ProfileSearch
 from identity.normalise import Normaliser
 from identity.profiles import ProfileService
 from identity.resolution import Resolver, utc_now
@@ -59,6 +60,7 @@ class IdentityGraph:
         self.segments = SegmentService(store, rules, self.profiles, clock=clock, audit=self.audit)
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
+        self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)

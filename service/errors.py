@@ -152,9 +152,15 @@ def classify(error: IdgraphError) -> tuple[int, str]:
 
 
 def _fields(error: IdgraphError) -> dict[str, object]:
-    """What a client can act on besides the message: the field a configuration error names."""
+    """What a client can act on besides the message: the field of a mapping or setting a
+    configuration error names, the argument an argument error names."""
+    found: dict[str, object] = {}
     field = getattr(error, "field", None)
-    return {"field": field} if isinstance(field, str) and field else {}
+    if isinstance(field, str) and field:
+        found["field"] = field
+    if isinstance(error, InvalidArgument) and error.argument:
+        found["argument"] = error.argument
+    return found
 
 
 def _http_hint(error: IdgraphError) -> str:
@@ -165,7 +171,8 @@ def _http_hint(error: IdgraphError) -> str:
 
 
 def graphql_error(error: IdgraphError) -> GraphQLError:
-    """A domain error as a GraphQL error with ``extensions.code`` (and ``field``)."""
+    """A domain error as a GraphQL error with ``extensions.code`` (and ``field`` or
+    ``argument`` when it names one)."""
     extensions = {"code": classify(error)[1], **_fields(error)}
     return GraphQLError(str(error), original_error=error, extensions=extensions)
 

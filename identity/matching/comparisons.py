@@ -105,7 +105,9 @@ _NICKNAMES = NickNamer()
 
 
 @lru_cache(maxsize=1 << 16)
-def _name_forms(name: str) -> frozenset[str]:
+def name_forms(name: str) -> frozenset[str]:
+    """A first name with its nicknames and the names it is short for (``bob``: robert,
+    bobby, ...), itself included: what the nickname level accepts directly."""
     forms = {name}
     forms |= _NICKNAMES.nicknames_of(name)
     forms |= _NICKNAMES.canonicals_of(name)
@@ -119,7 +121,7 @@ def _spelling_of(a: str, b: str) -> bool:
 
 
 def _is_nickname(a: str, b: str) -> bool:
-    if b in _name_forms(a) or a in _name_forms(b):
+    if b in name_forms(a) or a in name_forms(b):
         return True
     # Short for another spelling of the other name: ``kate`` is short for katherine, a
     # spelling of ``catherine``. Names that are merely both short for one name stay apart

@@ -209,6 +209,16 @@ class MatchModel:
             weight += w
         return Score(weight, probability(weight), tuple(contributions))
 
+    def level_weights(self, column: int, value: str | None) -> list[float]:
+        """The weight of each level of one comparison for pairs with ``value`` on one side
+        (the exact level term-frequency adjusted), as :meth:`score` weighs them: many pairs
+        sharing that side (a search's probe against its candidates) read one table."""
+        params = self.comparisons[column]
+        weights = [params.weight(level) for level in range(len(params.levels))]
+        if value and params.term_frequencies:
+            weights[0] = _tf_weight(params, value)
+        return weights
+
     def explainer(self) -> Explainer:
         """Scores and explanations of many pairs, equal to :meth:`score`'s, faster."""
         return Explainer(self)

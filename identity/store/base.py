@@ -255,6 +255,16 @@ class Store(ABC):
         """Entries of the records holding any of ``keys``, each once, by record id."""
 
     @abstractmethod
+    def match_rows_of(self, record_ids: Collection[RecordId]) -> list[MatchRow]:
+        """Entries of these records, each once, by record id; records without an entry
+        (or unknown ids) are left out."""
+
+    @abstractmethod
+    def blocking_key_counts(self, keys: Collection[str]) -> dict[str, int]:
+        """How many records hold each blocking key; unknown keys count 0. Lets a caller
+        leave out keys over ``max_block_size`` before reading their records."""
+
+    @abstractmethod
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
         """Every entry of the match index, by record id, in batches."""
 

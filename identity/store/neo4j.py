@@ -703,6 +703,18 @@ class Neo4jStore(Store):
         found = {int(row["record_id"]): row for row in rows}
         return [self._match_row(found[rid]) for rid in sorted(found)]
 
+    def match_rows_of(self, record_ids: Collection[RecordId]) -> list[MatchRow]:
+        ids = sorted(set(record_ids))
+        rows = self._read("match_rows_of", lambda s: s.batched("match_rows_of", "ids", ids))
+        return sorted((self._match_row(row) for row in rows), key=lambda r: r.record_id)
+
+    def blocking_key_counts(self, keys: Collection[str]) -> dict[str, int]:
+        wanted = sorted(set(keys))
+        rows = self._read(
+            "blocking_key_counts", lambda s: s.batched("blocking_key_counts", "keys", wanted)
+        )
+        return {str(row["key"]): int(row["records"]) for row in rows}
+
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
         after = -1
         while True:

@@ -189,6 +189,14 @@ _MATCH_ROWS_WITH_KEYS = (
     "SELECT b.record_id FROM json_each(:keys) j JOIN blocking_keys b ON b.key = j.value"
     ") ORDER BY m.record_id"
 )
+_MATCH_ROWS_OF = (
+    f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id IN {_IDS} "
+    "ORDER BY m.record_id"
+)
+_BLOCKING_KEY_COUNTS = (
+    "SELECT j.value, (SELECT count(*) FROM blocking_keys b WHERE b.key = j.value) "
+    "FROM json_each(:keys) j"
+)
 _MATCH_ROWS_PAGE = (
     f"SELECT {_MATCH_ROW_COLUMNS} FROM match_rows m WHERE m.record_id > ? "
     "ORDER BY m.record_id LIMIT ?"
@@ -859,6 +867,18 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             rows = conn.execute(_MATCH_ROWS_WITH_KEYS, {"keys": _dumps(list(keys))}).fetchall()
         return [self._match_row(row) for row in rows]
+
+    def match_rows_of(self, record_ids: Collection[RecordId]) -> list[MatchRow]:
+        with self._reading() as conn:
+            rows = conn.execute(_MATCH_ROWS_OF, {"ids": _dumps(sorted(set(record_ids)))}).fetchall()
+        return [self._match_row(row) for row in rows]
+
+    def blocking_key_counts(self, keys: Collection[str]) -> dict[str, int]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                _BLOCKING_KEY_COUNTS, {"keys": _dumps(sorted(set(keys)))}
+            ).fetchall()
+        return {key: int(count) for key, count in rows}
 
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
         after = -1

@@ -48,6 +48,8 @@ FIELD_COSTS: Mapping[str, int] = {
     # Graph walks over one cluster (up to maxRecords records) with path search.
     "Query.cluster": 50,
     "Query.explainLink": 50,
+    # A handful of index lookups, then up to max_block_size records per key compared.
+    "Query.searchProfiles": 30,
     # Cursor-paged reads: a fixed cost for the page, on top of what each item selects.
     "Query.suspiciousClusters": 10,
     "Query.reviewQueue": 20,

@@ -24,6 +24,7 @@ from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.limits import CostBudget, GraphQLLimits, QueryLimits
 from service.graphql.observability import OperationMetrics
+from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
 from service.graphql.types import Profile
@@ -48,7 +49,7 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query(SegmentQueries, StewardQueries, ClusterQueries):
+class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),

@@ -138,6 +138,7 @@ def test_an_invalid_identifier_or_kind_is_an_error_with_a_code(api: Api) -> None
         assert result["data"] is None
         [error] = result["errors"]
         assert error["extensions"]["code"] == code
+        assert error["extensions"].get("argument") == ("kind" if kind == "fax" else None)
         assert words in error["message"]
 
 

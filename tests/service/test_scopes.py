@@ -86,6 +86,10 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         GraphQL("suspiciousClusters", "{ suspiciousClusters(first: 1) { totalCount } }"),
         "profiles:read",
     ),
+    (
+        GraphQL("searchProfiles", '{ searchProfiles(name: "Ann Lee") { totalCount } }'),
+        "profiles:read",
+    ),
     (GraphQL("auditLog", "{ auditLog { hasNextPage } }"), "admin"),
     *(
         (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")

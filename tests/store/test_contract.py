@@ -244,6 +244,49 @@ def test_putting_a_match_row_again_replaces_its_fields_and_keys(store: Store) ->
     assert [r.record_id for r in store.match_rows_with_keys(["1:kept"])] == [a, b]
 
 
+def test_match_rows_are_read_by_record_id(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    store.put_match_rows(
+        [
+            MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an",)),
+            MatchRow(c, {"surname": "smith", "city": "łódź"}, ()),
+        ]
+    )
+    # Each once, by record id; a record without an entry and an unknown id are left out.
+    found = store.match_rows_of([c, b, a, c, 999_999])
+    assert found == [
+        MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an",)),
+        MatchRow(c, {"surname": "smith", "city": "łódź"}, ()),
+    ]
+    assert store.match_rows_of([]) == []
+    store.clear_match_rows()
+    assert store.match_rows_of([a, c]) == []
+
+
+def test_blocking_keys_are_counted_without_reading_their_records(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    store.put_match_rows(
+        [
+            MatchRow(a, {"n": "a"}, ("0:NK|an", "1:x")),
+            MatchRow(b, {"n": "b"}, ("0:NK|an",)),
+            MatchRow(c, {"n": "c"}, ("0:NK|an", "2:é")),
+        ]
+    )
+    assert store.blocking_key_counts(["0:NK|an", "1:x", "2:é", "9:unknown", "1:x"]) == {
+        "0:NK|an": 3,
+        "1:x": 1,
+        "2:é": 1,
+        "9:unknown": 0,
+    }
+    assert store.blocking_key_counts([]) == {}
+    store.put_match_rows([MatchRow(a, {"n": "a"}, ("2:é",))])  # a lost its keys 0 and 1
+    assert store.blocking_key_counts(["0:NK|an", "1:x", "2:é"]) == {
+        "0:NK|an": 2,
+        "1:x": 0,
+        "2:é": 2,
+    }
+
+
 def test_the_whole_match_index_is_read_in_batches_and_can_be_cleared(store: Store) -> None:
     ids = insert(store, *(rec(f"r{n}") for n in range(5)))
     store.put_match_rows([MatchRow(rid, {"n": str(rid)}, (f"0:{rid % 2}",)) for rid in ids])
