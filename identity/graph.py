@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from identity.audit import AuditService
+from identity.catalog import FieldCatalog
 from identity.clusters import ClusterService
 from identity.events import EventService
 from identity.ingest import IngestService
@@ -43,6 +44,7 @@ class IdentityGraph:
         self.matcher: ProbabilisticMatcher | None = None
         if rules.matching is not None:
             self.matcher = ProbabilisticMatcher(store, rules, self.resolver)
+        self.catalog = FieldCatalog(store, rules)
         self.ingest = IngestService(
             store,
             rules,
@@ -51,6 +53,7 @@ class IdentityGraph:
             matcher=self.matcher,
             clock=clock,
             audit=self.audit,
+            catalog=self.catalog,
         )
         self.profiles = ProfileService(store, rules, self.normaliser)
         self.events = EventService(

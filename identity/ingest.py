@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from identity.audit import SYSTEM, AuditService
+from identity.catalog import FieldCatalog
 from identity.errors import ConfigError, RowProblem, UnknownSource
 from identity.mapping import RecordMapper, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
@@ -100,9 +101,11 @@ class IngestService:
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock: Callable[[], datetime] = utc_now,
         audit: AuditService | None = None,
+        catalog: FieldCatalog | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
+        self.catalog = catalog or FieldCatalog(store, rules)
         self.matcher = matcher
         self.rules = rules
         self.normaliser = normaliser
@@ -201,6 +204,7 @@ class IngestService:
                 self.matcher.index.start_if_empty()
             before = store.identifier_counts(keys)
             writes = store.upsert_records(batch, self.clock())
+            self.catalog.note(name for r in batch for name in r.attributes)
             removed: Counter[IdentifierKey] = Counter()
             for w in writes:
                 removed.update(w.removed_identifiers)

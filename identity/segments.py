@@ -863,26 +863,6 @@ def export_value(facts: Facts, name: str, rules: Rules) -> JSONValue:
     return facts.attribute(name)
 
 
-def unknown_export_fields(fields: Sequence[str], rules: Rules) -> list[str]:
-    """Export fields that name a trait or purpose that does not exist (attributes are
-    schemaless, so any other name is accepted)."""
-    bad = []
-    for name in fields:
-        if (
-            name.startswith("traits.")
-            and name.removeprefix("traits.")
-            not in (
-                *TRAIT_NAMES,
-                "event_counts",
-            )
-        ) or (
-            name.startswith("consent.")
-            and name.removeprefix("consent.") not in (rules.events.purposes)
-        ):
-            bad.append(name)
-    return bad
-
-
 def csv_cell(value: JSONValue) -> str:
     """An export value as a CSV cell: empty for none, JSON for lists and objects."""
     if value is None:

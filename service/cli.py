@@ -38,7 +38,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from identity.errors import IdgraphError, RowProblem, UnknownSegment, UnknownSource
+from identity.errors import (
+    IdgraphError,
+    InvalidArgument,
+    RowProblem,
+    UnknownSegment,
+    UnknownSource,
+)
 from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
@@ -46,7 +52,7 @@ from identity.limits import printable
 from identity.mapping import load_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.readers import read_file
-from identity.segments import csv_cell, unknown_export_fields
+from identity.segments import csv_cell
 from identity.store.base import Store
 
 app = typer.Typer(
@@ -392,9 +398,10 @@ def export_segment(
         raise typer.BadParameter("use csv or ndjson", param_hint="--format")
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
     with _opened(store, rules) as graph:
-        bad = unknown_export_fields(chosen, graph.rules)
-        if bad:
-            raise typer.BadParameter(f"unknown trait or purpose {bad[0]!r}", param_hint="--fields")
+        try:
+            graph.catalog.check(chosen, argument="--fields")
+        except InvalidArgument as error:
+            raise typer.BadParameter(str(error).removeprefix("--fields: ")) from None
         size = graph.segments.get(name).size
         out_file.parent.mkdir(parents=True, exist_ok=True)
         opener = gzip.open if out_file.suffix == ".gz" else open

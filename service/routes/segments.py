@@ -19,10 +19,10 @@ from fastapi.responses import StreamingResponse
 
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
-from identity.segments import csv_cell, unknown_export_fields
+from identity.segments import csv_cell
 from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
-from service.errors import ApiError, error_responses
+from service.errors import error_responses
 from service.masking import Masker
 
 router = APIRouter(prefix="/v1", tags=["segments"])
@@ -65,14 +65,17 @@ def _masked(rows: Iterator[dict[str, JSONValue]], masker: Masker) -> Iterator[di
             },
         },
         **error_responses(
+            400,
             401,
             403,
             404,
             422,
             503,
             detail={
+                400: "A field nothing can answer, named with the fields that can be "
+                "asked for (INVALID_ARGUMENT, argument: fields)",
                 404: "No such segment (UNKNOWN_SEGMENT)",
-                422: "A parameter is malformed, e.g. an unknown field (INVALID_REQUEST)",
+                422: "A parameter is malformed, e.g. an unknown format (INVALID_REQUEST)",
             },
         ),
     },
@@ -80,24 +83,22 @@ def _masked(rows: Iterator[dict[str, JSONValue]], masker: Masker) -> Iterator[di
 def export_members(
     name: str,
     format: Literal["ndjson", "csv"] = Query("ndjson", description="ndjson or csv"),
-    fields: str = Query(
-        DEFAULT_FIELDS,
+    fields: str | None = Query(
+        None,
         description="Comma-separated: profile_id, identifier kinds (email, phone, ...), "
-        "golden attributes, traits.NAME, consent.PURPOSE",
+        "attributes the records hold, traits.NAME, consent.PURPOSE. Default: profile_id and "
+        f"whichever of {DEFAULT_FIELDS.removeprefix('profile_id,')} the store holds",
     ),
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal = Depends(require(SEGMENTS_READ)),
 ) -> StreamingResponse:
     """Every member of the segment, one row per profile; e-mails, phones, names and other
     personal fields are masked unless the token also has ``pii:read``."""
-    chosen = [f.strip() for f in fields.split(",") if f.strip()]
-    if not chosen:
-        raise ApiError(422, "INVALID_REQUEST", "fields: choose at least one field")
-    bad = unknown_export_fields(chosen, graph.rules)
-    if bad:
-        raise ApiError(
-            422, "INVALID_REQUEST", f"fields: unknown trait or consent purpose {bad[0]!r}"
-        )
+    if fields is None:
+        chosen = graph.catalog.known(DEFAULT_FIELDS.split(","))
+    else:
+        chosen = [f.strip() for f in fields.split(",") if f.strip()]
+        graph.catalog.check(chosen)  # INVALID_ARGUMENT (400) naming the field and the valid ones
     graph.segments.get(name)  # UnknownSegment (404) before the stream starts
     rows = graph.segments.export(name, chosen, actor=principal.name)
     masker = Masker.for_principal(graph.rules, principal)

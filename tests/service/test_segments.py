@@ -357,7 +357,24 @@ def test_export_streams_members_with_chosen_fields_and_only_consented_ones(
 def test_export_errors_and_scopes(api: Api, people: dict[str, str]) -> None:
     define(api, "all", {"where": {"identifier": "email"}})
     assert export(api, "nothing").status_code == 404
-    assert export(api, "all", fields="traits.shoe_size").status_code == 422
+    for fields, bad in [
+        ("traits.shoe_size", "traits.shoe_size"),
+        ("profile_id,shoe", "shoe"),
+        ("consent.telepathy", "consent.telepathy"),
+        ("", ""),
+    ]:
+        refused = export(api, "all", fields=fields)
+        assert refused.status_code == 400, fields
+        error = refused.json()["error"]
+        assert error["code"] == "INVALID_ARGUMENT" and error["argument"] == "fields"
+        if bad:
+            assert f"no profile has a field {bad!r}" in error["message"]
+            # It lists what can be asked for: kinds, stored attributes, traits, purposes.
+            listed = error["message"].split("the fields are ", 1)[1].split(", ")
+            assert {"profile_id", "email", "city", "traits.orders", "consent.email"} <= set(listed)
+    # Any name a stored record holds is a field, mapped or not (schemaless).
+    api.ingest("crm", [{"customer_no": "C9", "email": "zed@example.com", "shoe": "42"}])
+    assert export(api, "all", fields="profile_id,shoe").status_code == 200
     assert export(api, "all", format="xml").status_code == 422
     assert export(api, "all", role="reader").status_code == 403
     assert api.client.get("/v1/segments/all/members").status_code == 401
