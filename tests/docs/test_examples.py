@@ -33,6 +33,7 @@ BLOCK = re.compile(
     r"(?:<!--\s*illustrative:\s*(?P<why>[^>]*?)\s*-->\s*\n)?^```(?:sh|bash|shell)\n(?P<body>.*?)^```",
     re.S | re.M,
 )
+DOCUMENTED_BASE = "http://127.0.0.1:8000"
 PROMISED_CODE = re.compile(r'^\s*#.*"code":\s*"(?P<code>[A-Z_]+)"', re.M)
 SCOPED_TOKENS = {
     "TOKEN": "admin",
@@ -124,8 +125,10 @@ def test_the_pages_examples_run(page: Path, reader: Reader) -> None:
     for example in examples(page):
         if example.illustrative is not None:
             continue
+        # The reader's server is where `make run` serves; this one is on a free port.
+        body = example.body.replace(DOCUMENTED_BASE, reader.env["BASE"])
         done = subprocess.run(
-            ["bash", "-e", "-c", PRELUDE + example.body],
+            ["bash", "-e", "-c", PRELUDE + body],
             cwd=reader.cwd,
             env=reader.env,
             capture_output=True,
@@ -138,3 +141,10 @@ def test_the_pages_examples_run(page: Path, reader: Reader) -> None:
         assert not [s for s in statuses if s.startswith("5") or s == "000"], shown
         for code in PROMISED_CODE.findall(example.body):
             assert f'"code":"{code}"' in done.stdout.replace(" ", ""), shown
+
+
+def test_the_mapping_docs_sources_shows_is_the_one_in_examples() -> None:
+    text = (ROOT / "docs" / "sources.md").read_text()
+    shown = re.search(r"`examples/mappings/webshop.toml`.*?```toml\n(.*?)```", text, re.S)
+    assert shown is not None
+    assert shown[1] == (ROOT / "examples" / "mappings" / "webshop.toml").read_text()
