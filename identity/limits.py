@@ -15,8 +15,10 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from identity.errors import RowProblem
+from identity.config_tables import only_settings, positive_int
+from identity.errors import ConfigError, RowProblem
 from identity.model import JSONValue
 
 MAX_NUMBER = 2**63 - 1
@@ -268,3 +270,67 @@ def printable(text: str) -> str:
     return "".join(
         f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text
     )
+
+
+# -- the rules' [limits] section -------------------------------------------------------------
+
+MAX_DEPTH_CEILING = 64
+"""Deeper rows would come close to the recursion limits of the JSON encoders and of
+GraphQL's serialisation; no identity feed nests this deep."""
+
+
+def input_limits(doc: object, path: str) -> InputLimits:
+    """The ``[limits]`` section of a rules file."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError("must be a [limits] table", path=path, field="limits")
+    only_settings(
+        doc,
+        {"max_depth", "max_name_length", "max_string_length", "max_number", "fields"},
+        path,
+        "limits.",
+    )
+    default = InputLimits()
+    depth = positive_int(doc.get("max_depth", default.max_depth), path, "limits.max_depth")
+    if depth > MAX_DEPTH_CEILING:
+        raise ConfigError(
+            f"must be at most {MAX_DEPTH_CEILING}, got {depth}", path=path, field="limits.max_depth"
+        )
+    names = positive_int(
+        doc.get("max_name_length", default.max_name_length), path, "limits.max_name_length"
+    )
+    base = field_limits_of(doc, default.default, path, "limits")
+    raw_fields = doc.get("fields", {})
+    if not isinstance(raw_fields, Mapping):
+        raise ConfigError(
+            "must be a table of field = { max_string_length = ..., max_number = ... }",
+            path=path,
+            field="limits.fields",
+        )
+    fields: dict[str, FieldLimits] = {}
+    for name, spec in raw_fields.items():
+        where = f"limits.fields.{name}"
+        if not isinstance(spec, Mapping) or not spec:
+            raise ConfigError(
+                "must be a table with max_string_length and/or max_number",
+                path=path,
+                field=where,
+            )
+        only_settings(spec, {"max_string_length", "max_number"}, path, where + ".")
+        fields[name] = field_limits_of(spec, base, path, where)
+    return InputLimits(max_depth=depth, max_name_length=names, default=base, fields=fields)
+
+
+def field_limits_of(
+    doc: Mapping[str, Any], default: FieldLimits, path: str, where: str
+) -> FieldLimits:
+    length = positive_int(
+        doc.get("max_string_length", default.max_string_length), path, f"{where}.max_string_length"
+    )
+    number = positive_int(doc.get("max_number", default.max_number), path, f"{where}.max_number")
+    if number > MAX_NUMBER:
+        raise ConfigError(
+            f"must be at most {MAX_NUMBER} (2**63 - 1): the stores keep 64-bit integers",
+            path=path,
+            field=f"{where}.max_number",
+        )
+    return FieldLimits(max_string_length=length, max_number=number)

@@ -14,16 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from identity.config_tables import only_settings, positive_int
 from identity.errors import ConfigError, UnknownIdentifierKind
-from identity.limits import MAX_NUMBER, FieldLimits, InputLimits
+from identity.limits import InputLimits, input_limits
 from identity.model import IdentifierFlagReason, IdentifierKey
-from identity.privacy import (
-    PersonalNames,
-    PersonalValue,
-    PersonalValues,
-    name_words,
-    unknown_phone_regions,
-)
+from identity.privacy import PrivacyRules, privacy_rules
 
 NormaliserName = Literal["email", "phone", "id"]
 CaseRule = Literal["upper", "lower", "keep"]
@@ -152,160 +147,6 @@ class EventRules:
     """The purposes consent is given or withdrawn for."""
 
 
-MASK_STYLES: tuple[str, ...] = ("hidden", "initial", "date", "year", "email", "phone", "tail")
-"""How a personal attribute may be shown to a caller without the right to read it; the
-service draws them (``service/masking.py``), the rules only name them."""
-DEFAULT_PII_KINDS: tuple[str, ...] = ("email", "phone", "loyalty_id", "device_id", "cookie_id")
-DEFAULT_PII_ATTRIBUTES: tuple[str, ...] = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "name",
-    "full_name",
-    "birth_date",
-    "address",
-    "address_line",
-    "address_line1",
-    "address_line2",
-    "street",
-    "postcode",
-    "zip",
-    "email",
-    "phone",
-)
-DEFAULT_MASKS: Mapping[str, str] = {
-    "first_name": "initial",
-    "middle_name": "initial",
-    "last_name": "initial",
-    "name": "initial",
-    "full_name": "initial",
-    "birth_date": "date",
-    "email": "email",
-    "phone": "phone",
-}
-DEFAULT_SYNONYMS: Mapping[str, tuple[str, ...]] = {
-    "email": ("email", "e-mail", "mail"),
-    "phone": ("phone", "mobile", "tel", "telephone", "cell"),
-    "postcode": ("postcode", "post code", "postal code", "zip", "zip code"),
-    "address": ("address", "addr", "street", "house number"),
-    "name": (
-        "name",
-        "first name",
-        "last name",
-        "full name",
-        "given name",
-        "family name",
-        "middle name",
-        "maiden name",
-        "surname",
-        "forename",
-        "user name",
-        "nick name",
-    ),
-    "birth_date": ("birth", "birth date", "date of birth", "dob", "birthday"),
-}
-"""See identity/config/rules.toml for why these words and this order."""
-DEFAULT_THINGS: tuple[str, ...] = (
-    "product",
-    "item",
-    "sku",
-    "brand",
-    "category",
-    "variant",
-    "campaign",
-    "promo",
-    "promotion",
-    "coupon",
-    "offer",
-    "experiment",
-    "company",
-    "business",
-    "organisation",
-    "organization",
-    "merchant",
-    "vendor",
-    "supplier",
-    "store",
-    "shop",
-    "hotel",
-    "venue",
-    "restaurant",
-    "bank",
-    "carrier",
-    "event",
-    "page",
-    "screen",
-    "app",
-    "site",
-    "website",
-    "domain",
-    "file",
-    "list",
-    "segment",
-    "plan",
-    "template",
-    "step",
-    "form",
-    "field",
-    "channel",
-    "city",
-    "town",
-    "country",
-    "region",
-)
-DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("GB",)
-
-
-@dataclass(frozen=True, slots=True)
-class PrivacyRules:
-    """Which values are personal: shown masked to callers who may not read them.
-
-    Names are matched by their words and values by what they are (``identity/privacy.py``);
-    the matchers are built here, once per rules.
-    """
-
-    pii_kinds: frozenset[str] = frozenset()
-    """Identifier kinds whose values are personal."""
-    pii_attributes: frozenset[str] = frozenset()
-    """Attribute names (and event property names) whose values are personal."""
-    masks: Mapping[str, str] = field(default_factory=dict)
-    """How a personal attribute is masked (one of :data:`MASK_STYLES`); ``hidden`` when
-    not named."""
-    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Personal attribute or kind -> words that name it in a field name (``email`` ->
-    ``e-mail``, ``mail``); a field whose name holds one is masked as that attribute.
-    Tried in order: the first group found wins."""
-    things: frozenset[str] = frozenset()
-    """Words that name a thing, not a person: a synonym right after one does not count
-    (``product_name``, ``store_phone``)."""
-    phone_regions: tuple[str, ...] = ()
-    """Regions whose national phone numbers are found in text (``07400 123456`` for GB);
-    numbers in international form (``+44 7400 123456``) are found whatever the region."""
-    names: PersonalNames = field(init=False, repr=False, compare=False)
-    values: PersonalValues = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        personal = self.pii_kinds | self.pii_attributes
-        object.__setattr__(self, "names", PersonalNames(personal, self.synonyms, self.things))
-        object.__setattr__(self, "values", PersonalValues(self.phone_regions))
-
-    def personal_field(self, name: str) -> str | None:
-        """The personal attribute or kind a field named ``name`` is masked as, or None:
-        ``customer_email`` -> ``email``, ``FirstName`` -> ``first_name``."""
-        return self.names.personal(name)
-
-    def is_personal(self, name: str) -> bool:
-        """Whether a field named ``name`` (an identifier kind or an attribute) is personal."""
-        return self.personal_field(name) is not None
-
-    def mask_of(self, attribute: str) -> str:
-        return self.masks.get(attribute, "hidden")
-
-    def personal_values(self, text: str) -> list[PersonalValue]:
-        """The e-mail addresses and phone numbers in ``text``, whatever field it is in."""
-        return self.values.find(text)
-
-
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Every identity rule of a deployment."""
@@ -349,7 +190,7 @@ class Rules:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], path: str = "rules") -> Rules:
         """Validate a parsed rules document. Raises ConfigError naming the field and the fix."""
-        _only(
+        only_settings(
             doc,
             {
                 "cardinality_cap",
@@ -364,7 +205,7 @@ class Rules:
             path,
             "",
         )
-        default_cap = _positive_int(
+        default_cap = positive_int(
             doc.get("cardinality_cap", DEFAULT_CARDINALITY_CAP), path, "cardinality_cap"
         )
         raw_kinds = doc.get("kinds")
@@ -384,8 +225,8 @@ class Rules:
             survivorship=_survivorship(doc.get("survivorship", {}), path),
             matching=_matching(doc.get("matching"), path),
             events=_events(doc.get("events", {}), kinds, path),
-            privacy=_privacy(doc.get("privacy", {}), kinds, path),
-            limits=_limits(doc.get("limits", {}), path),
+            privacy=privacy_rules(doc.get("privacy", {}), kinds, path),
+            limits=input_limits(doc.get("limits", {}), path),
         )
 
 
@@ -412,29 +253,13 @@ def load_rules(path: Path | None = None) -> Rules:
 # -- validation helpers ---------------------------------------------------------------------
 
 
-def _only(doc: Mapping[str, Any], allowed: set[str], path: str, prefix: str) -> None:
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown setting; allowed here: {', '.join(sorted(allowed))}",
-            path=path,
-            field=prefix + unknown[0],
-        )
-
-
-def _positive_int(value: object, path: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"must be a positive integer, got {value!r}", path=path, field=name)
-    return value
-
-
 def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule:
     where = f"kinds.{name}"
     if name == ANY_KIND:
         raise ConfigError(f"'{ANY_KIND}' is reserved for the blocklist", path=path, field=where)
     if not isinstance(spec, Mapping):
         raise ConfigError("must be a table", path=path, field=where)
-    _only(
+    only_settings(
         spec,
         {
             "normaliser",
@@ -475,8 +300,8 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
         raise ConfigError("must be an integer", path=path, field=f"{where}.priority")
     limit = spec.get("max_per_profile")
     if limit is not None:
-        limit = _positive_int(limit, path, f"{where}.max_per_profile")
-    cap = _positive_int(spec.get("cardinality_cap", default_cap), path, f"{where}.cardinality_cap")
+        limit = positive_int(limit, path, f"{where}.max_per_profile")
+    cap = positive_int(spec.get("cardinality_cap", default_cap), path, f"{where}.cardinality_cap")
     providers: dict[str, EmailProvider] = {}
     raw_providers = spec.get("providers", {})
     if raw_providers and normaliser != "email":
@@ -489,7 +314,7 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
         pwhere = f"{where}.providers.{domain}"
         if not isinstance(pspec, Mapping):
             raise ConfigError("must be a table", path=path, field=pwhere)
-        _only(pspec, {"remove_dots", "remove_plus_tag", "aliases"}, path, pwhere + ".")
+        only_settings(pspec, {"remove_dots", "remove_plus_tag", "aliases"}, path, pwhere + ".")
         aliases = pspec.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise ConfigError("must be a list of domains", path=path, field=f"{pwhere}.aliases")
@@ -560,7 +385,7 @@ def _blocklist(raw: object, kinds: Mapping[str, KindRule], path: str) -> dict[st
 def _survivorship(raw: object, path: str) -> SurvivorshipRules:
     if not isinstance(raw, Mapping):
         raise ConfigError("must be a table", path=path, field="survivorship")
-    _only(raw, {"default", "attributes"}, path, "survivorship.")
+    only_settings(raw, {"default", "attributes"}, path, "survivorship.")
 
     def order(value: object, where: str) -> tuple[str, ...]:
         if (
@@ -591,7 +416,7 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         return None
     if not isinstance(doc, Mapping):
         raise ConfigError("must be a [matching] table", path=path, field="matching")
-    _only(
+    only_settings(
         doc,
         {
             "fields",
@@ -623,7 +448,7 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
             field="matching.blocking",
         )
     rules = tuple(_blocking_rule(rule, path, number) for number, rule in enumerate(blocking, 1))
-    max_block_size = _positive_int(
+    max_block_size = positive_int(
         doc.get("max_block_size", DEFAULT_MAX_BLOCK_SIZE), path, "matching.max_block_size"
     )
     thresholds: dict[str, float] = {}
@@ -658,7 +483,7 @@ def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules
     if not isinstance(doc, Mapping):
         raise ConfigError("must be an [events] table", path=path, field="events")
     fields = set(EventRules.__dataclass_fields__)
-    _only(doc, fields, path, "events.")
+    only_settings(doc, fields, path, "events.")
     default = EventRules()
 
     def names(name: str) -> tuple[str, ...]:
@@ -697,181 +522,6 @@ def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules
     )
 
 
-def _privacy(doc: object, kinds: Mapping[str, KindRule], path: str) -> PrivacyRules:
-    if not isinstance(doc, Mapping):
-        raise ConfigError("must be a [privacy] table", path=path, field="privacy")
-    _only(
-        doc,
-        {"pii_kinds", "pii_attributes", "masks", "synonyms", "things", "phone_regions"},
-        path,
-        "privacy.",
-    )
-
-    def names(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = doc.get(name, list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError("must be a list of names", path=path, field=f"privacy.{name}")
-        return tuple(value)
-
-    pii_kinds = names("pii_kinds", DEFAULT_PII_KINDS)
-    if "pii_kinds" not in doc:
-        # The defaults apply to the kinds this deployment declares.
-        pii_kinds = tuple(k for k in pii_kinds if k in kinds)
-    for kind in pii_kinds:
-        if kind not in kinds:
-            raise ConfigError(
-                f"'{kind}' is not a declared identifier kind ({', '.join(sorted(kinds))})",
-                path=path,
-                field="privacy.pii_kinds",
-            )
-    pii_attributes = names("pii_attributes", DEFAULT_PII_ATTRIBUTES)
-    raw_masks = doc.get("masks")
-    if raw_masks is None:
-        raw_masks = {a: m for a, m in DEFAULT_MASKS.items() if a in pii_attributes}
-    if not isinstance(raw_masks, Mapping):
-        raise ConfigError(
-            'must be a table of attribute = mask, e.g. first_name = "initial"',
-            path=path,
-            field="privacy.masks",
-        )
-    masks: dict[str, str] = {}
-    for attribute, style in raw_masks.items():
-        where = f"privacy.masks.{attribute}"
-        if attribute not in pii_attributes:
-            raise ConfigError(
-                "only personal attributes are masked: add it to privacy.pii_attributes "
-                "or remove it here",
-                path=path,
-                field=where,
-            )
-        if style not in MASK_STYLES:
-            raise ConfigError(
-                f"must be one of {', '.join(MASK_STYLES)}, got {style!r}", path=path, field=where
-            )
-        masks[attribute] = style
-    personal = {*pii_kinds, *pii_attributes}
-    things = names("things", DEFAULT_THINGS)
-    for thing in things:
-        if name_words(thing) != (thing.casefold(),):
-            raise ConfigError(
-                f'must be a list of single words, e.g. "product"; {thing!r} is not one',
-                path=path,
-                field="privacy.things",
-            )
-    regions = tuple(r.upper() for r in names("phone_regions", DEFAULT_PHONE_REGIONS))
-    unknown = unknown_phone_regions(regions)
-    if unknown:
-        raise ConfigError(
-            f"unknown phone region {unknown[0]!r}; use an ISO 3166 code like 'GB' or 'DE'",
-            path=path,
-            field="privacy.phone_regions",
-        )
-    return PrivacyRules(
-        pii_kinds=frozenset(pii_kinds),
-        pii_attributes=frozenset(pii_attributes),
-        masks=masks,
-        synonyms=_synonyms(doc.get("synonyms"), personal, path),
-        things=frozenset(t.casefold() for t in things),
-        phone_regions=regions,
-    )
-
-
-def _synonyms(raw: object, personal: set[str], path: str) -> dict[str, tuple[str, ...]]:
-    if raw is None:
-        # The defaults apply to the attributes and kinds this deployment calls personal.
-        return {g: words for g, words in DEFAULT_SYNONYMS.items() if g in personal}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(
-            'must be a table of attribute = [words], e.g. email = ["email", "e-mail"]',
-            path=path,
-            field="privacy.synonyms",
-        )
-    synonyms: dict[str, tuple[str, ...]] = {}
-    for group, words in raw.items():
-        where = f"privacy.synonyms.{group}"
-        if group not in personal:
-            raise ConfigError(
-                f"{group!r} is not a personal attribute or kind, and a field holding one of "
-                "these words is masked as the one the list is named after: add it to "
-                "privacy.pii_attributes (or pii_kinds), or name the list after one of them",
-                path=path,
-                field=where,
-            )
-        if (
-            not isinstance(words, list)
-            or not words
-            or not all(isinstance(w, str) and name_words(w) for w in words)
-        ):
-            raise ConfigError(
-                'must be a list of words or phrases, e.g. ["phone", "mobile", "tel"]',
-                path=path,
-                field=where,
-            )
-        synonyms[group] = tuple(words)
-    return synonyms
-
-
-MAX_DEPTH_CEILING = 64
-"""Deeper rows would come close to the recursion limits of the JSON encoders and of
-GraphQL's serialisation; no identity feed nests this deep."""
-
-
-def _limits(doc: object, path: str) -> InputLimits:
-    if not isinstance(doc, Mapping):
-        raise ConfigError("must be a [limits] table", path=path, field="limits")
-    _only(
-        doc,
-        {"max_depth", "max_name_length", "max_string_length", "max_number", "fields"},
-        path,
-        "limits.",
-    )
-    default = InputLimits()
-    depth = _positive_int(doc.get("max_depth", default.max_depth), path, "limits.max_depth")
-    if depth > MAX_DEPTH_CEILING:
-        raise ConfigError(
-            f"must be at most {MAX_DEPTH_CEILING}, got {depth}", path=path, field="limits.max_depth"
-        )
-    names = _positive_int(
-        doc.get("max_name_length", default.max_name_length), path, "limits.max_name_length"
-    )
-    base = _field_limits(doc, default.default, path, "limits")
-    raw_fields = doc.get("fields", {})
-    if not isinstance(raw_fields, Mapping):
-        raise ConfigError(
-            "must be a table of field = { max_string_length = ..., max_number = ... }",
-            path=path,
-            field="limits.fields",
-        )
-    fields: dict[str, FieldLimits] = {}
-    for name, spec in raw_fields.items():
-        where = f"limits.fields.{name}"
-        if not isinstance(spec, Mapping) or not spec:
-            raise ConfigError(
-                "must be a table with max_string_length and/or max_number",
-                path=path,
-                field=where,
-            )
-        _only(spec, {"max_string_length", "max_number"}, path, where + ".")
-        fields[name] = _field_limits(spec, base, path, where)
-    return InputLimits(max_depth=depth, max_name_length=names, default=base, fields=fields)
-
-
-def _field_limits(
-    doc: Mapping[str, Any], default: FieldLimits, path: str, where: str
-) -> FieldLimits:
-    length = _positive_int(
-        doc.get("max_string_length", default.max_string_length), path, f"{where}.max_string_length"
-    )
-    number = _positive_int(doc.get("max_number", default.max_number), path, f"{where}.max_number")
-    if number > MAX_NUMBER:
-        raise ConfigError(
-            f"must be at most {MAX_NUMBER} (2**63 - 1): the stores keep 64-bit integers",
-            path=path,
-            field=f"{where}.max_number",
-        )
-    return FieldLimits(max_string_length=length, max_number=number)
-
-
 def _blocking_rule(rule: object, path: str, number: int) -> BlockingRule:
     """A list of keys, or a ``{ sorted_neighbourhood, window, block_on }`` table."""
     where = f"matching.blocking[{number}]"
@@ -884,7 +534,7 @@ def _blocking_rule(rule: object, path: str, number: int) -> BlockingRule:
             path=path,
             field=where,
         )
-    _only(rule, {"sorted_neighbourhood", "window", "block_on"}, path, f"{where}.")
+    only_settings(rule, {"sorted_neighbourhood", "window", "block_on"}, path, f"{where}.")
     key = rule.get("sorted_neighbourhood")
     if not isinstance(key, str) or not key:
         raise ConfigError(

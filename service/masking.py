@@ -33,7 +33,8 @@ from collections.abc import Mapping
 import phonenumbers
 
 from identity.model import JSONValue
-from identity.rules import PrivacyRules, Rules
+from identity.privacy import PrivacyRules
+from identity.rules import Rules
 from service.auth import PII_READ, Principal
 
 HIDDEN = "***"

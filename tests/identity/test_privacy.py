@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from identity.privacy import name_words
+from identity.privacy import PrivacyRules, name_words
 from identity.resolution import _CROCKFORD
-from identity.rules import PrivacyRules, Rules, load_rules
+from identity.rules import Rules, load_rules
 
 KINDS: dict[str, Any] = {
     "email": {"normaliser": "email"},

@@ -9,7 +9,8 @@ import pytest
 
 from identity.errors import ConfigError
 from identity.model import IdentifierFlagReason, IdentifierKey
-from identity.rules import DEFAULT_SYNONYMS, DEFAULT_THINGS, Rules, load_rules
+from identity.privacy import DEFAULT_SYNONYMS, DEFAULT_THINGS
+from identity.rules import Rules, load_rules
 
 BASE: dict[str, Any] = {
     "cardinality_cap": 10,

@@ -1,0 +1,27 @@
+"""Reading tables of a TOML configuration file: checks shared by the rules' sections,
+each refusal a ConfigError naming the file and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from identity.errors import ConfigError
+
+
+def only_settings(doc: Mapping[str, Any], allowed: set[str], path: str, prefix: str) -> None:
+    """Refuse a setting of ``doc`` not in ``allowed``, naming it as ``prefix + name``."""
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting; allowed here: {', '.join(sorted(allowed))}",
+            path=path,
+            field=prefix + unknown[0],
+        )
+
+
+def positive_int(value: object, path: str, name: str) -> int:
+    """``value`` if it is an integer of at least 1 (not a boolean), else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"must be a positive integer, got {value!r}", path=path, field=name)
+    return value
