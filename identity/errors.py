@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -62,10 +63,13 @@ class InvalidIdentifier(IdgraphError):
 
 class InvalidPayload(IdgraphError):
     """A request body or input file that cannot be read as rows at all (bad rows are
-    reported per row instead)."""
+    reported per row instead). ``problems`` name the rows at fault when the file is
+    refused whole for them (a CSV's layout, its encoding), each with an excerpt for the
+    CLI; the message never holds a value from the file."""
 
-    def __init__(self, problem: str):
+    def __init__(self, problem: str, problems: Sequence[RowProblem] = ()):
         self.problem = problem
+        self.problems = list(problems)
         super().__init__(problem)
 
 

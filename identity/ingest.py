@@ -177,6 +177,12 @@ class IngestService:
                     progress(IngestProgress(report.received, report.accepted, report.rejected))
         if batch:
             self._write(batch, report)
+        if report.received == 0:
+            # Not an error (a CSV of a header alone is a valid export of nothing), but an
+            # empty export is more often a job that failed upstream: say so.
+            report.warnings.append(
+                RowProblem(0, None, "no rows to ingest: the input holds none (a header only?)")
+            )
         if progress is not None:
             progress(IngestProgress(report.received, report.accepted, report.rejected))
         report.seconds = time.perf_counter() - started

@@ -28,6 +28,7 @@ AttributeType = Literal["string", "name", "date", "datetime", "number", "boolean
 ATTRIBUTE_TYPES: tuple[str, ...] = ("string", "name", "date", "datetime", "number", "boolean")
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
 DEFAULT_PRIORITY = 50
+DEFAULT_ENCODING = "utf-8"
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
@@ -43,6 +44,8 @@ _TOP_LEVEL = frozenset(
         "keep_unknown",
         "format",
         "csv_delimiter",
+        "encoding",
+        "allow_multiline",
         "identifiers",
         "attributes",
         "consent",
@@ -87,6 +90,11 @@ class SourceMapping:
     keep_unknown: bool = True
     format: str | None = None
     csv_delimiter: str = ","
+    encoding: str = DEFAULT_ENCODING
+    """The text encoding of the source's files (a Python codec name: ``cp1252``)."""
+    allow_multiline: bool = False
+    """Accept a quoted CSV value that spans lines even where a line in it looks like a row
+    of its own (identity/readers.py); the file is refused otherwise."""
     consent: Mapping[str, str] = field(default_factory=dict)
     """Consent purpose -> a boolean attribute of this mapping: each record states consent
     for the purpose at its timestamp (see identity/consent.py)."""
@@ -157,6 +165,17 @@ class SourceMapping:
             raise ConfigError(
                 f"must be a single character, got {delimiter!r}", path=path, field="csv_delimiter"
             )
+        encoding = doc.get("encoding", DEFAULT_ENCODING)
+        problem = encoding_problem(encoding) if isinstance(encoding, str) else None
+        if not isinstance(encoding, str) or problem is not None:
+            raise ConfigError(
+                problem or f"must be the name of a text encoding, got {encoding!r}",
+                path=path,
+                field="encoding",
+            )
+        allow_multiline = doc.get("allow_multiline", False)
+        if not isinstance(allow_multiline, bool):
+            raise ConfigError("must be true or false", path=path, field="allow_multiline")
         attributes = _attribute_fields(doc.get("attributes", {}), path)
         return cls(
             source=source,
@@ -172,6 +191,8 @@ class SourceMapping:
             keep_unknown=keep_unknown,
             format=fmt,
             csv_delimiter=delimiter,
+            encoding=encoding,
+            allow_multiline=allow_multiline,
         )
 
     def to_document(self) -> dict[str, JSONValue]:
@@ -188,6 +209,8 @@ class SourceMapping:
         doc["priority"] = self.priority
         doc["keep_unknown"] = self.keep_unknown
         doc["csv_delimiter"] = self.csv_delimiter
+        doc["encoding"] = self.encoding
+        doc["allow_multiline"] = self.allow_multiline
         doc["identifiers"] = {
             i.field: ({"kind": i.kind, "split": i.split} if i.split else i.kind)
             for i in self.identifiers
@@ -215,6 +238,18 @@ def load_mapping(path: Path, rules: Rules | None = None) -> SourceMapping:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", path=str(path)) from None
     return SourceMapping.from_document(doc, path=str(path), rules=rules)
+
+
+def encoding_problem(name: str) -> str | None:
+    """Why ``name`` is not a text encoding Python can read files in, or None when it is."""
+    try:
+        "".encode(name)  # also refuses codecs that are not text encodings (rot13, base64)
+    except LookupError:
+        return (
+            f"unknown text encoding {name!r}; use a name like utf-8, cp1252 (Windows "
+            "Western European), latin-1 or utf-16"
+        )
+    return None
 
 
 def _plain_text(doc: Mapping[str, Any], path: str) -> None:

@@ -29,8 +29,13 @@ _ROWS_BODY = {
     }
 }
 PAYLOAD_PROBLEMS = (
-    "The body cannot be read as rows at all: not UTF-8, broken JSON, JSON nesting deeper "
-    "than the limit, an unsupported content type (INVALID_PAYLOAD)"
+    "The body cannot be read as rows at all: empty, not text in its encoding, broken JSON, "
+    "JSON nesting deeper than the limit, an unsupported content type (INVALID_PAYLOAD)"
+)
+CSV_PROBLEMS = (
+    "; a CSV whose layout is broken: a row with more or fewer fields than the header, or a "
+    "quoted value spanning lines that holds what looks like a row (a quote never closed); "
+    "the message names the row and the line, and nothing of the body is stored"
 )
 
 
@@ -46,7 +51,7 @@ PAYLOAD_PROBLEMS = (
         422,
         503,
         detail={
-            400: PAYLOAD_PROBLEMS,
+            400: PAYLOAD_PROBLEMS + CSV_PROBLEMS,
             404: "The source is not registered (UNKNOWN_SOURCE)",
             422: "The source parameter is missing (INVALID_REQUEST), or its stored mapping "
             "does not fit the rules (INVALID_CONFIG)",
@@ -56,18 +61,33 @@ PAYLOAD_PROBLEMS = (
 def post_records(
     request: Request,
     source: str = Query(description="A registered source"),
+    allow_multiline: bool = Query(
+        False,
+        description="CSV: accept quoted values spanning lines even where a line in one looks "
+        "like a row of its own (the source's mapping may allow them for good)",
+    ),
     body: bytes = Depends(read_body),
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal = Depends(require(INGEST_WRITE)),
 ) -> dict[str, JSONValue]:
     """Ingest a JSON array (or one object), NDJSON or CSV body of the source's rows.
 
+    A CSV is read with the mapping's delimiter, in the ``charset`` of the Content-Type (else
+    the mapping's encoding, else UTF-8), and checked whole before a row is stored.
     Answers 200 with the ingest report, listing each rejected row and field problem.
     """
     # The content type is read, not declared as a parameter: the request body's media
     # types document it.
     content_type = request.headers.get("content-type")
-    rows = parse_payload(body, content_type, graph.rules.limits.max_depth)
+    mapping = graph.ingest.source(source)
+    rows = parse_payload(
+        body,
+        content_type,
+        graph.rules.limits.max_depth,
+        csv_delimiter=mapping.csv_delimiter,
+        encoding=mapping.encoding,
+        allow_multiline=allow_multiline or mapping.allow_multiline,
+    )
     return graph.ingest.ingest_rows(source, rows, actor=principal.name).as_dict()
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from identity.graph import IdentityGraph
 from service.cli import app
+from tests.identity.test_readers import LATIN_1, UNCLOSED_QUOTE
 
 MAPPING = """
 source = "shop"
@@ -39,6 +41,29 @@ def run(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def fails(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 2, result.output
+    return result.output
+
+
+def problems(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def stored(env: Path) -> dict[str, dict[str, object]]:
+    """The attributes of every stored record, by key."""
+    graph = IdentityGraph.open(f"sqlite:///{env / 'cli.db'}")
+    try:
+        return {r.record.key: dict(r.record.attributes) for r in graph.store.iter_records()}
+    finally:
+        graph.close()
+
+
+CRM = Path(__file__).parents[2] / "identity" / "demo" / "mappings" / "crm.toml"
 
 
 def test_ingest_registers_the_mapping_and_export_writes_one_row_per_record(env: Path) -> None:
@@ -226,3 +251,120 @@ def test_migrate_from_a_store_that_does_not_exist_creates_nothing(env: Path) -> 
     assert result.exit_code == 2
     assert f"no store to copy at {missing}" in result.output
     assert not missing.exists() and not (env / "t.db").exists()
+
+
+# -- files refused whole: nothing stored, the reason named, --errors-out written ----------------
+
+
+def test_a_quote_never_closed_stops_the_ingest_naming_row_2_and_its_lines_storing_nothing(
+    env: Path,
+) -> None:
+    data = env / "customers.csv"
+    data.write_text(UNCLOSED_QUOTE, "utf-8")
+    errors = env / "errors.csv"
+    output = fails("ingest", str(data), "--mapping", str(CRM), "--errors-out", str(errors))
+    assert "customers.csv is refused: its CSV layout is broken at row 2, lines 3-5" in output
+    assert "4 fields but the header has 9" in output
+    assert "the quoted value of 'first_name' opens at line 3" in output
+    assert "the text at fault: 'Bo,Chen,17/11/1990" in output
+    assert "nothing was stored" in output
+    assert stored(env) == {}
+    [problem] = problems(errors)
+    assert (problem["severity"], problem["row"], problem["field"]) == ("error", "2", "first_name")
+    assert problem["file"] == str(data) and problem["value"].startswith("Bo,Chen")
+    # Allowing values that span lines does not make a row of 4 fields out of 9 fit.
+    fails("ingest", str(data), "--mapping", str(CRM), "--allow-multiline")
+    assert stored(env) == {}
+
+
+def test_every_file_is_checked_before_any_is_stored(env: Path) -> None:
+    good = env / "good.csv"
+    good.write_text("id,email\na,ann@example.com\n")
+    broken = env / "broken.csv"
+    broken.write_text("id,email\nb,bo@example.com,extra\n")
+    output = fails("ingest", str(good), str(broken), "--mapping", str(env / "shop.toml"))
+    assert "broken.csv is refused: its CSV layout is broken at row 1, line 2: 3 fields" in output
+    assert stored(env) == {}
+
+
+def test_a_value_spanning_lines_that_looks_like_rows_loads_only_when_allowed(env: Path) -> None:
+    data = env / "shop.csv"
+    data.write_text('id,email,first\na,ann@example.com,"Ann\nb,bo@example.com,Bo"\n')
+    output = fails("ingest", str(data), "--mapping", str(env / "shop.toml"))
+    assert "row 1, lines 2-3: the quoted value of 'first' opens at line 2" in output
+    assert "pass --allow-multiline" in output
+    output = run("ingest", str(data), "--mapping", str(env / "shop.toml"), "--allow-multiline")
+    assert "1 accepted" in output
+    assert stored(env)["a"]["first_name"] == "Ann\nb,bo@example.com,Bo"
+
+
+def test_a_well_formed_multiline_address_loads_as_written(env: Path) -> None:
+    data = env / "customers.csv"
+    data.write_text(
+        "customer_no,email,first_name,address_line,city\n"
+        'C-1,ann@example.com,Ann,"Flat 2, 12 High St\nHyde Park",Leeds\n'
+        "C-2,bo@example.com,Bo,1 Low Rd,York\n",
+        "utf-8",
+    )
+    errors = env / "errors.csv"
+    output = run("ingest", str(data), "--mapping", str(CRM), "--errors-out", str(errors))
+    assert "2 rows, 2 accepted" in output
+    assert stored(env)["C-1"]["address"] == "Flat 2, 12 High St\nHyde Park"
+    assert problems(errors) == []
+    assert errors.read_text().startswith("source,severity,row,key,field,problem,value,file")
+
+
+def test_an_empty_file_fails_and_a_header_alone_warns(env: Path) -> None:
+    empty = env / "empty.csv"
+    empty.write_bytes(b"")
+    errors = env / "errors.csv"
+    output = fails("ingest", str(empty), "--mapping", str(CRM), "--errors-out", str(errors))
+    assert "empty.csv is empty: a CSV file needs at least a header" in output
+    [problem] = problems(errors)
+    assert (problem["severity"], problem["row"], problem["file"]) == ("error", "", str(empty))
+
+    header = env / "header.csv"
+    header.write_text(UNCLOSED_QUOTE.splitlines()[0] + "\n")
+    output = run("ingest", str(header), "--mapping", str(CRM), "--errors-out", str(errors))
+    assert "0 rows" in output and "warning: no rows to ingest" in output
+    [problem] = problems(errors)
+    assert (problem["severity"], problem["file"]) == ("warning", str(header))
+
+
+def test_a_latin1_file_fails_naming_the_encoding_to_pass_and_loads_with_it(env: Path) -> None:
+    data = env / "latin1.csv"
+    data.write_bytes(LATIN_1)
+    errors = env / "errors.csv"
+    output = fails("ingest", str(data), "--mapping", str(CRM), "--errors-out", str(errors))
+    assert "not UTF-8 text at line 2 (row 1): byte 0xEB" in output
+    assert "looks like Windows-1252 (latin-1): pass --encoding cp1252" in output
+    assert stored(env) == {}
+    [problem] = problems(errors)
+    assert (problem["row"], problem["value"]) == ("1", "C-9,Zo\\xeb,M\\xfcller")
+
+    run("ingest", str(data), "--mapping", str(CRM), "--encoding", "latin-1")
+    names = {key: (a["first_name"], a["last_name"]) for key, a in stored(env).items()}
+    assert names == {"C-9": ("Zoë", "Müller"), "C-10": ("José", "Núñez")}
+
+
+def test_the_encoding_of_a_source_can_be_set_in_its_mapping(env: Path) -> None:
+    mapping = env / "shop.toml"
+    mapping.write_text('encoding = "cp1252"\n' + MAPPING)
+    data = env / "shop.csv"
+    data.write_bytes("id,first\na,Zoë – “Z”\n".encode("cp1252"))
+    run("ingest", str(data), "--mapping", str(mapping))
+    assert stored(env)["a"]["first_name"] == "Zoë – “Z”"
+    mapping.write_text('encoding = "klingon"\n' + MAPPING)
+    output = fails("ingest", str(data), "--mapping", str(mapping))
+    assert "unknown text encoding 'klingon'" in output and "field 'encoding'" in output
+    output = fails("ingest", str(data), "--source", "shop", "--encoding", "klingon")
+    assert "--encoding" in output
+
+
+def test_the_errors_file_is_written_when_the_source_is_unknown(env: Path) -> None:
+    data = env / "x.csv"
+    data.write_text("id\n1\n")
+    errors = env / "errors.csv"
+    fails("ingest", str(data), "--source", "nowhere", "--errors-out", str(errors))
+    [problem] = problems(errors)
+    assert problem["source"] == "nowhere" and "idgraph sources add" in problem["problem"]

@@ -136,6 +136,10 @@ def test_unknown_fields_are_dropped_only_when_asked() -> None:
         ({"attributes": {"dob": {"name": "birth_date", "type": "when"}}}, "attributes.dob.type"),
         ({"attributes": {"a": "city", "b": "city"}}, "attributes.b.name"),
         ({"colour": "blue"}, "colour"),
+        ({"encoding": "klingon"}, "encoding"),
+        ({"encoding": "rot13"}, "encoding"),
+        ({"encoding": 8}, "encoding"),
+        ({"allow_multiline": "yes"}, "allow_multiline"),
     ],
 )
 def test_bad_mappings_name_the_field(change: dict[str, Any], field: str) -> None:
@@ -147,6 +151,10 @@ def test_bad_mappings_name_the_field(change: dict[str, Any], field: str) -> None
 
 def test_a_mapping_round_trips_through_its_document() -> None:
     mapping = SourceMapping.from_document(SHOP, rules=RULES)
+    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+    windows = {**SHOP, "encoding": "cp1252", "allow_multiline": True}
+    mapping = SourceMapping.from_document(windows, rules=RULES)
+    assert (mapping.encoding, mapping.allow_multiline) == ("cp1252", True)
     assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
 
 

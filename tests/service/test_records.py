@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from identity.graph import IdentityGraph
+from tests.identity.test_readers import LATIN_1, UNCLOSED_QUOTE
 from tests.service.conftest import MAX_BODY, Api
 
 ROWS = [
@@ -17,13 +19,20 @@ EMAIL_QUERY = """query ($value: String!) {
 }"""
 
 
-def post(api: Api, body: str | bytes, content_type: str, source: str = "shop") -> Any:
+def post(
+    api: Api, body: str | bytes, content_type: str, source: str = "shop", **params: str
+) -> Any:
     return api.client.post(
         "/v1/records",
-        params={"source": source},
+        params={"source": source, **params},
         content=body,
         headers={"Content-Type": content_type, **api.auth("ingester")},
     )
+
+
+def stored(graph: IdentityGraph) -> dict[str, dict[str, Any]]:
+    """The attributes of every stored record, by key."""
+    return {r.record.key: dict(r.record.attributes) for r in graph.store.iter_records()}
 
 
 def test_a_json_array_is_ingested_and_reported(api: Api) -> None:
@@ -191,3 +200,93 @@ def test_readiness_is_503_when_the_store_is_gone(api: Api) -> None:
     assert response.json() == {"status": "unavailable"}
     detailed = api.client.get("/readyz", headers=api.auth("admin")).json()
     assert detailed["store"]["ok"] is False and detailed["store"]["detail"]
+
+
+# -- CSV bodies are held to the rules files are (docs/sources.md, "CSV files") ------------------
+
+
+def test_a_csv_body_with_a_quote_never_closed_is_400_naming_row_2_and_storing_nothing(
+    api: Api, graph: IdentityGraph
+) -> None:
+    response = post(api, UNCLOSED_QUOTE, "text/csv", source="crm")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD"
+    assert "refused and none of it stored" in error["message"]
+    assert "row 2, lines 3-5: 4 fields but the header has 9" in error["message"]
+    for personal in ("Bo", "Chen", "bo@example.com", "07912", "17/11/1990"):
+        assert personal not in response.text
+    assert stored(graph) == {}
+    # Allowing values over several lines does not make a row of 4 fields out of 9 fit.
+    response = post(api, UNCLOSED_QUOTE, "text/csv", source="crm", allow_multiline="true")
+    assert response.status_code == 400
+    assert stored(graph) == {}
+
+
+def test_a_csv_value_spanning_lines_that_looks_like_rows_is_400_unless_allowed(
+    api: Api, graph: IdentityGraph
+) -> None:
+    body = 'id,email,first\na,ann@example.com,"Ann\nb,bo@example.com,Bo"\n'
+    response = post(api, body, "text/csv")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "row 1, lines 2-3: the quoted value of 'first' opens at line 2" in message
+    assert "send allow_multiline=true" in message
+    assert stored(graph) == {}
+    response = post(api, body, "text/csv", allow_multiline="true")
+    assert response.status_code == 200, response.text
+    assert stored(graph)["a"]["first_name"] == "Ann\nb,bo@example.com,Bo"
+
+    api.client.put(
+        "/v1/sources/notes",
+        json={"key": "id", "allow_multiline": True},
+        headers=api.auth("admin"),
+    ).raise_for_status()
+    assert post(api, body, "text/csv", source="notes").status_code == 200
+
+
+def test_a_well_formed_multiline_csv_value_is_stored_as_written(
+    api: Api, graph: IdentityGraph
+) -> None:
+    body = 'customer_no,email,city\r\nC-1,ann@example.com,"Hyde Park,\r\nLeeds"\r\n'
+    response = post(api, body, "text/csv", source="crm")
+    assert response.status_code == 200, response.text
+    assert stored(graph)["C-1"]["city"] == "Hyde Park,\r\nLeeds"
+
+
+def test_an_empty_csv_body_is_400_and_a_header_alone_answers_a_warning(api: Api) -> None:
+    response = post(api, b"", "text/csv")
+    assert response.status_code == 400
+    assert "the body is empty" in response.json()["error"]["message"]
+    response = post(api, "id,email\n", "text/csv")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["received"] == 0
+    assert [(w["row"], w["problem"]) for w in report["warnings"]] == [
+        (0, "no rows to ingest: the input holds none (a header only?)")
+    ]
+
+
+def test_a_csv_body_is_read_in_its_charset_and_a_latin1_one_without_is_400_with_a_hint(
+    api: Api, graph: IdentityGraph
+) -> None:
+    response = post(api, LATIN_1, "text/csv", source="crm")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "not UTF-8 text at line 2 (row 1): byte 0xEB" in message
+    assert "send it with Content-Type: text/csv; charset=windows-1252" in message
+    assert "Zo" not in message
+    assert stored(graph) == {}
+    response = post(api, LATIN_1, "text/csv; charset=latin-1", source="crm")
+    assert response.status_code == 200, response.text
+    assert stored(graph)["C-9"]["first_name"] == "Zoë"
+
+
+def test_a_csv_body_is_read_with_the_delimiter_and_encoding_of_the_mapping(
+    api: Api, graph: IdentityGraph
+) -> None:
+    mapping = {"key": "id", "csv_delimiter": ";", "encoding": "cp1252"}
+    api.client.put("/v1/sources/till", json=mapping, headers=api.auth("admin")).raise_for_status()
+    response = post(api, "id;name\nt-1;Zoë Müller\n".encode("cp1252"), "text/csv", source="till")
+    assert response.status_code == 200, response.text
+    assert stored(graph)["t-1"] == {"name": "Zoë Müller"}
