@@ -117,7 +117,7 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _cli_hint(error: Exception) -> str:
+def _cli_hint(error: BaseException) -> str:
     """What to do about a domain error, said in this command line's terms."""
     if isinstance(error, UnknownSource):
         return ": register one with `idgraph sources add MAPPING.toml`, or pass --mapping"
