@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from identity.errors import ConfigError
 from identity.mapping import RecordMapper, SourceMapping, load_mapping
 from identity.model import IdentifierKey
 from identity.normalise import Normaliser
+from identity.readers import read_file
 from identity.rules import load_rules
 
 RULES = load_rules()
@@ -162,3 +164,85 @@ def test_the_packaged_demo_mappings_load() -> None:
     folder = Path(__file__).resolve().parents[2] / "identity" / "demo" / "mappings"
     loaded = [load_mapping(p, rules=RULES) for p in sorted(folder.glob("*.toml"))]
     assert [m.source for m in loaded] == ["crm", "marketing", "pos", "support", "webshop"]
+
+
+# -- nested JSON paths ------------------------------------------------------------------------
+
+NESTED: dict[str, Any] = {
+    "source": "app",
+    "key": "user.id",
+    "phone_region": "GB",
+    "identifiers": {
+        "contact.email": "email",
+        "phones[*].number": "phone",
+    },
+    "attributes": {
+        "addresses[0].postcode": "postcode",
+        "contact.name.first": {"name": "first_name", "type": "name"},
+    },
+}
+NESTED_ROW: dict[str, Any] = {
+    "user": {"id": 7},
+    "contact": {"email": "Ann@Example.com", "name": {"first": "Ann"}},
+    "phones": [{"number": "07400 123456"}, {"number": "+44 7400 654321"}, {"type": "fax"}],
+    "addresses": [{"postcode": "LS1 4AP"}, {"postcode": "M1 1AA"}],
+    "tier": "gold",
+}
+
+
+def test_nested_paths_reach_into_objects_and_every_element_of_an_array() -> None:
+    mapped = mapper(NESTED).map_row(NESTED_ROW, 1)
+    assert mapped.errors == [] and mapped.warnings == []
+    record = mapped.record
+    assert record is not None and record.key == "7"
+    assert [i.key for i in record.identifiers] == [
+        IdentifierKey("email", "ann@example.com"),
+        IdentifierKey("phone", "+447400123456"),
+        IdentifierKey("phone", "+447400654321"),
+    ]
+    # The objects a path reads from are in the raw data, not repeated as attributes.
+    assert record.attributes == {"postcode": "LS1 4AP", "first_name": "Ann", "tier": "gold"}
+    assert record.raw == NESTED_ROW
+
+
+def test_a_missing_step_of_a_path_is_no_value_not_an_error() -> None:
+    row = {"user": {"id": "u1"}, "contact": "not an object", "addresses": []}
+    mapped = mapper(NESTED).map_row(row, 1)
+    assert mapped.errors == [] and mapped.warnings == []
+    assert mapped.record is not None and mapped.record.identifiers == ()
+
+
+def test_a_column_named_like_a_path_is_read_as_that_column() -> None:
+    doc = {"source": "crm", "key": "id", "identifiers": {"e.mail": "email"}}
+    mapped = mapper(doc).map_row({"id": "1", "e.mail": "a@example.com"}, 1)
+    assert mapped.record is not None
+    assert [i.value for i in mapped.record.identifiers] == ["a@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"identifiers": {"phones[x].number": "phone"}}, "identifiers.phones[x].number"),
+        ({"identifiers": {"contact..email": "email"}}, "identifiers.contact..email"),
+        ({"attributes": {"addresses[0.postcode": "postcode"}}, "attributes.addresses[0.postcode"),
+        ({"attributes": {"addresses[*].postcode": "postcode"}}, "attributes.addresses[*].postcode"),
+        ({"key": "users[*].id"}, "key"),
+        ({"timestamp": "meta.[0]"}, "timestamp"),
+    ],
+)
+def test_a_path_that_cannot_be_read_is_refused_at_load_naming_the_field(
+    change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        SourceMapping.from_document({**NESTED, **change}, path="app.toml", rules=RULES)
+    assert caught.value.field == field
+    assert "app.toml" in str(caught.value)
+
+
+def test_a_json_lines_file_is_read_nested_and_mapped_through_its_paths(tmp_path: Path) -> None:
+    file = tmp_path / "app.jsonl"
+    file.write_text(json.dumps(NESTED_ROW) + "\n", "utf-8")
+    [(number, row)] = list(read_file(file))
+    assert isinstance(row, dict) and row["phones"][0] == {"number": "07400 123456"}
+    record = mapper(NESTED).map_row(row, number).record
+    assert record is not None and len(record.identifiers) == 3

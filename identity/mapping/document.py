@@ -1,9 +1,5 @@
-"""Source mappings: a declarative description of one source's rows, and the mapper that
-turns a row into a :class:`SourceRecord` with per-field errors and warnings.
-
-The format is documented in docs/sources.md. A mapping is validated when loaded, with
-errors naming the file and the field; a row is mapped without ever raising.
-"""
+"""The mapping document: what a source's TOML says, validated when loaded with errors
+naming the file and the field (the format is documented in docs/sources.md)."""
 
 from __future__ import annotations
 
@@ -11,17 +7,16 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from identity.errors import ConfigError, InvalidIdentifier, RowProblem
-from identity.limits import InputLimits, printable, text_problem
-from identity.model import Identifier, IdentifierKey, JSONValue, SourceRecord
-from identity.normalise import Normaliser
+from identity.errors import ConfigError
+from identity.limits import printable, text_problem
+from identity.mapping.paths import PathSyntaxError, parse_path
+from identity.model import JSONValue
 from identity.rules import Rules
 
 AttributeType = Literal["string", "name", "date", "datetime", "number", "boolean"]
@@ -30,8 +25,8 @@ FORMATS: tuple[str, ...] = ("csv", "jsonl")
 DEFAULT_PRIORITY = 50
 DEFAULT_ENCODING = "utf-8"
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
 _TOP_LEVEL = frozenset(
     {
         "source",
@@ -127,7 +122,10 @@ class SourceMapping:
             )
         key = _field_name(doc.get("key"), path, "key", required=True)
         assert key is not None
+        _check_path(key, path, "key", single=True)
         timestamp = _field_name(doc.get("timestamp"), path, "timestamp")
+        if timestamp is not None:
+            _check_path(timestamp, path, "timestamp", single=True)
         timestamp_format = _optional_str(doc.get("timestamp_format"), path, "timestamp_format")
         timezone = _optional_str(doc.get("timezone"), path, "timezone") or "UTC"
         try:
@@ -279,6 +277,22 @@ def _plain_text(doc: Mapping[str, Any], path: str) -> None:
             pending.append((here, value))
 
 
+def _check_path(text: str, path: str, where: str, single: bool = False) -> None:
+    """A mapped field is a column, a JSON key or a path into nested JSON (identity/mapping/
+    paths.py); a path that cannot be read is refused at load, naming its place."""
+    try:
+        parsed = parse_path(text)
+    except PathSyntaxError as error:
+        raise ConfigError(str(error), path=path, field=where) from None
+    if single and parsed.many:
+        raise ConfigError(
+            f"the path {text!r} yields every element ([*]) but this field takes one value: "
+            "use an index such as [0]",
+            path=path,
+            field=where,
+        )
+
+
 def _optional_str(value: object, path: str, name: str) -> str | None:
     if value is None:
         return None
@@ -325,6 +339,7 @@ def _identifier_fields(raw: object, path: str, rules: Rules | None) -> tuple[Ide
                 path=path,
                 field=where,
             )
+        _check_path(name, path, where)
         result.append(IdentifierField(field=name, kind=kind, split=split))
     return tuple(result)
 
@@ -369,13 +384,11 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
             raise ConfigError(
                 "a format only applies to date and datetime", path=path, field=f"{where}.format"
             )
+        _check_path(name, path, where, single=True)
         result.append(
             AttributeField(field=name, name=canonical, type=cast(AttributeType, kind), format=fmt)
         )
     return tuple(result)
-
-
-# -- mapping rows -----------------------------------------------------------------------------
 
 
 def _consent_fields(
@@ -404,211 +417,3 @@ def _consent_fields(
             )
         found[purpose] = name
     return found
-
-
-@dataclass(slots=True)
-class MappedRow:
-    """One row's outcome: a record (None when rejected), its errors and its warnings."""
-
-    row: int
-    record: SourceRecord | None
-    errors: list[RowProblem] = field(default_factory=list)
-    warnings: list[RowProblem] = field(default_factory=list)
-
-
-def _is_empty(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-class RecordMapper:
-    """Maps rows of one source to records; never raises on bad data, reports it instead."""
-
-    def __init__(
-        self, mapping: SourceMapping, normaliser: Normaliser, limits: InputLimits | None = None
-    ) -> None:
-        self.mapping = mapping
-        self.normaliser = normaliser
-        self.limits = limits if limits is not None else normaliser.rules.limits
-        self._zone: tzinfo = ZoneInfo(mapping.timezone)
-        mapped = {mapping.key, *(i.field for i in mapping.identifiers)}
-        mapped |= {a.field for a in mapping.attributes}
-        if mapping.timestamp:
-            mapped.add(mapping.timestamp)
-        self._mapped = frozenset(mapped)
-        self._canonical = frozenset(a.name for a in mapping.attributes)
-
-    def map_row(self, row: Mapping[str, JSONValue], number: int) -> MappedRow:
-        m = self.mapping
-        key_value = row.get(m.key)
-        if _is_empty(key_value):
-            return MappedRow(
-                number, None, [RowProblem(number, m.key, "the record key is missing or empty")]
-            )
-        if isinstance(key_value, bool) or not isinstance(key_value, str | int):
-            return MappedRow(
-                number,
-                None,
-                [RowProblem(number, m.key, "the record key must be a string or an integer")],
-            )
-        key = str(key_value).strip()
-        result = MappedRow(number, None)
-
-        # The value at fault goes with a problem for the CLI, never into its text: the
-        # report is answered over HTTP, and a birth date or a name is personal.
-        def warn(name: str, problem: str, value: JSONValue = None) -> None:
-            shown = None if value is None else str(value)[:40]
-            result.warnings.append(RowProblem(number, name, problem, key, shown))
-
-        def refuse(name: str, problem: str, value: str) -> None:
-            result.errors.append(RowProblem(number, name, problem, key, value))
-
-        identifiers: list[Identifier] = []
-        seen: set[IdentifierKey] = set()
-        for spec in m.identifiers:
-            for raw in self._values(row.get(spec.field), spec, warn):
-                try:
-                    ident = self.normaliser.identifier(spec.kind, raw, m.phone_region)
-                except InvalidIdentifier as error:
-                    hint = " (or set phone_region in the source mapping)" * error.needs_region
-                    warn(spec.field, f"{error}{hint}; kept in the record's raw data, not linked")
-                    continue
-                if ident.key not in seen:
-                    seen.add(ident.key)
-                    identifiers.append(ident)
-
-        attributes: dict[str, JSONValue] = {}
-        if m.keep_unknown:
-            for name, value in row.items():
-                known = name in self._mapped or name in self._canonical
-                if name and not known and not _is_empty(value):
-                    attributes[name] = value
-        for attr in m.attributes:
-            value = row.get(attr.field)
-            if _is_empty(value):
-                continue
-            attributes[attr.name] = self._convert(attr, value, warn, refuse)
-        if result.errors:
-            return result
-
-        timestamp: datetime | None = None
-        if m.timestamp is not None:
-            stamp = row.get(m.timestamp)
-            if not _is_empty(stamp):
-                timestamp = self._timestamp(stamp, m.timestamp_format)
-                if timestamp is None:
-                    warn(
-                        m.timestamp,
-                        f"not a timestamp ({m.timestamp_format or 'ISO 8601'} expected)",
-                        stamp,
-                    )
-        result.record = SourceRecord(
-            source=m.source,
-            key=key,
-            identifiers=tuple(identifiers),
-            attributes=attributes,
-            timestamp=timestamp,
-            raw=dict(row),
-        )
-        return result
-
-    @staticmethod
-    def _values(value: JSONValue, spec: IdentifierField, warn: Any) -> list[str]:
-        if _is_empty(value):
-            return []
-        items = value if isinstance(value, list) else [value]
-        values: list[str] = []
-        for item in items:
-            if _is_empty(item):
-                continue
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                warn(spec.field, "an identifier must be text or an integer", repr(item))
-                continue
-            text = str(item)
-            if spec.split and isinstance(item, str):
-                values.extend(p.strip() for p in text.split(spec.split) if p.strip())
-            else:
-                values.append(text)
-        return values
-
-    def _convert(self, attr: AttributeField, value: JSONValue, warn: Any, refuse: Any) -> JSONValue:
-        if attr.type in ("string", "name"):
-            return value.strip() if isinstance(value, str) else value
-        if attr.type == "number":
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return value
-            if isinstance(value, str):
-                number = _number(value)
-                if number is not None:
-                    # Text such as "NaN", "inf" or "1e999" converts to what JSON cannot carry.
-                    problem = self.limits.number_problem(attr.field, number, "converts to")
-                    if problem is None:
-                        return number
-                    refuse(attr.field, problem, value[:40])
-                    return value
-            warn(attr.field, "not a number; kept as written", value)
-            return value
-        if attr.type == "boolean":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().casefold()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            warn(attr.field, "not a yes/no value; kept as written", value)
-            return value
-        if attr.type == "date":
-            parsed = _parse_date(value, attr.format)
-            if parsed is None:
-                warn(
-                    attr.field,
-                    f"not a date ({attr.format or 'YYYY-MM-DD'} expected); kept as written",
-                    value,
-                )
-                return value
-            return parsed.isoformat()
-        stamp = self._timestamp(value, attr.format)
-        if stamp is None:
-            warn(
-                attr.field,
-                f"not a datetime ({attr.format or 'ISO 8601'} expected); kept as written",
-                value,
-            )
-            return value
-        return stamp.isoformat()
-
-    def _timestamp(self, value: JSONValue, fmt: str | None) -> datetime | None:
-        if not isinstance(value, str):
-            return None
-        text = value.strip()
-        try:
-            parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=self._zone)
-        return parsed.astimezone(UTC)
-
-
-def _number(value: str) -> int | float | None:
-    text = value.strip().replace("_", "")
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _parse_date(value: JSONValue, fmt: str | None) -> date | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        if fmt:
-            return datetime.strptime(text, fmt).date()
-        return date.fromisoformat(text)
-    except ValueError:
-        return None

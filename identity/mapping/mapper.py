@@ -1,0 +1,239 @@
+"""The record mapper: one row of a source to a :class:`SourceRecord`, never raising on bad
+data but reporting each problem with its row, field and value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from identity.errors import InvalidIdentifier, RowProblem
+from identity.limits import InputLimits
+from identity.mapping.document import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    AttributeField,
+    IdentifierField,
+    SourceMapping,
+)
+from identity.mapping.paths import parse_path
+from identity.model import Identifier, IdentifierKey, JSONValue, SourceRecord
+from identity.normalise import Normaliser
+
+
+@dataclass(slots=True)
+class MappedRow:
+    """One row's outcome: a record (None when rejected), its errors and its warnings."""
+
+    row: int
+    record: SourceRecord | None
+    errors: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class RecordMapper:
+    """Maps rows of one source to records; never raises on bad data, reports it instead."""
+
+    def __init__(
+        self, mapping: SourceMapping, normaliser: Normaliser, limits: InputLimits | None = None
+    ) -> None:
+        self.mapping = mapping
+        self.normaliser = normaliser
+        self.limits = limits if limits is not None else normaliser.rules.limits
+        self._zone: tzinfo = ZoneInfo(mapping.timezone)
+        fields = [mapping.key, *(i.field for i in mapping.identifiers)]
+        fields += [a.field for a in mapping.attributes]
+        if mapping.timestamp:
+            fields.append(mapping.timestamp)
+        # Parsed once: the document checked every path when it was loaded.
+        self._paths = {name: parse_path(name) for name in fields}
+        # A nested path maps its top-level key: the object is in the record's raw data,
+        # not repeated as an unknown attribute.
+        self._mapped = frozenset({*fields, *(p.top for p in self._paths.values())})
+        self._canonical = frozenset(a.name for a in mapping.attributes)
+
+    def get(self, row: Mapping[str, JSONValue], name: str) -> JSONValue:
+        """The value of mapped field ``name`` in ``row`` (a list for a ``[*]`` path)."""
+        return self._paths[name].get(row)
+
+    def map_row(self, row: Mapping[str, JSONValue], number: int) -> MappedRow:
+        m = self.mapping
+        key_value = self.get(row, m.key)
+        if _is_empty(key_value):
+            return MappedRow(
+                number, None, [RowProblem(number, m.key, "the record key is missing or empty")]
+            )
+        if isinstance(key_value, bool) or not isinstance(key_value, str | int):
+            return MappedRow(
+                number,
+                None,
+                [RowProblem(number, m.key, "the record key must be a string or an integer")],
+            )
+        key = str(key_value).strip()
+        result = MappedRow(number, None)
+
+        # The value at fault goes with a problem for the CLI, never into its text: the
+        # report is answered over HTTP, and a birth date or a name is personal.
+        def warn(name: str, problem: str, value: JSONValue = None) -> None:
+            shown = None if value is None else str(value)[:40]
+            result.warnings.append(RowProblem(number, name, problem, key, shown))
+
+        def refuse(name: str, problem: str, value: str) -> None:
+            result.errors.append(RowProblem(number, name, problem, key, value))
+
+        identifiers: list[Identifier] = []
+        seen: set[IdentifierKey] = set()
+        for spec in m.identifiers:
+            for raw in self._values(self.get(row, spec.field), spec, warn):
+                try:
+                    ident = self.normaliser.identifier(spec.kind, raw, m.phone_region)
+                except InvalidIdentifier as error:
+                    hint = " (or set phone_region in the source mapping)" * error.needs_region
+                    warn(spec.field, f"{error}{hint}; kept in the record's raw data, not linked")
+                    continue
+                if ident.key not in seen:
+                    seen.add(ident.key)
+                    identifiers.append(ident)
+
+        attributes: dict[str, JSONValue] = {}
+        if m.keep_unknown:
+            for name, value in row.items():
+                known = name in self._mapped or name in self._canonical
+                if name and not known and not _is_empty(value):
+                    attributes[name] = value
+        for attr in m.attributes:
+            value = self.get(row, attr.field)
+            if _is_empty(value):
+                continue
+            attributes[attr.name] = self._convert(attr, value, warn, refuse)
+        if result.errors:
+            return result
+
+        timestamp: datetime | None = None
+        if m.timestamp is not None:
+            stamp = self.get(row, m.timestamp)
+            if not _is_empty(stamp):
+                timestamp = self._timestamp(stamp, m.timestamp_format)
+                if timestamp is None:
+                    warn(
+                        m.timestamp,
+                        f"not a timestamp ({m.timestamp_format or 'ISO 8601'} expected)",
+                        stamp,
+                    )
+        result.record = SourceRecord(
+            source=m.source,
+            key=key,
+            identifiers=tuple(identifiers),
+            attributes=attributes,
+            timestamp=timestamp,
+            raw=dict(row),
+        )
+        return result
+
+    @staticmethod
+    def _values(value: JSONValue, spec: IdentifierField, warn: Any) -> list[str]:
+        if _is_empty(value):
+            return []
+        items = value if isinstance(value, list) else [value]
+        values: list[str] = []
+        for item in items:
+            if _is_empty(item):
+                continue
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                warn(spec.field, "an identifier must be text or an integer", repr(item))
+                continue
+            text = str(item)
+            if spec.split and isinstance(item, str):
+                values.extend(p.strip() for p in text.split(spec.split) if p.strip())
+            else:
+                values.append(text)
+        return values
+
+    def _convert(self, attr: AttributeField, value: JSONValue, warn: Any, refuse: Any) -> JSONValue:
+        if attr.type in ("string", "name"):
+            return value.strip() if isinstance(value, str) else value
+        if attr.type == "number":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return value
+            if isinstance(value, str):
+                number = _number(value)
+                if number is not None:
+                    # Text such as "NaN", "inf" or "1e999" converts to what JSON cannot carry.
+                    problem = self.limits.number_problem(attr.field, number, "converts to")
+                    if problem is None:
+                        return number
+                    refuse(attr.field, problem, value[:40])
+                    return value
+            warn(attr.field, "not a number; kept as written", value)
+            return value
+        if attr.type == "boolean":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().casefold()
+            if text in TRUE_WORDS:
+                return True
+            if text in FALSE_WORDS:
+                return False
+            warn(attr.field, "not a yes/no value; kept as written", value)
+            return value
+        if attr.type == "date":
+            parsed = _parse_date(value, attr.format)
+            if parsed is None:
+                warn(
+                    attr.field,
+                    f"not a date ({attr.format or 'YYYY-MM-DD'} expected); kept as written",
+                    value,
+                )
+                return value
+            return parsed.isoformat()
+        stamp = self._timestamp(value, attr.format)
+        if stamp is None:
+            warn(
+                attr.field,
+                f"not a datetime ({attr.format or 'ISO 8601'} expected); kept as written",
+                value,
+            )
+            return value
+        return stamp.isoformat()
+
+    def _timestamp(self, value: JSONValue, fmt: str | None) -> datetime | None:
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        try:
+            parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self._zone)
+        return parsed.astimezone(UTC)
+
+
+def _number(value: str) -> int | float | None:
+    text = value.strip().replace("_", "")
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _parse_date(value: JSONValue, fmt: str | None) -> date | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        if fmt:
+            return datetime.strptime(text, fmt).date()
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
