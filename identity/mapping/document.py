@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from identity.errors import ConfigError
 from identity.limits import printable, text_problem
 from identity.mapping.paths import PathSyntaxError, parse_path
+from identity.mapping.regions import region_code
 from identity.model import JSONValue
 from identity.rules import Rules
 
@@ -81,6 +80,9 @@ class SourceMapping:
     timestamp_format: str | None = None
     timezone: str = "UTC"
     phone_region: str | None = None
+    """Region for phone numbers written without +country code (the default, with a field)."""
+    phone_region_field: str | None = None
+    """A field holding each row's country (code or English name) for its phone numbers."""
     priority: int = DEFAULT_PRIORITY
     keep_unknown: bool = True
     format: str | None = None
@@ -136,15 +138,7 @@ class SourceMapping:
                 path=path,
                 field="timezone",
             ) from None
-        region = _optional_str(doc.get("phone_region"), path, "phone_region")
-        if region is not None:
-            region = region.upper()
-            if region not in phonenumbers.SUPPORTED_REGIONS:
-                raise ConfigError(
-                    f"unknown phone region {region!r}; use an ISO 3166 code like 'GB' or 'DE'",
-                    path=path,
-                    field="phone_region",
-                )
+        region, region_field = _phone_region(doc.get("phone_region"), path)
         priority = doc.get("priority", DEFAULT_PRIORITY)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise ConfigError(
@@ -185,6 +179,7 @@ class SourceMapping:
             timestamp_format=timestamp_format,
             timezone=timezone,
             phone_region=region,
+            phone_region_field=region_field,
             priority=priority,
             keep_unknown=keep_unknown,
             format=fmt,
@@ -203,6 +198,11 @@ class SourceMapping:
             "format": self.format,
         }
         doc.update({k: v for k, v in optional.items() if v is not None})
+        if self.phone_region_field is not None:
+            region: dict[str, JSONValue] = {"field": self.phone_region_field}
+            if self.phone_region is not None:
+                region["default"] = self.phone_region
+            doc["phone_region"] = region
         doc["timezone"] = self.timezone
         doc["priority"] = self.priority
         doc["keep_unknown"] = self.keep_unknown
@@ -275,6 +275,41 @@ def _plain_text(doc: Mapping[str, Any], path: str) -> None:
                     f"{problem}; write it as plain text", path=path, field=printable(here)
                 )
             pending.append((here, value))
+
+
+def _phone_region(raw: object, path: str) -> tuple[str | None, str | None]:
+    """``phone_region = "GB"`` or ``{ field = "country", default = "GB" }``: the default
+    region and the field naming each row's country (identity/mapping/regions.py)."""
+    if raw is None:
+        return None, None
+    where = "phone_region"
+    field_name: str | None = None
+    default: object = raw
+    if isinstance(raw, Mapping):
+        extra = sorted(set(raw) - {"field", "default"})
+        if extra:
+            raise ConfigError("allowed: field, default", path=path, field=f"{where}.{extra[0]}")
+        field_name = _field_name(raw.get("field"), path, f"{where}.field", required=True)
+        assert field_name is not None
+        _check_path(field_name, path, f"{where}.field", single=True)
+        default = raw.get("default")
+        where = f"{where}.default"
+        if default is None:
+            return None, field_name
+    if not isinstance(default, str) or not default:
+        raise ConfigError(
+            'use phone_region = "GB" or phone_region = { field = "country", default = "GB" }',
+            path=path,
+            field=where,
+        )
+    region = region_code(default)
+    if region is None:
+        raise ConfigError(
+            f"unknown phone region {default!r}; use an ISO 3166 code like 'GB' or 'DE'",
+            path=path,
+            field=where,
+        )
+    return region, field_name
 
 
 def _check_path(text: str, path: str, where: str, single: bool = False) -> None:

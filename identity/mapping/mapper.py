@@ -19,6 +19,7 @@ from identity.mapping.document import (
     SourceMapping,
 )
 from identity.mapping.paths import parse_path
+from identity.mapping.regions import region_code
 from identity.model import Identifier, IdentifierKey, JSONValue, SourceRecord
 from identity.normalise import Normaliser
 
@@ -56,6 +57,9 @@ class RecordMapper:
         # A nested path maps its top-level key: the object is in the record's raw data,
         # not repeated as an unknown attribute.
         self._mapped = frozenset({*fields, *(p.top for p in self._paths.values())})
+        if mapping.phone_region_field:  # read, and still kept as an attribute
+            self._paths[mapping.phone_region_field] = parse_path(mapping.phone_region_field)
+        self._regions: dict[str, str | None] = {}
         self._canonical = frozenset(a.name for a in mapping.attributes)
 
     def get(self, row: Mapping[str, JSONValue], name: str) -> JSONValue:
@@ -87,12 +91,13 @@ class RecordMapper:
         def refuse(name: str, problem: str, value: str) -> None:
             result.errors.append(RowProblem(number, name, problem, key, value))
 
+        region = self._region(row, warn)
         identifiers: list[Identifier] = []
         seen: set[IdentifierKey] = set()
         for spec in m.identifiers:
             for raw in self._values(self.get(row, spec.field), spec, warn):
                 try:
-                    ident = self.normaliser.identifier(spec.kind, raw, m.phone_region)
+                    ident = self.normaliser.identifier(spec.kind, raw, region)
                 except InvalidIdentifier as error:
                     hint = " (or set phone_region in the source mapping)" * error.needs_region
                     warn(spec.field, f"{error}{hint}; kept in the record's raw data, not linked")
@@ -135,6 +140,30 @@ class RecordMapper:
             raw=dict(row),
         )
         return result
+
+    def _region(self, row: Mapping[str, JSONValue], warn: Any) -> str | None:
+        """This row's phone region: its country field when set and known, else the default."""
+        m = self.mapping
+        if m.phone_region_field is None:
+            return m.phone_region
+        value = self.get(row, m.phone_region_field)
+        if _is_empty(value) or not isinstance(value, str):
+            return m.phone_region
+        if value not in self._regions:
+            if len(self._regions) > 10_000:  # a column of free text: stop remembering
+                self._regions.clear()
+            self._regions[value] = region_code(value)
+        region = self._regions[value]
+        if region is None:
+            fallback = f"the default {m.phone_region}" if m.phone_region else "no region"
+            warn(
+                m.phone_region_field,
+                f"not a country idgraph knows (an ISO code like GB or an English name); "
+                f"phone numbers read with {fallback}",
+                value,
+            )
+            return m.phone_region
+        return region
 
     @staticmethod
     def _values(value: JSONValue, spec: IdentifierField, warn: Any) -> list[str]:

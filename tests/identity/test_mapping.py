@@ -246,3 +246,64 @@ def test_a_json_lines_file_is_read_nested_and_mapped_through_its_paths(tmp_path:
     assert isinstance(row, dict) and row["phones"][0] == {"number": "07400 123456"}
     record = mapper(NESTED).map_row(row, number).record
     assert record is not None and len(record.identifiers) == 3
+
+
+# -- phone region per row ---------------------------------------------------------------------
+
+BY_COUNTRY: dict[str, Any] = {
+    "source": "crm",
+    "key": "id",
+    "phone_region": {"field": "country", "default": "GB"},
+    "identifiers": {"phone": "phone"},
+}
+
+
+@pytest.mark.parametrize(
+    ("country", "phone", "expected"),
+    [
+        ("GB", "07400 123456", "+447400123456"),
+        ("us", "(201) 555-0123", "+12015550123"),
+        ("United Kingdom", "07400 123456", "+447400123456"),
+        ("USA", "201-555-0123", "+12015550123"),
+        ("India", "098765 43210", "+919876543210"),
+        ("Poland", "512 345 678", "+48512345678"),
+        ("Germany", "030 12345678", "+493012345678"),
+        ("Kenya", "0712 345678", "+254712345678"),
+        ("China", "138 0013 8000", "+8613800138000"),
+        ("Thailand", "081 234 5678", "+66812345678"),
+        ("", "07400 123456", "+447400123456"),  # no country: the default
+    ],
+)
+def test_a_phone_is_read_in_the_region_of_its_rows_country(
+    country: str, phone: str, expected: str
+) -> None:
+    mapped = mapper(BY_COUNTRY).map_row({"id": "1", "country": country, "phone": phone}, 1)
+    assert mapped.warnings == []
+    assert mapped.record is not None
+    assert [i.value for i in mapped.record.identifiers] == [expected]
+    assert mapped.record.attributes.get("country", "") == country  # still an attribute
+
+
+def test_an_unknown_country_is_warned_about_with_its_value_and_the_default_used() -> None:
+    row = {"id": "1", "country": "Atlantis", "phone": "07400 123456"}
+    mapped = mapper(BY_COUNTRY).map_row(row, 4)
+    [warning] = mapped.warnings
+    assert (warning.row, warning.field, warning.value) == (4, "country", "Atlantis")
+    assert "Atlantis" not in warning.problem  # the value goes to the CLI only
+    assert mapped.record is not None
+    assert [i.value for i in mapped.record.identifiers] == ["+447400123456"]
+
+
+def test_a_phone_region_table_round_trips_and_a_bad_one_is_named() -> None:
+    mapping = SourceMapping.from_document(BY_COUNTRY, rules=RULES)
+    assert (mapping.phone_region, mapping.phone_region_field) == ("GB", "country")
+    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+    for bad, field in [
+        ({"field": "country", "default": "Atlantis"}, "phone_region.default"),
+        ({"field": "country", "fallback": "GB"}, "phone_region.fallback"),
+        ({"default": "GB"}, "phone_region.field"),
+        ({"field": "c[x]"}, "phone_region.field"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            SourceMapping.from_document({**BY_COUNTRY, "phone_region": bad}, rules=RULES)
+        assert caught.value.field == field
