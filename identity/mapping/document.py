@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from identity.errors import ConfigError
 from identity.limits import printable, text_problem
+from identity.mapping.dates import format_problem
 from identity.mapping.paths import PathSyntaxError, parse_path
 from identity.mapping.regions import region_code
 from identity.model import JSONValue
@@ -26,6 +27,7 @@ DEFAULT_ENCODING = "utf-8"
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
+_ATTRIBUTE_KEYS = frozenset({"name", "type", "format", "formats", "day_first"})
 _TOP_LEVEL = frozenset(
     {
         "source",
@@ -64,8 +66,11 @@ class AttributeField:
     field: str
     name: str
     type: AttributeType = "string"
-    format: str | None = None
-    """``strptime`` format for dates and datetimes; ISO 8601 when None."""
+    formats: tuple[str, ...] = ()
+    """``strptime`` formats for dates and datetimes, the first that reads a value wins;
+    ISO 8601 when none (identity/mapping/dates.py)."""
+    day_first: bool | None = None
+    """Whether an ambiguous numeric date (03/04/1990) puts the day first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +221,10 @@ class SourceMapping:
         attributes: dict[str, JSONValue] = {}
         for a in self.attributes:
             spec: dict[str, JSONValue] = {"name": a.name, "type": a.type}
-            if a.format is not None:
-                spec["format"] = a.format
+            if a.formats:
+                spec["formats"] = list(a.formats)
+            if a.day_first is not None:
+                spec["day_first"] = a.day_first
             attributes[a.field] = spec
         doc["attributes"] = attributes
         if self.consent:
@@ -394,9 +401,13 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
                 path=path,
                 field=where,
             )
-        extra = sorted(set(spec) - {"name", "type", "format"})
+        extra = sorted(set(spec) - _ATTRIBUTE_KEYS)
         if extra:
-            raise ConfigError("allowed: name, type, format", path=path, field=f"{where}.{extra[0]}")
+            raise ConfigError(
+                f"allowed: {', '.join(sorted(_ATTRIBUTE_KEYS))}",
+                path=path,
+                field=f"{where}.{extra[0]}",
+            )
         canonical = spec.get("name", name)
         if not isinstance(canonical, str) or not canonical:
             raise ConfigError("must be a non-empty string", path=path, field=f"{where}.name")
@@ -414,16 +425,50 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
                 path=path,
                 field=f"{where}.type",
             )
-        fmt = _optional_str(spec.get("format"), path, f"{where}.format")
-        if fmt is not None and kind not in ("date", "datetime"):
-            raise ConfigError(
-                "a format only applies to date and datetime", path=path, field=f"{where}.format"
-            )
+        formats, day_first = _date_options(spec, kind, path, where)
         _check_path(name, path, where, single=True)
         result.append(
-            AttributeField(field=name, name=canonical, type=cast(AttributeType, kind), format=fmt)
+            AttributeField(
+                field=name,
+                name=canonical,
+                type=cast(AttributeType, kind),
+                formats=formats,
+                day_first=day_first,
+            )
         )
     return tuple(result)
+
+
+def _date_options(
+    spec: Mapping[str, Any], kind: object, path: str, where: str
+) -> tuple[tuple[str, ...], bool | None]:
+    """``format``, ``formats`` and ``day_first`` of a date or datetime attribute."""
+    for option in ("format", "formats", "day_first"):
+        if option in spec and kind not in ("date", "datetime"):
+            raise ConfigError(
+                f"{option} only applies to date and datetime",
+                path=path,
+                field=f"{where}.{option}",
+            )
+    if "format" in spec and "formats" in spec:
+        raise ConfigError("give format or formats, not both", path=path, field=f"{where}.formats")
+    raw = spec.get("formats", [spec["format"]] if "format" in spec else [])
+    option = "formats" if "formats" in spec else "format"
+    if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
+        raise ConfigError(
+            'must be a list of strptime formats: ["%Y-%m-%d", "%d/%m/%Y"]',
+            path=path,
+            field=f"{where}.{option}",
+        )
+    for number, fmt in enumerate(raw):
+        problem = format_problem(fmt)
+        if problem is not None:
+            place = f"{where}.formats[{number}]" if option == "formats" else f"{where}.format"
+            raise ConfigError(problem, path=path, field=place)
+    day_first = spec.get("day_first")
+    if day_first is not None and not isinstance(day_first, bool):
+        raise ConfigError("must be true or false", path=path, field=f"{where}.day_first")
+    return tuple(raw), day_first
 
 
 def _consent_fields(

@@ -3,14 +3,15 @@ data but reporting each problem with its row, field and value."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from identity.errors import InvalidIdentifier, RowProblem
 from identity.limits import InputLimits
+from identity.mapping.dates import ordered_formats, parse_date, parse_datetime
 from identity.mapping.document import (
     FALSE_WORDS,
     TRUE_WORDS,
@@ -60,6 +61,9 @@ class RecordMapper:
         if mapping.phone_region_field:  # read, and still kept as an attribute
             self._paths[mapping.phone_region_field] = parse_path(mapping.phone_region_field)
         self._regions: dict[str, str | None] = {}
+        self._formats = {
+            a.field: ordered_formats(a.formats, a.day_first) for a in mapping.attributes
+        }
         self._canonical = frozenset(a.name for a in mapping.attributes)
 
     def get(self, row: Mapping[str, JSONValue], name: str) -> JSONValue:
@@ -124,7 +128,8 @@ class RecordMapper:
         if m.timestamp is not None:
             stamp = self.get(row, m.timestamp)
             if not _is_empty(stamp):
-                timestamp = self._timestamp(stamp, m.timestamp_format)
+                stamp_formats = [m.timestamp_format] if m.timestamp_format else []
+                timestamp = self._timestamp(stamp, stamp_formats)
                 if timestamp is None:
                     warn(
                         m.timestamp,
@@ -212,32 +217,33 @@ class RecordMapper:
             warn(attr.field, "not a yes/no value; kept as written", value)
             return value
         if attr.type == "date":
-            parsed = _parse_date(value, attr.format)
+            formats = self._formats[attr.field]
+            parsed = parse_date(value, formats)
             if parsed is None:
                 warn(
                     attr.field,
-                    f"not a date ({attr.format or 'YYYY-MM-DD'} expected); kept as written",
+                    f"not a date ({' or '.join(formats) or 'YYYY-MM-DD'} expected); "
+                    "kept as written",
                     value,
                 )
                 return value
             return parsed.isoformat()
-        stamp = self._timestamp(value, attr.format)
+        formats = self._formats[attr.field]
+        stamp = self._timestamp(value, formats)
         if stamp is None:
             warn(
                 attr.field,
-                f"not a datetime ({attr.format or 'ISO 8601'} expected); kept as written",
+                f"not a datetime ({' or '.join(formats) or 'ISO 8601'} expected); kept as written",
                 value,
             )
             return value
         return stamp.isoformat()
 
-    def _timestamp(self, value: JSONValue, fmt: str | None) -> datetime | None:
+    def _timestamp(self, value: JSONValue, formats: Sequence[str]) -> datetime | None:
         if not isinstance(value, str):
             return None
-        text = value.strip()
-        try:
-            parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
-        except ValueError:
+        parsed = parse_datetime(value.strip(), formats)
+        if parsed is None:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self._zone)
@@ -252,17 +258,5 @@ def _number(value: str) -> int | float | None:
         pass
     try:
         return float(text)
-    except ValueError:
-        return None
-
-
-def _parse_date(value: JSONValue, fmt: str | None) -> date | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        if fmt:
-            return datetime.strptime(text, fmt).date()
-        return date.fromisoformat(text)
     except ValueError:
         return None

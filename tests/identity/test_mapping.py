@@ -307,3 +307,72 @@ def test_a_phone_region_table_round_trips_and_a_bad_one_is_named() -> None:
         with pytest.raises(ConfigError) as caught:
             SourceMapping.from_document({**BY_COUNTRY, "phone_region": bad}, rules=RULES)
         assert caught.value.field == field
+
+
+# -- dates in several formats -----------------------------------------------------------------
+
+
+def dates(spec: dict[str, Any]) -> RecordMapper:
+    return mapper({"source": "crm", "key": "id", "attributes": {"dob": spec}})
+
+
+def birth_date(m: RecordMapper, written: str) -> Any:
+    mapped = m.map_row({"id": "1", "dob": written}, 1)
+    assert mapped.record is not None
+    return mapped.record.attributes["birth_date"]
+
+
+def test_the_first_of_several_date_formats_that_reads_a_value_wins() -> None:
+    m = dates(
+        {"name": "birth_date", "type": "date", "formats": ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]}
+    )
+    assert birth_date(m, "1990-01-31") == "1990-01-31"
+    assert birth_date(m, "31/01/1990") == "1990-01-31"
+    assert birth_date(m, "31 Jan 1990") == "1990-01-31"
+
+
+@pytest.mark.parametrize(("day_first", "expected"), [(True, "1990-04-03"), (False, "1990-03-04")])
+def test_an_ambiguous_numeric_date_follows_day_first(day_first: bool, expected: str) -> None:
+    both = ["%m/%d/%Y", "%d/%m/%Y"]
+    spec = {"name": "birth_date", "type": "date", "formats": both, "day_first": day_first}
+    assert birth_date(dates(spec), "03/04/1990") == expected
+    # Without formats, day_first brings the common forms in the hinted order.
+    common = {"name": "birth_date", "type": "date", "day_first": day_first}
+    assert birth_date(dates(common), "03/04/1990") == expected
+    assert birth_date(dates(common), "1990-04-03") == "1990-04-03"  # ISO is never ambiguous
+    assert birth_date(dates(common), "3 April 1990") == "1990-04-03"
+
+
+def test_a_date_no_format_reads_is_warned_about_with_the_formats_and_its_value() -> None:
+    m = dates({"name": "birth_date", "type": "date", "formats": ["%Y-%m-%d", "%d/%m/%Y"]})
+    mapped = m.map_row({"id": "1", "dob": "31/02/1990"}, 2)
+    [warning] = mapped.warnings
+    assert warning.field == "dob" and warning.value == "31/02/1990"
+    assert "%Y-%m-%d or %d/%m/%Y" in warning.problem
+    assert mapped.record is not None and mapped.record.attributes["birth_date"] == "31/02/1990"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"type": "date", "formats": ["%Y-%m-%d", "%Q"]}, "attributes.dob.formats[1]"),
+        ({"type": "date", "formats": ["31/01/1990"]}, "attributes.dob.formats[0]"),
+        ({"type": "date", "formats": "%Y"}, "attributes.dob.formats"),
+        ({"type": "date", "format": "%Y", "formats": ["%Y"]}, "attributes.dob.formats"),
+        ({"type": "date", "day_first": "yes"}, "attributes.dob.day_first"),
+        ({"type": "string", "day_first": True}, "attributes.dob.day_first"),
+    ],
+)
+def test_bad_date_options_are_refused_naming_their_place(spec: dict[str, Any], field: str) -> None:
+    doc = {"source": "crm", "key": "id", "attributes": {"dob": {"name": "birth_date", **spec}}}
+    with pytest.raises(ConfigError) as caught:
+        SourceMapping.from_document(doc, path="crm.toml", rules=RULES)
+    assert caught.value.field == field
+
+
+def test_date_formats_round_trip_through_the_document() -> None:
+    spec = {"name": "birth_date", "type": "date", "formats": ["%d/%m/%Y"], "day_first": True}
+    mapping = SourceMapping.from_document(
+        {"source": "crm", "key": "id", "attributes": {"dob": spec}}, rules=RULES
+    )
+    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
