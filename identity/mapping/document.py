@@ -19,8 +19,16 @@ from identity.mapping.regions import region_code
 from identity.model import JSONValue
 from identity.rules import Rules
 
-AttributeType = Literal["string", "name", "date", "datetime", "number", "boolean"]
-ATTRIBUTE_TYPES: tuple[str, ...] = ("string", "name", "date", "datetime", "number", "boolean")
+AttributeType = Literal["string", "name", "full_name", "date", "datetime", "number", "boolean"]
+ATTRIBUTE_TYPES: tuple[str, ...] = (
+    "string",
+    "name",
+    "full_name",
+    "date",
+    "datetime",
+    "number",
+    "boolean",
+)
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
 DEFAULT_PRIORITY = 50
 DEFAULT_ENCODING = "utf-8"

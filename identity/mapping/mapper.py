@@ -19,6 +19,7 @@ from identity.mapping.document import (
     IdentifierField,
     SourceMapping,
 )
+from identity.mapping.names import parse_full_name
 from identity.mapping.paths import parse_path
 from identity.mapping.regions import region_code
 from identity.model import Identifier, IdentifierKey, JSONValue, SourceRecord
@@ -116,11 +117,16 @@ class RecordMapper:
                 known = name in self._mapped or name in self._canonical
                 if name and not known and not _is_empty(value):
                     attributes[name] = value
+        parts: dict[str, JSONValue] = {}
         for attr in m.attributes:
             value = self.get(row, attr.field)
             if _is_empty(value):
                 continue
+            if attr.type == "full_name" and isinstance(value, str):
+                parts.update(parse_full_name(value))
             attributes[attr.name] = self._convert(attr, value, warn, refuse)
+        for name, part in parts.items():  # a field mapped to the part itself wins
+            attributes.setdefault(name, part)
         if result.errors:
             return result
 
@@ -190,7 +196,10 @@ class RecordMapper:
         return values
 
     def _convert(self, attr: AttributeField, value: JSONValue, warn: Any, refuse: Any) -> JSONValue:
-        if attr.type in ("string", "name"):
+        if attr.type == "full_name" and not isinstance(value, str):
+            warn(attr.field, "a full name must be text; kept as written", value)
+            return value
+        if attr.type in ("string", "name", "full_name"):
             return value.strip() if isinstance(value, str) else value
         if attr.type == "number":
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -376,3 +376,53 @@ def test_date_formats_round_trip_through_the_document() -> None:
         {"source": "crm", "key": "id", "attributes": {"dob": spec}}, rules=RULES
     )
     assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+
+
+# -- full names -------------------------------------------------------------------------------
+
+
+def names(written: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = {
+        "source": "crm",
+        "key": "id",
+        "attributes": {"name": {"name": "full_name", "type": "full_name"}, **(extra or {})},
+    }
+    mapped = mapper(doc).map_row({"id": "1", "name": written, "given": "Annie"}, 1)
+    assert mapped.record is not None and mapped.warnings == []
+    return dict(mapped.record.attributes)
+
+
+@pytest.mark.parametrize(
+    ("written", "parts"),
+    [
+        ("Ann Lee", {"first_name": "Ann", "last_name": "Lee"}),
+        ("Lee, Ann", {"first_name": "Ann", "last_name": "Lee"}),
+        ("J. Smith", {"first_name": "J", "last_name": "Smith"}),
+        ("Mrs J. Smith", {"title": "Mrs", "first_name": "J", "last_name": "Smith"}),
+        (
+            "Dr Ann Mary  Lee-Jones Jr.",
+            {
+                "title": "Dr",
+                "first_name": "Ann",
+                "middle_name": "Mary",
+                "last_name": "Lee-Jones",
+                "suffix": "Jr.",
+            },
+        ),
+        ("王小明", {"last_name": "王", "first_name": "小明"}),
+        ("欧阳修", {"last_name": "欧阳", "first_name": "修"}),
+        ("佐藤 健", {"last_name": "佐藤", "first_name": "健"}),
+        ("김민수", {"last_name": "김", "first_name": "민수"}),
+    ],
+)
+def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
+    written: str, parts: dict[str, str]
+) -> None:
+    attributes = names(written)
+    assert attributes.pop("full_name") == written.strip()
+    assert attributes == {**parts, "given": "Annie"}
+
+
+def test_a_field_mapped_to_a_name_part_wins_over_the_parsed_part() -> None:
+    attributes = names("Ann Lee", {"given": {"name": "first_name", "type": "name"}})
+    assert (attributes["first_name"], attributes["last_name"]) == ("Annie", "Lee")
