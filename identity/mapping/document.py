@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from identity.errors import ConfigError
 from identity.limits import printable, text_problem
 from identity.mapping.dates import format_problem
+from identity.mapping.derived import DerivedField, derived_field
 from identity.mapping.paths import PathSyntaxError, parse_path
 from identity.mapping.regions import region_code
 from identity.model import JSONValue
@@ -53,6 +54,7 @@ _TOP_LEVEL = frozenset(
         "identifiers",
         "attributes",
         "consent",
+        "derived",
     }
 )
 
@@ -105,6 +107,8 @@ class SourceMapping:
     allow_multiline: bool = False
     """Accept a quoted CSV value that spans lines even where a line in it looks like a row
     of its own (identity/readers.py); the file is refused otherwise."""
+    derived: tuple[DerivedField, ...] = ()
+    """Values computed from the row's fields (identity/mapping/derived.py)."""
     consent: Mapping[str, str] = field(default_factory=dict)
     """Consent purpose -> a boolean attribute of this mapping: each record states consent
     for the purpose at its timestamp (see identity/consent.py)."""
@@ -182,11 +186,13 @@ class SourceMapping:
         if not isinstance(allow_multiline, bool):
             raise ConfigError("must be true or false", path=path, field="allow_multiline")
         attributes = _attribute_fields(doc.get("attributes", {}), path)
+        derived = _derived_fields(doc.get("derived", {}), attributes, path, rules)
         return cls(
             source=source,
             key=key,
             identifiers=_identifier_fields(doc.get("identifiers", {}), path, rules),
             attributes=attributes,
+            derived=derived,
             consent=_consent_fields(doc.get("consent", {}), attributes, path, rules),
             timestamp=timestamp,
             timestamp_format=timestamp_format,
@@ -235,6 +241,8 @@ class SourceMapping:
                 spec["day_first"] = a.day_first
             attributes[a.field] = spec
         doc["attributes"] = attributes
+        if self.derived:
+            doc["derived"] = {d.name: d.to_document() for d in self.derived}
         if self.consent:
             doc["consent"] = dict(self.consent)
         return doc
@@ -444,6 +452,52 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
                 day_first=day_first,
             )
         )
+    return tuple(result)
+
+
+def _derived_fields(
+    raw: object, attributes: Sequence[AttributeField], path: str, rules: Rules | None
+) -> tuple[DerivedField, ...]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            "must be a table of name = { concat = [...] } (or split, constant, lower)",
+            path=path,
+            field="derived",
+        )
+    taken = {a.name: f"attributes.{a.field}" for a in attributes}
+    result = []
+    for name, spec in raw.items():
+        where = f"derived.{name}"
+        derived, typing = derived_field(name, spec, path)
+        for number, source in enumerate(derived.fields):
+            place = f"{where}.{derived.operation}"
+            if derived.operation == "concat":
+                place += f"[{number}]"
+            _check_path(source, path, place, single=True)
+        if derived.kind is not None:
+            if rules is not None and derived.kind not in rules.kinds:
+                raise ConfigError(
+                    f"unknown identifier kind '{derived.kind}'; declared in the rules: "
+                    f"{', '.join(sorted(rules.kinds))}",
+                    path=path,
+                    field=f"{where}.kind",
+                )
+        else:
+            if name in taken:
+                raise ConfigError(
+                    f"'{name}' is already the name of {taken[name]}", path=path, field=where
+                )
+            kind = typing.get("type", "string")
+            if kind not in ATTRIBUTE_TYPES:
+                raise ConfigError(
+                    f"must be one of {', '.join(ATTRIBUTE_TYPES)}, got {kind!r}",
+                    path=path,
+                    field=f"{where}.type",
+                )
+            formats, day_first = _date_options(typing, kind, path, where)
+            derived = replace(derived, type=kind, formats=formats, day_first=day_first)
+            taken[name] = where
+        result.append(derived)
     return tuple(result)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from identity.errors import InvalidIdentifier, RowProblem
@@ -16,6 +16,7 @@ from identity.mapping.document import (
     FALSE_WORDS,
     TRUE_WORDS,
     AttributeField,
+    AttributeType,
     IdentifierField,
     SourceMapping,
 )
@@ -59,13 +60,29 @@ class RecordMapper:
         # A nested path maps its top-level key: the object is in the record's raw data,
         # not repeated as an unknown attribute.
         self._mapped = frozenset({*fields, *(p.top for p in self._paths.values())})
-        if mapping.phone_region_field:  # read, and still kept as an attribute
-            self._paths[mapping.phone_region_field] = parse_path(mapping.phone_region_field)
+        # Read, and still kept as attributes: a country, the columns a value is derived from.
+        read_too = [mapping.phone_region_field] if mapping.phone_region_field else []
+        read_too += [name for d in mapping.derived for name in d.fields]
+        for name in read_too:
+            self._paths.setdefault(name, parse_path(name))
         self._regions: dict[str, str | None] = {}
-        self._formats = {
-            a.field: ordered_formats(a.formats, a.day_first) for a in mapping.attributes
-        }
-        self._canonical = frozenset(a.name for a in mapping.attributes)
+        # Derived values are identifiers and attributes like any other, named derived.<name>.
+        self._identifiers = mapping.identifiers + tuple(
+            IdentifierField(field=d.place, kind=d.kind) for d in mapping.derived if d.kind
+        )
+        self._attributes = mapping.attributes + tuple(
+            AttributeField(
+                field=d.place,
+                name=d.name,
+                type=cast(AttributeType, d.type),
+                formats=d.formats,
+                day_first=d.day_first,
+            )
+            for d in mapping.derived
+            if d.kind is None
+        )
+        self._formats = {a.field: ordered_formats(a.formats, a.day_first) for a in self._attributes}
+        self._canonical = frozenset(a.name for a in self._attributes)
 
     def get(self, row: Mapping[str, JSONValue], name: str) -> JSONValue:
         """The value of mapped field ``name`` in ``row`` (a list for a ``[*]`` path)."""
@@ -96,16 +113,25 @@ class RecordMapper:
         def refuse(name: str, problem: str, value: str) -> None:
             result.errors.append(RowProblem(number, name, problem, key, value))
 
+        derived = {d.place: d.compute(lambda name: self.get(row, name)) for d in m.derived}
+
+        def value_of(name: str) -> JSONValue:
+            return derived[name] if name in derived else self.get(row, name)
+
         region = self._region(row, warn)
         identifiers: list[Identifier] = []
         seen: set[IdentifierKey] = set()
-        for spec in m.identifiers:
-            for raw in self._values(self.get(row, spec.field), spec, warn):
+        for spec in self._identifiers:
+            for raw in self._values(value_of(spec.field), spec, warn):
                 try:
                     ident = self.normaliser.identifier(spec.kind, raw, region)
                 except InvalidIdentifier as error:
                     hint = " (or set phone_region in the source mapping)" * error.needs_region
-                    warn(spec.field, f"{error}{hint}; kept in the record's raw data, not linked")
+                    warn(
+                        spec.field,
+                        f"{error}{hint}; kept in the record's raw data, not linked",
+                        raw,
+                    )
                     continue
                 if ident.key not in seen:
                     seen.add(ident.key)
@@ -118,8 +144,8 @@ class RecordMapper:
                 if name and not known and not _is_empty(value):
                     attributes[name] = value
         parts: dict[str, JSONValue] = {}
-        for attr in m.attributes:
-            value = self.get(row, attr.field)
+        for attr in self._attributes:
+            value = value_of(attr.field)
             if _is_empty(value):
                 continue
             if attr.type == "full_name" and isinstance(value, str):

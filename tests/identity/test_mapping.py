@@ -426,3 +426,83 @@ def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
 def test_a_field_mapped_to_a_name_part_wins_over_the_parsed_part() -> None:
     attributes = names("Ann Lee", {"given": {"name": "first_name", "type": "name"}})
     assert (attributes["first_name"], attributes["last_name"]) == ("Annie", "Lee")
+
+
+# -- derived fields ---------------------------------------------------------------------------
+
+DERIVED: dict[str, Any] = {
+    "source": "crm",
+    "key": "id",
+    "derived": {
+        "name": {"concat": ["first", "last"], "sep": " ", "type": "full_name"},
+        "city": {"split": "place", "sep": ",", "index": -1},
+        "country": {"constant": "GB"},
+        "username": {"lower": "login.handle"},
+        "email": {"concat": ["user", "domain"], "sep": "@", "kind": "email"},
+    },
+}
+
+
+def test_derived_fields_compute_attributes_and_identifiers_from_the_row() -> None:
+    row = {
+        "id": "1",
+        "first": "Ann",
+        "last": "Lee",
+        "place": "12 High St, Leeds",
+        "login": {"handle": "AnnL"},
+        "user": "ann",
+        "domain": "Example.com",
+    }
+    mapped = mapper(DERIVED).map_row(row, 1)
+    assert mapped.warnings == [] and mapped.record is not None
+    attributes = mapped.record.attributes
+    assert attributes["name"] == "Ann Lee"
+    assert (attributes["first_name"], attributes["last_name"]) == ("Ann", "Lee")
+    assert (attributes["city"], attributes["country"]) == ("Leeds", "GB")
+    assert attributes["username"] == "annl"
+    assert [i.value for i in mapped.record.identifiers] == ["ann@example.com"]
+    assert attributes["first"] == "Ann"  # the columns read stay attributes of their own
+
+
+def test_a_derived_value_from_empty_fields_is_no_value_and_a_bad_one_is_named() -> None:
+    mapped = mapper(DERIVED).map_row({"id": "1", "user": "ann", "domain": " "}, 3)
+    assert mapped.record is not None and "name" not in mapped.record.attributes
+    [warning] = mapped.warnings  # "ann" alone is not an e-mail
+    assert (warning.field, warning.value) == ("derived.email", "ann")
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"concat": ["first"]}, "derived.x.concat"),
+        ({"concat": ["first", 3]}, "derived.x.concat[1]"),
+        ({"concat": ["first", "a[x]"]}, "derived.x.concat[1]"),
+        ({"split": "place"}, "derived.x.sep"),
+        ({"split": "place", "sep": ",", "index": "last"}, "derived.x.index"),
+        ({"lower": "a", "index": 1}, "derived.x.index"),
+        ({"constant": "GB", "lower": "a"}, "derived.x"),
+        ({"upper": "a"}, "derived.x.upper"),
+        ({"lower": "a", "kind": "passport"}, "derived.x.kind"),
+        ({"lower": "a", "type": "colour"}, "derived.x.type"),
+        ({"lower": "a", "type": "string", "day_first": True}, "derived.x.day_first"),
+        ("first", "derived.x"),
+    ],
+)
+def test_bad_derived_fields_are_refused_naming_their_place(spec: Any, field: str) -> None:
+    doc = {"source": "crm", "key": "id", "derived": {"x": spec}}
+    with pytest.raises(ConfigError) as caught:
+        SourceMapping.from_document(doc, path="crm.toml", rules=RULES)
+    assert caught.value.field == field
+    assert "crm.toml" in str(caught.value)
+
+
+def test_a_derived_name_already_taken_by_an_attribute_is_refused() -> None:
+    doc = {**DERIVED, "attributes": {"town": "city"}}
+    with pytest.raises(ConfigError) as caught:
+        SourceMapping.from_document(doc, rules=RULES)
+    assert caught.value.field == "derived.city"
+
+
+def test_derived_fields_round_trip_through_the_document() -> None:
+    mapping = SourceMapping.from_document(DERIVED, rules=RULES)
+    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
