@@ -20,11 +20,14 @@ from identity.mapping.regions import region_code
 from identity.model import JSONValue
 from identity.rules import Rules
 
-AttributeType = Literal["string", "name", "full_name", "date", "datetime", "number", "boolean"]
+AttributeType = Literal[
+    "string", "name", "full_name", "address", "date", "datetime", "number", "boolean"
+]
 ATTRIBUTE_TYPES: tuple[str, ...] = (
     "string",
     "name",
     "full_name",
+    "address",
     "date",
     "datetime",
     "number",

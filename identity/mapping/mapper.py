@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from identity.errors import InvalidIdentifier, RowProblem
 from identity.limits import InputLimits
+from identity.mapping.addresses import parse_address
 from identity.mapping.dates import ordered_formats, parse_date, parse_datetime
 from identity.mapping.document import (
     FALSE_WORDS,
@@ -150,6 +151,8 @@ class RecordMapper:
                 continue
             if attr.type == "full_name" and isinstance(value, str):
                 parts.update(parse_full_name(value))
+            elif attr.type == "address" and isinstance(value, str):
+                parts.update(parse_address(value))
             attributes[attr.name] = self._convert(attr, value, warn, refuse)
         for name, part in parts.items():  # a field mapped to the part itself wins
             attributes.setdefault(name, part)
@@ -222,10 +225,12 @@ class RecordMapper:
         return values
 
     def _convert(self, attr: AttributeField, value: JSONValue, warn: Any, refuse: Any) -> JSONValue:
-        if attr.type == "full_name" and not isinstance(value, str):
-            warn(attr.field, "a full name must be text; kept as written", value)
+        if attr.type in ("full_name", "address") and not isinstance(value, str):
+            warn(
+                attr.field, f"a {attr.type.replace('_', ' ')} must be text; kept as written", value
+            )
             return value
-        if attr.type in ("string", "name", "full_name"):
+        if attr.type in ("string", "name", "full_name", "address"):
             return value.strip() if isinstance(value, str) else value
         if attr.type == "number":
             if isinstance(value, int | float) and not isinstance(value, bool):

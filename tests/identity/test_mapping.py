@@ -506,3 +506,38 @@ def test_a_derived_name_already_taken_by_an_attribute_is_refused() -> None:
 def test_derived_fields_round_trip_through_the_document() -> None:
     mapping = SourceMapping.from_document(DERIVED, rules=RULES)
     assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+
+
+# -- one-line addresses -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "postcode", "city"),
+    [
+        ("12 High St, Leeds LS1 4AP", "LS1 4AP", "Leeds"),
+        ("12 High St, Leeds, ls14ap, United Kingdom", "LS1 4AP", "Leeds"),
+        ("1600 Amphitheatre Pkwy, Mountain View, CA 94043", "94043", "Mountain View"),
+        ("350 Fifth Avenue, New York, NY 10118-0110, USA", "10118-0110", "New York"),
+        ("12 MG Road, Bangalore - 560 001, India", "560001", "Bangalore"),
+        ("ul. Marszałkowska 1, 00-950 Warszawa", "00-950", "Warszawa"),
+        ("Unter den Linden 5, 10117 Berlin", "10117", "Berlin"),
+        ("P.O. Box 12345-00100, Nairobi, Kenya", "00100", "Nairobi"),
+        ("88 Jianguo Road, Chaoyang District, Beijing 100022", "100022", "Beijing"),
+        ("99 Sukhumvit Rd, Khlong Toei, Bangkok 10110", "10110", "Bangkok"),
+        ("12 High Street, Leeds, United Kingdom", None, "Leeds"),
+        ("12 High Street", None, None),
+    ],
+)
+def test_a_one_line_address_yields_its_postcode_and_city(
+    written: str, postcode: str | None, city: str | None
+) -> None:
+    doc = {
+        "source": "crm",
+        "key": "id",
+        "attributes": {"addr": {"name": "address", "type": "address"}},
+    }
+    mapped = mapper(doc).map_row({"id": "1", "addr": written}, 1)
+    assert mapped.record is not None and mapped.warnings == []
+    attributes = mapped.record.attributes
+    assert attributes["address"] == written
+    assert (attributes.get("postcode"), attributes.get("city")) == (postcode, city)
