@@ -51,9 +51,12 @@ from identity.events import EventIngestReport
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
 from identity.limits import printable
-from identity.mapping import SourceMapping, encoding_problem, load_mapping
+from identity.mapping import RecordMapper, SourceMapping, encoding_problem, load_mapping
+from identity.mapping.check import check_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
+from identity.normalise import Normaliser
 from identity.readers import check_file, read_file
+from identity.rules import Rules, load_rules
 from identity.segments import csv_cell
 from identity.store.base import Store
 
@@ -71,6 +74,11 @@ token_app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(token_app, name="token")
 app.add_typer(segments_app, name="segments")
+mapping_app = typer.Typer(
+    help="Check a mapping against a file, or draft one from it (docs/sources.md).",
+    no_args_is_help=True,
+)
+app.add_typer(mapping_app, name="mapping")
 
 console = Console(stderr=True)
 out = Console()
@@ -593,6 +601,97 @@ def sources_list(store: StoreOption = None, rules: RulesOption = None) -> None:
                 ", ".join(a.name for a in m.attributes),
             )
         out.print(table)
+
+
+def _rules_of(rules: Path | None) -> Rules:
+    from service.config import Settings
+
+    return load_rules(rules or Settings().rules)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part:,} ({part / whole:.0%})" if whole else "0"
+
+
+@mapping_app.command("check")
+def mapping_check(
+    file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file (.gz too)")],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping TOML to check")],
+    rows: Annotated[
+        int, typer.Option("--rows", min=1, help="Read at most this many rows")
+    ] = 10_000,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl")] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding (default: the mapping's)")
+    ] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Map the first rows of FILE without storing anything: per mapped field how often it
+    has a value and fails to parse (with examples), the mapped fields the file never holds
+    (exit code 1), and a preview of five records."""
+    if encoding is not None and (problem := encoding_problem(encoding)) is not None:
+        raise typer.BadParameter(problem, param_hint="--encoding")
+    if not file.exists():
+        raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    try:
+        loaded_rules = _rules_of(rules)
+        loaded = load_mapping(mapping, rules=loaded_rules)
+        reading = _Reading.of(loaded, fmt, encoding)
+        mapper = RecordMapper(loaded, Normaliser(loaded_rules))
+        read = read_file(
+            file,
+            reading.fmt,
+            csv_delimiter=reading.delimiter,
+            max_depth=loaded_rules.limits.max_depth,
+            encoding=reading.encoding,
+            allow_multiline=reading.allow_multiline,
+        )
+        report = check_mapping(itertools.islice(read, rows), mapper)
+    except IdgraphError as error:
+        raise _fail(error) from None
+    console.print(
+        f"checked {report.rows:,} rows of {file} against {mapping} (source {loaded.source}): "
+        f"{report.rejected:,} rejected, {len(report.unreadable):,} unreadable",
+        highlight=False,
+    )
+    table = Table("field", "maps to", "in rows", "filled", "failed")
+    for f in report.fields:
+        failed = _percent(f.failed, f.filled or report.rows) if f.failed else "0"
+        table.add_row(
+            Text(f.field),
+            Text(f.role),
+            _percent(f.seen, report.rows),
+            _percent(f.filled, report.rows),
+            failed,
+        )
+    out.print(table)
+    for f in report.fields:
+        for example in f.examples:
+            # The file is the user's own: show the values (escaped), unlike HTTP.
+            out.print(
+                f"  {f.field} failed on {printable(example)}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
+    _print_problems(report.unreadable, [], 3)
+    out.print(f"preview of {len(report.preview)} records:")
+    for record in report.preview:
+        preview = {
+            "key": record.key,
+            "identifiers": [f"{i.kind}:{i.value}" for i in record.identifiers],
+            "attributes": record.attributes,
+            "timestamp": record.timestamp.isoformat() if record.timestamp else None,
+        }
+        line = json.dumps(preview, ensure_ascii=False, default=str)
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
+    if report.never_seen:
+        console.print(
+            f"[red]never seen in {file.name}:[/] {', '.join(report.never_seen)} "
+            "(check the column names or paths in the mapping)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 @app.command("export-profiles")

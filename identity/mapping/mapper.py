@@ -89,6 +89,14 @@ class RecordMapper:
         """The value of mapped field ``name`` in ``row`` (a list for a ``[*]`` path)."""
         return self._paths[name].get(row)
 
+    def present(self, row: Mapping[str, JSONValue], name: str) -> bool:
+        """Whether ``row`` holds mapped field ``name`` at all (even empty)."""
+        return bool(self._paths[name].values(row))
+
+    def derived_values(self, row: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
+        """The row's derived values by their place (``derived.<name>``), before typing."""
+        return {d.place: d.compute(lambda name: self.get(row, name)) for d in self.mapping.derived}
+
     def map_row(self, row: Mapping[str, JSONValue], number: int) -> MappedRow:
         m = self.mapping
         key_value = self.get(row, m.key)
@@ -114,7 +122,7 @@ class RecordMapper:
         def refuse(name: str, problem: str, value: str) -> None:
             result.errors.append(RowProblem(number, name, problem, key, value))
 
-        derived = {d.place: d.compute(lambda name: self.get(row, name)) for d in m.derived}
+        derived = self.derived_values(row)
 
         def value_of(name: str) -> JSONValue:
             return derived[name] if name in derived else self.get(row, name)
