@@ -53,6 +53,7 @@ from identity.ingest import IngestProgress, IngestReport, Row
 from identity.limits import printable
 from identity.mapping import RecordMapper, SourceMapping, encoding_problem, load_mapping
 from identity.mapping.check import check_mapping
+from identity.mapping.suggest import suggest_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.normalise import Normaliser
 from identity.readers import check_file, read_file
@@ -692,6 +693,50 @@ def mapping_check(
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+@mapping_app.command("suggest")
+def mapping_suggest(
+    file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file (.gz too)")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the draft here (default: print it)")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Source name (default: the file's)")
+    ] = None,
+    rows: Annotated[
+        int, typer.Option("--rows", min=1, help="Infer from at most this many rows")
+    ] = 1_000,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding")] = "utf-8",
+    delimiter: Annotated[str, typer.Option("--delimiter", help="CSV delimiter")] = ",",
+    rules: RulesOption = None,
+) -> None:
+    """Draft a mapping TOML from FILE's content (e-mails, phones, dates, names, addresses,
+    postcodes, countries, ids; the key a column unique in every row), with comments where
+    the guess is unsure, for you to edit and then `idgraph mapping check`."""
+    if (problem := encoding_problem(encoding)) is not None:
+        raise typer.BadParameter(problem, param_hint="--encoding")
+    if not file.exists():
+        raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    name = source or file.name.split(".")[0]
+    try:
+        kinds = _rules_of(rules).kinds
+        read = read_file(file, fmt, csv_delimiter=delimiter, encoding=encoding)
+        sample = [row for _, row in itertools.islice(read, rows) if isinstance(row, dict)]
+    except IdgraphError as error:
+        raise _fail(error) from None
+    draft = suggest_mapping(sample, name, kinds).to_toml()
+    if out_file is None:
+        out.print(draft, end="", soft_wrap=True, markup=False, highlight=False)
+        return
+    out_file.write_text(draft, "utf-8")
+    console.print(
+        f"wrote a draft mapping to {out_file}: edit it, then run "
+        f"`idgraph mapping check {file} --mapping {out_file}`",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("export-profiles")

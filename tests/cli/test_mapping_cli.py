@@ -4,6 +4,7 @@ files written in the test: what a new user does with an export before loading it
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,48 @@ def test_mapping_check_names_a_mapping_error_with_its_place(files: Path) -> None
     )
     assert code == 2
     assert "attributes.DOB.formats[2]" in output
+
+
+def test_mapping_suggest_drafts_a_mapping_that_loads_checks_and_ingests(files: Path) -> None:
+    export, draft = files / "export.csv", files / "draft.toml"
+    code, output = invoke("mapping", "suggest", str(export), "--out", str(draft))
+    assert code == 0, output
+    mapping = tomllib.loads(draft.read_text("utf-8"))
+    assert mapping["source"] == "export" and mapping["key"] == "customer_no"
+    assert mapping["identifiers"] == {"E-mail": "email", "Mobile": "phone"}
+    assert mapping["phone_region"]["field"] == "Country"
+    attributes = mapping["attributes"]
+    assert attributes["Full Name"] == {"name": "full_name", "type": "full_name"}
+    assert attributes["Address"] == {"name": "address", "type": "address"}
+    assert attributes["DOB"]["name"] == "birth_date" and attributes["DOB"]["day_first"] is True
+    assert "# CHECK" in draft.read_text("utf-8")  # where unsure, it says so
+
+    code, output = invoke("mapping", "check", str(export), "--mapping", str(draft))
+    assert code == 0, output
+    code, output = invoke("ingest", str(export), "--mapping", str(draft))
+    assert code == 0, output
+    assert "4 accepted" in output
+
+
+def test_mapping_suggest_reaches_into_nested_json_and_prints_without_out(files: Path) -> None:
+    rows = [
+        {
+            "uid": f"u{n}",
+            "contact": {"email": f"user{n}@example.com", "first": "Ann", "last": "Lee"},
+            "phones": [{"number": f"+44 7400 12345{n}"}, {"number": f"+44 7400 65432{n}"}],
+            "signed_up": f"2024-0{n + 1}-01T10:00:00",
+        }
+        for n in range(3)
+    ]
+    data = files / "app.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
+    code, output = invoke("mapping", "suggest", str(data))
+    assert code == 0, output
+    mapping = tomllib.loads(output)
+    assert mapping["key"] == "uid"
+    assert mapping["identifiers"] == {"contact.email": "email", "phones[*].number": "phone"}
+    assert mapping["attributes"]["contact.first"]["name"] == "first_name"
+    assert mapping["timestamp"] == "signed_up"
+    (files / "app.toml").write_text(output, "utf-8")
+    code, output = invoke("mapping", "check", str(data), "--mapping", str(files / "app.toml"))
+    assert code == 0, output
