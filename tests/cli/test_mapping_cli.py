@@ -3,6 +3,7 @@ files written in the test: what a new user does with an export before loading it
 
 from __future__ import annotations
 
+import csv
 import json
 import tomllib
 from pathlib import Path
@@ -137,3 +138,17 @@ def test_mapping_suggest_reaches_into_nested_json_and_prints_without_out(files: 
     (files / "app.toml").write_text(output, "utf-8")
     code, output = invoke("mapping", "check", str(data), "--mapping", str(files / "app.toml"))
     assert code == 0, output
+
+
+def test_ingest_errors_out_carries_each_warnings_value_and_reason(files: Path) -> None:
+    problems_file = files / "problems.csv"
+    code, output = invoke(
+        "ingest", str(files / "export.csv"), "--mapping", str(files / "export.toml"),
+        "--errors-out", str(problems_file),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "(value: 'john@example')" in output
+    with problems_file.open(encoding="utf-8", newline="") as fh:
+        found = {(p["field"], p["value"]): p["problem"] for p in csv.DictReader(fh)}
+    assert "not valid" in found["E-mail", "john@example"]
+    assert found["DOB", "yesterday"].startswith("not a date")

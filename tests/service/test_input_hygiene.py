@@ -423,3 +423,12 @@ def test_any_event_body_is_answered_2xx_or_4xx_and_a_refused_row_changes_nothing
     strict_json(response.text)
     if rejected_first_row(response):
         assert stored(graph) == before
+
+
+def test_a_mapping_warning_names_the_field_over_http_never_the_value(api: Api) -> None:
+    rows = [{"customer_no": "W1", "email": "wanda-at-example", "phone": "12"}]
+    response = api.post_records("crm", rows)
+    report = report_of(response)
+    assert report["accepted"] == 1
+    assert {w["field"] for w in report["warnings"]} == {"email", "phone"}
+    assert "wanda-at-example" not in response.text  # the CLI shows it, HTTP never does
