@@ -53,6 +53,7 @@ from identity.ingest import IngestProgress, IngestReport, Row
 from identity.limits import printable
 from identity.mapping import RecordMapper, SourceMapping, encoding_problem, load_mapping
 from identity.mapping.check import check_mapping
+from identity.mapping.events import EventMapping, EventRowMapper, load_event_mapping
 from identity.mapping.suggest import suggest_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.normalise import Normaliser
@@ -419,9 +420,13 @@ def _print_event_report(name: str, report: EventIngestReport, errors_shown: int 
 
 
 def _ingest_event_files(
-    graph: IdentityGraph, files: list[Path], quiet: bool = False
+    graph: IdentityGraph,
+    files: list[Path],
+    quiet: bool = False,
+    mapping: EventMapping | None = None,
 ) -> list[EventIngestReport]:
     reports = []
+    mapper = EventRowMapper(mapping, graph.normaliser) if mapping is not None else None
     for path in files:
         if not path.exists():
             raise typer.BadParameter(f"no such file: {path}", param_hint="FILE")
@@ -431,26 +436,45 @@ def _ingest_event_files(
             def advance(rows: int, task_id: TaskID = task) -> None:
                 progress.update(task_id, completed=rows)
 
-            report = graph.events.ingest_rows(
-                read_file(path, "jsonl", max_depth=graph.rules.limits.max_depth),
-                progress=advance,
-                actor=cli_actor(),
-            )
+            if mapper is None:
+                rows = read_file(path, "jsonl", max_depth=graph.rules.limits.max_depth)
+            else:
+                rows = _mapped_events(path, mapper, graph.rules.limits.max_depth)
+            report = graph.events.ingest_rows(rows, progress=advance, actor=cli_actor())
             progress.update(task, completed=report.received, total=report.received)
         _print_event_report(path.name, report)
         reports.append(report)
     return reports
 
 
+def _mapped_events(path: Path, mapper: EventRowMapper, max_depth: int) -> Iterator[Row]:
+    """The rows of an event file of any shape, as the event objects its mapping makes."""
+    m = mapper.mapping
+    for number, row in read_file(
+        path, m.format, csv_delimiter=m.csv_delimiter, max_depth=max_depth, encoding=m.encoding
+    ):
+        yield number, row if isinstance(row, RowProblem) else mapper.to_event(row)
+
+
 @app.command("ingest-events")
 def ingest_events(
-    files: Annotated[list[Path], typer.Argument(help="JSON Lines files of events (.gz too)")],
+    files: Annotated[list[Path], typer.Argument(help="Event files (.gz too)")],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="Event mapping TOML, for CSV or JSON Lines of any shape (docs/sources.md)",
+        ),
+    ] = None,
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
-    """Load events: attach them to identifiers, stitch logins, update segments."""
+    """Load events: attach them to identifiers, stitch logins, update segments. Without
+    --mapping, JSON Lines of event objects (docs/events.md)."""
     with _opened(store, rules) as graph:
-        _ingest_event_files(graph, files)
+        loaded = load_event_mapping(mapping, rules=graph.rules) if mapping else None
+        _ingest_event_files(graph, files, mapping=loaded)
 
 
 @segments_app.command("define")

@@ -152,3 +152,23 @@ def test_ingest_errors_out_carries_each_warnings_value_and_reason(files: Path) -
         found = {(p["field"], p["value"]): p["problem"] for p in csv.DictReader(fh)}
     assert "not valid" in found["E-mail", "john@example"]
     assert found["DOB", "yesterday"].startswith("not a date")
+
+
+def test_ingest_events_maps_a_csv_of_cookies_and_devices(files: Path) -> None:
+    (files / "events.csv").write_text(
+        "id,action,when,cookie,device,email\n"
+        "e1,page_view,2024-07-01T10:00:00Z,c-1,,\n"
+        "e2,login,2024-07-01T10:05:00Z,c-1,d-9,ann@example.com\n"
+        "e3,page_view,2024-07-01T10:06:00Z,,,\n",
+        "utf-8",
+    )
+    (files / "events.toml").write_text(
+        'event_id = "id"\ntype = "action"\ntimestamp = "when"\n'
+        '[identifiers]\ncookie = "cookie_id"\ndevice = "device_id"\nemail = "email"\n',
+        "utf-8",
+    )
+    code, output = invoke(
+        "ingest-events", str(files / "events.csv"), "--mapping", str(files / "events.toml")
+    )
+    assert code == 0, output
+    assert "3 events, 2 accepted" in output and "1 rejected" in output  # e3 carries none

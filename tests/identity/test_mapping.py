@@ -11,6 +11,7 @@ import pytest
 
 from identity.errors import ConfigError
 from identity.mapping import RecordMapper, SourceMapping, load_mapping
+from identity.mapping.events import EventMapping, EventRowMapper
 from identity.model import IdentifierKey
 from identity.normalise import Normaliser
 from identity.readers import read_file
@@ -541,3 +542,60 @@ def test_a_one_line_address_yields_its_postcode_and_city(
     attributes = mapped.record.attributes
     assert attributes["address"] == written
     assert (attributes.get("postcode"), attributes.get("city")) == (postcode, city)
+
+
+# -- event mappings ---------------------------------------------------------------------------
+
+EVENTS: dict[str, Any] = {
+    "event_id": "id",
+    "type": "action",
+    "timestamp": "when",
+    "timestamp_format": "%d/%m/%Y %H:%M",
+    "timezone": "Europe/London",
+    "phone_region": {"field": "country", "default": "GB"},
+    "identifiers": {"cookie": "cookie_id", "device.id": "device_id", "user.phone": "phone"},
+}
+
+
+def test_an_event_row_of_any_shape_becomes_the_event_object() -> None:
+    mapping = EventMapping.from_document(EVENTS, rules=RULES)
+    row: dict[str, Any] = {
+        "id": "e1",
+        "action": "login",
+        "when": "01/07/2024 10:30",
+        "country": "Kenya",
+        "cookie": "c-81f",
+        "device": {"id": "D-1"},
+        "user": {"phone": "0712 345678"},
+        "page": "/account",
+    }
+    event = EventRowMapper(mapping, Normaliser(RULES)).to_event(row)
+    assert event == {
+        "event_id": "e1",
+        "type": "login",
+        "timestamp": "2024-07-01T10:30:00+01:00",
+        "identifiers": {
+            "cookie_id": ["c-81f"],
+            "device_id": ["D-1"],
+            "phone": ["+254712345678"],  # read in the row's country
+        },
+        "properties": {"country": "Kenya", "page": "/account"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"event_id": None}, "event_id"),
+        ({"identifiers": {}}, "identifiers"),
+        ({"identifiers": {"cookie": "biscuit"}}, "identifiers.cookie"),
+        ({"type": {"value": "x"}}, "type.value"),
+        ({"timestamp": "when[*]"}, "timestamp"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_event_mappings_name_the_field(change: dict[str, Any], field: str) -> None:
+    doc = {k: v for k, v in {**EVENTS, **change}.items() if v is not None}
+    with pytest.raises(ConfigError) as caught:
+        EventMapping.from_document(doc, path="events.toml", rules=RULES)
+    assert caught.value.field == field
