@@ -126,7 +126,7 @@ class SourceMapping:
         """
         if not isinstance(doc, Mapping):
             raise ConfigError("a mapping must be a table / JSON object", path=path)
-        _plain_text(doc, path)
+        plain_text_only(doc, path)
         unknown = sorted(set(doc) - _TOP_LEVEL)
         if unknown:
             raise ConfigError(
@@ -142,14 +142,14 @@ class SourceMapping:
                 path=path,
                 field="source",
             )
-        key = _field_name(doc.get("key"), path, "key", required=True)
+        key = mapped_field(doc.get("key"), path, "key", required=True)
         assert key is not None
-        _check_path(key, path, "key", single=True)
-        timestamp = _field_name(doc.get("timestamp"), path, "timestamp")
+        check_path(key, path, "key", single=True)
+        timestamp = mapped_field(doc.get("timestamp"), path, "timestamp")
         if timestamp is not None:
-            _check_path(timestamp, path, "timestamp", single=True)
-        timestamp_format = _optional_str(doc.get("timestamp_format"), path, "timestamp_format")
-        timezone = _optional_str(doc.get("timezone"), path, "timezone") or "UTC"
+            check_path(timestamp, path, "timestamp", single=True)
+        timestamp_format = optional_text(doc.get("timestamp_format"), path, "timestamp_format")
+        timezone = optional_text(doc.get("timezone"), path, "timezone") or "UTC"
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -158,7 +158,7 @@ class SourceMapping:
                 path=path,
                 field="timezone",
             ) from None
-        region, region_field = _phone_region(doc.get("phone_region"), path)
+        region, region_field = phone_region_setting(doc.get("phone_region"), path)
         priority = doc.get("priority", DEFAULT_PRIORITY)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise ConfigError(
@@ -167,7 +167,7 @@ class SourceMapping:
         keep_unknown = doc.get("keep_unknown", True)
         if not isinstance(keep_unknown, bool):
             raise ConfigError("must be true or false", path=path, field="keep_unknown")
-        fmt = _optional_str(doc.get("format"), path, "format")
+        fmt = optional_text(doc.get("format"), path, "format")
         if fmt is not None and fmt not in FORMATS:
             raise ConfigError(
                 f"must be one of {', '.join(FORMATS)}, got {fmt!r}", path=path, field="format"
@@ -193,7 +193,7 @@ class SourceMapping:
         return cls(
             source=source,
             key=key,
-            identifiers=_identifier_fields(doc.get("identifiers", {}), path, rules),
+            identifiers=identifier_fields(doc.get("identifiers", {}), path, rules),
             attributes=attributes,
             derived=derived,
             consent=_consent_fields(doc.get("consent", {}), attributes, path, rules),
@@ -276,7 +276,7 @@ def encoding_problem(name: str) -> str | None:
     return None
 
 
-def _plain_text(doc: Mapping[str, Any], path: str) -> None:
+def plain_text_only(doc: Mapping[str, Any], path: str) -> None:
     """Every name and text in a mapping is plain text: a control character or a lone
     surrogate could never match a field, and no store can keep a lone surrogate.
     Iterative, so a document nested as deep as the JSON parser allows is still checked."""
@@ -303,7 +303,7 @@ def _plain_text(doc: Mapping[str, Any], path: str) -> None:
             pending.append((here, value))
 
 
-def _phone_region(raw: object, path: str) -> tuple[str | None, str | None]:
+def phone_region_setting(raw: object, path: str) -> tuple[str | None, str | None]:
     """``phone_region = "GB"`` or ``{ field = "country", default = "GB" }``: the default
     region and the field naming each row's country (identity/mapping/regions.py)."""
     if raw is None:
@@ -315,9 +315,9 @@ def _phone_region(raw: object, path: str) -> tuple[str | None, str | None]:
         extra = sorted(set(raw) - {"field", "default"})
         if extra:
             raise ConfigError("allowed: field, default", path=path, field=f"{where}.{extra[0]}")
-        field_name = _field_name(raw.get("field"), path, f"{where}.field", required=True)
+        field_name = mapped_field(raw.get("field"), path, f"{where}.field", required=True)
         assert field_name is not None
-        _check_path(field_name, path, f"{where}.field", single=True)
+        check_path(field_name, path, f"{where}.field", single=True)
         default = raw.get("default")
         where = f"{where}.default"
         if default is None:
@@ -338,7 +338,7 @@ def _phone_region(raw: object, path: str) -> tuple[str | None, str | None]:
     return region, field_name
 
 
-def _check_path(text: str, path: str, where: str, single: bool = False) -> None:
+def check_path(text: str, path: str, where: str, single: bool = False) -> None:
     """A mapped field is a column, a JSON key or a path into nested JSON (identity/mapping/
     paths.py); a path that cannot be read is refused at load, naming its place."""
     try:
@@ -354,7 +354,7 @@ def _check_path(text: str, path: str, where: str, single: bool = False) -> None:
         )
 
 
-def _optional_str(value: object, path: str, name: str) -> str | None:
+def optional_text(value: object, path: str, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
@@ -362,7 +362,7 @@ def _optional_str(value: object, path: str, name: str) -> str | None:
     return value
 
 
-def _field_name(value: object, path: str, name: str, required: bool = False) -> str | None:
+def mapped_field(value: object, path: str, name: str, required: bool = False) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
@@ -372,7 +372,7 @@ def _field_name(value: object, path: str, name: str, required: bool = False) -> 
     return value
 
 
-def _identifier_fields(raw: object, path: str, rules: Rules | None) -> tuple[IdentifierField, ...]:
+def identifier_fields(raw: object, path: str, rules: Rules | None) -> tuple[IdentifierField, ...]:
     if not isinstance(raw, Mapping):
         raise ConfigError('must be a table of field = "kind"', path=path, field="identifiers")
     result = []
@@ -384,7 +384,7 @@ def _identifier_fields(raw: object, path: str, rules: Rules | None) -> tuple[Ide
             if extra:
                 raise ConfigError("allowed: kind, split", path=path, field=f"{where}.{extra[0]}")
             kind = spec.get("kind")
-            split = _optional_str(spec.get("split"), path, f"{where}.split")
+            split = optional_text(spec.get("split"), path, f"{where}.split")
         else:
             kind = spec
         if not isinstance(kind, str) or not kind:
@@ -400,7 +400,7 @@ def _identifier_fields(raw: object, path: str, rules: Rules | None) -> tuple[Ide
                 path=path,
                 field=where,
             )
-        _check_path(name, path, where)
+        check_path(name, path, where)
         result.append(IdentifierField(field=name, kind=kind, split=split))
     return tuple(result)
 
@@ -445,7 +445,7 @@ def _attribute_fields(raw: object, path: str) -> tuple[AttributeField, ...]:
                 field=f"{where}.type",
             )
         formats, day_first = _date_options(spec, kind, path, where)
-        _check_path(name, path, where, single=True)
+        check_path(name, path, where, single=True)
         result.append(
             AttributeField(
                 field=name,
@@ -476,7 +476,7 @@ def _derived_fields(
             place = f"{where}.{derived.operation}"
             if derived.operation == "concat":
                 place += f"[{number}]"
-            _check_path(source, path, place, single=True)
+            check_path(source, path, place, single=True)
         if derived.kind is not None:
             if rules is not None and derived.kind not in rules.kinds:
                 raise ConfigError(

@@ -23,13 +23,13 @@ from identity.mapping.document import (
     DEFAULT_ENCODING,
     FORMATS,
     IdentifierField,
-    _check_path,
-    _field_name,
-    _identifier_fields,
-    _optional_str,
-    _phone_region,
-    _plain_text,
+    check_path,
     encoding_problem,
+    identifier_fields,
+    mapped_field,
+    optional_text,
+    phone_region_setting,
+    plain_text_only,
 )
 from identity.mapping.paths import parse_path
 from identity.mapping.regions import region_code
@@ -82,7 +82,7 @@ class EventMapping:
         """Validate a parsed event mapping; raises ConfigError naming ``path`` and the field."""
         if not isinstance(doc, Mapping):
             raise ConfigError("an event mapping must be a table", path=path)
-        _plain_text(doc, path)
+        plain_text_only(doc, path)
         unknown = sorted(set(doc) - _SETTINGS)
         if unknown:
             raise ConfigError(
@@ -97,9 +97,9 @@ class EventMapping:
             ("channel", False),
             ("source", False),
         ):
-            fields[name] = _field_name(doc.get(name), path, name, required=required)
+            fields[name] = mapped_field(doc.get(name), path, name, required=required)
             if fields[name] is not None:
-                _check_path(str(fields[name]), path, name, single=True)
+                check_path(str(fields[name]), path, name, single=True)
         kind = doc.get("type")
         type_field: str | None = None
         type_constant: str | None = None
@@ -114,10 +114,10 @@ class EventMapping:
                 )
             type_constant = constant.strip()
         else:
-            type_field = _field_name(kind, path, "type", required=True)
+            type_field = mapped_field(kind, path, "type", required=True)
             assert type_field is not None
-            _check_path(type_field, path, "type", single=True)
-        timezone = _optional_str(doc.get("timezone"), path, "timezone") or "UTC"
+            check_path(type_field, path, "type", single=True)
+        timezone = optional_text(doc.get("timezone"), path, "timezone") or "UTC"
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -126,8 +126,8 @@ class EventMapping:
                 path=path,
                 field="timezone",
             ) from None
-        region, region_field = _phone_region(doc.get("phone_region"), path)
-        fmt = _optional_str(doc.get("format"), path, "format")
+        region, region_field = phone_region_setting(doc.get("phone_region"), path)
+        fmt = optional_text(doc.get("format"), path, "format")
         if fmt is not None and fmt not in FORMATS:
             raise ConfigError(
                 f"must be one of {', '.join(FORMATS)}, got {fmt!r}", path=path, field="format"
@@ -145,7 +145,7 @@ class EventMapping:
                 path=path,
                 field="encoding",
             )
-        identifiers = _identifier_fields(doc.get("identifiers", {}), path, rules)
+        identifiers = identifier_fields(doc.get("identifiers", {}), path, rules)
         if not identifiers:
             raise ConfigError(
                 'map at least one identifier: cookie = "cookie_id"', path=path, field="identifiers"
@@ -158,7 +158,7 @@ class EventMapping:
             identifiers=identifiers,
             type=type_field,
             type_constant=type_constant,
-            timestamp_format=_optional_str(doc.get("timestamp_format"), path, "timestamp_format"),
+            timestamp_format=optional_text(doc.get("timestamp_format"), path, "timestamp_format"),
             timezone=timezone,
             channel=fields["channel"],
             source=fields["source"],
