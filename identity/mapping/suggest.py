@@ -148,6 +148,11 @@ def _is_date(value: str) -> bool:
     return bool(_date_formats([value])[0])
 
 
+def _is_phone(value: str) -> bool:
+    digits = sum(c.isdigit() for c in value)
+    return bool(_PHONE.match(value)) and 7 <= digits <= 15 and not _is_date(value)
+
+
 def _is_timestamp(value: str) -> bool:
     try:
         datetime.fromisoformat(value)
@@ -250,7 +255,7 @@ def suggest_mapping(
         elif _has(path, "email", "mail") and _share(values, lambda v: "@" in v) >= MOST / 2:
             found.identifiers[path] = "email"
             found.comments[path] = "CHECK: named like an e-mail, some values are not addresses"
-        elif _share(values, _PHONE.match) >= MOST and (
+        elif _share(values, _is_phone) >= MOST and (
             _has(path, "phone", "phones", "mobile", "tel", "cell") or not _id_like(path)
         ):
             found.identifiers[path] = "phone"
