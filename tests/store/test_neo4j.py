@@ -10,18 +10,20 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, LiteralString, cast
 
+import neo4j
 import pytest
 
 from identity.errors import ConfigError, StoreUnavailable
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
+from identity.model import Identifier, ProfileChanges, SourceRecord
 from identity.rules import load_rules
 from identity.store import cypher
 from identity.store.factory import open_store
 from identity.store.neo4j import SCHEMA_VERSION, Neo4jStore
-from tests.store.conftest import open_neo4j
+from tests.store.conftest import NoNeo4j, neo4j_server, open_neo4j
 
 
 @pytest.fixture
@@ -139,14 +141,23 @@ def test_ingesting_10k_records_takes_a_few_dozen_statements(
     mapping = tmp_path / "crm.toml"
     mapping.write_text(
         'source = "crm"\nkey = "id"\nformat = "csv"\n'
-        '[identifiers]\nemail = "email"\nid = "customer_id"\n'
+        '[identifiers]\nemail = "email"\ncustomer_no = "customer_id"\n'
         '[attributes]\nfirst_name = "first_name"\n'
     )
     graph = IdentityGraph(neo4j_store, load_rules(None))
     graph.ingest.register_source(load_mapping(mapping, rules=graph.rules))
-    # Two records per person (shared e-mail): 10,000 records, 5,000 profiles.
+    # Two records per person (shared e-mail and customer number; a profile holds one
+    # customer number at most): 10,000 records, 5,000 profiles.
     rows = (
-        (i + 2, {"id": f"c{i:05}", "email": f"p{i // 2}@example.com", "first_name": f"n{i}"})
+        (
+            i + 2,
+            {
+                "id": f"r{i:05}",
+                "customer_no": f"C{i // 2:05}",
+                "email": f"p{i // 2}@example.com",
+                "first_name": f"n{i}",
+            },
+        )
         for i in range(10_000)
     )
     before = neo4j_store.statement_counts.total()
@@ -157,3 +168,91 @@ def test_ingesting_10k_records_takes_a_few_dozen_statements(
     assert (counts.records, counts.profiles) == (10_000, 5_000)
     # A regression to one statement per record would send tens of thousands.
     assert sent <= 60, dict(neo4j_store.statement_counts)
+
+
+# Operators that, under an UNWIND of a batch, cost the size of the graph per row.
+_PER_ROW_SCANS = {
+    "NodeByLabelScan",
+    "AllNodesScan",
+    "NodeIndexScan",
+    "DirectedRelationshipTypeScan",
+    "UndirectedRelationshipTypeScan",
+    "DirectedRelationshipIndexScan",
+    "UndirectedRelationshipIndexScan",
+    # The review queue's index on LINK.type: every link of a type, not one row's.
+    "DirectedRelationshipIndexSeek",
+    "UndirectedRelationshipIndexSeek",
+}
+# Indexes too coarse to find one row's node: every live profile, say.
+_COARSE_INDEXES = ("Profile(status)",)
+
+
+def _operators(plan: Any) -> Iterator[tuple[str, str]]:
+    yield plan["operatorType"].split("@")[0], plan.get("args", {}).get("Details", "")
+    for child in plan.get("children", []):
+        yield from _operators(child)
+
+
+def _per_row_scans(driver: neo4j.Driver, database: str | None) -> dict[str, list[str]]:
+    """For every batch statement (``UNWIND $...``), the operators of its fresh plan that
+    scan rather than seek the batch's rows."""
+    with driver.session(database=database) as session:
+        session.run("CALL db.clearQueryCaches()").consume()
+    found: dict[str, list[str]] = {}
+    for name in cypher.available():
+        text = cypher.statement(name)
+        if not text.startswith("UNWIND $"):
+            continue
+        with driver.session(database=database) as session:
+            plan = session.run(_explain(text)).consume().plan
+        bad = [
+            f"{operator} {details}"
+            for operator, details in _operators(plan)
+            if operator in _PER_ROW_SCANS or any(index in details for index in _COARSE_INDEXES)
+        ]
+        if bad:
+            found[name] = bad
+    return found
+
+
+def _explain(text: str) -> LiteralString:
+    return cast(LiteralString, "EXPLAIN " + text)
+
+
+def test_batch_statements_seek_each_row_whatever_the_statistics(neo4j_store: Neo4jStore) -> None:
+    # Neo4j plans a statement from the graph's statistics when it first sees it and reuses
+    # the plan until they drift far enough. On a young graph (records, but no links yet, or
+    # profiles all live) a scan of the few links of a type or of the live profiles looks
+    # free; a batch of 5,000 rows then scans them once per row while it adds to them. Each
+    # batch statement must find its rows by their keys whatever the statistics say.
+    server = neo4j_server()
+    assert not isinstance(server, NoNeo4j)
+    uri, settings = server
+    user, password = settings.get("user"), settings.get("password")
+    driver = neo4j.GraphDatabase.driver(
+        uri,
+        auth=(user, password or "") if user else None,
+        notifications_min_severity="OFF",
+    )
+    try:
+        database = settings.get("database")
+        empty = _per_row_scans(driver, database)
+        written = neo4j_store.upsert_records(
+            [
+                SourceRecord(
+                    "crm",
+                    f"k{i}",
+                    (Identifier("email", f"p{i}@example.com", f"p{i}@example.com"),),
+                )
+                for i in range(400)
+            ],
+            datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        records_only = _per_row_scans(driver, database)
+        changes = ProfileChanges(created=[f"P{i}" for i in range(300)])
+        changes.assignments.update({w.record_id: f"P{i % 300}" for i, w in enumerate(written)})
+        neo4j_store.apply_profile_changes(changes, datetime(2026, 1, 1, tzinfo=UTC))
+        with_profiles = _per_row_scans(driver, database)
+    finally:
+        driver.close()
+    assert (empty, records_only, with_profiles) == ({}, {}, {})
