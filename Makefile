@@ -145,5 +145,5 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks
 
-clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+clean: neo4j-stop
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target

@@ -36,6 +36,9 @@ from tests.store.neo4j_server import LocalNeo4j, Neo4jServerError
 
 NEO4J_IMAGE = "neo4j:5.26-community"
 OPT_OUT = "IDGRAPH_TEST_NEO4J"
+# Read when the session starts: the service tests clear IDGRAPH_* variables around each test,
+# and the first test to open a Neo4j store may be one of theirs.
+OPTED_OUT = os.environ.get(OPT_OUT, "").lower() == "skip"
 
 
 def _sqlite(tmp_path: Path) -> Store:
@@ -66,7 +69,7 @@ def neo4j_server() -> tuple[str, dict[str, str | None]] | NoNeo4j:
 
     Cached, failures included: a server that cannot start is tried once per run, not once
     per test."""
-    if os.environ.get(OPT_OUT, "").lower() == "skip":
+    if OPTED_OUT:
         return NoNeo4j(f"Neo4j leg skipped: {OPT_OUT}=skip", opted_out=True)
     uri = os.environ.get("NEO4J_URI")
     if uri:
