@@ -28,7 +28,7 @@ STORE ?= sqlite
 run: install
 ifeq ($(STORE),neo4j)
 	@$(MAKE) --no-print-directory neo4j
-	IDGRAPH_STORE=$$(cat $(NEO4J_HOME)/uri) $(NEO4J_CREDENTIALS) $(BIN)/idgraph demo --serve
+	IDGRAPH_STORE=$$(cat $(NEO4J_HOME)/uri) $(if $(NEO4J_CREDENTIALS),$(NEO4J_CREDENTIALS) )$(BIN)/idgraph demo --serve
 else
 	$(BIN)/idgraph demo --serve
 endif
@@ -117,7 +117,7 @@ neo4j: neo4j-server
 	fi
 	@echo "Neo4j is ready at $$(cat $(NEO4J_HOME)/uri) (data in $(NEO4J_HOME); stop: make neo4j-stop)"
 	@echo "Point idgraph at it:"
-	@echo '  IDGRAPH_STORE='"$$(cat $(NEO4J_HOME)/uri)"' $(subst ",,$(NEO4J_CREDENTIALS)) .venv/bin/idgraph demo --serve'
+	@echo '  IDGRAPH_STORE='"$$(cat $(NEO4J_HOME)/uri)"' $(if $(NEO4J_CREDENTIALS),$(subst ",,$(NEO4J_CREDENTIALS)) ).venv/bin/idgraph demo --serve'
 	@echo "  (or: make run STORE=neo4j)"
 
 ## Stop the development Neo4j (SIGTERM: a clean shutdown) and wait for it to exit.
