@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean install install-dev cypher-lint cypher-lint-install
+.PHONY: run test lint typecheck unit bench clean install install-dev cypher-lint cypher-lint-install \
+	neo4j neo4j-stop neo4j-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +23,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## Generate the demo data, load it into the embedded store and serve the API.
+## `make run STORE=neo4j` does the same against the development Neo4j (`make neo4j`).
+STORE ?= sqlite
 run: install
+ifeq ($(STORE),neo4j)
+	@$(MAKE) --no-print-directory neo4j
+	IDGRAPH_STORE=$$(cat $(NEO4J_HOME)/uri) $(if $(NEO4J_CREDENTIALS),$(NEO4J_CREDENTIALS) )$(BIN)/idgraph demo --serve
+else
 	$(BIN)/idgraph demo --serve
+endif
 
 ## Lint, type-check and run the whole test suite.
 test: install-dev lint typecheck cypher-lint unit
@@ -35,7 +43,8 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install-dev cypher-lint-install
+# The Neo4j leg of the store suite starts tools/neo4j-server itself (tests/store/conftest.py).
+unit: install-dev cypher-lint-install neo4j-server
 	$(BIN)/pytest -q
 
 # Neo4j's own Cypher parser (npm, pinned in tools/cypher-lint/package-lock.json), installed
@@ -51,6 +60,77 @@ cypher-lint-install: $(CYPHER_LINT)/node_modules/.installed
 cypher-lint: cypher-lint-install
 	node $(CYPHER_LINT)/lint.mjs --strict cypher
 
+# A Neo4j 5.26 Community server for development and tests, without Docker: the embedded DBMS
+# from Maven Central with Bolt on 127.0.0.1 (tools/neo4j-server). Maven resolves it into
+# ~/.m2 and builds the launcher into the git-ignored target/ only when missing or when the
+# pom or the launcher changes.
+NEO4J_SERVER := tools/neo4j-server
+NEO4J_SERVER_JAR := $(NEO4J_SERVER)/target/idgraph-neo4j-server.jar
+$(NEO4J_SERVER)/target/.built: $(NEO4J_SERVER)/pom.xml $(shell find $(NEO4J_SERVER)/src -name '*.java')
+	cd $(NEO4J_SERVER) && mvn -q -B -Dstyle.color=never package
+	touch $@
+
+neo4j-server: $(NEO4J_SERVER)/target/.built
+
+# `make neo4j`: that server in the background, data in the git-ignored data/neo4j/.
+# NEO4J_PORT=0 takes a free port; NEO4J_AUTH=neo4j (with NEO4J_PASSWORD in the environment)
+# turns authentication on.
+NEO4J_HOME ?= data/neo4j
+NEO4J_PORT ?= 7687
+NEO4J_AUTH ?= none
+NEO4J_HEAP ?= 1g
+JAVA ?= $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
+NEO4J_PAGECACHE ?= 256m
+ifeq ($(NEO4J_AUTH),none)
+NEO4J_CREDENTIALS :=
+else
+NEO4J_CREDENTIALS := IDGRAPH_NEO4J_USER=$(NEO4J_AUTH) IDGRAPH_NEO4J_PASSWORD="$$NEO4J_PASSWORD"
+endif
+# Whether the pid file names a running launcher (not a pid reused by another program).
+NEO4J_RUNNING = { [ -f $(NEO4J_HOME)/pid ] \
+  && ps -p "$$(cat $(NEO4J_HOME)/pid)" -o args= 2>/dev/null | grep -q idgraph-neo4j-server; }
+
+## Start the development Neo4j in the background and print how to point idgraph at it.
+neo4j: neo4j-server
+	@mkdir -p $(NEO4J_HOME)
+	@if $(NEO4J_RUNNING) && [ -f $(NEO4J_HOME)/uri ]; then \
+	  echo "Neo4j is already running (pid $$(cat $(NEO4J_HOME)/pid))"; \
+	else \
+	  rm -f $(NEO4J_HOME)/uri $(NEO4J_HOME)/pid; \
+	  nohup $(JAVA) -Xmx$(NEO4J_HEAP) -Xms64m -XX:+ExitOnOutOfMemoryError -jar $(NEO4J_SERVER_JAR) \
+	    --data $(NEO4J_HOME) --port $(NEO4J_PORT) --auth $(NEO4J_AUTH) \
+	    --pagecache $(NEO4J_PAGECACHE) --uri-file $(NEO4J_HOME)/uri \
+	    --pid-file $(NEO4J_HOME)/pid > $(NEO4J_HOME)/server.log 2>&1 < /dev/null & \
+	  pid=$$!; echo $$pid > $(NEO4J_HOME)/pid; \
+	  echo "starting Neo4j 5.26 (pid $$pid, log $(NEO4J_HOME)/server.log) ..."; \
+	  for i in $$(seq 1 360); do \
+	    [ -f $(NEO4J_HOME)/uri ] && break; \
+	    if ! kill -0 $$pid 2>/dev/null; then \
+	      echo "Neo4j did not start:"; tail -20 $(NEO4J_HOME)/server.log; \
+	      rm -f $(NEO4J_HOME)/pid; exit 1; \
+	    fi; \
+	    sleep 0.5; \
+	  done; \
+	  if [ ! -f $(NEO4J_HOME)/uri ]; then \
+	    echo "Neo4j was not ready after 180 s:"; tail -20 $(NEO4J_HOME)/server.log; exit 1; \
+	  fi; \
+	fi
+	@echo "Neo4j is ready at $$(cat $(NEO4J_HOME)/uri) (data in $(NEO4J_HOME); stop: make neo4j-stop)"
+	@echo "Point idgraph at it:"
+	@echo '  IDGRAPH_STORE='"$$(cat $(NEO4J_HOME)/uri)"' $(if $(NEO4J_CREDENTIALS),$(subst ",,$(NEO4J_CREDENTIALS)) ).venv/bin/idgraph demo --serve'
+	@echo "  (or: make run STORE=neo4j)"
+
+## Stop the development Neo4j (SIGTERM: a clean shutdown) and wait for it to exit.
+neo4j-stop:
+	@if ! $(NEO4J_RUNNING); then \
+	  echo "no development Neo4j is running from $(NEO4J_HOME)"; \
+	  rm -f $(NEO4J_HOME)/pid $(NEO4J_HOME)/uri; exit 0; \
+	fi; \
+	pid=$$(cat $(NEO4J_HOME)/pid); kill -TERM $$pid; \
+	for i in $$(seq 1 120); do kill -0 $$pid 2>/dev/null || break; sleep 0.5; done; \
+	if kill -0 $$pid 2>/dev/null; then echo "Neo4j (pid $$pid) did not stop in 60 s"; exit 1; fi; \
+	rm -f $(NEO4J_HOME)/pid $(NEO4J_HOME)/uri; echo "Neo4j stopped"
+
 # The bench extra (Splink, the linkage benchmark's peer) on top of dev.
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -65,5 +145,5 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks
 
-clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+clean: neo4j-stop
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target

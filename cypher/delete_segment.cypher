@@ -6,7 +6,9 @@ CALL (s) {
   DELETE m
 }
 CALL (s) {
+  // Every change has a seq; saying so lets the (segment, seq) index find the segment's.
   MATCH (c:SegmentChange {segment: s.name})
+  WHERE c.seq IS NOT NULL
   DELETE c
 }
 DELETE s

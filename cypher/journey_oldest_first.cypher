@@ -3,7 +3,10 @@
 // in strangers' events). Optional filters are null when unused: $types, $channels (lists),
 // $since (inclusive), $until (exclusive); $after_ts, $after_id: the keyset (timestamp,
 // event id) of the last event of the previous page. Times are DATETIMEs in UTC.
-MATCH (:Profile {id: $profile})<-[:IN_PROFILE]-(:Record)-[:HAS_IDENTIFIER]->(i:Identifier)
+// From the profile (the hint): with few profiles and many events the planner may
+// otherwise start from the events and join every profile in.
+MATCH (p:Profile {id: $profile})<-[:IN_PROFILE]-(:Record)-[:HAS_IDENTIFIER]->(i:Identifier)
+USING INDEX SEEK p:Profile(id)
 WHERE NOT EXISTS { MATCH (:FlaggedIdentifier {kind: i.kind, value: i.value}) }
 WITH DISTINCT i
 MATCH (i)<-[:CARRIES]-(e:Event)

@@ -154,7 +154,9 @@ def _audit_row(entry_id: int, at: datetime, entry: AuditEntry) -> dict[str, Any]
         "at": at.isoformat(),
         "actor": entry.actor,
         "action": entry.action,
-        "target": entry.target,
+        # Text, as the embedded store's column keeps it: an id given as a number comes back
+        # the same from both stores.
+        "target": str(entry.target) if entry.target is not None else None,
         "reason": entry.reason,
         "before": _dumps(entry.before),
         "after": _dumps(entry.after),
@@ -220,7 +222,16 @@ class Neo4jStore(Store):
         self._local = threading.local()
         auth = (user, password or "") if user else None
         try:
-            self._driver = neo4j.GraphDatabase.driver(uri, auth=auth)
+            self._driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=auth,
+                # Labels, types and properties a statement names before the graph holds any
+                # (every read on a new graph) are expected, not worth a warning per statement;
+                # performance and deprecation notices still reach the log.
+                notifications_disabled_classifications=[
+                    neo4j.NotificationDisabledClassification.UNRECOGNIZED
+                ],
+            )
         except (ValueError, neo4j_errors.ConfigurationError) as error:
             raise ConfigError(
                 f"cannot use the Neo4j URL {uri}: {error}", field="IDGRAPH_STORE"
@@ -794,8 +805,10 @@ class Neo4jStore(Store):
 
     @staticmethod
     def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
-        return [
-            {
+        # One row per (a, b, type, matcher), the last given winning, as the embedded store's
+        # upsert leaves it: put_links finds existing links before any row of its batch adds one.
+        rows = {
+            (link.a, link.b, link.type.value, link.matcher): {
                 "a": link.a,
                 "b": link.b,
                 "type": link.type.value,
@@ -804,7 +817,8 @@ class Neo4jStore(Store):
                 "evidence": _dumps(link.evidence),
             }
             for link in links
-        ]
+        }
+        return list(rows.values())
 
     def put_links(self, links: Sequence[Link]) -> None:
         rows = self._link_rows(links)

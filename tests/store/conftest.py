@@ -1,13 +1,21 @@
 """The store contract suite runs once per backend registered here.
 
-A backend factory takes pytest's ``tmp_path`` and returns an empty, migrated store, or
-calls ``pytest.skip`` with the reason it cannot run on this machine; nothing else in the
-suite may differ between backends.
+A backend factory takes pytest's ``tmp_path`` and returns an empty, migrated store; nothing
+else in the suite may differ between backends.
 
-The Neo4j leg uses the server ``NEO4J_URI`` names (with ``NEO4J_USER``, ``NEO4J_PASSWORD``
-and optionally ``NEO4J_DATABASE``; its graph is emptied before every test), or else starts
-``neo4j:5.26-community`` once per run with testcontainers where a container engine answers;
-otherwise it is skipped with the reason.
+The Neo4j leg runs against, in this order:
+
+1. the server ``NEO4J_URI`` names (with ``NEO4J_USER``, ``NEO4J_PASSWORD`` and optionally
+   ``NEO4J_DATABASE``; its graph is emptied before every test);
+2. ``neo4j:5.26-community`` started once per run with testcontainers, where a container
+   engine answers;
+3. otherwise the development server of ``tools/neo4j-server`` (Neo4j 5.26 Community from
+   Maven Central, built by ``make neo4j-server``), started once per run on a free loopback
+   port in a temporary directory and stopped at the end.
+
+If none can be had the Neo4j tests fail, naming why: a Neo4j leg that quietly skips is how
+an adapter goes untested. ``IDGRAPH_TEST_NEO4J=skip`` opts out explicitly (a developer
+without Java, say); CI never sets it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import atexit
 import functools
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,17 +32,45 @@ import pytest
 from identity.store.base import Store
 from identity.store.neo4j import Neo4jStore
 from identity.store.sqlite import SQLiteStore
+from tests.store.neo4j_server import LocalNeo4j, Neo4jServerError
 
 NEO4J_IMAGE = "neo4j:5.26-community"
+OPT_OUT = "IDGRAPH_TEST_NEO4J"
+# Read when the session starts: the service tests clear IDGRAPH_* variables around each test,
+# and the first test to open a Neo4j store may be one of theirs.
+OPTED_OUT = os.environ.get(OPT_OUT, "").lower() == "skip"
 
 
 def _sqlite(tmp_path: Path) -> Store:
     return SQLiteStore(tmp_path / "store.db")
 
 
+@dataclass(frozen=True)
+class NoNeo4j:
+    """Why there is no Neo4j to test against; ``opted_out`` skips, anything else fails."""
+
+    reason: str
+    opted_out: bool = False
+
+
+def _container_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception:
+        return False
+    return True
+
+
 @functools.cache
-def neo4j_server() -> tuple[str, dict[str, str | None]] | str:
-    """(URI, driver settings) of the Neo4j to test against, or why there is none."""
+def neo4j_server() -> tuple[str, dict[str, str | None]] | NoNeo4j:
+    """(URI, driver settings) of the Neo4j to test against, or why there is none.
+
+    Cached, failures included: a server that cannot start is tried once per run, not once
+    per test."""
+    if OPTED_OUT:
+        return NoNeo4j(f"Neo4j leg skipped: {OPT_OUT}=skip", opted_out=True)
     uri = os.environ.get("NEO4J_URI")
     if uri:
         return uri, {
@@ -41,29 +78,32 @@ def neo4j_server() -> tuple[str, dict[str, str | None]] | str:
             "password": os.environ.get("NEO4J_PASSWORD"),
             "database": os.environ.get("NEO4J_DATABASE"),
         }
+    if _container_engine():
+        from testcontainers.community.neo4j import Neo4jContainer
+
+        container = Neo4jContainer(NEO4J_IMAGE, password="idgraph-test-secret")
+        container.start()
+        atexit.register(container.stop)
+        return container.get_connection_url(), {"user": "neo4j", "password": "idgraph-test-secret"}
     try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception as error:
-        return (
-            "Neo4j leg skipped: NEO4J_URI is not set and no container engine answers "
-            f"({type(error).__name__}); see docs/operations.md, 'Testing against Neo4j'"
+        server = LocalNeo4j.start()
+    except Neo4jServerError as error:
+        return NoNeo4j(
+            f"no Neo4j for the Neo4j leg: {error}\n(NEO4J_URI is not set and no container "
+            f"engine answers; see docs/operations.md, 'Testing against Neo4j'; {OPT_OUT}=skip "
+            "opts out)"
         )
-    from testcontainers.community.neo4j import Neo4jContainer
-
-    container = Neo4jContainer(NEO4J_IMAGE, password="idgraph-test-secret")
-    container.start()
-    atexit.register(container.stop)
-    return container.get_connection_url(), {"user": "neo4j", "password": "idgraph-test-secret"}
+    atexit.register(server.stop)
+    return server.uri, {"user": server.user, "password": server.password}
 
 
 def open_neo4j() -> Neo4jStore:
-    """An empty, migrated Neo4j store, or a skip with the reason."""
+    """An empty, migrated Neo4j store; a failure (or, when opted out, a skip) without one."""
     server = neo4j_server()
-    if isinstance(server, str):
-        print(server)
-        pytest.skip(server)
+    if isinstance(server, NoNeo4j):
+        if server.opted_out:
+            pytest.skip(server.reason)
+        pytest.fail(server.reason, pytrace=False)
     uri, settings = server
     store = Neo4jStore(uri, **settings)
     store.delete_everything()

@@ -331,6 +331,22 @@ def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
     assert store.counts().links == 3
 
 
+def test_a_link_given_twice_in_one_call_is_stored_once_as_last_given(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    store.put_links(
+        [
+            Link(a, b, LinkType.MATCH, "deterministic", 0.4, {"n": 1}),
+            Link(b, a, LinkType.MATCH, "deterministic", 0.6, {"n": 2}),
+            Link(a, b, LinkType.MATCH, "steward", 1.0),
+        ]
+    )
+    assert [(x.matcher, x.weight, x.evidence) for x in store.links_of([a])] == [
+        ("deterministic", 0.6, {"n": 2}),
+        ("steward", 1.0, {}),
+    ]
+    assert store.counts().links == 2
+
+
 def test_links_can_be_read_without_their_evidence(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
     store.put_links([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])

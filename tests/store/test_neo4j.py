@@ -10,18 +10,20 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, LiteralString, cast
 
+import neo4j
 import pytest
 
 from identity.errors import ConfigError, StoreUnavailable
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
+from identity.model import Event, Identifier, ProfileChanges, SourceRecord
 from identity.rules import load_rules
 from identity.store import cypher
 from identity.store.factory import open_store
 from identity.store.neo4j import SCHEMA_VERSION, Neo4jStore
-from tests.store.conftest import open_neo4j
+from tests.store.conftest import NoNeo4j, neo4j_server, open_neo4j
 
 
 @pytest.fixture
@@ -139,14 +141,23 @@ def test_ingesting_10k_records_takes_a_few_dozen_statements(
     mapping = tmp_path / "crm.toml"
     mapping.write_text(
         'source = "crm"\nkey = "id"\nformat = "csv"\n'
-        '[identifiers]\nemail = "email"\nid = "customer_id"\n'
+        '[identifiers]\nemail = "email"\ncustomer_no = "customer_id"\n'
         '[attributes]\nfirst_name = "first_name"\n'
     )
     graph = IdentityGraph(neo4j_store, load_rules(None))
     graph.ingest.register_source(load_mapping(mapping, rules=graph.rules))
-    # Two records per person (shared e-mail): 10,000 records, 5,000 profiles.
+    # Two records per person (shared e-mail and customer number; a profile holds one
+    # customer number at most): 10,000 records, 5,000 profiles.
     rows = (
-        (i + 2, {"id": f"c{i:05}", "email": f"p{i // 2}@example.com", "first_name": f"n{i}"})
+        (
+            i + 2,
+            {
+                "id": f"r{i:05}",
+                "customer_no": f"C{i // 2:05}",
+                "email": f"p{i // 2}@example.com",
+                "first_name": f"n{i}",
+            },
+        )
         for i in range(10_000)
     )
     before = neo4j_store.statement_counts.total()
@@ -157,3 +168,120 @@ def test_ingesting_10k_records_takes_a_few_dozen_statements(
     assert (counts.records, counts.profiles) == (10_000, 5_000)
     # A regression to one statement per record would send tens of thousands.
     assert sent <= 60, dict(neo4j_store.statement_counts)
+
+
+# Operators that read more than the keys a statement is given: under an UNWIND, once per row.
+_SCANS = {
+    "NodeByLabelScan",
+    "AllNodesScan",
+    "NodeIndexScan",
+    "DirectedRelationshipTypeScan",
+    "UndirectedRelationshipTypeScan",
+    "DirectedRelationshipIndexScan",
+    "UndirectedRelationshipIndexScan",
+    # The review queue's index on LINK.type: every link of a type, not one row's.
+    "DirectedRelationshipIndexSeek",
+    "UndirectedRelationshipIndexSeek",
+}
+# Indexes too coarse to find one key's node: every live profile, say.
+_COARSE_INDEXES = ("Profile(status)",)
+# The statements that read the whole graph (or a whole small set) by design: the table
+# "Which statements touch the whole graph, and why" in docs/graph-model.md.
+_WHOLE_GRAPH = {
+    "counts",
+    "events_page",
+    "segment_changes_page",
+    "get_segments",
+    "segment_sizes",
+    "record_profiles_page",
+    "records_page",
+    "links_page",
+    "profiles_page",
+    "identifier_flags_page",
+    "meta_keys",
+    "list_sources",
+    "last_change_seq",
+    "links_of_type",
+    "profile_change_log",
+    "audit_entries",
+    "identifier_flags",
+    "match_rows_page",
+    "clear_blocking_keys",
+    "clear_match_fields",
+    "delete_everything",
+}
+
+
+def _operators(plan: Any) -> Iterator[tuple[str, str]]:
+    yield plan["operatorType"].split("@")[0], plan.get("args", {}).get("Details", "")
+    for child in plan.get("children", []):
+        yield from _operators(child)
+
+
+def _scans(driver: neo4j.Driver, database: str | None) -> dict[str, list[str]]:
+    """For every statement that starts from the keys it is given, the operators of its
+    fresh plan that scan instead."""
+    with driver.session(database=database) as session:
+        session.run("CALL db.clearQueryCaches()").consume()
+    found: dict[str, list[str]] = {}
+    for name in cypher.available():
+        if name == "schema" or name in _WHOLE_GRAPH:
+            continue
+        with driver.session(database=database) as session:
+            plan = session.run(_explain(cypher.statement(name))).consume().plan
+        bad = [
+            f"{operator} {details}"
+            for operator, details in _operators(plan)
+            if operator in _SCANS or any(index in details for index in _COARSE_INDEXES)
+        ]
+        if bad:
+            found[name] = bad
+    return found
+
+
+def _explain(text: str) -> LiteralString:
+    return cast(LiteralString, "EXPLAIN " + text)
+
+
+def test_statements_seek_their_keys_whatever_the_statistics(neo4j_store: Neo4jStore) -> None:
+    # Neo4j plans a statement from the graph's statistics when it first sees it and reuses
+    # the plan until they drift far enough. On a young graph (records but no links yet,
+    # profiles all live, few profiles and many events) a scan of the few links of a type,
+    # of the live profiles or of every profile looks free; a batch of 5,000 rows then runs
+    # it once per row while it adds to what it scans (10,000 records took 33 to 58 s
+    # instead of 7). Every statement but the whole-graph ones must find what it is asked
+    # for by its keys, whatever the statistics say.
+    server = neo4j_server()
+    assert not isinstance(server, NoNeo4j)
+    uri, settings = server
+    user, password = settings.get("user"), settings.get("password")
+    database = settings.get("database")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    driver = neo4j.GraphDatabase.driver(
+        uri,
+        auth=(user, password or "") if user else None,
+        notifications_min_severity="OFF",
+    )
+    try:
+        empty = _scans(driver, database)
+        emails = [Identifier("email", f"p{i}@example.com", f"p{i}@example.com") for i in range(400)]
+        written = neo4j_store.upsert_records(
+            [SourceRecord("crm", f"k{i}", (email,)) for i, email in enumerate(emails)], now
+        )
+        records_only = _scans(driver, database)
+        changes = ProfileChanges(created=[f"P{i}" for i in range(300)])
+        changes.assignments.update({w.record_id: f"P{i % 300}" for i, w in enumerate(written)})
+        neo4j_store.apply_profile_changes(changes, now)
+        with_profiles = _scans(driver, database)
+        neo4j_store.put_events(
+            [Event(f"e{i}", "page_view", now, (emails[i % 400],)) for i in range(3000)], now
+        )
+        with_events = _scans(driver, database)
+    finally:
+        driver.close()
+    assert {
+        "empty": empty,
+        "records only": records_only,
+        "with profiles": with_profiles,
+        "with events": with_events,
+    } == {"empty": {}, "records only": {}, "with profiles": {}, "with events": {}}
