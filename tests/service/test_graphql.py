@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -185,7 +186,9 @@ def test_a_failure_of_ours_leaves_as_internal_with_nothing_of_it() -> None:
         def boom(self) -> str:
             raise ValueError("cannot read ann@example.com")
 
-    schema = Schema(query=Broken, extensions=[MaskUnexpected(should_mask_error=_unexpected)])
+    schema = Schema(
+        query=Broken, extensions=[partial(MaskUnexpected, should_mask_error=_unexpected)]
+    )
     result = schema.execute_sync("{ boom }")
     assert result.errors is not None
     [error] = [e.formatted for e in result.errors]
