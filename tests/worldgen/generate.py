@@ -31,6 +31,7 @@ ENTITY_COLUMNS = (
     "name_origin",
     "sex",
     "given_name",
+    "known_as",
     "middle_name",
     "family_name",
     "maiden_name",
@@ -67,6 +68,7 @@ def _entity_row(person: Person) -> list[str]:
         person.origin.code,
         person.sex,
         person.given.name,
+        person.goes_by or "",
         person.middle or "",
         person.family_name,
         person.maiden_name or "",
@@ -102,7 +104,7 @@ def _count_people(person: Person, quirks: Counter[str]) -> None:
     if house.members[0] is person:
         quirks["households"] += 1
         if len(house.members) > 1:
-            quirks["households: two or more people"] += 1
+            quirks["households: two or more customers"] += 1
         if house.family_email:
             quirks["households: a family e-mail address"] += 1
         if house.landline:

@@ -102,6 +102,8 @@ class Person:
     namesake_of: str | None = None
     twin_of: str | None = None
     email_alias_of: str | None = None  # the person whose local part they share elsewhere
+    twin: Person | None = field(default=None, repr=False)  # while the household is drawn
+    model: Person | None = field(default=None, repr=False)  # whose name a namesake copied
 
     def email_at(self, when: date) -> str:
         current = self.emails[0].address
@@ -166,6 +168,37 @@ def ascii_name(text: str) -> str:
     return "".join(c for c in decomposed if c.isascii() and c.isalpha()).lower()
 
 
+UKRAINIAN = (
+    ("shch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ya", "я"),
+    ("ye", "є"),
+    ("yi", "ї"),
+)
+UKRAINIAN_LETTERS = dict(zip("abvhgdezyiklmnoprstuf", "абвгґдезиіклмнопрстуф", strict=True))
+
+
+def cyrillic(romanised: str) -> str:
+    """Ukrainian romanisation (KMU 2010) read back into Cyrillic: Kovalchuk, Ковалчук."""
+    text, out = romanised.lower(), []
+    i = 0
+    while i < len(text):
+        for latin, letter in UKRAINIAN:
+            if text.startswith(latin, i):
+                out.append(letter)
+                i += len(latin)
+                break
+        else:
+            out.append(UKRAINIAN_LETTERS.get(text[i], text[i]))
+            i += 1
+    return "".join(out).capitalize()
+
+
 def gendered(surname: str, sex: str) -> str:
     """A Polish adjectival surname in the bearer's gender: Kowalski, Kowalska."""
     for masculine, feminine in (("ski", "ska"), ("cki", "cka"), ("dzki", "dzka")):
@@ -209,7 +242,6 @@ class Population:
         self._mailboxes: set[str] = set()
         self._phones: set[str] = set()
         self._namesakes: dict[tuple[str, str], list[Person]] = {}
-        self._models: dict[str, Person] = {}  # namesake -> the person whose name they have
 
     # -- identifiers -----------------------------------------------------------------------
 
@@ -325,16 +357,39 @@ class Population:
     # -- names -----------------------------------------------------------------------------
 
     def _rare_surname(self, origin: Country, sex: str) -> str:
-        first, second = origin.surname_parts
-        return gendered(self.rng.choice(first) + self.rng.choice(second), sex)
+        return gendered("".join(self.rng.choice(part) for part in origin.surname_parts), sex)
 
     def _surname(self, origin: Country, sex: str) -> tuple[str, Surname | None]:
-        if not origin.surname_parts or self.rng.random() < origin.surname_list_share:
+        roll = self.rng.random()
+        if not origin.surname_parts or roll < origin.surname_list_share:
             entry = origin.surnames.draw(self.rng)
             if entry.female and sex == "F" and origin.code == "IN" and self.rng.random() < 0.3:
                 return entry.name, entry  # not every Sikh woman is registered as Kaur
             return entry.for_sex(sex), entry
-        return self._rare_surname(origin, sex), None
+        if roll < origin.surname_list_share + origin.patronymic_share:
+            return self.given_name(origin, "M").name, None  # the father's name
+        name = self._rare_surname(origin, sex)
+        if origin.code == "UA":  # written back in Cyrillic, so that it can appear so
+            return name, Surname(name, script=cyrillic(name))
+        return name, None
+
+    def given_name(self, origin: Country, sex: str) -> GivenName:
+        """A given name of this origin: from its list, another country's, or composed."""
+        rng = self.rng
+        if origin.given_borrow and rng.random() < origin.given_borrow[1]:
+            return country(origin.given_borrow[0]).given(sex).draw(rng)
+        parts = origin.given_parts(sex)
+        if parts and rng.random() < origin.given_parts_share:
+            chosen = [rng.choice(part) for part in parts]
+            romanised = [roman for roman, _ in chosen]
+            scripts = [script for _, script in chosen]
+            return GivenName(
+                "".join(romanised).capitalize(),
+                sex,
+                alt=(" ".join(romanised), "-".join(romanised)),
+                script="".join(s for s in scripts if s) if all(scripts) else None,
+            )
+        return origin.given(sex).draw(rng)
 
     @staticmethod
     def _for_sex(name: str, entry: Surname | None, sex: str) -> str:
@@ -464,12 +519,14 @@ class Population:
             return ["flatmate"] * rng.choice((2, 2, 3))
         return ["grandparent", "head", "partner", "child"]
 
-    def _member_birth(self, role: str, kind: str, house: Household, head: Person | None) -> date:
+    def _member_birth(
+        self, role: str, kind: str, members: list[Person], head: Person | None
+    ) -> date:
         rng = self.rng
         if role == "grandparent":
             return self._birth(66, 92)
-        if role == "head" and house.members:  # the grandparent's son or daughter
-            age = TODAY.year - house.members[0].birth.year
+        if role == "head" and members:  # the grandparent's son or daughter
+            age = TODAY.year - members[0].birth.year
             return self._birth(max(38, age - 38), age - 22)
         if role == "head":
             low, high = {"single": (18, 88), "couple": (22, 82), "parent_child": (42, 86)}.get(
@@ -481,12 +538,17 @@ class Population:
             birth = self._birth(TODAY.year - year - 1, TODAY.year - year)
             return max(min(birth, _add_years(TODAY, -19)), date(1933, 1, 1))
         if role == "child":
-            parent = head or house.members[0]
+            parent = head or members[0]
             return self._birth(18, max(18, min(36, TODAY.year - parent.birth.year - 20)))
         return self._birth(19, 36)  # a flatmate
 
     def household(self, limit: int) -> Household:
-        """The next household, with at most `limit` members."""
+        """The next household, with at most `limit` members who are customers.
+
+        The whole household is drawn (its surnames, ages, twins); then the first member and
+        each other member with the chance `MEMBER_IS_CUSTOMER` are kept: only customers are
+        in any source, and most customers share their home with no other customer.
+        """
         rng = self.rng
         home = residences().draw(rng)
         kind = self._kind(home)
@@ -507,12 +569,13 @@ class Population:
         couple_shares = rng.random() < SHARED_SURNAME.get(origin.code, 0.75)
         twins_pending = kind in ("family", "multigen") and rng.random() < rates.TWINS_IN_FAMILY
         last_child: Person | None = None
+        members: list[Person] = []
         for role in roles:
             sex = rng.choice("MF")
             if role == "partner" and head is not None and rng.random() < 0.9:
                 sex = "F" if head.sex == "M" else "M"
             member_origin = self._origin(home) if role == "flatmate" else origin
-            birth = self._member_birth(role, kind, house, head)
+            birth = self._member_birth(role, kind, members, head)
             surname, entry = self._surname(member_origin, sex)
             shares = family is not None and (
                 role in ("head", "child") or (role == "partner" and couple_shares)
@@ -535,19 +598,44 @@ class Population:
             if role == "child":
                 if twins_pending and last_child is not None:
                     person.birth = last_child.birth
-                    person.twin_of, last_child.twin_of = last_child.entity_id, person.entity_id
+                    person.twin, last_child.twin = last_child, person
                     if person.given.name == last_child.given.name:
                         self._rename(person)
                     twins_pending = False
                 last_child = person
-            house.members.append(person)
+            members.append(person)
 
+        twins_are_customers = rng.random() < rates.MEMBER_IS_CUSTOMER  # as a pair
+        for position, person in enumerate(members):
+            if position == 0 or (
+                twins_are_customers if person.twin else rng.random() < rates.MEMBER_IS_CUSTOMER
+            ):
+                house.members.append(person)
+        for person in house.members:
+            self._register(person)
+        for person in house.members:
+            if person.twin is not None and person.twin.entity_id:
+                person.twin_of = person.twin.entity_id
         self._finish(house)
         return house
 
+    def _register(self, person: Person) -> None:
+        """A customer: an entity id, and a name later customers may share."""
+        self.people += 1
+        person.index = self.people
+        person.entity_id = f"person-{self.people:07d}"
+        if person.model is not None:
+            person.namesake_of = person.model.entity_id
+            return
+        pool = self._namesakes.setdefault((person.origin.code, person.sex), [])
+        if len(pool) < 400:
+            pool.append(person)
+        else:
+            pool[self.rng.randrange(len(pool))] = person
+
     def _rename(self, person: Person) -> None:
         for _ in range(20):
-            given = person.origin.given(person.sex).draw(self.rng)
+            given = self.given_name(person.origin, person.sex)
             if given.name != person.given.name:
                 person.given = given
                 person.goes_by = None
@@ -565,11 +653,10 @@ class Population:
         may_copy: bool,
     ) -> Person:
         rng = self.rng
-        self.people += 1
-        given = origin.given(sex).draw(rng)
+        given = self.given_name(origin, sex)
         person = Person(
-            index=self.people,
-            entity_id=f"person-{self.people:07d}",
+            index=0,
+            entity_id="",  # given if the person turns out to be a customer
             household=house,
             country=house.country,
             origin=origin,
@@ -587,12 +674,7 @@ class Population:
                 model.family_name,
                 model.surname,
             )
-            person.namesake_of = model.entity_id
-            self._models[person.entity_id] = model
-        elif len(pool) < 400:
-            pool.append(person)
-        else:
-            pool[rng.randrange(len(pool))] = person
+            person.model = model
         if (
             origin.code == "US"
             and _hispanic(person.surname)
@@ -612,9 +694,8 @@ class Population:
         rng = self.rng
         for person in house.members:
             person.emails = self._emails(person)
-            model = self._namesake_model(person)
-            if model is not None:
-                self._copy_alias(person, model)
+            if person.model is not None:
+                self._copy_alias(person, person.model)
             if rng.random() < rates.WORK_EMAIL:
                 person.work_email = self._work_email(person)
             patterns = person.country.mobile or house.address.city.landline
@@ -624,15 +705,13 @@ class Population:
                 changed = random_day(rng, date(2016, 1, 1), date(2024, 12, 31))
                 person.mobiles.append((self.phone(patterns, person.country.code), changed))
             person.sources = self._sources()
+            person.twin = person.model = None  # let drawn households go
         if (
             house.kind != "flatmates"
             and len(house.members) >= 2
             and rng.random() < rates.FAMILY_EMAIL
         ):
             house.family_email = self._family_email(house)
-
-    def _namesake_model(self, person: Person) -> Person | None:
-        return self._models.pop(person.entity_id, None)
 
     def _copy_alias(self, person: Person, model: Person) -> None:
         """hotmail.com and outlook.com are different mailboxes: namesakes hold one each."""

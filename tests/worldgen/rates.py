@@ -19,7 +19,8 @@ HOUSEHOLD_KINDS = {
     "multigen": 0.05,  # a grandparent, a couple, an adult child
 }
 MULTIGEN_COUNTRIES = {"IN": 0.18, "KE": 0.12, "CN": 0.12}
-TWINS_IN_FAMILY = 0.08  # a family with two or more adult children has a pair of twins
+MEMBER_IS_CUSTOMER = 0.3  # another member of a customer's household is a customer too
+TWINS_IN_FAMILY = 0.1  # a family with two or more adult children has a pair of twins
 FAMILY_EMAIL = 0.20  # a related household shares a family e-mail address ...
 FAMILY_EMAIL_USE = 0.4  # ... and each member gives it (instead of their own) in a record
 LANDLINE_USE = 0.5  # a record's phone is the household landline, where there is one

@@ -174,7 +174,8 @@ def write_readme(world: World) -> None:
         + "), `entity_id` the person. Members of one household are different people.",
         "",
         "`truth_entities.csv` describes each person: household, country, where the name "
-        "comes from, the name as on their passport, birth date, and the person they are a "
+        "comes from, the name as on their passport and the one they go by, birth date, and "
+        "the person they are a "
         "twin of, a namesake of, or share an e-mail local part with at another provider.",
         "",
         "Neither file is an input: load only the six exports.",

@@ -149,7 +149,7 @@ def written_name(rng: random.Random, person: Person, source: str, when: date) ->
     origin = person.origin
     own_script = rates.OWN_SCRIPT.get(source, 0.0)
     if person.country.code != origin.code:
-        own_script /= 10
+        own_script /= 4  # abroad, forms and tills rarely take it
     script = (
         person.given.script is not None
         and person.surname is not None

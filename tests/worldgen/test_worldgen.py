@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -23,10 +24,11 @@ from typing import Any
 import phonenumbers
 import pytest
 
+from tests.worldgen import spelling
 from tests.worldgen.generate import World, generate
 from tests.worldgen.people import MICROSOFT, Population
 from tests.worldgen.sources import FILES
-from tests.worldgen.world import COUNTRIES, country
+from tests.worldgen.world import COUNTRIES, GivenName, country
 
 PEOPLE = 4000
 SEED = 3
@@ -121,7 +123,7 @@ def test_households_are_distinct_entities_with_their_own_records(world: Loaded) 
     for entity in world.entities.values():
         households[entity["household_id"]].append(entity["entity_id"])
     shared = [members for members in households.values() if len(members) > 1]
-    assert share(len(shared), len(households)) > 0.4
+    assert 0.1 < share(len(shared), len(households)) < 0.5
     people_with_records = set(world.truth.values())
     for members in shared:
         assert len(set(members)) == len(members)
@@ -197,68 +199,92 @@ def test_households_share_a_landline(world: Loaded) -> None:
 # -- names ---------------------------------------------------------------------------------
 
 
+def plain(text: str) -> str:
+    """Case-folded, without spaces, hyphens, apostrophes and dots: Xiu-Ying is xiuying."""
+    return re.sub(r"[\s\-'.]", "", text.casefold())
+
+
 def name_forms(entity: dict[str, str]) -> tuple[set[str], set[str]]:
-    """Every spelling of the given and family name the data files allow, case-folded."""
+    """Every spelling of the given and family name the data files allow, made plain."""
     origin = country(entity["name_origin"])
-    given: set[str] = set()
-    for entry in origin.given(entity["sex"]).items:
-        if entry.name == entity["given_name"]:
-            given |= {entry.name, *entry.short, *entry.alt, *entry.en}
-            given |= {n for n in (entry.script, entry.pl, entry.de) if n}
+    given = {entity["given_name"], entity["known_as"]}
+    lists = [origin] + ([country(origin.given_borrow[0])] if origin.given_borrow else [])
+    for names in lists:
+        for entry in names.given(entity["sex"]).items:
+            if entry.name == entity["given_name"]:
+                given |= {entry.name, *entry.short, *entry.alt, *entry.en}
+                given |= {n for n in (entry.script, entry.pl, entry.de) if n}
     family: set[str] = {entity["family_name"], entity["maiden_name"]}
     for surname in origin.surnames.items:
         if surname.for_sex(entity["sex"]) == entity["family_name"]:
             family |= {surname.name, *surname.alt}
             family |= {n for n in (surname.script, surname.pl, surname.de) if n}
-    return {g.casefold() for g in given}, {f.casefold() for f in family if f}
+    return {plain(g) for g in given if g}, {plain(f) for f in family if f}
 
 
-def fold(text: str) -> str:
-    from tests.worldgen.spelling import fold as fold_name
-
-    return fold_name(text).casefold()
+def folds(text: str) -> set[str]:
+    """The name as systems without diacritics keep it: Jürgen, Jurgen, Juergen."""
+    return {plain(spelling.fold(text)), plain(spelling.fold(text, german=True))}
 
 
 def test_crm_names_are_the_persons_names_with_few_typos(world: Loaded) -> None:
-    """Short forms, spellings, scripts and lost diacritics account for all but a few percent."""
+    """Short forms, spellings, scripts and lost diacritics account for all but the typos."""
     unexplained = 0
     short_forms = Counter()
     for row in world.rows["crm"]:
         entity = world.entity("crm", row)
         givens, _ = name_forms(entity)
-        givens_folded = givens | {fold(g) for g in givens}
-        first = row["first_name"].casefold()
-        if first not in givens_folded and fold(first) not in givens_folded:
-            if row["last_name"].casefold() in givens_folded:  # a Chinese name swapped
+        givens_folded = givens.union(*(folds(g) for g in givens))
+        first = plain(row["first_name"])
+        if first not in givens_folded and not folds(first) & givens_folded:
+            if plain(row["last_name"]) in givens_folded | {""}:  # Chinese swapped, Indian '.'
                 continue
-            if len(first.rstrip(".")) > 1 and entity["country"] != "KE":
-                unexplained += 1
-        elif first != entity["given_name"].casefold() and first in givens:
+            if not first.isascii() or len(first) == 1 or entity["name_origin"] == "KE":
+                continue  # in Hanzi / Thai; an initial; Kenyans write any two of three names
+            unexplained += 1
+        elif first != plain(entity["given_name"]) and first in givens:
             short_forms[entity["name_origin"]] += 1
     rate = share(unexplained, len(world.rows["crm"]))
-    assert 0.005 < rate < 0.1, rate  # typos (2%) and English / nick names (Kevin Zhang, Nok)
+    assert 0.005 < rate < 0.04, rate  # typos: 2% of first names
     assert len(short_forms) >= 5, short_forms  # diminutives in several languages
 
 
+def given_entry(entity: dict[str, str]) -> GivenName | None:
+    origin = country(entity["name_origin"])
+    lists = [origin] + ([country(origin.given_borrow[0])] if origin.given_borrow else [])
+    for names in lists:
+        for entry in names.given(entity["sex"]).items:
+            if entry.name == entity["given_name"]:
+                return entry
+    return None
+
+
 def test_diminutives_in_several_languages_reach_the_files(world: Loaded) -> None:
-    pairs = {
+    found: set[tuple[str, str]] = set()
+    for source in ("crm", "pos", "support", "webshop"):
+        for row in world.rows[source]:
+            entity = world.entity(source, row)
+            entry = given_entry(entity)
+            if entry is None or not entry.short:
+                continue
+            text = json.dumps(row, ensure_ascii=False)
+            found |= {(entry.name, s) for s in entry.short if re.search(rf"\b{s}\b", text)}
+    origins = {
+        origin
+        for origin in ("GB", "US", "PL", "DE", "UA", "IN")
+        for name, _ in found
+        if any(e.name == name for sex in "MF" for e in country(origin).given(sex).items)
+    }
+    assert len(origins) >= 5, found  # English, Spanish (US), Polish, German, Ukrainian ...
+    examples = {
         ("Małgorzata", "Gosia"),
         ("William", "Bill"),
         ("José", "Pepe"),
         ("Oleksandr", "Sasha"),
         ("Katarzyna", "Kasia"),
         ("Robert", "Bob"),
-        ("Elizabeth", "Liz"),
     }
-    found = set()
-    for source in ("crm", "pos", "support", "webshop"):
-        for row in world.rows[source]:
-            entity = world.entity(source, row)
-            text = json.dumps(row, ensure_ascii=False)
-            for full, short in pairs:
-                if entity["given_name"] == full and re.search(rf"\b{short}\b", text):
-                    found.add(short)
-    assert len(found) >= 4, found
+    assert found & examples, found
 
 
 def test_names_in_their_own_scripts_and_romanisations(world: Loaded) -> None:
@@ -267,27 +293,34 @@ def test_names_in_their_own_scripts_and_romanisations(world: Loaded) -> None:
     assert re.search(r"[\u4e00-\u9fff]{2,}", text["pos"] + text["webshop"])  # 张伟
     assert re.search(r"[\u0e00-\u0e7f]{3,}", everything)  # Thai
     assert re.search(r"[\u0400-\u04ff]{3,}", everything)  # Cyrillic
-    assert re.search(r"[ąćęłńóśźż]", everything)  # Polish diacritics kept ...
     chinese = [row for row in world.rows["pos"] if world.entity("pos", row)["name_origin"] == "CN"]
     family_first = 0
     for row in chinese:
-        entity = world.entity("pos", row)
-        if row["member_name"].casefold().startswith(entity["family_name"].casefold() + " "):
-            family_first += 1
-    assert share(family_first, len(chinese)) > 0.2  # Zhang Wei, family name first
-    variants = Counter()
+        _, families = name_forms(world.entity("pos", row))
+        first_word = row["member_name"].split(" ")[0]
+        family_first += " " in row["member_name"] and plain(first_word) in families
+    assert share(family_first, len(chinese)) > 0.25  # Zhang Wei, family name first
+    forms = Counter()
     for source in ("crm", "pos", "webshop"):
         for row in world.rows[source]:
             entity = world.entity(source, row)
             blob = json.dumps(row, ensure_ascii=False)
-            if entity["family_name"] == "Müller":
-                variants.update(v for v in ("Müller", "Mueller", "Muller") if v in blob)
-            if entity["given_name"] == "Oleksandr":
-                variants.update(v for v in ("Aleksandr", "Alexander", "Ołeksandr") if v in blob)
-            if entity["given_name"] == "Małgorzata":
-                variants.update(v for v in ("Małgorzata", "Malgorzata") if v in blob)
-    assert variants["Müller"] and (variants["Mueller"] or variants["Muller"]), variants
-    assert variants["Małgorzata"] and variants["Malgorzata"], variants
+            name = entity["family_name"]
+            if entity["name_origin"] == "DE" and re.search("[äöü]", name):
+                spelt = name.translate(str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"}))
+                dropped = name.translate(str.maketrans("äöü", "aou"))
+                for form, written in (("Müller", name), ("Mueller", spelt), ("Muller", dropped)):
+                    forms[form] += written in blob
+            if entity["name_origin"] == "PL" and re.search("[ąćęłńóśźż]", name):
+                forms["Wiśniewska"] += name in blob
+                forms["Wisniewska"] += spelling.fold(name) in blob
+            entry = given_entry(entity)
+            if entity["name_origin"] == "UA" and entry is not None:
+                others = {*entry.alt, entry.pl, entry.de} - {entry.name, None}
+                forms["Oleksandr / Aleksandr"] += any(f'"{o}"' in blob for o in others)
+    for form in ("Müller", "Mueller", "Muller", "Wiśniewska", "Wisniewska"):
+        assert forms[form] > 0, forms
+    assert forms["Oleksandr / Aleksandr"] > 0, forms
 
 
 def test_full_name_sources_use_every_usual_shape(world: Loaded) -> None:
@@ -320,7 +353,8 @@ def test_namesakes_and_twins(world: Loaded) -> None:
         assert other["birth_date"] == twin["birth_date"]
         assert other["household_id"] == twin["household_id"]
         assert other["given_name"] != twin["given_name"]
-        assert other["family_name"] == twin["family_name"] or twin["name_origin"] == "PL"
+        gendered = twin["name_origin"] in ("PL", "IN")  # Kowalski / Kowalska, Singh / Kaur
+        assert other["family_name"] == twin["family_name"] or gendered
 
 
 # -- dates ---------------------------------------------------------------------------------
@@ -522,26 +556,30 @@ def test_the_package_imports_nothing_of_identity() -> None:
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True)
 
 
-def test_the_command_line_writes_the_files_and_a_readme_without_mappings(tmp_path: Path) -> None:
-    out = tmp_path / "world"
+def run_cli(out: Path, hash_seed: str) -> str:
+    command = [sys.executable, "-m", "tests.worldgen", "--people", "200", "--seed", "4"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.worldgen",
-            "--people",
-            "60",
-            "--seed",
-            "4",
-            "--out",
-            str(out),
-        ],
+        [*command, "--out", str(out)],
         cwd=REPO,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
         check=True,
         capture_output=True,
         text=True,
     )
-    assert "60 people" in done.stdout
+    return done.stdout
+
+
+def test_the_command_line_writes_the_same_files_whatever_the_hash_seed(tmp_path: Path) -> None:
+    """No output depends on the order of a set or of a dict keyed by strings."""
+    assert "200 people" in run_cli(tmp_path / "one", "1")
+    run_cli(tmp_path / "two", "2")
+    for path in (tmp_path / "one").iterdir():
+        assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name
+
+
+def test_the_readme_describes_every_file_and_maps_none(tmp_path: Path) -> None:
+    out = tmp_path / "world"
+    generate(out, 60, 4)
     readme = (out / "README.md").read_text("utf-8")
     for spec in FILES.values():
         assert (out / spec.file_name).is_file()

@@ -20,8 +20,12 @@ from typing import Any, Generic, TypeVar
 DATA = Path(__file__).resolve().parent / "data"
 COUNTRIES = ("GB", "US", "IN", "PL", "DE", "KE", "CN", "TH")
 """Countries people live in; UA is a name origin only."""
-RANK_EXPONENT = 0.5
-"""Weight of the k-th most frequent name is 1 / k**RANK_EXPONENT (k from 1)."""
+SURNAME_EXPONENT = 0.5
+"""Weight of the k-th most frequent surname of a list is 1 / k**SURNAME_EXPONENT (k from 1):
+Smith is about a tenth of the British top 40, as in the counts."""
+GIVEN_EXPONENT = 0.3
+"""Flatter for given names: the short lists stand for all names, and the most frequent
+adult name is some 3-5% of its sex, not a tenth."""
 
 T = TypeVar("T")
 
@@ -37,8 +41,8 @@ class Weighted(Generic[T]):
         self._total = self._cumulative[-1]
 
     @classmethod
-    def by_rank(cls, items: Sequence[T]) -> Weighted[T]:
-        return cls(items, [1.0 / (rank**RANK_EXPONENT) for rank in range(1, len(items) + 1)])
+    def by_rank(cls, items: Sequence[T], exponent: float) -> Weighted[T]:
+        return cls(items, [1.0 / (rank**exponent) for rank in range(1, len(items) + 1)])
 
     def draw(self, rng: random.Random) -> T:
         index = bisect.bisect_right(self._cumulative, rng.random() * self._total)
@@ -112,10 +116,15 @@ class Country:
     diaspora: tuple[tuple[str, float], ...]
     male: Weighted[GivenName]
     female: Weighted[GivenName]
+    given_borrow: tuple[str, float] | None  # (country, share): given names from its lists
+    given_parts_share: float  # share of given names composed from `given_parts`
+    given_parts_male: tuple[tuple[tuple[str, str | None], ...], ...]  # (romanised, script)
+    given_parts_female: tuple[tuple[tuple[str, str | None], ...], ...]
     middle: tuple[str, ...]
     middle_male: tuple[str, ...]
     middle_female: tuple[str, ...]
     surnames: Weighted[Surname]
+    patronymic_share: float  # share of surnames that are a (male) given name
     surname_parts: tuple[tuple[str, ...], ...]
     streets: tuple[Street, ...]
     street_types: tuple[tuple[str, str], ...]
@@ -130,6 +139,9 @@ class Country:
 
     def given(self, sex: str) -> Weighted[GivenName]:
         return self.male if sex == "M" else self.female
+
+    def given_parts(self, sex: str) -> tuple[tuple[tuple[str, str | None], ...], ...]:
+        return self.given_parts_male if sex == "M" else self.given_parts_female
 
     def __repr__(self) -> str:
         return f"Country({self.code})"
@@ -192,6 +204,14 @@ def _street(entry: Any) -> Street:
     return Street(entry) if isinstance(entry, str) else Street(entry[0], entry[1])
 
 
+def _parts(lists: Sequence[Sequence[str]]) -> tuple[tuple[tuple[str, str | None], ...], ...]:
+    """Name parts written `Pinyin|Hanzi` (or just romanised) as (romanised, script)."""
+    return tuple(
+        tuple((roman, script or None) for roman, _, script in (p.partition("|") for p in part))
+        for part in lists
+    )
+
+
 def _pairs(entries: Sequence[Sequence[Any]]) -> Weighted[str]:
     return Weighted([e[0] for e in entries], [float(e[1]) for e in entries])
 
@@ -201,6 +221,8 @@ def country(code: str) -> Country:
     """The country (or name origin) `code` (GB, US, ..., UA), read once."""
     doc = tomllib.loads((DATA / f"{code.lower()}.toml").read_text("utf-8"))
     given = doc["given"]
+    parts = given.get("parts", {})
+    borrow = given.get("borrow")
     address = doc.get("address", {})
     style = doc.get("address_style", "")
     cities = [_city(c, style) for c in doc.get("cities", ())]
@@ -220,12 +242,17 @@ def country(code: str) -> Country:
         email_domains=_pairs(doc.get("email_domains", no_domains)),
         old_email_domains=_pairs(doc.get("old_email_domains", no_domains)),
         diaspora=tuple((origin.upper(), float(w)) for origin, w in doc.get("diaspora", ())),
-        male=Weighted.by_rank([_given(e, "M") for e in given["male"]]),
-        female=Weighted.by_rank([_given(e, "F") for e in given["female"]]),
+        male=Weighted.by_rank([_given(e, "M") for e in given["male"]], GIVEN_EXPONENT),
+        female=Weighted.by_rank([_given(e, "F") for e in given["female"]], GIVEN_EXPONENT),
+        given_borrow=(borrow[0], float(borrow[1])) if borrow else None,
+        given_parts_share=float(parts.get("share", 0.0)),
+        given_parts_male=_parts(parts.get("male", ())),
+        given_parts_female=_parts(parts.get("female", ())),
         middle=tuple(given.get("middle", ())),
         middle_male=tuple(given.get("middle_male", ())),
         middle_female=tuple(given.get("middle_female", ())),
-        surnames=Weighted.by_rank([_surname(e) for e in doc["surnames"]["list"]]),
+        surnames=Weighted.by_rank([_surname(e) for e in doc["surnames"]["list"]], SURNAME_EXPONENT),
+        patronymic_share=float(doc["surnames"].get("patronymic_share", 0.0)),
         surname_parts=tuple(tuple(part) for part in doc["surnames"].get("surname_parts", ())),
         streets=tuple(_street(s) for s in address.get("streets", ())),
         street_types=tuple((long, short) for long, short in address.get("street_types", ())),
