@@ -19,13 +19,13 @@ from functools import lru_cache
 from typing import Any, cast
 
 import networkx as nx
-from nicknames import NickNamer
 from rapidfuzz.distance import DamerauLevenshtein
 
 from identity.clustering import DETERMINISTIC, split_by_attribute
 from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidCursor, UnknownProfile
 from identity.matching.comparisons import date_comparison, name_comparison
+from identity.matching.names import name_forms
 from identity.model import (
     IdentifierFlagReason,
     IdentifierKey,
@@ -554,7 +554,6 @@ def find_paths(
 
 _FIRST_NAMES = name_comparison("first_name", nicknames=True)
 _DATES = date_comparison("birth_date")
-_NICKNAMES = NickNamer()
 _NAME_CONFLICT = {len(_FIRST_NAMES.levels) - 1}
 """Only "else": nicknames, spellings and one typo are one name, as the matcher's veto has it."""
 _DATE_CONFLICT = {i for i, name in enumerate(_DATES.level_names) if name in ("same_year", "else")}
@@ -573,7 +572,7 @@ def _names_conflict(a: str, b: str) -> bool:
     return not any(
         DamerauLevenshtein.distance(form, y) <= 1
         for x, y in ((a, b), (b, a))
-        for form in _NICKNAMES.nicknames_of(x) | _NICKNAMES.canonicals_of(x)
+        for form in name_forms(x)
     )
 
 

@@ -482,7 +482,10 @@ def _slug(name: str) -> str:
 
 
 def _canonical_email(address: str) -> str:
-    """The form the matcher compares (rules.toml providers), so variants never collide."""
+    """The form the matcher compares (rules.toml providers), so variants never collide.
+    Stricter than the rules for Microsoft's domains, which it still treats as one: kept,
+    since loosening it would change every generated population, and it only means the
+    demo never gives two people jsmith@hotmail.com and jsmith@outlook.com."""
     local, _, domain = address.lower().partition("@")
     if domain in ("gmail.com", "googlemail.com"):
         return f"{local.split('+')[0].replace('.', '')}@gmail.com"

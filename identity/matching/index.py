@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from identity.matching.comparisons import full_name_value
 from identity.matching.linker import _DERIVED, LinkageSettings
 from identity.model import JSONValue, MatchRow, RecordId, RecordRef, SourceRecord
 from identity.normalise import normalise_name, normalise_text
@@ -31,6 +32,7 @@ INDEX_KEY = "match_index"
 INDEX_FORMAT = 2
 """Bumped when the way fields or keys are derived changes, which forces a rebuild."""
 _NAME_KINDS = {"first_name", "name"}
+_FULL_NAME_KINDS = {"full_name"}
 _REBUILD_BATCH = 10_000
 
 Progress = Callable[[int], None]
@@ -78,9 +80,13 @@ class MatchIndex:
         self._checked = False
         self.fields = [c.field for c in settings.comparisons]
         kinds = rules.matching.fields if rules.matching else {}
-        self._cleaners = {
-            name: normalise_name if kinds.get(name) in _NAME_KINDS else normalise_text
-            for name in self.fields
+        self._cleaners = {name: _cleaner(kinds.get(name)) for name in self.fields}
+        # Per blocking key's field, the comparison it may be read from (a surname from a
+        # full name: Comparison.blocking_value).
+        self._borrowed = {
+            part: comparison
+            for comparison in settings.comparisons
+            for part in comparison.part_fields
         }
 
     # -- deriving rows ---------------------------------------------------------------------
@@ -112,6 +118,9 @@ class MatchIndex:
             for key in rule_keys(rule):
                 base, _, form = key.partition(":")
                 value = fields.get(base)
+                lender = self._borrowed.get(base)
+                if lender is not None:
+                    value = lender.blocking_value(base, fields)
                 if form and value is not None:
                     value = _DERIVED[form](value)
                 if value is None:
@@ -190,3 +199,12 @@ class MatchIndex:
     def all_rows(self) -> Iterator[MatchRow]:
         for batch in self.store.iter_match_rows():
             yield from batch
+
+
+def _cleaner(kind: str | None) -> Callable[[str], str]:
+    """How a compared attribute of this comparison kind is normalised: names transliterated
+    (``Зоя`` = ``zoya``), a full name also cut into its words without titles (``Mr J.
+    Smith-Jones``: ``j smith jones``), anything else as text."""
+    if kind in _FULL_NAME_KINDS:
+        return lambda raw: full_name_value([normalise_name(raw)])
+    return normalise_name if kind in _NAME_KINDS else normalise_text

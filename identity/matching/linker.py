@@ -12,7 +12,7 @@ is a list of keys, a key being a field or a derived form of it (``surname:sound`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jellyfish
 import numpy as np
@@ -21,7 +21,7 @@ import pandas as pd
 import recordlinkage.index
 
 from identity.errors import ConfigError
-from identity.matching.comparisons import KINDS, MISSING, Comparison, LevelIndex, Strings
+from identity.matching.comparisons import KINDS, MISSING, Comparison, LevelIndex, Mask, Strings
 from identity.matching.model import MatchModel, Vectors, probabilities
 from identity.rules import (
     DEFAULT_MAX_BLOCK_SIZE,
@@ -73,7 +73,7 @@ class LinkageSettings:
                     f"unknown comparison kind '{kind}' (known: {', '.join(sorted(KINDS))})",
                     field=f"comparisons.{name}",
                 )
-            comparisons.append(KINDS[kind](name))
+            comparisons.append(_resolved(KINDS[kind](name), fields))
         rules: list[BlockingRule] = [
             rule if isinstance(rule, SortedNeighbourhoodRule) else tuple(rule) for rule in blocking
         ]
@@ -106,6 +106,64 @@ class LinkageSettings:
             review_threshold,
             max_block_size,
         )
+
+
+def _fields_of_kinds(kinds: tuple[str, ...], fields: dict[str, str]) -> tuple[str, ...]:
+    """Per comparison kind, the field of that kind (``first_name`` and ``last_name`` first,
+    as the packaged rules name them); empty unless every kind has a field."""
+    found = []
+    for kind in kinds:
+        named = [name for name, k in fields.items() if k == kind]
+        preferred = "last_name" if kind == "name" else kind
+        if not named:
+            return ()
+        found.append(preferred if preferred in named else named[0])
+    return tuple(found)
+
+
+def _resolved(comparison: Comparison, fields: dict[str, str]) -> Comparison:
+    """The comparison with its part and overlapping fields named in this configuration."""
+    if comparison.parts is not None:
+        parts = replace(comparison.parts, fields=_fields_of_kinds(comparison.parts.kinds, fields))
+        comparison = replace(comparison, parts=parts)
+    if comparison.overlap is not None:
+        found = _fields_of_kinds(comparison.overlap.kinds, fields)
+        comparison = replace(comparison, overlap=replace(comparison.overlap, fields=found))
+    return comparison
+
+
+def covered_records(frame: pd.DataFrame, comparison: Comparison) -> Mask | None:
+    """Which records of a frame have every field the comparison overlaps (a pair of two
+    such records: :meth:`Comparison.settle_overlap`); None if it overlaps none."""
+    if not comparison.overlap_fields:
+        return None
+    found: Mask = np.logical_and.reduce(
+        [frame[f].to_numpy(dtype=object).astype(bool) for f in comparison.overlap_fields]
+    )
+    return found
+
+
+def compared_values(
+    frame: pd.DataFrame, comparison: Comparison, rows: Positions | None = None
+) -> Strings:
+    """A comparison's value of the records of a frame: its own, else its parts joined
+    (:meth:`Comparison.value_of`); joined only at ``rows`` if given (the records whose
+    pairs need it: joining every first and last name of a million records costs seconds)."""
+    values: Strings = frame[comparison.field].to_numpy(dtype=object)
+    if comparison.parts is None or not comparison.part_fields:
+        return values
+    columns = [frame[p].to_numpy(dtype=object) for p in comparison.part_fields]
+    fill = np.logical_and.reduce([c.astype(bool) for c in columns]) & ~values.astype(bool)
+    if rows is not None:
+        wanted = np.zeros(len(values), dtype=bool)
+        wanted[rows] = True
+        fill &= wanted
+    at = np.flatnonzero(fill)
+    if len(at):
+        values = values.copy()
+        join = comparison.parts.join
+        values[at] = [join([str(c[i]) for c in columns]) for i in at]
+    return values
 
 
 @dataclass(slots=True)
@@ -173,13 +231,30 @@ class Linker:
 
     # -- candidates ------------------------------------------------------------------------
 
-    @staticmethod
-    def _keys(frame: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
+    def _blocking_column(self, frame: pd.DataFrame, base: str) -> Strings:
+        """A field's values for blocking: a part of another field (a full name's surname)
+        is read from that field where a record has it but not the part
+        (:meth:`Comparison.blocking_value`), so records with only a full name meet the
+        records with a given name and surname under the same rules."""
+        values: Strings = frame[base].to_numpy(dtype=object)
+        for comparison in self.settings.comparisons:
+            if comparison.parts is None or base not in comparison.part_fields:
+                continue
+            own = frame[comparison.field].to_numpy(dtype=object)
+            borrow = np.flatnonzero(~values.astype(bool) & own.astype(bool))
+            if len(borrow):
+                values = values.copy()
+                position = comparison.part_fields.index(base)
+                split = comparison.parts.split
+                values[borrow] = [split(str(v))[position] for v in own[borrow]]
+        return values
+
+    def _keys(self, frame: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
         """The rule's blocking keys, one column per key, rows by position."""
         columns: dict[str, object] = {}
         for number, key in enumerate(rule_keys(rule)):
             base, _, form = key.partition(":")
-            values = frame[base].to_numpy(dtype=object)
+            values = self._blocking_column(frame, base)
             if form:
                 # Derived once per distinct value; missing (code -1) stays missing.
                 codes, uniques = pd.factorize(values)
@@ -308,13 +383,23 @@ class Linker:
         frame: pd.DataFrame,
         other: pd.DataFrame | None,
     ) -> tuple[Vectors, dict[int, Strings]]:
-        right_frame = frame if other is None else other
         vectors = np.empty((len(left), len(self.settings.comparisons)), dtype=np.int8)
         exact: dict[int, Strings] = {}
         for column, comparison in enumerate(self.settings.comparisons):
-            a = frame[comparison.field].to_numpy(dtype=object)
-            b = None if other is None else right_frame[comparison.field].to_numpy(dtype=object)
-            vectors[:, column] = _levels(comparison, a, b, left, right)
+            covered_a = covered_records(frame, comparison)
+            covered_b = covered_a if other is None else covered_records(other, comparison)
+            both = None
+            needed_left, needed_right = left, right
+            if covered_a is not None and covered_b is not None:
+                both = covered_a[left] & covered_b[right]
+                needed_left, needed_right = left[~both], right[~both]
+            if other is None:
+                a = compared_values(frame, comparison, np.concatenate([needed_left, needed_right]))
+                b = None
+            else:
+                a = compared_values(frame, comparison, needed_left)
+                b = compared_values(other, comparison, needed_right)
+            vectors[:, column] = _levels(comparison, a, b, left, right, both)
             if comparison.term_frequency:
                 exact[column] = a[left]
         return vectors, exact
@@ -340,8 +425,11 @@ class Linker:
         model.estimate_u(vectors)
         combined = frame if other is None else pd.concat([frame, other])
         for comparison in self.settings.comparisons:
-            if comparison.term_frequency:
-                model.estimate_term_frequencies(comparison.name, combined[comparison.field])
+            # A field made of parts whose records all have only the parts is never compared
+            # (MISSING): no frequencies of every composed full name in the model document.
+            if comparison.term_frequency and combined[comparison.field].astype(bool).any():
+                values = compared_values(combined, comparison)
+                model.estimate_term_frequencies(comparison.name, list(values))
         # The candidates are blocked and compared once; each blocking rule's EM session
         # takes its rows of the union.
         blocked = self._block(frame, other)
@@ -353,7 +441,7 @@ class Linker:
         iterations = 0
         for rule, rows in zip(self.settings.blocking, blocked.by_rule, strict=True):
             # A sorted neighbourhood's key mostly agrees too (neighbours are near values).
-            blocked_fields = {key.partition(":")[0] for key in rule_keys(rule)}
+            blocked_fields = self._blocked_fields(rule)
             columns = [
                 i for i, c in enumerate(self.settings.comparisons) if c.field not in blocked_fields
             ]
@@ -385,6 +473,20 @@ class Linker:
         self.model = model
         return model
 
+    def _blocked_fields(self, rule: BlockingRule) -> set[str]:
+        """The fields a rule's pairs mostly agree on: its keys' fields; a field made of
+        parts where a part is blocked on (records with only a full name are blocked by its
+        words: the surname rule makes full names agree); its parts where it is."""
+        keys = {key.partition(":")[0] for key in rule_keys(rule)}
+        found = set(keys)
+        for comparison in self.settings.comparisons:
+            parts = set(comparison.part_fields)
+            if parts & keys:
+                found.add(comparison.field)
+            if comparison.field in keys:
+                found |= parts
+        return found
+
     def score(
         self, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> tuple[pd.MultiIndex, ScoredPairs]:
@@ -409,9 +511,12 @@ def _levels(
     b: Strings | None,
     left: Positions,
     right: Positions,
+    both: Mask | None = None,
 ) -> LevelIndex:
     """The comparison's level of each pair (``a[left[i]]``, ``b[right[i]]``), computed once
-    per distinct pair of values. ``b`` is None when both sides come from ``a``."""
+    per distinct pair of values. ``b`` is None when both sides come from ``a``. The pairs
+    in ``both`` (both records have the comparison's overlapping fields) are settled by
+    :meth:`Comparison.settle_overlap` without running the levels."""
     # One code per distinct value over both sides; None and NaN (code -1) and "" are not
     # present, and a pair with a side not present is MISSING.
     codes, uniques = pd.factorize(a if b is None else np.concatenate([a, b]))
@@ -422,6 +527,10 @@ def _levels(
     codes_b = codes_a if b is None else codes[len(a) :]
     at_a, at_b = codes_a[left], codes_b[right]
     present = valid[at_a] & valid[at_b]
+    settled = None
+    if both is not None:
+        settled = present & both
+        present &= ~both
     width = len(uniques) + 1
     pair_codes = at_a[present].astype(np.int64) * width + at_b[present]
     inverse, distinct = pd.factorize(pair_codes)
@@ -430,4 +539,6 @@ def _levels(
     )
     out = np.full(len(left), MISSING, dtype=np.int8)
     out[present] = found[inverse]
+    if settled is not None:
+        comparison.settle_overlap(out, settled, at_a == at_b)
     return out

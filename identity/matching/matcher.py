@@ -29,7 +29,13 @@ import pandas as pd
 
 from identity.errors import ConfigError
 from identity.matching.index import MatchIndex, model_fingerprint
-from identity.matching.linker import BlockingCap, LinkageSettings, Linker, ScoredPairs
+from identity.matching.linker import (
+    BlockingCap,
+    LinkageSettings,
+    Linker,
+    ScoredPairs,
+    compared_values,
+)
 from identity.matching.model import MatchModel
 from identity.model import JSONValue, Link, LinkType, RecordId, SourceRecord
 from identity.resolution import Resolver
@@ -154,8 +160,13 @@ class ProbabilisticMatcher:
         """MATCH and REVIEW links of the scored pairs at or above the review threshold."""
         links: list[Link] = []
         chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
+        # The left record's value of each term-frequency column, for the pairs chosen.
+        comparisons = self.settings.comparisons
+        rows = frame.index.get_indexer(scored.left[chosen])
         tf_values = {
-            column: dict(zip(frame.index, frame[self._names[column]], strict=True))
+            column: dict(
+                zip(frame.index, compared_values(frame, comparisons[column], rows), strict=True)
+            )
             for column in self._tf_columns
         }
         explainer = model.explainer()

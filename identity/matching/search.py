@@ -32,9 +32,10 @@ import pandas as pd
 
 from identity.cursors import decode_cursor, encode_cursor
 from identity.errors import ConfigError, InvalidArgument, InvalidCursor, InvalidIdentifier
-from identity.matching.comparisons import MISSING, Comparison, name_forms
+from identity.matching.comparisons import MISSING, Comparison
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.matching.model import MatchModel, probability
+from identity.matching.names import SUFFIXES, TITLES, name_forms
 from identity.model import (
     Identifier,
     IdentifierKey,
@@ -57,8 +58,6 @@ ARGUMENTS = ("name", "postcode", "birthDate", "email", "phone")
 """The criteria as the API names them; errors name the argument at fault."""
 _CURSOR = "search"
 
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev"})
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 _MONTHS = {
     name.casefold(): number
     for names in (calendar.month_name, calendar.month_abbr)
@@ -189,9 +188,9 @@ def name_readings(text: str) -> list[tuple[str | None, str | None]]:
 
 def _words(text: str) -> list[str]:
     words = unicodedata.normalize("NFKC", text).split()
-    while words and words[0].rstrip(".").casefold() in _TITLES:
+    while words and words[0].rstrip(".").casefold() in TITLES:
         words = words[1:]
-    while len(words) > 1 and words[-1].rstrip(".").casefold() in _SUFFIXES:
+    while len(words) > 1 and words[-1].rstrip(".").casefold() in SUFFIXES:
         words = words[:-1]
     return words
 
@@ -650,10 +649,18 @@ class _Ranker:
         self.levels: dict[tuple[int, str], Levels] = {}
         self.weights: dict[tuple[int, str], Floats] = {}
         for column, comparison in enumerate(comparisons):
-            values = [reading.get(comparison.field) for reading in readings]
-            for value in dict.fromkeys(v for v in values if v):
-                found = self._found(comparison.field, value, holders)
+            compared = [comparison.value_of(reading) for reading in readings]
+            values = [value for value, _ in compared]
+            for value, whole in dict(compared).items():
+                if not value:
+                    continue
+                found = self._found(comparison, value, holders)
                 levels = _compare(comparison, value, found)
+                if whole:
+                    both = np.fromiter((covered for _, covered in found), bool, len(found))
+                    both &= levels != MISSING
+                    same = np.fromiter((v == value for v, _ in found), bool, len(found))
+                    comparison.settle_overlap(levels, both, same)
                 weights = np.asarray([*table(column, value), 0.0], dtype=np.float64)
                 self.levels[(column, value)] = levels
                 # MISSING (-1) takes the trailing 0.0: no evidence either way.
@@ -666,28 +673,34 @@ class _Ranker:
         self.best = scores[self.chosen, np.arange(len(rows))]
 
     def _found(
-        self, field: str, value: str, holders: Mapping[IdentifierKey, set[RecordId]]
-    ) -> list[str | None]:
-        """The candidates' values of ``field``; a record holding the searched identifier
-        among several (the index keeps one per record) shows the searched one."""
-        found = [row.fields.get(field) for row in self.rows]
-        held = holders.get(IdentifierKey(field, value))
+        self,
+        comparison: Comparison,
+        value: str,
+        holders: Mapping[IdentifierKey, set[RecordId]],
+    ) -> list[tuple[str | None, bool]]:
+        """The candidates' compared values (:meth:`Comparison.value_of`: with whether they
+        have every overlapping field); a record holding the searched identifier among
+        several (the index keeps one per record) shows the searched one."""
+        found = [comparison.value_of(row.fields) for row in self.rows]
+        held = holders.get(IdentifierKey(comparison.field, value))
         if held:
             for c, row in enumerate(self.rows):
                 if row.record_id in held:
-                    found[c] = value
+                    found[c] = (value, False)
         return found
 
     def explain(self, candidate: int) -> tuple[FieldEvidence, ...]:
         reading = self.probe.readings[int(self.chosen[candidate])]
         evidence = []
         for column, comparison in enumerate(self.comparisons):
-            value = reading.get(comparison.field)
+            value, probe_covered = comparison.value_of(reading)
             if not value:
                 continue
             level = int(self.levels[(column, value)][candidate])
             row = self.rows[candidate]
-            found = row.fields.get(comparison.field)
+            found, covered = comparison.value_of(row.fields)
+            if level == MISSING and probe_covered and covered:
+                continue  # a full name beside the first and last name that explain it
             if level == 0:
                 found = value  # exact, or the searched identifier among the record's
             evidence.append(
@@ -702,9 +715,11 @@ class _Ranker:
         return tuple(evidence)
 
 
-def _compare(comparison: Comparison, value: str, found: Sequence[str | None]) -> Levels:
+def _compare(
+    comparison: Comparison, value: str, found: Sequence[tuple[str | None, bool]]
+) -> Levels:
     """The level of (``value``, each found value), compared once per distinct value."""
-    codes, uniques = pd.factorize(np.asarray(found, dtype=object))
+    codes, uniques = pd.factorize(np.asarray([v for v, _ in found], dtype=object))
     levels = comparison.compare([value] * len(uniques), list(uniques))
     out = np.full(len(found), MISSING, dtype=np.int8)
     present = codes >= 0

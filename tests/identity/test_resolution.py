@@ -63,6 +63,22 @@ def partition(graph: IdentityGraph) -> set[frozenset[RecordRef]]:
     return {frozenset(g) for g in groups.values()}
 
 
+def test_hotmail_and_outlook_addresses_of_one_name_stay_two_people(graph: IdentityGraph) -> None:
+    # Two Microsoft domains, two namespaces: jsmith@hotmail.com is not jsmith@outlook.com.
+    ingest(graph, "crm", {"id": "1", "email": "jsmith@hotmail.com", "first": "John"})
+    ingest(graph, "shop", {"id": "a", "email": "JSmith@Outlook.com", "first": "Jane"})
+    ingest(graph, "shop", {"id": "b", "email": "jsmith+orders@hotmail.com"})
+    assert profile_of(graph, "crm", "1") != profile_of(graph, "shop", "a")
+    # A +tag is the same Hotmail mailbox.
+    assert profile_of(graph, "crm", "1") == profile_of(graph, "shop", "b")
+
+
+def test_googlemail_and_gmail_addresses_of_one_name_are_one_person(graph: IdentityGraph) -> None:
+    ingest(graph, "crm", {"id": "1", "email": "John.Smith@googlemail.com", "first": "John"})
+    ingest(graph, "shop", {"id": "a", "email": "johnsmith+shop@gmail.com"})
+    assert profile_of(graph, "crm", "1") == profile_of(graph, "shop", "a")
+
+
 def test_records_sharing_an_email_across_sources_become_one_profile(graph: IdentityGraph) -> None:
     ingest(graph, "crm", {"id": "1", "email": "Ann.Lee@Example.com", "first": "Ann"})
     ingest(graph, "shop", {"id": "a", "email": "ann.lee@example.com "})
