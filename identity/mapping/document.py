@@ -167,24 +167,7 @@ class SourceMapping:
         keep_unknown = doc.get("keep_unknown", True)
         if not isinstance(keep_unknown, bool):
             raise ConfigError("must be true or false", path=path, field="keep_unknown")
-        fmt = optional_text(doc.get("format"), path, "format")
-        if fmt is not None and fmt not in FORMATS:
-            raise ConfigError(
-                f"must be one of {', '.join(FORMATS)}, got {fmt!r}", path=path, field="format"
-            )
-        delimiter = doc.get("csv_delimiter", ",")
-        if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise ConfigError(
-                f"must be a single character, got {delimiter!r}", path=path, field="csv_delimiter"
-            )
-        encoding = doc.get("encoding", DEFAULT_ENCODING)
-        problem = encoding_problem(encoding) if isinstance(encoding, str) else None
-        if not isinstance(encoding, str) or problem is not None:
-            raise ConfigError(
-                problem or f"must be the name of a text encoding, got {encoding!r}",
-                path=path,
-                field="encoding",
-            )
+        fmt, delimiter, encoding = file_settings(doc, path)
         allow_multiline = doc.get("allow_multiline", False)
         if not isinstance(allow_multiline, bool):
             raise ConfigError("must be true or false", path=path, field="allow_multiline")
@@ -562,3 +545,27 @@ def _consent_fields(
             )
         found[purpose] = name
     return found
+
+
+def file_settings(doc: Mapping[str, Any], path: str) -> tuple[str | None, str, str]:
+    """A mapping's ``format``, ``csv_delimiter`` and ``encoding``, checked: record and
+    event mappings read their files the same way."""
+    fmt = optional_text(doc.get("format"), path, "format")
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(
+            f"must be one of {', '.join(FORMATS)}, got {fmt!r}", path=path, field="format"
+        )
+    delimiter = doc.get("csv_delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(
+            f"must be a single character, got {delimiter!r}", path=path, field="csv_delimiter"
+        )
+    encoding = doc.get("encoding", DEFAULT_ENCODING)
+    problem = encoding_problem(encoding) if isinstance(encoding, str) else None
+    if not isinstance(encoding, str) or problem is not None:
+        raise ConfigError(
+            problem or f"must be the name of a text encoding, got {encoding!r}",
+            path=path,
+            field="encoding",
+        )
+    return fmt, delimiter, encoding

@@ -21,10 +21,9 @@ from identity.errors import ConfigError, InvalidIdentifier
 from identity.mapping.dates import parse_datetime
 from identity.mapping.document import (
     DEFAULT_ENCODING,
-    FORMATS,
     IdentifierField,
     check_path,
-    encoding_problem,
+    file_settings,
     identifier_fields,
     mapped_field,
     optional_text,
@@ -127,24 +126,7 @@ class EventMapping:
                 field="timezone",
             ) from None
         region, region_field = phone_region_setting(doc.get("phone_region"), path)
-        fmt = optional_text(doc.get("format"), path, "format")
-        if fmt is not None and fmt not in FORMATS:
-            raise ConfigError(
-                f"must be one of {', '.join(FORMATS)}, got {fmt!r}", path=path, field="format"
-            )
-        delimiter = doc.get("csv_delimiter", ",")
-        if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise ConfigError(
-                f"must be a single character, got {delimiter!r}", path=path, field="csv_delimiter"
-            )
-        encoding = doc.get("encoding", DEFAULT_ENCODING)
-        problem = encoding_problem(encoding) if isinstance(encoding, str) else None
-        if not isinstance(encoding, str) or problem is not None:
-            raise ConfigError(
-                problem or f"must be the name of a text encoding, got {encoding!r}",
-                path=path,
-                field="encoding",
-            )
+        fmt, delimiter, encoding = file_settings(doc, path)
         identifiers = identifier_fields(doc.get("identifiers", {}), path, rules)
         if not identifiers:
             raise ConfigError(

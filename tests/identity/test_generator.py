@@ -223,15 +223,21 @@ def test_dates_and_timestamps_read_as_the_mappings_say(demo: DemoFiles) -> None:
             for field, spec in mapping.get("attributes", {}).items()
             if isinstance(spec, dict) and spec.get("type") == "date"
         }
+        read_dates = 0
         for row in read(demo.files[source]):
             stamp = row[mapping["timestamp"]]
-            if stamp_format:
+            # strptime and fromisoformat raise on a value the mapping could not read.
+            parsed = (
                 datetime.strptime(stamp, stamp_format)
-            else:
-                datetime.fromisoformat(stamp)
+                if stamp_format
+                else datetime.fromisoformat(stamp)
+            )
+            assert 1900 < parsed.year < 2100, (source, stamp)
             for field, fmt in date_formats.items():
                 if row[field]:
-                    datetime.strptime(row[field], fmt)
+                    assert datetime.strptime(row[field], fmt).year > 1900, (source, row[field])
+                    read_dates += 1
+        assert read_dates > 0 or not date_formats, source
 
 
 def test_mappings_follow_the_format_and_name_only_fields_in_the_data(demo: DemoFiles) -> None:
