@@ -1,4 +1,10 @@
-"""The API over a real graph on a temporary SQLite store, with real tokens of each scope."""
+"""The API over a real graph on a temporary store, with real tokens of each scope.
+
+The store is SQLite unless the module says ``pytestmark = pytest.mark.both_stores``: then each
+of its tests that opens the graph runs once per backend of the store suite
+(tests/store/conftest.py: one place for the Neo4j server), each leg carrying its backend's
+mark (``pytest -m neo4j``, ``pytest -m "not neo4j"``).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,11 @@ from fastapi.testclient import TestClient
 
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
+from identity.rules import load_rules
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
+from tests.store.conftest import BACKENDS, backend_params
 
 SHOP: dict[str, Any] = {
     "source": "shop",
@@ -107,9 +115,17 @@ def _no_idgraph_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that opens the graph runs on SQLite, or on every store in a module marked
+    ``both_stores``."""
+    if "store_backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_backend", backend_params(BACKENDS if both else ["sqlite"]))
+
+
 @pytest.fixture
-def graph(tmp_path: Path) -> Iterator[IdentityGraph]:
-    opened = IdentityGraph.open(f"sqlite:///{tmp_path}/s.db")
+def graph(store_backend: str, tmp_path: Path) -> Iterator[IdentityGraph]:
+    opened = IdentityGraph(BACKENDS[store_backend](tmp_path), load_rules(None))
     for doc in (SHOP, CRM):
         opened.ingest.register_source(SourceMapping.from_document(doc, rules=opened.rules))
     yield opened

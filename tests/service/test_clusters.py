@@ -18,6 +18,8 @@ from identity.mapping import SourceMapping
 from identity.model import JSONValue, Link, LinkType, RecordRef
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 CLUB: dict[str, Any] = {
     "source": "club",
     "key": "id",

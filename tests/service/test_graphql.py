@@ -7,10 +7,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import pytest
 import strawberry
 
 from service.graphql.schema import MaskUnexpected, Schema, _unexpected
 from tests.service.conftest import Api
+
+pytestmark = pytest.mark.both_stores
 
 FIELDS = """fragment P on Profile {
   id mergedFrom createdAt updatedAt

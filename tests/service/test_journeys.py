@@ -11,6 +11,8 @@ import pytest
 
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 JOURNEY = """query ($id: ID!, $first: Int!, $after: String, $types: [String!],

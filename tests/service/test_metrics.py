@@ -18,7 +18,7 @@ from service.app import create_app
 from service.config import Settings
 from service.metrics import GraphQLMetrics
 from tests.service.conftest import Api
-from tests.store.conftest import BACKENDS
+from tests.store.conftest import BACKENDS, backend_params
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -77,7 +77,7 @@ def test_metrics_need_no_token(make_api: Callable[..., Api]) -> None:
     assert api.client.get("/metrics").status_code == 200
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backend_params())
 def test_the_endpoint_reports_either_store(
     backend: str, tmp_path: Path, tokens_file: Path, tokens: dict[str, str]
 ) -> None:

@@ -16,6 +16,8 @@ from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 DEFINE = """mutation ($name: String!, $definition: JSON!) {

@@ -11,6 +11,8 @@ from identity.graph import IdentityGraph
 from identity.model import Link, LinkType, RecordRef
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 PROFILE = """query ($kind: String!, $value: String!) {
   profileByIdentifier(kind: $kind, value: $value) {
     id mergedFrom splitFrom records { source key }

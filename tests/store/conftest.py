@@ -16,6 +16,11 @@ The Neo4j leg runs against, in this order:
 If none can be had the Neo4j tests fail, naming why: a Neo4j leg that quietly skips is how
 an adapter goes untested. ``IDGRAPH_TEST_NEO4J=skip`` opts out explicitly (a developer
 without Java, say); CI never sets it.
+
+Each leg carries the pytest mark of its backend (:func:`backend_params`), so ``pytest -m
+neo4j`` runs every Neo4j leg and ``pytest -m "not neo4j"`` none of them. Neo4j is started
+lazily, by the first test that opens a store on it: a run that selects no Neo4j leg never
+starts a server. The service tests open their stores here too (tests/service/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from __future__ import annotations
 import atexit
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,9 +121,15 @@ def _neo4j(tmp_path: Path) -> Store:
 
 
 BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite, "neo4j": _neo4j}
+"""Each backend's factory; its name is also its pytest mark (registered in pyproject.toml)."""
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def backend_params(names: Iterable[str] = BACKENDS) -> list[Any]:
+    """``pytest.param`` per backend name, carrying that backend's mark and id."""
+    return [pytest.param(name, marks=getattr(pytest.mark, name), id=name) for name in sorted(names)]
+
+
+@pytest.fixture(params=backend_params())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened = BACKENDS[request.param](tmp_path)
     yield opened

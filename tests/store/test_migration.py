@@ -44,6 +44,13 @@ from identity.store.base import Store
 from tests.store.conftest import BACKENDS
 
 PAIRS = [("sqlite", "sqlite"), ("sqlite", "neo4j"), ("neo4j", "sqlite")]
+# A copy carries the mark of each backend it touches: `-m neo4j` runs both Neo4j copies.
+PAIR_PARAMS = [
+    pytest.param(
+        pair, marks=[getattr(pytest.mark, name) for name in sorted(set(pair))], id="->".join(pair)
+    )
+    for pair in PAIRS
+]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
 
@@ -268,7 +275,7 @@ def continued(snap: dict[str, Any], copied: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture(params=PAIRS, ids=["->".join(pair) for pair in PAIRS])
+@pytest.fixture(params=PAIR_PARAMS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
     source_backend, target_backend = request.param
     # The Neo4j one first: it is the one that may skip.

@@ -1,7 +1,8 @@
 """What only the Neo4j store does: its URLs, its errors, its schema, its round trips.
 
-Tests that need a server use the contract suite's Neo4j leg (see conftest) and skip with
-its reason where there is none; the rest run everywhere.
+Tests that need a server use the contract suite's Neo4j leg (see conftest), carry its
+``neo4j`` mark and fail (or, opted out, skip) with its reason where there is none; the rest
+run everywhere.
 """
 
 from __future__ import annotations
@@ -130,11 +131,13 @@ def test_an_unreachable_server_is_store_unavailable_quickly() -> None:
 # -- with a server -----------------------------------------------------------------------------
 
 
+@pytest.mark.neo4j
 def test_reopening_keeps_the_schema_version(neo4j_store: Neo4jStore) -> None:
     health = neo4j_store.health()
     assert health.ok and f"schema v{SCHEMA_VERSION}" in health.detail
 
 
+@pytest.mark.neo4j
 def test_ingesting_10k_records_takes_a_few_dozen_statements(
     neo4j_store: Neo4jStore, tmp_path: Path
 ) -> None:
@@ -243,6 +246,7 @@ def _explain(text: str) -> LiteralString:
     return cast(LiteralString, "EXPLAIN " + text)
 
 
+@pytest.mark.neo4j
 def test_statements_seek_their_keys_whatever_the_statistics(neo4j_store: Neo4jStore) -> None:
     # Neo4j plans a statement from the graph's statistics when it first sees it and reuses
     # the plan until they drift far enough. On a young graph (records but no links yet,
