@@ -7,14 +7,19 @@ order, so the same records always give the same profiles however they were inges
 A union that would give a profile more distinct values of a kind than the kind's
 ``max_per_profile`` allows, that would join two records a steward separated, or that a
 non-bridging kind (a shared device) would make between two people known by other
-identifiers, is refused: the lower-priority evidence gives way.
+identifiers, is refused: the lower-priority evidence gives way. The one exception is a
+matcher link between duplicate accounts within one source whose kinds' rules say
+``duplicates = "link"`` (identity/duplicates.py): it may join over those kinds' limits,
+and the values the two records carry then count as one holder's towards them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
+from identity.duplicates import duplicate_account
 from identity.model import IdentifierKey, Link, LinkType, RecordId, RecordRef
 from identity.rules import Rules
 
@@ -42,6 +47,27 @@ class Clustering:
     refused: list[RefusedUnion] = field(default_factory=list)
 
 
+def _joined(*groups: Iterable[set[str]]) -> list[set[str]]:
+    """Groups of values merged wherever they share a value (a holder's accounts)."""
+    merged: list[set[str]] = []
+    for group in chain(*groups):
+        together = set(group)
+        apart = []
+        for other in merged:
+            if other & together:
+                together |= other
+            else:
+                apart.append(other)
+        merged = [*apart, together]
+    return merged
+
+
+def _holders(values: set[str], groups: Iterable[set[str]]) -> int:
+    """How many holders' values of a kind a component holds: its distinct values, each
+    group of values duplicate accounts joined counting once."""
+    return len(values) - sum(len(g) - 1 for g in groups)
+
+
 class _Components:
     """Union-find that also tracks, per component, the limited identifier values it holds
     and the records it must never be joined with (kept only for components that have
@@ -66,6 +92,9 @@ class _Components:
         }
         self.known: set[RecordId] = {r for r in known if r in self.parent}
         """Roots of components holding a record with a linking identifier of a bridging kind."""
+        self.joined: dict[RecordId, dict[str, list[set[str]]]] = {}
+        """Per root, per kind, the groups of values that duplicate-account links declared
+        one holder's: each group counts as one value towards the limit."""
 
     def find(self, r: RecordId) -> RecordId:
         root = r
@@ -76,10 +105,16 @@ class _Components:
         return root
 
     def refusal(
-        self, ra: RecordId, rb: RecordId, limits: Mapping[str, int], bridges: bool = True
+        self,
+        ra: RecordId,
+        rb: RecordId,
+        limits: Mapping[str, int],
+        bridges: bool = True,
+        joining: Mapping[str, set[str]] | None = None,
     ) -> str | None:
         """Why joining components ``ra`` and ``rb`` is not allowed, or None. ``bridges``
-        False: the evidence is a kind that may not join two known people."""
+        False: the evidence is a kind that may not join two known people. ``joining``:
+        per kind, values the evidence declares one holder's (duplicate accounts)."""
         small, large = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
         if any(self.find(p) == large for p in self.cannot.get(small, ())):
             return "cannot_link"
@@ -88,16 +123,27 @@ class _Components:
         va, vb = self.values.get(ra), self.values.get(rb)
         if not va or not vb:
             return None
+        ja, jb = self.joined.get(ra, {}), self.joined.get(rb, {})
         for kind in va.keys() & vb.keys():
             limit = limits[kind]
-            union = len(va[kind] | vb[kind])
+            if not (ja.get(kind) or jb.get(kind) or (joining and kind in joining)):
+                union = len(va[kind] | vb[kind])
+                held_a, held_b = len(va[kind]), len(vb[kind])
+            else:
+                extra = [joining[kind]] if joining and kind in joining else []
+                groups = _joined(ja.get(kind, ()), jb.get(kind, ()), extra)
+                union = _holders(va[kind] | vb[kind], groups)
+                held_a = _holders(va[kind], ja.get(kind, ()))
+                held_b = _holders(vb[kind], jb.get(kind, ()))
             # A component already over the limit on its own (one record carrying two
             # customer ids) may still absorb records that add no new value.
-            if union > max(limit, len(va[kind]), len(vb[kind])):
+            if union > max(limit, held_a, held_b):
                 return f"max_per_profile:{kind}"
         return None
 
-    def union(self, ra: RecordId, rb: RecordId) -> None:
+    def union(
+        self, ra: RecordId, rb: RecordId, joining: Mapping[str, set[str]] | None = None
+    ) -> None:
         if len(self.members[ra]) < len(self.members[rb]):
             ra, rb = rb, ra
         self.parent[rb] = ra
@@ -107,6 +153,19 @@ class _Components:
             held = self.values.setdefault(ra, {})
             for kind, vals in moved.items():
                 held.setdefault(kind, set()).update(vals)
+        groups_b = self.joined.pop(rb, {})
+        if groups_b or joining:
+            groups_a = self.joined.get(ra, {})
+            kinds = groups_a.keys() | groups_b.keys() | (joining or {}).keys()
+            extra = joining or {}
+            self.joined[ra] = {
+                kind: _joined(
+                    groups_a.get(kind, ()),
+                    groups_b.get(kind, ()),
+                    [extra[kind]] if kind in extra else [],
+                )
+                for kind in kinds
+            }
         separated = self.cannot.pop(rb, None)
         if separated:
             self.cannot.setdefault(ra, set()).update(separated)
@@ -259,6 +318,17 @@ def cluster(
         if ra == rb:
             continue
         reason = comps.refusal(ra, rb, limits)
+        if reason is not None and reason.startswith("max_per_profile:"):
+            # Duplicate accounts within one source whose kinds' rules say "link": the
+            # two records' own values count as one holder's (the matcher made the pair a
+            # MATCH only if no required field counts against it).
+            held_a, held_b = limited.get(link.a, {}), limited.get(link.b, {})
+            found = duplicate_account(rules, refs[link.a], refs[link.b], held_a, held_b)
+            if found is not None and found.policy == "link":
+                joining = {k: set(held_a[k]) | set(held_b[k]) for k in found.kinds}
+                if comps.refusal(ra, rb, limits, joining=joining) is None:
+                    comps.union(ra, rb, joining)
+                    continue
         if reason is None:
             comps.union(ra, rb)
         else:

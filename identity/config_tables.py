@@ -3,10 +3,14 @@ each refusal a ConfigError naming the file and the field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from identity.errors import ConfigError
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+"""A source's name, as mappings declare it and rules refer to it."""
 
 
 def only_settings(doc: Mapping[str, Any], allowed: set[str], path: str, prefix: str) -> None:

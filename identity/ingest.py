@@ -229,7 +229,12 @@ class IngestService:
             if self.matcher is not None:
                 # Duplicate refs in a batch share a record id: the last one was stored.
                 written = {w.record_id: r for r, w in zip(batch, writes, strict=True)}
-                found = self.matcher.link_records([(rid, written[rid]) for rid in seeds])
+                # A limited identifier that starts or stops linking (its cap) changes
+                # which of its holders' pairs are duplicate accounts: score them again.
+                found = self.matcher.link_records(
+                    [(rid, written[rid]) for rid in seeds],
+                    rescore=self.matcher.rescored_on(status_changed),
+                )
                 report.probabilistic_links += found.links
                 report.review_pairs += found.reviews
                 report.probabilistic_skipped = found.skipped

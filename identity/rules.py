@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from identity.config_tables import only_settings, positive_int
+from identity.config_tables import SOURCE_NAME, only_settings, positive_int
 from identity.errors import ConfigError, UnknownIdentifierKind
 from identity.limits import InputLimits, input_limits
 from identity.model import IdentifierFlagReason, IdentifierKey
@@ -22,6 +22,8 @@ from identity.privacy import PrivacyRules, privacy_rules
 
 NormaliserName = Literal["email", "phone", "id"]
 CaseRule = Literal["upper", "lower", "keep"]
+DuplicatePolicy = Literal["review", "link"]
+DUPLICATE_POLICIES: tuple[str, ...] = ("review", "link")
 NORMALISERS: tuple[str, ...] = ("email", "phone", "id")
 CASES: tuple[str, ...] = ("upper", "lower", "keep")
 SURVIVORSHIP_RULES: tuple[str, ...] = ("source_priority", "most_recent", "most_frequent")
@@ -37,6 +39,24 @@ class EmailProvider:
     remove_dots: bool = False
     remove_plus_tag: bool = False
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRule:
+    """What happens to likely duplicate accounts within one source: two records of a source
+    that each carry their own value of a limited kind (two CRM customer ids of one person),
+    which the kind's ``max_per_profile`` holds apart.
+
+    ``review`` (the default): the pair waits in the stewards' review queue, whose decision
+    overrides the limit. ``link``: a pair the matcher links (at or above the link
+    threshold, with no required field counting against it) joins over the limit."""
+
+    default: DuplicatePolicy = "review"
+    sources: Mapping[str, DuplicatePolicy] = field(default_factory=dict)
+    """Per source name, where it differs from ``default``."""
+
+    def policy(self, source: str) -> DuplicatePolicy:
+        return self.sources.get(source, self.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +81,9 @@ class KindRule:
     known (hold a linking identifier of a bridging kind). False for anonymous kinds: a
     family tablet's device id attaches a login to its person but never joins the two
     people who log in on it."""
+    duplicates: DuplicateRule = field(default_factory=DuplicateRule)
+    """Likely duplicate accounts within one source that this kind's limit holds apart:
+    reviewed (default) or linked (docs/sources.md, "Duplicate accounts within one source")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +147,19 @@ class MatchingRules:
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     """A blocking key held by more records than this gives no candidates (a shop's own
     phone number on thousands of receipts would otherwise pair them all)."""
+    duplicates_require_agreement: tuple[str, ...] = ()
+    """Fields that must not count against a likely duplicate account (weigh below zero in
+    its explanation) for a kind's ``duplicates = "link"`` to join it over the limit: a
+    person has one birth date and one name, however many accounts."""
+
+
+DEFAULT_DUPLICATES_REQUIRE_AGREEMENT: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "birth_date",
+)
+"""The packaged choice, for the ones of these fields a configuration compares."""
 
 
 DEFAULT_PURPOSES: tuple[str, ...] = ("email", "sms", "ads", "personalisation")
@@ -271,6 +307,7 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
             "providers",
             "same_attribute",
             "bridges",
+            "duplicates",
         },
         path,
         where + ".",
@@ -337,7 +374,47 @@ def _kind_rule(name: str, spec: object, default_cap: int, path: str) -> KindRule
         providers=providers,
         same_attribute=_optional_name(spec.get("same_attribute"), path, f"{where}.same_attribute"),
         bridges=bridges,
+        duplicates=_duplicate_rule(spec.get("duplicates"), limit, path, f"{where}.duplicates"),
     )
+
+
+def _duplicate_rule(value: object, limit: int | None, path: str, where: str) -> DuplicateRule:
+    """``"review"`` or ``"link"`` for every source, or a table of source = policy."""
+    if value is None:
+        return DuplicateRule()
+    if limit is None:
+        raise ConfigError(
+            "duplicates decides what a kind's max_per_profile holds apart: set "
+            "max_per_profile on this kind, or remove duplicates",
+            path=path,
+            field=where,
+        )
+    choices = " or ".join(f'"{p}"' for p in DUPLICATE_POLICIES)
+
+    def policy(raw: object, name: str) -> DuplicatePolicy:
+        if raw not in DUPLICATE_POLICIES:
+            raise ConfigError(f"must be {choices}, got {raw!r}", path=path, field=name)
+        return cast(DuplicatePolicy, raw)
+
+    if isinstance(value, str):
+        return DuplicateRule(default=policy(value, where))
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"must be {choices} for every source, or a table of source = policy, e.g. "
+            f'duplicates = {{ crm = "link" }}, got {value!r}',
+            path=path,
+            field=where,
+        )
+    sources: dict[str, DuplicatePolicy] = {}
+    for source, raw in value.items():
+        if not SOURCE_NAME.match(source):
+            raise ConfigError(
+                "must name a source: lower-case letters, digits, '_' and '-'",
+                path=path,
+                field=f"{where}.{source}",
+            )
+        sources[source] = policy(raw, f"{where}.{source}")
+    return DuplicateRule(sources=sources)
 
 
 def _optional_name(value: object, path: str, name: str) -> str | None:
@@ -425,6 +502,7 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
             "review_threshold",
             "require_agreement",
             "max_block_size",
+            "duplicates_require_agreement",
         },
         path,
         "matching.",
@@ -470,11 +548,24 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         raise ConfigError(
             "must be a list of compared fields", path=path, field="matching.require_agreement"
         )
+    duplicates_required = doc.get(
+        "duplicates_require_agreement",
+        [name for name in DEFAULT_DUPLICATES_REQUIRE_AGREEMENT if name in fields],
+    )
+    if not isinstance(duplicates_required, list) or any(
+        name not in fields for name in duplicates_required
+    ):
+        raise ConfigError(
+            "must be a list of compared fields (names in [matching.fields])",
+            path=path,
+            field="matching.duplicates_require_agreement",
+        )
     return MatchingRules(
         fields=dict(fields),
         blocking=rules,
         require_agreement=tuple(required),
         max_block_size=max_block_size,
+        duplicates_require_agreement=tuple(duplicates_required),
         **thresholds,
     )
 

@@ -30,6 +30,7 @@ from datetime import datetime
 
 from identity.audit import AuditService
 from identity.cursors import decode_cursor, decode_int_cursor, encode_cursor
+from identity.duplicates import DuplicateNote
 from identity.errors import (
     InvalidArgument,
     InvalidCursor,
@@ -70,7 +71,9 @@ class ActionResult:
 
 @dataclass(frozen=True, slots=True)
 class ReviewPair:
-    """A probabilistic pair between the review and link thresholds, waiting for a steward."""
+    """A probabilistic pair waiting for a steward: between the review and link thresholds,
+    vetoed by a required field, or duplicate accounts within one source that a limit holds
+    apart."""
 
     link: Link
     a: RecordRef
@@ -83,6 +86,23 @@ class ReviewPair:
         """The match probability (the matcher keeps it as the link's weight too)."""
         value = self.link.evidence.get("match_probability")
         return float(value) if isinstance(value, int | float) else self.link.weight
+
+    @property
+    def duplicate(self) -> DuplicateNote | None:
+        """The pair as duplicate accounts within one source, if it is."""
+        return DuplicateNote.of(self.link.evidence)
+
+    @property
+    def reason(self) -> str:
+        """Why the pair waits for a steward, in one sentence."""
+        vetoed = self.link.evidence.get("disagrees_on")
+        note = self.duplicate
+        if isinstance(vetoed, list) and vetoed:
+            said = f"{', '.join(str(f) for f in vetoed)} disagree{'s' if len(vetoed) == 1 else ''}"
+            return f"{said}: reviewed, never linked" + (f"; {note.reason()}" if note else "")
+        if note is not None:
+            return note.reason()
+        return "the match probability is between the review and link thresholds"
 
     @property
     def weight(self) -> float:

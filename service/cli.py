@@ -849,6 +849,11 @@ def link(store: StoreOption = None, rules: RulesOption = None) -> None:
         f"{report.links:,} links, {report.reviews:,} for review; profiles "
         f"{report.profiles_merged:,} merged, {report.profiles_split:,} split"
     )
+    if report.duplicates_held or report.duplicates_linked:
+        console.print(
+            f"duplicate accounts within one source: {report.duplicates_held:,} held for review "
+            f"by a limit per profile, {report.duplicates_linked:,} linked over it by the rules"
+        )
     capped = report.oversized_keys
     if capped.keys:
         largest = ", ".join(f"{key} ({n:,} records)" for n, key in capped.largest)

@@ -3,7 +3,6 @@ naming the file and the field (the format is documented in docs/sources.md)."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from identity.config_tables import SOURCE_NAME
 from identity.errors import ConfigError
 from identity.limits import printable, text_problem
 from identity.mapping.dates import format_problem
@@ -36,7 +36,6 @@ ATTRIBUTE_TYPES: tuple[str, ...] = (
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
 DEFAULT_PRIORITY = 50
 DEFAULT_ENCODING = "utf-8"
-_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
 _ATTRIBUTE_KEYS = frozenset({"name", "type", "format", "formats", "day_first"})
@@ -135,7 +134,7 @@ class SourceMapping:
                 field=unknown[0],
             )
         source = doc.get("source")
-        if not isinstance(source, str) or not _SOURCE_NAME.match(source):
+        if not isinstance(source, str) or not SOURCE_NAME.match(source):
             raise ConfigError(
                 "give the source's name: lower-case letters, digits, '_' and '-' "
                 f"(at most 64), got {source!r}",

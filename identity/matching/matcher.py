@@ -13,9 +13,13 @@ pairs in the review band as REVIEW links, each with its explanation as evidence:
 
 Both put a pair the same way round (the later record first, as recordlinkage's dedup
 index does) through the same comparisons and the same decision, so they give the same
-links for the same data. The resolver then re-clusters: limits from the deterministic
-rules and stewards' cannot-links still hold, because clustering refuses any union that
-breaks them.
+links for the same data. The decision includes duplicate accounts within one source
+(identity/duplicates.py): a pair whose own limited identifiers the limits hold apart is
+a REVIEW pair with a note, or, where the kind's rule says ``link``, a MATCH that may join
+over the limit. It counts only identifiers that link, so when one starts or stops
+linking (its cardinality cap) ingest scores its holders again. The resolver then
+re-clusters: limits from the deterministic rules and stewards' cannot-links still hold,
+because clustering refuses any union that breaks them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from identity.duplicates import NOTE, DuplicateAccounts
 from identity.errors import ConfigError
 from identity.matching.index import MatchIndex, model_fingerprint
 from identity.matching.linker import (
@@ -37,7 +42,7 @@ from identity.matching.linker import (
     compared_values,
 )
 from identity.matching.model import MatchModel
-from identity.model import JSONValue, Link, LinkType, RecordId, SourceRecord
+from identity.model import IdentifierKey, JSONValue, Link, LinkType, RecordId, SourceRecord
 from identity.resolution import Resolver
 from identity.rules import Rules
 from identity.store.base import Store
@@ -62,6 +67,11 @@ class LinkReport:
     oversized_keys: BlockingCap = field(default_factory=BlockingCap)
     """Blocking key values that gave no candidates, held by more than ``max_block_size``
     records."""
+    duplicates_held: int = 0
+    """Of the review pairs, duplicate accounts within one source that the matcher links
+    and a limit holds apart (``duplicates = "review"``, or evidence against them)."""
+    duplicates_linked: int = 0
+    """Of the links, duplicate accounts within one source joined over a limit by the rule."""
 
 
 @dataclass(slots=True)
@@ -110,6 +120,7 @@ class ProbabilisticMatcher:
         self._names = names
         self._tf_columns = [i for i, c in enumerate(self.settings.comparisons) if c.term_frequency]
         self._cached: tuple[JSONValue, MatchModel] | None = None
+        self.duplicates = DuplicateAccounts(store, rules)
 
     # -- frames and the model --------------------------------------------------------------
 
@@ -157,7 +168,8 @@ class ProbabilisticMatcher:
     # -- deciding links --------------------------------------------------------------------
 
     def _links(self, model: MatchModel, scored: ScoredPairs, frame: pd.DataFrame) -> list[Link]:
-        """MATCH and REVIEW links of the scored pairs at or above the review threshold."""
+        """MATCH and REVIEW links of the scored pairs at or above the review threshold,
+        duplicate accounts within one source decided by the rules."""
         links: list[Link] = []
         chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
         # The left record's value of each term-frequency column, for the pairs chosen.
@@ -186,7 +198,7 @@ class ProbabilisticMatcher:
                 else LinkType.REVIEW
             )
             links.append(Link(a, b, kind, MATCHER, chance, evidence))
-        return links
+        return self.duplicates.decide(links)
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -205,6 +217,7 @@ class ProbabilisticMatcher:
             seeds = self._changed_matches(record_ids, links)
             self.store.replace_links(record_ids, MATCHER, links)
             outcome = self.resolver.resolve(seeds, matcher_links_only=True)
+        outcomes = [link.evidence[NOTE].get("outcome") for link in links if NOTE in link.evidence]
         return LinkReport(
             records=len(frame),
             candidate_pairs=len(scored),
@@ -213,6 +226,8 @@ class ProbabilisticMatcher:
             profiles_merged=outcome.profiles_merged,
             profiles_split=outcome.profiles_split,
             oversized_keys=scored.capped,
+            duplicates_held=outcomes.count("held"),
+            duplicates_linked=outcomes.count("linked"),
         )
 
     def _changed_matches(self, record_ids: list[RecordId], links: list[Link]) -> list[RecordId]:
@@ -230,16 +245,34 @@ class ProbabilisticMatcher:
 
     # -- incremental -----------------------------------------------------------------------
 
-    def link_records(self, records: Sequence[tuple[RecordId, SourceRecord]]) -> IncrementalLinks:
+    def rescored_on(self, changed: Sequence[IdentifierKey]) -> list[RecordId]:
+        """The stored records to score again because these identifiers started or stopped
+        linking: the holders of limited kinds' values, whose pairs may have become (or
+        stopped being) duplicate accounts. Empty for every other kind."""
+        keys = [k for k in changed if k.kind in self.duplicates.kinds]
+        if not keys:
+            return []
+        return sorted({rid for ids in self.store.records_with(keys).values() for rid in ids})
+
+    def link_records(
+        self,
+        records: Sequence[tuple[RecordId, SourceRecord]],
+        rescore: Sequence[RecordId] = (),
+    ) -> IncrementalLinks:
         """Index arriving (new or changed) records and, when a model fits the settings,
         replace their probabilistic links by scoring them against every record sharing a
-        blocking key. Call inside the ingest's unit of work, before resolving."""
+        blocking key; ``rescore`` names stored records to score again the same way (see
+        :meth:`rescored_on`). Call inside the ingest's unit of work, before resolving."""
         result = IncrementalLinks()
         rows = self.index.put(records)
         model, why = self.current_model()
         if model is None or not self.index.is_current():
             result.skipped = why or "the match index is being rebuilt (run `idgraph train`)"
             return result
+        arriving_ids = {row.record_id for row in rows}
+        again = [rid for rid in rescore if rid not in arriving_ids]
+        if again:
+            rows = [*rows, *self.store.match_rows_of(again)]
         arriving = {row.record_id for row in rows}
         candidates = self.store.match_rows_with_keys({k for row in rows for k in row.keys})
         by_key: dict[str, list[RecordId]] = {}

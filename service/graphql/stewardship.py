@@ -12,6 +12,7 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
+from identity.duplicates import DuplicateNote
 from identity.errors import IdgraphError, StewardConflict
 from identity.model import ProfileChangeKind, ProfileChangeRecord, StoredAuditEntry
 from identity.stewardship import ActionResult, ReviewPair
@@ -152,7 +153,38 @@ class StewardMutations:
 # -- the review queue ---------------------------------------------------------------------
 
 
-@strawberry.type(description="A pair the model was unsure of, between review and link.")
+@strawberry.type(
+    description="Two records of one source that each carry their own value of a kind "
+    "limited per profile (two customer ids): likely one person's duplicate accounts."
+)
+class DuplicateAccount:
+    source: str
+    kinds: list[str] = strawberry.field(description="The limited kinds the pair breaks.")
+    rule: str = strawberry.field(
+        description='The kinds\' `duplicates` rule for the source: "review" or "link".'
+    )
+    reached_link_threshold: bool = strawberry.field(
+        description="The matcher links the pair; only the limit holds it for review."
+    )
+    counts_against: list[str] = strawberry.field(
+        description="Fields a person has one of (names, birth date) weighing against the pair."
+    )
+
+    @classmethod
+    def from_domain(cls, note: DuplicateNote) -> DuplicateAccount:
+        return cls(
+            source=note.source,
+            kinds=list(note.kinds),
+            rule=note.rule,
+            reached_link_threshold=note.outcome == "held",
+            counts_against=list(note.counts_against),
+        )
+
+
+@strawberry.type(
+    description="A pair waiting for a steward: the model was unsure (between review and "
+    "link), a required field disagrees, or duplicate accounts a limit holds apart."
+)
 class ReviewItem:
     a: RecordRefType
     b: RecordRefType
@@ -163,9 +195,14 @@ class ReviewItem:
     )
     probability: float = strawberry.field(description="The match probability, 0 to 1.")
     evidence: JSON = strawberry.field(description="Each field's level and contribution.")
+    reason: str = strawberry.field(description="Why the pair waits for a steward.")
+    duplicate_account: DuplicateAccount | None = strawberry.field(
+        description="Set when the records are likely duplicate accounts within one source."
+    )
 
     @classmethod
     def from_domain(cls, pair: ReviewPair) -> ReviewItem:
+        note = pair.duplicate
         return cls(
             a=RecordRefType.from_domain(pair.a),
             b=RecordRefType.from_domain(pair.b),
@@ -174,6 +211,8 @@ class ReviewItem:
             weight=pair.weight,
             probability=pair.probability,
             evidence=JSON(pair.link.evidence),
+            reason=pair.reason,
+            duplicate_account=DuplicateAccount.from_domain(note) if note else None,
         )
 
 
@@ -323,7 +362,9 @@ class StewardQueries:
     review_queue: ReviewQueue = strawberry.field(
         resolver=_review_queue,
         extensions=needs(STEWARD_WRITE),
-        description="Pairs between the review and link thresholds no steward has decided.",
+        description="Pairs no steward has decided: between the review and link thresholds, "
+        "vetoed by a required field, or duplicate accounts within one source a limit holds "
+        "apart; each with its reason.",
     )
     profile_changes: ProfileChanges = strawberry.field(
         resolver=_profile_changes,

@@ -215,3 +215,135 @@ def test_the_partition_does_not_depend_on_which_ids_records_were_given(data: st.
     order = list(by_ref)
     shuffled = data.draw(st.permutations(order))
     assert run(order) == run(list(shuffled))
+
+
+# -- duplicate accounts within one source ----------------------------------------------------
+
+
+def duplicate_rules(duplicates: object = None, email_limit: int | None = None) -> Rules:
+    """customer_id limited to one per profile, with ``duplicates`` as the rules file says it."""
+    customer: dict[str, object] = {"normaliser": "id", "priority": 100, "max_per_profile": 1}
+    if duplicates is not None:
+        customer["duplicates"] = duplicates
+    email: dict[str, object] = {"normaliser": "email", "priority": 80}
+    if email_limit is not None:
+        email["max_per_profile"] = email_limit
+    return Rules.from_document({"kinds": {"customer_id": customer, "email": email}}, path="test")
+
+
+def customers(
+    *sources_and_ids: tuple[str, str],
+) -> tuple[dict[RecordId, RecordRef], dict[RecordId, list[IdentifierKey]], set[IdentifierKey]]:
+    refs = {i: RecordRef(source, f"r{i}") for i, (source, _) in enumerate(sources_and_ids)}
+    identifiers = {
+        i: [IdentifierKey("customer_id", value)] if value else []
+        for i, (_, value) in enumerate(sources_and_ids)
+    }
+    return refs, identifiers, {k for ks in identifiers.values() for k in ks}
+
+
+def match(a: RecordId, b: RecordId, weight: float = 0.99) -> Link:
+    return Link(a, b, LinkType.MATCH, "fellegi_sunter", weight)
+
+
+def test_duplicate_accounts_join_over_the_limit_only_where_the_rule_says_link() -> None:
+    refs, identifiers, linking = customers(("crm", "C1"), ("crm", "C2"))
+    for duplicates, together in (
+        (None, False),
+        ("review", False),
+        ({"pos": "link"}, False),
+        ({"crm": "link"}, True),
+        ("link", True),
+    ):
+        rules = duplicate_rules(duplicates)
+        result = cluster(refs, identifiers, linking, [match(0, 1)], rules)
+        assert (len(result.clusters) == 1) is together, duplicates
+        if not together:
+            assert [u.reason for u in result.refused] == ["max_per_profile:customer_id"]
+
+
+def test_records_of_two_sources_are_not_duplicate_accounts() -> None:
+    refs, identifiers, linking = customers(("crm", "C1"), ("webshop", "C2"))
+    result = cluster(refs, identifiers, linking, [match(0, 1)], duplicate_rules("link"))
+    assert len(result.clusters) == 2
+
+
+def test_a_duplicate_link_lifts_the_limit_for_the_two_accounts_and_nothing_else() -> None:
+    # r0/r1: one person's two CRM accounts; r2, a shop order with a third customer id
+    # matching r1, is someone else as far as the limit knows.
+    refs, identifiers, linking = customers(("crm", "C1"), ("crm", "C2"), ("shop", "C3"))
+    links = [match(0, 1, 0.99), match(1, 2, 0.98)]
+    result = cluster(refs, identifiers, linking, links, duplicate_rules("link"))
+    assert partition(result.clusters, refs) == partition([[0, 1], [2]], refs)
+    assert [(u.a, u.b, u.reason) for u in result.refused] == [(1, 2, "max_per_profile:customer_id")]
+    # A record adding none of the values (a receipt carrying C2) still joins.
+    refs[3], identifiers[3] = RecordRef("pos", "r3"), [IdentifierKey("customer_id", "C2")]
+    result = cluster(refs, identifiers, linking, links, duplicate_rules("link"))
+    assert partition(result.clusters, refs) == partition([[0, 1, 3], [2]], refs)
+
+
+def test_a_duplicate_link_respects_a_cannot_link_and_every_other_kinds_limit() -> None:
+    refs, identifiers, linking = customers(("crm", "C1"), ("crm", "C2"))
+    cannot = Link(0, 1, LinkType.CANNOT_LINK, "steward")
+    result = cluster(refs, identifiers, linking, [match(0, 1), cannot], duplicate_rules("link"))
+    assert len(result.clusters) == 2
+    # Each account with its own e-mail, e-mails limited to one: the rule for customer ids
+    # alone does not let the pair break the e-mail limit too.
+    identifiers[0].append(IdentifierKey("email", "a@x.com"))
+    identifiers[1].append(IdentifierKey("email", "b@x.com"))
+    linking = {k for ks in identifiers.values() for k in ks}
+    rules = duplicate_rules("link", email_limit=1)
+    assert len(cluster(refs, identifiers, linking, [match(0, 1)], rules).clusters) == 2
+
+
+def test_duplicate_links_chain_one_holders_accounts_whatever_their_order() -> None:
+    refs, identifiers, linking = customers(*(("crm", f"C{i}") for i in range(4)))
+    links = [match(0, 1, 0.99), match(2, 3, 0.98), match(1, 2, 0.97)]
+    result = cluster(refs, identifiers, linking, links, duplicate_rules("link"))
+    assert len(result.clusters) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_with_duplicates_linked_a_profile_holds_one_holders_customer_ids(
+    data: st.DataObject,
+) -> None:
+    """Property, cross-checked with networkx: every profile's customer ids are joined into
+    one holder by duplicate links among its own records, and the partition does not
+    depend on the records' ids."""
+    n = data.draw(st.integers(2, 14))
+    sources = st.sampled_from(["crm", "pos"])
+    values = st.one_of(st.none(), st.sampled_from([f"C{i}" for i in range(5)]))
+    by_ref = {RecordRef(data.draw(sources), f"k{i:02d}"): data.draw(values) for i in range(n)}
+    order = list(by_ref)
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.95, 0.999)),
+            max_size=2 * n,
+        )
+    )
+    edges = {(order[a], order[b]): w for a, b, w in pairs if a != b}
+    rules = duplicate_rules({"crm": "link"})
+
+    def run(refs_in_order: list[RecordRef]) -> set[frozenset[RecordRef]]:
+        refs = dict(enumerate(refs_in_order))
+        rid = {ref: i for i, ref in refs.items()}
+        identifiers = {
+            i: [IdentifierKey("customer_id", v)] if (v := by_ref[ref]) else []
+            for i, ref in refs.items()
+        }
+        linking = {k for ks in identifiers.values() for k in ks}
+        links = [match(rid[a], rid[b], w) for (a, b), w in edges.items()]
+        return partition(cluster(refs, identifiers, linking, links, rules).clusters, refs)
+
+    found = run(order)
+    assert found == run(list(data.draw(st.permutations(order))))
+    for members in found:
+        holders = nx.Graph()
+        holders.add_nodes_from(v for ref in members if (v := by_ref[ref]))
+        for (a, b), _ in edges.items():
+            if a in members and b in members and a.source == b.source == "crm":
+                va, vb = by_ref[a], by_ref[b]
+                if va and vb:
+                    holders.add_edge(va, vb)
+        assert nx.number_connected_components(holders) <= 1, members

@@ -109,6 +109,34 @@ def test_a_value_over_its_kinds_cap_stops_linking_and_the_kind_default_applies()
         ({"limits": {"max_string_lenght": 10}}, "limits.max_string_lenght"),
         ({"limits": {"fields": {"notes": 100}}}, "limits.fields.notes"),
         (
+            {"kinds": {"customer_id": {"normaliser": "id", "duplicates": "link"}}},
+            "kinds.customer_id.duplicates",
+        ),
+        (
+            {"kinds": {"c": {"normaliser": "id", "max_per_profile": 1, "duplicates": "merge"}}},
+            "kinds.c.duplicates",
+        ),
+        (
+            {"kinds": {"c": {"normaliser": "id", "max_per_profile": 1, "duplicates": ["crm"]}}},
+            "kinds.c.duplicates",
+        ),
+        (
+            {
+                "kinds": {
+                    "c": {"normaliser": "id", "max_per_profile": 1, "duplicates": {"CRM": "link"}}
+                }
+            },
+            "kinds.c.duplicates.CRM",
+        ),
+        (
+            {
+                "kinds": {
+                    "c": {"normaliser": "id", "max_per_profile": 1, "duplicates": {"crm": True}}
+                }
+            },
+            "kinds.c.duplicates.crm",
+        ),
+        (
             {"limits": {"fields": {"notes": {"max_string_length": "long"}}}},
             "limits.fields.notes.max_string_length",
         ),
@@ -144,3 +172,39 @@ def test_limits_default_to_the_packaged_ones_and_a_field_inherits_what_it_does_n
     assert limits.for_field("notes").max_string_length == 5000
     assert limits.for_field("notes").max_number == 1000
     assert limits.for_field("city").max_string_length == 100
+
+
+def test_duplicate_accounts_are_reviewed_unless_a_kind_says_link_for_every_or_one_source() -> None:
+    kinds = {
+        "customer_id": {"normaliser": "id", "max_per_profile": 1},
+        "loyalty_id": {"normaliser": "id", "max_per_profile": 1, "duplicates": "link"},
+        "account_id": {"normaliser": "id", "max_per_profile": 3, "duplicates": {"crm": "link"}},
+    }
+    rules = Rules.from_document({"kinds": kinds})
+    assert rules.kind("customer_id").duplicates.policy("crm") == "review"
+    assert rules.kind("loyalty_id").duplicates.policy("pos") == "link"
+    assert rules.kind("account_id").duplicates.policy("crm") == "link"
+    assert rules.kind("account_id").duplicates.policy("webshop") == "review"
+    packaged = load_rules()
+    assert all(rule.duplicates.policy("crm") == "review" for rule in packaged.kinds.values())
+
+
+def test_the_fields_a_duplicate_must_not_disagree_on_default_to_names_and_birth_date() -> None:
+    packaged = load_rules().matching
+    assert packaged is not None
+    assert packaged.duplicates_require_agreement == (
+        "first_name",
+        "last_name",
+        "full_name",
+        "birth_date",
+    )
+    matching = {"fields": {"last_name": "name", "dob": "date"}, "blocking": [["last_name"]]}
+    found = Rules.from_document({**BASE, "matching": matching}).matching
+    assert found is not None and found.duplicates_require_agreement == ("last_name",)
+    chosen = {**matching, "duplicates_require_agreement": ["dob"]}
+    found = Rules.from_document({**BASE, "matching": chosen}).matching
+    assert found is not None and found.duplicates_require_agreement == ("dob",)
+    wrong = {**matching, "duplicates_require_agreement": ["birth_date"]}
+    with pytest.raises(ConfigError) as caught:
+        Rules.from_document({**BASE, "matching": wrong}, path="my-rules.toml")
+    assert caught.value.field == "matching.duplicates_require_agreement"
