@@ -12,6 +12,7 @@ import pytest
 from identity.errors import ConfigError
 from identity.mapping import RecordMapper, SourceMapping, load_mapping
 from identity.mapping.events import EventMapping, EventRowMapper
+from identity.mapping.regions import region_code
 from identity.model import IdentifierKey
 from identity.normalise import Normaliser
 from identity.readers import read_file
@@ -283,6 +284,31 @@ def test_a_phone_is_read_in_the_region_of_its_rows_country(
     assert mapped.record is not None
     assert [i.value for i in mapped.record.identifiers] == [expected]
     assert mapped.record.attributes.get("country", "") == country  # still an attribute
+
+
+@pytest.mark.parametrize(
+    ("country", "region"),
+    [
+        ("Republic of India", "IN"),
+        ("Federal Republic of Germany", "DE"),
+        ("Bundesrepublik Deutschland", "DE"),
+        ("Rzeczpospolita Polska", "PL"),
+        ("Republic of Kenya", "KE"),
+        ("People's Republic of China", "CN"),
+        ("PR China", "CN"),
+        ("中国", "CN"),
+        ("Kingdom of Thailand", "TH"),
+        ("ประเทศไทย", "TH"),
+        ("Österreich", "AT"),
+        ("Republic of Korea", "KR"),
+        ("Democratic People's Republic of Korea", "KP"),  # not the short name's
+        ("Republic of Atlantis", None),
+    ],
+)
+def test_formal_names_and_a_countrys_own_name_give_its_region(
+    country: str, region: str | None
+) -> None:
+    assert region_code(country) == region
 
 
 def test_an_unknown_country_is_warned_about_with_its_value_and_the_default_used() -> None:
