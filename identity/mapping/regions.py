@@ -118,7 +118,10 @@ def region_code(text: str) -> str | None:
         return own
     plain = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
-    plain = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", plain.replace("'", ""))).strip()
+    # Dots and apostrophes join what they stand in ("U.S.A.", "People's"); other
+    # punctuation separates words.
+    plain = plain.replace("'", "").replace(".", "")
+    plain = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", plain)).strip()
     plain = plain.removeprefix("the ") if plain not in _NAMES else plain
     if plain in _NAMES:
         return _NAMES[plain]

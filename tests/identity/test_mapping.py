@@ -300,6 +300,8 @@ def test_a_phone_is_read_in_the_region_of_its_rows_country(
         ("Kingdom of Thailand", "TH"),
         ("ประเทศไทย", "TH"),
         ("Österreich", "AT"),
+        ("U.S.A.", "US"),
+        ("U.K.", "GB"),
         ("Republic of Korea", "KR"),
         ("Democratic People's Republic of Korea", "KP"),  # not the short name's
         ("Republic of Atlantis", None),
