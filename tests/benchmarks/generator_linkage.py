@@ -810,7 +810,11 @@ def table(results: list[Measurement], runs: int) -> str:
         ours, splink = m.by_tool[IDGRAPH], m.by_tool[SPLINK]
         ratio = statistics.median(ours.timings) / statistics.median(splink.timings)
         s = ours.first.scores
-        ceiling = ", ".join(f"{level} {share:.4f}" for level, share in m.ceiling.reachable.items())
+        ceiling = ", ".join(
+            f"{level} {share:.4f}"
+            for level, share in m.ceiling.reachable.items()
+            if m.population.event_files or "events" not in level
+        )
         alone = ", ".join(
             f"{src} {n:,}" for src, n in m.ceiling.records_with_nothing_shared.items()
         )
