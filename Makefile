@@ -141,6 +141,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.ingest_rate --runs 3
 	$(BIN)/python -m tests.benchmarks.linkage --runs 3
 	$(BIN)/python -m tests.benchmarks.generator_linkage --people 10000 100000 --runs 1
+	$(BIN)/python -m tests.benchmarks.generator_linkage --generator worldgen --people 10000 100000 --runs 1
 	$(BIN)/python -m tests.benchmarks.scale --records 1000000
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks

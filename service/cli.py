@@ -17,6 +17,7 @@ import os
 import shlex
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,14 +48,14 @@ from identity.errors import (
     UnknownSegment,
     UnknownSource,
 )
-from identity.events import EventIngestReport
+from identity.events import EventIngestReport, EventParser
 from identity.graph import IdentityGraph
 from identity.ingest import IngestProgress, IngestReport, Row
 from identity.limits import printable
 from identity.mapping import RecordMapper, SourceMapping, encoding_problem, load_mapping
-from identity.mapping.check import check_mapping
+from identity.mapping.check import MappingCheck, check_event_mapping, check_mapping
 from identity.mapping.events import EventMapping, EventRowMapper, load_event_mapping
-from identity.mapping.suggest import suggest_mapping
+from identity.mapping.suggest import looks_like_events, suggest_event_mapping, suggest_mapping
 from identity.migration import DEFAULT_BATCH_SIZE, MigrationProgress, MigrationReport, migrate_store
 from identity.normalise import Normaliser
 from identity.readers import check_file, read_file
@@ -653,29 +654,48 @@ def mapping_check(
 ) -> None:
     """Map the first rows of FILE without storing anything: per mapped field how often it
     has a value and fails to parse (with examples), the mapped fields the file never holds
-    (exit code 1), and a preview of five records."""
+    (exit code 1), and a preview of five records (events, for an event mapping: one that
+    names an event_id)."""
     if encoding is not None and (problem := encoding_problem(encoding)) is not None:
         raise typer.BadParameter(problem, param_hint="--encoding")
     if not file.exists():
         raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    report: MappingCheck
     try:
         loaded_rules = _rules_of(rules)
-        loaded = load_mapping(mapping, rules=loaded_rules)
-        reading = _Reading.of(loaded, fmt, encoding)
-        mapper = RecordMapper(loaded, Normaliser(loaded_rules))
-        read = read_file(
-            file,
-            reading.fmt,
-            csv_delimiter=reading.delimiter,
-            max_depth=loaded_rules.limits.max_depth,
-            encoding=reading.encoding,
-            allow_multiline=reading.allow_multiline,
-        )
-        report = check_mapping(itertools.islice(read, rows), mapper)
+        normaliser = Normaliser(loaded_rules)
+        if _is_event_mapping(mapping):
+            events = load_event_mapping(mapping, rules=loaded_rules)
+            read = read_file(
+                file,
+                fmt or events.format,
+                csv_delimiter=events.csv_delimiter,
+                max_depth=loaded_rules.limits.max_depth,
+                encoding=encoding or events.encoding,
+            )
+            report = check_event_mapping(
+                itertools.islice(read, rows),
+                EventRowMapper(events, normaliser),
+                EventParser(loaded_rules, normaliser),
+            )
+            what = "events"
+        else:
+            loaded = load_mapping(mapping, rules=loaded_rules)
+            reading = _Reading.of(loaded, fmt, encoding)
+            read = read_file(
+                file,
+                reading.fmt,
+                csv_delimiter=reading.delimiter,
+                max_depth=loaded_rules.limits.max_depth,
+                encoding=reading.encoding,
+                allow_multiline=reading.allow_multiline,
+            )
+            report = check_mapping(itertools.islice(read, rows), RecordMapper(loaded, normaliser))
+            what = f"source {loaded.source}"
     except IdgraphError as error:
         raise _fail(error) from None
     console.print(
-        f"checked {report.rows:,} rows of {file} against {mapping} (source {loaded.source}): "
+        f"checked {report.rows:,} rows of {file} against {mapping} ({what}): "
         f"{report.rejected:,} rejected, {len(report.unreadable):,} unreadable",
         highlight=False,
     )
@@ -700,8 +720,21 @@ def mapping_check(
                 highlight=False,
             )
     _print_problems(report.unreadable, [], 3)
-    out.print(f"preview of {len(report.preview)} records:")
-    for record in report.preview:
+    if what == "events":
+        out.print(f"preview of {len(report.event_preview)} events:")
+        for event in report.event_preview:
+            shown = {
+                "event_id": event.event_id,
+                "type": event.type,
+                "timestamp": event.timestamp.isoformat(),
+                "identifiers": [f"{i.kind}:{i.value}" for i in event.identifiers],
+                "properties": sorted(event.properties),
+            }
+            line = json.dumps(shown, ensure_ascii=False, default=str)
+            out.print(line, soft_wrap=True, markup=False, highlight=False)
+    else:
+        out.print(f"preview of {len(report.preview)} records:")
+    for record in report.preview:  # empty for events
         preview = {
             "key": record.key,
             "identifiers": [f"{i.kind}:{i.value}" for i in record.identifiers],
@@ -719,6 +752,16 @@ def mapping_check(
         raise typer.Exit(1)
 
 
+def _is_event_mapping(path: Path) -> bool:
+    """An event mapping names an ``event_id``; a record mapping a ``key``. A file that does
+    not read is left for the record mapping's loader to report."""
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "event_id" in doc and "key" not in doc
+
+
 @mapping_app.command("suggest")
 def mapping_suggest(
     file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file (.gz too)")],
@@ -734,11 +777,20 @@ def mapping_suggest(
     fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl")] = None,
     encoding: Annotated[str, typer.Option("--encoding", help="Text encoding")] = "utf-8",
     delimiter: Annotated[str, typer.Option("--delimiter", help="CSV delimiter")] = ",",
+    events: Annotated[
+        bool | None,
+        typer.Option(
+            "--events/--records",
+            help="Draft an event mapping, or a record mapping (default: events when the "
+            "file reads as an event log: an event id, a type, a timestamp)",
+        ),
+    ] = None,
     rules: RulesOption = None,
 ) -> None:
     """Draft a mapping TOML from FILE's content (e-mails, phones, dates, names, addresses,
     postcodes, countries, ids; the key a column unique in every row), with comments where
-    the guess is unsure, for you to edit and then `idgraph mapping check`."""
+    the guess is unsure, for you to edit and then `idgraph mapping check`. An event log
+    gets an event mapping (event id, type, timestamp, cookie and device ids)."""
     if (problem := encoding_problem(encoding)) is not None:
         raise typer.BadParameter(problem, param_hint="--encoding")
     if not file.exists():
@@ -750,7 +802,12 @@ def mapping_suggest(
         sample = [row for _, row in itertools.islice(read, rows) if isinstance(row, dict)]
     except IdgraphError as error:
         raise _fail(error) from None
-    draft = suggest_mapping(sample, name, kinds).to_toml()
+    if events is None:
+        events = looks_like_events(sample)
+    if events:
+        draft = suggest_event_mapping(sample, kinds).to_toml()
+    else:
+        draft = suggest_mapping(sample, name, kinds).to_toml()
     if out_file is None:
         out.print(draft, end="", soft_wrap=True, markup=False, highlight=False)
         return

@@ -2,12 +2,15 @@
 files that spread a value over several columns or pack several into one.
 
 ``[derived] name = { concat = ["first", "last"], sep = " " }``, ``{ split = "tags",
-sep = ";", index = 0 }``, ``{ constant = "GB" }`` and ``{ lower = "email" }``; each may
-add ``type`` (and date options) like an attribute, or ``kind`` to become an identifier.
+sep = ";", index = 0 }``, ``{ constant = "GB" }``, ``{ lower = "email" }`` and
+``{ mailbox = "from", part = "name" }`` (the display name or the address of an e-mail
+``From``-style value, ``Ann Lee <ann@example.com>``); each may add ``type`` (and date
+options) like an attribute, or ``kind`` to become an identifier.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -15,10 +18,30 @@ from typing import Any, Literal, cast
 from identity.errors import ConfigError
 from identity.model import JSONValue
 
-Operation = Literal["concat", "split", "constant", "lower"]
-OPERATIONS: tuple[str, ...] = ("concat", "split", "constant", "lower")
+Operation = Literal["concat", "split", "constant", "lower", "mailbox"]
+OPERATIONS: tuple[str, ...] = ("concat", "split", "constant", "lower", "mailbox")
 _OPTIONS = frozenset({*OPERATIONS, "sep", "index", "type", "formats", "format", "day_first"})
-_OPTIONS = _OPTIONS | {"kind"}
+_OPTIONS = _OPTIONS | {"kind", "part"}
+MAILBOX_PARTS = ("address", "name")
+
+# `Name <address>`, `"Last, First" <address>` or `<address>`: the display name (quotes
+# dropped) and what the angle brackets hold.
+_NAME_ADDR = re.compile(r'^\s*(?:"([^"]*)"|([^<>"]*?))\s*<\s*([^<>\s]*)\s*>\s*$')
+
+
+def mailbox_parts(text: str) -> tuple[str | None, str | None]:
+    """The display name and the address of a mail header's mailbox as help desks and mail
+    exports write it: ``Ann Lee <ann@example.com>``, ``"Lee, Ann" <ann@example.com>``, a
+    bare ``ann@example.com``, or a name alone (a ticket taken by phone). The address is
+    returned as written, for the e-mail normaliser to judge."""
+    match = _NAME_ADDR.match(text)
+    if match:
+        name = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+        return name or None, match.group(3) or None
+    text = text.strip()
+    if "@" in text and not any(c.isspace() for c in text):
+        return None, text
+    return text or None, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +56,8 @@ class DerivedField:
     constant: JSONValue = None
     kind: str | None = None
     """An identifier kind: the value becomes an identifier instead of an attribute."""
+    part: str = "address"
+    """What a ``mailbox`` operation keeps: the ``address`` or the display ``name``."""
     type: str = "string"
     """The attribute type the value is converted to (as under [attributes])."""
     formats: tuple[str, ...] = ()
@@ -57,6 +82,9 @@ class DerivedField:
             return None
         if self.operation == "lower":
             return text.casefold()
+        if self.operation == "mailbox":
+            name, address = mailbox_parts(text)
+            return name if self.part == "name" else address
         parts = [p.strip() for p in text.split(self.sep)]
         try:
             return parts[self.index] or None
@@ -71,6 +99,8 @@ class DerivedField:
             doc = {"concat": list(self.fields), "sep": self.sep}
         elif self.operation == "split":
             doc = {"split": self.fields[0], "sep": self.sep, "index": self.index}
+        elif self.operation == "mailbox":
+            doc = {"mailbox": self.fields[0], "part": self.part}
         else:
             doc = {"lower": self.fields[0]}
         if self.kind is not None:
@@ -99,7 +129,8 @@ def derived_field(name: str, spec: object, path: str) -> tuple[DerivedField, dic
     where = f"derived.{name}"
     if not isinstance(spec, Mapping):
         raise ConfigError(
-            'use name = { concat = ["first", "last"], sep = " " } (or split, constant, lower)',
+            'use name = { concat = ["first", "last"], sep = " " } '
+            "(or split, constant, lower, mailbox)",
             path=path,
             field=where,
         )
@@ -151,6 +182,13 @@ def derived_field(name: str, spec: object, path: str) -> tuple[DerivedField, dic
         raise ConfigError(
             "must be an integer (0 the first part, -1 the last)", path=path, field=f"{where}.index"
         )
+    part = spec.get("part", "address")
+    if "part" in spec and operation != "mailbox":
+        raise ConfigError("part only applies to mailbox", path=path, field=f"{where}.part")
+    if part not in MAILBOX_PARTS:
+        raise ConfigError(
+            f"must be one of {', '.join(MAILBOX_PARTS)}", path=path, field=f"{where}.part"
+        )
     kind = spec.get("kind")
     if kind is not None and (not isinstance(kind, str) or not kind):
         raise ConfigError("must be an identifier kind", path=path, field=f"{where}.kind")
@@ -168,6 +206,7 @@ def derived_field(name: str, spec: object, path: str) -> tuple[DerivedField, dic
             index=index,
             constant=constant,
             kind=kind,
+            part=part,
         ),
         typing,
     )

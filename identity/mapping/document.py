@@ -445,7 +445,7 @@ def _derived_fields(
 ) -> tuple[DerivedField, ...]:
     if not isinstance(raw, Mapping):
         raise ConfigError(
-            "must be a table of name = { concat = [...] } (or split, constant, lower)",
+            "must be a table of name = { concat = [...] } (or split, constant, lower, mailbox)",
             path=path,
             field="derived",
         )

@@ -182,6 +182,14 @@ class EventRowMapper:
     def _get(self, row: Mapping[str, JSONValue], name: str | None) -> JSONValue:
         return None if name is None else self._paths[name].get(row)
 
+    def get(self, row: Mapping[str, JSONValue], name: str) -> JSONValue:
+        """The value of mapped field ``name`` in ``row`` (a list for a ``[*]`` path)."""
+        return self._paths[name].get(row)
+
+    def present(self, row: Mapping[str, JSONValue], name: str) -> bool:
+        """Whether ``row`` holds mapped field ``name`` at all (even empty)."""
+        return bool(self._paths[name].values(row))
+
     def to_event(self, row: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
         m = self.mapping
         event: dict[str, JSONValue] = {

@@ -1,5 +1,7 @@
 """A row's phone region from a country field: ISO 3166 codes (``GB``, ``us``), a few ISO
-alpha-3 codes and the English names people type (``United Kingdom``, ``USA``, ``India``).
+alpha-3 codes, the English names people type (``United Kingdom``, ``USA``, ``India``),
+formal names (``Republic of India``, ``Federal Republic of Germany``) and the countries'
+own names in their own scripts (``Deutschland``, ``Polska``, ``中国``, ``ประเทศไทย``).
 
 ``phonenumbers`` knows every region by its two-letter code but names none, so the names
 are a small table here, documented in docs/sources.md; a country it lacks is reported per
@@ -75,7 +77,33 @@ _NAMES: dict[str, str] = {
     "tza": "TZ", "tanzania": "TZ",
     "uga": "UG", "uganda": "UG",
     "eth": "ET", "ethiopia": "ET",
+    # names in the countries' own languages, written in Latin letters
+    "rzeczpospolita polska": "PL", "bundesrepublik deutschland": "DE",
+    "jamhuri ya kenya": "KE", "zhongguo": "CN", "pr china": "CN", "prathet thai": "TH",
+    "siam": "TH", "nederland": "NL", "belgie": "BE", "belgique": "BE", "schweiz": "CH",
+    "suisse": "CH", "svizzera": "CH", "osterreich": "AT", "sverige": "SE", "norge": "NO",
+    "danmark": "DK", "suomi": "FI", "cesko": "CZ", "ceska republika": "CZ",
+    "nippon": "JP", "nihon": "JP", "hellas": "GR", "ellada": "GR",
+    "republique francaise": "FR", "reino de espana": "ES", "repubblica italiana": "IT",
+    # formal names whose short form is another country's: the prefix rule must not apply
+    "democratic peoples republic of korea": "KP", "north korea": "KP",
 }  # fmt: skip
+_OWN_SCRIPT: dict[str, str] = {
+    "中国": "CN", "中華人民共和國": "CN", "中华人民共和国": "CN",
+    "ประเทศไทย": "TH", "ราชอาณาจักรไทย": "TH", "ไทย": "TH",
+    "भारत": "IN", "भारत गणराज्य": "IN",
+    "україна": "UA", "россия": "RU", "ελλάδα": "GR", "ελλάς": "GR",
+    "日本": "JP", "대한민국": "KR", "한국": "KR", "台灣": "TW", "臺灣": "TW", "台湾": "TW",
+    "香港": "HK", "việt nam": "VN", "ኢትዮጵያ": "ET", "مصر": "EG", "ישראל": "IL",
+}  # fmt: skip
+# "Republic of India", "Kingdom of Thailand", "Federal Republic of Germany": a formal
+# name is a form of state and "of" before the name people use.
+_FORMAL = re.compile(
+    r"^(?:(?:democratic|federal|federative|socialist|peoples|islamic|united|arab|"
+    r"hellenic|plurinational|bolivarian|oriental|co-operative|cooperative)\s+)*"
+    r"(?:republic|kingdom|state|states|commonwealth|confederation|federation|"
+    r"principality|grand duchy|sultanate|emirates?)\s+of\s+(?:the\s+)?(.+)$"
+)
 _NOT_LETTERS = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
 
@@ -85,8 +113,17 @@ def region_code(text: str) -> str | None:
     code = text.strip().upper()
     if code in phonenumbers.SUPPORTED_REGIONS:
         return code
+    own = _OWN_SCRIPT.get(_SPACES.sub(" ", text.strip().casefold()))
+    if own is not None:
+        return own
     plain = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
-    plain = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", plain.replace("'", ""))).strip()
+    # Dots and apostrophes join what they stand in ("U.S.A.", "People's"); other
+    # punctuation separates words.
+    plain = plain.replace("'", "").replace(".", "")
+    plain = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", plain)).strip()
     plain = plain.removeprefix("the ") if plain not in _NAMES else plain
-    return _NAMES.get(plain)
+    if plain in _NAMES:
+        return _NAMES[plain]
+    formal = _FORMAL.match(plain)
+    return _NAMES.get(formal.group(1)) if formal else None

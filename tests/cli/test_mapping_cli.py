@@ -172,3 +172,47 @@ def test_ingest_events_maps_a_csv_of_cookies_and_devices(files: Path) -> None:
     )
     assert code == 0, output
     assert "3 events, 2 accepted" in output and "1 rejected" in output  # e3 carries none
+
+
+EVENTS = [
+    {"event_id": "e1", "type": "page_view", "timestamp": "2024-07-01T10:00:00Z",
+     "anonymous_id": "c-1", "user": None},
+    {"event_id": "e2", "type": "login", "timestamp": "2024-07-01T10:05:00Z",
+     "anonymous_id": "c-1", "user": {"email": "ann@example.com"}},
+    {"event_id": "e3", "type": "login", "timestamp": "2024-07-01T10:06:00Z",
+     "anonymous_id": "", "user": {"email": "ann@example"}},
+    {"event_id": "e4", "type": "page_view", "timestamp": "yesterday", "anonymous_id": "c-2"},
+]  # fmt: skip
+
+
+def test_mapping_check_takes_an_event_mapping_and_previews_events(files: Path) -> None:
+    data = files / "events.jsonl"
+    data.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n", "utf-8")
+    (files / "events.toml").write_text(
+        'event_id = "event_id"\ntype = "type"\ntimestamp = "timestamp"\n'
+        '[identifiers]\nanonymous_id = "cookie_id"\n"user.email" = "email"\n',
+        "utf-8",
+    )
+    code, output = invoke("mapping", "check", str(data), "--mapping", str(files / "events.toml"))
+    assert code == 0, output
+    assert "checked 4 rows" in output and "(events): 2 rejected" in output
+    assert "user.email failed on 'ann@example'" in output  # no usable identifier: rejected
+    assert "timestamp failed on 'yesterday'" in output
+    preview = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [p["event_id"] for p in preview] == ["e1", "e2"]
+    assert preview[1]["identifiers"] == ["cookie_id:c-1", "email:ann@example.com"]
+
+
+def test_mapping_suggest_drafts_an_event_mapping_for_an_event_log(files: Path) -> None:
+    data, draft = files / "events.jsonl", files / "draft.toml"
+    rows = [{**e, "timestamp": "2024-07-01T10:00:00Z"} for e in EVENTS[:3]]
+    data.write_text("\n".join(json.dumps(e) for e in rows) + "\n", "utf-8")
+    code, output = invoke("mapping", "suggest", str(data), "--out", str(draft))
+    assert code == 0, output
+    doc = tomllib.loads(draft.read_text("utf-8"))
+    assert doc["event_id"] == "event_id" and doc["type"] == "type"
+    assert doc["identifiers"] == {"anonymous_id": "cookie_id", "user.email": "email"}
+    code, output = invoke("mapping", "check", str(data), "--mapping", str(draft))
+    assert code == 0, output
+    code, output = invoke("mapping", "suggest", str(data), "--records")
+    assert code == 0 and 'key = "event_id"' in output

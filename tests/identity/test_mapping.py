@@ -12,6 +12,7 @@ import pytest
 from identity.errors import ConfigError
 from identity.mapping import RecordMapper, SourceMapping, load_mapping
 from identity.mapping.events import EventMapping, EventRowMapper
+from identity.mapping.regions import region_code
 from identity.model import IdentifierKey
 from identity.normalise import Normaliser
 from identity.readers import read_file
@@ -285,6 +286,33 @@ def test_a_phone_is_read_in_the_region_of_its_rows_country(
     assert mapped.record.attributes.get("country", "") == country  # still an attribute
 
 
+@pytest.mark.parametrize(
+    ("country", "region"),
+    [
+        ("Republic of India", "IN"),
+        ("Federal Republic of Germany", "DE"),
+        ("Bundesrepublik Deutschland", "DE"),
+        ("Rzeczpospolita Polska", "PL"),
+        ("Republic of Kenya", "KE"),
+        ("People's Republic of China", "CN"),
+        ("PR China", "CN"),
+        ("中国", "CN"),
+        ("Kingdom of Thailand", "TH"),
+        ("ประเทศไทย", "TH"),
+        ("Österreich", "AT"),
+        ("U.S.A.", "US"),
+        ("U.K.", "GB"),
+        ("Republic of Korea", "KR"),
+        ("Democratic People's Republic of Korea", "KP"),  # not the short name's
+        ("Republic of Atlantis", None),
+    ],
+)
+def test_formal_names_and_a_countrys_own_name_give_its_region(
+    country: str, region: str | None
+) -> None:
+    assert region_code(country) == region
+
+
 def test_an_unknown_country_is_warned_about_with_its_value_and_the_default_used() -> None:
     row = {"id": "1", "country": "Atlantis", "phone": "07400 123456"}
     mapped = mapper(BY_COUNTRY).map_row(row, 4)
@@ -472,6 +500,42 @@ def test_a_derived_value_from_empty_fields_is_no_value_and_a_bad_one_is_named() 
     assert (warning.field, warning.value) == ("derived.email", "ann")
 
 
+MAILBOX: dict[str, Any] = {
+    "source": "support",
+    "key": "id",
+    "derived": {
+        "email": {"mailbox": "requester", "part": "address", "kind": "email"},
+        "full_name": {"mailbox": "requester", "part": "name", "type": "full_name"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("requester", "email", "first", "last"),
+    [
+        ("Ann Lee <Ann.Lee@Example.com>", "ann.lee@example.com", "Ann", "Lee"),
+        ('"Lee, Ann" <ann@example.com>', "ann@example.com", "Ann", "Lee"),
+        ("<ann@example.com>", "ann@example.com", None, None),
+        ("ann@example.com", "ann@example.com", None, None),
+        ("Ann Lee", None, "Ann", "Lee"),  # a ticket taken by phone: a name alone
+    ],
+)
+def test_a_mailbox_gives_its_address_as_an_e_mail_and_its_display_name_as_a_full_name(
+    requester: str, email: str | None, first: str | None, last: str | None
+) -> None:
+    mapped = mapper(MAILBOX).map_row({"id": "1", "requester": requester}, 1)
+    assert mapped.warnings == [] and mapped.record is not None
+    assert [i.value for i in mapped.record.identifiers] == ([email] if email else [])
+    attributes = mapped.record.attributes
+    assert (attributes.get("first_name"), attributes.get("last_name")) == (first, last)
+
+
+def test_a_mailbox_whose_address_is_no_e_mail_is_named_as_its_derived_field() -> None:
+    mapped = mapper(MAILBOX).map_row({"id": "1", "requester": "Ann <ann@example>"}, 1)
+    [warning] = mapped.warnings
+    assert (warning.field, warning.value) == ("derived.email", "ann@example")
+
+
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
@@ -487,6 +551,8 @@ def test_a_derived_value_from_empty_fields_is_no_value_and_a_bad_one_is_named() 
         ({"lower": "a", "type": "colour"}, "derived.x.type"),
         ({"lower": "a", "type": "string", "day_first": True}, "derived.x.day_first"),
         ("first", "derived.x"),
+        ({"split": "a", "sep": ",", "part": "name"}, "derived.x.part"),
+        ({"mailbox": "a", "part": "domain"}, "derived.x.part"),
     ],
 )
 def test_bad_derived_fields_are_refused_naming_their_place(spec: Any, field: str) -> None:
@@ -505,8 +571,9 @@ def test_a_derived_name_already_taken_by_an_attribute_is_refused() -> None:
 
 
 def test_derived_fields_round_trip_through_the_document() -> None:
-    mapping = SourceMapping.from_document(DERIVED, rules=RULES)
-    assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
+    for doc in (DERIVED, MAILBOX):
+        mapping = SourceMapping.from_document(doc, rules=RULES)
+        assert SourceMapping.from_document(mapping.to_document(), rules=RULES) == mapping
 
 
 # -- one-line addresses -----------------------------------------------------------------------
