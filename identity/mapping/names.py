@@ -6,6 +6,12 @@ the first word is the family name (``王 小明``); without one the first charac
 first two when the name has four or more characters or starts with a known two-character
 surname (``欧阳修``). That rule is right for nearly every Chinese and Korean name and wrong
 for a Japanese name written without a space (``佐藤健``); a space settles it.
+
+Two conventions beyond nameparser's: an honorific of the packaged table
+(``identity/config/titles.toml``: ``Pan``, ``Pani``, ``Khun``, ``Smt.``) is a title, not a
+given name; and a word written all in capitals beside words in mixed case is the family
+name (``ZHANG Wei``, ``Wei ZHANG``, ``NGUYEN Van An``), as passports print it (ICAO Doc
+9303) and as Chinese names are written in the West to show which part is the surname.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import re
 import unicodedata
 
 from nameparser import HumanName
+from nameparser.config import CONSTANTS
+
+from identity.honorifics import honorifics, title_key
+from identity.normalise import normalise_name
 
 PARTS: tuple[tuple[str, str], ...] = (
     ("title", "title"),
@@ -33,6 +43,7 @@ _COMPOUND_SURNAMES = frozenset(
     }
 )  # fmt: skip
 _INITIAL = re.compile(r"^(\w)\.$")
+_SUFFIXES = CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms
 
 
 def _family_first_script(text: str) -> bool:
@@ -65,12 +76,77 @@ def parse_full_name(text: str) -> dict[str, str]:
         return {}
     if _family_first_script(text):
         return _family_first(text)
-    parsed = HumanName(text)
+    words = text.split()
     parts: dict[str, str] = {}
+    table = honorifics()
+    if "," not in text and table.leading_title(words):
+        parts["title"], words = words[0], words[1:]
+        if len(words) == 1:
+            # Khun goes with the given name (``Khun Nok``), Pani with the surname.
+            given = title_key(parts["title"]) in table.given_name
+            parts["first_name" if given else "last_name"] = words[0]
+            return parts
+    family = _family_in_capitals(words) if "," not in text else None
+    if family is not None:
+        start, end = family
+        parts.update(_given_parts(words[:start] + words[end:]))
+        parts["last_name"] = " ".join(words[start:end])
+        return parts
+    parsed = HumanName(" ".join(words))
     for part, attribute in PARTS:
         value = str(getattr(parsed, part)).strip()
         if attribute in ("first_name", "middle_name"):
-            value = " ".join(_INITIAL.sub(r"\1", word) for word in value.split())
+            value = _without_initial_dots(value)
         if value:
             parts[attribute] = value
     return parts
+
+
+def _without_initial_dots(value: str) -> str:
+    return " ".join(_INITIAL.sub(r"\1", word) for word in value.split())
+
+
+def _given_parts(words: list[str]) -> dict[str, str]:
+    """Title, given names and suffix of a name whose family name is known: every word
+    nameparser does not take for a title or suffix is a given name, the first the first
+    name."""
+    parts: dict[str, str] = {}
+    if not words:
+        return parts
+    parsed = HumanName(" ".join(words))
+    given = f"{parsed.first} {parsed.middle} {parsed.last}".split()
+    if parsed.title:
+        parts["title"] = str(parsed.title)
+    if given:
+        parts["first_name"] = _without_initial_dots(given[0])
+    if len(given) > 1:
+        parts["middle_name"] = _without_initial_dots(" ".join(given[1:]))
+    if parsed.suffix:
+        parts["suffix"] = str(parsed.suffix)
+    return parts
+
+
+def _family_in_capitals(words: list[str]) -> tuple[int, int] | None:
+    """Where the family name written in capitals is (``ZHANG Wei``: words 0 to 1), when
+    the other words are in mixed case; None for a name all in one case (``JOHN SMITH``,
+    ``john smith``), where capitals say nothing."""
+    capitals = [i for i, word in enumerate(words) if _is_family_in_capitals(word)]
+    if not capitals or not any(any(c.islower() for c in word) for word in words):
+        return None
+    start, end = capitals[0], capitals[-1] + 1
+    if end - start != len(capitals):
+        return None  # capitals apart (``LI Wei ZHANG``): no one family name
+    return start, end
+
+
+def _is_family_in_capitals(word: str) -> bool:
+    """A word that can be a family name written in capitals: two letters or more (``J.``
+    is an initial), all capitals, not a title or suffix (``MR``, ``III``), and with a
+    vowel (``JP``, ``DJ`` are initials run together)."""
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) < 2 or not word.isupper():
+        return False
+    key = title_key(word)
+    if key in honorifics().titles or key in CONSTANTS.titles or key in _SUFFIXES:
+        return False
+    return any(c in "aeiouy" for c in normalise_name(word))

@@ -21,13 +21,15 @@ from nicknames import NickNamer
 from rapidfuzz.distance import DamerauLevenshtein
 
 from identity.errors import ConfigError
+from identity.honorifics import honorifics
 from identity.normalise import normalise_name
 
 DIMINUTIVES = "config/diminutives.toml"
 """The packaged table, inside the ``identity`` package."""
 
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev"})
-"""Words before a name that are not part of it (``Mr John Smith``)."""
+"""Words before a name that are not part of it (``Mr John Smith``); other languages'
+honorifics (``Pan``, ``Khun``) are in ``identity/config/titles.toml``."""
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 """Words after a name that are not part of it (``John Smith Jr``)."""
 
@@ -210,7 +212,7 @@ def name_words(name: str) -> tuple[str, ...]:
 
 def _words(text: str) -> tuple[str, ...]:
     words = [w for w in _WORD_BREAK.split(text) if w]
-    while words and words[0] in TITLES:
+    while words and (words[0] in TITLES or honorifics().leading_title(words)):
         words = words[1:]
     while len(words) > 1 and words[-1] in SUFFIXES:
         words = words[:-1]
