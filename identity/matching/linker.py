@@ -21,7 +21,15 @@ import pandas as pd
 import recordlinkage.index
 
 from identity.errors import ConfigError
-from identity.matching.comparisons import KINDS, MISSING, Comparison, LevelIndex, Mask, Strings
+from identity.matching.comparisons import (
+    KINDS,
+    MISSING,
+    Comparison,
+    LevelIndex,
+    Mask,
+    Strings,
+    local_part,
+)
 from identity.matching.model import MatchModel, Vectors, probabilities
 from identity.rules import (
     DEFAULT_MAX_BLOCK_SIZE,
@@ -34,6 +42,13 @@ _DERIVED: dict[str, Callable[[str | None], str | None]] = {
     "sound": lambda v: str(jellyfish.metaphone(v)) if v else None,
     "first2": lambda v: v[:2] if v else None,
     "first3": lambda v: v[:3] if v else None,
+    # An initial meets every name it begins (``j`` and ``john``), as the initial level
+    # compares them.
+    "first1": lambda v: v[:1] if v else None,
+    # An e-mail's local part as the same-local-part level compares it, +tag and separators
+    # dropped (``john.smith+news@gmail.com``: johnsmith), so one handle at two providers
+    # meets. Digits stay: the level needs them equal (``john.smith2`` is a namesake).
+    "local": lambda v: local_part(v).handle or None if v else None,
     "year": lambda v: v[:4] if v else None,
     "last4": lambda v: v[-4:] if v else None,
     "token1": lambda v: v.split()[0] if v and v.split() else None,

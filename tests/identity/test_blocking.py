@@ -13,8 +13,9 @@ import recordlinkage
 from identity.errors import ConfigError
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
+from identity.matching.index import MatchIndex
 from identity.matching.linker import LinkageSettings, Linker
-from identity.model import RecordId, RecordRef, SourceRecord
+from identity.model import Identifier, RecordId, RecordRef, SourceRecord
 from identity.rules import Rules, SortedNeighbourhoodRule, load_rules
 from identity.store.sqlite import SQLiteStore
 
@@ -228,3 +229,71 @@ def test_in_real_time_a_sorted_neighbourhood_meets_its_own_key_and_batch_the_nei
     batch = Linker(matcher.settings).candidate_pairs(matcher.all_frame())
     pairs = {(int(a), int(b)) for a, b in batch}
     assert (johnsen[0], first[0]) in pairs and len(pairs) == 3
+
+
+# -- what records carry: an initial, an e-mail's local part ----------------------------------
+
+
+def packaged_pairs(records: list[SourceRecord]) -> tuple[Linker, pd.DataFrame, set[tuple[int, int]]]:
+    """The candidate pairs the packaged rules give these records, through the match index
+    that derives each record's compared values as ingest does."""
+    rules = load_rules()
+    assert rules.matching is not None
+    settings = LinkageSettings.build(dict(rules.matching.fields), rules.matching.blocking)
+    index = MatchIndex(SQLiteStore(":memory:"), rules, settings)
+    frame = index.frame(index.row_of(RecordId(n), r) for n, r in enumerate(records, start=1))
+    linker = Linker(settings)
+    return linker, frame, pairs_of(linker, frame)
+
+
+def person(
+    source: str, first: str | None, last: str | None, email: str | None = None
+) -> SourceRecord:
+    attributes = {k: v for k, v in (("first_name", first), ("last_name", last)) if v}
+    emails = (Identifier("email", email, email),) if email else ()
+    return SourceRecord(source, f"{source}-{first}-{last}-{email}", emails, attributes)
+
+
+def test_an_initial_for_the_first_name_meets_the_name_it_begins_with_the_same_surname() -> None:
+    _, _, found = packaged_pairs(
+        [
+            person("pos", "J", "Rutecki"),
+            person("crm", "Jan", "Rutecki"),
+            person("crm", "Jan", "Kowalski"),  # another surname: not a candidate
+            person("crm", "Adam", "Rutecki"),  # another initial: not a candidate
+        ]
+    )
+    assert found == {(2, 1)}
+
+
+def test_an_e_mail_only_record_meets_the_same_local_part_at_another_provider() -> None:
+    linker, frame, found = packaged_pairs(
+        [
+            person("newsletter", None, None, "anna.nowak+news@gmail.com"),
+            person("crm", "Anna", "Nowak", "annanowak@wp.pl"),
+            person("crm", "Anna", "Nowak", "anna.nowak2@onet.pl"),  # another number
+            person("crm", "Anna", "Nowak", "a.nowak@o2.pl"),
+        ]
+    )
+    assert {pair for pair in found if 1 in pair} == {(2, 1)}
+    # ... and the matcher weighs the pair by the local part, as the record has no surname.
+    vectors, _ = linker.compare(pd.MultiIndex.from_tuples([(2, 1)]), frame)
+    column = [c.field for c in linker.settings.comparisons].index("email")
+    email = linker.settings.comparisons[column]
+    assert email.levels[int(vectors[0, column])].name == "same_local_part"
+
+
+def test_the_derived_keys_read_an_initial_and_an_e_mails_handle() -> None:
+    settings = LinkageSettings.build(
+        {"first_name": "first_name", "last_name": "name", "email": "email"},
+        [["last_name", "first_name:first1"], ["email:local"]],
+    )
+    frame = pd.DataFrame(
+        {
+            "first_name": ["john", "j", None],
+            "last_name": ["smith", "smith", None],
+            "email": [None, "john_smith@yahoo.co.uk", "john.smith+shop@gmail.com"],
+        },
+        index=pd.Index([1, 2, 3], name="id"),
+    ).astype(object)
+    assert pairs_of(Linker(settings), frame) == {(2, 1), (3, 2)}

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from identity.errors import ConfigError
+from identity.honorifics import honorifics, parse_honorifics
 from identity.mapping import RecordMapper, SourceMapping, load_mapping
 from identity.mapping.events import EventMapping, EventRowMapper
 from identity.mapping.regions import region_code
+from identity.matching.names import name_words
 from identity.model import IdentifierKey
-from identity.normalise import Normaliser
+from identity.normalise import Normaliser, normalise_name
 from identity.readers import read_file
 from identity.rules import load_rules
 
@@ -450,6 +452,88 @@ def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
     attributes = names(written)
     assert attributes.pop("full_name") == written.strip()
     assert attributes == {**parts, "given": "Annie"}
+
+
+@pytest.mark.parametrize(
+    ("written", "parts"),
+    [
+        # Polish and Ukrainian: pan (Mr), pani (Mrs, Ms), panna (Miss), with the surname.
+        ("Pan J. Rutecki", {"title": "Pan", "first_name": "J", "last_name": "Rutecki"}),
+        ("Pani Katarzyna Nowak", {"title": "Pani", "first_name": "Katarzyna", "last_name": "Nowak"}),
+        ("Pani Kowalska", {"title": "Pani", "last_name": "Kowalska"}),
+        ("Пані Олена Коваль", {"title": "Пані", "first_name": "Олена", "last_name": "Коваль"}),
+        # Thai: Khun goes with the given name or nickname; Nai, Nang, Nangsao on forms.
+        ("Khun Nok", {"title": "Khun", "first_name": "Nok"}),
+        ("Khun Somchai Jaidee", {"title": "Khun", "first_name": "Somchai", "last_name": "Jaidee"}),
+        ("Nangsao Ploy Srisuk", {"title": "Nangsao", "first_name": "Ploy", "last_name": "Srisuk"}),
+        # Indian: Shri / Sri (Mr), Smt. (Mrs), Kumari (Miss).
+        ("Smt. Priya Sharma", {"title": "Smt.", "first_name": "Priya", "last_name": "Sharma"}),
+        ("Shri Ravi Kumar", {"title": "Shri", "first_name": "Ravi", "last_name": "Kumar"}),
+        ("Kumari Anjali Singh", {"title": "Kumari", "first_name": "Anjali", "last_name": "Singh"}),
+        # German and Spanish, which nameparser knows.
+        ("Herr Hans Müller", {"title": "Herr", "first_name": "Hans", "last_name": "Müller"}),
+        ("Frau Müller", {"title": "Frau", "last_name": "Müller"}),
+        ("Sra. María López", {"title": "Sra.", "first_name": "María", "last_name": "López"}),
+        ("Doña Carmen Ruiz", {"title": "Doña", "first_name": "Carmen", "last_name": "Ruiz"}),
+        # Titles that are also names: names unless two words follow.
+        ("Pan Wei", {"first_name": "Pan", "last_name": "Wei"}),
+        ("Sri Mulyani", {"first_name": "Sri", "last_name": "Mulyani"}),
+        ("Don Williams", {"first_name": "Don", "last_name": "Williams"}),
+    ],
+)
+def test_an_honorific_of_the_countries_we_serve_is_a_title_not_a_first_name(
+    written: str, parts: dict[str, str]
+) -> None:
+    attributes = names(written)
+    attributes.pop("full_name")
+    assert attributes == {**parts, "given": "Annie"}
+
+
+@pytest.mark.parametrize(
+    ("written", "parts"),
+    [
+        ("ZHANG Wei", {"first_name": "Wei", "last_name": "ZHANG"}),
+        ("Wei ZHANG", {"first_name": "Wei", "last_name": "ZHANG"}),
+        ("NGUYEN Van An", {"first_name": "Van", "middle_name": "An", "last_name": "NGUYEN"}),
+        ("Mr LI Jun Jie", {"title": "Mr", "first_name": "Jun", "middle_name": "Jie",
+                           "last_name": "LI"}),  # fmt: skip
+        ("María GARCÍA LÓPEZ", {"first_name": "María", "last_name": "GARCÍA LÓPEZ"}),
+        ("O'BRIEN Siobhan", {"first_name": "Siobhan", "last_name": "O'BRIEN"}),
+        # All in one case: capitals say nothing, nameparser's order holds.
+        ("JOHN SMITH", {"first_name": "JOHN", "last_name": "SMITH"}),
+        ("zhang wei", {"first_name": "zhang", "last_name": "wei"}),
+        # Initials, titles and suffixes in capitals are not family names.
+        ("J. SMITH", {"first_name": "J", "last_name": "SMITH"}),
+        ("JP Morgan", {"first_name": "JP", "last_name": "Morgan"}),
+        ("MR John Smith", {"title": "MR", "first_name": "John", "last_name": "Smith"}),
+        ("John Smith III", {"first_name": "John", "last_name": "Smith", "suffix": "III"}),
+        # A comma already says which part is the surname.
+        ("ZHANG, Wei", {"first_name": "Wei", "last_name": "ZHANG"}),
+    ],
+)
+def test_a_word_in_capitals_beside_mixed_case_words_is_the_family_name(
+    written: str, parts: dict[str, str]
+) -> None:
+    attributes = names(written)
+    attributes.pop("full_name")
+    assert attributes == {**parts, "given": "Annie"}
+
+
+def test_the_matcher_reads_a_full_name_without_its_honorific() -> None:
+    assert name_words(normalise_name("Pan J. Rutecki")) == ("j", "rutecki")
+    assert name_words(normalise_name("Khun Nok")) == ("nok",)
+    assert name_words(normalise_name("Smt. Priya Sharma")) == ("priya", "sharma")
+    assert name_words(normalise_name("Pan Wei")) == ("pan", "wei")
+
+
+def test_the_packaged_titles_table_names_a_source_for_every_language() -> None:
+    table = honorifics()
+    assert {"pan", "pani", "khun", "smt", "shri", "kumari"} <= table.titles
+    assert "khun" in table.given_name and "pan" in table.also_a_name
+    with pytest.raises(ConfigError, match=r"source.*titles\.toml.*field 'xx\.source'"):
+        parse_honorifics('[xx]\ntitles = ["Sig"]\n', "titles.toml")
+    with pytest.raises(ConfigError, match="field 'xx.also_a_name'"):
+        parse_honorifics('[xx]\nsource = "s"\ntitles = ["Sig"]\nalso_a_name = ["Don"]\n')
 
 
 def test_a_field_mapped_to_a_name_part_wins_over_the_parsed_part() -> None:
