@@ -59,8 +59,7 @@ def parse_honorifics(text: str, path: str = TITLES_FILE) -> Honorifics:
         unknown = set(table) - {"source", "titles", "given_name", "also_a_name"}
         if unknown:
             raise ConfigError(
-                f"unknown keys {sorted(unknown)}; expected source, titles, given_name, "
-                "also_a_name",
+                f"unknown keys {sorted(unknown)}; expected source, titles, given_name, also_a_name",
                 path=path,
                 field=language,
             )
@@ -71,8 +70,10 @@ def parse_honorifics(text: str, path: str = TITLES_FILE) -> Honorifics:
                 field=f"{language}.source",
             )
         listed = table.get("titles")
-        if not isinstance(listed, list) or not listed or not all(
-            isinstance(t, str) and title_key(t) for t in listed
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(t, str) and title_key(t) for t in listed)
         ):
             raise ConfigError(
                 "expected a non-empty list of titles", path=path, field=f"{language}.titles"

@@ -234,7 +234,9 @@ def test_in_real_time_a_sorted_neighbourhood_meets_its_own_key_and_batch_the_nei
 # -- what records carry: an initial, an e-mail's local part ----------------------------------
 
 
-def packaged_pairs(records: list[SourceRecord]) -> tuple[Linker, pd.DataFrame, set[tuple[int, int]]]:
+def packaged_pairs(
+    records: list[SourceRecord],
+) -> tuple[Linker, pd.DataFrame, set[tuple[int, int]]]:
     """The candidate pairs the packaged rules give these records, through the match index
     that derives each record's compared values as ingest does."""
     rules = load_rules()

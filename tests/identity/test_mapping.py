@@ -459,7 +459,10 @@ def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
     [
         # Polish and Ukrainian: pan (Mr), pani (Mrs, Ms), panna (Miss), with the surname.
         ("Pan J. Rutecki", {"title": "Pan", "first_name": "J", "last_name": "Rutecki"}),
-        ("Pani Katarzyna Nowak", {"title": "Pani", "first_name": "Katarzyna", "last_name": "Nowak"}),
+        (
+            "Pani Katarzyna Nowak",
+            {"title": "Pani", "first_name": "Katarzyna", "last_name": "Nowak"},
+        ),
         ("Pani Kowalska", {"title": "Pani", "last_name": "Kowalska"}),
         ("Пані Олена Коваль", {"title": "Пані", "first_name": "Олена", "last_name": "Коваль"}),
         # Thai: Khun goes with the given name or nickname; Nai, Nang, Nangsao on forms.
@@ -495,8 +498,10 @@ def test_an_honorific_of_the_countries_we_serve_is_a_title_not_a_first_name(
         ("ZHANG Wei", {"first_name": "Wei", "last_name": "ZHANG"}),
         ("Wei ZHANG", {"first_name": "Wei", "last_name": "ZHANG"}),
         ("NGUYEN Van An", {"first_name": "Van", "middle_name": "An", "last_name": "NGUYEN"}),
-        ("Mr LI Jun Jie", {"title": "Mr", "first_name": "Jun", "middle_name": "Jie",
-                           "last_name": "LI"}),  # fmt: skip
+        (
+            "Mr LI Jun Jie",
+            {"title": "Mr", "first_name": "Jun", "middle_name": "Jie", "last_name": "LI"},
+        ),
         ("María GARCÍA LÓPEZ", {"first_name": "María", "last_name": "GARCÍA LÓPEZ"}),
         ("O'BRIEN Siobhan", {"first_name": "Siobhan", "last_name": "O'BRIEN"}),
         # All in one case: capitals say nothing, nameparser's order holds.
@@ -532,7 +537,7 @@ def test_the_packaged_titles_table_names_a_source_for_every_language() -> None:
     assert "khun" in table.given_name and "pan" in table.also_a_name
     with pytest.raises(ConfigError, match=r"source.*titles\.toml.*field 'xx\.source'"):
         parse_honorifics('[xx]\ntitles = ["Sig"]\n', "titles.toml")
-    with pytest.raises(ConfigError, match="field 'xx.also_a_name'"):
+    with pytest.raises(ConfigError, match=r"field 'xx\.also_a_name'"):
         parse_honorifics('[xx]\nsource = "s"\ntitles = ["Sig"]\nalso_a_name = ["Don"]\n')
 
 
