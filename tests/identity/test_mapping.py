@@ -473,6 +473,9 @@ def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
         ("Smt. Priya Sharma", {"title": "Smt.", "first_name": "Priya", "last_name": "Sharma"}),
         ("Shri Ravi Kumar", {"title": "Shri", "first_name": "Ravi", "last_name": "Kumar"}),
         ("Kumari Anjali Singh", {"title": "Kumari", "first_name": "Anjali", "last_name": "Singh"}),
+        # Swahili (Kenya): Bwana (Mr), Bi (Mrs, Ms).
+        ("Bi Amina Wanjiru", {"title": "Bi", "first_name": "Amina", "last_name": "Wanjiru"}),
+        ("Bwana Otieno", {"title": "Bwana", "last_name": "Otieno"}),
         # German and Spanish, which nameparser knows.
         ("Herr Hans Müller", {"title": "Herr", "first_name": "Hans", "last_name": "Müller"}),
         ("Frau Müller", {"title": "Frau", "last_name": "Müller"}),
@@ -482,6 +485,7 @@ def test_a_full_name_is_parsed_into_the_parts_the_matcher_compares(
         ("Pan Wei", {"first_name": "Pan", "last_name": "Wei"}),
         ("Sri Mulyani", {"first_name": "Sri", "last_name": "Mulyani"}),
         ("Don Williams", {"first_name": "Don", "last_name": "Williams"}),
+        ("Bi Wei", {"first_name": "Bi", "last_name": "Wei"}),
     ],
 )
 def test_an_honorific_of_the_countries_we_serve_is_a_title_not_a_first_name(
