@@ -243,6 +243,20 @@ def test_a_name_short_for_two_holders_names_is_not_linked_by_their_phone(
     assert len(found) == 3
 
 
+def test_a_shared_family_email_links_only_records_whose_first_names_agree(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "shop",
+        {"id": "mum", "first": "Margaret", "email": "the.hales@example.com"},
+        {"id": "mum-again", "first": "Peggy", "email": "The.Hales@example.com"},
+        {"id": "dad", "first": "Tom", "email": "the.hales@example.com"},
+    )
+    assert profile_of(graph, "shop", "mum") == profile_of(graph, "shop", "mum-again")
+    assert profile_of(graph, "shop", "dad") != profile_of(graph, "shop", "mum")
+
+
 def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
     ingest(
         graph,
