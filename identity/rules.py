@@ -75,7 +75,8 @@ class KindRule:
     same_attribute: str | None = None
     """An attribute (e.g. ``first_name``) that records sharing a value of this kind must
     not disagree on to be linked by it: a household phone is shared by people with
-    different first names. Compared as normalised names."""
+    different first names. Compared as normalised names, one person's when the matcher's
+    first-name levels say so (:func:`identity.matching.names.same_persons_name`)."""
     bridges: bool = True
     """Whether a shared value may join two records that each already belong to someone
     known (hold a linking identifier of a bridging kind). False for anonymous kinds: a
