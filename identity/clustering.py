@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, combinations
 
 from identity.duplicates import duplicate_account
+from identity.matching.names import initial_of, same_persons_name
 from identity.model import IdentifierKey, Link, LinkType, RecordId, RecordRef
 from identity.rules import Rules
 
@@ -177,11 +178,17 @@ class _Components:
 def split_by_attribute(
     members: list[RecordId], attribute: str, attributes: Mapping[RecordId, Mapping[str, str]]
 ) -> list[list[RecordId]]:
-    """Members of one identifier group, divided by their (normalised) ``attribute``.
+    """Members of one identifier group, divided into the people their (normalised)
+    ``attribute`` names, each part in ``members`` order. Two names written out are one
+    person's when the matcher's first-name levels say so (:func:`same_persons_name`: the
+    same name, or a nickname or other form of it); an initial is one person's with any
+    of their names it begins (``r`` with robert, known as bob).
 
-    Records with the same value form one subgroup. Records without a value join the only
-    named subgroup if there is exactly one; otherwise they are not linked by this
-    identifier (they could belong to any of the people sharing it).
+    A value that could be either of two people (``chris`` sharing a phone with
+    christopher and christina; ``j`` with john and jane) is treated like a record
+    without a value: it joins a part only if it fits exactly one (so a record without a
+    value joins the only part if there is exactly one); otherwise the identifier does not
+    link it: it could belong to any of the people sharing it.
     """
     named: dict[str, list[RecordId]] = {}
     unnamed: list[RecordId] = []
@@ -191,11 +198,46 @@ def split_by_attribute(
             named.setdefault(value, []).append(r)
         else:
             unnamed.append(r)
-    if len(named) == 1:
-        return [next(iter(named.values())) + unnamed]
     if not named:
         return [unnamed]
-    return [named[v] for v in sorted(named)]
+    written = [v for v in sorted(named) if initial_of(v) is None]
+    initials = [v for v in sorted(named) if initial_of(v) is not None]
+    agrees = {v: [w for w in written if w != v and same_persons_name(v, w)] for v in written}
+    # Among names that agree with no two names disagreeing with each other, one person's
+    # name is an equivalence: such a name agrees with the names of one part at most.
+    ambiguous = [
+        v
+        for v in written
+        if any(not same_persons_name(b, c) for b, c in combinations(agrees[v], 2))
+    ]
+    parts: list[list[str]] = []
+    for v in written:
+        if v in ambiguous:
+            continue
+        home = next((part for part in parts if same_persons_name(v, part[0])), None)
+        if home is None:
+            parts.append([v])
+        else:
+            home.append(v)
+    joined: list[list[str]] = [list(part) for part in parts]
+    left: list[list[str]] = []
+    for v in (*ambiguous, *initials):
+        # A name written out must be every name of the part's; an initial, one of them.
+        fits = any if v in initials else all
+        found = [i for i, part in enumerate(parts) if fits(same_persons_name(v, w) for w in part)]
+        if len(found) == 1:
+            joined[found[0]].append(v)
+        elif not found:
+            # Fits nobody named here: with the values like it (``j``, ``j.``).
+            home = next((part for part in left if same_persons_name(v, part[0])), None)
+            if home is None:
+                left.append([v])
+            else:
+                home.append(v)
+    groups = [{r for v in part for r in named[v]} for part in (*joined, *left)]
+    if len(groups) == 1:
+        groups[0].update(unnamed)
+    return [[r for r in members if r in group] for group in groups]
 
 
 def cluster(

@@ -75,7 +75,8 @@ class KindRule:
     same_attribute: str | None = None
     """An attribute (e.g. ``first_name``) that records sharing a value of this kind must
     not disagree on to be linked by it: a household phone is shared by people with
-    different first names. Compared as normalised names."""
+    different first names. Compared as normalised names, one person's when the matcher's
+    first-name levels say so (:func:`identity.matching.names.same_persons_name`)."""
     bridges: bool = True
     """Whether a shared value may join two records that each already belong to someone
     known (hold a linking identifier of a bridging kind). False for anonymous kinds: a
@@ -147,6 +148,10 @@ class MatchingRules:
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     """A blocking key held by more records than this gives no candidates (a shop's own
     phone number on thousands of receipts would otherwise pair them all)."""
+    link_requires_one_of: tuple[str, ...] = ()
+    """Fields at least one of which must weigh for a pair (agree at a level of positive
+    weight) for it to link; a pair with none of them goes to review at most. Names alone
+    do not tell a person from a namesake: empty, no such requirement."""
     duplicates_require_agreement: tuple[str, ...] = ()
     """Fields that must not count against a likely duplicate account (weigh below zero in
     its explanation) for a kind's ``duplicates = "link"`` to join it over the limit: a
@@ -501,6 +506,7 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
             "link_threshold",
             "review_threshold",
             "require_agreement",
+            "link_requires_one_of",
             "max_block_size",
             "duplicates_require_agreement",
         },
@@ -548,6 +554,14 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         raise ConfigError(
             "must be a list of compared fields", path=path, field="matching.require_agreement"
         )
+    corroborating = doc.get("link_requires_one_of", [])
+    if not isinstance(corroborating, list) or any(name not in fields for name in corroborating):
+        raise ConfigError(
+            "must be a list of compared fields (names in [matching.fields]), e.g. "
+            '["birth_date", "postcode", "email", "phone"]',
+            path=path,
+            field="matching.link_requires_one_of",
+        )
     duplicates_required = doc.get(
         "duplicates_require_agreement",
         [name for name in DEFAULT_DUPLICATES_REQUIRE_AGREEMENT if name in fields],
@@ -564,6 +578,7 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         fields=dict(fields),
         blocking=rules,
         require_agreement=tuple(required),
+        link_requires_one_of=tuple(corroborating),
         max_block_size=max_block_size,
         duplicates_require_agreement=tuple(duplicates_required),
         **thresholds,

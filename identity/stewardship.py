@@ -102,6 +102,12 @@ class ReviewPair:
             return f"{said}: reviewed, never linked" + (f"; {note.reason()}" if note else "")
         if note is not None:
             return note.reason()
+        needed = self.link.evidence.get("needs_one_of")
+        if isinstance(needed, list) and needed:
+            return (
+                f"nothing but names agree (none of {', '.join(str(f) for f in needed)}): "
+                "reviewed, never linked"
+            )
         return "the match probability is between the review and link thresholds"
 
     @property

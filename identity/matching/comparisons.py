@@ -23,7 +23,13 @@ import phonenumbers
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from identity.matching.names import initial_of, is_nickname, name_table, name_words
+from identity.matching.names import (
+    initial_agrees,
+    initial_of,
+    is_nickname,
+    name_table,
+    name_words,
+)
 
 MISSING = -1
 """Level index of a pair where a side has no value: no evidence either way."""
@@ -110,16 +116,7 @@ nickname = _pairwise(is_nickname)
 (:mod:`identity.matching.names`)."""
 
 
-def _initial_agrees(a: str, b: str) -> bool:
-    """A name written as an initial that the other starts with (``j``/``john``), or the
-    same initial written two ways (``j.``/``j``)."""
-    x, y = initial_of(a), initial_of(b)
-    if x is None and y is None:
-        return False
-    return (x or a[:1]) == (y or b[:1])
-
-
-initial = _pairwise(_initial_agrees)
+initial = _pairwise(initial_agrees)
 
 
 def _one_name(test: PairTest) -> PairTest:
@@ -186,7 +183,7 @@ def _word_agreement(a: str, b: str) -> int | None:
     if a == b:
         return _EXACT_WORD
     if initial_of(a) is not None or initial_of(b) is not None:
-        return _INITIAL_WORD if _initial_agrees(a, b) else None
+        return _INITIAL_WORD if initial_agrees(a, b) else None
     if name_table().is_excluded(a, b):
         return None
     if is_nickname(a, b):

@@ -118,6 +118,10 @@ class ProbabilisticMatcher:
             if c.field in required
         ]
         self._names = names
+        # Fields one of which must weigh for a pair to link (names alone do not).
+        self._corroborating = [
+            name for name in names if name in rules.matching.link_requires_one_of
+        ]
         self._tf_columns = [i for i, c in enumerate(self.settings.comparisons) if c.term_frequency]
         self._cached: tuple[JSONValue, MatchModel] | None = None
         self.duplicates = DuplicateAccounts(store, rules)
@@ -192,9 +196,14 @@ class ProbabilisticMatcher:
             vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
+            uncorroborated = bool(self._corroborating) and not _weighs_for(
+                evidence, self._corroborating
+            )
+            if uncorroborated:
+                evidence["needs_one_of"] = list(self._corroborating)
             kind = (
                 LinkType.MATCH
-                if chance >= self.settings.link_threshold and not vetoed
+                if chance >= self.settings.link_threshold and not vetoed and not uncorroborated
                 else LinkType.REVIEW
             )
             links.append(Link(a, b, kind, MATCHER, chance, evidence))
@@ -310,3 +319,17 @@ class ProbabilisticMatcher:
         result.reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         result.links = len(links) - result.reviews
         return result
+
+
+def _weighs_for(evidence: dict[str, JSONValue], names: Sequence[str]) -> bool:
+    """Whether one of the fields ``names`` weighs for the pair in its explanation."""
+    fields = evidence.get("fields")
+    if not isinstance(fields, dict):
+        return False
+    for name in names:
+        found = fields.get(name)
+        if isinstance(found, dict):
+            weight = found.get("weight")
+            if isinstance(weight, int | float) and weight > 0:
+                return True
+    return False

@@ -198,6 +198,28 @@ def initial_of(name: str) -> str | None:
     return letters if len(letters) == 1 and letters.isalpha() else None
 
 
+def initial_agrees(a: str, b: str) -> bool:
+    """A name written as an initial that the other starts with (``j``/``john``), or the
+    same initial written two ways (``j.``/``j``). No name written out agrees here."""
+    x, y = initial_of(a), initial_of(b)
+    if x is None and y is None:
+        return False
+    return (x or a[:1]) == (y or b[:1])
+
+
+def same_persons_name(a: str, b: str) -> bool:
+    """Two first names one person may be recorded under, as the matcher's first-name
+    levels read them: the same name, a nickname or other form of it (:func:`is_nickname`:
+    ``bob``/``robert``, ``gosia``/``malgorzata``), or an initial for it (``j``/``john``).
+    Spellings close enough to be a typo are not: siblings' names differ by a letter
+    (``ava``/``ana``, ``jan``/``jon``)."""
+    return (
+        a == b
+        or initial_agrees(a, b)
+        or (initial_of(a) is None and initial_of(b) is None and is_nickname(a, b))
+    )
+
+
 def name_words(name: str) -> tuple[str, ...]:
     """The words of a full name, given names first, without titles and suffixes, hyphens
     and dots breaking words (``mr j. smith-jones`` is j, smith, jones). A comma puts the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from identity.matching.model import probability
 from identity.model import LinkType
 from identity.readers import read_file
 from identity.rules import Rules, load_rules
+from identity.store.factory import open_store
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,52 @@ def test_a_pair_whose_first_names_disagree_is_reviewed_not_linked(
         if "disagrees_on" in link.evidence
     ]
     assert reviews and all(r.evidence["disagrees_on"] == ["first_name"] for r in reviews)
+
+
+CORROBORATING = ("birth_date", "address", "postcode", "email", "phone")
+
+
+def test_a_pair_agreeing_on_nothing_but_names_is_reviewed_not_linked(
+    tmp_path: Path,
+) -> None:
+    packaged = load_rules()
+    assert packaged.matching is not None and packaged.matching.link_requires_one_of == ()
+    rules = replace(
+        packaged, matching=replace(packaged.matching, link_requires_one_of=CORROBORATING)
+    )
+    files = generate(tmp_path / "demo", people=600, seed=11)
+    graph = IdentityGraph(open_store(f"sqlite:///{tmp_path / 'store.db'}"), rules)
+    for path in sorted(files.mappings_dir.glob("*.toml")):
+        graph.ingest.register_source(load_mapping(path, rules=graph.rules))
+    for source, path in sorted(files.files.items()):
+        mapping = graph.ingest.source(source)
+        graph.ingest.ingest_rows(source, read_file(path, mapping.format))
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    matcher.train()
+    matcher.link_all()
+    needed = CORROBORATING
+    rids = record_ids(graph)
+
+    def corroborated(evidence: dict) -> bool:  # type: ignore[type-arg]
+        return any(evidence["fields"].get(name, {}).get("weight", 0) > 0 for name in needed)
+
+    for link in graph.store.links_of(rids, types=[LinkType.MATCH]):
+        if link.matcher == MATCHER:
+            assert corroborated(link.evidence), link.evidence
+    held = [
+        link
+        for link in graph.store.links_of(rids, types=[LinkType.REVIEW])
+        if "needs_one_of" in link.evidence
+    ]
+    assert held
+    for link in held:
+        assert not corroborated(link.evidence)
+        assert link.evidence["needs_one_of"] == [
+            name for name in link.evidence["fields"] if name in needed
+        ]
+    reasons = {pair.reason for pair in graph.stewardship.review_queue(first=500).pairs}
+    assert any(reason.startswith("nothing but names agree") for reason in reasons)
+    graph.close()
 
 
 def test_the_review_queue_gives_the_match_weight_and_the_probability_apart(

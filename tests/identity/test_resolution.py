@@ -191,6 +191,72 @@ def test_a_nameless_record_joins_the_only_named_holder_of_a_phone(graph: Identit
     assert profile_of(graph, "crm", "a") == profile_of(graph, "crm", "b")
 
 
+def test_a_shared_phone_links_a_nickname_and_an_initial_to_the_name(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "robert", "first": "Robert", "last": "Hale", "phone": "07400 123456"},
+        {"id": "bob", "first": "Bob", "phone": "07400 123456"},
+        {"id": "initial", "first": "R.", "phone": "07400 123456"},
+        {"id": "daughter", "first": "Tess", "phone": "07400 123456"},
+    )
+    # One person's name written three ways, as the matcher's first-name levels read it.
+    assert (
+        profile_of(graph, "crm", "robert")
+        == profile_of(graph, "crm", "bob")
+        == profile_of(graph, "crm", "initial")
+    )
+    assert profile_of(graph, "crm", "daughter") != profile_of(graph, "crm", "robert")
+
+
+def test_an_initial_two_holders_of_a_phone_share_is_not_linked_by_it(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "john", "first": "John", "phone": "07400 123456"},
+        {"id": "jane", "first": "Jane", "phone": "07400 123456"},
+        {"id": "j", "first": "J", "phone": "07400 123456"},
+    )
+    # J. may be John or Jane: like a record without a name, the phone does not decide.
+    assert profile_of(graph, "crm", "john") != profile_of(graph, "crm", "jane")
+    assert profile_of(graph, "crm", "j") not in {
+        profile_of(graph, "crm", "john"),
+        profile_of(graph, "crm", "jane"),
+    }
+
+
+def test_a_name_short_for_two_holders_names_is_not_linked_by_their_phone(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "crm",
+        {"id": "christopher", "first": "Christopher", "phone": "07400 123456"},
+        {"id": "christina", "first": "Christina", "phone": "07400 123456"},
+        {"id": "chris", "first": "Chris", "phone": "07400 123456"},
+    )
+    found = {profile_of(graph, "crm", k) for k in ("christopher", "christina", "chris")}
+    assert len(found) == 3
+
+
+def test_a_shared_family_email_links_only_records_whose_first_names_agree(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        "shop",
+        {"id": "mum", "first": "Margaret", "email": "the.hales@example.com"},
+        {"id": "mum-again", "first": "Peggy", "email": "The.Hales@example.com"},
+        {"id": "dad", "first": "Tom", "email": "the.hales@example.com"},
+    )
+    assert profile_of(graph, "shop", "mum") == profile_of(graph, "shop", "mum-again")
+    assert profile_of(graph, "shop", "dad") != profile_of(graph, "shop", "mum")
+
+
 def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
     ingest(
         graph,

@@ -208,3 +208,16 @@ def test_the_fields_a_duplicate_must_not_disagree_on_default_to_names_and_birth_
     with pytest.raises(ConfigError) as caught:
         Rules.from_document({**BASE, "matching": wrong}, path="my-rules.toml")
     assert caught.value.field == "matching.duplicates_require_agreement"
+
+
+def test_the_fields_a_link_needs_beside_names_are_compared_fields_and_none_by_default() -> None:
+    matching = {"fields": {"last_name": "name", "dob": "date"}, "blocking": [["last_name"]]}
+    found = Rules.from_document({**BASE, "matching": matching}).matching
+    assert found is not None and found.link_requires_one_of == ()
+    chosen = {**matching, "link_requires_one_of": ["dob"]}
+    found = Rules.from_document({**BASE, "matching": chosen}).matching
+    assert found is not None and found.link_requires_one_of == ("dob",)
+    wrong = {**matching, "link_requires_one_of": ["birth_date"]}
+    with pytest.raises(ConfigError) as caught:
+        Rules.from_document({**BASE, "matching": wrong}, path="my-rules.toml")
+    assert caught.value.field == "matching.link_requires_one_of"
