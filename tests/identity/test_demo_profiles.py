@@ -121,8 +121,8 @@ def test_segment_exports_and_time_windows_use_the_same_times(demo: Demo) -> None
 def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile_in_the_feed() -> (
     None
 ):
-    """The issue's case, crafted (the e-mail's household guard keeps the demo from making
-    it now): nameless records of one household member join another's profile through the
+    """The issue's case, crafted so that it does not hang on one demo seed (and holds
+    where the e-mail's household guard is on): nameless records of one household member join another's profile through the
     family e-mail, while the one-customer-id limit keeps them from her own. Split them off:
     they join her profile, as a new id split off and merged at once into hers."""
     graph = open_graph()

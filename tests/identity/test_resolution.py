@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +32,8 @@ CRM = {
 SHOP = {**CRM, "source": "shop", "priority": 50}
 
 
-def open_graph() -> IdentityGraph:
-    graph = IdentityGraph(open_store("sqlite:///:memory:"), load_rules())
+def open_graph(rules: Path | None = None) -> IdentityGraph:
+    graph = IdentityGraph(open_store("sqlite:///:memory:"), load_rules(rules))
     for doc in (CRM, SHOP):
         graph.ingest.register_source(SourceMapping.from_document(doc, rules=graph.rules))
     return graph
@@ -243,18 +245,42 @@ def test_a_name_short_for_two_holders_names_is_not_linked_by_their_phone(
     assert len(found) == 3
 
 
-def test_a_shared_family_email_links_only_records_whose_first_names_agree(
-    graph: IdentityGraph,
+FAMILY = (
+    {"id": "mum", "first": "Margaret", "email": "the.hales@example.com"},
+    {"id": "mum-again", "first": "Peggy", "email": "The.Hales@example.com"},
+    {"id": "dad", "first": "Tom", "email": "the.hales@example.com"},
+)
+"""A household's e-mail address, written by two people, one of them under two names."""
+
+EMAIL_GUARD = '# same_attribute = "first_name"'
+"""The e-mail's household guard as the packaged rules offer it, commented out."""
+
+
+def test_a_shared_family_email_links_only_records_whose_first_names_agree_where_guarded(
+    tmp_path: Path,
 ) -> None:
-    ingest(
-        graph,
-        "shop",
-        {"id": "mum", "first": "Margaret", "email": "the.hales@example.com"},
-        {"id": "mum-again", "first": "Peggy", "email": "The.Hales@example.com"},
-        {"id": "dad", "first": "Tom", "email": "the.hales@example.com"},
-    )
+    packaged = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
+    assert packaged.count(EMAIL_GUARD) == 1
+    rules = tmp_path / "rules.toml"
+    rules.write_text(packaged.replace(EMAIL_GUARD, EMAIL_GUARD.removeprefix("# ")), "utf-8")
+    graph = open_graph(rules)
+    assert graph.rules.kind("email").same_attribute == "first_name"
+
+    ingest(graph, "shop", *FAMILY)
+
     assert profile_of(graph, "shop", "mum") == profile_of(graph, "shop", "mum-again")
     assert profile_of(graph, "shop", "dad") != profile_of(graph, "shop", "mum")
+    graph.close()
+
+
+def test_the_packaged_rules_link_a_shared_email_whatever_the_first_names(
+    graph: IdentityGraph,
+) -> None:
+    """Unguarded by default (docs/matching.md, "Households": measured on both generators,
+    the guard cost more recall than it saved precision where first names vary)."""
+    assert graph.rules.kind("email").same_attribute is None
+    ingest(graph, "shop", *FAMILY)
+    assert len({profile_of(graph, "shop", key) for key in ("mum", "mum-again", "dad")}) == 1
 
 
 def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
