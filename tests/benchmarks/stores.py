@@ -17,8 +17,10 @@ it); `--people 2000` is a quick check. One pass per store, stores one after the 
    separate process (requests at a fixed arrival rate, each latency counted from when the
    request was due, :class:`tests.benchmarks.common.OpenLoad`), after a few sequential
    warm-up requests: GraphQL ``profileByIdentifier(kind: "email")`` of random CRM e-mails
-   (``--lookup-rate`` for ``--lookup-seconds``), then a streamed NDJSON export of the
-   e-mail segment's members (``GET /v1/segments/{name}/members``), then ``POST
+   that find one profile, at each of ``--lookup-rates`` (default 20/s, below what one
+   process serves on a 2-core machine, then 100/s, the issue's rate) for
+   ``--lookup-seconds``, each with the answers per second it got; then a streamed NDJSON
+   export of the e-mail segment's members (``GET /v1/segments/{name}/members``), then ``POST
    /v1/records`` of single new webshop records (copies of stored accounts under new keys:
    the same person opening another account; ``--post-rate`` for ``--post-seconds``).
    Statements the store sent per request come from the server's ``/metrics``.
@@ -39,12 +41,13 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from identity.demo.generator import DemoFiles, generate
 from identity.errors import IdgraphError
@@ -53,6 +56,7 @@ from identity.model import IdentifierKey
 from service.config import Settings
 from tests.benchmarks.common import (
     IDGRAPH,
+    CommandFailed,
     Sample,
     load_average,
     machine,
@@ -86,29 +90,31 @@ def _log(text: str) -> None:
 
 @dataclass
 class Result:
-    """What one store measured."""
+    """What one store measured; None where the step did not run."""
 
     store: str
     records: int = 0
-    ingest: float = 0.0
-    train: float = 0.0
-    link: float = 0.0
-    export_profiles: float = 0.0
-    define: float = 0.0
-    precision: float = 0.0
-    recall: float = 0.0
-    members: int = 0
+    ingest: float | None = None
+    train: float | None = None
+    link: float | None = None
+    export_profiles: float | None = None
+    define: float | None = None
+    precision: float | None = None
+    recall: float | None = None
     emails: list[str] = field(default_factory=list)
-    lookups: list[Sample] = field(default_factory=list)
+    lookups: dict[float, list[Sample]] = field(default_factory=dict)
+    """Samples of the lookup load at each arrival rate."""
     posts: list[Sample] = field(default_factory=list)
-    export_rows: int = 0
-    export_seconds: float = 0.0
+    export_rows: int | None = None
+    export_seconds: float | None = None
     statements_per_lookup: float | None = None
     statements_per_post: float | None = None
     cli_peak_kib: dict[str, int] = field(default_factory=dict)
-    server_peak_kib: int = 0
+    server_peak_kib: int | None = None
     jvm_peak_kib: int | None = None
     loads: list[str] = field(default_factory=list)
+    failure: str | None = None
+    """The step that failed, and why; the steps after it were not measured."""
 
 
 @contextlib.contextmanager
@@ -194,10 +200,11 @@ def _lookup_emails(env: dict[str, str], files: DemoFiles) -> list[str]:
     an error), and a lookup that fails by design measures nothing."""
     with files.files["crm"].open(newline="") as fh:
         emails = list(dict.fromkeys(row["email"] for row in csv.DictReader(fh) if row["email"]))
+    password = env.get("IDGRAPH_NEO4J_PASSWORD")
     settings = Settings(
         store=env["IDGRAPH_STORE"],
         neo4j_user=env.get("IDGRAPH_NEO4J_USER"),
-        neo4j_password=env.get("IDGRAPH_NEO4J_PASSWORD"),
+        neo4j_password=SecretStr(password) if password else None,
     )
     graph = settings.open_graph()
     try:
@@ -221,21 +228,23 @@ def _serve_phase(
     headers = {"Authorization": f"Bearer {TOKEN}"}
     emails = result.emails
     webshop = [json.loads(line) for line in files.files["webshop"].read_text().splitlines()]
-    lookups = _lookup_requests(emails, int(args.lookup_rate * args.lookup_seconds) + WARM_UP, 1)
+    warm_up = _lookup_requests(emails, WARM_UP, 0)
     posts = _post_requests(webshop, int(args.post_rate * args.post_seconds) + WARM_UP, 2)
     process, base = serve(env, work)
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
-            for request in lookups[:WARM_UP]:
+            for request in warm_up:
                 client.post(request["url"], json=request["json"]).raise_for_status()
         before = _statements(base)
-        _log(f"  GraphQL lookups at {args.lookup_rate:g}/s for {args.lookup_seconds:g} s ...")
-        result.lookups = open_load(
-            base, lookups[WARM_UP:], args.lookup_rate, args.lookup_seconds, headers
-        )
-        result.loads.append(load_average())
+        # The lower rates first: a load the server cannot keep up with leaves it behind.
+        for rate in sorted(args.lookup_rates):
+            _log(f"  GraphQL lookups at {rate:g}/s for {args.lookup_seconds:g} s ...")
+            requests = _lookup_requests(emails, int(rate * args.lookup_seconds), int(rate))
+            result.lookups[rate] = open_load(base, requests, rate, args.lookup_seconds, headers)
+            result.loads.append(load_average())
         after = _statements(base)
-        result.statements_per_lookup = (after - before) / max(1, len(result.lookups))
+        sent = sum(len(samples) for samples in result.lookups.values())
+        result.statements_per_lookup = (after - before) / max(1, sent)
         _log(f"  exporting {SEGMENT} as NDJSON ...")
         result.export_rows, result.export_seconds = _export(base, headers)
         result.loads.append(load_average())
@@ -254,6 +263,42 @@ def _serve_phase(
     finally:
         process.terminate()
         process.wait(60)
+
+
+def _pipeline(
+    result: Result,
+    kind: str,
+    files: DemoFiles,
+    work: Path,
+    env: dict[str, str],
+    cli: Callable[..., float],
+    emails: list[str],
+) -> None:
+    """The CLI steps, as an operator runs them, each timed."""
+    cli("sources", "sources", "add", *map(str, sorted(files.mappings_dir.glob("*.toml"))))
+    ingest = 0.0
+    for source, path in sorted(files.files.items()):
+        seconds = cli("ingest", "ingest", str(path), "--source", source)
+        ingest += seconds
+        _log(f"  {kind}: ingested {source} ({files.records[source]:,}) in {seconds:.1f}s")
+    result.ingest = ingest
+    result.loads.append(load_average())
+    result.train = cli("train", "train")
+    _log(f"  {kind}: train {result.train:.1f}s")
+    result.link = cli("link", "link")
+    result.loads.append(load_average())
+    _log(f"  {kind}: link {result.link:.1f}s")
+    export = work / "profiles.csv"
+    result.export_profiles = cli("export-profiles", "export-profiles", "--out", str(export))
+    scores = pairwise(load_assignment(export), load_assignment(files.truth))
+    result.precision, result.recall = scores.precision, scores.recall
+    _log(f"  {kind}: export-profiles {result.export_profiles:.1f}s")
+    definition = work / "segment.json"
+    definition.write_text(json.dumps(SEGMENT_DEFINITION))
+    result.define = cli("define", "segments", "define", SEGMENT, "--file", str(definition))
+    result.loads.append(load_average())
+    result.emails = emails or _lookup_emails(env, files)
+    _log(f"  {kind}: segment defined in {result.define:.1f}s; serving ...")
 
 
 def measure(
@@ -275,41 +320,30 @@ def measure(
             result.cli_peak_kib[step] = max(result.cli_peak_kib.get(step, 0), run.peak_rss_kib)
             return run.seconds
 
-        cli("sources", "sources", "add", *map(str, sorted(files.mappings_dir.glob("*.toml"))))
-        for source, path in sorted(files.files.items()):
-            seconds = cli("ingest", "ingest", str(path), "--source", source)
-            result.ingest += seconds
-            _log(f"  {kind}: ingested {source} ({files.records[source]:,}) in {seconds:.1f}s")
-        result.loads.append(load_average())
-        result.train = cli("train", "train")
-        _log(f"  {kind}: train {result.train:.1f}s")
-        result.link = cli("link", "link")
-        result.loads.append(load_average())
-        _log(f"  {kind}: link {result.link:.1f}s")
-        export = work / "profiles.csv"
-        result.export_profiles = cli("export-profiles", "export-profiles", "--out", str(export))
-        scores = pairwise(load_assignment(export), load_assignment(files.truth))
-        result.precision, result.recall = scores.precision, scores.recall
-        _log(f"  {kind}: export-profiles {result.export_profiles:.1f}s")
-        definition = work / "segment.json"
-        definition.write_text(json.dumps(SEGMENT_DEFINITION))
-        result.define = cli("define", "segments", "define", SEGMENT, "--file", str(definition))
-        result.loads.append(load_average())
-        result.emails = emails or _lookup_emails(env, files)
-        _log(f"  {kind}: segment defined in {result.define:.1f}s; serving ...")
-        _serve_phase(result, env, work, files, args)
+        try:
+            _pipeline(result, kind, files, work, env, cli, emails)
+            _serve_phase(result, env, work, files, args)
+        except CommandFailed as error:
+            result.failure = str(error)
+            _log(f"  {kind}: {error}; the remaining steps are not measured")
         if jvm_pid is not None:
             result.jvm_peak_kib = rss_kib(jvm_pid)["VmHWM"]
     return result
 
 
 def _latency(samples: list[Sample]) -> str:
-    ok = [s.latency for s in samples]
-    if not ok:
+    if not samples:
         return "-"
-    p = percentiles(ok)
+    p = percentiles([s.latency for s in samples])
     failed = sum(s.failed for s in samples)
-    return f"{p['p50']:.1f} / {p['p99']:.1f} ms ({failed} failed)"
+    # Answers per second over the load's span, up to its last answer: below the arrival
+    # rate when the server falls behind.
+    served = len(samples) / max(s.due + s.latency for s in samples)
+    return f"**{p['p50']:.1f} / {p['p99']:.1f} ms**, {served:.0f}/s answered, {failed} failed"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def _per(value: float | None) -> str:
@@ -320,10 +354,44 @@ def _mib(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:,.0f} MiB"
 
 
+def _ingest(r: Result) -> str:
+    if r.ingest is None:
+        return "-"
+    return f"**{r.records / r.ingest:,.0f} records/s** ({r.ingest:.0f} s)"
+
+
+def _train_link(r: Result) -> str:
+    if r.train is None or r.link is None:
+        return "-"
+    return f"**{r.train + r.link:.1f} s**"
+
+
+def _quality(r: Result) -> str:
+    if r.precision is None or r.recall is None:
+        return "-"
+    return f"{r.precision:.4f} / {r.recall:.4f}"
+
+
+def _export_rate(r: Result) -> str:
+    if not r.export_rows or not r.export_seconds:
+        return "-"
+    return (
+        f"**{r.export_rows / r.export_seconds:,.0f} profiles/s** "
+        f"({r.export_rows:,} in {r.export_seconds:.1f} s)"
+    )
+
+
+def _cli_peak(r: Result) -> str:
+    if not r.cli_peak_kib:
+        return "-"
+    step = max(r.cli_peak_kib, key=lambda k: r.cli_peak_kib[k])
+    return f"{_mib(r.cli_peak_kib[step])} ({step})"
+
+
 def table(results: list[Result], files: DemoFiles, args: argparse.Namespace) -> str:
     records = results[0].records
 
-    def row(name: str, cell: Any) -> str:
+    def row(name: str, cell: Callable[[Result], str]) -> str:
         return f"| {name} | " + " | ".join(cell(r) for r in results) + " |"
 
     lines = [
@@ -332,72 +400,58 @@ def table(results: list[Result], files: DemoFiles, args: argparse.Namespace) -> 
         f"{records:,} records in five sources, no events. Neo4j: a fresh tools/neo4j-server "
         f"(Neo4j 5.26 Community embedded, Bolt on loopback, authentication on), heap "
         f"{args.heap}, page cache {args.pagecache}. Every step is the real CLI in its own "
-        "process; the loads are open loop from another process.",
+        "process; `idgraph serve` is one uvicorn process; the loads are open loop from "
+        "another process (latency from when each request was due).",
         "",
         "| measurement | " + " | ".join(LABELS[r.store] for r in results) + " |",
         "|---|" + "---:|" * len(results),
-        row(
-            "ingest, 5 sources (`idgraph ingest` per file)",
-            lambda r: f"**{r.records / r.ingest:,.0f} records/s** ({r.ingest:.0f} s)",
-        ),
-        row("`idgraph train`", lambda r: f"{r.train:.1f} s"),
-        row("`idgraph link`", lambda r: f"{r.link:.1f} s"),
-        row("**train + link**", lambda r: f"**{r.train + r.link:.1f} s**"),
+        row("ingest, 5 sources (`idgraph ingest` per file)", _ingest),
+        row("`idgraph train`", lambda r: _seconds(r.train)),
+        row("`idgraph link`", lambda r: _seconds(r.link)),
+        row("**train + link**", _train_link),
         row(
             "`idgraph export-profiles` (every record's profile)",
-            lambda r: f"{r.export_profiles:.1f} s",
+            lambda r: _seconds(r.export_profiles),
         ),
-        row(
-            "pairwise precision / recall of the profiles",
-            lambda r: f"{r.precision:.4f} / {r.recall:.4f}",
-        ),
+        row("pairwise precision / recall of the profiles", _quality),
         row(
             f"`idgraph segments define {SEGMENT}` (evaluates every profile)",
-            lambda r: f"{r.define:.1f} s",
+            lambda r: _seconds(r.define),
         ),
-        row(
-            f'GraphQL `profileByIdentifier(kind: "email")` at {args.lookup_rate:g}/s for '
-            f"{args.lookup_seconds:g} s: p50 / p99",
-            lambda r: f"**{_latency(r.lookups)}**",
+        *(
+            row(
+                f'GraphQL `profileByIdentifier(kind: "email")` at {rate:g}/s for '
+                f"{args.lookup_seconds:g} s: p50 / p99",
+                lambda r, rate=rate: _latency(r.lookups.get(rate, [])),
+            )
+            for rate in sorted(args.lookup_rates, reverse=True)
         ),
-        row(
-            "statements per lookup",
-            lambda r: (
-                f"{r.statements_per_lookup:.1f}" if r.statements_per_lookup is not None else "-"
-            ),
-        ),
+        row("statements per lookup", lambda r: _per(r.statements_per_lookup)),
         row(
             f"`POST /v1/records` (one new record) at {args.post_rate:g}/s for "
             f"{args.post_seconds:g} s: p50 / p99",
-            lambda r: f"**{_latency(r.posts)}**",
+            lambda r: _latency(r.posts),
         ),
         row("statements per record posted", lambda r: _per(r.statements_per_post)),
-        row(
-            f"segment export, NDJSON streamed (`{SEGMENT}`)",
-            lambda r: (
-                f"**{r.export_rows / r.export_seconds:,.0f} profiles/s** "
-                f"({r.export_rows:,} in {r.export_seconds:.1f} s)"
-            ),
-        ),
+        row(f"segment export, NDJSON streamed (`{SEGMENT}`)", _export_rate),
         row("peak RSS, `idgraph serve` (Python)", lambda r: f"**{_mib(r.server_peak_kib)}**"),
-        row(
-            "peak RSS, largest CLI run (Python)",
-            lambda r: (
-                _mib(max(r.cli_peak_kib.values()))
-                + f" ({max(r.cli_peak_kib, key=lambda k: r.cli_peak_kib[k])})"
-            ),
-        ),
+        row("peak RSS, largest CLI run (Python)", _cli_peak),
         row("peak RSS, Neo4j's JVM", lambda r: f"**{_mib(r.jvm_peak_kib)}**"),
         "",
     ]
     for r in results:
-        late = max((s.late for s in r.lookups + r.posts), default=0.0)
+        if r.failure is not None:
+            lines.append(f"**{LABELS[r.store]}: {r.failure}**; the steps after it did not run.")
+            lines.append("")
+        samples = [s for rate in r.lookups.values() for s in rate] + r.posts
+        late = max((s.late for s in samples), default=0.0)
+        sent = ", ".join(f"{len(s):,} at {rate:g}/s" for rate, s in sorted(r.lookups.items()))
         lines.append(
             f"{LABELS[r.store]}: load average (1 / 5 / 15 min) at the start, after ingest, "
-            f"after link, after the segment, after the lookups, after the export, after the "
-            f"posts: {'; '.join(r.loads)}. Requests sent: {len(r.lookups):,} lookups (of "
-            f"{len(r.emails):,} CRM e-mails that find one profile), "
-            f"{len(r.posts):,} posts; the load generator's largest lag behind schedule "
+            f"after link, after the segment, after each lookup load, after the export, after "
+            f"the posts: {'; '.join(r.loads)}. Lookups sent: {sent or 'none'} (random CRM "
+            f"e-mails among the {len(r.emails):,} that find one profile); posts sent: "
+            f"{len(r.posts):,}; the load generator's largest lag behind schedule "
             f"{late * 1000:.0f} ms."
         )
         lines.append("")
@@ -409,7 +463,13 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--stores", nargs="+", choices=STORES, default=list(STORES))
-    parser.add_argument("--lookup-rate", type=float, default=100.0)
+    parser.add_argument(
+        "--lookup-rates",
+        type=float,
+        nargs="+",
+        default=[100.0, 20.0],
+        help="arrival rates of the lookup loads (the lower ones first)",
+    )
     parser.add_argument("--lookup-seconds", type=float, default=30.0)
     parser.add_argument("--post-rate", type=float, default=20.0)
     parser.add_argument("--post-seconds", type=float, default=30.0)
