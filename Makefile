@@ -137,7 +137,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.
-bench: $(VENV)/.installed-bench
+bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.ingest_rate --runs 3
 	$(BIN)/python -m tests.benchmarks.linkage --runs 3
 	$(BIN)/python -m tests.benchmarks.generator_linkage --people 10000 100000 --runs 1
@@ -145,6 +145,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m tests.benchmarks.scale --records 1000000
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks
+	$(BIN)/python -m tests.benchmarks.stores --people 30000
 
 clean: neo4j-stop
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target

@@ -34,6 +34,12 @@ class ProfileService:
 
         ``golden`` / ``identifiers`` False leave the golden record / the identifier list
         empty, for callers that read only the records (half the cost of a profile)."""
+        with self.store.reading():
+            return self._get_many(profile_ids, golden, identifiers)
+
+    def _get_many(
+        self, profile_ids: Sequence[str], golden: bool, identifiers: bool
+    ) -> list[Profile | None]:
         store = self.store
         resolved = store.resolve_profile_ids(profile_ids)
         live = sorted(set(resolved.values()))
@@ -76,14 +82,15 @@ class ProfileService:
         in international form (+CC...), as no source region applies.
         """
         key = self.normaliser.identifier(kind, value).key
-        ids = self.store.profiles_with([key]).get(key, [])
-        return [p for p in self.get_many(ids) if p is not None]
+        with self.store.reading():
+            ids = self.store.profiles_with([key]).get(key, [])
+            return [p for p in self.get_many(ids) if p is not None]
 
     def _priorities(self, sources: set[str]) -> dict[str, int]:
         priorities: dict[str, int] = {}
+        docs = self.store.get_sources(sources)
         for name in sources:
-            doc = self.store.get_source(name)
-            raw = doc.get("priority") if doc else None
+            raw = docs[name].get("priority") if name in docs else None
             priorities[name] = raw if isinstance(raw, int) else DEFAULT_PRIORITY
         return priorities
 

@@ -647,15 +647,17 @@ class SegmentService:
         """
         now = self.clock()
         wanted = set(needs) if needs is not None else {ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS}
-        if wanted & {ATTRIBUTES, IDENTIFIERS, RECORDS}:
-            found = self.profiles.get_many(
-                profile_ids, golden=ATTRIBUTES in wanted, identifiers=IDENTIFIERS in wanted
-            )
-        else:
-            found = self._bare_profiles(profile_ids)
-        live = {p.id: p for p in found if p is not None and p.id in profile_ids}
-        events = self.store.events_of_profiles(list(live)) if EVENTS in wanted else {}
-        fields = self._consent_fields({r.record.source for p in live.values() for r in p.records})
+        with self.store.reading():
+            if wanted & {ATTRIBUTES, IDENTIFIERS, RECORDS}:
+                found = self.profiles.get_many(
+                    profile_ids, golden=ATTRIBUTES in wanted, identifiers=IDENTIFIERS in wanted
+                )
+            else:
+                found = self._bare_profiles(profile_ids)
+            live = {p.id: p for p in found if p is not None and p.id in profile_ids}
+            events = self.store.events_of_profiles(list(live)) if EVENTS in wanted else {}
+            sources = {r.record.source for p in live.values() for r in p.records}
+            fields = self._consent_fields(sources)
         rules = self.rules.events
         return {
             pid: Facts(
@@ -680,9 +682,8 @@ class SegmentService:
 
     def _consent_fields(self, sources: set[str]) -> dict[str, Mapping[str, str]]:
         fields: dict[str, Mapping[str, str]] = {}
-        for source in sources:
-            doc = self.store.get_source(source)
-            consent = doc.get("consent") if doc else None
+        for source, doc in self.store.get_sources(sources).items():
+            consent = doc.get("consent")
             if isinstance(consent, dict):
                 fields[source] = {str(k): str(v) for k, v in consent.items()}
         return fields

@@ -55,6 +55,10 @@ on every ingest batch so a model retrained by another process is picked up."""
 
 Progress = Callable[[str], None]
 
+LINK_BATCH_SIZE = 5000
+"""Records whose links :meth:`ProbabilisticMatcher.link_all` writes and re-resolves per
+unit of work, as an ingest batch."""
+
 
 @dataclass(slots=True)
 class LinkReport:
@@ -90,7 +94,9 @@ class IncrementalLinks:
 class ProbabilisticMatcher:
     """Trains the Fellegi-Sunter model on the stored records and links them with it."""
 
-    def __init__(self, store: Store, rules: Rules, resolver: Resolver) -> None:
+    def __init__(
+        self, store: Store, rules: Rules, resolver: Resolver, batch_size: int = LINK_BATCH_SIZE
+    ) -> None:
         if rules.matching is None:
             raise ConfigError(
                 "the rules have no [matching] section: add one to use the probabilistic "
@@ -100,6 +106,7 @@ class ProbabilisticMatcher:
         self.store = store
         self.rules = rules
         self.resolver = resolver
+        self.batch_size = batch_size
         self.settings = LinkageSettings.build(
             dict(rules.matching.fields),
             rules.matching.blocking,
@@ -213,7 +220,15 @@ class ProbabilisticMatcher:
 
     def link_all(self, frame: pd.DataFrame | None = None) -> LinkReport:
         """Score every candidate pair of the stored records with the persisted model, store
-        the links and review pairs, and re-resolve the profiles they touch."""
+        the links and review pairs, and re-resolve the profiles they touch.
+
+        Only the records whose links this changes are written and re-resolved, in batches
+        of about ``batch_size`` records, each batch one unit of work: a whole store's
+        links in one transaction outgrew a networked store's transaction memory (Neo4j
+        with a 1 GB heap at 100,000 records). A batch holds whole groups of records that
+        share a changed pair or a profile, so every changed pair is written and resolved
+        with both its ends; stopped part way, the batches done are complete, and running
+        it again links the rest."""
         model, why = self.current_model()
         if model is None:
             raise ConfigError(f"{why}", field="model")
@@ -222,35 +237,86 @@ class ProbabilisticMatcher:
         links = self._links(model, scored, frame)
         reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         record_ids: list[RecordId] = [int(x) for x in frame.index]
-        with self.store.unit_of_work():
-            seeds = self._changed_matches(record_ids, links)
-            self.store.replace_links(record_ids, MATCHER, links)
-            outcome = self.resolver.resolve(seeds, matcher_links_only=True)
+        merged = split = 0
+        by_record: dict[RecordId, list[Link]] = {}
+        for link in links:
+            by_record.setdefault(link.a, []).append(link)
+            by_record.setdefault(link.b, []).append(link)
+        for records, seeds in self._link_batches(record_ids, links):
+            # Every link touching the batch's records: replace_links drops all of theirs.
+            touching = list({id(x): x for r in records for x in by_record.get(r, ())}.values())
+            with self.store.unit_of_work():
+                self.store.replace_links(sorted(records), MATCHER, touching)
+                outcome = self.resolver.resolve(sorted(seeds), matcher_links_only=True)
+            merged += outcome.profiles_merged
+            split += outcome.profiles_split
         outcomes = [link.evidence[NOTE].get("outcome") for link in links if NOTE in link.evidence]
         return LinkReport(
             records=len(frame),
             candidate_pairs=len(scored),
             links=len(links) - reviews,
             reviews=reviews,
-            profiles_merged=outcome.profiles_merged,
-            profiles_split=outcome.profiles_split,
+            profiles_merged=merged,
+            profiles_split=split,
             oversized_keys=scored.capped,
             duplicates_held=outcomes.count("held"),
             duplicates_linked=outcomes.count("linked"),
         )
 
-    def _changed_matches(self, record_ids: list[RecordId], links: list[Link]) -> list[RecordId]:
-        """The records whose MATCH links this matcher adds, drops or re-weighs: only their
-        profiles can change (REVIEW links do not cluster, and everything else was resolved
-        as it was stored), so only they need re-resolving. Weights count because limits
-        give way in order of weight."""
-        stored = self.store.links_of(record_ids, types=(LinkType.MATCH,), evidence=False)
-        before = {(link.a, link.b): link.weight for link in stored if link.matcher == MATCHER}
-        after = {(link.a, link.b): link.weight for link in links if link.type is LinkType.MATCH}
-        changed = {
+    def _link_batches(
+        self, record_ids: list[RecordId], links: list[Link]
+    ) -> list[tuple[set[RecordId], set[RecordId]]]:
+        """Batches of (records whose links to rewrite, records to re-resolve).
+
+        A pair changes when this matcher's link between its records appears, goes, changes
+        type or changes weight (the evidence follows from the weight's comparison levels);
+        only MATCH changes need re-resolving, since REVIEW links do not cluster and the
+        rest was resolved as it was stored. Weights count because limits give way in order
+        of weight. Records sharing a changed pair or a profile go in one batch, so a batch
+        never leaves a profile half linked for the next one to finish."""
+        stored = self.store.links_of(
+            record_ids, types=(LinkType.MATCH, LinkType.REVIEW), evidence=False
+        )
+        before = {(x.a, x.b): (x.type, x.weight) for x in stored if x.matcher == MATCHER}
+        after = {(x.a, x.b): (x.type, x.weight) for x in links}
+        changed = [
             pair for pair in before.keys() | after.keys() if before.get(pair) != after.get(pair)
+        ]
+        if not changed:
+            return []
+        resolve = {
+            rid
+            for pair in changed
+            if LinkType.MATCH in (before.get(pair, (None,))[0], after.get(pair, (None,))[0])
+            for rid in pair
         }
-        return sorted({rid for pair in changed for rid in pair})
+        # Union-find over the changed pairs and the records' current profiles.
+        parent: dict[object, object] = {}
+
+        def find(x: object) -> object:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b in changed:
+            parent[find(a)] = find(b)
+        touched = {rid for pair in changed for rid in pair}
+        for rid, pid in self.store.profile_ids_of(touched).items():
+            parent[find(rid)] = find(("profile", pid))
+        groups: dict[object, set[RecordId]] = {}
+        for rid in sorted(touched):
+            groups.setdefault(find(rid), set()).add(rid)
+        batches: list[tuple[set[RecordId], set[RecordId]]] = []
+        records: set[RecordId] = set()
+        for group in sorted(groups.values(), key=min):
+            if records and len(records) + len(group) > self.batch_size:
+                batches.append((records, records & resolve))
+                records = set()
+            records |= group
+        batches.append((records, records & resolve))
+        return batches
 
     # -- incremental -----------------------------------------------------------------------
 

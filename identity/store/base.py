@@ -126,6 +126,16 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def reading(self) -> AbstractContextManager[None]:
+        """A block of reads sharing one transaction: a use case that reads several things
+        (a profile: its records, their identifiers, its sources' priorities) sends a
+        networked store one round trip per read instead of a transaction per read.
+
+        Writing inside the block raises StoreError and stores nothing. Nested in a
+        unit_of_work or another reading block, it joins it (and sees its writes).
+        """
+
+    @abstractmethod
     def counts(self) -> StoreCounts:
         """How many records, identifier nodes, live profiles and links the store holds."""
 
@@ -154,6 +164,11 @@ class Store(ABC):
 
     @abstractmethod
     def get_source(self, name: str) -> dict[str, JSONValue] | None: ...
+
+    @abstractmethod
+    def get_sources(self, names: Collection[str]) -> dict[str, dict[str, JSONValue]]:
+        """The registered mappings of several sources in one read; unknown names are
+        absent."""
 
     @abstractmethod
     def list_sources(self) -> list[str]:

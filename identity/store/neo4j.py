@@ -14,7 +14,9 @@ per batch: rows travel as one ``$rows`` list unpacked by ``UNWIND``, never one s
 per row. :attr:`Neo4jStore.statement_counts` counts the statements each operation sent, so
 a regression to per-row statements shows (and is asserted by the Neo4j tests).
 Inside :meth:`unit_of_work` every call of the same thread joins one explicit transaction,
-which is not retried (the block's own code cannot be replayed).
+which is not retried (the block's own code cannot be replayed); :meth:`reading` does the
+same for reads, in a read transaction, so reading a profile is one round trip per
+statement instead of a transaction (and its commit) per statement.
 """
 
 from __future__ import annotations
@@ -261,12 +263,13 @@ class Neo4jStore(Store):
         with self._counts_lock:
             return dict(self.statement_counts)
 
-    def _session(self) -> neo4j.Session:
+    def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
         # The driver's shared bookmark manager makes each session see the writes of the
         # sessions before it, also on a cluster.
         return self._driver.session(
             database=self.database,
             bookmark_manager=self._driver.execute_query_bookmark_manager,
+            default_access_mode=access,
         )
 
     def _error(self, error: Exception, operation: str) -> StoreError:
@@ -292,6 +295,8 @@ class Neo4jStore(Store):
 
     def _work(self, operation: str, work: Callable[[_Statements], T], *, write: bool) -> T:
         tx: neo4j.Transaction | None = getattr(self._local, "tx", None)
+        if write and getattr(self._local, "read_only", False):
+            raise StoreError(f"{operation}: cannot write inside a reading block")
         try:
             if tx is not None:
                 return work(_Statements(tx, self, operation))
@@ -343,29 +348,46 @@ class Neo4jStore(Store):
 
     @contextmanager
     def _unit_of_work(self) -> Iterator[None]:
+        if getattr(self._local, "read_only", False):
+            raise StoreError("unit_of_work: cannot write inside a reading block")
+        with self._explicit_transaction("unit_of_work", neo4j.WRITE_ACCESS):
+            yield
+
+    def reading(self) -> AbstractContextManager[None]:
+        # A read transaction: on a cluster the driver sends it to a follower or read replica.
+        return self._explicit_transaction("reading", neo4j.READ_ACCESS)
+
+    @contextmanager
+    def _explicit_transaction(self, operation: str, access: str) -> Iterator[None]:
+        """One explicit transaction that every call of this thread joins until the block
+        ends; committed at the end, rolled back on any error. Not retried: the block's
+        own code cannot be replayed."""
         if getattr(self._local, "tx", None) is not None:
             yield  # joins the outer block
             return
         try:
-            session = self._session()
+            session = self._session(access)
             tx = session.begin_transaction()
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
-            raise self._error(error, "unit_of_work") from error
+            raise self._error(error, operation) from error
         self._local.tx = tx
+        self._local.read_only = access == neo4j.READ_ACCESS
         try:
             yield
         except BaseException:
             self._local.tx = None
+            self._local.read_only = False
             with suppress(neo4j_errors.Neo4jError, neo4j_errors.DriverError):
                 if not tx.closed():
                     tx.rollback()
             session.close()
             raise
         self._local.tx = None
+        self._local.read_only = False
         try:
             tx.commit()
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
-            raise self._error(error, "unit_of_work") from error
+            raise self._error(error, operation) from error
         finally:
             session.close()
 
@@ -407,6 +429,11 @@ class Neo4jStore(Store):
     def get_source(self, name: str) -> dict[str, JSONValue] | None:
         rows = self._read("get_source", lambda s: s.run("get_source", name=name))
         return cast(dict[str, JSONValue], json.loads(rows[0]["mapping"])) if rows else None
+
+    def get_sources(self, names: Collection[str]) -> dict[str, dict[str, JSONValue]]:
+        wanted = sorted(set(names))
+        rows = self._read("get_sources", lambda s: s.batched("get_sources", "names", wanted))
+        return {str(row["name"]): json.loads(row["mapping"]) for row in rows}
 
     def list_sources(self) -> list[str]:
         rows = self._read("list_sources", lambda s: s.run("list_sources"))

@@ -68,6 +68,9 @@ from identity.store.base import Store, change_log_rows, event_document, event_fr
 _IDS = "(SELECT value FROM json_each(:ids))"
 
 _GET_SOURCE = "SELECT mapping FROM sources WHERE name = ?"
+_GET_SOURCES = (
+    "SELECT name, mapping FROM sources WHERE name IN (SELECT value FROM json_each(:names))"
+)
 _PUT_SOURCE = (
     "INSERT INTO sources (name, mapping) VALUES (?, ?) "
     "ON CONFLICT (name) DO UPDATE SET mapping = excluded.mapping"
@@ -486,6 +489,7 @@ class SQLiteStore(Store):
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.RLock()
         self._depth = 0
+        self._read_only = False  # inside a reading block (then _depth > 0 too)
         # Statements per operation (the metric); both guarded by self._lock, which every
         # statement holds.
         self._statement_counts: Counter[str] = Counter()
@@ -522,6 +526,28 @@ class SQLiteStore(Store):
     def unit_of_work(self) -> AbstractContextManager[None]:
         return self._transaction("unit_of_work")
 
+    def reading(self) -> AbstractContextManager[None]:
+        return self._read_transaction()
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[None]:
+        # The lock is held for the whole block, as it is for every statement anyway: one
+        # connection serves all threads of the process.
+        with self._lock:
+            if self._depth > 0:  # inside a unit of work or another reading block: join it
+                yield
+                return
+            self._control("BEGIN")
+            self._depth += 1
+            self._read_only = True
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                self._read_only = False
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
     @contextmanager
     def _operating(self, operation: str) -> Iterator[None]:
         """Counts the statements of the block under ``operation``."""
@@ -540,6 +566,8 @@ class SQLiteStore(Store):
     @contextmanager
     def _transaction(self, operation: str | None = None) -> Iterator[None]:
         with self._operating(operation or sys._getframe(2).f_code.co_name):
+            if self._read_only:
+                raise StoreError(f"{self._operation}: cannot write inside a reading block")
             outer = self._depth == 0
             if outer:
                 self._control("BEGIN IMMEDIATE")
@@ -632,6 +660,13 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             row = conn.execute(_GET_SOURCE, (name,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def get_sources(self, names: Collection[str]) -> dict[str, dict[str, JSONValue]]:
+        if not names:
+            return {}
+        with self._reading() as conn:
+            rows = conn.execute(_GET_SOURCES, {"names": json.dumps(sorted(set(names)))})
+            return {name: json.loads(mapping) for name, mapping in rows}
 
     def list_sources(self) -> list[str]:
         with self._reading() as conn:

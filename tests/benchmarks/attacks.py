@@ -21,9 +21,7 @@ The table is written into docs/benchmarks.md between the markers.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
-import json
 import os
 import random
 import statistics
@@ -35,7 +33,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.benchmarks.common import IDGRAPH, machine, percentiles, serve, write_section
+from tests.benchmarks.common import (
+    IDGRAPH,
+    OpenLoad,
+    machine,
+    percentiles,
+    serve,
+    write_section,
+)
 
 LIGHT = 'query ($v: String!) { profileByIdentifier(kind: "email", value: $v) { id } }'
 
@@ -62,34 +67,6 @@ ATTACKS = {
         20, "suspiciousClusters(refresh: true) { totalCount }"
     ),
 }
-
-
-async def _reader(base: str, token: str, emails: list[str], rate: float, seconds: float) -> None:
-    """Open loop: request i is due at start + i / rate; its latency counts from then."""
-    rows: list[tuple[float, float, int]] = []
-    headers = {"Authorization": f"Bearer {token}"}
-    rng = random.Random(1)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
-
-        async def one(due: float) -> None:
-            body = {"query": LIGHT, "variables": {"v": rng.choice(emails)}}
-            try:
-                response = await client.post("/graphql", json=body, timeout=120)
-                status = response.status_code
-            except httpx.HTTPError:
-                status = 0
-            rows.append((due, time.monotonic() - due, status))
-
-        start = time.monotonic()
-        tasks = []
-        i = 0
-        while (due := start + i / rate) < start + seconds:
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            tasks.append(asyncio.create_task(one(due)))
-            i += 1
-        await asyncio.gather(*tasks)
-    json.dump([(due - start, latency, status) for due, latency, status in rows], sys.stdout)
 
 
 def read_emails(demo: Path, limit: int = 500) -> list[str]:
@@ -149,17 +126,16 @@ def run(base: str, token: str, emails: list[str], args: argparse.Namespace) -> s
         headers=headers,
         timeout=600,
     )
-    reader = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import asyncio, json, sys; from tests.benchmarks.attacks import _reader; "
-            "asyncio.run(_reader(*json.loads(sys.argv[1])))",
-            json.dumps([base, token, emails, args.rate, args.quiet + args.attack_seconds + 5]),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    rng = random.Random(1)
+    reads = [
+        {
+            "method": "POST",
+            "url": "/graphql",
+            "json": {"query": LIGHT, "variables": {"v": rng.choice(emails)}},
+        }
+        for _ in range(2000)
+    ]
+    reader = OpenLoad(base, reads, args.rate, args.quiet + args.attack_seconds + 5, headers=headers)
     time.sleep(args.quiet)
     attacks_start = time.monotonic()
     rows = []
@@ -184,12 +160,10 @@ def run(base: str, token: str, emails: list[str], args: argparse.Namespace) -> s
             )  # fmt: skip
     attacks_seconds = time.monotonic() - attacks_start
     load = os.getloadavg()[0]
-    samples = json.loads(reader.communicate()[0])
-    quiet = [lat for due, lat, ok in samples if due < args.quiet and ok == 200]
-    during = [
-        lat for due, lat, ok in samples if args.quiet <= due < args.quiet + attacks_seconds + 1
-    ]
-    failed = sum(1 for due, _, ok in samples if ok != 200)
+    samples = reader.samples()
+    quiet = [s.latency for s in samples if s.due < args.quiet and s.status == 200]
+    during = [s.latency for s in samples if args.quiet <= s.due < args.quiet + attacks_seconds + 1]
+    failed = sum(1 for s in samples if s.status != 200)
     q, d = percentiles(quiet), percentiles(during)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; one `idgraph serve` process "

@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -47,7 +46,15 @@ from identity.mapping import load_mapping
 from identity.readers import read_file
 from identity.rules import load_rules
 from identity.store.factory import open_store
-from tests.benchmarks.common import IDGRAPH, machine, percentiles, serve, write_section
+from tests.benchmarks.common import (
+    IDGRAPH,
+    RssSampler,
+    machine,
+    percentiles,
+    rss_kib,
+    serve,
+    write_section,
+)
 
 TOKEN = "bench-token"
 UNTIL = DEFAULT_UNTIL
@@ -125,36 +132,6 @@ class _Clock:
         return self.at
 
 
-def _rss_kib(pid: int) -> dict[str, int]:
-    """VmRSS (now) and VmHWM (peak since start) of a process, in KiB."""
-    found: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0])
-    return found
-
-
-class _RssSampler(threading.Thread):
-    """Samples a process's resident memory every 20 ms until stopped."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            self.peak = max(self.peak, _rss_kib(self.pid)["VmRSS"])
-            self._done.wait(0.02)
-
-    def stop(self) -> int:
-        self._done.set()
-        self.join()
-        return self.peak
-
-
 def _log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -199,8 +176,8 @@ def _journeys(
 
 def _export_http(base: str, pid: int, name: str, out: Path) -> dict[str, float]:
     """Stream the segment's members as CSV to ``out``; rows, seconds and server memory."""
-    before = _rss_kib(pid)
-    sampler = _RssSampler(pid)
+    before = rss_kib(pid)
+    sampler = RssSampler(pid)
     sampler.start()
     rows = 0
     started = time.perf_counter()
@@ -217,7 +194,7 @@ def _export_http(base: str, pid: int, name: str, out: Path) -> dict[str, float]:
             fh.write(chunk)
     seconds = time.perf_counter() - started
     peak = sampler.stop()
-    after = _rss_kib(pid)
+    after = rss_kib(pid)
     return {
         "rows": rows - 1,  # the header line
         "seconds": seconds,

@@ -122,9 +122,10 @@ def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile
     None
 ):
     """The issue's case, crafted so that it does not hang on one demo seed (and holds
-    where the e-mail's household guard is on): nameless records of one household member join another's profile through the
-    family e-mail, while the one-customer-id limit keeps them from her own. Split them off:
-    they join her profile, as a new id split off and merged at once into hers."""
+    where the e-mail's household guard is on): nameless records of one household member
+    join another's profile through the family e-mail, while the one-customer-id limit keeps
+    them from her own. Split them off: they join her profile, as a new id split off and
+    merged at once into hers."""
     graph = open_graph()
     numbers = count(1)
     # Ids that count up: which profile is older does not hang on one millisecond.

@@ -190,3 +190,39 @@ def test_link_re_resolves_only_what_its_links_change_and_agrees_with_a_full_reso
         full = graph.resolver.resolve(rids)
     assert not full.changes.assignments and not full.changes.created
     assert dict(graph.store.iter_record_profiles()) == profiles
+
+
+def test_link_in_small_batches_gives_what_one_batch_gives(tmp_path: Path) -> None:
+    # link_all writes and re-resolves in units of work of about batch_size records; the
+    # profiles and links must not depend on where the batches fall.
+    files = generate(tmp_path / "demo", people=300, seed=5)
+    outcomes = []
+    for batch_size in (1_000_000, 7):
+        graph = IdentityGraph.open(f"sqlite:///{tmp_path / f'store-{batch_size}.db'}")
+        for path in sorted(files.mappings_dir.glob("*.toml")):
+            graph.ingest.register_source(load_mapping(path, rules=graph.rules))
+        for source, path in sorted(files.files.items()):
+            mapping = graph.ingest.source(source)
+            graph.ingest.ingest_rows(source, read_file(path, mapping.format))
+        matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver, batch_size)
+        matcher.train()
+        report = matcher.link_all()
+        rids = record_ids(graph)
+        refs = graph.store.record_refs(rids)
+        profiles = dict(graph.store.iter_record_profiles())
+        partition = sorted(
+            sorted(ref for ref, pid in profiles.items() if pid == profile)
+            for profile in set(profiles.values())
+        )
+        links = sorted(
+            (refs[x.a], refs[x.b], x.type.value, x.matcher, round(x.weight, 9))
+            for x in graph.store.links_of(rids)
+        )
+        outcomes.append((partition, links, report.links, report.reviews))
+        # Nothing is left for a full re-resolution to change.
+        with graph.store.unit_of_work():
+            full = graph.resolver.resolve(rids)
+        assert not full.changes.assignments and not full.changes.created
+        graph.close()
+    assert outcomes[0][2] > 0
+    assert outcomes[1] == outcomes[0]

@@ -58,7 +58,9 @@ class LocalNeo4j:
         self.password = password
 
     @classmethod
-    def start(cls) -> LocalNeo4j:
+    def start(cls, heap: str = HEAP, pagecache: str | None = None) -> LocalNeo4j:
+        """A fresh server in a new temporary directory; ``pagecache`` None keeps the
+        launcher's default (64m)."""
         if not JAR.is_file():
             raise Neo4jServerError(
                 f"{JAR.relative_to(ROOT)} is missing: build it with `make neo4j-server` "
@@ -71,7 +73,7 @@ class LocalNeo4j:
         password = secrets.token_urlsafe(18)
         command = [
             _java(),
-            f"-Xmx{HEAP}",
+            f"-Xmx{heap}",
             "-Xms64m",
             "-XX:+ExitOnOutOfMemoryError",
             "-jar",
@@ -85,6 +87,7 @@ class LocalNeo4j:
             "--uri-file",
             str(uri_file),
             "--exit-on-stdin-eof",
+            *(["--pagecache", pagecache] if pagecache else []),
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -143,6 +143,16 @@ def test_duplicate_refs_in_one_call_last_one_wins(store: Store) -> None:
     assert store.identifier_counts([EMAIL]) == {EMAIL: 0}
 
 
+def test_several_source_mappings_are_read_at_once(store: Store) -> None:
+    store.put_source("crm", {"source": "crm", "priority": 1})
+    store.put_source("shop", {"source": "shop"})
+    assert store.get_sources(["shop", "crm", "nosuch", "crm"]) == {
+        "crm": {"source": "crm", "priority": 1},
+        "shop": {"source": "shop"},
+    }
+    assert store.get_sources([]) == {}
+
+
 def test_same_key_in_two_sources_is_two_records(store: Store) -> None:
     a, b = insert(store, rec("1", source="crm"), rec("1", source="shop"))
     assert a != b
@@ -487,6 +497,50 @@ def test_writes_inside_a_unit_of_work_are_visible_inside_it(store: Store) -> Non
         make_profiles(store, p1=[a])
         assert store.records_with([EMAIL]) == {EMAIL: [a]}
         assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
+    assert store.counts().records == 1
+
+
+def test_reads_in_a_reading_block_answer_as_outside_it(store: Store) -> None:
+    (a,) = insert(store, rec("a", ident(EMAIL)))
+    make_profiles(store, p1=[a])
+    store.put_source("crm", {"source": "crm"})
+    with store.reading():
+        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
+        assert store.records_of_profiles(["p1"]) == {"p1": [a]}
+        with store.reading():  # nested: joins
+            assert store.get_source("crm") == {"source": "crm"}
+        assert [r.key for r, _ in store.iter_record_profiles()] == ["a"]
+    # And the store is usable for writes again afterwards.
+    insert(store, rec("b"))
+    assert store.counts().records == 2
+
+
+def test_writing_inside_a_reading_block_is_refused_and_stores_nothing(store: Store) -> None:
+    with store.reading():
+        with pytest.raises(StoreError, match="reading block"):
+            insert(store, rec("a"))
+        with pytest.raises(StoreError, match="reading block"), store.unit_of_work():
+            store.set_meta("k", 1)
+        assert store.records_with([EMAIL]) == {EMAIL: []}
+    assert store.counts().records == 0 and store.get_meta("k") is None
+    insert(store, rec("b"))
+    assert store.counts().records == 1
+
+
+def test_a_reading_block_inside_a_unit_of_work_sees_its_writes(store: Store) -> None:
+    with store.unit_of_work():
+        (a,) = insert(store, rec("a", ident(EMAIL)))
+        with store.reading():
+            assert store.records_with([EMAIL]) == {EMAIL: [a]}
+        store.set_meta("k", 1)  # still writable after the nested read block
+    assert store.get_meta("k") == 1
+
+
+def test_an_error_in_a_reading_block_leaves_the_store_usable(store: Store) -> None:
+    with pytest.raises(Boom), store.reading():
+        store.counts()
+        raise Boom
+    insert(store, rec("a"))
     assert store.counts().records == 1
 
 
