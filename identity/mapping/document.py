@@ -148,15 +148,7 @@ class SourceMapping:
         if timestamp is not None:
             check_path(timestamp, path, "timestamp", single=True)
         timestamp_format = optional_text(doc.get("timestamp_format"), path, "timestamp_format")
-        timezone = optional_text(doc.get("timezone"), path, "timezone") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"unknown time zone {timezone!r}; use an IANA name like 'Europe/London'",
-                path=path,
-                field="timezone",
-            ) from None
+        timezone = timezone_setting(doc, path)
         region, region_field = phone_region_setting(doc.get("phone_region"), path)
         priority = doc.get("priority", DEFAULT_PRIORITY)
         if isinstance(priority, bool) or not isinstance(priority, int):
@@ -544,6 +536,21 @@ def _consent_fields(
             )
         found[purpose] = name
     return found
+
+
+def timezone_setting(doc: Mapping[str, Any], path: str) -> str:
+    """The mapping's ``timezone`` (an IANA name, UTC when absent), refused naming the field
+    when unknown."""
+    timezone = optional_text(doc.get("timezone"), path, "timezone") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {timezone!r}; use an IANA name like 'Europe/London'",
+            path=path,
+            field="timezone",
+        ) from None
+    return timezone
 
 
 def file_settings(doc: Mapping[str, Any], path: str) -> tuple[str | None, str, str]:

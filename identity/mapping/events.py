@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from identity.errors import ConfigError, InvalidIdentifier
 from identity.mapping.dates import parse_datetime
@@ -29,6 +29,7 @@ from identity.mapping.document import (
     optional_text,
     phone_region_setting,
     plain_text_only,
+    timezone_setting,
 )
 from identity.mapping.paths import parse_path
 from identity.mapping.regions import region_code
@@ -116,15 +117,7 @@ class EventMapping:
             type_field = mapped_field(kind, path, "type", required=True)
             assert type_field is not None
             check_path(type_field, path, "type", single=True)
-        timezone = optional_text(doc.get("timezone"), path, "timezone") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"unknown time zone {timezone!r}; use an IANA name like 'Europe/London'",
-                path=path,
-                field="timezone",
-            ) from None
+        timezone = timezone_setting(doc, path)
         region, region_field = phone_region_setting(doc.get("phone_region"), path)
         fmt, delimiter, encoding = file_settings(doc, path)
         identifiers = identifier_fields(doc.get("identifiers", {}), path, rules)
