@@ -300,7 +300,10 @@ def cluster(
     refused: list[RefusedUnion] = []
 
     def by_ref(link: Link) -> tuple[RecordRef, RecordRef]:
-        return (refs[link.a], refs[link.b])
+        # Which end is `a` follows record ids, so order each pair by its refs: the
+        # partition must not depend on the ids records happened to get.
+        a, b = refs[link.a], refs[link.b]
+        return (a, b) if a <= b else (b, a)
 
     # Steward decisions first and unconditionally: a must-link is the final word.
     for link in sorted(must, key=by_ref):

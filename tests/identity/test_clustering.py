@@ -347,3 +347,35 @@ def test_with_duplicates_linked_a_profile_holds_one_holders_customer_ids(
                 if va and vb:
                     holders.add_edge(va, vb)
         assert nx.number_connected_components(holders) <= 1, members
+
+
+def test_equal_weight_links_to_two_holders_choose_by_ref_not_by_record_id() -> None:
+    """A record tied between two customers (links of equal weight) joins the same one
+    whichever ids the three records got (found by the property above)."""
+    rules = duplicate_rules({"crm": "link"})
+    wanted = {
+        RecordRef("crm", "k09"): "C1",
+        RecordRef("pos", "k08"): "C0",
+        RecordRef("pos", "k11"): None,
+    }
+    pos_without_id, pos_with_id, crm = (
+        RecordRef("pos", "k11"),
+        RecordRef("pos", "k08"),
+        RecordRef("crm", "k09"),
+    )
+    found = []
+    for ids in ([crm, pos_with_id, pos_without_id], [pos_with_id, pos_without_id, crm]):
+        refs = dict(enumerate(ids))
+        rid = {ref: i for i, ref in refs.items()}
+        identifiers = {
+            i: [IdentifierKey("customer_id", v)] if (v := wanted[ref]) else []
+            for i, ref in refs.items()
+        }
+        linking = {k for ks in identifiers.values() for k in ks}
+        links = [
+            match(rid[pos_with_id], rid[pos_without_id], 0.96875),
+            match(rid[crm], rid[pos_without_id], 0.96875),
+        ]
+        found.append(partition(cluster(refs, identifiers, linking, links, rules).clusters, refs))
+    assert found[0] == found[1]
+    assert frozenset({crm, pos_without_id}) in found[0]
