@@ -47,7 +47,7 @@ class AuditService:
     ) -> int:
         """Log one entry now; returns its id."""
         entry = AuditEntry(actor, action, target, reason, before or {}, after or {}, undoes)
-        return self.store.append_audit([entry], self.clock())[0]
+        return self.store.audit.append([entry], self.clock())[0]
 
     def entries(
         self,
@@ -60,7 +60,7 @@ class AuditService:
         if not 1 <= first <= 500:
             raise InvalidArgument(f"first must be between 1 and 500, got {first}")
         before = decode_int_cursor(after, "audit") if after else None
-        found = self.store.audit_entries(before=before, limit=first + 1, actor=actor, action=action)
+        found = self.store.audit.entries(before=before, limit=first + 1, actor=actor, action=action)
         page = found[:first]
         return AuditPage(
             entries=page,

@@ -41,7 +41,7 @@ class FieldCatalog:
             stored = self._scan()
         known = stored | names
         if first or known != stored:
-            self.store.set_meta(CATALOG_KEY, sorted(known))
+            self.store.meta.set(CATALOG_KEY, sorted(known))
         self._known = frozenset(known)
 
     def attribute_names(self) -> frozenset[str]:
@@ -50,7 +50,7 @@ class FieldCatalog:
         if stored is None:
             with self.store.unit_of_work():
                 stored = self._scan()
-                self.store.set_meta(CATALOG_KEY, sorted(stored))
+                self.store.meta.set(CATALOG_KEY, sorted(stored))
         self._known = frozenset(stored)
         return self._known
 
@@ -103,13 +103,13 @@ class FieldCatalog:
             )
 
     def _stored(self) -> set[str] | None:
-        found = self.store.get_meta(CATALOG_KEY)
+        found = self.store.meta.get(CATALOG_KEY)
         return {str(n) for n in found} if isinstance(found, list) else None
 
     def _scan(self) -> set[str]:
         """The attribute names of every stored record: one pass, for a store written
         before the catalog was kept."""
         names: set[str] = set()
-        for stored in self.store.iter_records():
+        for stored in self.store.records.scan():
             names.update(stored.record.attributes)
         return names

@@ -352,16 +352,16 @@ class _Loaded:
 
 
 def _load(store: Store, profile_ids: Collection[ProfileId]) -> _Loaded:
-    members = store.records_of_profiles(profile_ids)
+    members = store.profiles.records_of(profile_ids)
     record_ids = [r for ids in members.values() for r in ids]
-    records = store.get_records(record_ids)
-    held = store.identifiers_of(record_ids)
+    records = store.records.get(record_ids)
+    held = store.records.identifiers_of(record_ids)
     identifiers = {rid: sorted({i.key for i in idents}) for rid, idents in held.items()}
-    counts = store.identifier_counts({k for keys in identifiers.values() for k in keys})
+    counts = store.records.identifier_counts({k for keys in identifiers.values() for k in keys})
     by_record: dict[RecordId, list[Link]] = {}
     known = set(record_ids)
     outside_ids: set[RecordId] = set()
-    for link in store.links_of(record_ids):
+    for link in store.links.of(record_ids):
         for end in (link.a, link.b):
             if end in known:
                 by_record.setdefault(end, []).append(link)
@@ -369,7 +369,7 @@ def _load(store: Store, profile_ids: Collection[ProfileId]) -> _Loaded:
                 outside_ids.add(end)
     profile_of = {r: pid for pid, ids in members.items() for r in ids}
     if outside_ids:
-        profile_of.update(store.profile_ids_of(outside_ids))
+        profile_of.update(store.profiles.ids_of(outside_ids))
     return _Loaded(members, records, identifiers, counts, by_record, profile_of)
 
 
@@ -963,7 +963,7 @@ class ClusterService:
     # -- one cluster -----------------------------------------------------------------------
 
     def _data(self, profile_id: str) -> _ClusterData:
-        live = self.store.resolve_profile_ids([profile_id]).get(profile_id)
+        live = self.store.profiles.resolve([profile_id]).get(profile_id)
         if live is None:
             raise UnknownProfile(profile_id)
         return _ClusterData.of(_load(self.store, [live]), live)
@@ -1009,7 +1009,7 @@ class ClusterService:
             for link in data.internal
             if link.a in shown_set and link.b in shown_set
         )
-        refs = self.store.record_refs(
+        refs = self.store.records.refs(
             {link.a if link.b in shown_set else link.b for link, _ in data.external}
         )
         external = tuple(
@@ -1063,7 +1063,7 @@ class ClusterService:
         """The over-merge signals of one profile now (the size signal uses the threshold
         of the last cached ranking, when there is one)."""
         data = self._data(profile_id)
-        doc = self.store.get_meta(RANKING_KEY)
+        doc = self.store.meta.get(RANKING_KEY)
         threshold = doc.get("size_threshold") if isinstance(doc, dict) else None
         return assess(
             data, self.rules, self.settings, threshold if isinstance(threshold, int) else None
@@ -1075,11 +1075,11 @@ class ClusterService:
         """The paths joining two records of one profile, each hop with its evidence."""
         if not 0 <= alternatives <= 10:
             raise InvalidArgument(f"alternatives must be between 0 and 10, got {alternatives}")
-        ids = self.store.record_ids([a, b])
+        ids = self.store.records.ids([a, b])
         for ref in (a, b):
             if ref not in ids:
                 return UnknownRecord(ref)
-        profiles = self.store.profile_ids_of([ids[a], ids[b]])
+        profiles = self.store.profiles.ids_of([ids[a], ids[b]])
         pa, pb = profiles.get(ids[a]), profiles.get(ids[b])
         if pa is None or pa != pb:
             return RecordsNotLinked(a, b, pa, pb)
@@ -1125,7 +1125,7 @@ class ClusterService:
                     scored.append(found)
             batch.clear()
 
-        for pid in self.store.iter_profile_ids(batch_size=self.batch_size):
+        for pid in self.store.profiles.scan_ids(batch_size=self.batch_size):
             batch.append(pid)
             if len(batch) >= self.batch_size:
                 flush()
@@ -1154,7 +1154,7 @@ class ClusterService:
             "entries": [s.to_document() for s in ranked[:RANKING_LIMIT]],
         }
         with self.store.unit_of_work():
-            self.store.set_meta(RANKING_KEY, doc)
+            self.store.meta.set(RANKING_KEY, doc)
         return doc
 
     def _ranking_document(self, refresh: bool) -> dict[str, Any]:
@@ -1164,14 +1164,14 @@ class ClusterService:
         (it would be the same work started again); a caller with no ranking to fall back
         on waits for the running one.
         """
-        doc = self.store.get_meta(RANKING_KEY)
+        doc = self.store.meta.get(RANKING_KEY)
         cached = isinstance(doc, dict) and "entries" in doc
         if cached and not refresh:
             return cast(dict[str, Any], doc)
         if self._ranking.acquire(blocking=not cached):
             try:
                 if not refresh:  # another caller may have ranked while this one waited
-                    doc = self.store.get_meta(RANKING_KEY)
+                    doc = self.store.meta.get(RANKING_KEY)
                     if isinstance(doc, dict) and "entries" in doc:
                         return doc
                 return self.rank()

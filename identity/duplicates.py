@@ -165,7 +165,7 @@ class DuplicateAccounts:
         if not self.kinds or not links:
             return list(links)
         store = self.store
-        refs = store.record_refs(sorted({r for x in links for r in (x.a, x.b)}))
+        refs = store.records.refs(sorted({r for x in links for r in (x.a, x.b)}))
         within = [
             i
             for i, x in enumerate(links)
@@ -187,9 +187,9 @@ class DuplicateAccounts:
     def limited_values(self, records: Collection[RecordId]) -> dict[RecordId, dict[str, set[str]]]:
         """Each record's linking values of the limited kinds, by kind."""
         store = self.store
-        carried = store.identifiers_of(sorted(records))
+        carried = store.records.identifiers_of(sorted(records))
         keys = {i.key for found in carried.values() for i in found if i.kind in self.kinds}
-        counts = store.identifier_counts(keys) if keys else {}
+        counts = store.records.identifier_counts(keys) if keys else {}
         linking = {k for k in keys if self.rules.link_block_reason(k, counts.get(k, 0)) is None}
         held: dict[RecordId, dict[str, set[str]]] = {}
         for rid, found in carried.items():

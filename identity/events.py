@@ -319,16 +319,16 @@ class EventService:
         store = self.store
         stitches = {r.key: r for e in batch if (r := self.stitch_record(e)) is not None}
         with store.unit_of_work():
-            writes = store.put_events(batch, self.clock())
+            writes = store.events.put(batch, self.clock())
             written = [w.event_id for w in writes if w.changed]
             if stitches:
-                known = store.record_ids([r.ref for r in stitches.values()])
+                known = store.records.ids([r.ref for r in stitches.values()])
                 fresh = [r for r in stitches.values() if r.ref not in known]
                 if fresh:
                     outcome: IngestReport = self.ingest.write_records(fresh, STITCH_SOURCE)
                     report.stitched += outcome.created
                     report.profiles_merged += outcome.profiles_merged
-            touched = {pid for pids in store.profiles_of_events(written).values() for pid in pids}
+            touched = {pid for pids in store.events.profiles_of(written).values() for pid in pids}
             for listener in self.listeners:
                 listener(touched)
         report.created += sum(1 for w in writes if w.created)

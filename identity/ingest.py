@@ -123,17 +123,17 @@ class IngestService:
             )
         # Re-validating against the rules catches a mapping written for other rules.
         SourceMapping.from_document(mapping.to_document(), rules=self.rules)
-        self.store.put_source(mapping.source, mapping.to_document())
+        self.store.sources.put(mapping.source, mapping.to_document())
 
     def source(self, name: str) -> SourceMapping:
         """The registered mapping of ``name``. Raises UnknownSource."""
-        doc = self.store.get_source(name)
+        doc = self.store.sources.get(name)
         if doc is None:
             raise UnknownSource(name)
         return SourceMapping.from_document(doc, path=f"source '{name}'", rules=self.rules)
 
     def sources(self) -> list[SourceMapping]:
-        return [self.source(name) for name in self.store.list_sources()]
+        return [self.source(name) for name in self.store.sources.names()]
 
     def ingest_rows(
         self,
@@ -208,14 +208,14 @@ class IngestService:
         with store.unit_of_work():
             if self.matcher is not None:
                 self.matcher.index.start_if_empty()
-            before = store.identifier_counts(keys)
-            writes = store.upsert_records(batch, self.clock())
+            before = store.records.identifier_counts(keys)
+            writes = store.records.upsert(batch, self.clock())
             self.catalog.note(name for r in batch for name in r.attributes)
             removed: Counter[IdentifierKey] = Counter()
             for w in writes:
                 removed.update(w.removed_identifiers)
             touched = keys | set(removed)
-            after = store.identifier_counts(touched)
+            after = store.records.identifier_counts(touched)
             for key in removed.keys() - keys:
                 # Not asked for before the upsert: it only lost holders in this batch.
                 before[key] = after[key] + removed[key]

@@ -82,7 +82,7 @@ class JourneyService:
             after=parse_event_cursor(after) if after else None,
             limit=first + 1,
         )
-        found = self.store.journey(profile_id, query)
+        found = self.store.events.journey(profile_id, query)
         events = found[:first]
         return JourneyPage(
             events=events,

@@ -117,23 +117,23 @@ def held_data(store: Store) -> str | None:
     held = []
     if counts.records or counts.identifiers or counts.links or counts.profiles:
         held.append(_describe(counts))
-    if not counts.profiles and next(store.iter_profiles(batch_size=1), None) is not None:
+    if not counts.profiles and next(store.copy.profiles(batch_size=1), None) is not None:
         held.append("retired profile ids")
-    if sources := store.list_sources():
+    if sources := store.sources.names():
         held.append(f"{len(sources)} source mappings")
-    if keys := store.meta_keys():
+    if keys := store.meta.names():
         held.append(f"metadata {', '.join(keys)}")
-    if next(store.iter_identifier_flags(batch_size=1), None) is not None:
+    if next(store.copy.identifier_flags(batch_size=1), None) is not None:
         held.append("flagged identifiers")
-    if events := store.event_count():
+    if events := store.events.count():
         held.append(f"{events:,} events")
-    if segments := store.get_segments():
+    if segments := store.segments.get():
         held.append(f"segments {', '.join(s.name for s in segments)}")
-    elif next(store.iter_segment_changes(batch_size=1), None) is not None:
+    elif next(store.copy.segment_changes(batch_size=1), None) is not None:
         held.append("segment changes")
-    if store.profile_change_log(limit=1):
+    if store.profiles.changes(limit=1):
         held.append("profile changes")
-    if store.audit_entries(limit=1):
+    if store.audit.entries(limit=1):
         held.append("audit entries")
     return "; ".join(held) or None
 
@@ -154,7 +154,7 @@ def migrate_store(
     source must not be written to meanwhile; the totals are compared at the end and a
     difference is :class:`MigrationIncomplete`.
 
-    Events are copied with :meth:`Store.put_events`, which stamps them as received now:
+    Events are copied with :meth:`EventPort.put`, which stamps them as received now:
     the store interface does not expose when the source received them, so that time is
     not carried over. The change log's sequence continues in the target after the highest
     seq copied; a seq the source gave to a change it no longer holds (of a deleted segment)
@@ -168,7 +168,7 @@ def migrate_store(
     if held is not None:
         if not replace:
             raise TargetNotEmpty(held)
-        target.delete_everything()
+        target.copy.delete_everything()
 
     def report(stage: str, done: int, total: int | None) -> None:
         if progress is not None:
@@ -177,44 +177,44 @@ def migrate_store(
     totals = source.counts()
 
     # Small documents: the source mappings and metadata (the trained match model).
-    names = source.list_sources()
-    keys = source.meta_keys()
+    names = source.sources.names()
+    keys = source.meta.names()
     with target.unit_of_work():
         for name in names:
-            mapping = source.get_source(name)
+            mapping = source.sources.get(name)
             if mapping is not None:
-                target.put_source(name, mapping)
+                target.sources.put(name, mapping)
         for key in keys:
-            target.set_meta(key, source.get_meta(key))
+            target.meta.set(key, source.meta.get(key))
     report(STAGES[0], len(names) + len(keys), len(names) + len(keys))
 
     # Profiles before records, which name them; all of them, retired ids included, so
     # that old ids keep resolving and are never reissued.
     profiles = 0
-    for profile_batch in _batches(source.iter_profiles(batch_size), batch_size):
-        target.import_profiles(profile_batch)
+    for profile_batch in _batches(source.copy.profiles(batch_size), batch_size):
+        target.copy.import_profiles(profile_batch)
         profiles += len(profile_batch)
         report(STAGES[1], profiles, None)
     report(STAGES[1], profiles, profiles)
 
     flags = 0
-    for flag_batch in _batches(source.iter_identifier_flags(batch_size), batch_size):
-        target.put_identifier_flags(flag_batch)
+    for flag_batch in _batches(source.copy.identifier_flags(batch_size), batch_size):
+        target.records.put_flags(flag_batch)
         flags += len(flag_batch)
         report(STAGES[2], flags, None)
     report(STAGES[2], flags, flags)
 
     records = 0
     report(STAGES[3], 0, totals.records)
-    for record_batch in _batches(source.iter_records(batch_size), batch_size):
-        target.import_records(record_batch)
+    for record_batch in _batches(source.records.scan(batch_size), batch_size):
+        target.copy.import_records(record_batch)
         records += len(record_batch)
         report(STAGES[3], records, max(totals.records, records))
 
     links = 0
     report(STAGES[4], 0, totals.links)
-    for link_batch in _batches(source.iter_links(batch_size), batch_size):
-        target.put_links(_remapped(link_batch, source, target))
+    for link_batch in _batches(source.copy.links(batch_size), batch_size):
+        target.links.put(_remapped(link_batch, source, target))
         links += len(link_batch)
         report(STAGES[4], links, max(totals.links, links))
 
@@ -222,10 +222,10 @@ def migrate_store(
     # matching finds candidates in the target at once, without a rebuild.
     indexed = 0
     report(STAGES[5], 0, totals.records)
-    for rows in source.iter_match_rows(batch_size):
-        refs = source.record_refs([row.record_id for row in rows])
-        ids = target.record_ids(set(refs.values()))
-        target.put_match_rows(
+    for rows in source.matching.scan_rows(batch_size):
+        refs = source.records.refs([row.record_id for row in rows])
+        ids = target.records.ids(set(refs.values()))
+        target.matching.put_rows(
             [MatchRow(ids[refs[row.record_id]], row.fields, row.keys) for row in rows]
         )
         indexed += len(rows)
@@ -234,28 +234,28 @@ def migrate_store(
     # Events, each with the identifiers it carries; their received time is not part of
     # the interface, so the target's is the time of the copy.
     events = 0
-    event_total = source.event_count()
+    event_total = source.events.count()
     received = datetime.now(UTC)
     report(STAGES[6], 0, event_total)
-    for event_batch in _batches(source.iter_events(batch_size), batch_size):
-        target.put_events(event_batch, received)
+    for event_batch in _batches(source.copy.events(batch_size), batch_size):
+        target.events.put(event_batch, received)
         events += len(event_batch)
         report(STAGES[6], events, max(event_total, events))
 
     # Segment definitions before their change log, which names them.
-    segments = source.get_segments()
+    segments = source.segments.get()
     with target.unit_of_work():
         for segment in segments:
-            target.put_segment(segment.name, segment.definition, segment.created_at)
+            target.segments.put(segment.name, segment.definition, segment.created_at)
             if segment.updated_at != segment.created_at:
-                target.put_segment(segment.name, segment.definition, segment.updated_at)
+                target.segments.put(segment.name, segment.definition, segment.updated_at)
     report(STAGES[7], len(segments), len(segments))
 
     # The change log with its seqs (activation jobs' cursors); replaying it gives the
     # members.
     changes = 0
-    for change_batch in _batches(source.iter_segment_changes(batch_size), batch_size):
-        target.import_segment_changes(change_batch)
+    for change_batch in _batches(source.copy.segment_changes(batch_size), batch_size):
+        target.copy.import_segment_changes(change_batch)
         changes += len(change_batch)
         report(STAGES[8], changes, None)
     report(STAGES[8], changes, changes)
@@ -263,8 +263,8 @@ def migrate_store(
     # The profile change log with its seqs (consuming systems' cursors).
     profile_changes = 0
     after = 0
-    while page := source.profile_change_log(after, batch_size):
-        target.import_profile_change_log(page)
+    while page := source.profiles.changes(after, batch_size):
+        target.copy.import_profile_changes(page)
         profile_changes += len(page)
         after = page[-1].seq
         report(STAGES[9], profile_changes, None)
@@ -280,12 +280,12 @@ def migrate_store(
             f"the copy does not match its source (source {_describe(source.counts())}; "
             f"target {_describe(copied)})"
         )
-    if (copied_events := target.event_count()) != (source_events := source.event_count()):
+    if (copied_events := target.events.count()) != (source_events := source.events.count()):
         raise MigrationIncomplete(
             f"the copy does not match its source (source {source_events:,} events; "
             f"target {copied_events:,} events)"
         )
-    if source.profile_change_log(after, 1):
+    if source.profiles.changes(after, 1):
         raise MigrationIncomplete("the source logged profile changes after the copy of its log")
     if _newest_audit_id(source) != newest:
         raise MigrationIncomplete("the source logged audit entries after the copy of its log")
@@ -309,7 +309,7 @@ def migrate_store(
 
 
 def _newest_audit_id(store: Store) -> int | None:
-    newest = store.audit_entries(limit=1)
+    newest = store.audit.entries(limit=1)
     return newest[0].id if newest else None
 
 
@@ -328,7 +328,7 @@ def _copy_audit_log(
     starts: list[int | None] = [None]
     total = 0
     newest: int | None = None
-    while page := source.audit_entries(before=starts[-1], limit=batch_size):
+    while page := source.audit.entries(before=starts[-1], limit=batch_size):
         total += len(page)
         newest = page[0].id if newest is None else newest
         if len(page) < batch_size:
@@ -337,10 +337,10 @@ def _copy_audit_log(
     copied = 0
     report(stage, 0, total)
     for start in reversed(starts):
-        entries = source.audit_entries(before=start, limit=batch_size)
+        entries = source.audit.entries(before=start, limit=batch_size)
         if not entries:
             continue
-        target.import_audit(entries)
+        target.copy.import_audit(entries)
         copied += len(entries)
         report(stage, copied, max(total, copied))
     return copied, newest
@@ -349,8 +349,8 @@ def _copy_audit_log(
 def _remapped(links: list[Link], source: Store, target: Store) -> list[Link]:
     """The links with the target's record ids, found by ref: two batched lookups per
     batch, so the copy's memory does not grow with the store."""
-    refs = source.record_refs({rid for link in links for rid in (link.a, link.b)})
-    ids = target.record_ids(set(refs.values()))
+    refs = source.records.refs({rid for link in links for rid in (link.a, link.b)})
+    ids = target.records.ids(set(refs.values()))
     remapped = []
     for link in links:
         try:

@@ -41,16 +41,16 @@ class ProfileService:
         self, profile_ids: Sequence[str], golden: bool, identifiers: bool
     ) -> list[Profile | None]:
         store = self.store
-        resolved = store.resolve_profile_ids(profile_ids)
+        resolved = store.profiles.resolve(profile_ids)
         live = sorted(set(resolved.values()))
-        rows = store.get_profiles(live)
-        members = store.records_of_profiles(live)
+        rows = store.profiles.get(live)
+        members = store.profiles.records_of(live)
         record_ids = [rid for ids in members.values() for rid in ids]
-        records = store.get_records(record_ids)
+        records = store.records.get(record_ids)
         counts: dict[IdentifierKey, int] = {}
         if identifiers:
             keys = {i.key for r in records.values() for i in r.record.identifiers}
-            counts = store.identifier_counts(keys)
+            counts = store.records.identifier_counts(keys)
         priorities = self._priorities({r.record.source for r in records.values()}) if golden else {}
         built: dict[ProfileId, Profile] = {}
         for pid in live:
@@ -83,12 +83,12 @@ class ProfileService:
         """
         key = self.normaliser.identifier(kind, value).key
         with self.store.reading():
-            ids = self.store.profiles_with([key]).get(key, [])
+            ids = self.store.profiles.with_identifiers([key]).get(key, [])
             return [p for p in self.get_many(ids) if p is not None]
 
     def _priorities(self, sources: set[str]) -> dict[str, int]:
         priorities: dict[str, int] = {}
-        docs = self.store.get_sources(sources)
+        docs = self.store.sources.get_many(sources)
         for name in sources:
             raw = docs[name].get("priority") if name in docs else None
             priorities[name] = raw if isinstance(raw, int) else DEFAULT_PRIORITY

@@ -119,14 +119,14 @@ class Resolver:
         outcome.flagged = self._refresh_flags(touched_identifiers, known)
         start = set(seeds)
         if status_changed:
-            for ids in store.records_with(status_changed).values():
+            for ids in store.records.with_identifiers(status_changed).values():
                 start.update(ids)
         if not start:
             return outcome
 
         component, identifiers, linking, old = self._closure(start, known)
-        refs = store.record_refs(component)
-        links = store.links_of(
+        refs = store.records.refs(component)
+        links = store.links.of(
             component,
             types=(LinkType.MATCH, LinkType.MUST_LINK, LinkType.CANNOT_LINK),
             evidence=False,
@@ -139,8 +139,8 @@ class Resolver:
         outcome.refused = result.refused
         stored = {(x.a, x.b) for x in links if x.matcher == DETERMINISTIC}
         if not (matcher_links_only and stored == {(x.a, x.b) for x in result.links}):
-            store.replace_links(component, DETERMINISTIC, result.links)
-        store.apply_profile_changes(outcome.changes, now)
+            store.links.replace(component, DETERMINISTIC, result.links)
+        store.profiles.apply(outcome.changes, now)
         # A part that moved to another profile is logged as a new id merged at once: it
         # counts as neither a created nor a merged profile (it is one more split).
         moved = set(outcome.changes.created) & set(outcome.changes.merged)
@@ -181,7 +181,7 @@ class Resolver:
                 for name in names
                 if rec.record.attributes.get(name) not in (None, "")
             }
-            for rid, rec in self.store.get_records(needed).items()
+            for rid, rec in self.store.records.get(needed).items()
         }
 
     def _closure(
@@ -206,18 +206,18 @@ class Resolver:
         frontier = set(start)
         while frontier:
             # Records sharing a profile with the frontier may need to split away from it.
-            found = store.profile_ids_of(frontier - profile_of.keys())
+            found = store.profiles.ids_of(frontier - profile_of.keys())
             profile_of.update(found)
             profiles = set(found.values())
             if profiles:
-                for pid, ids in store.records_of_profiles(profiles).items():
+                for pid, ids in store.profiles.records_of(profiles).items():
                     frontier.update(ids)
                     profile_of.update((rid, pid) for rid in ids)
             frontier -= component
             if not frontier:
                 break
             component |= frontier
-            held = store.identifiers_of(frontier)
+            held = store.records.identifiers_of(frontier)
             new_keys: set[IdentifierKey] = set()
             for rid, idents in held.items():
                 keys = [i.key for i in idents if i.kind in linking_kinds]
@@ -226,7 +226,7 @@ class Resolver:
             if new_keys:
                 unknown = [k for k in new_keys if k not in known]
                 if unknown:
-                    known.update(store.identifier_counts(unknown))
+                    known.update(store.records.identifier_counts(unknown))
                 counts.update((k, known[k]) for k in new_keys)
                 linking.update(
                     k for k in new_keys if self.rules.link_block_reason(k, counts[k]) is None
@@ -235,10 +235,10 @@ class Resolver:
             expanded |= reach
             nxt: set[RecordId] = set()
             if reach:
-                for ids in store.records_with(reach).values():
+                for ids in store.records.with_identifiers(reach).values():
                     nxt.update(ids)
             reaching = (LinkType.MATCH, LinkType.MUST_LINK)
-            for link in store.links_of(frontier, types=reaching, evidence=False):
+            for link in store.links.of(frontier, types=reaching, evidence=False):
                 if link.matcher != DETERMINISTIC:
                     nxt.add(link.a)
                     nxt.add(link.b)
@@ -274,7 +274,7 @@ class Resolver:
         by_profile: dict[ProfileId, list[RecordId]] = {}
         for rid, pid in old.items():
             by_profile.setdefault(pid, []).append(rid)
-        rows = store.get_profiles(by_profile)
+        rows = store.profiles.get(by_profile)
         epoch = datetime.min.replace(tzinfo=UTC)
 
         def age(pid: ProfileId) -> tuple[datetime, ProfileId]:
@@ -336,7 +336,7 @@ class Resolver:
             return []
         unknown = [k for k in relevant if k not in known]
         if unknown:
-            known.update(self.store.identifier_counts(unknown))
+            known.update(self.store.records.identifier_counts(unknown))
         counts = known
         flags: list[IdentifierFlag] = []
         cleared: list[IdentifierKey] = []
@@ -346,5 +346,5 @@ class Resolver:
                 cleared.append(key)
             else:
                 flags.append(IdentifierFlag(key, reason, counts[key]))
-        self.store.put_identifier_flags(flags, cleared)
+        self.store.records.put_flags(flags, cleared)
         return flags

@@ -586,8 +586,8 @@ class SegmentService:
         InvalidSegment; nothing is stored for an invalid definition."""
         definition = parse_definition(name, document, self.rules)
         with self.store.unit_of_work():
-            old = self.store.get_segments([name])
-            self.store.put_segment(name, definition.document, self.clock())
+            old = self.store.segments.get([name])
+            self.store.segments.put(name, definition.document, self.clock())
             self.refresh([name])
             if self.audit is not None:
                 self.audit.record(
@@ -601,8 +601,8 @@ class SegmentService:
 
     def delete(self, name: str, actor: str = SYSTEM) -> bool:
         with self.store.unit_of_work():
-            old = self.store.get_segments([name])
-            deleted = self.store.delete_segment(name)
+            old = self.store.segments.get([name])
+            deleted = self.store.segments.delete(name)
             if deleted and self.audit is not None:
                 before = {"definition": old[0].definition} if old else {}
                 self.audit.record(actor, "delete_segment", target=name, before=before)
@@ -611,7 +611,7 @@ class SegmentService:
     def definitions(self, names: Sequence[str] | None = None) -> list[SegmentDefinition]:
         return [
             parse_definition(row.name, row.definition, self.rules)
-            for row in self.store.get_segments(names)
+            for row in self.store.segments.get(names)
         ]
 
     def get(self, name: str) -> Segment:
@@ -622,8 +622,8 @@ class SegmentService:
         return found[0]
 
     def segments(self, names: Sequence[str] | None = None) -> list[Segment]:
-        rows = self.store.get_segments(names)
-        sizes = self.store.segment_sizes([r.name for r in rows])
+        rows = self.store.segments.get(names)
+        sizes = self.store.segments.sizes([r.name for r in rows])
         return [
             Segment(
                 name=r.name,
@@ -655,7 +655,7 @@ class SegmentService:
             else:
                 found = self._bare_profiles(profile_ids)
             live = {p.id: p for p in found if p is not None and p.id in profile_ids}
-            events = self.store.events_of_profiles(list(live)) if EVENTS in wanted else {}
+            events = self.store.events.of_profiles(list(live)) if EVENTS in wanted else {}
             sources = {r.record.source for p in live.values() for r in p.records}
             fields = self._consent_fields(sources)
         rules = self.rules.events
@@ -674,7 +674,7 @@ class SegmentService:
 
     def _bare_profiles(self, profile_ids: Sequence[ProfileId]) -> list[Profile | None]:
         """Live profiles without their records: all an event condition needs."""
-        rows = self.store.get_profiles(profile_ids)
+        rows = self.store.profiles.get(profile_ids)
         return [
             Profile(r.id, r.created_at, r.updated_at, r.merged_from, (), (), (), r.split_from)
             for r in rows.values()
@@ -682,7 +682,7 @@ class SegmentService:
 
     def _consent_fields(self, sources: set[str]) -> dict[str, Mapping[str, str]]:
         fields: dict[str, Mapping[str, str]] = {}
-        for source, doc in self.store.get_sources(sources).items():
+        for source, doc in self.store.sources.get_many(sources).items():
             consent = doc.get("consent")
             if isinstance(consent, dict):
                 fields[source] = {str(k): str(v) for k, v in consent.items()}
@@ -696,7 +696,7 @@ class SegmentService:
     ) -> None:
         needs = frozenset().union(*(d.needs for d in definitions))
         facts = self.facts(profile_ids, needs)
-        current = self.store.memberships_of(profile_ids)
+        current = self.store.segments.memberships_of(profile_ids)
         for pid in profile_ids:
             held = set(current.get(pid, []))
             profile_facts = facts.get(pid)
@@ -731,7 +731,7 @@ class SegmentService:
         merged = merged or {}
         gone = set(merged) | set(deleted)
         if gone:
-            for pid, names in self.store.memberships_of(sorted(gone)).items():
+            for pid, names in self.store.segments.memberships_of(sorted(gone)).items():
                 survivor = merged.get(pid)
                 changes.extend(
                     MembershipChange(name, pid, MembershipKind.EXITED, merged_into=survivor)
@@ -741,7 +741,7 @@ class SegmentService:
         for start in range(0, len(ordered), BATCH):
             self._evaluate(ordered[start : start + BATCH], definitions, changes)
         if changes:
-            self.store.apply_membership_changes(changes, self.clock())
+            self.store.segments.apply_changes(changes, self.clock())
         return len(changes)
 
     def refresh(
@@ -767,14 +767,14 @@ class SegmentService:
             changes: list[MembershipChange] = []
             self._evaluate(batch, definitions, changes)
             if changes:
-                self.store.apply_membership_changes(changes, self.clock())
+                self.store.segments.apply_changes(changes, self.clock())
             report.entered += sum(1 for c in changes if c.kind == MembershipKind.ENTERED)
             report.exited += sum(1 for c in changes if c.kind == MembershipKind.EXITED)
             report.profiles += len(batch)
             if progress is not None:
                 progress(report.profiles)
 
-        for pid in self.store.iter_profile_ids(batch_size=BATCH * 4):
+        for pid in self.store.profiles.scan_ids(batch_size=BATCH * 4):
             batch.append(pid)
             if len(batch) >= BATCH:
                 flush()
@@ -791,7 +791,7 @@ class SegmentService:
     ) -> tuple[list[ProfileId], bool]:
         """A page of member ids (ascending) after ``after``, and whether more follow."""
         self.get(name)
-        found = self.store.segment_members(name, after=after, limit=first + 1)
+        found = self.store.segments.members(name, after=after, limit=first + 1)
         return found[:first], len(found) > first
 
     def changes(self, name: str, since: str | None = None, first: int = 1000) -> ChangesPage:
@@ -802,7 +802,7 @@ class SegmentService:
             raise InvalidArgument(f"first must be between 1 and 10000, got {first}")
         self.get(name)
         after = parse_change_cursor(since) if since else 0
-        found = self.store.segment_changes(name, after=after, limit=first + 1)
+        found = self.store.segments.changes(name, after=after, limit=first + 1)
         page = found[:first]
         return ChangesPage(
             changes=page,
@@ -811,7 +811,7 @@ class SegmentService:
         )
 
     def memberships(self, profile_ids: Sequence[ProfileId]) -> dict[ProfileId, list[str]]:
-        return self.store.memberships_of(profile_ids)
+        return self.store.segments.memberships_of(profile_ids)
 
     def export(
         self, name: str, fields: Sequence[str], batch_size: int = BATCH, actor: str = SYSTEM
@@ -832,7 +832,7 @@ class SegmentService:
     ) -> Iterator[dict[str, JSONValue]]:
         after: ProfileId | None = None
         while True:
-            page = self.store.segment_members(name, after=after, limit=batch_size)
+            page = self.store.segments.members(name, after=after, limit=batch_size)
             if not page:
                 return
             facts = self.facts(page)

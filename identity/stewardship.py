@@ -175,7 +175,7 @@ class StewardService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _record_ids(self, refs: Sequence[RecordRef]) -> dict[RecordRef, RecordId]:
-        found = self.store.record_ids(refs)
+        found = self.store.records.ids(refs)
         for ref in refs:
             if ref not in found:
                 raise UnknownRecord(ref.source, ref.key)
@@ -183,8 +183,8 @@ class StewardService:
 
     def _snapshot(self, record_ids: Collection[RecordId]) -> dict[str, JSONValue]:
         """Which profile each record is in, as refs: the before/after of an audit entry."""
-        refs = self.store.record_refs(record_ids)
-        profiles = self.store.profile_ids_of(record_ids)
+        refs = self.store.records.refs(record_ids)
+        profiles = self.store.profiles.ids_of(record_ids)
         grouped: dict[str, list[JSONValue]] = {}
         for rid in sorted(record_ids, key=lambda r: refs[r]):
             grouped.setdefault(profiles.get(rid, ""), []).append(list(refs[rid]))
@@ -209,7 +209,7 @@ class StewardService:
             if removed:
                 self._delete(removed)
             if added:
-                store.put_links(added)
+                store.links.put(added)
             self.resolver.resolve(records)
             if check is not None:
                 check()
@@ -219,14 +219,14 @@ class StewardService:
             action_id = self.audit.record(
                 actor, action, target, reason, before=before, after=after, undoes=undoes
             )
-            profiles = sorted(set(store.profile_ids_of(records).values()))
+            profiles = sorted(set(store.profiles.ids_of(records).values()))
         return ActionResult(action_id, profiles)
 
     def _with_profiles(self, record_ids: Collection[RecordId]) -> list[RecordId]:
         """The records and every record of their current profiles: what an action may move."""
         found = set(record_ids)
-        profiles = set(self.store.profile_ids_of(found).values())
-        for rids in self.store.records_of_profiles(profiles).values():
+        profiles = set(self.store.profiles.ids_of(found).values())
+        for rids in self.store.profiles.records_of(profiles).values():
             found.update(rids)
         return sorted(found)
 
@@ -235,7 +235,7 @@ class StewardService:
         for link in links:
             by_type.setdefault(link.type, []).append((link.a, link.b))
         for kind, pairs in by_type.items():
-            self.store.delete_links(pairs, [kind])
+            self.store.links.delete(pairs, [kind])
 
     def _steward_link(
         self, a: RecordId, b: RecordId, kind: LinkType, actor: str, reason: str | None
@@ -250,19 +250,19 @@ class StewardService:
         """Join profiles for good. Raises UnknownProfile, StewardConflict (fewer than two
         distinct profiles, or a steward's cannot-link between them)."""
         store = self.store
-        resolved = store.resolve_profile_ids(profile_ids)
+        resolved = store.profiles.resolve(profile_ids)
         for pid in profile_ids:
             if pid not in resolved:
                 raise UnknownProfile(pid)
         live = sorted(set(resolved.values()))
         if len(live) < 2:
             raise StewardConflict("these ids are one profile already: nothing to merge")
-        members = store.records_of_profiles(live)
+        members = store.profiles.records_of(live)
         owner = {rid: pid for pid, rids in members.items() for rid in rids}
         records = sorted(owner)
-        for link in store.links_of(records, types=[LinkType.CANNOT_LINK]):
+        for link in store.links.of(records, types=[LinkType.CANNOT_LINK]):
             if link.a in owner and link.b in owner and owner[link.a] != owner[link.b]:
-                refs = store.record_refs([link.a, link.b])
+                refs = store.records.refs([link.a, link.b])
                 raise StewardConflict(
                     f"a steward separated {refs[link.a].source}/{refs[link.a].key} and "
                     f"{refs[link.b].source}/{refs[link.b].key}, which these profiles hold: "
@@ -293,7 +293,7 @@ class StewardService:
         added = [self._steward_link(ra, rb, LinkType.CANNOT_LINK, actor, reason)]
 
         def check() -> None:
-            now = store.profile_ids_of([ra, rb])
+            now = store.profiles.ids_of([ra, rb])
             if now.get(ra) is not None and now.get(ra) == now.get(rb):
                 raise StewardConflict(
                     "steward must-links hold these records together: undo the merge or "
@@ -316,10 +316,10 @@ class StewardService:
         """Divide a profile into the given groups of its records (every record in exactly
         one group). Raises UnknownProfile, UnknownRecord, InvalidArgument."""
         store = self.store
-        live = store.resolve_profile_ids([profile_id]).get(profile_id)
+        live = store.profiles.resolve([profile_id]).get(profile_id)
         if live is None:
             raise UnknownProfile(profile_id)
-        members = set(store.records_of_profiles([live])[live])
+        members = set(store.profiles.records_of([live])[live])
         if len(groups) < 2 or any(not g for g in groups):
             raise InvalidArgument("give at least two groups, none of them empty")
         flat = [ref for group in groups for ref in group]
@@ -338,7 +338,7 @@ class StewardService:
         group_of = {rid: i for i, part in enumerate(parts) for rid in part}
         removed = [
             x
-            for x in store.links_of(sorted(members), types=[LinkType.MUST_LINK])
+            for x in store.links.of(sorted(members), types=[LinkType.MUST_LINK])
             if x.a in group_of and x.b in group_of and group_of[x.a] != group_of[x.b]
         ]
         added = [
@@ -353,7 +353,7 @@ class StewardService:
         ]
 
         def check() -> None:
-            now = store.profile_ids_of(sorted(members))
+            now = store.profiles.ids_of(sorted(members))
             for part in parts:
                 if len({now.get(rid) for rid in part}) != 1:
                     raise StewardConflict("steward links elsewhere keep a group apart")
@@ -365,7 +365,7 @@ class StewardService:
     def undo(self, action_id: int, reason: str | None, actor: str) -> ActionResult:
         """Reverse a steward action. Raises UnknownAction, StewardConflict (already undone,
         or not a steward action)."""
-        found = self.store.get_audit_entries([action_id]).get(action_id)
+        found = self.store.audit.get([action_id]).get(action_id)
         if found is None:
             raise UnknownAction(action_id)
         if found.entry.action not in UNDOABLE:
@@ -400,11 +400,11 @@ class StewardService:
         pairs: list[Link] = []
         more = False
         while True:
-            batch = store.links_of_type(LinkType.REVIEW, after=position, limit=first * 2)
+            batch = store.links.of_type(LinkType.REVIEW, after=position, limit=first * 2)
             if not batch:
                 break
             ends = sorted({r for x in batch for r in (x.a, x.b)})
-            decided = {(x.a, x.b) for x in store.links_of(ends, types=_DECISIONS)}
+            decided = {(x.a, x.b) for x in store.links.of(ends, types=_DECISIONS)}
             for link in batch:
                 if (link.a, link.b) in decided:
                     continue
@@ -416,8 +416,8 @@ class StewardService:
                 break
             position = (batch[-1].a, batch[-1].b)
         ends = sorted({r for x in pairs for r in (x.a, x.b)})
-        refs = store.record_refs(ends)
-        profiles = store.profile_ids_of(ends)
+        refs = store.records.refs(ends)
+        profiles = store.profiles.ids_of(ends)
         items = [
             ReviewPair(x, refs[x.a], refs[x.b], profiles.get(x.a), profiles.get(x.b))
             for x in pairs
@@ -429,16 +429,14 @@ class StewardService:
     def capped_identifiers(self, limit: int = 100) -> list[IdentifierFlag]:
         """Identifiers that stopped linking because too many records share them."""
         return [
-            f
-            for f in self.store.identifier_flags(limit)
-            if f.reason == IdentifierFlagReason.OVER_CAP
+            f for f in self.store.records.flags(limit) if f.reason == IdentifierFlagReason.OVER_CAP
         ]
 
     def _review_link(self, a: RecordRef, b: RecordRef) -> tuple[Link, list[RecordId]]:
         ids = self._record_ids([a, b])
         ra, rb = ids[a], ids[b]
         found = [
-            x for x in self.store.links_of([ra], types=[LinkType.REVIEW]) if {x.a, x.b} == {ra, rb}
+            x for x in self.store.links.of([ra], types=[LinkType.REVIEW]) if {x.a, x.b} == {ra, rb}
         ]
         if not found:
             raise StewardConflict(
@@ -472,7 +470,7 @@ class StewardService:
         if not 1 <= first <= 10_000:
             raise InvalidArgument(f"first must be between 1 and 10000, got {first}")
         after = decode_int_cursor(since, "profile-changes") if since else 0
-        found = self.store.profile_change_log(after=after, limit=first + 1)
+        found = self.store.profiles.changes(after=after, limit=first + 1)
         page = found[:first]
         return ProfileChangesPage(
             changes=page,

@@ -834,7 +834,7 @@ def export_profiles(
         with opener(out_file, "wt", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["source", "record_key", "profile_id"])
-            for ref, profile_id in graph.store.iter_record_profiles():
+            for ref, profile_id in graph.store.records.scan_profiles():
                 writer.writerow([ref.source, ref.key, profile_id or ""])
                 count += 1
     console.print(f"wrote {count:,} records to {out_file}")
@@ -854,7 +854,7 @@ def evaluate(
         graph = _open(store, rules)
         try:
             predicted: dict[tuple[str, str], str | None] = {
-                (ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()
+                (ref.source, ref.key): pid for ref, pid in graph.store.records.scan_profiles()
             }
         finally:
             graph.close()
@@ -1130,13 +1130,13 @@ def _define_demo_segments(graph: IdentityGraph) -> None:
 
 
 def _predicted(graph: IdentityGraph) -> dict[tuple[str, str], str | None]:
-    return {(ref.source, ref.key): pid for ref, pid in graph.store.iter_record_profiles()}
+    return {(ref.source, ref.key): pid for ref, pid in graph.store.records.scan_profiles()}
 
 
 def _demo_email(graph: IdentityGraph) -> str | None:
     """An e-mail of a demo person whose profile has records from the most sources."""
     best: tuple[int, str] | None = None
-    ids = list(itertools.islice(graph.store.iter_profile_ids(), 2000))
+    ids = list(itertools.islice(graph.store.profiles.scan_ids(), 2000))
     for start in range(0, len(ids), 250):
         for profile in graph.profiles.get_many(ids[start : start + 250]):
             if profile is None:

@@ -144,7 +144,7 @@ class MatchIndex:
 
     def is_current(self) -> bool:
         """Whether the stored index was built for these settings (and is complete)."""
-        doc = self.store.get_meta(INDEX_KEY)
+        doc = self.store.meta.get(INDEX_KEY)
         return isinstance(doc, dict) and doc.get("settings") == self.fingerprint
 
     def start_if_empty(self) -> None:
@@ -153,15 +153,15 @@ class MatchIndex:
         first write; it looks at the store once per index object."""
         if self._checked:
             return
-        if self.store.get_meta(INDEX_KEY) is None and (
-            next(iter(self.store.iter_record_profiles(batch_size=1)), None) is None
+        if self.store.meta.get(INDEX_KEY) is None and (
+            next(iter(self.store.records.scan_profiles(batch_size=1)), None) is None
         ):
-            self.store.set_meta(INDEX_KEY, {"settings": self.fingerprint})
+            self.store.meta.set(INDEX_KEY, {"settings": self.fingerprint})
         self._checked = True
 
     def put(self, records: Sequence[tuple[RecordId, SourceRecord]]) -> list[MatchRow]:
         rows = [self.row_of(rid, record) for rid, record in records]
-        self.store.put_match_rows(rows)
+        self.store.matching.put_rows(rows)
         return rows
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -169,9 +169,9 @@ class MatchIndex:
         store = self.store
         done = 0
         with store.unit_of_work():
-            store.clear_match_rows()
+            store.matching.clear()
             batch: list[RecordRef] = []
-            for ref, _ in store.iter_record_profiles():
+            for ref, _ in store.records.scan_profiles():
                 batch.append(ref)
                 if len(batch) >= _REBUILD_BATCH:
                     done += self._index_refs(batch)
@@ -180,14 +180,14 @@ class MatchIndex:
                         progress(done)
             if batch:
                 done += self._index_refs(batch)
-            store.set_meta(INDEX_KEY, {"settings": self.fingerprint})
+            store.meta.set(INDEX_KEY, {"settings": self.fingerprint})
         if progress is not None:
             progress(done)
         return done
 
     def _index_refs(self, refs: list[RecordRef]) -> int:
-        ids = self.store.record_ids(refs)
-        records = self.store.get_records(ids.values())
+        ids = self.store.records.ids(refs)
+        records = self.store.records.get(ids.values())
         self.put([(rid, stored.record) for rid, stored in records.items()])
         return len(records)
 
@@ -197,7 +197,7 @@ class MatchIndex:
             self.rebuild(progress)
 
     def all_rows(self) -> Iterator[MatchRow]:
-        for batch in self.store.iter_match_rows():
+        for batch in self.store.matching.scan_rows():
             yield from batch
 
 

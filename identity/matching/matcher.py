@@ -144,13 +144,13 @@ class ProbabilisticMatcher:
         return self.index.frame(self.index.all_rows())
 
     def model(self) -> MatchModel | None:
-        doc = self.store.get_meta(MODEL_KEY)
+        doc = self.store.meta.get(MODEL_KEY)
         return MatchModel.from_document(doc) if doc is not None else None
 
     def current_model(self) -> tuple[MatchModel | None, str | None]:
         """The persisted model if it fits the current settings, else None and why; the
         document is parsed again only when its stamp changed."""
-        stamp = self.store.get_meta(STAMP_KEY)
+        stamp = self.store.meta.get(STAMP_KEY)
         if not isinstance(stamp, dict):
             return None, "no trained match model (run `idgraph train`)"
         if stamp.get("settings") != self.fingerprint:
@@ -172,8 +172,8 @@ class ProbabilisticMatcher:
             raise ConfigError("training needs at least two stored records", field="records")
         model = Linker(self.settings).train(frame)
         with self.store.unit_of_work():
-            self.store.set_meta(MODEL_KEY, model.to_document())
-            self.store.set_meta(STAMP_KEY, {"id": uuid.uuid4().hex, "settings": self.fingerprint})
+            self.store.meta.set(MODEL_KEY, model.to_document())
+            self.store.meta.set(STAMP_KEY, {"id": uuid.uuid4().hex, "settings": self.fingerprint})
         return model
 
     # -- deciding links --------------------------------------------------------------------
@@ -246,7 +246,7 @@ class ProbabilisticMatcher:
             # Every link touching the batch's records: replace_links drops all of theirs.
             touching = list({id(x): x for r in records for x in by_record.get(r, ())}.values())
             with self.store.unit_of_work():
-                self.store.replace_links(sorted(records), MATCHER, touching)
+                self.store.links.replace(sorted(records), MATCHER, touching)
                 outcome = self.resolver.resolve(sorted(seeds), matcher_links_only=True)
             merged += outcome.profiles_merged
             split += outcome.profiles_split
@@ -274,7 +274,7 @@ class ProbabilisticMatcher:
         rest was resolved as it was stored. Weights count because limits give way in order
         of weight. Records sharing a changed pair or a profile go in one batch, so a batch
         never leaves a profile half linked for the next one to finish."""
-        stored = self.store.links_of(
+        stored = self.store.links.of(
             record_ids, types=(LinkType.MATCH, LinkType.REVIEW), evidence=False
         )
         before = {(x.a, x.b): (x.type, x.weight) for x in stored if x.matcher == MATCHER}
@@ -303,7 +303,7 @@ class ProbabilisticMatcher:
         for a, b in changed:
             parent[find(a)] = find(b)
         touched = {rid for pair in changed for rid in pair}
-        for rid, pid in self.store.profile_ids_of(touched).items():
+        for rid, pid in self.store.profiles.ids_of(touched).items():
             parent[find(rid)] = find(("profile", pid))
         groups: dict[object, set[RecordId]] = {}
         for rid in sorted(touched):
@@ -327,7 +327,9 @@ class ProbabilisticMatcher:
         keys = [k for k in changed if k.kind in self.duplicates.kinds]
         if not keys:
             return []
-        return sorted({rid for ids in self.store.records_with(keys).values() for rid in ids})
+        return sorted(
+            {rid for ids in self.store.records.with_identifiers(keys).values() for rid in ids}
+        )
 
     def link_records(
         self,
@@ -347,9 +349,9 @@ class ProbabilisticMatcher:
         arriving_ids = {row.record_id for row in rows}
         again = [rid for rid in rescore if rid not in arriving_ids]
         if again:
-            rows = [*rows, *self.store.match_rows_of(again)]
+            rows = [*rows, *self.store.matching.rows_of(again)]
         arriving = {row.record_id for row in rows}
-        candidates = self.store.match_rows_with_keys({k for row in rows for k in row.keys})
+        candidates = self.store.matching.rows_with_keys({k for row in rows for k in row.keys})
         by_key: dict[str, list[RecordId]] = {}
         for row in candidates:
             for key in row.keys:
@@ -380,7 +382,7 @@ class ProbabilisticMatcher:
                 model.weights(vectors, exact),
             )
             links = self._links(model, scored, frame)
-        self.store.replace_links(sorted(arriving), MATCHER, links)
+        self.store.links.replace(sorted(arriving), MATCHER, links)
         result.candidate_pairs = len(pairs)
         result.reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         result.links = len(links) - result.reviews

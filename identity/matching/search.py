@@ -339,7 +339,7 @@ class ProfileSearch:
         if model is None:
             notes.insert(0, f"{why}: ranked by comparison levels, not match weights")
         if not matcher.index.is_current():
-            if next(iter(self.store.iter_record_profiles(batch_size=1)), None) is None:
+            if next(iter(self.store.records.scan_profiles(batch_size=1)), None) is None:
                 return SearchPage([], 0, False, None, ranking, tuple(notes))  # nothing stored
             raise ConfigError(
                 "the match index was built for other [matching] settings: run `idgraph "
@@ -361,7 +361,7 @@ class ProfileSearch:
             keys = [(-best[pid][0], pid) for pid in order]
             start = bisect.bisect_right(keys, (-position[0], position[1]))
         page = order[start : start + first]
-        refs = self.store.record_refs([best[pid][1] for pid in page])
+        refs = self.store.records.refs([best[pid][1] for pid in page])
         hits = []
         for offset, pid in enumerate(page):
             score, record_id, c = best[pid]
@@ -390,7 +390,7 @@ class ProfileSearch:
     ) -> dict[ProfileId, tuple[float, RecordId, int]]:
         """Per profile, its best candidate record: (score, record id, candidate position);
         equal scores keep the older (lower) record id."""
-        profiles = self.store.profile_ids_of([row.record_id for row in rows])
+        profiles = self.store.profiles.ids_of([row.record_id for row in rows])
         best: dict[ProfileId, tuple[float, RecordId, int]] = {}
         for c, row in enumerate(rows):
             pid = profiles.get(row.record_id)
@@ -553,8 +553,8 @@ class ProfileSearch:
 
     def _phone_regions(self) -> list[str | None]:
         regions = set()
-        for name in self.store.list_sources():
-            doc = self.store.get_source(name) or {}
+        for name in self.store.sources.names():
+            doc = self.store.sources.get(name) or {}
             region = doc.get("phone_region")
             if isinstance(region, str) and region:
                 regions.add(region)
@@ -581,21 +581,21 @@ class ProfileSearch:
         searched identifier, and how many blocking keys were too common to use."""
         store = self.store
         cap = matcher.settings.max_block_size
-        counts = store.blocking_key_counts(probe.keys) if probe.keys else {}
+        counts = store.matching.key_counts(probe.keys) if probe.keys else {}
         usable = sorted(k for k, n in counts.items() if 0 < n <= cap)
         skipped = sum(1 for n in counts.values() if n > cap)
-        rows = store.match_rows_with_keys(usable) if usable else []
+        rows = store.matching.rows_with_keys(usable) if usable else []
         holders: dict[IdentifierKey, set[RecordId]] = {}
         if probe.identifiers:
-            held = store.identifier_counts(probe.identifiers)
+            held = store.records.identifier_counts(probe.identifiers)
             wanted = [k for k in probe.identifiers if 0 < held.get(k, 0) <= cap]
             skipped += sum(1 for k in probe.identifiers if held.get(k, 0) > cap)
             if wanted:
-                holders = {k: set(v) for k, v in store.records_with(wanted).items()}
+                holders = {k: set(v) for k, v in store.records.with_identifiers(wanted).items()}
         seen = {row.record_id for row in rows}
         extra = {rid for ids in holders.values() for rid in ids} - seen
         if extra:
-            rows = sorted([*rows, *store.match_rows_of(extra)], key=lambda r: r.record_id)
+            rows = sorted([*rows, *store.matching.rows_of(extra)], key=lambda r: r.record_id)
         return rows, holders, skipped
 
 

@@ -1,16 +1,6 @@
-"""The storage interface every backend implements and the contract suite pins.
+"""The storage interface: a :class:`Store` is one identity graph, persisted, reached
+through one small port per area (identity/store/ports.py) that share one connection.
 
-Sized for the whole product: records and their identifiers (the identity graph's
-record-has-identifier edges), record-to-record links of every type, profiles with their
-redirects, flagged identifiers, registered source mappings and small metadata documents
-(the trained match model lives there), and the match index: per record, the fields the
-probabilistic matcher compares and its blocking keys, so that a record arriving alone
-finds its candidates without a scan; events attached to identifiers; segments with their
-members and the log of membership changes activation jobs read; the log of profile
-changes (created, merged, split, deleted) consuming systems read; and the audit log.
-
-Every method is batched: it takes or returns collections, never one row per call,
-so that a backend with network round trips (Neo4j) is not called once per record.
 Writes happen inside :meth:`Store.unit_of_work`; a failure inside it rolls back all of it.
 """
 
@@ -18,46 +8,37 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from identity.model import (
-    AuditEntry,
     Event,
-    EventQuery,
-    EventWrite,
     Identifier,
-    IdentifierFlag,
-    IdentifierKey,
-    JSONValue,
-    Link,
-    LinkType,
-    MatchRow,
-    MembershipChange,
     ProfileChangeKind,
-    ProfileChangeRecord,
     ProfileChanges,
     ProfileId,
-    ProfileRow,
-    RecordId,
-    RecordRef,
-    RecordWrite,
-    SegmentChange,
-    SegmentRow,
-    SourceRecord,
     StoreCounts,
-    StoredAuditEntry,
-    StoredProfile,
-    StoredRecord,
     StoreHealth,
+)
+from identity.store.ports import (
+    AuditPort,
+    CopyPort,
+    EventPort,
+    LinkPort,
+    MatchIndexPort,
+    MetaPort,
+    ProfilePort,
+    RecordPort,
+    SegmentPort,
+    SourcePort,
 )
 
 
 def change_log_rows(
     changes: ProfileChanges,
 ) -> list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]]:
-    """What :meth:`Store.apply_profile_changes` appends to the profile change log, in
+    """What :meth:`ProfilePort.apply` appends to the profile change log, in
     order: (kind, profile id, related id). Shared by the adapters so they cannot drift."""
     rows: list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]] = []
     for pid in sorted(changes.created):
@@ -103,12 +84,57 @@ def event_from_document(event_id: str, document: str) -> Event:
     )
 
 
-class Store(ABC):
-    """One identity graph, persisted."""
+class UnitOfWork(ABC):
+    """The ports of one store, seen inside an atomic block: what
+    ``with store.unit_of_work() as uow:`` gives (cosmicpython's unit of work, whose
+    repositories are these ports). The store itself is one, its writes then each atomic."""
+
+    sources: SourcePort
+    meta: MetaPort
+    records: RecordPort
+    matching: MatchIndexPort
+    links: LinkPort
+    profiles: ProfilePort
+    events: EventPort
+    segments: SegmentPort
+    audit: AuditPort
+
+
+class Store(UnitOfWork):
+    """One identity graph, persisted: the ports of every area over one connection, plus
+    the store's lifecycle and the copy port ``idgraph migrate`` uses."""
 
     backend: str = "abstract"
+    copy: CopyPort
 
-    # -- lifecycle -------------------------------------------------------------------------
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """An atomic block: everything written inside commits together or not at all.
+
+        Nested blocks join the outer one. Writes outside any block are each atomic.
+        """
+        with self._write_block():
+            yield self
+
+    @contextmanager
+    def reading(self) -> Iterator[UnitOfWork]:
+        """A block of reads sharing one transaction: a use case that reads several things
+        (a profile: its records, their identifiers, its sources' priorities) sends a
+        networked store one round trip per read instead of a transaction per read.
+
+        Writing inside the block raises StoreError and stores nothing. Nested in a
+        unit_of_work or another reading block, it joins it (and sees its writes).
+        """
+        with self._read_block():
+            yield self
+
+    @abstractmethod
+    def _write_block(self) -> AbstractContextManager[None]:
+        """The backend's transaction behind :meth:`unit_of_work`."""
+
+    @abstractmethod
+    def _read_block(self) -> AbstractContextManager[None]:
+        """The backend's read transaction behind :meth:`reading`."""
 
     @abstractmethod
     def close(self) -> None:
@@ -119,23 +145,6 @@ class Store(ABC):
         """Whether the store answers a trivial query now (for readiness probes)."""
 
     @abstractmethod
-    def unit_of_work(self) -> AbstractContextManager[None]:
-        """An atomic block: everything written inside commits together or not at all.
-
-        Nested blocks join the outer one. Writes outside any block are each atomic.
-        """
-
-    @abstractmethod
-    def reading(self) -> AbstractContextManager[None]:
-        """A block of reads sharing one transaction: a use case that reads several things
-        (a profile: its records, their identifiers, its sources' priorities) sends a
-        networked store one round trip per read instead of a transaction per read.
-
-        Writing inside the block raises StoreError and stores nothing. Nested in a
-        unit_of_work or another reading block, it joins it (and sees its writes).
-        """
-
-    @abstractmethod
     def counts(self) -> StoreCounts:
         """How many records, identifier nodes, live profiles and links the store holds."""
 
@@ -144,373 +153,3 @@ class Store(ABC):
         """How many statements each store operation (named as the method) has sent to the
         database since the store was opened: a metric, and how a regression to per-row
         statements shows. A snapshot, safe to read while other threads work."""
-
-    @abstractmethod
-    def delete_everything(self) -> None:
-        """Delete every record, identifier, link, profile (tombstones too), flag, source
-        mapping, metadata document, event and segment (members and change log too).
-        Record ids and change seqs are still never reused: new ones are above every one
-        the store ever gave.
-
-        For tests and for emptying the target of ``idgraph migrate --replace``; the service
-        never calls it.
-        """
-
-    # -- source mappings and metadata -------------------------------------------------------
-
-    @abstractmethod
-    def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
-        """Register or replace a source's mapping document (as validated by the domain)."""
-
-    @abstractmethod
-    def get_source(self, name: str) -> dict[str, JSONValue] | None: ...
-
-    @abstractmethod
-    def get_sources(self, names: Collection[str]) -> dict[str, dict[str, JSONValue]]:
-        """The registered mappings of several sources in one read; unknown names are
-        absent."""
-
-    @abstractmethod
-    def list_sources(self) -> list[str]:
-        """Names of registered sources, sorted."""
-
-    @abstractmethod
-    def get_meta(self, key: str) -> JSONValue | None:
-        """A small JSON document by key (e.g. the trained match model), or None."""
-
-    @abstractmethod
-    def set_meta(self, key: str, value: JSONValue) -> None: ...
-
-    @abstractmethod
-    def meta_keys(self) -> list[str]:
-        """Keys of the stored metadata documents, sorted."""
-
-    # -- records and identifiers -------------------------------------------------------------
-
-    @abstractmethod
-    def upsert_records(self, records: Sequence[SourceRecord], now: datetime) -> list[RecordWrite]:
-        """Insert new records and replace existing ones with the same (source, key).
-
-        Returns one :class:`RecordWrite` per input, in input order. A re-sent record that is
-        identical (identifiers, attributes, timestamp, raw) is reported ``changed=False``
-        and not rewritten. ``removed_identifiers`` lists identifier keys the record held
-        before and no longer holds. Records keep their ``record_id`` and profile across
-        updates. Duplicate refs in one call: the last one wins.
-        """
-
-    @abstractmethod
-    def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
-        """Records by id; unknown ids are absent from the result."""
-
-    @abstractmethod
-    def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
-        """Ids of the records with these refs; unknown refs are absent."""
-
-    @abstractmethod
-    def iter_record_profiles(
-        self, batch_size: int = 10_000
-    ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
-        """Every record's ref and profile id, ordered by (source, key), fetched in batches."""
-
-    @abstractmethod
-    def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
-        """Refs of the records with these ids; unknown ids are absent."""
-
-    @abstractmethod
-    def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-        """Every record with its profile and times, by ascending id, fetched in batches."""
-
-    @abstractmethod
-    def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
-        """Insert records copied from another store, keeping their ingest and update times
-        and their profile; returns the ids this store gives them, in input order.
-
-        Ids are this store's to assign (new ones, ascending in input order); the given
-        ``record_id`` is ignored. Every profile named must already be here (import profiles
-        first), and no ref may exist already: either refusal is a :class:`StoreError` and
-        nothing of the call is written.
-        """
-
-    @abstractmethod
-    def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
-        """The identifiers each record carries (records without any map to [])."""
-
-    @abstractmethod
-    def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
-        """How many records carry each identifier; unknown keys map to 0."""
-
-    @abstractmethod
-    def records_with(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, list[RecordId]]:
-        """Ids of the records carrying each identifier, ascending; unknown keys map to []."""
-
-    @abstractmethod
-    def put_identifier_flags(
-        self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
-    ) -> None:
-        """Record identifiers that do not link and why (replacing earlier flags for the same
-        key), and clear the flags of ``cleared`` keys that link again."""
-
-    @abstractmethod
-    def identifier_flags(self, limit: int = 1000) -> list[IdentifierFlag]:
-        """Flagged identifiers, most-shared first, then by key."""
-
-    @abstractmethod
-    def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
-        """Every flagged identifier, by key (kind, value), fetched in batches."""
-
-    # -- the match index ---------------------------------------------------------------------
-
-    @abstractmethod
-    def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
-        """Insert or replace the match-index entries of these records (their fields and all
-        their blocking keys: keys a record no longer has stop finding it)."""
-
-    @abstractmethod
-    def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
-        """Entries of the records holding any of ``keys``, each once, by record id."""
-
-    @abstractmethod
-    def match_rows_of(self, record_ids: Collection[RecordId]) -> list[MatchRow]:
-        """Entries of these records, each once, by record id; records without an entry
-        (or unknown ids) are left out."""
-
-    @abstractmethod
-    def blocking_key_counts(self, keys: Collection[str]) -> dict[str, int]:
-        """How many records hold each blocking key; unknown keys count 0. Lets a caller
-        leave out keys over ``max_block_size`` before reading their records."""
-
-    @abstractmethod
-    def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
-        """Every entry of the match index, by record id, in batches."""
-
-    @abstractmethod
-    def clear_match_rows(self) -> None:
-        """Empty the match index (before rebuilding it for new matching settings)."""
-
-    # -- links ------------------------------------------------------------------------------
-
-    @abstractmethod
-    def links_of(
-        self,
-        record_ids: Collection[RecordId],
-        types: Collection[LinkType] | None = None,
-        evidence: bool = True,
-    ) -> list[Link]:
-        """Links with at least one end in ``record_ids`` (of the given types, or all),
-        ordered by (a, b, type, matcher); with ``evidence=False`` their evidence comes
-        back empty (clustering needs only the ends, and evidence is the bulk of a link)."""
-
-    @abstractmethod
-    def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
-        """Every link, ordered by (a, b, type, matcher), fetched in batches (of about
-        ``batch_size`` links or of the links of ``batch_size`` records)."""
-
-    @abstractmethod
-    def put_links(self, links: Sequence[Link]) -> None:
-        """Insert links, replacing any with the same (a, b, type, matcher)."""
-
-    @abstractmethod
-    def replace_links(
-        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
-    ) -> None:
-        """Delete every link made by ``matcher`` touching ``record_ids``, then insert ``links``.
-
-        How a matcher re-states its view of a part of the graph after re-resolving it.
-        """
-
-    @abstractmethod
-    def delete_links(
-        self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
-    ) -> int:
-        """Delete links of the given types between the given (unordered) pairs; returns count."""
-
-    # -- profiles ---------------------------------------------------------------------------
-
-    @abstractmethod
-    def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
-        """Current profile of each record; records without one (or unknown) are absent."""
-
-    @abstractmethod
-    def records_of_profiles(
-        self, profile_ids: Collection[ProfileId]
-    ) -> dict[ProfileId, list[RecordId]]:
-        """Record ids of each live profile, ascending; unknown or retired ids map to []."""
-
-    @abstractmethod
-    def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
-        """Live profiles by id (no redirect following); unknown or retired ids are absent."""
-
-    @abstractmethod
-    def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
-        """Map each id to the live profile it is or was merged into (following redirects
-        to the end); ids never issued, or deleted without a survivor, are absent."""
-
-    @abstractmethod
-    def profiles_with(
-        self, keys: Collection[IdentifierKey]
-    ) -> dict[IdentifierKey, list[ProfileId]]:
-        """Distinct live profiles holding a record with each identifier, sorted; unknown -> []."""
-
-    @abstractmethod
-    def apply_profile_changes(self, changes: ProfileChanges, now: datetime) -> None:
-        """Apply a re-resolution's outcome atomically (see :class:`ProfileChanges`).
-
-        Created profiles get ``created_at = updated_at = now`` (and ``split_from`` when
-        the changes name one). A merged id stops being live, redirects to its survivor,
-        and is listed in the survivor's ``merged_from`` together with every id that had
-        been merged into it. Every created (or split), merged and deleted id is appended
-        to the profile change log at ``now``, in that order, ids sorted within each kind.
-        """
-
-    @abstractmethod
-    def profile_change_log(self, after: int = 0, limit: int = 1000) -> list[ProfileChangeRecord]:
-        """Up to ``limit`` logged profile changes with ``seq > after``, by ``seq``."""
-
-    @abstractmethod
-    def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
-        """Every live profile id, ascending."""
-
-    @abstractmethod
-    def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
-        """Every profile id ever issued (live, merged with its redirect, deleted), by
-        ascending id, fetched in batches."""
-
-    @abstractmethod
-    def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
-        """Write profiles copied from another store exactly as given: id, status, times,
-        ``merged_from`` and redirect; an id already here is replaced. A redirect may name a
-        profile that a later call imports (a copy arrives in batches)."""
-
-    @abstractmethod
-    def links_of_type(
-        self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
-    ) -> list[Link]:
-        """Up to ``limit`` links of one type with (a, b) above ``after``, ordered by
-        (a, b, matcher): the review queue, page by page."""
-
-    # -- audit log --------------------------------------------------------------------------
-
-    @abstractmethod
-    def append_audit(self, entries: Sequence[AuditEntry], now: datetime) -> list[int]:
-        """Log entries at ``now``; returns their ids, ascending in input order and above
-        every earlier entry's."""
-
-    @abstractmethod
-    def audit_entries(
-        self,
-        before: int | None = None,
-        limit: int = 100,
-        actor: str | None = None,
-        action: str | None = None,
-    ) -> list[StoredAuditEntry]:
-        """Up to ``limit`` entries with id below ``before`` (all when None), newest first,
-        optionally only one actor's or one action's."""
-
-    @abstractmethod
-    def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
-        """Entries by id; unknown ids are absent."""
-
-    @abstractmethod
-    def import_audit(self, entries: Sequence[StoredAuditEntry]) -> None:
-        """Append entries copied from another store keeping their ids, times and undo
-        references (``undone_by`` follows from the entries' ``undoes``); later entries
-        get ids above them."""
-
-    @abstractmethod
-    def import_profile_change_log(self, records: Sequence[ProfileChangeRecord]) -> None:
-        """Append profile change records copied from another store keeping their ``seq``
-        and time; later changes get seqs above them."""
-
-    # -- events -----------------------------------------------------------------------------
-
-    @abstractmethod
-    def put_events(self, events: Sequence[Event], now: datetime) -> list[EventWrite]:
-        """Store events, each attached to the identifier nodes it carries; one
-        :class:`EventWrite` per input, in input order.
-
-        Idempotent by ``event_id``: an identical re-sent event is reported unchanged and not
-        rewritten; a different one with the same id replaces it (identifiers included).
-        Duplicate ids in one call: the last one wins.
-        """
-
-    @abstractmethod
-    def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
-        """One page of the events carried by any identifier of the live profile's records,
-        each once, filtered and ordered by (timestamp, event id) as ``query`` says.
-
-        Identifiers flagged as not linking (blocklisted, over their cap) are left out: a
-        junk e-mail would otherwise pull strangers' events into the journey.
-        """
-
-    @abstractmethod
-    def events_of_profiles(
-        self, profile_ids: Collection[ProfileId], since: datetime | None = None
-    ) -> dict[ProfileId, list[Event]]:
-        """Every event of each live profile (as :meth:`journey` finds them) at or after
-        ``since``, oldest first by (timestamp, event id); profiles without any map to []."""
-
-    @abstractmethod
-    def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
-        """The live profiles whose journeys hold each event, sorted; unknown ids map to []."""
-
-    @abstractmethod
-    def event_count(self) -> int:
-        """How many events the store holds."""
-
-    @abstractmethod
-    def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
-        """Every event, by ascending event id, fetched in batches (for whole-store copies)."""
-
-    # -- segments ---------------------------------------------------------------------------
-
-    @abstractmethod
-    def put_segment(self, name: str, definition: dict[str, JSONValue], now: datetime) -> None:
-        """Create a segment or replace its definition (``created_at`` is kept)."""
-
-    @abstractmethod
-    def get_segments(self, names: Collection[str] | None = None) -> list[SegmentRow]:
-        """The named segments (or all), sorted by name; unknown names are absent."""
-
-    @abstractmethod
-    def delete_segment(self, name: str) -> bool:
-        """Delete a segment with its members and change log; False if there was none."""
-
-    @abstractmethod
-    def segment_members(
-        self, name: str, after: ProfileId | None = None, limit: int = 1000
-    ) -> list[ProfileId]:
-        """Up to ``limit`` member profile ids above ``after``, ascending (keyset paging)."""
-
-    @abstractmethod
-    def segment_sizes(self, names: Collection[str] | None = None) -> dict[str, int]:
-        """Member counts of the named segments (or all); every existing segment named maps
-        to its count, 0 included."""
-
-    @abstractmethod
-    def memberships_of(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, list[str]]:
-        """Names of the segments each profile is a member of, sorted; every asked id maps
-        to a list, [] when none."""
-
-    @abstractmethod
-    def apply_membership_changes(self, changes: Sequence[MembershipChange], now: datetime) -> None:
-        """Add (entered) or remove (exited) members and append each change to the log at
-        ``now``, with ``seq`` ascending in input order and above every earlier change's.
-        Changes apply in input order: the last one for a (segment, profile) decides."""
-
-    @abstractmethod
-    def segment_changes(self, name: str, after: int = 0, limit: int = 1000) -> list[SegmentChange]:
-        """Up to ``limit`` logged changes of a segment with ``seq > after``, by ``seq``."""
-
-    @abstractmethod
-    def last_change_seq(self) -> int:
-        """The highest ``seq`` logged so far (0 before any): a cursor meaning "from now"."""
-
-    @abstractmethod
-    def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
-        """Every logged change of every segment, by ``seq`` (for whole-store copies)."""
-
-    @abstractmethod
-    def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
-        """Append changes copied from another store keeping their ``seq`` and time, and
-        apply them to the members: replaying a segment's log gives its members. Each
-        segment must exist here already (import definitions first)."""

@@ -66,6 +66,7 @@ from identity.model import (
     StoredRecord,
     StoreHealth,
 )
+from identity.store import legacy
 from identity.store.base import Store, change_log_rows, event_document, event_from_document
 from identity.store.cypher import statement, statements
 
@@ -216,6 +217,7 @@ class Neo4jStore(Store):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self.uri = uri
+        legacy.install(self)
         self.database = database or None
         self.batch_size = batch_size
         self.statement_counts: Counter[str] = Counter()
@@ -343,7 +345,7 @@ class Neo4jStore(Store):
         version = rows[0]["version"] if rows else None
         return int(version) if version is not None else None
 
-    def unit_of_work(self) -> AbstractContextManager[None]:
+    def _write_block(self) -> AbstractContextManager[None]:
         return self._unit_of_work()
 
     @contextmanager
@@ -353,7 +355,7 @@ class Neo4jStore(Store):
         with self._explicit_transaction("unit_of_work", neo4j.WRITE_ACCESS):
             yield
 
-    def reading(self) -> AbstractContextManager[None]:
+    def _read_block(self) -> AbstractContextManager[None]:
         # A read transaction: on a cluster the driver sends it to a follower or read replica.
         return self._explicit_transaction("reading", neo4j.READ_ACCESS)
 

@@ -60,6 +60,7 @@ from identity.model import (
     StoredRecord,
     StoreHealth,
 )
+from identity.store import legacy
 from identity.store.base import Store, change_log_rows, event_document, event_from_document
 
 # -- SQL -------------------------------------------------------------------------------------
@@ -471,6 +472,7 @@ class SQLiteStore(Store):
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        legacy.install(self)
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -523,10 +525,10 @@ class SQLiteStore(Store):
             version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
             return version
 
-    def unit_of_work(self) -> AbstractContextManager[None]:
+    def _write_block(self) -> AbstractContextManager[None]:
         return self._transaction("unit_of_work")
 
-    def reading(self) -> AbstractContextManager[None]:
+    def _read_block(self) -> AbstractContextManager[None]:
         return self._read_transaction()
 
     @contextmanager

@@ -275,7 +275,7 @@ def run_idgraph(population: Population, run: int, keep: Path | None = None) -> I
 
 
 def _idgraph_scores(graph: IdentityGraph, population: Population) -> PairwiseScores:
-    predicted = {(r.source, r.key): pid for r, pid in graph.store.iter_record_profiles()}
+    predicted = {(r.source, r.key): pid for r, pid in graph.store.records.scan_profiles()}
     return pairwise(predicted, population.truth)
 
 
@@ -284,10 +284,10 @@ def _peer_input(
 ) -> PeerInput:
     """The records of the truth (not the stitch records events make) with the frame's
     fields, and as columns the id kinds whose values two records share."""
-    refs = [ref for ref, _ in graph.store.iter_record_profiles()]
-    by_id = {record_id: ref for ref, record_id in graph.store.record_ids(refs).items()}
+    refs = [ref for ref, _ in graph.store.records.scan_profiles()]
+    by_id = {record_id: ref for ref, record_id in graph.store.records.ids(refs).items()}
     ids = [int(i) for i in frame.index if _key(by_id[int(i)]) in population.truth]
-    held = graph.store.identifiers_of(ids)
+    held = graph.store.records.identifiers_of(ids)
     rules = graph.rules
     id_kinds = sorted(
         {
@@ -317,7 +317,7 @@ def _peer_input(
     identifiers = [frozenset(x.key for x in held.get(i, [])) for i in ids]
     events: dict[str, list[frozenset[IdentifierKey]]] = {}
     if population.event_truth:
-        for event in graph.store.iter_events():
+        for event in graph.store.copy.events():
             person = population.event_truth.get(event.event_id)
             if person is not None and len(event.identifiers) > 1:
                 events.setdefault(person, []).append(frozenset(x.key for x in event.identifiers))
@@ -332,7 +332,7 @@ def event_placement(graph: IdentityGraph, population: Population) -> EventPlacem
     """Which journeys each event of the truth lands in, against the people whose records
     make each profile."""
     people_in: dict[str, Counter[str]] = {}
-    for ref, pid in graph.store.iter_record_profiles():
+    for ref, pid in graph.store.records.scan_profiles():
         person = population.truth.get(_key(ref))
         if pid is not None and person is not None:
             people_in.setdefault(pid, Counter())[person] += 1
@@ -341,7 +341,7 @@ def event_placement(graph: IdentityGraph, population: Population) -> EventPlacem
     event_ids = list(population.event_truth)
     for start in range(0, len(event_ids), 5000):
         batch = event_ids[start : start + 5000]
-        found = graph.store.profiles_of_events(batch)
+        found = graph.store.events.profiles_of(batch)
         for event_id in batch:
             person = population.event_truth[event_id]
             owners = [mostly.get(pid) for pid in found.get(event_id, [])]

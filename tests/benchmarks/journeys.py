@@ -137,7 +137,7 @@ def _log(text: str) -> None:
 
 
 def _profile_ids(graph: IdentityGraph) -> list[str]:
-    return list(graph.store.iter_profile_ids())
+    return list(graph.store.profiles.scan_ids())
 
 
 def _journeys(

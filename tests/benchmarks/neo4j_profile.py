@@ -182,7 +182,7 @@ def main() -> None:
             with recorder.step("link"):
                 matcher.link_all()
             with recorder.step("export-profiles (iter_record_profiles)"):
-                exported = sum(1 for _ in store.iter_record_profiles())
+                exported = sum(1 for _ in store.records.scan_profiles())
             with recorder.step(f"segments define {SEGMENT}"):
                 graph.segments.define(SEGMENT, dict(SEGMENT_DEFINITION))
             with files.files["crm"].open(newline="") as fh:

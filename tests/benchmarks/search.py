@@ -119,7 +119,7 @@ def measure_all(
     truth: Mapping[RecordKey, str],
     others: Mapping[str, list[Row]],
 ) -> list[Measured]:
-    profiles: dict[RecordRef, str | None] = dict(graph.store.iter_record_profiles())
+    profiles: dict[RecordRef, str | None] = dict(graph.store.records.scan_profiles())
     members: dict[str | None, Counter[str]] = {}
     for ref, pid in profiles.items():
         members.setdefault(pid, Counter())[truth[(ref.source, ref.key)]] += 1

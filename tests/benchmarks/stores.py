@@ -212,7 +212,7 @@ def _lookup_emails(env: dict[str, str], files: DemoFiles) -> list[str]:
         for email in emails:
             with contextlib.suppress(IdgraphError):
                 keys[email] = graph.normaliser.identifier("email", email).key
-        found = graph.store.profiles_with(list(keys.values()))
+        found = graph.store.profiles.with_identifiers(list(keys.values()))
     finally:
         graph.close()
     return [email for email, key in keys.items() if len(found[key]) == 1]

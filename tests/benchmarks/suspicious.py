@@ -84,7 +84,7 @@ def measure(work: Path, people: int, seed: int) -> Measured:
         doc = graph.clusters.rank()
         ranked_in = time.perf_counter() - started
         members: dict[str, set[str]] = {}
-        for ref, pid in graph.store.iter_record_profiles():
+        for ref, pid in graph.store.records.scan_profiles():
             if pid is not None:
                 members.setdefault(pid, set()).add(truth[ref.source, ref.key])
     finally:

@@ -96,18 +96,18 @@ class Store:
         self.graph = graph
         self.people = people
         profile_of = {}
-        for ref, pid in graph.store.iter_record_profiles():
+        for ref, pid in graph.store.records.scan_profiles():
             profile_of[(ref.source, ref.key)] = pid
-        ids = graph.store.record_ids([r for r, _ in graph.store.iter_record_profiles()])
+        ids = graph.store.records.ids([r for r, _ in graph.store.records.scan_profiles()])
         self.record_id: dict[RecordKey, RecordId] = {(r.source, r.key): i for r, i in ids.items()}
         self.key_of = {i: k for k, i in self.record_id.items()}
         self.profile = {self.record_id[k]: pid for k, pid in profile_of.items()}
         self.person = {self.record_id[k]: p for k, p in truth.items() if k in self.record_id}
-        held = graph.store.identifiers_of(list(self.key_of))
+        held = graph.store.records.identifiers_of(list(self.key_of))
         self.identifiers: dict[RecordId, frozenset[IdentifierKey]] = {
             i: frozenset(x.key for x in found) for i, found in held.items()
         }
-        records = graph.store.get_records(list(self.person))
+        records = graph.store.records.get(list(self.person))
         self.attributes = {i: r.record.attributes for i, r in records.items()}
         matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
         self.frame = matcher.all_frame()
@@ -135,7 +135,7 @@ class Store:
             x, y = self.text(a, rule.same_attribute), self.text(b, rule.same_attribute)
             if x and y and not same_persons_name(x, y):
                 return f"{key.kind} with different {rule.same_attribute}s (household guard)"
-            held = self.graph.store.records_with([key])[key]
+            held = self.graph.store.records.with_identifiers([key])[key]
             named = sorted({n for r in held if (n := self.text(r, rule.same_attribute))})
             if any(not same_persons_name(u, v) for u, v in itertools.combinations(named, 2)):
                 return (
@@ -156,14 +156,14 @@ class Store:
 
     def holders(self, key: IdentifierKey) -> int:
         if key not in self._holders:
-            self._holders[key] = self.graph.store.identifier_counts([key])[key]
+            self._holders[key] = self.graph.store.records.identifier_counts([key])[key]
         return self._holders[key]
 
     def links(self, ids: Iterable[RecordId], types: Iterable[LinkType]) -> list[Link]:
         found: list[Link] = []
         chunk = list(ids)
         for start in range(0, len(chunk), 5000):
-            found += self.graph.store.links_of(chunk[start : start + 5000], types=list(types))
+            found += self.graph.store.links.of(chunk[start : start + 5000], types=list(types))
         return list({(x.a, x.b, x.type, x.matcher): x for x in found}.values())
 
     def source(self, record: RecordId) -> str:

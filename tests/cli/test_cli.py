@@ -58,7 +58,7 @@ def stored(env: Path) -> dict[str, dict[str, object]]:
     """The attributes of every stored record, by key."""
     graph = IdentityGraph.open(f"sqlite:///{env / 'cli.db'}")
     try:
-        return {r.record.key: dict(r.record.attributes) for r in graph.store.iter_records()}
+        return {r.record.key: dict(r.record.attributes) for r in graph.store.records.scan()}
     finally:
         graph.close()
 

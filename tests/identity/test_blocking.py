@@ -209,8 +209,8 @@ ROWS = [
 
 def stored(graph: IdentityGraph, key: str) -> tuple[RecordId, SourceRecord]:
     ref = RecordRef("crm", key)
-    rid = graph.store.record_ids([ref])[ref]
-    return rid, graph.store.get_records([rid])[rid].record
+    rid = graph.store.records.ids([ref])[ref]
+    return rid, graph.store.records.get([rid])[rid].record
 
 
 def test_in_real_time_a_sorted_neighbourhood_meets_its_own_key_and_batch_the_neighbours() -> None:

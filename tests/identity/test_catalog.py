@@ -35,7 +35,7 @@ def test_ingest_notes_mapped_and_unmapped_attribute_names(graph: IdentityGraph) 
 def test_a_store_without_the_catalog_is_read_once_to_build_it(graph: IdentityGraph) -> None:
     graph.ingest.ingest_rows("shop", [(1, {"id": "1", "email": "a@example.com", "shoe": "42"})])
     with graph.store.unit_of_work():
-        graph.store.set_meta(CATALOG_KEY, {})  # as a store written before the catalog
+        graph.store.meta.set(CATALOG_KEY, {})  # as a store written before the catalog
     fresh = IdentityGraph(graph.store, graph.rules)
     assert "shoe" in fresh.catalog.attribute_names()
-    assert graph.store.get_meta(CATALOG_KEY) == sorted(fresh.catalog.attribute_names())
+    assert graph.store.meta.get(CATALOG_KEY) == sorted(fresh.catalog.attribute_names())

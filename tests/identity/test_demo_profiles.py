@@ -79,7 +79,7 @@ def seen(found: Facts) -> list[datetime]:
 
 def test_no_trait_is_the_load_time_and_seen_spans_the_event_and_record_times(demo: Demo) -> None:
     graph = demo.graph
-    ids = list(graph.store.iter_profile_ids())
+    ids = list(graph.store.profiles.scan_ids())
     facts = graph.segments.facts(ids)
     with_stitch_records = 0
     for pid, found in facts.items():
@@ -107,10 +107,10 @@ def test_segment_exports_and_time_windows_use_the_same_times(demo: Demo) -> None
     segment = graph.segments.define(
         "unseen-60-days", {"where": {"trait": "last_seen", "lt": cutoff.isoformat()}}
     )
-    ids = list(graph.store.iter_profile_ids())
+    ids = list(graph.store.profiles.scan_ids())
     facts = graph.segments.facts(ids)
     expected = sorted(pid for pid, found in facts.items() if max(seen(found)) < cutoff)
-    assert graph.store.segment_members("unseen-60-days", limit=10_000) == expected
+    assert graph.store.segments.members("unseen-60-days", limit=10_000) == expected
     assert segment.size == len(expected) > 0
     graph.segments.delete("unseen-60-days")
 
@@ -166,7 +166,7 @@ def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile
     assert {after[r] for r in two} == {hers}, "the 2 join her own profile"
     assert {r for r, pid in after.items() if pid == hers} == hers_before | set(two)
     assert sorted(done.profiles) == sorted([original, hers])
-    feed = store.profile_change_log(after=cursor)
+    feed = store.profiles.changes(after=cursor)
     (part,) = [c.profile_id for c in feed if c.kind is ProfileChangeKind.SPLIT]
     assert [(c.kind, c.profile_id, c.related) for c in feed] == [
         (ProfileChangeKind.SPLIT, part, original),
@@ -177,13 +177,13 @@ def test_splitting_off_a_household_members_records_moves_them_to_her_own_profile
     # Re-sending the records changes nothing: the steward's split holds.
     cursor = last_change(graph)
     with store.unit_of_work():
-        graph.resolver.resolve(list(store.record_ids([*three, *two]).values()))
+        graph.resolver.resolve(list(store.records.ids([*three, *two]).values()))
     assert profile_of_every_record(graph) == after
-    assert store.profile_change_log(after=cursor) == []
+    assert store.profiles.changes(after=cursor) == []
 
     graph.stewardship.undo(done.action_id, "asked the wrong household", "t")
     undone = profile_of_every_record(graph)
     assert {undone[r] for r in [*three, *two]} == {original}
     assert {r for r, pid in undone.items() if pid == hers} == hers_before
-    assert_every_move_is_logged(after, undone, store.profile_change_log(after=cursor))
+    assert_every_move_is_logged(after, undone, store.profiles.changes(after=cursor))
     graph.close()

@@ -120,22 +120,22 @@ def linking_graph(trained_store: Path, tmp_path: Path) -> Iterator[IdentityGraph
 
 
 def profiles(graph: IdentityGraph, *refs: RecordRef) -> set[str]:
-    ids = graph.store.record_ids(refs)
-    return set(graph.store.profile_ids_of(ids.values()).values())
+    ids = graph.store.records.ids(refs)
+    return set(graph.store.profiles.ids_of(ids.values()).values())
 
 
 def matcher_link(graph: IdentityGraph, a: RecordRef, b: RecordRef) -> Link:
-    ids = graph.store.record_ids([a, b])
+    ids = graph.store.records.ids([a, b])
     pair = {ids[a], ids[b]}
     (found,) = [
-        x for x in graph.store.links_of(list(pair)) if {x.a, x.b} == pair and x.matcher == MATCHER
+        x for x in graph.store.links.of(list(pair)) if {x.a, x.b} == pair and x.matcher == MATCHER
     ]
     return found
 
 
 def refusals(graph: IdentityGraph) -> set[tuple[str, str]]:
     """The unions clustering refuses between the two records, as (evidence, reason)."""
-    ids = graph.store.record_ids([FIRST, SECOND])
+    ids = graph.store.records.ids([FIRST, SECOND])
     pair = {ids[FIRST], ids[SECOND]}
     with graph.store.unit_of_work():
         outcome = graph.resolver.resolve(sorted(pair))
@@ -200,7 +200,7 @@ def test_accepting_a_duplicate_account_merges_over_the_limit_and_undo_splits_it(
     assert len(profiles(graph, FIRST, SECOND)) == 1
     assert customer_ids(graph, FIRST) == {"C-DUP-1", "C-DUP-2"}
     assert queued(graph, FIRST, SECOND) is None
-    entry = graph.store.get_audit_entries([done.action_id])[done.action_id].entry
+    entry = graph.store.audit.get([done.action_id])[done.action_id].entry
     assert entry.action == "accept_match" and entry.actor == "steward:ann"
     # The steward's decision holds when the matcher states the pair again.
     graph.probabilistic().link_all()

@@ -85,7 +85,7 @@ def stores(
 
     realtime = opened(tmp / "realtime.db")
     for key in (MODEL_KEY, STAMP_KEY):
-        realtime.store.set_meta(key, batch.store.get_meta(key))
+        realtime.store.meta.set(key, batch.store.meta.get(key))
     random.Random(8).shuffle(rows)
     for source, number, row in rows:
         report = realtime.ingest.ingest_rows(source, [(number, row)])
@@ -97,7 +97,7 @@ def test_records_with_only_a_full_name_join_their_person(
     stores: tuple[IdentityGraph, IdentityGraph, dict[str, str], dict[tuple[str, str], str]],
 ) -> None:
     batch, _, person, truth = stores
-    profiles = {ref: pid for ref, pid in batch.store.iter_record_profiles()}
+    profiles = {ref: pid for ref, pid in batch.store.records.scan_profiles()}
     members: dict[str | None, set[str]] = {}
     for ref, pid in profiles.items():
         entity = person[ref.key] if ref.source == "legacy" else truth[(ref.source, ref.key)]

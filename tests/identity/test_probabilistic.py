@@ -35,12 +35,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[IdentityGraph, Path]
 
 
 def record_ids(graph: IdentityGraph) -> list[int]:
-    refs = [ref for ref, _ in graph.store.iter_record_profiles()]
-    return sorted(graph.store.record_ids(refs).values())
+    refs = [ref for ref, _ in graph.store.records.scan_profiles()]
+    return sorted(graph.store.records.ids(refs).values())
 
 
 def scores(graph: IdentityGraph, truth: Path):  # type: ignore[no-untyped-def]
-    predicted = {(r.source, r.key): p for r, p in graph.store.iter_record_profiles()}
+    predicted = {(r.source, r.key): p for r, p in graph.store.records.scan_profiles()}
     return pairwise(predicted, load_assignment(truth))
 
 
@@ -53,14 +53,14 @@ def test_probabilistic_links_raise_recall_without_merging_households(
     with pytest.raises(ConfigError, match="idgraph train"):
         matcher.link_all()
     model = matcher.train()
-    assert graph.store.get_meta("match_model") == model.to_document()
+    assert graph.store.meta.get("match_model") == model.to_document()
     report = matcher.link_all()
     after = scores(graph, truth)
     assert report.links > 0 and report.reviews > 0
     assert after.recall >= before.recall + 0.03, (before, after)
     assert after.precision >= before.precision - 0.01, (before, after)
 
-    links = [link for link in graph.store.links_of(record_ids(graph)) if link.matcher == MATCHER]
+    links = [link for link in graph.store.links.of(record_ids(graph)) if link.matcher == MATCHER]
     assert links
     for link in links:
         fields = link.evidence["fields"]
@@ -74,12 +74,12 @@ def test_a_pair_whose_first_names_disagree_is_reviewed_not_linked(
 ) -> None:
     graph, _ = demo
     rids = record_ids(graph)
-    for link in graph.store.links_of(rids, types=[LinkType.MATCH]):
+    for link in graph.store.links.of(rids, types=[LinkType.MATCH]):
         if link.matcher == MATCHER:
             assert "disagrees_on" not in link.evidence
     reviews = [
         link
-        for link in graph.store.links_of(rids, types=[LinkType.REVIEW])
+        for link in graph.store.links.of(rids, types=[LinkType.REVIEW])
         if "disagrees_on" in link.evidence
     ]
     assert reviews and all(r.evidence["disagrees_on"] == ["first_name"] for r in reviews)
@@ -112,12 +112,12 @@ def test_a_pair_agreeing_on_nothing_but_names_is_reviewed_not_linked(
     def corroborated(evidence: dict) -> bool:  # type: ignore[type-arg]
         return any(evidence["fields"].get(name, {}).get("weight", 0) > 0 for name in needed)
 
-    for link in graph.store.links_of(rids, types=[LinkType.MATCH]):
+    for link in graph.store.links.of(rids, types=[LinkType.MATCH]):
         if link.matcher == MATCHER:
             assert corroborated(link.evidence), link.evidence
     held = [
         link
-        for link in graph.store.links_of(rids, types=[LinkType.REVIEW])
+        for link in graph.store.links.of(rids, types=[LinkType.REVIEW])
         if "needs_one_of" in link.evidence
     ]
     assert held
@@ -175,21 +175,21 @@ def test_link_re_resolves_only_what_its_links_change_and_agrees_with_a_full_reso
         matcher.train()
     matcher.link_all()
     rids = record_ids(graph)
-    profiles = dict(graph.store.iter_record_profiles())
-    deterministic = [link for link in graph.store.links_of(rids) if link.matcher == DETERMINISTIC]
+    profiles = dict(graph.store.records.scan_profiles())
+    deterministic = [link for link in graph.store.links.of(rids) if link.matcher == DETERMINISTIC]
 
     again = matcher.link_all()
     assert (again.profiles_merged, again.profiles_split) == (0, 0)
-    assert dict(graph.store.iter_record_profiles()) == profiles
+    assert dict(graph.store.records.scan_profiles()) == profiles
     assert [
-        link for link in graph.store.links_of(rids) if link.matcher == DETERMINISTIC
+        link for link in graph.store.links.of(rids) if link.matcher == DETERMINISTIC
     ] == deterministic
 
     # Re-resolving every record from scratch finds nothing to change.
     with graph.store.unit_of_work():
         full = graph.resolver.resolve(rids)
     assert not full.changes.assignments and not full.changes.created
-    assert dict(graph.store.iter_record_profiles()) == profiles
+    assert dict(graph.store.records.scan_profiles()) == profiles
 
 
 def test_link_in_small_batches_gives_what_one_batch_gives(tmp_path: Path) -> None:
@@ -208,15 +208,15 @@ def test_link_in_small_batches_gives_what_one_batch_gives(tmp_path: Path) -> Non
         matcher.train()
         report = matcher.link_all()
         rids = record_ids(graph)
-        refs = graph.store.record_refs(rids)
-        profiles = dict(graph.store.iter_record_profiles())
+        refs = graph.store.records.refs(rids)
+        profiles = dict(graph.store.records.scan_profiles())
         partition = sorted(
             sorted(ref for ref, pid in profiles.items() if pid == profile)
             for profile in set(profiles.values())
         )
         links = sorted(
             (refs[x.a], refs[x.b], x.type.value, x.matcher, round(x.weight, 9))
-            for x in graph.store.links_of(rids)
+            for x in graph.store.links.of(rids)
         )
         outcomes.append((partition, links, report.links, report.reviews))
         # Nothing is left for a full re-resolution to change.

@@ -43,11 +43,11 @@ def ingest_in_batches(graph: IdentityGraph, rows: Rows) -> None:
 
 
 def links_by_ref(graph: IdentityGraph) -> dict[tuple[RecordRef, RecordRef], Link]:
-    refs = [ref for ref, _ in graph.store.iter_record_profiles()]
-    ids = graph.store.record_ids(refs)
+    refs = [ref for ref, _ in graph.store.records.scan_profiles()]
+    ids = graph.store.records.ids(refs)
     ref_of = {rid: ref for ref, rid in ids.items()}
     found = {}
-    for link in graph.store.links_of(ids.values()):
+    for link in graph.store.links.of(ids.values()):
         if link.matcher == MATCHER:
             a, b = sorted((ref_of[link.a], ref_of[link.b]))
             found[(a, b)] = link
@@ -56,7 +56,7 @@ def links_by_ref(graph: IdentityGraph) -> dict[tuple[RecordRef, RecordRef], Link
 
 def partition(graph: IdentityGraph) -> set[frozenset[RecordRef]]:
     members: dict[str | None, set[RecordRef]] = {}
-    for ref, profile in graph.store.iter_record_profiles():
+    for ref, profile in graph.store.records.scan_profiles():
         members.setdefault(profile, set()).add(ref)
     return {frozenset(refs) for refs in members.values()}
 
@@ -78,7 +78,7 @@ def batch_and_realtime(
     # The same rows, one request each, in another order, scored by the same model.
     realtime = open_graph(tmp / "realtime.db", files)
     for key in (MODEL_KEY, STAMP_KEY):
-        realtime.store.set_meta(key, batch.store.get_meta(key))
+        realtime.store.meta.set(key, batch.store.meta.get(key))
     random.Random(3).shuffle(rows)
     for source, number, row in rows:
         report = realtime.ingest.ingest_rows(source, [(number, row)])
@@ -116,7 +116,7 @@ def test_without_a_model_arriving_records_are_indexed_and_not_scored(tmp_path: P
     assert report.probabilistic_skipped is not None
     assert "idgraph train" in report.probabilistic_skipped
     assert graph.matcher is not None and graph.matcher.index.is_current()
-    indexed = [row for batch in graph.store.iter_match_rows() for row in batch]
+    indexed = [row for batch in graph.store.matching.scan_rows() for row in batch]
     assert len(indexed) == report.accepted
 
 
@@ -153,28 +153,28 @@ def test_a_stewards_cannot_link_holds_against_the_match_model(tmp_path: Path) ->
     matcher.train()
     matcher.link_all()
     store = graph.store
-    ids = store.record_ids([ref for ref, _ in store.iter_record_profiles()])
+    ids = store.records.ids([ref for ref, _ in store.records.scan_profiles()])
     # A pair joined by the model alone: no identifier in common.
-    held = store.identifiers_of(ids.values())
+    held = store.records.identifiers_of(ids.values())
     pair = next(
         (link.a, link.b)
-        for link in store.links_of(ids.values(), types=[LinkType.MATCH])
+        for link in store.links.of(ids.values(), types=[LinkType.MATCH])
         if link.matcher == MATCHER
         and not {i.key for i in held[link.a]} & {i.key for i in held[link.b]}
     )
-    assert len(set(store.profile_ids_of(pair).values())) == 1
+    assert len(set(store.profiles.ids_of(pair).values())) == 1
 
     with store.unit_of_work():
-        store.put_links([Link(*pair, LinkType.CANNOT_LINK, "steward")])
+        store.links.put([Link(*pair, LinkType.CANNOT_LINK, "steward")])
         graph.resolver.resolve(pair)
-    assert len(set(store.profile_ids_of(pair).values())) == 2
+    assert len(set(store.profiles.ids_of(pair).values())) == 2
     matcher.link_all()  # the model still scores the pair a match ...
     assert any(
         link.matcher == MATCHER
-        for link in store.links_of(pair, types=[LinkType.MATCH])
+        for link in store.links.of(pair, types=[LinkType.MATCH])
         if (link.a, link.b) == pair
     )
-    assert len(set(store.profile_ids_of(pair).values())) == 2  # ... and loses
+    assert len(set(store.profiles.ids_of(pair).values())) == 2  # ... and loses
 
 
 def test_with_a_sorted_neighbourhood_rule_real_time_finds_a_subset_and_link_completes_it(
@@ -206,7 +206,7 @@ def test_with_a_sorted_neighbourhood_rule_real_time_finds_a_subset_and_link_comp
 
     realtime = opened("realtime.db")
     for key in (MODEL_KEY, STAMP_KEY):
-        realtime.store.set_meta(key, batch.store.get_meta(key))
+        realtime.store.meta.set(key, batch.store.meta.get(key))
     random.Random(4).shuffle(rows)
     for source, number, row in rows:
         realtime.ingest.ingest_rows(source, [(number, row)])

@@ -53,13 +53,13 @@ def ingest(graph: IdentityGraph, source: str, *rows: dict[str, Any]) -> Any:
 
 
 def profile_of(graph: IdentityGraph, source: str, key: str) -> str:
-    rid = graph.store.record_ids([RecordRef(source, key)])[RecordRef(source, key)]
-    return graph.store.profile_ids_of([rid])[rid]
+    rid = graph.store.records.ids([RecordRef(source, key)])[RecordRef(source, key)]
+    return graph.store.profiles.ids_of([rid])[rid]
 
 
 def partition(graph: IdentityGraph) -> set[frozenset[RecordRef]]:
     groups: dict[str | None, set[RecordRef]] = {}
-    for ref, pid in graph.store.iter_record_profiles():
+    for ref, pid in graph.store.records.scan_profiles():
         assert pid is not None, f"{ref} has no profile"
         groups.setdefault(pid, set()).add(ref)
     return {frozenset(g) for g in groups.values()}
@@ -291,7 +291,7 @@ def test_a_blocklisted_email_never_links(graph: IdentityGraph) -> None:
         {"id": "b", "email": "TEST@test.com"},
     )
     assert profile_of(graph, "shop", "a") != profile_of(graph, "shop", "b")
-    flags = graph.store.identifier_flags()
+    flags = graph.store.records.flags()
     assert [(f.key, f.reason) for f in flags] == [
         (IdentifierKey("email", "test@test.com"), IdentifierFlagReason.BLOCKLISTED)
     ]
@@ -309,7 +309,7 @@ def test_a_value_shared_beyond_the_cardinality_cap_stops_linking_and_splits_its_
 
     assert report.flagged_identifiers == 1
     assert len({profile_of(graph, "shop", f"r{i}") for i in range(cap)}) == cap
-    [flag] = graph.store.identifier_flags()
+    [flag] = graph.store.records.flags()
     assert flag.reason is IdentifierFlagReason.OVER_CAP
     assert flag.record_count == cap + 1
 
@@ -320,11 +320,11 @@ def test_resending_the_same_records_changes_nothing(graph: IdentityGraph) -> Non
         {"id": "2", "email": "a@example.com", "phone": "+447400123456"},
     ]
     ingest(graph, "crm", *rows)
-    before = dict(graph.store.iter_record_profiles())
+    before = dict(graph.store.records.scan_profiles())
     report = ingest(graph, "crm", *rows)
     assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
     assert report.profiles_created == report.profiles_merged == 0
-    assert dict(graph.store.iter_record_profiles()) == before
+    assert dict(graph.store.records.scan_profiles()) == before
 
 
 def test_bad_rows_are_reported_and_good_rows_are_stored(graph: IdentityGraph) -> None:

@@ -126,7 +126,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     with files.files["crm"].open(encoding="utf-8") as handle:
         crm = random.Random(1).sample(list(csv.DictReader(handle)), SAMPLE)
     untrained = [graph.search.search(by_name_and_postcode(row), first=3) for row in crm]
-    profiles = dict(graph.store.iter_record_profiles())
+    profiles = dict(graph.store.records.scan_profiles())
     matcher = graph.probabilistic()
     matcher.train()
     matcher.link_all()
@@ -153,7 +153,7 @@ def rank_one_rate(
 def test_a_person_searched_by_crm_name_and_postcode_is_found_first(demo: Demo) -> None:
     pages = [demo.graph.search.search(by_name_and_postcode(row), first=3) for row in demo.crm]
     assert {page.ranking for page in pages} == {Ranking.MATCH_MODEL}
-    rate = rank_one_rate(demo, pages, dict(demo.graph.store.iter_record_profiles()))
+    rate = rank_one_rate(demo, pages, dict(demo.graph.store.records.scan_profiles()))
     print(f"rank-1 rate, model, name + postcode, {SAMPLE} people: {rate:.4f}")
     assert rate >= RANK_ONE_AT_LEAST
 
@@ -186,8 +186,8 @@ def test_each_field_is_weighed_as_the_matcher_weighs_the_same_pair(demo: Demo) -
             phone=row["mobile"] or None,
         )
         for hit in graph.search.search(criteria, first=5).hits:
-            rid = graph.store.record_ids([hit.record])[hit.record]
-            (stored,) = graph.store.match_rows_of([rid])
+            rid = graph.store.records.ids([hit.record])[hit.record]
+            (stored,) = graph.store.matching.rows_of([rid])
             searched = {f.field: f.searched for f in hit.fields}
             probe = {name: searched.get(name) for name in names}
             record = {name: stored.fields.get(name) for name in names}

@@ -44,12 +44,12 @@ def test_members_equal_a_full_read_of_every_profile(tmp_path: Path) -> None:
         graph.ingest.ingest_rows(source, read_file(path, graph.ingest.source(source).format))
     assert files.events_file is not None
     graph.events.ingest_rows(read_file(files.events_file, "jsonl"))
-    ids = list(graph.store.iter_profile_ids())
+    ids = list(graph.store.profiles.scan_ids())
     full = graph.segments.facts(ids)
     for name, document in DEFINITIONS.items():
         segment = graph.segments.define(name, document)
         definition = parse_definition(name, document, graph.rules)
         expected = sorted(pid for pid in ids if definition.is_member(full[pid]))
-        assert graph.store.segment_members(name, limit=10_000) == expected, name
+        assert graph.store.segments.members(name, limit=10_000) == expected, name
         assert 0 < segment.size < len(ids), (name, segment.size)
     graph.close()

@@ -39,7 +39,7 @@ def _graph(emails: list[tuple[int, int]]) -> IdentityGraph:
 
 def _partition(graph: IdentityGraph) -> set[frozenset[str]]:
     groups: dict[str | None, set[str]] = {}
-    for ref, pid in graph.store.iter_record_profiles():
+    for ref, pid in graph.store.records.scan_profiles():
         groups.setdefault(pid, set()).add(ref.key)
     return {frozenset(g) for g in groups.values()}
 
@@ -63,34 +63,34 @@ def test_undo_restores_the_partition_whatever_the_action(
     before = _partition(graph)
     keys = sorted(f"r{n}" for n in range(1, len(emails) + 1))
     a, b = keys[picks[0] % len(keys)], keys[picks[1] % len(keys)]
-    ids = graph.store.record_ids([RecordRef("shop", a), RecordRef("shop", b)])
-    profiles = graph.store.profile_ids_of(list(ids.values()))
+    ids = graph.store.records.ids([RecordRef("shop", a), RecordRef("shop", b)])
+    profiles = graph.store.profiles.ids_of(list(ids.values()))
     pa, pb = profiles[ids[RecordRef("shop", a)]], profiles[ids[RecordRef("shop", b)]]
     if action == "merge":
         if pa == pb:
             return
         done = steward.merge_profiles([pa, pb], "test", "prop")
         # Their records are one profile now (a record a limit then holds off may leave).
-        after = graph.store.profile_ids_of(list(ids.values()))
+        after = graph.store.profiles.ids_of(list(ids.values()))
         assert len(set(after.values())) == 1
     elif action == "separate":
         if a == b or pa != pb:
             return
         done = steward.separate_records(RecordRef("shop", a), RecordRef("shop", b), "t", "prop")
-        after = graph.store.profile_ids_of(list(ids.values()))
+        after = graph.store.profiles.ids_of(list(ids.values()))
         assert len(set(after.values())) == 2
     else:
-        members = graph.store.records_of_profiles([pa])[pa]
+        members = graph.store.profiles.records_of([pa])[pa]
         if len(members) < 2:
             return
-        refs = graph.store.record_refs(members)
+        refs = graph.store.records.refs(members)
         ordered = sorted(refs[r] for r in members)
         groups = [ordered[:1], ordered[1:]]
         done = steward.split_profile(pa, groups, "t", "prop")
         # Each group is in one profile of its own (records outside the profile, held off
         # by a limit before, may now join a part).
         homes = [
-            set(graph.store.profile_ids_of(list(graph.store.record_ids(g).values())).values())
+            set(graph.store.profiles.ids_of(list(graph.store.records.ids(g).values())).values())
             for g in groups
         ]
         assert all(len(h) == 1 for h in homes) and homes[0] != homes[1]
@@ -101,7 +101,7 @@ def test_undo_restores_the_partition_whatever_the_action(
 
 def profile_of_every_record(graph: IdentityGraph) -> dict[RecordRef, str]:
     found: dict[RecordRef, str] = {}
-    for ref, pid in graph.store.iter_record_profiles():
+    for ref, pid in graph.store.records.scan_profiles():
         assert pid is not None, f"{ref} has no profile"
         found[ref] = pid
     return found
@@ -109,10 +109,10 @@ def profile_of_every_record(graph: IdentityGraph) -> dict[RecordRef, str]:
 
 def last_change(graph: IdentityGraph) -> int:
     """The sequence number of the newest profile change (0 for none)."""
-    seq, page = 0, graph.store.profile_change_log(limit=10_000)
+    seq, page = 0, graph.store.profiles.changes(limit=10_000)
     while page:
         seq = page[-1].seq
-        page = graph.store.profile_change_log(after=seq, limit=10_000)
+        page = graph.store.profiles.changes(after=seq, limit=10_000)
     return seq
 
 
@@ -208,21 +208,21 @@ def test_a_split_gives_each_part_but_the_largest_a_new_id_and_the_feed_logs_ever
     done = graph.stewardship.split_profile(original, groups, "two people", "prop")
 
     after = profile_of_every_record(graph)
-    feed = store.profile_change_log(after=cursor, limit=10_000)
+    feed = store.profiles.changes(after=cursor, limit=10_000)
     assert_every_move_is_logged(before, after, feed)
     homes = [{after[r] for r in group} for group in groups]
     assert all(len(h) == 1 for h in homes), "each part is one profile"
     home = [h.pop() for h in homes]
     assert len(set(home)) == len(groups), "no two parts share a profile"
     # The id stays with the largest part (following it into an older profile it joined).
-    keeper = store.resolve_profile_ids([original])[original]
+    keeper = store.profiles.resolve([original])[original]
     (kept,) = [i for i, pid in enumerate(home) if pid == keeper]
     assert len(groups[kept]) == max(len(g) for g in groups)
     # Every other part has a new id split off the original, which is (or redirects to) the
     # profile the part is in now.
     split_off = [c.profile_id for c in feed if c.kind is ProfileChangeKind.SPLIT]
     origin = {c.profile_id: c.related for c in feed if c.kind is ProfileChangeKind.SPLIT}
-    now = store.resolve_profile_ids(split_off)
+    now = store.profiles.resolve(split_off)
     for i, group in enumerate(groups):
         if i != kept:
             assert any(origin[x] == original and now[x] == home[i] for x in split_off), group
@@ -234,6 +234,6 @@ def test_a_split_gives_each_part_but_the_largest_a_new_id_and_the_feed_logs_ever
     graph.stewardship.undo(done.action_id, "not two people after all", "prop")
     assert _partition(graph) == {frozenset(r.key for r in before if before[r] == p) for p in sizes}
     assert_every_move_is_logged(
-        after, profile_of_every_record(graph), store.profile_change_log(after=cursor, limit=10_000)
+        after, profile_of_every_record(graph), store.profiles.changes(after=cursor, limit=10_000)
     )
     graph.close()

@@ -119,10 +119,10 @@ def link(graph: IdentityGraph, a: tuple[str, str], b: tuple[str, str], *links: A
     """Store links between two records (through the store, as a matcher or a steward's
     action would) and re-resolve them."""
     store = graph.store
-    ids = store.record_ids([RecordRef(*a), RecordRef(*b)])
+    ids = store.records.ids([RecordRef(*a), RecordRef(*b)])
     ra, rb = ids[RecordRef(*a)], ids[RecordRef(*b)]
     with store.unit_of_work():
-        store.put_links(
+        store.links.put(
             [Link(ra, rb, kind, matcher, weight, ev) for kind, matcher, weight, ev in links]
         )
         graph.resolver.resolve([ra, rb])

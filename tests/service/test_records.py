@@ -32,7 +32,7 @@ def post(
 
 def stored(graph: IdentityGraph) -> dict[str, dict[str, Any]]:
     """The attributes of every stored record, by key."""
-    return {r.record.key: dict(r.record.attributes) for r in graph.store.iter_records()}
+    return {r.record.key: dict(r.record.attributes) for r in graph.store.records.scan()}
 
 
 def test_a_json_array_is_ingested_and_reported(api: Api) -> None:

@@ -190,8 +190,8 @@ def test_separating_records_a_steward_merged_is_refused_until_the_merge_is_undon
 
 
 def _review(graph: IdentityGraph, *pairs: tuple[str, str]) -> None:
-    ids = graph.store.record_ids([RecordRef("shop", k) for pair in pairs for k in pair])
-    graph.store.put_links(
+    ids = graph.store.records.ids([RecordRef("shop", k) for pair in pairs for k in pair])
+    graph.store.links.put(
         [
             Link(
                 ids[RecordRef("shop", a)],

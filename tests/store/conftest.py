@@ -112,7 +112,7 @@ def open_neo4j() -> Neo4jStore:
         pytest.fail(server.reason, pytrace=False)
     uri, settings = server
     store = Neo4jStore(uri, **settings)
-    store.delete_everything()
+    store.copy.delete_everything()
     return store
 
 

@@ -49,7 +49,7 @@ def rec(key: str, *idents: Identifier, source: str = "crm", **attributes: object
 
 
 def insert(store: Store, *records: SourceRecord) -> list[int]:
-    return [w.record_id for w in store.upsert_records(records, T0)]
+    return [w.record_id for w in store.records.upsert(records, T0)]
 
 
 def make_profiles(store: Store, **members: list[int]) -> None:
@@ -57,26 +57,26 @@ def make_profiles(store: Store, **members: list[int]) -> None:
     changes = ProfileChanges(created=list(members))
     for pid, rids in members.items():
         changes.assignments.update({rid: pid for rid in rids})
-    store.apply_profile_changes(changes, T0)
+    store.profiles.apply(changes, T0)
 
 
 # -- sources, metadata, health ---------------------------------------------------------------
 
 
 def test_source_mappings_are_stored_replaced_and_listed(store: Store) -> None:
-    assert store.get_source("crm") is None
-    store.put_source("shop", {"source": "shop", "priority": 50})
-    store.put_source("crm", {"source": "crm", "priority": 90, "nested": {"a": [1, "é"]}})
-    store.put_source("crm", {"source": "crm", "priority": 80})
-    assert store.get_source("crm") == {"source": "crm", "priority": 80}
-    assert store.list_sources() == ["crm", "shop"]
+    assert store.sources.get("crm") is None
+    store.sources.put("shop", {"source": "shop", "priority": 50})
+    store.sources.put("crm", {"source": "crm", "priority": 90, "nested": {"a": [1, "é"]}})
+    store.sources.put("crm", {"source": "crm", "priority": 80})
+    assert store.sources.get("crm") == {"source": "crm", "priority": 80}
+    assert store.sources.names() == ["crm", "shop"]
 
 
 def test_meta_documents_round_trip(store: Store) -> None:
-    assert store.get_meta("model") is None
-    store.set_meta("model", {"m": [0.9, 0.1], "fields": ["name"]})
-    store.set_meta("model", {"m": [0.8]})
-    assert store.get_meta("model") == {"m": [0.8]}
+    assert store.meta.get("model") is None
+    store.meta.set("model", {"m": [0.9, 0.1], "fields": ["name"]})
+    store.meta.set("model", {"m": [0.8]})
+    assert store.meta.get("model") == {"m": [0.8]}
 
 
 def test_health_and_counts_of_an_empty_store(store: Store) -> None:
@@ -99,13 +99,13 @@ def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> Non
         timestamp=datetime(2025, 5, 1, 8, 30, tzinfo=tz),
         raw={"id": "c1", "email": "Ann@Example.com", "extra": None},
     )
-    writes = store.upsert_records([record, rec("c2")], T0)
+    writes = store.records.upsert([record, rec("c2")], T0)
     assert [(w.ref, w.created, w.changed) for w in writes] == [
         (RecordRef("crm", "c1"), True, True),
         (RecordRef("crm", "c2"), True, True),
     ]
     assert writes[0].record_id != writes[1].record_id
-    stored = store.get_records([writes[0].record_id, 999_999])
+    stored = store.records.get([writes[0].record_id, 999_999])
     assert list(stored) == [writes[0].record_id]
     got = stored[writes[0].record_id]
     assert got.record == record
@@ -117,46 +117,46 @@ def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> Non
 
 
 def test_resending_an_identical_record_changes_nothing(store: Store) -> None:
-    first = store.upsert_records([rec("c1", ident(EMAIL))], T0)[0]
-    again = store.upsert_records([rec("c1", ident(EMAIL))], T1)[0]
+    first = store.records.upsert([rec("c1", ident(EMAIL))], T0)[0]
+    again = store.records.upsert([rec("c1", ident(EMAIL))], T1)[0]
     assert (again.record_id, again.created, again.changed) == (first.record_id, False, False)
-    assert store.get_records([first.record_id])[first.record_id].updated_at == T0
+    assert store.records.get([first.record_id])[first.record_id].updated_at == T0
 
 
 def test_updating_a_record_keeps_its_id_and_reports_removed_identifiers(store: Store) -> None:
     rid = insert(store, rec("c1", ident(EMAIL), ident(PHONE)))[0]
-    write = store.upsert_records([rec("c1", ident(PHONE), first_name="Ann")], T1)[0]
+    write = store.records.upsert([rec("c1", ident(PHONE), first_name="Ann")], T1)[0]
     assert (write.record_id, write.created, write.changed) == (rid, False, True)
     assert write.removed_identifiers == (EMAIL,)
-    stored = store.get_records([rid])[rid]
+    stored = store.records.get([rid])[rid]
     assert stored.record.attributes == {"first_name": "Ann"}
     assert (stored.ingested_at, stored.updated_at) == (T0, T1)
-    assert store.records_with([EMAIL, PHONE]) == {EMAIL: [], PHONE: [rid]}
+    assert store.records.with_identifiers([EMAIL, PHONE]) == {EMAIL: [], PHONE: [rid]}
 
 
 def test_duplicate_refs_in_one_call_last_one_wins(store: Store) -> None:
-    writes = store.upsert_records([rec("c1", ident(EMAIL)), rec("c1", ident(PHONE)), rec("c2")], T0)
+    writes = store.records.upsert([rec("c1", ident(EMAIL)), rec("c1", ident(PHONE)), rec("c2")], T0)
     assert writes[0].record_id == writes[1].record_id
     assert [w.ref.key for w in writes] == ["c1", "c1", "c2"]
     rid = writes[0].record_id
-    assert store.identifiers_of([rid]) == {rid: [ident(PHONE)]}
-    assert store.identifier_counts([EMAIL]) == {EMAIL: 0}
+    assert store.records.identifiers_of([rid]) == {rid: [ident(PHONE)]}
+    assert store.records.identifier_counts([EMAIL]) == {EMAIL: 0}
 
 
 def test_several_source_mappings_are_read_at_once(store: Store) -> None:
-    store.put_source("crm", {"source": "crm", "priority": 1})
-    store.put_source("shop", {"source": "shop"})
-    assert store.get_sources(["shop", "crm", "nosuch", "crm"]) == {
+    store.sources.put("crm", {"source": "crm", "priority": 1})
+    store.sources.put("shop", {"source": "shop"})
+    assert store.sources.get_many(["shop", "crm", "nosuch", "crm"]) == {
         "crm": {"source": "crm", "priority": 1},
         "shop": {"source": "shop"},
     }
-    assert store.get_sources([]) == {}
+    assert store.sources.get_many([]) == {}
 
 
 def test_same_key_in_two_sources_is_two_records(store: Store) -> None:
     a, b = insert(store, rec("1", source="crm"), rec("1", source="shop"))
     assert a != b
-    refs = store.record_ids([RecordRef("crm", "1"), RecordRef("shop", "1"), RecordRef("x", "1")])
+    refs = store.records.ids([RecordRef("crm", "1"), RecordRef("shop", "1"), RecordRef("x", "1")])
     assert refs == {RecordRef("crm", "1"): a, RecordRef("shop", "1"): b}
 
 
@@ -168,12 +168,12 @@ def test_identifier_lookups(store: Store) -> None:
         rec("b", ident(EMAIL)),
         rec("c"),
     )
-    assert store.identifiers_of([a, c]) == {
+    assert store.records.identifiers_of([a, c]) == {
         a: [ident(EMAIL, "ANN@example.com"), ident(PHONE)],
         c: [],
     }
-    assert store.identifier_counts([EMAIL, PHONE, other]) == {EMAIL: 2, PHONE: 1, other: 0}
-    assert store.records_with([EMAIL, other]) == {EMAIL: sorted([a, b]), other: []}
+    assert store.records.identifier_counts([EMAIL, PHONE, other]) == {EMAIL: 2, PHONE: 1, other: 0}
+    assert store.records.with_identifiers([EMAIL, other]) == {EMAIL: sorted([a, b]), other: []}
 
 
 def test_batches_larger_than_any_parameter_limit(store: Store) -> None:
@@ -181,15 +181,15 @@ def test_batches_larger_than_any_parameter_limit(store: Store) -> None:
         rec(f"r{i:05}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(40_000)
     ]
     rids = insert(store, *records)
-    assert len(store.get_records(rids)) == 40_000
+    assert len(store.records.get(rids)) == 40_000
     keys = [i.key for r in records for i in r.identifiers]
-    assert set(store.identifier_counts(keys).values()) == {1}
-    assert len(store.record_ids([r.ref for r in records])) == 40_000
+    assert set(store.records.identifier_counts(keys).values()) == {1}
+    assert len(store.records.ids([r.ref for r in records])) == 40_000
 
 
 def test_iter_record_profiles_in_ref_order_across_batches(store: Store) -> None:
     insert(store, rec("b", source="shop"), rec("b"), rec("a"), rec("c"))
-    rows = list(store.iter_record_profiles(batch_size=2))
+    rows = list(store.records.scan_profiles(batch_size=2))
     assert [r for r, _ in rows] == [
         RecordRef("crm", "a"),
         RecordRef("crm", "b"),
@@ -204,22 +204,22 @@ def test_iter_record_profiles_in_ref_order_across_batches(store: Store) -> None:
 
 def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
     junk = IdentifierKey("email", "test@test.com")
-    store.put_identifier_flags(
+    store.records.put_flags(
         [
             IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
             IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 5),
             IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
         ]
     )
-    store.put_identifier_flags([IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7)])
-    assert store.identifier_flags() == [
+    store.records.put_flags([IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7)])
+    assert store.records.flags() == [
         IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
         IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
         IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7),
     ]
-    store.put_identifier_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
-    assert [f.key for f in store.identifier_flags(limit=1)] == [EMAIL]
-    assert len(store.identifier_flags()) == 2
+    store.records.put_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
+    assert [f.key for f in store.records.flags(limit=1)] == [EMAIL]
+    assert len(store.records.flags()) == 2
 
 
 # -- the match index ---------------------------------------------------------------------
@@ -227,70 +227,70 @@ def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
 
 def test_match_rows_are_found_by_any_of_their_blocking_keys(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
-    store.put_match_rows(
+    store.matching.put_rows(
         [
             MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an", "1:1980-01-02")),
             MatchRow(b, {"surname": "nowak", "city": "łódź"}, ("0:NK|an",)),
             MatchRow(c, {"surname": "smith", "city": None}, ("1:1980-01-02", "2:é")),
         ]
     )
-    found = store.match_rows_with_keys(["0:NK|an", "1:1980-01-02", "9:unknown"])
+    found = store.matching.rows_with_keys(["0:NK|an", "1:1980-01-02", "9:unknown"])
     assert [r.record_id for r in found] == [a, b, c]  # each once, by record id
     assert found[1] == MatchRow(b, {"surname": "nowak", "city": "łódź"}, ("0:NK|an",))
-    assert [r.record_id for r in store.match_rows_with_keys(["2:é"])] == [c]
-    assert store.match_rows_with_keys(["9:unknown"]) == []
-    assert store.match_rows_with_keys([]) == []
+    assert [r.record_id for r in store.matching.rows_with_keys(["2:é"])] == [c]
+    assert store.matching.rows_with_keys(["9:unknown"]) == []
+    assert store.matching.rows_with_keys([]) == []
 
 
 def test_putting_a_match_row_again_replaces_its_fields_and_keys(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
-    store.put_match_rows([MatchRow(a, {"surname": "nowak"}, ("0:old", "1:kept"))])
-    store.put_match_rows([MatchRow(b, {"surname": "kowal"}, ("1:kept",))])
-    store.put_match_rows([MatchRow(a, {"surname": "nowakowska"}, ("1:kept", "2:new"))])
-    assert store.match_rows_with_keys(["0:old"]) == []
-    assert store.match_rows_with_keys(["2:new"]) == [
+    store.matching.put_rows([MatchRow(a, {"surname": "nowak"}, ("0:old", "1:kept"))])
+    store.matching.put_rows([MatchRow(b, {"surname": "kowal"}, ("1:kept",))])
+    store.matching.put_rows([MatchRow(a, {"surname": "nowakowska"}, ("1:kept", "2:new"))])
+    assert store.matching.rows_with_keys(["0:old"]) == []
+    assert store.matching.rows_with_keys(["2:new"]) == [
         MatchRow(a, {"surname": "nowakowska"}, ("1:kept", "2:new"))
     ]
-    assert [r.record_id for r in store.match_rows_with_keys(["1:kept"])] == [a, b]
+    assert [r.record_id for r in store.matching.rows_with_keys(["1:kept"])] == [a, b]
 
 
 def test_match_rows_are_read_by_record_id(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
-    store.put_match_rows(
+    store.matching.put_rows(
         [
             MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an",)),
             MatchRow(c, {"surname": "smith", "city": "łódź"}, ()),
         ]
     )
     # Each once, by record id; a record without an entry and an unknown id are left out.
-    found = store.match_rows_of([c, b, a, c, 999_999])
+    found = store.matching.rows_of([c, b, a, c, 999_999])
     assert found == [
         MatchRow(a, {"surname": "nowak", "city": None}, ("0:NK|an",)),
         MatchRow(c, {"surname": "smith", "city": "łódź"}, ()),
     ]
-    assert store.match_rows_of([]) == []
-    store.clear_match_rows()
-    assert store.match_rows_of([a, c]) == []
+    assert store.matching.rows_of([]) == []
+    store.matching.clear()
+    assert store.matching.rows_of([a, c]) == []
 
 
 def test_blocking_keys_are_counted_without_reading_their_records(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
-    store.put_match_rows(
+    store.matching.put_rows(
         [
             MatchRow(a, {"n": "a"}, ("0:NK|an", "1:x")),
             MatchRow(b, {"n": "b"}, ("0:NK|an",)),
             MatchRow(c, {"n": "c"}, ("0:NK|an", "2:é")),
         ]
     )
-    assert store.blocking_key_counts(["0:NK|an", "1:x", "2:é", "9:unknown", "1:x"]) == {
+    assert store.matching.key_counts(["0:NK|an", "1:x", "2:é", "9:unknown", "1:x"]) == {
         "0:NK|an": 3,
         "1:x": 1,
         "2:é": 1,
         "9:unknown": 0,
     }
-    assert store.blocking_key_counts([]) == {}
-    store.put_match_rows([MatchRow(a, {"n": "a"}, ("2:é",))])  # a lost its keys 0 and 1
-    assert store.blocking_key_counts(["0:NK|an", "1:x", "2:é"]) == {
+    assert store.matching.key_counts([]) == {}
+    store.matching.put_rows([MatchRow(a, {"n": "a"}, ("2:é",))])  # a lost its keys 0 and 1
+    assert store.matching.key_counts(["0:NK|an", "1:x", "2:é"]) == {
         "0:NK|an": 2,
         "1:x": 0,
         "2:é": 2,
@@ -299,16 +299,16 @@ def test_blocking_keys_are_counted_without_reading_their_records(store: Store) -
 
 def test_the_whole_match_index_is_read_in_batches_and_can_be_cleared(store: Store) -> None:
     ids = insert(store, *(rec(f"r{n}") for n in range(5)))
-    store.put_match_rows([MatchRow(rid, {"n": str(rid)}, (f"0:{rid % 2}",)) for rid in ids])
-    batches = list(store.iter_match_rows(batch_size=2))
+    store.matching.put_rows([MatchRow(rid, {"n": str(rid)}, (f"0:{rid % 2}",)) for rid in ids])
+    batches = list(store.matching.scan_rows(batch_size=2))
     assert [len(batch) for batch in batches] == [2, 2, 1]
     assert [row.record_id for batch in batches for row in batch] == sorted(ids)
     assert batches[0][0] == MatchRow(ids[0], {"n": str(ids[0])}, (f"0:{ids[0] % 2}",))
-    store.clear_match_rows()
-    assert list(store.iter_match_rows()) == []
-    assert store.match_rows_with_keys(["0:0", "0:1"]) == []
-    store.put_match_rows([MatchRow(ids[0], {"n": "again"}, ("0:0",))])
-    assert [r.record_id for r in store.match_rows_with_keys(["0:0"])] == [ids[0]]
+    store.matching.clear()
+    assert list(store.matching.scan_rows()) == []
+    assert store.matching.rows_with_keys(["0:0", "0:1"]) == []
+    store.matching.put_rows([MatchRow(ids[0], {"n": "again"}, ("0:0",))])
+    assert [r.record_id for r in store.matching.rows_with_keys(["0:0"])] == [ids[0]]
 
 
 # -- links -----------------------------------------------------------------------------------
@@ -318,39 +318,39 @@ def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
     store: Store,
 ) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
-    store.put_links(
+    store.links.put(
         [
             Link(b, a, LinkType.MATCH, "deterministic", 1.0, {"shared": ["email"]}),
             Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.73, {"name": 2.5}),
             Link(c, d, LinkType.CANNOT_LINK, "steward", 1.0, {"reason": "twins"}),
         ]
     )
-    found = store.links_of([b])
+    found = store.links.of([b])
     assert [(x.a, x.b, x.type) for x in found] == [
         (a, b, LinkType.MATCH),
         (b, c, LinkType.REVIEW),
     ]
     assert found[1].weight == pytest.approx(0.73)
     assert found[1].evidence == {"name": 2.5}
-    assert [x.type for x in store.links_of([b, d], types=[LinkType.CANNOT_LINK])] == [
+    assert [x.type for x in store.links.of([b, d], types=[LinkType.CANNOT_LINK])] == [
         LinkType.CANNOT_LINK
     ]
     # Re-putting the same (a, b, type, matcher) replaces it.
-    store.put_links([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
-    assert [(x.weight, x.evidence) for x in store.links_of([a])] == [(0.5, {})]
+    store.links.put([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
+    assert [(x.weight, x.evidence) for x in store.links.of([a])] == [(0.5, {})]
     assert store.counts().links == 3
 
 
 def test_a_link_given_twice_in_one_call_is_stored_once_as_last_given(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.MATCH, "deterministic", 0.4, {"n": 1}),
             Link(b, a, LinkType.MATCH, "deterministic", 0.6, {"n": 2}),
             Link(a, b, LinkType.MATCH, "steward", 1.0),
         ]
     )
-    assert [(x.matcher, x.weight, x.evidence) for x in store.links_of([a])] == [
+    assert [(x.matcher, x.weight, x.evidence) for x in store.links.of([a])] == [
         ("deterministic", 0.6, {"n": 2}),
         ("steward", 1.0, {}),
     ]
@@ -359,24 +359,24 @@ def test_a_link_given_twice_in_one_call_is_stored_once_as_last_given(store: Stor
 
 def test_links_can_be_read_without_their_evidence(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
-    store.put_links([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
-    assert store.links_of([a], evidence=False) == [
+    store.links.put([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
+    assert store.links.of([a], evidence=False) == [
         Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {})
     ]
-    assert store.links_of([b])[0].evidence == {"fields": {"x": 1}}
+    assert store.links.of([b])[0].evidence == {"fields": {"x": 1}}
 
 
 def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.MATCH, "deterministic"),
             Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.9),
             Link(c, d, LinkType.MATCH, "deterministic"),
         ]
     )
-    store.replace_links([a], "deterministic", [Link(a, c, LinkType.MATCH, "deterministic")])
-    assert [(x.a, x.b, x.matcher) for x in store.links_of([a, b, c, d])] == [
+    store.links.replace([a], "deterministic", [Link(a, c, LinkType.MATCH, "deterministic")])
+    assert [(x.a, x.b, x.matcher) for x in store.links.of([a, b, c, d])] == [
         (a, b, "fellegi_sunter"),
         (a, c, "deterministic"),
         (c, d, "deterministic"),
@@ -385,15 +385,15 @@ def test_replace_links_touches_only_that_matcher_around_those_records(store: Sto
 
 def test_delete_links_by_unordered_pair_and_type(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.REVIEW, "fellegi_sunter", 0.7),
             Link(a, b, LinkType.MATCH, "deterministic"),
             Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.6),
         ]
     )
-    assert store.delete_links([(b, a), (a, c)], [LinkType.REVIEW]) == 1
-    assert [(x.a, x.b, x.type) for x in store.links_of([a, b, c])] == [
+    assert store.links.delete([(b, a), (a, c)], [LinkType.REVIEW]) == 1
+    assert [(x.a, x.b, x.type) for x in store.links.of([a, b, c])] == [
         (a, b, LinkType.MATCH),
         (b, c, LinkType.REVIEW),
     ]
@@ -405,60 +405,60 @@ def test_delete_links_by_unordered_pair_and_type(store: Store) -> None:
 def test_created_profiles_hold_their_records(store: Store) -> None:
     a, b, c = insert(store, rec("a", ident(EMAIL)), rec("b", ident(EMAIL)), rec("c"))
     make_profiles(store, p1=[b, a], p2=[c])
-    assert store.profile_ids_of([a, b, c, 12345]) == {a: "p1", b: "p1", c: "p2"}
-    assert store.records_of_profiles(["p1", "p2", "nope"]) == {
+    assert store.profiles.ids_of([a, b, c, 12345]) == {a: "p1", b: "p1", c: "p2"}
+    assert store.profiles.records_of(["p1", "p2", "nope"]) == {
         "p1": sorted([a, b]),
         "p2": [c],
         "nope": [],
     }
-    rows = store.get_profiles(["p1", "nope"])
+    rows = store.profiles.get(["p1", "nope"])
     assert list(rows) == ["p1"]
     assert (rows["p1"].created_at, rows["p1"].updated_at, rows["p1"].merged_from) == (T0, T0, ())
-    assert store.profiles_with([EMAIL, PHONE]) == {EMAIL: ["p1"], PHONE: []}
-    assert store.resolve_profile_ids(["p1", "p2", "never"]) == {"p1": "p1", "p2": "p2"}
-    assert store.get_records([a])[a].profile_id == "p1"
+    assert store.profiles.with_identifiers([EMAIL, PHONE]) == {EMAIL: ["p1"], PHONE: []}
+    assert store.profiles.resolve(["p1", "p2", "never"]) == {"p1": "p1", "p2": "p2"}
+    assert store.records.get([a])[a].profile_id == "p1"
     assert store.counts().profiles == 2
-    assert dict(store.iter_record_profiles())[RecordRef("crm", "c")] == "p2"
+    assert dict(store.records.scan_profiles())[RecordRef("crm", "c")] == "p2"
 
 
 def test_a_merged_id_redirects_to_its_survivor_through_later_merges(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
     make_profiles(store, p1=[a], p2=[b], p3=[c])
-    store.apply_profile_changes(
+    store.profiles.apply(
         ProfileChanges(assignments={b: "p1"}, merged={"p2": "p1"}, touched={"p1"}), T1
     )
-    store.apply_profile_changes(
+    store.profiles.apply(
         ProfileChanges(assignments={a: "p3", b: "p3"}, merged={"p1": "p3"}, touched={"p3"}), T2
     )
-    assert store.resolve_profile_ids(["p1", "p2", "p3"]) == {"p1": "p3", "p2": "p3", "p3": "p3"}
-    survivor = store.get_profiles(["p1", "p2", "p3"])
+    assert store.profiles.resolve(["p1", "p2", "p3"]) == {"p1": "p3", "p2": "p3", "p3": "p3"}
+    survivor = store.profiles.get(["p1", "p2", "p3"])
     assert list(survivor) == ["p3"]
     assert set(survivor["p3"].merged_from) == {"p1", "p2"}
     assert survivor["p3"].created_at == T0 and survivor["p3"].updated_at == T2
-    assert store.records_of_profiles(["p3", "p1"]) == {"p3": sorted([a, b, c]), "p1": []}
-    assert list(store.iter_profile_ids()) == ["p3"]
+    assert store.profiles.records_of(["p3", "p1"]) == {"p3": sorted([a, b, c]), "p1": []}
+    assert list(store.profiles.scan_ids()) == ["p3"]
 
 
 def test_deleted_profiles_are_no_longer_resolved(store: Store) -> None:
     (a,) = insert(store, rec("a"))
     make_profiles(store, p1=[a], p2=[])
-    store.apply_profile_changes(ProfileChanges(deleted=["p2"]), T1)
-    assert store.resolve_profile_ids(["p1", "p2"]) == {"p1": "p1"}
-    assert store.get_profiles(["p2"]) == {}
+    store.profiles.apply(ProfileChanges(deleted=["p2"]), T1)
+    assert store.profiles.resolve(["p1", "p2"]) == {"p1": "p1"}
+    assert store.profiles.get(["p2"]) == {}
 
 
 def test_touched_profiles_get_the_new_time(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
     make_profiles(store, p1=[a], p2=[b])
-    store.apply_profile_changes(ProfileChanges(touched={"p2"}), T1)
-    rows = store.get_profiles(["p1", "p2"])
+    store.profiles.apply(ProfileChanges(touched={"p2"}), T1)
+    rows = store.profiles.get(["p1", "p2"])
     assert (rows["p1"].updated_at, rows["p2"].updated_at) == (T0, T1)
 
 
 def test_iter_profile_ids_ascending_across_batches(store: Store) -> None:
     ids = [f"p{i:03}" for i in range(25)]
-    store.apply_profile_changes(ProfileChanges(created=list(reversed(ids))), T0)
-    assert list(store.iter_profile_ids(batch_size=10)) == ids
+    store.profiles.apply(ProfileChanges(created=list(reversed(ids))), T0)
+    assert list(store.profiles.scan_ids(batch_size=10)) == ids
 
 
 # -- transactions ----------------------------------------------------------------------------
@@ -472,12 +472,12 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
     insert(store, rec("kept"))
     with pytest.raises(Boom), store.unit_of_work():
         insert(store, rec("a"), rec("b"))
-        store.put_source("crm", {"source": "crm"})
+        store.sources.put("crm", {"source": "crm"})
         with store.unit_of_work():
-            store.set_meta("k", 1)
+            store.meta.set("k", 1)
         raise Boom
-    assert [r.key for r, _ in store.iter_record_profiles()] == ["kept"]
-    assert store.get_source("crm") is None and store.get_meta("k") is None
+    assert [r.key for r, _ in store.records.scan_profiles()] == ["kept"]
+    assert store.sources.get("crm") is None and store.meta.get("k") is None
 
 
 def test_a_failure_in_a_nested_block_rolls_back_the_outer_one(store: Store) -> None:
@@ -495,21 +495,21 @@ def test_writes_inside_a_unit_of_work_are_visible_inside_it(store: Store) -> Non
     with store.unit_of_work():
         (a,) = insert(store, rec("a", ident(EMAIL)))
         make_profiles(store, p1=[a])
-        assert store.records_with([EMAIL]) == {EMAIL: [a]}
-        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
+        assert store.records.with_identifiers([EMAIL]) == {EMAIL: [a]}
+        assert store.profiles.with_identifiers([EMAIL]) == {EMAIL: ["p1"]}
     assert store.counts().records == 1
 
 
 def test_reads_in_a_reading_block_answer_as_outside_it(store: Store) -> None:
     (a,) = insert(store, rec("a", ident(EMAIL)))
     make_profiles(store, p1=[a])
-    store.put_source("crm", {"source": "crm"})
+    store.sources.put("crm", {"source": "crm"})
     with store.reading():
-        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
-        assert store.records_of_profiles(["p1"]) == {"p1": [a]}
+        assert store.profiles.with_identifiers([EMAIL]) == {EMAIL: ["p1"]}
+        assert store.profiles.records_of(["p1"]) == {"p1": [a]}
         with store.reading():  # nested: joins
-            assert store.get_source("crm") == {"source": "crm"}
-        assert [r.key for r, _ in store.iter_record_profiles()] == ["a"]
+            assert store.sources.get("crm") == {"source": "crm"}
+        assert [r.key for r, _ in store.records.scan_profiles()] == ["a"]
     # And the store is usable for writes again afterwards.
     insert(store, rec("b"))
     assert store.counts().records == 2
@@ -520,9 +520,9 @@ def test_writing_inside_a_reading_block_is_refused_and_stores_nothing(store: Sto
         with pytest.raises(StoreError, match="reading block"):
             insert(store, rec("a"))
         with pytest.raises(StoreError, match="reading block"), store.unit_of_work():
-            store.set_meta("k", 1)
-        assert store.records_with([EMAIL]) == {EMAIL: []}
-    assert store.counts().records == 0 and store.get_meta("k") is None
+            store.meta.set("k", 1)
+        assert store.records.with_identifiers([EMAIL]) == {EMAIL: []}
+    assert store.counts().records == 0 and store.meta.get("k") is None
     insert(store, rec("b"))
     assert store.counts().records == 1
 
@@ -531,9 +531,9 @@ def test_a_reading_block_inside_a_unit_of_work_sees_its_writes(store: Store) -> 
     with store.unit_of_work():
         (a,) = insert(store, rec("a", ident(EMAIL)))
         with store.reading():
-            assert store.records_with([EMAIL]) == {EMAIL: [a]}
-        store.set_meta("k", 1)  # still writable after the nested read block
-    assert store.get_meta("k") == 1
+            assert store.records.with_identifiers([EMAIL]) == {EMAIL: [a]}
+        store.meta.set("k", 1)  # still writable after the nested read block
+    assert store.meta.get("k") == 1
 
 
 def test_an_error_in_a_reading_block_leaves_the_store_usable(store: Store) -> None:
@@ -548,15 +548,15 @@ def test_an_error_in_a_reading_block_leaves_the_store_usable(store: Store) -> No
 
 
 def test_meta_keys_are_listed_sorted(store: Store) -> None:
-    assert store.meta_keys() == []
-    store.set_meta("match_model", {"m": [0.9]})
-    store.set_meta("a_setting", 1)
-    assert store.meta_keys() == ["a_setting", "match_model"]
+    assert store.meta.names() == []
+    store.meta.set("match_model", {"m": [0.9]})
+    store.meta.set("a_setting", 1)
+    assert store.meta.names() == ["a_setting", "match_model"]
 
 
 def test_record_refs_are_the_inverse_of_record_ids(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("a", source="shop"))
-    assert store.record_refs([b, a, 999_999]) == {
+    assert store.records.refs([b, a, 999_999]) == {
         a: RecordRef("crm", "a"),
         b: RecordRef("shop", "a"),
     }
@@ -564,11 +564,11 @@ def test_record_refs_are_the_inverse_of_record_ids(store: Store) -> None:
 
 def test_iter_records_reads_whole_records_by_id_across_batches(store: Store) -> None:
     a, b, c = insert(store, rec("z", ident(EMAIL, "ANN@example.com")), rec("y"), rec("x"))
-    store.upsert_records([rec("y", ident(PHONE), first_name="Bo")], T1)
+    store.records.upsert([rec("y", ident(PHONE), first_name="Bo")], T1)
     make_profiles(store, p1=[a, b])
-    records = list(store.iter_records(batch_size=2))
+    records = list(store.records.scan(batch_size=2))
     assert [r.record_id for r in records] == sorted([a, b, c])
-    assert records == [store.get_records([rid])[rid] for rid in sorted([a, b, c])]
+    assert records == [store.records.get([rid])[rid] for rid in sorted([a, b, c])]
     by_key = {r.ref.key: r for r in records}
     assert by_key["z"].record.identifiers == (ident(EMAIL, "ANN@example.com"),)
     assert (by_key["y"].ingested_at, by_key["y"].updated_at) == (T0, T1)
@@ -576,10 +576,10 @@ def test_iter_records_reads_whole_records_by_id_across_batches(store: Store) -> 
 
 
 def test_iter_records_of_an_empty_store_is_empty(store: Store) -> None:
-    assert list(store.iter_records()) == []
-    assert list(store.iter_links()) == []
-    assert list(store.iter_profiles()) == []
-    assert list(store.iter_identifier_flags()) == []
+    assert list(store.records.scan()) == []
+    assert list(store.copy.links()) == []
+    assert list(store.copy.profiles()) == []
+    assert list(store.copy.identifier_flags()) == []
 
 
 def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
@@ -587,7 +587,7 @@ def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
 ) -> None:
     tz = timezone(timedelta(hours=-5))
     (existing,) = insert(store, rec("already-here"))
-    store.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T1)])
+    store.copy.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T1)])
     copied = [
         StoredRecord(
             record_id=500,  # the other store's id: not kept
@@ -605,9 +605,9 @@ def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
         ),
         StoredRecord(7, rec("c9"), None, T1, T1),
     ]
-    ids = store.import_records(copied)
+    ids = store.copy.import_records(copied)
     assert len(set(ids)) == 2 and existing not in ids and ids == sorted(ids)
-    stored = store.get_records(ids)
+    stored = store.records.get(ids)
     for rid, original in zip(ids, copied, strict=True):
         got = stored[rid]
         assert got.record == original.record
@@ -617,9 +617,9 @@ def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
             original.ingested_at,
             original.updated_at,
         )
-    assert store.records_with([EMAIL]) == {EMAIL: [ids[0]]}
-    assert store.profiles_with([PHONE]) == {PHONE: ["p1"]}
-    assert store.records_of_profiles(["p1"]) == {"p1": [ids[0]]}
+    assert store.records.with_identifiers([EMAIL]) == {EMAIL: [ids[0]]}
+    assert store.profiles.with_identifiers([PHONE]) == {PHONE: ["p1"]}
+    assert store.profiles.records_of(["p1"]) == {"p1": [ids[0]]}
     # Ingest goes on after imported records without reusing their ids.
     (later,) = insert(store, rec("new"))
     assert later > max(ids)
@@ -629,24 +629,24 @@ def test_import_records_gives_new_ids_and_keeps_times_identifiers_and_profiles(
 def test_import_records_refuses_a_ref_that_exists_and_writes_nothing(store: Store) -> None:
     insert(store, rec("a"))
     with pytest.raises(StoreError):
-        store.import_records(
+        store.copy.import_records(
             [
                 StoredRecord(1, rec("b", ident(EMAIL)), None, T0, T0),
                 StoredRecord(2, rec("a"), None, T0, T0),
             ]
         )
     assert store.counts().records == 1
-    assert store.records_with([EMAIL]) == {EMAIL: []}
+    assert store.records.with_identifiers([EMAIL]) == {EMAIL: []}
 
 
 def test_import_records_refuses_profiles_not_imported_yet(store: Store) -> None:
-    store.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T0)])
+    store.copy.import_profiles([StoredProfile("p1", ProfileStatus.LIVE, T0, T0)])
     records = [
         StoredRecord(1, rec("a"), "p1", T0, T0),
         StoredRecord(2, rec("b"), "p9", T0, T0),
     ]
     with pytest.raises(ProfilesNotImported, match=r"1 missing, e\.g\. p9\): import the profiles"):
-        store.import_records(records)
+        store.copy.import_records(records)
     assert store.counts().records == 0
 
 
@@ -659,10 +659,10 @@ def test_iter_links_lists_every_link_in_order_across_batches(store: Store) -> No
         Link(a, c, LinkType.REVIEW, "fellegi_sunter", 0.61, {}),
         Link(b, d, LinkType.MUST_LINK, "steward", 1.0, {"by": "ann"}),
     ]
-    store.put_links(links)
+    store.links.put(links)
     expected = sorted(links, key=lambda x: (x.a, x.b, x.type.value, x.matcher))
     for batch_size in (1, 2, 10_000):
-        found = list(store.iter_links(batch_size=batch_size))
+        found = list(store.copy.links(batch_size=batch_size))
         assert [(x.a, x.b, x.type, x.matcher) for x in found] == [
             (x.a, x.b, x.type, x.matcher) for x in expected
         ]
@@ -678,10 +678,10 @@ def test_iter_identifier_flags_lists_every_flag_by_key_across_batches(store: Sto
         ),
         IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 31),
     ]
-    store.put_identifier_flags(flags)
+    store.records.put_flags(flags)
     expected = sorted(flags, key=lambda f: f.key)
-    assert list(store.iter_identifier_flags(batch_size=2)) == expected
-    assert list(store.iter_identifier_flags()) == expected
+    assert list(store.copy.identifier_flags(batch_size=2)) == expected
+    assert list(store.copy.identifier_flags()) == expected
 
 
 def test_iter_profiles_lists_live_merged_and_deleted_ids_with_their_history(
@@ -689,14 +689,14 @@ def test_iter_profiles_lists_live_merged_and_deleted_ids_with_their_history(
 ) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
     make_profiles(store, p1=[a], p2=[b], p3=[c], p4=[])
-    store.apply_profile_changes(
+    store.profiles.apply(
         ProfileChanges(assignments={b: "p1"}, merged={"p2": "p1"}, touched={"p1"}), T1
     )
-    store.apply_profile_changes(
+    store.profiles.apply(
         ProfileChanges(assignments={a: "p3", b: "p3"}, merged={"p1": "p3"}, touched={"p3"}), T2
     )
-    store.apply_profile_changes(ProfileChanges(deleted=["p4"]), T2)
-    profiles = {p.id: p for p in store.iter_profiles(batch_size=3)}
+    store.profiles.apply(ProfileChanges(deleted=["p4"]), T2)
+    profiles = {p.id: p for p in store.copy.profiles(batch_size=3)}
     assert list(profiles) == ["p1", "p2", "p3", "p4"]
     assert profiles["p1"] == StoredProfile("p1", ProfileStatus.MERGED, T0, T2, (), "p3")
     assert profiles["p2"] == StoredProfile("p2", ProfileStatus.MERGED, T0, T1, (), "p3")
@@ -708,49 +708,49 @@ def test_imported_profiles_resolve_as_they_did_including_redirects_imported_firs
     store: Store,
 ) -> None:
     # A redirect arrives before the profile it names: the copy comes in batches.
-    store.import_profiles(
+    store.copy.import_profiles(
         [
             StoredProfile("p1", ProfileStatus.MERGED, T0, T2, (), "p3"),
             StoredProfile("p2", ProfileStatus.MERGED, T0, T1, (), "p3"),
         ]
     )
-    store.import_profiles(
+    store.copy.import_profiles(
         [
             StoredProfile("p3", ProfileStatus.LIVE, T0, T2, ("p1", "p2"), None),
             StoredProfile("p4", ProfileStatus.DELETED, T1, T2),
         ]
     )
-    assert store.resolve_profile_ids(["p1", "p2", "p3", "p4"]) == {
+    assert store.profiles.resolve(["p1", "p2", "p3", "p4"]) == {
         "p1": "p3",
         "p2": "p3",
         "p3": "p3",
     }
-    assert store.get_profiles(["p3"])["p3"] == ProfileRow("p3", T0, T2, ("p1", "p2"))
-    assert list(store.iter_profile_ids()) == ["p3"]
-    assert [p.id for p in store.iter_profiles()] == ["p1", "p2", "p3", "p4"]
+    assert store.profiles.get(["p3"])["p3"] == ProfileRow("p3", T0, T2, ("p1", "p2"))
+    assert list(store.profiles.scan_ids()) == ["p3"]
+    assert [p.id for p in store.copy.profiles()] == ["p1", "p2", "p3", "p4"]
     assert store.counts().profiles == 1
     # And the imported history goes on: merging the survivor carries it along.
     (a,) = insert(store, rec("a"))
     make_profiles(store, p5=[a])
-    store.apply_profile_changes(ProfileChanges(merged={"p3": "p5"}, touched={"p5"}), T2)
-    assert store.resolve_profile_ids(["p1"]) == {"p1": "p5"}
-    assert store.get_profiles(["p5"])["p5"].merged_from == ("p1", "p2", "p3")
+    store.profiles.apply(ProfileChanges(merged={"p3": "p5"}, touched={"p5"}), T2)
+    assert store.profiles.resolve(["p1"]) == {"p1": "p5"}
+    assert store.profiles.get(["p5"])["p5"].merged_from == ("p1", "p2", "p3")
 
 
 def test_delete_everything_empties_the_store_and_it_stays_usable(store: Store) -> None:
     a, b = insert(store, rec("a", ident(EMAIL)), rec("b", ident(EMAIL)))
     make_profiles(store, p1=[a, b])
-    store.put_links([Link(a, b, LinkType.MATCH, "deterministic")])
-    store.put_identifier_flags([IdentifierFlag(PHONE, IdentifierFlagReason.BLOCKLISTED, 0)])
-    store.put_source("crm", {"source": "crm"})
-    store.set_meta("match_model", {"m": 1})
-    store.delete_everything()
+    store.links.put([Link(a, b, LinkType.MATCH, "deterministic")])
+    store.records.put_flags([IdentifierFlag(PHONE, IdentifierFlagReason.BLOCKLISTED, 0)])
+    store.sources.put("crm", {"source": "crm"})
+    store.meta.set("match_model", {"m": 1})
+    store.copy.delete_everything()
     assert store.counts() == type(store.counts())(0, 0, 0, 0)
-    assert store.list_sources() == [] and store.meta_keys() == []
-    assert list(store.iter_profiles()) == [] and store.identifier_flags() == []
-    assert store.resolve_profile_ids(["p1"]) == {}
+    assert store.sources.names() == [] and store.meta.names() == []
+    assert list(store.copy.profiles()) == [] and store.records.flags() == []
+    assert store.profiles.resolve(["p1"]) == {}
     (c,) = insert(store, rec("a", ident(EMAIL)))
-    assert store.records_with([EMAIL]) == {EMAIL: [c]}
+    assert store.records.with_identifiers([EMAIL]) == {EMAIL: [c]}
     assert c > max(a, b), "record ids are never reused"
 
 
@@ -763,11 +763,11 @@ def test_statements_are_counted_per_operation(store: Store) -> None:
         store,
         *(rec(f"r{i}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(50)),
     )
-    store.get_records([1, 2, 3])
+    store.records.get([1, 2, 3])
     after = store.statements_per_operation()
     sent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
     assert sent["upsert_records"] >= 1 and sent["get_records"] >= 1
     assert not {op for op, n in sent.items() if n} - {"upsert_records", "get_records"}
     # A snapshot: later work does not change what was returned.
-    store.get_records([1])
+    store.records.get([1])
     assert store.statements_per_operation()["get_records"] == after["get_records"] + 1

@@ -100,8 +100,8 @@ def build(store: Store, demo: DemoFiles) -> None:
     matcher.train()
     matcher.link_all()
     # Steward decisions between records of two different profiles.
-    ids = sorted(store.record_ids([ref for ref, _ in store.iter_record_profiles()]).values())
-    store.put_links(
+    ids = sorted(store.records.ids([ref for ref, _ in store.records.scan_profiles()]).values())
+    store.links.put(
         [
             Link(ids[0], ids[-1], LinkType.CANNOT_LINK, "steward", 1.0, {"by": "ann"}),
             Link(ids[1], ids[-2], LinkType.MUST_LINK, "steward", 1.0, {"ticket": 42}),
@@ -115,7 +115,7 @@ def add_events_and_segments(store: Store) -> None:
     """Events on the records' identifiers and on anonymous cookies, with their own offsets;
     segments with a replaced definition, members, exits by merge, and a deleted segment
     whose changes leave a gap in the log's seqs."""
-    records = list(itertools.islice(store.iter_records(batch_size=500), 350))
+    records = list(itertools.islice(store.records.scan(batch_size=500), 350))
     offsets = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
     events = [
         Event(
@@ -136,23 +136,23 @@ def add_events_and_segments(store: Store) -> None:
         Event(f"anon-{n:03}", "page_view", T0, (Identifier("cookie_id", f"lost-{n}", None),))
         for n in range(50)
     ]
-    store.put_events(events + anonymous, T0)
-    live = list(itertools.islice(store.iter_profile_ids(), 6))
-    store.put_segment("buyers", {"where": {"event": "purchase"}}, T0)
-    store.put_segment("buyers", {"where": {"event": "purchase", "within_days": 30}}, T1)
-    store.put_segment("gone", {"where": {"and": []}}, T0)
-    store.put_segment("vip", {"where": {"attribute": "tier", "eq": "gold"}}, T0)
+    store.events.put(events + anonymous, T0)
+    live = list(itertools.islice(store.profiles.scan_ids(), 6))
+    store.segments.put("buyers", {"where": {"event": "purchase"}}, T0)
+    store.segments.put("buyers", {"where": {"event": "purchase", "within_days": 30}}, T1)
+    store.segments.put("gone", {"where": {"and": []}}, T0)
+    store.segments.put("vip", {"where": {"attribute": "tier", "eq": "gold"}}, T0)
     enter = MembershipKind.ENTERED
-    store.apply_membership_changes(
+    store.segments.apply_changes(
         [MembershipChange("buyers", pid, enter) for pid in live[:4]]
         + [MembershipChange("gone", live[0], enter)],
         T0,
     )
-    store.apply_membership_changes(
+    store.segments.apply_changes(
         [MembershipChange("buyers", live[3], MembershipKind.EXITED, merged_into=live[0])], T1
     )
-    store.delete_segment("gone")
-    store.apply_membership_changes([MembershipChange("vip", live[5], enter)], T1)
+    store.segments.delete("gone")
+    store.segments.apply_changes([MembershipChange("vip", live[5], enter)], T1)
 
 
 def add_audit_log(store: Store) -> None:
@@ -171,16 +171,16 @@ def add_audit_log(store: Store) -> None:
         )
         for n in range(640)
     ]
-    ids = store.append_audit(entries[:320], T0)
-    ids += store.append_audit(entries[320:], T1.astimezone(timezone(timedelta(hours=2))))
-    store.append_audit([AuditEntry("steward-bo", "undo", ids[1], "wrong merge", undoes=ids[1])], T1)
+    ids = store.audit.append(entries[:320], T0)
+    ids += store.audit.append(entries[320:], T1.astimezone(timezone(timedelta(hours=2))))
+    store.audit.append([AuditEntry("steward-bo", "undo", ids[1], "wrong merge", undoes=ids[1])], T1)
 
 
 def change_log(store: Store) -> list[ProfileChangeRecord]:
     """The whole profile change log, read a page at a time by seq."""
     found: list[ProfileChangeRecord] = []
     after = 0
-    while page := store.profile_change_log(after, limit=250):
+    while page := store.profiles.changes(after, limit=250):
         found += page
         after = page[-1].seq
     return found
@@ -190,7 +190,7 @@ def audit_log(store: Store) -> list[StoredAuditEntry]:
     """The whole audit log, newest first, read a page at a time by id."""
     found: list[StoredAuditEntry] = []
     before = None
-    while page := store.audit_entries(before=before, limit=70):
+    while page := store.audit.entries(before=before, limit=70):
         found += page
         before = page[-1].id
     return found
@@ -199,36 +199,36 @@ def audit_log(store: Store) -> list[StoredAuditEntry]:
 def snapshot(store: Store) -> dict[str, Any]:
     """Everything the store holds, with record ids replaced by refs (they are the
     store's own)."""
-    records = list(store.iter_records(batch_size=500))
+    records = list(store.records.scan(batch_size=500))
     ref_of = {r.record_id: r.ref for r in records}
     return {
-        "sources": {name: store.get_source(name) for name in store.list_sources()},
-        "meta": {key: store.get_meta(key) for key in store.meta_keys()},
-        "profiles": list(store.iter_profiles(batch_size=500)),
-        "flags": list(store.iter_identifier_flags(batch_size=500)),
+        "sources": {name: store.sources.get(name) for name in store.sources.names()},
+        "meta": {key: store.meta.get(key) for key in store.meta.names()},
+        "profiles": list(store.copy.profiles(batch_size=500)),
+        "flags": list(store.copy.identifier_flags(batch_size=500)),
         "records": {r.ref: (r.record, r.profile_id, r.ingested_at, r.updated_at) for r in records},
         "links": sorted(
             (ref_of[x.a], ref_of[x.b], x.type.value, x.matcher, round(x.weight, 12), x.evidence)
-            for x in store.iter_links(batch_size=500)
+            for x in store.copy.links(batch_size=500)
         ),
         "match_index": {
             ref_of[row.record_id]: (row.fields, row.keys)
-            for rows in store.iter_match_rows(batch_size=500)
+            for rows in store.matching.scan_rows(batch_size=500)
             for row in rows
         },
         "counts": store.counts(),
-        "events": list(store.iter_events(batch_size=70)),
+        "events": list(store.copy.events(batch_size=70)),
         "journeys": {
             pid: [e.event_id for e in found]
-            for pid, found in store.events_of_profiles(list(store.iter_profile_ids())).items()
+            for pid, found in store.events.of_profiles(list(store.profiles.scan_ids())).items()
             if found
         },
-        "event_count": store.event_count(),
-        "segments": store.get_segments(),
-        "members": {s.name: store.segment_members(s.name) for s in store.get_segments()},
-        "segment_sizes": store.segment_sizes(),
-        "segment_changes": list(store.iter_segment_changes(batch_size=2)),
-        "last_change_seq": store.last_change_seq(),
+        "event_count": store.events.count(),
+        "segments": store.segments.get(),
+        "members": {s.name: store.segments.members(s.name) for s in store.segments.get()},
+        "segment_sizes": store.segments.sizes(),
+        "segment_changes": list(store.copy.segment_changes(batch_size=2)),
+        "last_change_seq": store.segments.last_change_seq(),
         "profile_changes": change_log(store),
         "audit": audit_log(store),
     }
@@ -328,7 +328,7 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
 
     # A target that held records once: its ids are ahead of the source's, so links
     # must be carried across by ref, not by id.
-    target.upsert_records([SourceRecord("old", f"o{i}") for i in range(7)], T0)
+    target.records.upsert([SourceRecord("old", f"o{i}") for i in range(7)], T0)
     with pytest.raises(TargetNotEmpty, match=r"7 records.*--replace"):
         migrate_store(source, target)
     seen: list[MigrationProgress] = []
@@ -337,7 +337,7 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert snapshot(target) == before
     assert snapshot(source) == before
     refs = list(before["records"])
-    assert source.record_ids(refs) != target.record_ids(refs)
+    assert source.records.ids(refs) != target.records.ids(refs)
     assert (report.records, report.links, report.replaced) == (
         len(before["records"]),
         len(before["links"]),
@@ -367,23 +367,23 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
             report_ = graph.ingest.ingest_rows(name, iter(batch))
             assert report_.rejected == 0, report_.errors
         # The change log goes on from the same seq, and new events join the journeys.
-        store.apply_membership_changes(
+        store.segments.apply_changes(
             [MembershipChange("vip", "P900000", MembershipKind.ENTERED)], T1
         )
-        store.put_events(
+        store.events.put(
             [Event("ev-new", "login", T1, (Identifier("cookie_id", "ck-1", None),))], T1
         )
         # The audit log goes on above the copied ids, and an undo finds its entry.
         oldest = before["audit"][-1].id
-        store.append_audit([AuditEntry("steward-cy", "undo", undoes=oldest)], T1)
+        store.audit.append([AuditEntry("steward-cy", "undo", undoes=oldest)], T1)
     after_source, after_target = snapshot(source), snapshot(target)
     assert continued(after_target, before) == continued(after_source, before)
     assert after_target["counts"].records == len(refs) + 3
     assert after_target["audit"][0].id > before["audit"][0].id
     assert after_target["audit"][-1].undone_by == after_target["audit"][0].id
     assert after_target["profile_changes"][-1].seq > before["profile_changes"][-1].seq
-    imported = target.record_ids(refs).values()
-    new_ids = target.record_ids(set(after_target["records"]) - set(refs)).values()
+    imported = target.records.ids(refs).values()
+    new_ids = target.records.ids(set(after_target["records"]) - set(refs)).values()
     assert min(new_ids) > max(imported)
 
 
@@ -408,11 +408,11 @@ def _more_rows(demo: DemoFiles) -> dict[str, list[tuple[int, dict[str, Any]]]]:
 def test_a_target_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) -> None:
     source, target = BACKENDS["sqlite"](tmp_path / "a"), BACKENDS["sqlite"](tmp_path / "b")
     try:
-        source.upsert_records([SourceRecord("crm", "1")], T0)
-        target.set_meta("match_model", {"keep": True})
+        source.records.upsert([SourceRecord("crm", "1")], T0)
+        target.meta.set("match_model", {"keep": True})
         with pytest.raises(TargetNotEmpty, match="metadata match_model"):
             migrate_store(source, target)
-        assert target.get_meta("match_model") == {"keep": True}
+        assert target.meta.get("match_model") == {"keep": True}
         assert target.counts().records == 0
     finally:
         source.close()
@@ -422,12 +422,12 @@ def test_a_target_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) ->
 def test_a_source_that_changes_during_the_copy_is_reported(tmp_path: Path) -> None:
     source, target = BACKENDS["sqlite"](tmp_path / "a"), BACKENDS["sqlite"](tmp_path / "b")
     try:
-        source.upsert_records([SourceRecord("crm", str(i)) for i in range(10)], T0)
+        source.records.upsert([SourceRecord("crm", str(i)) for i in range(10)], T0)
 
         def write_meanwhile(progress: MigrationProgress) -> None:
             # After the records are copied: the late one is missed.
             if progress.stage == "links" and progress.done == 0:
-                source.upsert_records([SourceRecord("crm", "late")], T0)
+                source.records.upsert([SourceRecord("crm", "late")], T0)
 
         with pytest.raises(MigrationIncomplete, match=r"source 11 records.*target 10 records"):
             migrate_store(source, target, batch_size=5, progress=write_meanwhile)

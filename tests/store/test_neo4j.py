@@ -261,15 +261,15 @@ def test_statements_seek_their_keys_whatever_the_statistics(neo4j_store: Neo4jSt
     try:
         empty = _scans(driver, database)
         emails = [Identifier("email", f"p{i}@example.com", f"p{i}@example.com") for i in range(400)]
-        written = neo4j_store.upsert_records(
+        written = neo4j_store.records.upsert(
             [SourceRecord("crm", f"k{i}", (email,)) for i, email in enumerate(emails)], now
         )
         records_only = _scans(driver, database)
         changes = ProfileChanges(created=[f"P{i}" for i in range(300)])
         changes.assignments.update({w.record_id: f"P{i % 300}" for i, w in enumerate(written)})
-        neo4j_store.apply_profile_changes(changes, now)
+        neo4j_store.profiles.apply(changes, now)
         with_profiles = _scans(driver, database)
-        neo4j_store.put_events(
+        neo4j_store.events.put(
             [Event(f"e{i}", "page_view", now, (emails[i % 400],)) for i in range(3000)], now
         )
         with_events = _scans(driver, database)

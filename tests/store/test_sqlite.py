@@ -21,14 +21,12 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 def test_the_store_is_one_file_that_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "idgraph.db"
     store = SQLiteStore(path)
-    (write,) = store.upsert_records([SourceRecord("crm", "c1")], NOW)
-    store.apply_profile_changes(
-        ProfileChanges(created=["p1"], assignments={write.record_id: "p1"}), NOW
-    )
+    (write,) = store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    store.profiles.apply(ProfileChanges(created=["p1"], assignments={write.record_id: "p1"}), NOW)
     store.close()
     assert path.exists()
     reopened = SQLiteStore(path)
-    assert reopened.profile_ids_of([write.record_id]) == {write.record_id: "p1"}
+    assert reopened.profiles.ids_of([write.record_id]) == {write.record_id: "p1"}
     reopened.close()
 
 
@@ -54,10 +52,10 @@ def test_upgrading_a_version_2_store_keeps_its_documents(tmp_path: Path) -> None
         )
     store = SQLiteStore(path)
     assert store.schema_version == len(migrations())
-    assert store.get_meta("stamp") == {"id": "a"}
-    assert store.get_meta("match_model") == {"big": "x" * 100_000}
-    store.set_meta("stamp", {"id": "b"})
-    assert store.get_meta("stamp") == {"id": "b"} and store.meta_keys() == ["match_model", "stamp"]
+    assert store.meta.get("stamp") == {"id": "a"}
+    assert store.meta.get("match_model") == {"big": "x" * 100_000}
+    store.meta.set("stamp", {"id": "b"})
+    assert store.meta.get("stamp") == {"id": "b"} and store.meta.names() == ["match_model", "stamp"]
     store.close()
 
 
@@ -108,7 +106,7 @@ def test_threads_can_read_while_another_writes(tmp_path: Path) -> None:
             for batch in range(20):
                 records = [SourceRecord("crm", f"{batch}-{i}") for i in range(200)]
                 with store.unit_of_work():
-                    store.upsert_records(records, NOW)
+                    store.records.upsert(records, NOW)
         except BaseException as error:
             errors.append(error)
 
