@@ -22,7 +22,7 @@ from service.graphql.types import Profile
 
 
 @strawberry.enum
-class ChangeKind(Enum):
+class SegmentChangeKind(Enum):
     ENTERED = "entered"
     EXITED = "exited"
 
@@ -30,7 +30,7 @@ class ChangeKind(Enum):
 @strawberry.type(description="A profile entering or leaving the segment.")
 class SegmentChange:
     profile_id: strawberry.ID
-    kind: ChangeKind
+    kind: SegmentChangeKind
     at: datetime
     merged_into: strawberry.ID | None = strawberry.field(
         description="For an exit because the profile was merged away: the survivor."
@@ -40,9 +40,9 @@ class SegmentChange:
     def from_domain(cls, change: model.SegmentChange) -> SegmentChange:
         return cls(
             profile_id=strawberry.ID(change.profile_id),
-            kind=ChangeKind.ENTERED
+            kind=SegmentChangeKind.ENTERED
             if change.kind == model.MembershipKind.ENTERED
-            else ChangeKind.EXITED,
+            else SegmentChangeKind.EXITED,
             at=change.at,
             merged_into=strawberry.ID(change.merged_into) if change.merged_into else None,
         )

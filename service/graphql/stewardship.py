@@ -12,10 +12,11 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
+from identity import model
 from identity.audit import audit_cursor
 from identity.duplicates import DuplicateNote
 from identity.errors import IdgraphError, StewardConflict
-from identity.model import ProfileChangeKind, ProfileChangeRecord, StoredAuditEntry
+from identity.model import ProfileChangeRecord, StoredAuditEntry
 from identity.stewardship import (
     ActionResult,
     ReviewPair,
@@ -265,7 +266,7 @@ async def _review_queue(
 
 
 @strawberry.enum
-class ProfileChangeType(Enum):
+class ProfileChangeKind(Enum):
     CREATED = "created"
     MERGED = "merged"
     SPLIT = "split"
@@ -274,7 +275,7 @@ class ProfileChangeType(Enum):
 
 @strawberry.type(description="A profile id created, merged away, split off or deleted.")
 class ProfileChange:
-    kind: ProfileChangeType
+    kind: ProfileChangeKind
     profile_id: strawberry.ID
     related: strawberry.ID | None = strawberry.field(
         description="MERGED: the survivor it now resolves to; SPLIT: the profile it left."
@@ -283,9 +284,9 @@ class ProfileChange:
 
     @classmethod
     def from_domain(cls, record: ProfileChangeRecord) -> ProfileChange:
-        kinds = {k.value: k for k in ProfileChangeType}
+        kinds = {k.value: k for k in ProfileChangeKind}
         return cls(
-            kind=kinds[ProfileChangeKind(record.kind).value],
+            kind=kinds[model.ProfileChangeKind(record.kind).value],
             profile_id=strawberry.ID(record.profile_id),
             related=strawberry.ID(record.related) if record.related else None,
             at=record.at,
