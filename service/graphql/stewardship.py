@@ -284,9 +284,8 @@ class ProfileChange:
 
     @classmethod
     def from_domain(cls, record: ProfileChangeRecord) -> ProfileChange:
-        kinds = {k.value: k for k in ProfileChangeKind}
         return cls(
-            kind=kinds[model.ProfileChangeKind(record.kind).value],
+            kind=ProfileChangeKind(model.ProfileChangeKind(record.kind).value),
             profile_id=strawberry.ID(record.profile_id),
             related=strawberry.ID(record.related) if record.related else None,
             at=record.at,
