@@ -28,6 +28,11 @@ class AuditPage:
     has_next_page: bool
 
 
+def audit_cursor(entry_id: int) -> str:
+    """The cursor of an entry: pass it as ``after`` for the entries older than it."""
+    return encode_cursor("audit", entry_id)
+
+
 class AuditService:
     """Writes and pages the audit log."""
 
@@ -64,6 +69,6 @@ class AuditService:
         page = found[:first]
         return AuditPage(
             entries=page,
-            end_cursor=encode_cursor("audit", page[-1].id) if page else None,
+            end_cursor=audit_cursor(page[-1].id) if page else None,
             has_next_page=len(found) > first,
         )

@@ -302,6 +302,8 @@ class SuspiciousPage:
     computed_at: datetime
     profiles_analysed: int
     size_threshold: int
+    cursors: tuple[str, ...]
+    """The cursor of each entry, in order: pass one as ``after`` for the entries below it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1208,6 +1210,7 @@ class ClusterService:
             computed_at=datetime.fromisoformat(computed_at),
             profiles_analysed=int(doc.get("profiles", 0)),
             size_threshold=int(doc.get("size_threshold", 0)),
+            cursors=tuple(_cursor(computed_at, start + i) for i in range(len(page))),
         )
 
 

@@ -134,6 +134,16 @@ class ProfileChangesPage:
     has_more: bool
 
 
+def review_cursor(link: Link) -> str:
+    """The cursor of a review pair: pass it as ``after`` for the pairs after it."""
+    return encode_cursor("review", link.a, link.b)
+
+
+def profile_change_cursor(seq: int) -> str:
+    """The cursor of a profile change: pass it as ``since`` for the changes after it."""
+    return encode_cursor("profile-changes", seq)
+
+
 def _link_doc(link: Link) -> dict[str, JSONValue]:
     return {
         "a": link.a,
@@ -423,7 +433,7 @@ class StewardService:
             for x in pairs
             if x.a in refs and x.b in refs
         ]
-        end = encode_cursor("review", pairs[-1].a, pairs[-1].b) if pairs else None
+        end = review_cursor(pairs[-1]) if pairs else None
         return ReviewPage(items, end, more)
 
     def capped_identifiers(self, limit: int = 100) -> list[IdentifierFlag]:
@@ -474,7 +484,7 @@ class StewardService:
         page = found[:first]
         return ProfileChangesPage(
             changes=page,
-            cursor=encode_cursor("profile-changes", page[-1].seq if page else after),
+            cursor=profile_change_cursor(page[-1].seq if page else after),
             has_more=len(found) > first,
         )
 

@@ -17,6 +17,7 @@ from identity.model import IdentifierKey
 from service.auth import PROFILES_READ
 from service.errors import graphql_error
 from service.graphql.context import Info, call, needs
+from service.graphql.pagination import Connection
 from service.graphql.types import RecordRefInput, RecordRefType
 from service.masking import Masker
 
@@ -353,27 +354,20 @@ def _explanation(found: domain.Explanation, masker: Masker) -> ExplainLinkResult
     )
 
 
-@strawberry.type
-class SuspiciousClusterEntry:
-    rank: int
+@strawberry.type(description="A profile of the over-merge ranking and why it ranks there.")
+class SuspiciousCluster:
+    rank: int = strawberry.field(description="1 for the highest score, over all pages.")
     profile_id: strawberry.ID
     score: float
     size: int
     reasons: list[SuspicionReason]
 
 
-@strawberry.type
-class SuspiciousPageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
 @strawberry.type(
-    description="A page of the ranking; pass pageInfo.endCursor as `after` for the next."
+    description="A page of the ranking, highest score first; pass pageInfo.endCursor as "
+    "`after` for the next."
 )
-class SuspiciousClusterConnection:
-    nodes: list[SuspiciousClusterEntry]
-    page_info: SuspiciousPageInfo
+class SuspiciousClusterConnection(Connection[SuspiciousCluster]):
     total_count: int = strawberry.field(description="Profiles with a score above zero.")
     computed_at: datetime = strawberry.field(description="When the ranking was computed.")
     profiles_analysed: int
@@ -409,18 +403,23 @@ async def resolve_suspicious_clusters(
     info: Info, first: int = 20, after: str | None = None, refresh: bool = False
 ) -> SuspiciousClusterConnection:
     page = await call(info.context.graph.clusters.suspicious, first, after, refresh)
-    return SuspiciousClusterConnection(
-        nodes=[
-            SuspiciousClusterEntry(
-                rank=rank,
-                profile_id=strawberry.ID(s.profile_id),
-                score=s.score,
-                size=s.size,
-                reasons=[SuspicionReason.from_domain(r, info.context.masker) for r in s.reasons],
+    masker = info.context.masker
+    return SuspiciousClusterConnection.of(
+        (
+            (
+                cursor,
+                SuspiciousCluster(
+                    rank=rank,
+                    profile_id=strawberry.ID(s.profile_id),
+                    score=s.score,
+                    size=s.size,
+                    reasons=[SuspicionReason.from_domain(r, masker) for r in s.reasons],
+                ),
             )
-            for rank, s in page.entries
-        ],
-        page_info=SuspiciousPageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            for cursor, (rank, s) in zip(page.cursors, page.entries, strict=True)
+        ),
+        has_next_page=page.has_next_page,
+        end_cursor=page.end_cursor,
         total_count=page.total,
         computed_at=page.computed_at,
         profiles_analysed=page.profiles_analysed,

@@ -14,6 +14,7 @@ from identity.consent import ConsentStatement
 from identity.journeys import Traits as DomainTraits
 from identity.journeys import event_cursor
 from service.graphql.context import Info, call
+from service.graphql.pagination import Connection
 from service.masking import Masker
 
 
@@ -57,25 +58,7 @@ class Event:
         )
 
 
-@strawberry.type
-class EventEdge:
-    cursor: str
-    node: Event
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type(
-    description="A page of a journey: pass pageInfo.endCursor as `after` for the next."
-)
-class EventConnection:
-    edges: list[EventEdge]
-    nodes: list[Event] = strawberry.field(description="The events of the page, without cursors.")
-    page_info: PageInfo
+EventConnection = Connection[Event]
 
 
 @strawberry.enum
@@ -165,13 +148,10 @@ async def resolve_journey(
         newest_first=order == JourneyOrder.NEWEST_FIRST,
     )
     masker = info.context.masker
-    edges = [
-        EventEdge(cursor=event_cursor(e), node=Event.from_domain(e, masker)) for e in page.events
-    ]
-    return EventConnection(
-        edges=edges,
-        nodes=[edge.node for edge in edges],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    return EventConnection.of(
+        ((event_cursor(e), Event.from_domain(e, masker)) for e in page.events),
+        has_next_page=page.has_next_page,
+        end_cursor=page.end_cursor,
     )
 
 

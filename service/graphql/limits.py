@@ -57,7 +57,6 @@ FIELD_COSTS: Mapping[str, int] = {
     "Query.auditLog": 10,
     "Profile.journey": 10,
     "Segment.members": 10,
-    "Segment.memberProfiles": 10,
     "Segment.changes": 10,
     # One index lookup then a profile read.
     "Query.profileByIdentifier": 2,

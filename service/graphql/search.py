@@ -10,7 +10,7 @@ import strawberry
 from identity.matching import search as domain
 from service.auth import PROFILES_READ
 from service.graphql.context import Info, call, needs
-from service.graphql.journeys import PageInfo
+from service.graphql.pagination import Connection
 from service.graphql.types import Profile, RecordRefType
 from service.masking import Masker
 
@@ -88,20 +88,11 @@ class ProfileMatch:
         )
 
 
-@strawberry.type
-class ProfileMatchEdge:
-    cursor: str
-    node: ProfileMatch
-
-
 @strawberry.type(
     description="A page of candidates, best first: pass pageInfo.endCursor as `after` (with "
     "the same criteria) for the next."
 )
-class ProfileSearchConnection:
-    edges: list[ProfileMatchEdge]
-    nodes: list[ProfileMatch] = strawberry.field(description="The page's candidates.")
-    page_info: PageInfo
+class ProfileSearchConnection(Connection[ProfileMatch]):
     total_count: int = strawberry.field(description="Candidate profiles over all pages.")
     ranking: SearchRanking
     notes: list[str] = strawberry.field(
@@ -125,14 +116,10 @@ async def resolve_search_profiles(
     )
     page = await call(info.context.graph.search.search, criteria, first, after)
     masker = info.context.masker
-    nodes = [ProfileMatch.from_domain(hit, masker) for hit in page.hits]
-    return ProfileSearchConnection(
-        edges=[
-            ProfileMatchEdge(cursor=hit.cursor, node=node)
-            for hit, node in zip(page.hits, nodes, strict=True)
-        ],
-        nodes=nodes,
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    return ProfileSearchConnection.of(
+        ((hit.cursor, ProfileMatch.from_domain(hit, masker)) for hit in page.hits),
+        has_next_page=page.has_next_page,
+        end_cursor=page.end_cursor,
         total_count=page.total,
         ranking=SearchRanking(page.ranking.value),
         notes=list(page.notes),

@@ -11,85 +11,80 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
+from identity import model
 from identity import segments as domain
 from identity.errors import IdgraphError, InvalidArgument, InvalidSegment, UnknownSegment
-from identity.model import MembershipKind, SegmentChange
 from service.auth import ADMIN, PROFILES_READ, SEGMENTS_READ
 from service.errors import graphql_error
 from service.graphql.context import Info, call, needs
+from service.graphql.pagination import Connection
 from service.graphql.types import Profile
 
 
 @strawberry.enum
-class ChangeKind(Enum):
+class SegmentChangeKind(Enum):
     ENTERED = "entered"
     EXITED = "exited"
 
 
 @strawberry.type(description="A profile entering or leaving the segment.")
-class MembershipChangeEntry:
+class SegmentChange:
     profile_id: strawberry.ID
-    kind: ChangeKind
+    kind: SegmentChangeKind
     at: datetime
     merged_into: strawberry.ID | None = strawberry.field(
         description="For an exit because the profile was merged away: the survivor."
     )
 
     @classmethod
-    def from_domain(cls, change: SegmentChange) -> MembershipChangeEntry:
+    def from_domain(cls, change: model.SegmentChange) -> SegmentChange:
         return cls(
             profile_id=strawberry.ID(change.profile_id),
-            kind=ChangeKind.ENTERED if change.kind == MembershipKind.ENTERED else ChangeKind.EXITED,
+            kind=SegmentChangeKind.ENTERED
+            if change.kind == model.MembershipKind.ENTERED
+            else SegmentChangeKind.EXITED,
             at=change.at,
             merged_into=strawberry.ID(change.merged_into) if change.merged_into else None,
         )
 
 
-@strawberry.type(description="Changes since a cursor; pass `cursor` as `since` next time.")
-class SegmentChanges:
-    changes: list[MembershipChangeEntry]
-    cursor: str
-    has_more: bool = strawberry.field(description="More changes are waiting: pull again now.")
+async def _member_profile(root: SegmentMember, info: Info) -> Profile | None:
+    found = await info.context.profiles.load(str(root.profile_id))
+    return Profile.from_domain(found, info.context.masker) if found else None
 
 
-async def _member_profiles(root: SegmentMembers, info: Info) -> list[Profile]:
-    found = await info.context.profiles.load_many([str(p) for p in root.profile_ids])
-    return [Profile.from_domain(p, info.context.masker) for p in found if p is not None]
-
-
-@strawberry.type(description="A page of members.")
-class SegmentMembers:
-    profile_ids: list[strawberry.ID]
-    has_next_page: bool
-    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
-    profiles: list[Profile] = strawberry.field(
-        resolver=_member_profiles,
+@strawberry.type(description="A member of a segment.")
+class SegmentMember:
+    profile_id: strawberry.ID
+    profile: Profile | None = strawberry.field(
+        resolver=_member_profile,
         extensions=needs(PROFILES_READ),
-        description="The member profiles (needs profiles:read).",
+        description="The member profile (needs profiles:read; null if it changed since).",
     )
 
 
 async def _members(
     root: Segment, info: Info, first: int = 100, after: str | None = None
-) -> SegmentMembers:
+) -> Connection[SegmentMember]:
     if not 1 <= first <= 1000:
         raise graphql_error(InvalidArgument(f"first must be between 1 and 1000, got {first}"))
     ids, more = await call(info.context.graph.segments.members, root.name, first, after)
-    return SegmentMembers(
-        profile_ids=[strawberry.ID(p) for p in ids],
+    # A member's cursor is its profile id: members are listed by id, ascending.
+    return Connection[SegmentMember].of(
+        ((p, SegmentMember(profile_id=strawberry.ID(p))) for p in ids),
         has_next_page=more,
         end_cursor=ids[-1] if ids else None,
     )
 
 
 async def _changes(
-    root: Segment, info: Info, since: str | None = None, first: int = 1000
-) -> SegmentChanges:
-    page = await call(info.context.graph.segments.changes, root.name, since, first)
-    return SegmentChanges(
-        changes=[MembershipChangeEntry.from_domain(c) for c in page.changes],
-        cursor=page.cursor,
-        has_more=page.has_more,
+    root: Segment, info: Info, first: int = 1000, after: str | None = None
+) -> Connection[SegmentChange]:
+    page = await call(info.context.graph.segments.changes, root.name, after, first)
+    return Connection[SegmentChange].of(
+        ((domain.change_cursor(c.seq), SegmentChange.from_domain(c)) for c in page.changes),
+        has_next_page=page.has_more,
+        end_cursor=page.cursor,
     )
 
 
@@ -104,13 +99,13 @@ class Segment:
     size: int
     created_at: datetime
     updated_at: datetime
-    members: SegmentMembers = strawberry.field(
-        resolver=_members, description="Member profile ids, ascending, page by page."
+    members: Connection[SegmentMember] = strawberry.field(
+        resolver=_members, description="Members by profile id, ascending, page by page."
     )
-    changes: SegmentChanges = strawberry.field(
+    changes: Connection[SegmentChange] = strawberry.field(
         resolver=_changes,
-        description="Entered and exited profiles after the cursor `since` (from the "
-        "beginning without one), oldest first. A job that always passes the cursor it was "
+        description="Entered and exited profiles after the cursor `after` (from the "
+        "beginning without one), oldest first. A job that always passes the endCursor it was "
         "given sees every change exactly once.",
     )
 

@@ -12,13 +12,21 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
+from identity import model
+from identity.audit import audit_cursor
 from identity.duplicates import DuplicateNote
 from identity.errors import IdgraphError, StewardConflict
-from identity.model import ProfileChangeKind, ProfileChangeRecord, StoredAuditEntry
-from identity.stewardship import ActionResult, ReviewPair
+from identity.model import ProfileChangeRecord, StoredAuditEntry
+from identity.stewardship import (
+    ActionResult,
+    ReviewPair,
+    profile_change_cursor,
+    review_cursor,
+)
 from service.auth import ADMIN, PROFILES_READ, STEWARD_WRITE
 from service.errors import classify, graphql_error
 from service.graphql.context import Info, call, needs
+from service.graphql.pagination import Connection
 from service.graphql.types import Profile, RecordRefInput, RecordRefType
 
 
@@ -223,23 +231,24 @@ class CappedIdentifier:
     record_count: int
 
 
-@strawberry.type
-class ReviewQueue:
-    items: list[ReviewItem]
-    has_next_page: bool
-    end_cursor: str | None
+@strawberry.type(
+    description="A page of the review queue: pass pageInfo.endCursor as `after` for the next."
+)
+class ReviewQueueConnection(Connection[ReviewItem]):
     capped_identifiers: list[CappedIdentifier] = strawberry.field(
         description="Identifiers that stopped linking at their cardinality cap (most shared "
         "first): worth a look, or a blocklist entry."
     )
 
 
-async def _review_queue(info: Info, first: int = 50, after: str | None = None) -> ReviewQueue:
+async def _review_queue(
+    info: Info, first: int = 50, after: str | None = None
+) -> ReviewQueueConnection:
     steward = info.context.graph.stewardship
     page = await call(steward.review_queue, first, after)
     capped = await call(steward.capped_identifiers)
-    return ReviewQueue(
-        items=[ReviewItem.from_domain(p) for p in page.pairs],
+    return ReviewQueueConnection.of(
+        ((review_cursor(p.link), ReviewItem.from_domain(p)) for p in page.pairs),
         has_next_page=page.has_next_page,
         end_cursor=page.end_cursor,
         capped_identifiers=[
@@ -257,7 +266,7 @@ async def _review_queue(info: Info, first: int = 50, after: str | None = None) -
 
 
 @strawberry.enum
-class ProfileChangeType(Enum):
+class ProfileChangeKind(Enum):
     CREATED = "created"
     MERGED = "merged"
     SPLIT = "split"
@@ -266,7 +275,7 @@ class ProfileChangeType(Enum):
 
 @strawberry.type(description="A profile id created, merged away, split off or deleted.")
 class ProfileChange:
-    kind: ProfileChangeType
+    kind: ProfileChangeKind
     profile_id: strawberry.ID
     related: strawberry.ID | None = strawberry.field(
         description="MERGED: the survivor it now resolves to; SPLIT: the profile it left."
@@ -275,30 +284,22 @@ class ProfileChange:
 
     @classmethod
     def from_domain(cls, record: ProfileChangeRecord) -> ProfileChange:
-        kinds = {k.value: k for k in ProfileChangeType}
         return cls(
-            kind=kinds[ProfileChangeKind(record.kind).value],
+            kind=ProfileChangeKind(model.ProfileChangeKind(record.kind).value),
             profile_id=strawberry.ID(record.profile_id),
             related=strawberry.ID(record.related) if record.related else None,
             at=record.at,
         )
 
 
-@strawberry.type(description="Changes since a cursor; pass `cursor` as `since` next time.")
-class ProfileChanges:
-    changes: list[ProfileChange]
-    cursor: str
-    has_more: bool
-
-
 async def _profile_changes(
-    info: Info, since: str | None = None, first: int = 1000
-) -> ProfileChanges:
-    page = await call(info.context.graph.stewardship.profile_changes, since, first)
-    return ProfileChanges(
-        changes=[ProfileChange.from_domain(c) for c in page.changes],
-        cursor=page.cursor,
-        has_more=page.has_more,
+    info: Info, first: int = 1000, after: str | None = None
+) -> Connection[ProfileChange]:
+    page = await call(info.context.graph.stewardship.profile_changes, after, first)
+    return Connection[ProfileChange].of(
+        ((profile_change_cursor(c.seq), ProfileChange.from_domain(c)) for c in page.changes),
+        has_next_page=page.has_more,
+        end_cursor=page.cursor,
     )
 
 
@@ -335,23 +336,16 @@ class AuditLogEntry:
         )
 
 
-@strawberry.type
-class AuditLogPage:
-    entries: list[AuditLogEntry]
-    has_next_page: bool
-    end_cursor: str | None
-
-
 async def _audit_log(
     info: Info,
     first: int = 50,
     after: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-) -> AuditLogPage:
+) -> Connection[AuditLogEntry]:
     page = await call(info.context.graph.audit.entries, first, after, actor, action)
-    return AuditLogPage(
-        entries=[AuditLogEntry.from_domain(e) for e in page.entries],
+    return Connection[AuditLogEntry].of(
+        ((audit_cursor(e.id), AuditLogEntry.from_domain(e)) for e in page.entries),
         has_next_page=page.has_next_page,
         end_cursor=page.end_cursor,
     )
@@ -359,21 +353,21 @@ async def _audit_log(
 
 @strawberry.type
 class StewardQueries:
-    review_queue: ReviewQueue = strawberry.field(
+    review_queue: ReviewQueueConnection = strawberry.field(
         resolver=_review_queue,
         extensions=needs(STEWARD_WRITE),
         description="Pairs no steward has decided: between the review and link thresholds, "
         "vetoed by a required field, or duplicate accounts within one source a limit holds "
         "apart; each with its reason.",
     )
-    profile_changes: ProfileChanges = strawberry.field(
+    profile_changes: Connection[ProfileChange] = strawberry.field(
         resolver=_profile_changes,
         extensions=needs(PROFILES_READ),
-        description="Profile ids created, merged, split and deleted after the cursor `since` "
+        description="Profile ids created, merged, split and deleted after the cursor `after` "
         "(from the beginning without one), oldest first; each exactly once for a consumer "
-        "that always passes the cursor it was given.",
+        "that always passes the endCursor it was given.",
     )
-    audit_log: AuditLogPage = strawberry.field(
+    audit_log: Connection[AuditLogEntry] = strawberry.field(
         resolver=_audit_log,
         extensions=needs(ADMIN),
         description="Every steward action, ingest batch, segment change and export, newest "

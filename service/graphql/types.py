@@ -49,7 +49,7 @@ class Attribute:
 
 
 @strawberry.type(description="An identifier of a profile, normalised, with how it was written.")
-class Identifier:
+class ProfileIdentifier:
     kind: str
     value: str
     originals: list[str]
@@ -59,7 +59,7 @@ class Identifier:
     )
 
     @classmethod
-    def from_domain(cls, ident: model.ProfileIdentifier, masker: Masker) -> Identifier:
+    def from_domain(cls, ident: model.ProfileIdentifier, masker: Masker) -> ProfileIdentifier:
         return cls(
             kind=ident.kind,
             value=masker.identifier(ident.kind, ident.value),
@@ -116,7 +116,7 @@ def _attribute(root: Profile, name: str) -> Attribute | None:
 class Profile:
     id: strawberry.ID
     attributes: list[Attribute] = strawberry.field(description="The golden record.")
-    identifiers: list[Identifier]
+    identifiers: list[ProfileIdentifier]
     records: list[Record]
     merged_from: list[strawberry.ID] = strawberry.field(
         description="Ids of profiles merged into this one; they still resolve to it."
@@ -151,7 +151,7 @@ class Profile:
         return cls(
             id=strawberry.ID(profile.id),
             attributes=[Attribute.from_domain(a, masker) for a in profile.attributes],
-            identifiers=[Identifier.from_domain(i, masker) for i in profile.identifiers],
+            identifiers=[ProfileIdentifier.from_domain(i, masker) for i in profile.identifiers],
             records=[Record.from_domain(r, masker) for r in profile.records],
             merged_from=[strawberry.ID(p) for p in profile.merged_from],
             split_from=strawberry.ID(profile.split_from) if profile.split_from else None,

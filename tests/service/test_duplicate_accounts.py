@@ -17,11 +17,11 @@ from tests.service.conftest import Api
 
 QUEUE = """query {
   reviewQueue(first: 500) {
-    items {
+    nodes {
       a { source key } b { source key } profileA profileB probability reason
       duplicateAccount { source kinds rule reachedLinkThreshold countsAgainst }
     }
-    hasNextPage
+    pageInfo { hasNextPage }
   }
 }"""
 RESULT = """
@@ -61,9 +61,9 @@ def pair_in_queue(api: Api) -> dict[str, Any] | None:
     result = api.graphql(QUEUE, role="steward")
     assert "errors" not in result, result
     queue = result["data"]["reviewQueue"]
-    assert not queue["hasNextPage"]
+    assert not queue["pageInfo"]["hasNextPage"]
     keys = {"C-DUP-1", "C-DUP-2"}
-    found = [i for i in queue["items"] if {i["a"]["key"], i["b"]["key"]} == keys]
+    found = [i for i in queue["nodes"] if {i["a"]["key"], i["b"]["key"]} == keys]
     return found[0] if found else None
 
 

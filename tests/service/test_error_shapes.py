@@ -120,7 +120,7 @@ TRIGGERS: dict[str, Callable[[Api, IdentityGraph], tuple[int, str]]] = {
     "UNAUTHENTICATED": lambda api, g: rest(api.post_records("shop", [], role=None)),
     "FORBIDDEN": lambda api, g: rest(api.post_records("shop", [], role="reader")),
     "INVALID_CURSOR": lambda api, g: graphql(
-        api, '{ reviewQueue(after: "nope") { hasNextPage } }', role="steward"
+        api, '{ reviewQueue(after: "nope") { pageInfo { hasNextPage } } }', role="steward"
     ),
     "INVALID_ARGUMENT": lambda api, g: rest(
         api.client.get("/v1/segments/x/members?fields=shoe", headers=api.auth("activator"))

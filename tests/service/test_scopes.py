@@ -71,8 +71,8 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         "admin",
     ),
     (GraphQL("deleteSegment", 'mutation { deleteSegment(name: "x") { __typename } }'), "admin"),
-    (GraphQL("reviewQueue", "{ reviewQueue { hasNextPage } }"), "steward:write"),
-    (GraphQL("profileChanges", "{ profileChanges { cursor } }"), "profiles:read"),
+    (GraphQL("reviewQueue", "{ reviewQueue { pageInfo { hasNextPage } } }"), "steward:write"),
+    (GraphQL("profileChanges", "{ profileChanges { pageInfo { endCursor } } }"), "profiles:read"),
     (GraphQL("cluster", '{ cluster(profileId: "p1") { size } }'), "profiles:read"),
     (
         GraphQL(
@@ -90,7 +90,7 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         GraphQL("searchProfiles", '{ searchProfiles(name: "Ann Lee") { totalCount } }'),
         "profiles:read",
     ),
-    (GraphQL("auditLog", "{ auditLog { hasNextPage } }"), "admin"),
+    (GraphQL("auditLog", "{ auditLog { pageInfo { hasNextPage } } }"), "admin"),
     *(
         (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")
         for name, args in [
@@ -185,10 +185,10 @@ def test_the_scope_table_names_every_route_and_graphql_root_field(
 
 def test_member_profiles_of_a_segment_also_need_profiles_read(scoped_api: Api) -> None:
     scoped_api.ingest("shop", [{"id": "s1", "email": "ann@example.com"}])
-    query = '{ segment(name: "everyone") { members { profileIds profiles { id } } } }'
+    query = '{ segment(name: "everyone") { members { nodes { profileId profile { id } } } } }'
     denied = scoped_api.graphql(query, role="activator")
     assert [e["extensions"]["code"] for e in denied["errors"]] == ["FORBIDDEN"]
     assert "'profiles:read'" in denied["errors"][0]["message"]
     allowed = scoped_api.graphql(query, role="admin")
-    members = allowed["data"]["segment"]["members"]
-    assert [p["id"] for p in members["profiles"]] == members["profileIds"]
+    members = allowed["data"]["segment"]["members"]["nodes"]
+    assert members and [m["profile"]["id"] for m in members] == [m["profileId"] for m in members]

@@ -31,14 +31,16 @@ DEFINE = """mutation ($name: String!, $definition: JSON!) {
 SEGMENT = """query ($name: String!, $first: Int! = 100, $after: String) {
   segment(name: $name) {
     name size definition
-    members(first: $first, after: $after) { profileIds hasNextPage endCursor }
+    members(first: $first, after: $after) {
+      nodes { profileId } pageInfo { hasNextPage endCursor }
+    }
   }
 }"""
 
-CHANGES = """query ($name: String!, $since: String, $first: Int! = 1000) {
+CHANGES = """query ($name: String!, $after: String, $first: Int! = 1000) {
   segment(name: $name) {
-    changes(since: $since, first: $first) {
-      changes { profileId kind at mergedInto } cursor hasMore
+    changes(first: $first, after: $after) {
+      nodes { profileId kind at mergedInto } pageInfo { hasNextPage endCursor }
     }
   }
 }"""
@@ -81,7 +83,7 @@ def define(api: Api, name: str, definition: Any) -> dict[str, Any]:
 def members(api: Api, name: str) -> set[str]:
     result = api.graphql(SEGMENT, role="activator", name=name)
     assert "errors" not in result, result
-    return set(result["data"]["segment"]["members"]["profileIds"])
+    return {m["profileId"] for m in result["data"]["segment"]["members"]["nodes"]}
 
 
 def pid(api: Api, email: str) -> str:
@@ -89,8 +91,8 @@ def pid(api: Api, email: str) -> str:
     return str(result["data"]["profileByIdentifier"]["id"])
 
 
-def pull(api: Api, name: str, since: str | None, first: int = 1000) -> dict[str, Any]:
-    result = api.graphql(CHANGES, role="activator", name=name, since=since, first=first)
+def pull(api: Api, name: str, after: str | None, first: int = 1000) -> dict[str, Any]:
+    result = api.graphql(CHANGES, role="activator", name=name, after=after, first=first)
     assert "errors" not in result, result
     found: dict[str, Any] = result["data"]["segment"]["changes"]
     return found
@@ -230,7 +232,7 @@ def test_membership_follows_events_consent_and_record_changes_at_once(
         }
     )
     assert members(api, "mailable-buyers") == set(), "withdrawal exits at once"
-    kinds = [c["kind"] for c in pull(api, "mailable-buyers", None)["changes"]]
+    kinds = [c["kind"] for c in pull(api, "mailable-buyers", None)["nodes"]]
     assert kinds == ["ENTERED", "EXITED"]
     result = api.graphql(PROFILE, kind="email", value="ann@example.com")
     assert result["data"]["profileByIdentifier"]["segments"] == []
@@ -254,7 +256,9 @@ def test_a_merged_away_profile_exits_and_its_survivor_is_reported(api: Api) -> N
     )
     define(api, "buyers", {"where": {"event": "purchase"}})
     define(api, "two-buys", {"where": {"event": "purchase", "count": {"gte": 2}}})
-    cursors = {name: pull(api, name, None)["cursor"] for name in ("buyers", "two-buys")}
+    cursors = {
+        name: pull(api, name, None)["pageInfo"]["endCursor"] for name in ("buyers", "two-buys")
+    }
     assert members(api, "buyers") == {home, work} and members(api, "two-buys") == set()
 
     # Eve's work account gains her phone: the two profiles merge, the older id survives.
@@ -265,11 +269,11 @@ def test_a_merged_away_profile_exits_and_its_survivor_is_reported(api: Api) -> N
     survivor = pid(api, "eve.work@example.com")
     assert survivor == pid(api, "eve@example.com")
     gone = ({home, work} - {survivor}).pop()
-    buyers = pull(api, "buyers", cursors["buyers"])["changes"]
+    buyers = pull(api, "buyers", cursors["buyers"])["nodes"]
     assert [(c["profileId"], c["kind"], c["mergedInto"]) for c in buyers] == [
         (gone, "EXITED", survivor)
     ]
-    two = pull(api, "two-buys", cursors["two-buys"])["changes"]
+    two = pull(api, "two-buys", cursors["two-buys"])["nodes"]
     assert [(c["profileId"], c["kind"]) for c in two] == [(survivor, "ENTERED")]
     assert members(api, "buyers") == {survivor} and members(api, "two-buys") == {survivor}
 
@@ -285,14 +289,14 @@ def test_the_change_feed_gives_every_change_exactly_once_over_repeated_pulls(
         api.post_events(ev(f"p{round}", "purchase", 1, f"{name}@example.com"))
         while True:
             page = pull(api, "buyers", cursor, first=1)
-            seen += [(c["profileId"], c["kind"]) for c in page["changes"]]
-            cursor = page["cursor"]
-            if not page["hasMore"]:
+            seen += [(c["profileId"], c["kind"]) for c in page["nodes"]]
+            cursor = page["pageInfo"]["endCursor"]
+            if not page["pageInfo"]["hasNextPage"]:
                 break
         again = pull(api, "buyers", cursor)
-        assert again["changes"] == [] and again["cursor"] == cursor
+        assert again["nodes"] == [] and again["pageInfo"]["endCursor"] == cursor
     assert seen == [(people[n], "ENTERED") for n in ("Ann", "Bob", "Cy", "Di")]
-    bad = api.graphql(CHANGES, role="activator", name="buyers", since="bogus")
+    bad = api.graphql(CHANGES, role="activator", name="buyers", after="bogus")
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
 
 
@@ -303,10 +307,10 @@ def test_members_page_by_cursor(api: Api, people: dict[str, str]) -> None:
     while True:
         result = api.graphql(SEGMENT, role="activator", name="everyone", first=3, after=after)
         page = result["data"]["segment"]["members"]
-        found += page["profileIds"]
-        if not page["hasNextPage"]:
+        found += [m["profileId"] for m in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
             break
-        after = page["endCursor"]
+        after = page["pageInfo"]["endCursor"]
     assert found == sorted(people.values())
 
 
@@ -414,5 +418,5 @@ def test_the_scheduled_refresh_moves_time_windows_with_the_clock(
     while members(api, "today") and time.monotonic() < deadline:
         time.sleep(0.5)
     assert members(api, "today") == set()
-    kinds = [c["kind"] for c in pull(api, "today", None)["changes"]]
+    kinds = [c["kind"] for c in pull(api, "today", None)["nodes"]]
     assert kinds == ["ENTERED", "EXITED"]

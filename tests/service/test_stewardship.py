@@ -37,18 +37,20 @@ REJECT = f"""mutation ($a: RecordRefInput!, $b: RecordRefInput!) {{
   rejectMatch(a: $a, b: $b, reason: "twins") {{ {RESULT} }} }}"""
 QUEUE = """query ($first: Int!, $after: String) {
   reviewQueue(first: $first, after: $after) {
-    items { a { source key } b { source key } profileA profileB weight probability evidence }
-    hasNextPage endCursor
+    nodes { a { source key } b { source key } profileA profileB weight probability evidence }
+    pageInfo { hasNextPage endCursor }
     cappedIdentifiers { kind value recordCount }
   }
 }"""
-CHANGES = """query ($since: String) {
-  profileChanges(since: $since) { changes { kind profileId related at } cursor hasMore }
+CHANGES = """query ($after: String) {
+  profileChanges(after: $after) {
+    nodes { kind profileId related at } pageInfo { hasNextPage endCursor }
+  }
 }"""
 AUDIT = """query ($actor: String, $action: String, $after: String) {
   auditLog(first: 50, actor: $actor, action: $action, after: $after) {
-    entries { id at actor action target reason before after undoes undoneBy }
-    hasNextPage endCursor
+    nodes { id at actor action target reason before after undoes undoneBy }
+    pageInfo { hasNextPage endCursor }
   }
 }"""
 
@@ -219,12 +221,11 @@ def test_the_review_queue_pages_and_accept_and_reject_decide_pairs(
     )
     _review(graph, ("s1", "b1"), ("c1", "d1"), ("b1", "c1"))
     first = api.graphql(QUEUE, role="steward", first=2)["data"]["reviewQueue"]
-    assert len(first["items"]) == 2 and first["hasNextPage"]
-    rest = api.graphql(QUEUE, role="steward", first=2, after=first["endCursor"])["data"][
-        "reviewQueue"
-    ]
-    items = first["items"] + rest["items"]
-    assert not rest["hasNextPage"] and len(items) == 3
+    assert len(first["nodes"]) == 2 and first["pageInfo"]["hasNextPage"]
+    after = first["pageInfo"]["endCursor"]
+    rest = api.graphql(QUEUE, role="steward", first=2, after=after)["data"]["reviewQueue"]
+    items = first["nodes"] + rest["nodes"]
+    assert not rest["pageInfo"]["hasNextPage"] and len(items) == 3
     assert (
         items[0]["probability"] == 0.8
         and items[0]["weight"] == 2.0
@@ -236,11 +237,11 @@ def test_the_review_queue_pages_and_accept_and_reject_decide_pairs(
     assert profile(api, "cy@example.com")["id"] == profile(api, "di@example.com")["id"]
     rejected = act(api, REJECT, a=ref("shop", "b1"), b=ref("shop", "s1"))
     assert rejected["__typename"] == "StewardActionDone"
-    remaining = api.graphql(QUEUE, role="steward", first=10)["data"]["reviewQueue"]["items"]
+    remaining = api.graphql(QUEUE, role="steward", first=10)["data"]["reviewQueue"]["nodes"]
     assert [(i["a"]["key"], i["b"]["key"]) for i in remaining] == [("b1", "c1")]
     # A decided pair the matcher states again stays out of the queue.
     _review(graph, ("s1", "b1"))
-    remaining = api.graphql(QUEUE, role="steward", first=10)["data"]["reviewQueue"]["items"]
+    remaining = api.graphql(QUEUE, role="steward", first=10)["data"]["reviewQueue"]["nodes"]
     assert len(remaining) == 1
     # The rejected pair stays apart even when a record would join them.
     api.ingest(
@@ -253,23 +254,23 @@ def test_the_review_queue_pages_and_accept_and_reject_decide_pairs(
 def test_profile_changes_feed_reports_created_merged_and_split_ids_once(loaded: Api) -> None:
     api = loaded
     feed = api.graphql(CHANGES)["data"]["profileChanges"]
-    assert {c["kind"] for c in feed["changes"]} == {"CREATED"}
-    cursor = feed["cursor"]
+    assert {c["kind"] for c in feed["nodes"]} == {"CREATED"}
+    cursor = feed["pageInfo"]["endCursor"]
     ann, bo = profile(api, "ann@example.com"), profile(api, "bo@example.com")
     act(api, MERGE, ids=[ann["id"], bo["id"]], reason="x")
     survivor = profile(api, "ann@example.com")["id"]
     gone = ({ann["id"], bo["id"]} - {survivor}).pop()
-    feed = api.graphql(CHANGES, since=cursor)["data"]["profileChanges"]
-    assert [(c["kind"], c["profileId"], c["related"]) for c in feed["changes"]] == [
+    feed = api.graphql(CHANGES, after=cursor)["data"]["profileChanges"]
+    assert [(c["kind"], c["profileId"], c["related"]) for c in feed["nodes"]] == [
         ("MERGED", gone, survivor)
     ]
-    cursor = feed["cursor"]
-    assert api.graphql(CHANGES, since=cursor)["data"]["profileChanges"]["changes"] == []
+    cursor = feed["pageInfo"]["endCursor"]
+    assert api.graphql(CHANGES, after=cursor)["data"]["profileChanges"]["nodes"] == []
     groups = [[ref("shop", "b1")], [ref("shop", k) for k in ("s1", "s2", "s3")]]
     act(api, SPLIT, id=survivor, groups=groups, reason="y")
-    feed = api.graphql(CHANGES, since=cursor)["data"]["profileChanges"]
+    feed = api.graphql(CHANGES, after=cursor)["data"]["profileChanges"]
     new_bo = profile(api, "bo@example.com")["id"]
-    assert [(c["kind"], c["profileId"], c["related"]) for c in feed["changes"]] == [
+    assert [(c["kind"], c["profileId"], c["related"]) for c in feed["nodes"]] == [
         ("SPLIT", new_bo, survivor)
     ]
 
@@ -280,7 +281,7 @@ def test_every_action_is_audited_with_actor_reason_before_and_after(loaded: Api)
     merged = act(api, MERGE, ids=[ann["id"], bo["id"]], reason="called in")
     act(api, UNDO, id=merged["actionId"])
     act(api, SEPARATE, a=ref("shop", "s1"), b=ref("shop", "s3"), reason="two people")
-    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["entries"]
+    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["nodes"]
     assert [e["action"] for e in log] == ["separate_records", "undo", "merge_profiles", "ingest"]
     separate, undo, merge, ingest = log
     assert {e["actor"] for e in (separate, undo, merge)} == {"steward"}
@@ -290,9 +291,9 @@ def test_every_action_is_audited_with_actor_reason_before_and_after(loaded: Api)
     assert undo["undoes"] == merge["id"]
     assert len(merge["before"]["profiles"]) == 2 and len(merge["after"]["profiles"]) == 1
     assert merge["after"]["links_added"][0]["type"] == "must_link"
-    only = api.graphql(AUDIT, role="admin", action="undo")["data"]["auditLog"]["entries"]
+    only = api.graphql(AUDIT, role="admin", action="undo")["data"]["auditLog"]["nodes"]
     assert [e["id"] for e in only] == [undo["id"]]
-    by = api.graphql(AUDIT, role="admin", actor="ingester")["data"]["auditLog"]["entries"]
+    by = api.graphql(AUDIT, role="admin", actor="ingester")["data"]["auditLog"]["nodes"]
     assert [e["action"] for e in by] == ["ingest"]
     refused = act(api, UNDO, id=ingest["id"])
     assert refused["code"] == "STEWARD_CONFLICT"
@@ -307,7 +308,7 @@ def test_segment_definitions_and_exports_are_audited(loaded: Api) -> None:
     )
     api.graphql(define, role="admin")
     api.client.get("/v1/segments/all/members", headers=api.auth("activator"))
-    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["entries"]
+    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["nodes"]
     export, defined = log[0], log[1]
     assert (export["action"], export["actor"], export["target"]) == (
         "export_segment",
@@ -348,7 +349,7 @@ def test_splits_and_review_decisions_are_audited_too(loaded: Api, graph: Identit
     groups = [[ref("shop", "s3")], [ref("shop", "s1"), ref("shop", "s2")]]
     act(api, SPLIT, id=ann["id"], groups=groups, reason="husband")
     act(api, REJECT, a=ref("shop", "s1"), b=ref("shop", "b1"))
-    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["entries"]
+    log = api.graphql(AUDIT, role="admin")["data"]["auditLog"]["nodes"]
     reject, split = log[0], log[1]
     assert (reject["action"], reject["reason"], reject["actor"]) == (
         "reject_match",
