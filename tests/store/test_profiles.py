@@ -1,18 +1,72 @@
-"""The storage contract for stewardship: the profile change log, split origins, the
-review queue's paging and the audit log (see conftest.BACKENDS for the legs)."""
+"""The storage contract for profiles: applying changes, redirects of merged ids and the
+profile change log.
+
+Every test runs once per backend (conftest.BACKENDS)."""
 
 from __future__ import annotations
 
-from identity.model import (
-    AuditEntry,
-    Link,
-    LinkType,
-    ProfileChangeKind,
-    ProfileChanges,
-    ProfileStatus,
-)
+from identity.model import ProfileChangeKind, ProfileChanges, ProfileStatus, RecordRef
 from identity.store.base import Store
-from tests.store.test_contract import T0, T1, T2, insert, make_profiles, rec
+from tests.store.builders import EMAIL, PHONE, T0, T1, T2, ident, insert, make_profiles, rec
+
+
+def test_created_profiles_hold_their_records(store: Store) -> None:
+    a, b, c = insert(store, rec("a", ident(EMAIL)), rec("b", ident(EMAIL)), rec("c"))
+    make_profiles(store, p1=[b, a], p2=[c])
+    assert store.profile_ids_of([a, b, c, 12345]) == {a: "p1", b: "p1", c: "p2"}
+    assert store.records_of_profiles(["p1", "p2", "nope"]) == {
+        "p1": sorted([a, b]),
+        "p2": [c],
+        "nope": [],
+    }
+    rows = store.get_profiles(["p1", "nope"])
+    assert list(rows) == ["p1"]
+    assert (rows["p1"].created_at, rows["p1"].updated_at, rows["p1"].merged_from) == (T0, T0, ())
+    assert store.profiles_with([EMAIL, PHONE]) == {EMAIL: ["p1"], PHONE: []}
+    assert store.resolve_profile_ids(["p1", "p2", "never"]) == {"p1": "p1", "p2": "p2"}
+    assert store.get_records([a])[a].profile_id == "p1"
+    assert store.counts().profiles == 2
+    assert dict(store.iter_record_profiles())[RecordRef("crm", "c")] == "p2"
+
+
+def test_a_merged_id_redirects_to_its_survivor_through_later_merges(store: Store) -> None:
+    a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
+    make_profiles(store, p1=[a], p2=[b], p3=[c])
+    store.apply_profile_changes(
+        ProfileChanges(assignments={b: "p1"}, merged={"p2": "p1"}, touched={"p1"}), T1
+    )
+    store.apply_profile_changes(
+        ProfileChanges(assignments={a: "p3", b: "p3"}, merged={"p1": "p3"}, touched={"p3"}), T2
+    )
+    assert store.resolve_profile_ids(["p1", "p2", "p3"]) == {"p1": "p3", "p2": "p3", "p3": "p3"}
+    survivor = store.get_profiles(["p1", "p2", "p3"])
+    assert list(survivor) == ["p3"]
+    assert set(survivor["p3"].merged_from) == {"p1", "p2"}
+    assert survivor["p3"].created_at == T0 and survivor["p3"].updated_at == T2
+    assert store.records_of_profiles(["p3", "p1"]) == {"p3": sorted([a, b, c]), "p1": []}
+    assert list(store.iter_profile_ids()) == ["p3"]
+
+
+def test_deleted_profiles_are_no_longer_resolved(store: Store) -> None:
+    (a,) = insert(store, rec("a"))
+    make_profiles(store, p1=[a], p2=[])
+    store.apply_profile_changes(ProfileChanges(deleted=["p2"]), T1)
+    assert store.resolve_profile_ids(["p1", "p2"]) == {"p1": "p1"}
+    assert store.get_profiles(["p2"]) == {}
+
+
+def test_touched_profiles_get_the_new_time(store: Store) -> None:
+    a, b = insert(store, rec("a"), rec("b"))
+    make_profiles(store, p1=[a], p2=[b])
+    store.apply_profile_changes(ProfileChanges(touched={"p2"}), T1)
+    rows = store.get_profiles(["p1", "p2"])
+    assert (rows["p1"].updated_at, rows["p2"].updated_at) == (T0, T1)
+
+
+def test_iter_profile_ids_ascending_across_batches(store: Store) -> None:
+    ids = [f"p{i:03}" for i in range(25)]
+    store.apply_profile_changes(ProfileChanges(created=list(reversed(ids))), T0)
+    assert list(store.iter_profile_ids(batch_size=10)) == ids
 
 
 def test_profile_changes_are_logged_in_order_with_what_they_relate_to(store: Store) -> None:
@@ -86,68 +140,3 @@ def test_a_part_that_joins_another_profile_is_logged_as_split_off_and_merged_int
         "p2",
         "p1",
     )
-
-
-def test_links_of_one_type_page_by_their_ends(store: Store) -> None:
-    ids = insert(store, *(rec(f"r{i}") for i in range(6)))
-    reviews = [
-        Link(ids[i], ids[j], LinkType.REVIEW, "probabilistic", 0.7, {"p": 0.7})
-        for i, j in ((0, 1), (0, 2), (3, 4), (1, 5))
-    ]
-    store.put_links([*reviews, Link(ids[0], ids[3], LinkType.MATCH, "probabilistic", 0.99)])
-    first = store.links_of_type(LinkType.REVIEW, limit=3)
-    assert [(x.a, x.b) for x in first] == [(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[5])]
-    assert first[0].evidence == {"p": 0.7} and first[0].weight == 0.7
-    rest = store.links_of_type(LinkType.REVIEW, after=(first[-1].a, first[-1].b))
-    assert [(x.a, x.b) for x in rest] == [(ids[3], ids[4])]
-
-
-def test_the_audit_log_is_newest_first_filtered_and_knows_what_was_undone(
-    store: Store,
-) -> None:
-    merge = AuditEntry(
-        "steward-ann",
-        "merge_profiles",
-        target="p1",
-        reason="same person, confirmed by phone",
-        before={"profiles": ["p1", "p2"]},
-        after={"profile": "p1"},
-    )
-    first, second = store.append_audit([merge, AuditEntry("loader", "ingest", "crm")], T0)
-    assert second > first
-    (undo,) = store.append_audit([AuditEntry("steward-bo", "undo", undoes=first)], T1)
-    newest = store.audit_entries()
-    assert [e.id for e in newest] == [undo, second, first]
-    assert newest[2].entry == merge and newest[2].at == T0
-    assert newest[2].undone_by == undo and newest[0].undone_by is None
-    assert [e.id for e in store.audit_entries(before=undo, limit=1)] == [second]
-    assert [e.id for e in store.audit_entries(actor="steward-ann")] == [first]
-    assert [e.id for e in store.audit_entries(action="undo")] == [undo]
-    found = store.get_audit_entries([first, 999])
-    assert list(found) == [first] and found[first].undone_by == undo
-
-
-def test_imported_audit_entries_and_profile_changes_keep_their_ids(store: Store) -> None:
-    from identity.model import ProfileChangeRecord, StoredAuditEntry
-
-    entries = [
-        StoredAuditEntry(7, T0, AuditEntry("ann", "merge_profiles", "p1")),
-        StoredAuditEntry(9, T1, AuditEntry("bo", "undo", undoes=7)),
-    ]
-    store.import_audit(entries)
-    found = store.audit_entries()
-    assert [(e.id, e.at, e.entry) for e in found] == [
-        (9, T1, entries[1].entry),
-        (7, T0, entries[0].entry),
-    ]
-    assert found[1].undone_by == 9
-    assert store.append_audit([AuditEntry("cy", "ingest")], T2)[0] > 9
-    changes = [
-        ProfileChangeRecord(4, ProfileChangeKind.CREATED, "p1", T0),
-        ProfileChangeRecord(6, ProfileChangeKind.MERGED, "p2", T1, related="p1"),
-    ]
-    store.import_profile_change_log(changes)
-    assert store.profile_change_log() == changes
-    (a,) = insert(store, rec("a"))
-    make_profiles(store, p9=[a])
-    assert store.profile_change_log(after=6)[0].seq > 6
