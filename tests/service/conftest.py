@@ -120,7 +120,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ``both_stores``."""
     if "store_backend" in metafunc.fixturenames:
         both = metafunc.definition.get_closest_marker("both_stores") is not None
-        metafunc.parametrize("store_backend", backend_params(BACKENDS if both else ["sqlite"]))
+        # Module scope: a module's tests run store by store (its SQLite legs, then its Neo4j
+        # legs), so a module-scoped graph can be built once per store and shared by tests
+        # that only read it; there is one Neo4j graph at a time.
+        metafunc.parametrize(
+            "store_backend", backend_params(BACKENDS if both else ["sqlite"]), scope="module"
+        )
 
 
 @pytest.fixture

@@ -12,8 +12,13 @@ from typing import Any
 import pytest
 
 from identity.graph import IdentityGraph
+from identity.migration import migrate_store
+from identity.rules import load_rules
 from tests.identity.test_duplicate_accounts import TWICE, trained_store_at
 from tests.service.conftest import Api
+from tests.store.conftest import BACKENDS
+
+pytestmark = pytest.mark.both_stores
 
 QUEUE = """query {
   reviewQueue(first: 500) {
@@ -48,11 +53,17 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def graph(trained_store: Path, tmp_path: Path) -> Iterator[IdentityGraph]:
-    """The API's store: a copy of the trained one (the demo's mappings, a match model)."""
+def graph(store_backend: str, trained_store: Path, tmp_path: Path) -> Iterator[IdentityGraph]:
+    """The API's store: a copy of the trained one (the demo's mappings, a match model); on
+    Neo4j copied in by `idgraph migrate`'s own copy."""
     copy = tmp_path / "store.db"
     shutil.copy(trained_store, copy)
     opened = IdentityGraph.open(f"sqlite:///{copy}")
+    if store_backend != "sqlite":
+        target = BACKENDS[store_backend](tmp_path)
+        migrate_store(opened.store, target)
+        opened.close()
+        opened = IdentityGraph(target, load_rules(None))
     yield opened
     opened.close()
 

@@ -16,6 +16,8 @@ import pytest
 from identity.graph import IdentityGraph
 from tests.service.conftest import MAX_BODY, Api
 
+pytestmark = pytest.mark.both_stores
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 ROW = re.compile(r"^\| (\d{3}) \| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|", re.M)
 

@@ -22,9 +22,13 @@ from hypothesis import strategies as st
 
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
+from identity.rules import load_rules
 from service.app import create_app
 from service.config import Settings
 from tests.service.conftest import CRM, MAX_BODY, Api
+from tests.store.conftest import BACKENDS
+
+pytestmark = pytest.mark.both_stores
 
 MiB = 1024 * 1024
 EVENT = {
@@ -229,12 +233,12 @@ def test_a_10_mb_string_is_a_row_error_naming_its_length_and_the_limit(big_api: 
 
 
 def test_a_field_may_have_its_own_string_limit(
-    tmp_path: Path, tokens: dict[str, str], tokens_file: Path
+    store_backend: str, tmp_path: Path, tokens: dict[str, str], tokens_file: Path
 ) -> None:
     rules = tmp_path / "rules.toml"
     packaged = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
     rules.write_text(packaged + "\n[limits.fields.notes]\nmax_string_length = 20000\n")
-    graph = IdentityGraph.open(f"sqlite:///{tmp_path}/own.db", rules)
+    graph = IdentityGraph(BACKENDS[store_backend](tmp_path), load_rules(rules))
     graph.ingest.register_source(SourceMapping.from_document(CRM, rules=graph.rules))
     app = create_app(Settings(tokens_file=tokens_file, max_body_bytes=MiB), graph)
     with TestClient(app) as client:

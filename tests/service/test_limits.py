@@ -14,6 +14,8 @@ from service.graphql.limits import FIELD_COSTS, CostBudget, document_cost
 from service.graphql.schema import create_graphql_router
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 LOOKUP = 'profileByIdentifier(kind: "email", value: "a@example.com") { id }'
 
 

@@ -25,6 +25,8 @@ from service.masking import (
 )
 from tests.service.conftest import Api
 
+pytestmark = pytest.mark.both_stores
+
 PEOPLE: dict[str, Any] = {
     "source": "people",
     "key": "id",

@@ -20,6 +20,9 @@ from service.metrics import GraphQLMetrics
 from tests.service.conftest import Api
 from tests.store.conftest import BACKENDS, backend_params
 
+# Not `both_stores`: the tests on the `api` fixture read statement counts under the SQLite
+# backend's label (`statements(..., backend="sqlite")`), so they run on SQLite alone;
+# test_the_endpoint_reports_either_store checks the label of each store.
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

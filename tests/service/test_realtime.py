@@ -7,11 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from identity.demo.generator import generate
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.readers import read_file
 from tests.service.conftest import Api
+
+pytestmark = pytest.mark.both_stores
 
 PROFILE = """query ($kind: String!, $value: String!) {
   profileByIdentifier(kind: $kind, value: $value) { id records { source key } }

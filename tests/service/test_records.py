@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from identity.graph import IdentityGraph
 from tests.identity.test_readers import LATIN_1, UNCLOSED_QUOTE
 from tests.service.conftest import MAX_BODY, Api
+
+pytestmark = pytest.mark.both_stores
 
 ROWS = [
     {"id": "a", "email": "ann@example.com", "first": "Ann"},
@@ -180,7 +184,7 @@ def test_an_invalid_mapping_is_422_naming_the_field(api: Api) -> None:
 
 
 def test_health_and_readiness_need_no_token_and_tell_the_anonymous_nothing_more(
-    api: Api, tmp_path: Path
+    api: Api, tmp_path: Path, store_backend: str
 ) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     for role in (None, "reader", "ingester"):
@@ -190,7 +194,7 @@ def test_health_and_readiness_need_no_token_and_tell_the_anonymous_nothing_more(
         assert str(tmp_path) not in response.text
     body = api.client.get("/readyz", headers=api.auth("admin")).json()
     assert body["status"] == "ready"
-    assert body["store"]["ok"] is True and body["store"]["backend"] == "sqlite"
+    assert body["store"]["ok"] is True and body["store"]["backend"] == store_backend
 
 
 def test_readiness_is_503_when_the_store_is_gone(api: Api) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.service.conftest import SCOPE_ROLES, SHOP, Api
 
+pytestmark = pytest.mark.both_stores
+
 SEGMENT_DEFINITION = {"where": {"identifier": "email"}}
 A_B = 'a: {source: "shop", key: "s1"}, b: {source: "shop", key: "s2"}'
 """Records that do not exist: a steward action is refused as an answer, not an error."""

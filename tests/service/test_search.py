@@ -17,9 +17,13 @@ from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping, load_mapping
 from identity.normalise import normalise_name
 from identity.readers import read_file
+from identity.rules import load_rules
 from service.app import create_app
 from service.config import Settings
 from tests.service.conftest import MAX_BODY, Api
+from tests.store.conftest import BACKENDS
+
+pytestmark = pytest.mark.both_stores
 
 PEOPLE: dict[str, Any] = {
     "source": "people",
@@ -97,12 +101,13 @@ def generated_names(files_dir: Path) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityGraph]:
-    """300 generated people and the crafted ones, with a model trained on all of them."""
+def graph(store_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityGraph]:
+    """300 generated people and the crafted ones, with a model trained on all of them; built
+    once per store and only read by the tests."""
     tmp = tmp_path_factory.mktemp("search")
     files = generate(tmp / "demo", people=300, seed=5)
     assert not generated_names(tmp / "demo") & SEARCHED, "pick another generator seed"
-    opened = IdentityGraph.open(f"sqlite:///{tmp / 'store.db'}")
+    opened = IdentityGraph(BACKENDS[store_backend](tmp), load_rules(None))
     for path in sorted(files.mappings_dir.glob("*.toml")):
         opened.ingest.register_source(load_mapping(path, rules=opened.rules))
     for source, path in sorted(files.files.items()):
@@ -306,11 +311,14 @@ def test_searching_needs_profiles_read(api: Api) -> None:
 
 @pytest.fixture
 def untrained_api(
-    tmp_path: Path, tokens: dict[str, str], tokens_file: Path
+    store_backend: str, tmp_path: Path, tokens: dict[str, str], tokens_file: Path
 ) -> Iterator[Callable[[], Api]]:
-    """The crafted people alone in a store without a trained model."""
+    """The crafted people alone in a store without a trained model.
+
+    On Neo4j this empties the one graph the module's shared ``graph`` lives in: keep the
+    tests using it last in the module."""
     with ExitStack() as stack:
-        opened = IdentityGraph.open(f"sqlite:///{tmp_path}/untrained.db")
+        opened = IdentityGraph(BACKENDS[store_backend](tmp_path), load_rules(None))
         stack.callback(opened.close)
         opened.ingest.register_source(SourceMapping.from_document(PEOPLE, rules=opened.rules))
         opened.ingest.ingest_rows("people", enumerate(CRAFTED, start=1))

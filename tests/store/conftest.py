@@ -47,7 +47,27 @@ OPT_OUT = "IDGRAPH_TEST_NEO4J"
 OPTED_OUT = os.environ.get(OPT_OUT, "").lower() == "skip"
 
 
+RUNNING: list[pytest.Item] = []
+"""The test being set up or run (set by tests/conftest.py), so a store can check its mark."""
+
+
+def require_mark(backend: str) -> None:
+    """Fail the running test unless it carries ``backend``'s mark.
+
+    After splink's tests/decorator.py: the mark comes with the parametrisation
+    (:func:`backend_params`) or, for a test of one backend alone, is put on by hand, and a
+    test that opens a store without its mark is an error rather than a test that ``-m
+    sqlite``, ``-m neo4j`` or ``-m "not neo4j"`` would select wrongly."""
+    if RUNNING and RUNNING[-1].get_closest_marker(backend) is None:
+        pytest.fail(
+            f"{RUNNING[-1].nodeid} opens a {backend} store without the {backend} mark: "
+            f"parametrise it with backend_params() or mark it @pytest.mark.{backend}",
+            pytrace=False,
+        )
+
+
 def _sqlite(tmp_path: Path) -> Store:
+    require_mark("sqlite")
     return SQLiteStore(tmp_path / "store.db")
 
 
@@ -105,6 +125,7 @@ def neo4j_server() -> tuple[str, dict[str, str | None]] | NoNeo4j:
 
 def open_neo4j() -> Neo4jStore:
     """An empty, migrated Neo4j store; a failure (or, when opted out, a skip) without one."""
+    require_mark("neo4j")
     server = neo4j_server()
     if isinstance(server, NoNeo4j):
         if server.opted_out:

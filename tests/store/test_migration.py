@@ -405,6 +405,7 @@ def _more_rows(demo: DemoFiles) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     }
 
 
+@pytest.mark.sqlite
 def test_a_target_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) -> None:
     source, target = BACKENDS["sqlite"](tmp_path / "a"), BACKENDS["sqlite"](tmp_path / "b")
     try:
@@ -419,6 +420,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) ->
         target.close()
 
 
+@pytest.mark.sqlite
 def test_a_source_that_changes_during_the_copy_is_reported(tmp_path: Path) -> None:
     source, target = BACKENDS["sqlite"](tmp_path / "a"), BACKENDS["sqlite"](tmp_path / "b")
     try:

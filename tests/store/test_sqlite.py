@@ -15,6 +15,9 @@ from identity.model import ProfileChanges, SourceRecord
 from identity.store.factory import open_store
 from identity.store.sqlite import SQLiteStore, migrations
 
+# The embedded store alone: `-m sqlite` selects these with the SQLite legs of the suite.
+pytestmark = pytest.mark.sqlite
+
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -1,0 +1,34 @@
+"""The storage contract for the audit log.
+
+Every test runs once per backend (conftest.BACKENDS)."""
+
+from __future__ import annotations
+
+from identity.model import AuditEntry
+from identity.store.base import Store
+from tests.store.builders import T0, T1
+
+
+def test_the_audit_log_is_newest_first_filtered_and_knows_what_was_undone(
+    store: Store,
+) -> None:
+    merge = AuditEntry(
+        "steward-ann",
+        "merge_profiles",
+        target="p1",
+        reason="same person, confirmed by phone",
+        before={"profiles": ["p1", "p2"]},
+        after={"profile": "p1"},
+    )
+    first, second = store.append_audit([merge, AuditEntry("loader", "ingest", "crm")], T0)
+    assert second > first
+    (undo,) = store.append_audit([AuditEntry("steward-bo", "undo", undoes=first)], T1)
+    newest = store.audit_entries()
+    assert [e.id for e in newest] == [undo, second, first]
+    assert newest[2].entry == merge and newest[2].at == T0
+    assert newest[2].undone_by == undo and newest[0].undone_by is None
+    assert [e.id for e in store.audit_entries(before=undo, limit=1)] == [second]
+    assert [e.id for e in store.audit_entries(actor="steward-ann")] == [first]
+    assert [e.id for e in store.audit_entries(action="undo")] == [undo]
+    found = store.get_audit_entries([first, 999])
+    assert list(found) == [first] and found[first].undone_by == undo
