@@ -266,17 +266,20 @@ class Neo4jStore(Store):
     def _pages(
         self,
         operation: str,
-        name: str,
+        text: str,
         start: Any,
         key_of: Callable[[Row], Any],
         batch_size: int,
     ) -> Iterator[Sequence[Row]]:
-        """Keyset pages of statement ``name``, one read transaction each: its parameters are
-        ``limit`` and the last row's key, ``$after`` or, given a dict, the dict's names."""
+        """Keyset pages of a statement's ``text`` (from :func:`statement`), one read
+        transaction each: its parameters are ``limit`` and the last row's key, ``$after`` or,
+        given a dict, the dict's names."""
 
         def fetch(after: Any) -> list[Row]:
             params = after if isinstance(after, dict) else {"after": after}
-            return self._read(operation, lambda s: s.run(name, **params, limit=batch_size))
+            return self._read(
+                operation, lambda s: s.run_text(text, {**params, "limit": batch_size})
+            )
 
         return keyset_pages(fetch, key_of, start, batch_size)
 
@@ -556,7 +559,7 @@ class Neo4jStore(Store):
     ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
         pages = self._pages(
             "iter_record_profiles",
-            "record_profiles_page",
+            statement("record_profiles_page"),
             {"source": "", "key": ""},
             lambda row: {"source": row["source"], "key": row["key"]},
             batch_size,
@@ -571,7 +574,9 @@ class Neo4jStore(Store):
         return {int(row["id"]): RecordRef(row["source"], row["key"]) for row in rows}
 
     def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-        for rows in self._pages("iter_records", "records_page", 0, _last("id", int), batch_size):
+        for rows in self._pages(
+            "iter_records", statement("records_page"), 0, _last("id", int), batch_size
+        ):
             yield from (self._record(row) for row in rows)
 
     def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
@@ -670,7 +675,7 @@ class Neo4jStore(Store):
     def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
         pages = self._pages(
             "iter_identifier_flags",
-            "identifier_flags_page",
+            statement("identifier_flags_page"),
             {"kind": "", "value": ""},
             lambda row: {"kind": row["kind"], "value": row["value"]},
             batch_size,
@@ -719,7 +724,7 @@ class Neo4jStore(Store):
 
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
         pages = self._pages(
-            "iter_match_rows", "match_rows_page", -1, _last("record_id", int), batch_size
+            "iter_match_rows", statement("match_rows_page"), -1, _last("record_id", int), batch_size
         )
         for rows in pages:
             yield [self._match_row(row) for row in rows]
@@ -762,7 +767,9 @@ class Neo4jStore(Store):
     def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
         # Pages of records, each with the links it is the lower end of: links per record
         # are few, so a page's links stay near batch_size.
-        for rows in self._pages("iter_links", "links_page", 0, _last("a", int), batch_size):
+        for rows in self._pages(
+            "iter_links", statement("links_page"), 0, _last("a", int), batch_size
+        ):
             for row in rows:
                 a = int(row["a"])
                 found = [
@@ -946,13 +953,15 @@ class Neo4jStore(Store):
 
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         pages = self._pages(
-            "iter_profile_ids", "profile_ids_page", "", _last("id", str), batch_size
+            "iter_profile_ids", statement("profile_ids_page"), "", _last("id", str), batch_size
         )
         for rows in pages:
             yield from (str(row["id"]) for row in rows)
 
     def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
-        for rows in self._pages("iter_profiles", "profiles_page", "", _last("id", str), batch_size):
+        for rows in self._pages(
+            "iter_profiles", statement("profiles_page"), "", _last("id", str), batch_size
+        ):
             for row in rows:
                 yield StoredProfile(
                     row["id"],
@@ -1204,7 +1213,7 @@ class Neo4jStore(Store):
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
         for rows in self._pages(
-            "iter_events", "events_page", "", _last("event_id", str), batch_size
+            "iter_events", statement("events_page"), "", _last("event_id", str), batch_size
         ):
             for row in rows:
                 yield event_from_document(row["event_id"], row["body"])
@@ -1324,7 +1333,11 @@ class Neo4jStore(Store):
 
     def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
         pages = self._pages(
-            "iter_segment_changes", "segment_changes_page", 0, _last("seq", int), batch_size
+            "iter_segment_changes",
+            statement("segment_changes_page"),
+            0,
+            _last("seq", int),
+            batch_size,
         )
         for rows in pages:
             yield from (_segment_change(row) for row in rows)
