@@ -147,7 +147,9 @@ class StoredColumns:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class RecordOutcome:
+    """What an upsert does to one incoming record, before new records have ids."""
+
     ref: RecordRef
     created: bool
     changed: bool
@@ -169,7 +171,7 @@ class RecordDiff:
     updated: dict[RecordRef, RecordColumns] = field(default_factory=dict)
     removed_edges: list[tuple[RecordRef, IdentifierKey]] = field(default_factory=list)
     added_edges: list[tuple[RecordRef, Identifier]] = field(default_factory=list)
-    outcomes: list[_Outcome] = field(default_factory=list)
+    outcomes: list[RecordOutcome] = field(default_factory=list)
     existing_ids: dict[RecordRef, RecordId] = field(default_factory=dict)
 
     def created_last(self) -> dict[RecordRef, RecordColumns]:
@@ -218,11 +220,11 @@ def diff_records(
             diff.created[ref] = new
             initial[ref] = set()
             final[ref] = record.identifiers
-            diff.outcomes.append(_Outcome(ref, created=True, changed=True))
+            diff.outcomes.append(RecordOutcome(ref, created=True, changed=True))
             state[ref] = new
             continue
         if before == new:
-            diff.outcomes.append(_Outcome(ref, created=False, changed=False))
+            diff.outcomes.append(RecordOutcome(ref, created=False, changed=False))
             continue
         old_keys = identifier_keys(before.identifiers)
         new_keys = {i.key for i in record.identifiers}
@@ -230,7 +232,9 @@ def diff_records(
         initial.setdefault(ref, set(old_keys))
         final[ref] = record.identifiers
         diff.updated[ref] = new
-        diff.outcomes.append(_Outcome(ref, created=False, changed=True, removed_identifiers=gone))
+        diff.outcomes.append(
+            RecordOutcome(ref, created=False, changed=True, removed_identifiers=gone)
+        )
         state[ref] = new
     for ref, identifiers in final.items():
         keep = {i.key for i in identifiers}
