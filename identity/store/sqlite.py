@@ -617,6 +617,7 @@ class SQLiteStore(Store):
 
     def _pages(
         self,
+        operation: str,
         sql: str,
         start: tuple[Any, ...],
         batch_size: int,
@@ -624,11 +625,12 @@ class SQLiteStore(Store):
         until_empty: bool = False,
     ) -> Iterator[Sequence[tuple[Any, ...]]]:
         """Keyset pages of ``sql`` (``... WHERE key > (?, ...) ORDER BY key LIMIT ?``), whose
-        rows start with their key, as many columns as ``start``."""
+        rows start with their key, as many columns as ``start``; counted under
+        ``operation``, the store method paging."""
         size = len(start)
 
         def fetch(after: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-            with self._reading() as conn:
+            with self._reading(operation) as conn:
                 return conn.execute(sql, (*after, batch_size)).fetchall()
 
         return keyset_pages(
@@ -763,7 +765,9 @@ class SQLiteStore(Store):
     def iter_record_profiles(
         self, batch_size: int = 10_000
     ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
-        for rows in self._pages(_RECORD_PROFILES_PAGE, ("", ""), batch_size):
+        for rows in self._pages(
+            "iter_record_profiles", _RECORD_PROFILES_PAGE, ("", ""), batch_size
+        ):
             for source, key, profile in rows:
                 yield RecordRef(source, key), profile
 
@@ -773,7 +777,7 @@ class SQLiteStore(Store):
             return {rid: RecordRef(source, key) for rid, source, key in rows}
 
     def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-        for rows in self._pages(_RECORDS_PAGE, (0,), batch_size):
+        for rows in self._pages("iter_records", _RECORDS_PAGE, (0,), batch_size):
             yield from (self._record(row) for row in rows)
 
     def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
@@ -844,7 +848,7 @@ class SQLiteStore(Store):
             ]
 
     def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
-        for rows in self._pages(_FLAGS_PAGE, ("", ""), batch_size):
+        for rows in self._pages("iter_identifier_flags", _FLAGS_PAGE, ("", ""), batch_size):
             for kind, value, reason, count in rows:
                 yield IdentifierFlag(
                     IdentifierKey(kind, value), IdentifierFlagReason(reason), count
@@ -884,7 +888,7 @@ class SQLiteStore(Store):
         return {key: int(count) for key, count in rows}
 
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
-        for rows in self._pages(_MATCH_ROWS_PAGE, (-1,), batch_size):
+        for rows in self._pages("iter_match_rows", _MATCH_ROWS_PAGE, (-1,), batch_size):
             yield [self._match_row(row) for row in rows]
 
     def clear_match_rows(self) -> None:
@@ -918,7 +922,7 @@ class SQLiteStore(Store):
         ]
 
     def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
-        for rows in self._pages(_LINKS_PAGE, (0, 0, "", ""), batch_size):
+        for rows in self._pages("iter_links", _LINKS_PAGE, (0, 0, "", ""), batch_size):
             for a, b, kind, matcher, weight, evidence in rows:
                 yield Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
 
@@ -1036,11 +1040,11 @@ class SQLiteStore(Store):
             )
 
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
-        for rows in self._pages(_PROFILE_PAGE, ("",), batch_size):
+        for rows in self._pages("iter_profile_ids", _PROFILE_PAGE, ("",), batch_size):
             yield from (pid for (pid,) in rows)
 
     def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
-        for rows in self._pages(_PROFILES_PAGE, ("",), batch_size):
+        for rows in self._pages("iter_profiles", _PROFILES_PAGE, ("",), batch_size):
             for pid, status, redirect, merged, created, updated, split_from in rows:
                 yield StoredProfile(
                     pid,
@@ -1240,7 +1244,7 @@ class SQLiteStore(Store):
         return count
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
-        for rows in self._pages(_EVENTS_PAGE, ("",), batch_size, until_empty=True):
+        for rows in self._pages("iter_events", _EVENTS_PAGE, ("",), batch_size, until_empty=True):
             for eid, body in rows:
                 yield event_from_document(eid, body)
 
@@ -1320,7 +1324,9 @@ class SQLiteStore(Store):
         return seq
 
     def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
-        for rows in self._pages(_CHANGES_PAGE, (0,), batch_size, until_empty=True):
+        for rows in self._pages(
+            "iter_segment_changes", _CHANGES_PAGE, (0,), batch_size, until_empty=True
+        ):
             yield from (_segment_change(row) for row in rows)
 
     def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:

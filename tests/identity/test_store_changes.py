@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -37,6 +38,7 @@ from identity.store.changes import (
     unique_keys,
     utc_key,
 )
+from identity.store.sqlite import SQLiteStore
 
 EMAIL = Identifier("email", "ana.lima@example.com", "Ana.Lima@Example.com")
 PHONE = Identifier("phone", "+351912345678", "912 345 678")
@@ -375,3 +377,17 @@ def test_keyset_pages_key_on_several_columns() -> None:
 
 def test_utc_key_is_fixed_width() -> None:
     assert len(utc_key(datetime(2026, 1, 1, tzinfo=UTC))) == len(utc_key(SEEN)) == 27
+
+
+def test_each_paging_method_counts_its_statements_under_its_own_name(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "graph.db")
+    try:
+        store.upsert_records([crm(f"c-{n}", EMAIL) for n in range(5)], SEEN)
+        assert len(list(store.iter_records(batch_size=2))) == 5
+        assert list(store.iter_events(batch_size=2)) == []
+        counts = store.statements_per_operation()
+    finally:
+        store.close()
+    # Pages of 2, 2 and 1 rows; the event log is read until an empty page.
+    assert counts["iter_records"] == 3
+    assert counts["iter_events"] == 1
