@@ -6,18 +6,11 @@ Writes happen inside :meth:`Store.unit_of_work`; a failure inside it rolls back 
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
 
 from identity.model import (
-    Event,
-    Identifier,
-    ProfileChangeKind,
-    ProfileChanges,
-    ProfileId,
     StoreCounts,
     StoreHealth,
 )
@@ -33,55 +26,6 @@ from identity.store.ports import (
     SegmentPort,
     SourcePort,
 )
-
-
-def change_log_rows(
-    changes: ProfileChanges,
-) -> list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]]:
-    """What :meth:`ProfilePort.apply` appends to the profile change log, in
-    order: (kind, profile id, related id). Shared by the adapters so they cannot drift."""
-    rows: list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]] = []
-    for pid in sorted(changes.created):
-        origin = changes.split_from.get(pid)
-        kind = ProfileChangeKind.SPLIT if origin else ProfileChangeKind.CREATED
-        rows.append((kind, pid, origin))
-    rows.extend(
-        (ProfileChangeKind.MERGED, pid, survivor)
-        for pid, survivor in sorted(changes.merged.items())
-    )
-    rows.extend((ProfileChangeKind.DELETED, pid, None) for pid in sorted(changes.deleted))
-    return rows
-
-
-def event_document(event: Event) -> str:
-    """An event as the stores keep it, as JSON: as received, its timestamp with its own
-    offset. Shared by the adapters, so an event copied between stores is the same text."""
-    return json.dumps(
-        {
-            "type": event.type,
-            "timestamp": event.timestamp.isoformat(),
-            "channel": event.channel,
-            "source": event.source,
-            "identifiers": [[i.kind, i.value, i.original] for i in event.identifiers],
-            "properties": event.properties,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def event_from_document(event_id: str, document: str) -> Event:
-    """The event :func:`event_document` wrote."""
-    doc = json.loads(document)
-    return Event(
-        event_id=event_id,
-        type=doc["type"],
-        timestamp=datetime.fromisoformat(doc["timestamp"]),
-        identifiers=tuple(Identifier(k, v, o) for k, v, o in doc["identifiers"]),
-        channel=doc["channel"],
-        source=doc["source"],
-        properties=doc["properties"],
-    )
 
 
 class UnitOfWork(ABC):

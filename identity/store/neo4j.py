@@ -26,7 +26,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, LiteralString, TypeVar, cast
 
 import neo4j
@@ -67,7 +67,25 @@ from identity.model import (
     StoreHealth,
 )
 from identity.store import legacy
-from identity.store.base import Store, change_log_rows, event_document, event_from_document
+from identity.store.base import Store
+from identity.store.changes import (
+    RecordColumns,
+    StoredColumns,
+    change_log_rows,
+    decode_stamp,
+    diff_records,
+    dumps,
+    encode_stamp,
+    event_document,
+    event_from_document,
+    fold_merges,
+    identifiers_json,
+    keyset_pages,
+    load_identifiers,
+    unique,
+    unique_keys,
+    utc,
+)
 from identity.store.cypher import statement, statements
 
 SCHEMA_VERSION = 4
@@ -81,31 +99,13 @@ T = TypeVar("T")
 Row = neo4j.Record
 
 
-def _dumps(value: JSONValue) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _identifiers_json(identifiers: Sequence[Identifier]) -> str:
-    return _dumps([[i.kind, i.value, i.original] for i in identifiers])
-
-
-def _load_identifiers(text: str) -> tuple[Identifier, ...]:
-    return tuple(Identifier(kind, value, original) for kind, value, original in json.loads(text))
-
-
 def _keys(keys: Collection[IdentifierKey]) -> list[dict[str, str]]:
-    # Deduplicated: a key asked for twice is looked up once.
-    return [{"kind": k, "value": v} for k, v in dict.fromkeys(IdentifierKey(*k) for k in keys)]
+    return [{"kind": k, "value": v} for k, v in unique_keys(keys)]
 
 
-def _utc(value: datetime) -> datetime:
-    """A timestamp as the UTC instant Neo4j stores and compares (a DATETIME in UTC), so
-    that times sent with different offsets order as instants."""
-    return value.astimezone(UTC)
+def _last(field: str, kind: Callable[[Any], T]) -> Callable[[Row], T]:
+    """A page's key: one field of its last row."""
+    return lambda row: kind(row[field])
 
 
 def _event_keys(body: str) -> set[IdentifierKey]:
@@ -161,8 +161,8 @@ def _audit_row(entry_id: int, at: datetime, entry: AuditEntry) -> dict[str, Any]
         # the same from both stores.
         "target": str(entry.target) if entry.target is not None else None,
         "reason": entry.reason,
-        "before": _dumps(entry.before),
-        "after": _dumps(entry.after),
+        "before": dumps(entry.before),
+        "after": dumps(entry.after),
         "undoes": entry.undoes,
     }
 
@@ -264,6 +264,26 @@ class Neo4jStore(Store):
     def statements_per_operation(self) -> dict[str, int]:
         with self._counts_lock:
             return dict(self.statement_counts)
+
+    def _pages(
+        self,
+        operation: str,
+        text: str,
+        start: Any,
+        key_of: Callable[[Row], Any],
+        batch_size: int,
+    ) -> Iterator[Sequence[Row]]:
+        """Keyset pages of a statement's ``text`` (from :func:`statement`), one read
+        transaction each: its parameters are ``limit`` and the last row's key, ``$after`` or,
+        given a dict, the dict's names."""
+
+        def fetch(after: Any) -> list[Row]:
+            params = after if isinstance(after, dict) else {"after": after}
+            return self._read(
+                operation, lambda s: s.run_text(text, {**params, "limit": batch_size})
+            )
+
+        return keyset_pages(fetch, key_of, start, batch_size)
 
     def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
         # The driver's shared bookmark manager makes each session see the writes of the
@@ -426,7 +446,7 @@ class Neo4jStore(Store):
     # -- source mappings and metadata ------------------------------------------------------
 
     def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
-        self._write("put_source", lambda s: s.run("put_source", name=name, mapping=_dumps(mapping)))
+        self._write("put_source", lambda s: s.run("put_source", name=name, mapping=dumps(mapping)))
 
     def get_source(self, name: str) -> dict[str, JSONValue] | None:
         rows = self._read("get_source", lambda s: s.run("get_source", name=name))
@@ -446,7 +466,7 @@ class Neo4jStore(Store):
         return json.loads(rows[0]["value"]) if rows else None
 
     def set_meta(self, key: str, value: JSONValue) -> None:
-        self._write("set_meta", lambda s: s.run("set_meta", key=key, value=_dumps(value)))
+        self._write("set_meta", lambda s: s.run("set_meta", key=key, value=dumps(value)))
 
     def meta_keys(self) -> list[str]:
         rows = self._read("meta_keys", lambda s: s.run("meta_keys"))
@@ -456,15 +476,14 @@ class Neo4jStore(Store):
 
     @staticmethod
     def _record(row: Row) -> StoredRecord:
-        stamp = row["timestamp"]
         return StoredRecord(
             record_id=int(row["id"]),
             record=SourceRecord(
                 source=row["source"],
                 key=row["key"],
-                identifiers=_load_identifiers(row["identifiers"]),
+                identifiers=load_identifiers(row["identifiers"]),
                 attributes=json.loads(row["attributes"]),
-                timestamp=datetime.fromisoformat(stamp) if stamp is not None else None,
+                timestamp=decode_stamp(row["timestamp"]),
                 raw=json.loads(row["raw"]),
             ),
             profile_id=row["profile_id"],
@@ -476,138 +495,91 @@ class Neo4jStore(Store):
         refs = [{"source": s, "key": k} for s, k in sorted({r.ref for r in records})]
 
         def work(s: _Statements) -> list[RecordWrite]:
-            # Current state per ref: (record id, identifiers JSON, attributes, raw, timestamp).
-            state: dict[RecordRef, tuple[int, str, str, str, str | None]] = {
-                RecordRef(row["source"], row["key"]): (
+            existing = {
+                RecordRef(row["source"], row["key"]): StoredColumns(
                     int(row["id"]),
-                    row["identifiers"],
-                    row["attributes"],
-                    row["raw"],
-                    row["timestamp"],
+                    RecordColumns(
+                        row["identifiers"], row["attributes"], row["raw"], row["timestamp"]
+                    ),
                 )
                 for row in s.batched("records_by_ref", "refs", refs)
             }
+            diff = diff_records(existing, records)
             # New records get ids in the order they first appear, as the embedded store's
             # autoincrement gives them.
-            new_refs = list(dict.fromkeys(r.ref for r in records if r.ref not in state))
             first = (
-                int(s.run("allocate_record_ids", count=len(new_refs))[0]["first"])
-                if (new_refs)
+                int(s.run("allocate_record_ids", count=len(diff.created))[0]["first"])
+                if diff.created
                 else 0
             )
-            new_ids = {ref: first + offset for offset, ref in enumerate(new_refs)}
-            writes: list[RecordWrite] = []
-            created: dict[int, dict[str, Any]] = {}
-            updated: dict[int, dict[str, Any]] = {}
-            # Edges are written once per record at the end, from its state before the call
-            # to its last version in the call (a ref may appear more than once).
-            initial: dict[int, set[IdentifierKey]] = {}
-            final: dict[int, tuple[Identifier, ...]] = {}
-            for record in records:
-                ref = record.ref
-                new = (
-                    _identifiers_json(record.identifiers),
-                    _dumps(record.attributes),
-                    _dumps(record.raw),
-                    _stamp(record.timestamp),
-                )
-                row = {
-                    "source": ref.source,
-                    "key": ref.key,
-                    "identifiers": new[0],
-                    "attributes": new[1],
-                    "raw": new[2],
-                    "timestamp": new[3],
-                }
-                before = state.get(ref)
-                if before is None:
-                    rid = new_ids[ref]
-                    created[rid] = {"id": rid, **row}
-                    initial[rid] = set()
-                    final[rid] = record.identifiers
-                    writes.append(RecordWrite(rid, ref, created=True, changed=True))
-                    state[ref] = (rid, *new)
-                    continue
-                rid = before[0]
-                if before[1:] == new:
-                    writes.append(RecordWrite(rid, ref, created=False, changed=False))
-                    continue
-                old_keys = [IdentifierKey(k, v) for k, v, _ in json.loads(before[1])]
-                new_keys = {i.key for i in record.identifiers}
-                gone = tuple(k for k in old_keys if k not in new_keys)
-                initial.setdefault(rid, set(old_keys))
-                final[rid] = record.identifiers
-                if rid in created:
-                    created[rid] = {"id": rid, **row}
-                else:
-                    updated[rid] = {"id": rid, **row}
-                writes.append(
-                    RecordWrite(rid, ref, created=False, changed=True, removed_identifiers=gone)
-                )
-                state[ref] = (rid, *new)
+            new_ids = {ref: first + offset for offset, ref in enumerate(diff.created)}
+            ids = diff.ids(new_ids)
+
+            def rows(columns: dict[RecordRef, RecordColumns]) -> list[dict[str, Any]]:
+                return [
+                    {
+                        "id": ids[ref],
+                        "source": ref.source,
+                        "key": ref.key,
+                        "identifiers": c.identifiers,
+                        "attributes": c.attributes,
+                        "raw": c.raw,
+                        "timestamp": c.timestamp,
+                    }
+                    for ref, c in columns.items()
+                ]
+
             stamp = now.isoformat()
-            s.batched("create_records", "rows", list(created.values()), now=stamp)
-            s.batched("update_records", "rows", list(updated.values()), now=stamp)
+            s.batched("create_records", "rows", rows(diff.created_last()), now=stamp)
+            s.batched("update_records", "rows", rows(diff.updated_existing()), now=stamp)
             removed = [
-                {"record_id": rid, "kind": k.kind, "value": k.value}
-                for rid, identifiers in final.items()
-                for k in sorted(initial[rid] - {i.key for i in identifiers})
+                {"record_id": ids[ref], "kind": k.kind, "value": k.value}
+                for ref, k in diff.removed_edges
             ]
             s.batched("remove_identifier_edges", "rows", removed)
             added = [
-                {"record_id": rid, "kind": i.kind, "value": i.value, "original": i.original}
-                for rid, identifiers in final.items()
-                for i in identifiers
+                {"record_id": ids[ref], "kind": i.kind, "value": i.value, "original": i.original}
+                for ref, i in diff.added_edges
             ]
             s.batched("add_identifier_edges", "rows", added)
-            return writes
+            return diff.writes(new_ids)
 
         return self._write("upsert_records", work)
 
     def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         rows = self._read("get_records", lambda s: s.batched("records_by_id", "ids", ids))
         return {int(row["id"]): self._record(row) for row in rows}
 
     def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
-        wanted = [{"source": s, "key": k} for s, k in dict.fromkeys(RecordRef(*r) for r in refs)]
+        wanted = [{"source": s, "key": k} for s, k in unique(RecordRef(*r) for r in refs)]
         rows = self._read("record_ids", lambda s: s.batched("record_ids", "refs", wanted))
         return {RecordRef(row["source"], row["key"]): int(row["id"]) for row in rows}
 
     def iter_record_profiles(
         self, batch_size: int = 10_000
     ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
-        after = ("", "")
-        while True:
-            source, key = after
-
-            def page(s: _Statements, source: str = source, key: str = key) -> list[Row]:
-                return s.run("record_profiles_page", source=source, key=key, limit=batch_size)
-
-            rows = self._read("iter_record_profiles", page)
+        pages = self._pages(
+            "iter_record_profiles",
+            statement("record_profiles_page"),
+            {"source": "", "key": ""},
+            lambda row: {"source": row["source"], "key": row["key"]},
+            batch_size,
+        )
+        for rows in pages:
             for row in rows:
                 yield RecordRef(row["source"], row["key"]), row["profile_id"]
-            if len(rows) < batch_size:
-                return
-            after = (rows[-1]["source"], rows[-1]["key"])
 
     def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         rows = self._read("record_refs", lambda s: s.batched("record_refs", "ids", ids))
         return {int(row["id"]): RecordRef(row["source"], row["key"]) for row in rows}
 
     def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-        after = 0
-        while True:
-
-            def page(s: _Statements, after: int = after) -> list[Row]:
-                return s.run("records_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_records", page)
+        for rows in self._pages(
+            "iter_records", statement("records_page"), 0, _last("id", int), batch_size
+        ):
             yield from (self._record(row) for row in rows)
-            if len(rows) < batch_size:
-                return
-            after = int(rows[-1]["id"])
 
     def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
         wanted = sorted({r.profile_id for r in records if r.profile_id is not None})
@@ -625,10 +597,10 @@ class Neo4jStore(Store):
                     "id": rid,
                     "source": stored.record.source,
                     "key": stored.record.key,
-                    "identifiers": _identifiers_json(stored.record.identifiers),
-                    "attributes": _dumps(stored.record.attributes),
-                    "raw": _dumps(stored.record.raw),
-                    "timestamp": _stamp(stored.record.timestamp),
+                    "identifiers": identifiers_json(stored.record.identifiers),
+                    "attributes": dumps(stored.record.attributes),
+                    "raw": dumps(stored.record.raw),
+                    "timestamp": encode_stamp(stored.record.timestamp),
                     "ingested_at": stored.ingested_at.isoformat(),
                     "updated_at": stored.updated_at.isoformat(),
                 }
@@ -652,9 +624,9 @@ class Neo4jStore(Store):
         return self._write("import_records", work)
 
     def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         rows = self._read("identifiers_of", lambda s: s.batched("identifiers_of", "ids", ids))
-        return {int(row["id"]): list(_load_identifiers(row["identifiers"])) for row in rows}
+        return {int(row["id"]): list(load_identifiers(row["identifiers"])) for row in rows}
 
     def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
         wanted = _keys(keys)
@@ -703,23 +675,20 @@ class Neo4jStore(Store):
         ]
 
     def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
-        after = ("", "")
-        while True:
-            kind, value = after
-
-            def page(s: _Statements, kind: str = kind, value: str = value) -> list[Row]:
-                return s.run("identifier_flags_page", kind=kind, value=value, limit=batch_size)
-
-            rows = self._read("iter_identifier_flags", page)
+        pages = self._pages(
+            "iter_identifier_flags",
+            statement("identifier_flags_page"),
+            {"kind": "", "value": ""},
+            lambda row: {"kind": row["kind"], "value": row["value"]},
+            batch_size,
+        )
+        for rows in pages:
             for row in rows:
                 yield IdentifierFlag(
                     IdentifierKey(row["kind"], row["value"]),
                     IdentifierFlagReason(row["reason"]),
                     int(row["record_count"]),
                 )
-            if len(rows) < batch_size:
-                return
-            after = (rows[-1]["kind"], rows[-1]["value"])
 
     # -- the match index -------------------------------------------------------------------
 
@@ -729,7 +698,7 @@ class Neo4jStore(Store):
 
     def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
         params = [
-            {"record_id": r.record_id, "fields": _dumps(r.fields), "keys": list(r.keys)}
+            {"record_id": r.record_id, "fields": dumps(r.fields), "keys": list(r.keys)}
             for r in rows
         ]
         self._write("put_match_rows", lambda s: s.batched("put_match_rows", "rows", params))
@@ -756,18 +725,11 @@ class Neo4jStore(Store):
         return {str(row["key"]): int(row["records"]) for row in rows}
 
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
-        after = -1
-        while True:
-
-            def page(s: _Statements, after: int = after) -> list[Row]:
-                return s.run("match_rows_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_match_rows", page)
-            if rows:
-                yield [self._match_row(row) for row in rows]
-            if len(rows) < batch_size:
-                return
-            after = int(rows[-1]["record_id"])
+        pages = self._pages(
+            "iter_match_rows", statement("match_rows_page"), -1, _last("record_id", int), batch_size
+        )
+        for rows in pages:
+            yield [self._match_row(row) for row in rows]
 
     def clear_match_rows(self) -> None:
         def work(s: _Statements) -> None:
@@ -784,7 +746,7 @@ class Neo4jStore(Store):
         types: Collection[LinkType] | None = None,
         evidence: bool = True,
     ) -> list[Link]:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         wanted = None if types is None else sorted({LinkType(t).value for t in types})
         rows = self._read(
             "links_of",
@@ -807,13 +769,9 @@ class Neo4jStore(Store):
     def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
         # Pages of records, each with the links it is the lower end of: links per record
         # are few, so a page's links stay near batch_size.
-        after = 0
-        while True:
-
-            def page(s: _Statements, after: int = after) -> list[Row]:
-                return s.run("links_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_links", page)
+        for rows in self._pages(
+            "iter_links", statement("links_page"), 0, _last("a", int), batch_size
+        ):
             for row in rows:
                 a = int(row["a"])
                 found = [
@@ -828,9 +786,6 @@ class Neo4jStore(Store):
                     for link in row["links"]
                 ]
                 yield from sorted(found, key=lambda x: (x.b, x.type.value, x.matcher))
-            if len(rows) < batch_size:
-                return
-            after = int(rows[-1]["a"])
 
     @staticmethod
     def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
@@ -843,7 +798,7 @@ class Neo4jStore(Store):
                 "type": link.type.value,
                 "matcher": link.matcher,
                 "weight": float(link.weight),
-                "evidence": _dumps(link.evidence),
+                "evidence": dumps(link.evidence),
             }
             for link in links
         }
@@ -856,7 +811,7 @@ class Neo4jStore(Store):
     def replace_links(
         self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
     ) -> None:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         rows = self._link_rows(links)
 
         def work(s: _Statements) -> None:
@@ -879,7 +834,7 @@ class Neo4jStore(Store):
     # -- profiles --------------------------------------------------------------------------
 
     def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
-        ids = list(dict.fromkeys(record_ids))
+        ids = unique(record_ids)
         rows = self._read("profile_ids_of", lambda s: s.batched("profile_ids_of", "ids", ids))
         return {int(row["record_id"]): row["profile_id"] for row in rows}
 
@@ -896,7 +851,7 @@ class Neo4jStore(Store):
         return result
 
     def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
-        ids = list(dict.fromkeys(profile_ids))
+        ids = unique(profile_ids)
         rows = self._read("get_profiles", lambda s: s.batched("get_profiles", "ids", ids))
         return {
             row["id"]: ProfileRow(
@@ -910,7 +865,7 @@ class Neo4jStore(Store):
         }
 
     def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
-        ids = list(dict.fromkeys(profile_ids))
+        ids = unique(profile_ids)
         rows = self._read(
             "resolve_profile_ids", lambda s: s.batched("resolve_profile_ids", "ids", ids)
         )
@@ -966,81 +921,49 @@ class Neo4jStore(Store):
 
     @staticmethod
     def _merge(s: _Statements, changes: ProfileChanges) -> list[dict[str, Any]]:
-        """The profile rows a batch of merges rewrites, computed from one read of the
-        profiles involved, step for step as the embedded store applies merges: in retired
-        id order, each retired id redirecting to its survivor and taking along every id
-        that redirected to it; then each survivor's history gains what it absorbed."""
+        """The profile rows a batch of merges rewrites, from one read of the profiles
+        involved (and the ids redirecting to them), folded as the embedded store applies
+        merges (:func:`identity.store.changes.fold_merges`)."""
         involved = sorted(set(changes.merged) | set(changes.merged.values()))
         status: dict[ProfileId, str] = {}
-        history: dict[ProfileId, list[ProfileId]] = {}
-        redirect: dict[ProfileId, ProfileId | None] = {}
+        histories: dict[ProfileId, list[ProfileId]] = {}
+        redirects: dict[ProfileId, ProfileId | None] = {}
         for row in s.batched("profile_states", "ids", involved):
             pid = row["id"]
             status[pid] = row["status"]
-            history[pid] = list(row["merged_from"] or ())
-            redirect[pid] = row["redirect_to"]
+            histories[pid] = list(row["merged_from"] or ())
+            redirects[pid] = row["redirect_to"]
             for follower in row["followers"]:
-                redirect.setdefault(follower, pid)
-        touched: set[ProfileId] = set()
-        redirected: set[ProfileId] = set()
-        absorbed: dict[ProfileId, set[ProfileId]] = {}
-        for retired, survivor in sorted(changes.merged.items()):
-            if retired not in status:
-                raise StoreError(f"cannot merge unknown profile {retired}")
-            gained = absorbed.setdefault(survivor, set())
-            gained.add(retired)
-            gained.update(history[retired])
-            status[retired], history[retired], redirect[retired] = "merged", [], survivor
-            touched.add(retired)
-            redirected.add(retired)
-            for pid, target in redirect.items():
-                if target == retired:
-                    redirect[pid] = survivor
-                    redirected.add(pid)
-        for survivor, gained in sorted(absorbed.items()):
-            if survivor not in status:
-                raise StoreError(f"cannot merge into unknown profile {survivor}")
-            history[survivor] = sorted(gained | set(history[survivor]))
-            touched.add(survivor)
-        changed = sorted(touched | redirected)
+                redirects.setdefault(follower, pid)
+        fold = fold_merges(changes.merged, histories, redirects)
+        redirects.update(fold.redirects)
         rows: list[dict[str, Any]] = []
-        for pid in changed:
+        for pid in fold.changed:
             if pid in status:
                 rows.append(
                     {
                         "id": pid,
-                        "status": status[pid],
-                        "merged_from": history[pid],
-                        "redirect_to": redirect.get(pid),
-                        "touch": pid in touched,
+                        "status": "merged" if pid in changes.merged else status[pid],
+                        "merged_from": fold.histories.get(pid, histories[pid]),
+                        "redirect_to": redirects.get(pid),
+                        "touch": pid in fold.touched,
                     }
                 )
             else:  # an id that only followed a retired one: just its redirect moves
-                rows.append({"id": pid, "redirect_to": redirect[pid], "touch": False})
+                rows.append({"id": pid, "redirect_to": redirects[pid], "touch": False})
         return rows
 
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
-        after = ""
-        while True:
-
-            def page(s: _Statements, after: str = after) -> list[Row]:
-                return s.run("profile_ids_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_profile_ids", page)
-            ids = [str(row["id"]) for row in rows]
-            yield from ids
-            if len(ids) < batch_size:
-                return
-            after = ids[-1]
+        pages = self._pages(
+            "iter_profile_ids", statement("profile_ids_page"), "", _last("id", str), batch_size
+        )
+        for rows in pages:
+            yield from (str(row["id"]) for row in rows)
 
     def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
-        after = ""
-        while True:
-
-            def page(s: _Statements, after: str = after) -> list[Row]:
-                return s.run("profiles_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_profiles", page)
+        for rows in self._pages(
+            "iter_profiles", statement("profiles_page"), "", _last("id", str), batch_size
+        ):
             for row in rows:
                 yield StoredProfile(
                     row["id"],
@@ -1051,9 +974,6 @@ class Neo4jStore(Store):
                     row["redirect_to"],
                     row["split_from"],
                 )
-            if len(rows) < batch_size:
-                return
-            after = str(rows[-1]["id"])
 
     def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
         rows = [
@@ -1173,7 +1093,7 @@ class Neo4jStore(Store):
         return [_audit_entry(row) for row in self._read("audit_entries", page)]
 
     def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
-        wanted = list(dict.fromkeys(ids))
+        wanted = unique(ids)
         rows = self._read(
             "get_audit_entries", lambda s: s.batched("audit_entries_by_id", "ids", wanted)
         )
@@ -1210,7 +1130,7 @@ class Neo4jStore(Store):
                     "event_id": eid,
                     "type": last[eid].type,
                     "channel": last[eid].channel,
-                    "ts": _utc(last[eid].timestamp),
+                    "ts": utc(last[eid].timestamp),
                     "body": bodies[eid],
                 }
                 for eid in changed
@@ -1244,13 +1164,13 @@ class Neo4jStore(Store):
         return writes
 
     def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
-        after_ts, after_id = (_utc(query.after[0]), query.after[1]) if query.after else (None, None)
+        after_ts, after_id = (utc(query.after[0]), query.after[1]) if query.after else (None, None)
         params = {
             "profile": profile_id,
             "types": list(query.types) if query.types is not None else None,
             "channels": list(query.channels) if query.channels is not None else None,
-            "since": _utc(query.since) if query.since else None,
-            "until": _utc(query.until) if query.until else None,
+            "since": utc(query.since) if query.since else None,
+            "until": utc(query.until) if query.until else None,
             "after_ts": after_ts,
             "after_id": after_id,
             "limit": query.limit,
@@ -1269,7 +1189,7 @@ class Neo4jStore(Store):
     ) -> dict[ProfileId, list[Event]]:
         found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
         ids = list(found)
-        stamp = _utc(since) if since else None
+        stamp = utc(since) if since else None
         rows = self._read(
             "events_of_profiles",
             lambda s: s.batched("events_of_profiles", "ids", ids, since=stamp),
@@ -1294,18 +1214,11 @@ class Neo4jStore(Store):
         return int(rows[0]["events"])
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
-        after = ""
-        while True:
-
-            def page(s: _Statements, after: str = after) -> list[Row]:
-                return s.run("events_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_events", page)
+        for rows in self._pages(
+            "iter_events", statement("events_page"), "", _last("event_id", str), batch_size
+        ):
             for row in rows:
                 yield event_from_document(row["event_id"], row["body"])
-            if len(rows) < batch_size:
-                return
-            after = str(rows[-1]["event_id"])
 
     # -- segments --------------------------------------------------------------------------
 
@@ -1313,7 +1226,7 @@ class Neo4jStore(Store):
         self._write(
             "put_segment",
             lambda s: s.run(
-                "put_segment", name=name, definition=_dumps(definition), now=now.isoformat()
+                "put_segment", name=name, definition=dumps(definition), now=now.isoformat()
             ),
         )
 
@@ -1421,17 +1334,15 @@ class Neo4jStore(Store):
         return int(rows[0]["seq"]) if rows else 0
 
     def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
-        after = 0
-        while True:
-
-            def page(s: _Statements, after: int = after) -> list[Row]:
-                return s.run("segment_changes_page", after=after, limit=batch_size)
-
-            rows = self._read("iter_segment_changes", page)
+        pages = self._pages(
+            "iter_segment_changes",
+            statement("segment_changes_page"),
+            0,
+            _last("seq", int),
+            batch_size,
+        )
+        for rows in pages:
             yield from (_segment_change(row) for row in rows)
-            if len(rows) < batch_size:
-                return
-            after = int(rows[-1]["seq"])
 
     def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
         if not changes:

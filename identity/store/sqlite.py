@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,23 @@ from identity.model import (
     StoreHealth,
 )
 from identity.store import legacy
-from identity.store.base import Store, change_log_rows, event_document, event_from_document
+from identity.store.base import Store
+from identity.store.changes import (
+    RecordColumns,
+    StoredColumns,
+    change_log_rows,
+    decode_stamp,
+    diff_records,
+    dumps,
+    encode_stamp,
+    event_document,
+    event_from_document,
+    fold_merges,
+    identifiers_json,
+    keyset_pages,
+    load_identifiers,
+    utc_key,
+)
 
 # -- SQL -------------------------------------------------------------------------------------
 # Parameters named ``ids`` / ``keys`` / ``refs`` are JSON arrays unpacked by json_each.
@@ -404,33 +420,8 @@ _DELETE_ALL = 'DELETE FROM "{table}"'
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def _dumps(value: JSONValue) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_stamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _identifiers_json(identifiers: Sequence[Identifier]) -> str:
-    return _dumps([[i.kind, i.value, i.original] for i in identifiers])
-
-
-def _load_identifiers(text: str) -> tuple[Identifier, ...]:
-    return tuple(Identifier(kind, value, original) for kind, value, original in json.loads(text))
-
-
 def _key_list(keys: Collection[IdentifierKey]) -> str:
-    return _dumps([[k.kind, k.value] for k in keys])
-
-
-def _utc_key(value: datetime) -> str:
-    """A timestamp as fixed-width UTC text, whose text order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dumps([[k.kind, k.value] for k in keys])
 
 
 def _segment_change(row: tuple[Any, ...]) -> SegmentChange:
@@ -626,6 +617,28 @@ class SQLiteStore(Store):
         with self._lock:
             return dict(self._statement_counts)
 
+    def _pages(
+        self,
+        operation: str,
+        sql: str,
+        start: tuple[Any, ...],
+        batch_size: int,
+        *,
+        until_empty: bool = False,
+    ) -> Iterator[Sequence[tuple[Any, ...]]]:
+        """Keyset pages of ``sql`` (``... WHERE key > (?, ...) ORDER BY key LIMIT ?``), whose
+        rows start with their key, as many columns as ``start``; counted under
+        ``operation``, the store method paging."""
+        size = len(start)
+
+        def fetch(after: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+            with self._reading(operation) as conn:
+                return conn.execute(sql, (*after, batch_size)).fetchall()
+
+        return keyset_pages(
+            fetch, lambda row: tuple(row[:size]), start, batch_size, until_empty=until_empty
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -656,7 +669,7 @@ class SQLiteStore(Store):
 
     def put_source(self, name: str, mapping: dict[str, JSONValue]) -> None:
         with self._transaction():
-            self._execute(_PUT_SOURCE, (name, _dumps(mapping)))
+            self._execute(_PUT_SOURCE, (name, dumps(mapping)))
 
     def get_source(self, name: str) -> dict[str, JSONValue] | None:
         with self._reading() as conn:
@@ -681,7 +694,7 @@ class SQLiteStore(Store):
 
     def set_meta(self, key: str, value: JSONValue) -> None:
         with self._transaction():
-            self._execute(_PUT_META, (key, _dumps(value)))
+            self._execute(_PUT_META, (key, dumps(value)))
 
     def meta_keys(self) -> list[str]:
         with self._reading() as conn:
@@ -697,9 +710,9 @@ class SQLiteStore(Store):
             record=SourceRecord(
                 source=source,
                 key=key,
-                identifiers=_load_identifiers(identifiers),
+                identifiers=load_identifiers(identifiers),
                 attributes=json.loads(attributes),
-                timestamp=_parse_stamp(stamp),
+                timestamp=decode_stamp(stamp),
                 raw=json.loads(raw),
             ),
             profile_id=profile,
@@ -708,105 +721,72 @@ class SQLiteStore(Store):
         )
 
     def upsert_records(self, records: Sequence[SourceRecord], now: datetime) -> list[RecordWrite]:
-        refs = _dumps(sorted({(r.source, r.key) for r in records}))
+        refs = dumps(sorted({(r.source, r.key) for r in records}))
         stamp = now.isoformat()
-        writes: list[RecordWrite] = []
         with self._transaction():
-            # Current state per ref: (record id, identifiers JSON, attributes, raw, timestamp).
-            state: dict[RecordRef, tuple[int, str, str, str, str | None]] = {
-                RecordRef(row[1], row[2]): (row[0], row[3], row[4], row[5], row[6])
+            existing = {
+                RecordRef(row[1], row[2]): StoredColumns(row[0], RecordColumns(*row[3:7]))
                 for row in self._execute(_RECORDS_BY_REF, {"refs": refs})
             }
-            # Edges are written once per record at the end, from its state before the call
-            # to its last version in the call (a ref may appear more than once).
-            initial: dict[int, set[IdentifierKey]] = {}
-            final: dict[int, tuple[Identifier, ...]] = {}
-            updates: list[tuple[str, str, str, str | None, str, int]] = []
-            for record in records:
-                ref = record.ref
-                new = (
-                    _identifiers_json(record.identifiers),
-                    _dumps(record.attributes),
-                    _dumps(record.raw),
-                    _stamp(record.timestamp),
-                )
-                before = state.get(ref)
-                if before is None:
-                    rid = self._execute(_INSERT_RECORD, (*ref, *new, stamp, stamp)).fetchone()[0]
-                    initial[rid] = set()
-                    final[rid] = record.identifiers
-                    writes.append(RecordWrite(rid, ref, created=True, changed=True))
-                    state[ref] = (rid, *new)
-                    continue
-                rid = before[0]
-                if before[1:] == new:
-                    writes.append(RecordWrite(rid, ref, created=False, changed=False))
-                    continue
-                old_keys = [IdentifierKey(k, v) for k, v, _ in json.loads(before[1])]
-                new_keys = {i.key for i in record.identifiers}
-                gone = tuple(k for k in old_keys if k not in new_keys)
-                initial.setdefault(rid, set(old_keys))
-                final[rid] = record.identifiers
-                updates.append((*new, stamp, rid))
-                writes.append(
-                    RecordWrite(rid, ref, created=False, changed=True, removed_identifiers=gone)
-                )
-                state[ref] = (rid, *new)
-            self._executemany(_UPDATE_RECORD, updates)
-            removed: list[tuple[str, str, int]] = []
-            for rid, identifiers in final.items():
-                keep = {i.key for i in identifiers}
-                removed.extend((k.kind, k.value, rid) for k in initial[rid] - keep)
-            self._executemany(_REMOVE_EDGE, removed)
+            diff = diff_records(existing, records)
+            # Autoincrement ids, in the order the new records first appear.
+            new_ids: dict[RecordRef, RecordId] = {
+                ref: self._execute(
+                    _INSERT_RECORD,
+                    (*ref, c.identifiers, c.attributes, c.raw, c.timestamp, stamp, stamp),
+                ).fetchone()[0]
+                for ref, c in diff.created.items()
+            }
+            ids = diff.ids(new_ids)
+            self._executemany(
+                _UPDATE_RECORD,
+                [
+                    (c.identifiers, c.attributes, c.raw, c.timestamp, stamp, ids[ref])
+                    for ref, c in diff.updated.items()
+                ],
+            )
+            self._executemany(
+                _REMOVE_EDGE, [(k.kind, k.value, ids[ref]) for ref, k in diff.removed_edges]
+            )
             self._executemany(
                 _ADD_EDGE,
-                [(i.kind, i.value, rid, i.original) for rid, ids in final.items() for i in ids],
+                [(i.kind, i.value, ids[ref], i.original) for ref, i in diff.added_edges],
             )
-        return writes
+        return diff.writes(new_ids)
 
     def get_records(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
         with self._reading() as conn:
-            rows = conn.execute(_RECORDS_BY_ID, {"ids": _dumps(list(record_ids))}).fetchall()
+            rows = conn.execute(_RECORDS_BY_ID, {"ids": dumps(list(record_ids))}).fetchall()
         return {row[0]: self._record(row) for row in rows}
 
     def record_ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
         with self._reading() as conn:
-            rows = conn.execute(_RECORD_IDS, {"refs": _dumps([list(r) for r in refs])})
+            rows = conn.execute(_RECORD_IDS, {"refs": dumps([list(r) for r in refs])})
             return {RecordRef(source, key): rid for source, key, rid in rows}
 
     def iter_record_profiles(
         self, batch_size: int = 10_000
     ) -> Iterator[tuple[RecordRef, ProfileId | None]]:
-        after = ("", "")
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_RECORD_PROFILES_PAGE, (*after, batch_size)).fetchall()
+        for rows in self._pages(
+            "iter_record_profiles", _RECORD_PROFILES_PAGE, ("", ""), batch_size
+        ):
             for source, key, profile in rows:
                 yield RecordRef(source, key), profile
-            if len(rows) < batch_size:
-                return
-            after = (rows[-1][0], rows[-1][1])
 
     def record_refs(self, record_ids: Collection[RecordId]) -> dict[RecordId, RecordRef]:
         with self._reading() as conn:
-            rows = conn.execute(_RECORD_REFS, {"ids": _dumps(list(record_ids))})
+            rows = conn.execute(_RECORD_REFS, {"ids": dumps(list(record_ids))})
             return {rid: RecordRef(source, key) for rid, source, key in rows}
 
     def iter_records(self, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-        after = 0
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_RECORDS_PAGE, (after, batch_size)).fetchall()
+        for rows in self._pages("iter_records", _RECORDS_PAGE, (0,), batch_size):
             yield from (self._record(row) for row in rows)
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][0]
 
     def import_records(self, records: Sequence[StoredRecord]) -> list[RecordId]:
         wanted = sorted({r.profile_id for r in records if r.profile_id is not None})
         ids: list[RecordId] = []
         with self._transaction():
-            missing = self._execute(_MISSING_PROFILES, {"ids": _dumps(wanted)}).fetchall()
+            missing = self._execute(_MISSING_PROFILES, {"ids": dumps(wanted)}).fetchall()
             if missing:
                 raise ProfilesNotImported([pid for (pid,) in missing])
             for stored in records:
@@ -814,10 +794,10 @@ class SQLiteStore(Store):
                 row = (
                     record.source,
                     record.key,
-                    _identifiers_json(record.identifiers),
-                    _dumps(record.attributes),
-                    _dumps(record.raw),
-                    _stamp(record.timestamp),
+                    identifiers_json(record.identifiers),
+                    dumps(record.attributes),
+                    dumps(record.raw),
+                    encode_stamp(record.timestamp),
                     stored.profile_id,
                     stored.ingested_at.isoformat(),
                     stored.updated_at.isoformat(),
@@ -836,8 +816,8 @@ class SQLiteStore(Store):
     def identifiers_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, list[Identifier]]:
         result: dict[RecordId, list[Identifier]] = {}
         with self._reading() as conn:
-            for rid, text in conn.execute(_IDENTIFIERS_OF, {"ids": _dumps(list(record_ids))}):
-                result[rid] = list(_load_identifiers(text))
+            for rid, text in conn.execute(_IDENTIFIERS_OF, {"ids": dumps(list(record_ids))}):
+                result[rid] = list(load_identifiers(text))
         return result
 
     def identifier_counts(self, keys: Collection[IdentifierKey]) -> dict[IdentifierKey, int]:
@@ -870,17 +850,11 @@ class SQLiteStore(Store):
             ]
 
     def iter_identifier_flags(self, batch_size: int = 10_000) -> Iterator[IdentifierFlag]:
-        after = ("", "")
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_FLAGS_PAGE, (*after, batch_size)).fetchall()
+        for rows in self._pages("iter_identifier_flags", _FLAGS_PAGE, ("", ""), batch_size):
             for kind, value, reason, count in rows:
                 yield IdentifierFlag(
                     IdentifierKey(kind, value), IdentifierFlagReason(reason), count
                 )
-            if len(rows) < batch_size:
-                return
-            after = (rows[-1][0], rows[-1][1])
 
     # -- the match index -------------------------------------------------------------------
 
@@ -891,10 +865,10 @@ class SQLiteStore(Store):
 
     def put_match_rows(self, rows: Sequence[MatchRow]) -> None:
         with self._transaction():
-            self._execute(_DELETE_BLOCKING_KEYS, {"ids": _dumps([r.record_id for r in rows])})
+            self._execute(_DELETE_BLOCKING_KEYS, {"ids": dumps([r.record_id for r in rows])})
             self._executemany(
                 _PUT_MATCH_ROW,
-                [(r.record_id, _dumps(r.fields), _dumps(list(r.keys))) for r in rows],
+                [(r.record_id, dumps(r.fields), dumps(list(r.keys))) for r in rows],
             )
             self._executemany(
                 _ADD_BLOCKING_KEY, [(key, r.record_id) for r in rows for key in r.keys]
@@ -902,31 +876,22 @@ class SQLiteStore(Store):
 
     def match_rows_with_keys(self, keys: Collection[str]) -> list[MatchRow]:
         with self._reading() as conn:
-            rows = conn.execute(_MATCH_ROWS_WITH_KEYS, {"keys": _dumps(list(keys))}).fetchall()
+            rows = conn.execute(_MATCH_ROWS_WITH_KEYS, {"keys": dumps(list(keys))}).fetchall()
         return [self._match_row(row) for row in rows]
 
     def match_rows_of(self, record_ids: Collection[RecordId]) -> list[MatchRow]:
         with self._reading() as conn:
-            rows = conn.execute(_MATCH_ROWS_OF, {"ids": _dumps(sorted(set(record_ids)))}).fetchall()
+            rows = conn.execute(_MATCH_ROWS_OF, {"ids": dumps(sorted(set(record_ids)))}).fetchall()
         return [self._match_row(row) for row in rows]
 
     def blocking_key_counts(self, keys: Collection[str]) -> dict[str, int]:
         with self._reading() as conn:
-            rows = conn.execute(
-                _BLOCKING_KEY_COUNTS, {"keys": _dumps(sorted(set(keys)))}
-            ).fetchall()
+            rows = conn.execute(_BLOCKING_KEY_COUNTS, {"keys": dumps(sorted(set(keys)))}).fetchall()
         return {key: int(count) for key, count in rows}
 
     def iter_match_rows(self, batch_size: int = 10_000) -> Iterator[list[MatchRow]]:
-        after = -1
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_MATCH_ROWS_PAGE, (after, batch_size)).fetchall()
-            if rows:
-                yield [self._match_row(row) for row in rows]
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][0]
+        for rows in self._pages("iter_match_rows", _MATCH_ROWS_PAGE, (-1,), batch_size):
+            yield [self._match_row(row) for row in rows]
 
     def clear_match_rows(self) -> None:
         with self._transaction():
@@ -942,7 +907,7 @@ class SQLiteStore(Store):
         evidence: bool = True,
     ) -> list[Link]:
         wanted = None if types is None else {LinkType(t) for t in types}
-        params = {"ids": _dumps(list(record_ids)), "evidence": evidence}
+        params = {"ids": dumps(list(record_ids)), "evidence": evidence}
         with self._reading() as conn:
             rows = conn.execute(_LINKS_OF, params).fetchall()
         return [
@@ -954,20 +919,14 @@ class SQLiteStore(Store):
     @staticmethod
     def _link_rows(links: Sequence[Link]) -> list[tuple[Any, ...]]:
         return [
-            (link.a, link.b, link.type.value, link.matcher, link.weight, _dumps(link.evidence))
+            (link.a, link.b, link.type.value, link.matcher, link.weight, dumps(link.evidence))
             for link in links
         ]
 
     def iter_links(self, batch_size: int = 10_000) -> Iterator[Link]:
-        after: tuple[Any, ...] = (0, 0, "", "")
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_LINKS_PAGE, (*after, batch_size)).fetchall()
+        for rows in self._pages("iter_links", _LINKS_PAGE, (0, 0, "", ""), batch_size):
             for a, b, kind, matcher, weight, evidence in rows:
                 yield Link(a, b, LinkType(kind), matcher, weight, json.loads(evidence))
-            if len(rows) < batch_size:
-                return
-            after = tuple(rows[-1][:4])
 
     def put_links(self, links: Sequence[Link]) -> None:
         with self._transaction():
@@ -978,7 +937,7 @@ class SQLiteStore(Store):
     ) -> None:
         with self._transaction():
             self._execute(
-                _DELETE_MATCHER_LINKS, {"matcher": matcher, "ids": _dumps(list(record_ids))}
+                _DELETE_MATCHER_LINKS, {"matcher": matcher, "ids": dumps(list(record_ids))}
             )
             self._executemany(_PUT_LINK, self._link_rows(links))
 
@@ -995,7 +954,7 @@ class SQLiteStore(Store):
 
     def profile_ids_of(self, record_ids: Collection[RecordId]) -> dict[RecordId, ProfileId]:
         with self._reading() as conn:
-            rows = conn.execute(_PROFILE_IDS_OF, {"ids": _dumps(list(record_ids))})
+            rows = conn.execute(_PROFILE_IDS_OF, {"ids": dumps(list(record_ids))})
             return dict(rows.fetchall())
 
     def records_of_profiles(
@@ -1003,13 +962,13 @@ class SQLiteStore(Store):
     ) -> dict[ProfileId, list[RecordId]]:
         result: dict[ProfileId, list[RecordId]] = {pid: [] for pid in profile_ids}
         with self._reading() as conn:
-            for pid, rid in conn.execute(_RECORDS_OF_PROFILES, {"ids": _dumps(list(result))}):
+            for pid, rid in conn.execute(_RECORDS_OF_PROFILES, {"ids": dumps(list(result))}):
                 result[pid].append(rid)
         return result
 
     def get_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileRow]:
         with self._reading() as conn:
-            rows = conn.execute(_GET_PROFILES, {"ids": _dumps(list(profile_ids))}).fetchall()
+            rows = conn.execute(_GET_PROFILES, {"ids": dumps(list(profile_ids))}).fetchall()
         return {
             pid: ProfileRow(
                 pid,
@@ -1024,12 +983,12 @@ class SQLiteStore(Store):
     def resolve_profile_ids(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileId]:
         ids = list(profile_ids)
         with self._reading() as conn:
-            rows = conn.execute(_PROFILE_STATUS, {"ids": _dumps(ids)}).fetchall()
+            rows = conn.execute(_PROFILE_STATUS, {"ids": dumps(ids)}).fetchall()
             targets = {pid: target for pid, status, target in rows if status == "merged"}
             live = {pid for pid, status, _ in rows if status == "live"}
             if targets:
                 # Redirects are kept pointing at the final survivor; check it is still live.
-                pending = _dumps(sorted(set(targets.values())))
+                pending = dumps(sorted(set(targets.values())))
                 live.update(
                     pid
                     for pid, status, _ in conn.execute(_PROFILE_STATUS, {"ids": pending})
@@ -1059,22 +1018,19 @@ class SQLiteStore(Store):
                 [(pid, stamp, stamp, changes.split_from.get(pid)) for pid in changes.created],
             )
             self._executemany(_ASSIGN, [(pid, rid) for rid, pid in changes.assignments.items()])
-            absorbed: dict[ProfileId, set[ProfileId]] = {}
-            for retired, survivor in sorted(changes.merged.items()):
-                history = absorbed.setdefault(survivor, set())
-                history.add(retired)
-                row = self._execute(_MERGED_FROM, (retired,)).fetchone()
-                if row is None:
-                    raise StoreError(f"cannot merge unknown profile {retired}")
-                history.update(json.loads(row[0]))
+            # One read per retired id and per survivor, as the merges apply: each id's history
+            # before the batch (a retire only empties the retired id's own history).
+            histories: dict[ProfileId, list[ProfileId]] = {}
+            for pid in [*sorted(changes.merged), *sorted(set(changes.merged.values()))]:
+                row = self._execute(_MERGED_FROM, (pid,)).fetchone()
+                if row is not None:
+                    histories.setdefault(pid, json.loads(row[0]))
+            fold = fold_merges(changes.merged, histories)
+            for retired, survivor in fold.steps:
                 self._execute(_RETIRE, {"survivor": survivor, "now": stamp, "retired": retired})
                 self._execute(_FOLLOW, {"survivor": survivor, "retired": retired})
-            for survivor, history in sorted(absorbed.items()):
-                row = self._execute(_MERGED_FROM, (survivor,)).fetchone()
-                if row is None:
-                    raise StoreError(f"cannot merge into unknown profile {survivor}")
-                merged = sorted(history | set(json.loads(row[0])))
-                self._execute(_SET_MERGED_FROM, (_dumps(merged), stamp, survivor))
+            for survivor, merged in fold.survivors.items():
+                self._execute(_SET_MERGED_FROM, (dumps(merged), stamp, survivor))
             self._executemany(_DELETE_PROFILE, [(stamp, pid) for pid in changes.deleted])
             self._executemany(_TOUCH, [(stamp, pid) for pid in sorted(changes.touched)])
             self._executemany(
@@ -1086,20 +1042,11 @@ class SQLiteStore(Store):
             )
 
     def iter_profile_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
-        after = ""
-        while True:
-            with self._reading() as conn:
-                rows = [pid for (pid,) in conn.execute(_PROFILE_PAGE, (after, batch_size))]
-            yield from rows
-            if len(rows) < batch_size:
-                return
-            after = rows[-1]
+        for rows in self._pages("iter_profile_ids", _PROFILE_PAGE, ("",), batch_size):
+            yield from (pid for (pid,) in rows)
 
     def iter_profiles(self, batch_size: int = 10_000) -> Iterator[StoredProfile]:
-        after = ""
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_PROFILES_PAGE, (after, batch_size)).fetchall()
+        for rows in self._pages("iter_profiles", _PROFILES_PAGE, ("",), batch_size):
             for pid, status, redirect, merged, created, updated, split_from in rows:
                 yield StoredProfile(
                     pid,
@@ -1110,9 +1057,6 @@ class SQLiteStore(Store):
                     redirect,
                     split_from,
                 )
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][0]
 
     def import_profiles(self, profiles: Sequence[StoredProfile]) -> None:
         with self._transaction():
@@ -1123,7 +1067,7 @@ class SQLiteStore(Store):
                         p.id,
                         ProfileStatus(p.status).value,
                         p.redirect_to,
-                        _dumps(list(p.merged_from)),
+                        dumps(list(p.merged_from)),
                         p.created_at.isoformat(),
                         p.updated_at.isoformat(),
                         p.split_from,
@@ -1163,7 +1107,7 @@ class SQLiteStore(Store):
             # at a time, one per action or batch, so this is no per-row loop over data).
             for e in entries:
                 row = (at, e.actor, e.action, e.target, e.reason)
-                values = (*row, _dumps(e.before), _dumps(e.after), e.undoes)
+                values = (*row, dumps(e.before), dumps(e.after), e.undoes)
                 ids.append(self._execute(_APPEND_AUDIT, values).fetchone()[0])
         return ids
 
@@ -1193,7 +1137,7 @@ class SQLiteStore(Store):
 
     def get_audit_entries(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
         with self._reading() as conn:
-            rows = conn.execute(_AUDIT_BY_ID, {"ids": _dumps(list(ids))}).fetchall()
+            rows = conn.execute(_AUDIT_BY_ID, {"ids": dumps(list(ids))}).fetchall()
         return {row[0]: self._audit(row) for row in rows}
 
     def import_audit(self, entries: Sequence[StoredAuditEntry]) -> None:
@@ -1208,8 +1152,8 @@ class SQLiteStore(Store):
                         e.entry.action,
                         e.entry.target,
                         e.entry.reason,
-                        _dumps(e.entry.before),
-                        _dumps(e.entry.after),
+                        dumps(e.entry.before),
+                        dumps(e.entry.after),
                         e.entry.undoes,
                     )
                     for e in sorted(entries, key=lambda e: e.id)
@@ -1229,10 +1173,10 @@ class SQLiteStore(Store):
         last = {e.event_id: e for e in events}
         received = now.isoformat()
         with self._transaction():
-            stored = dict(self._execute(_EVENTS_BY_ID, {"ids": _dumps(list(last))}).fetchall())
+            stored = dict(self._execute(_EVENTS_BY_ID, {"ids": dumps(list(last))}).fetchall())
             bodies = {eid: event_document(e) for eid, e in last.items()}
             changed = [eid for eid, body in bodies.items() if stored.get(eid) != body]
-            self._execute(_DELETE_EVENT_EDGES, {"ids": _dumps([e for e in changed if e in stored])})
+            self._execute(_DELETE_EVENT_EDGES, {"ids": dumps([e for e in changed if e in stored])})
             self._executemany(
                 _PUT_EVENT,
                 [
@@ -1240,7 +1184,7 @@ class SQLiteStore(Store):
                         eid,
                         last[eid].type,
                         last[eid].channel,
-                        _utc_key(last[eid].timestamp),
+                        utc_key(last[eid].timestamp),
                         bodies[eid],
                         received,
                     )
@@ -1263,14 +1207,14 @@ class SQLiteStore(Store):
 
     def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
         after_ts, after_id = (
-            (_utc_key(query.after[0]), query.after[1]) if query.after else (None, None)
+            (utc_key(query.after[0]), query.after[1]) if query.after else (None, None)
         )
         params = {
             "profile": profile_id,
-            "types": _dumps(list(query.types)) if query.types is not None else None,
-            "channels": _dumps(list(query.channels)) if query.channels is not None else None,
-            "since": _utc_key(query.since) if query.since else None,
-            "until": _utc_key(query.until) if query.until else None,
+            "types": dumps(list(query.types)) if query.types is not None else None,
+            "channels": dumps(list(query.channels)) if query.channels is not None else None,
+            "since": utc_key(query.since) if query.since else None,
+            "until": utc_key(query.until) if query.until else None,
             "after_ts": after_ts,
             "after_id": after_id,
             "limit": query.limit,
@@ -1283,7 +1227,7 @@ class SQLiteStore(Store):
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
     ) -> dict[ProfileId, list[Event]]:
         found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
-        params = {"ids": _dumps(list(found)), "since": _utc_key(since) if since else None}
+        params = {"ids": dumps(list(found)), "since": utc_key(since) if since else None}
         with self._reading() as conn:
             for pid, _, eid, body in conn.execute(_EVENTS_OF_PROFILES, params):
                 found[pid].append(event_from_document(eid, body))
@@ -1292,7 +1236,7 @@ class SQLiteStore(Store):
     def profiles_of_events(self, event_ids: Collection[str]) -> dict[str, list[ProfileId]]:
         found: dict[str, list[ProfileId]] = {eid: [] for eid in event_ids}
         with self._reading() as conn:
-            for eid, pid in conn.execute(_PROFILES_OF_EVENTS, {"ids": _dumps(list(found))}):
+            for eid, pid in conn.execute(_PROFILES_OF_EVENTS, {"ids": dumps(list(found))}):
                 found[eid].append(pid)
         return found
 
@@ -1302,29 +1246,23 @@ class SQLiteStore(Store):
         return count
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[Event]:
-        last = ""
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_EVENTS_PAGE, (last, batch_size)).fetchall()
-            if not rows:
-                return
+        for rows in self._pages("iter_events", _EVENTS_PAGE, ("",), batch_size, until_empty=True):
             for eid, body in rows:
                 yield event_from_document(eid, body)
-            last = rows[-1][0]
 
     # -- segments --------------------------------------------------------------------------
 
     def put_segment(self, name: str, definition: dict[str, JSONValue], now: datetime) -> None:
         stamp = now.isoformat()
         with self._transaction():
-            self._execute(_PUT_SEGMENT, (name, _dumps(definition), stamp, stamp))
+            self._execute(_PUT_SEGMENT, (name, dumps(definition), stamp, stamp))
 
     def get_segments(self, names: Collection[str] | None = None) -> list[SegmentRow]:
         with self._reading() as conn:
             if names is None:
                 rows = conn.execute(_ALL_SEGMENTS).fetchall()
             else:
-                rows = conn.execute(_SEGMENTS_NAMED, {"names": _dumps(list(names))}).fetchall()
+                rows = conn.execute(_SEGMENTS_NAMED, {"names": dumps(list(names))}).fetchall()
         return [
             SegmentRow(name, json.loads(doc), datetime.fromisoformat(c), datetime.fromisoformat(u))
             for name, doc, c, u in rows
@@ -1344,14 +1282,14 @@ class SQLiteStore(Store):
         return [pid for (pid,) in rows]
 
     def segment_sizes(self, names: Collection[str] | None = None) -> dict[str, int]:
-        params = {"names": _dumps(list(names)) if names is not None else None}
+        params = {"names": dumps(list(names)) if names is not None else None}
         with self._reading() as conn:
             return dict(conn.execute(_SEGMENT_SIZES, params).fetchall())
 
     def memberships_of(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, list[str]]:
         found: dict[ProfileId, list[str]] = {pid: [] for pid in profile_ids}
         with self._reading() as conn:
-            for pid, segment in conn.execute(_MEMBERSHIPS_OF, {"ids": _dumps(list(found))}):
+            for pid, segment in conn.execute(_MEMBERSHIPS_OF, {"ids": dumps(list(found))}):
                 found[pid].append(segment)
         return found
 
@@ -1388,21 +1326,16 @@ class SQLiteStore(Store):
         return seq
 
     def iter_segment_changes(self, batch_size: int = 10_000) -> Iterator[SegmentChange]:
-        last = 0
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(_CHANGES_PAGE, (last, batch_size)).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield _segment_change(row)
-            last = rows[-1][0]
+        for rows in self._pages(
+            "iter_segment_changes", _CHANGES_PAGE, (0,), batch_size, until_empty=True
+        ):
+            yield from (_segment_change(row) for row in rows)
 
     def import_segment_changes(self, changes: Sequence[SegmentChange]) -> None:
         names = sorted({c.segment for c in changes})
         with self._transaction():
             missing = [
-                name for (name,) in self._execute(_MISSING_SEGMENTS, {"names": _dumps(names)})
+                name for (name,) in self._execute(_MISSING_SEGMENTS, {"names": dumps(names)})
             ]
             if missing:
                 raise StoreError(

@@ -57,7 +57,7 @@ def rec(key: str, *idents: Identifier, source: str = "crm", **attributes: object
 
 
 def insert(store: Store, *records: SourceRecord) -> list[int]:
-    return [w.record_id for w in store.upsert_records(records, T0)]
+    return [w.record_id for w in store.records.upsert(records, T0)]
 
 
 def make_profiles(store: Store, **members: list[int]) -> None:
@@ -65,7 +65,7 @@ def make_profiles(store: Store, **members: list[int]) -> None:
     changes = ProfileChanges(created=list(members))
     for pid, rids in members.items():
         changes.assignments.update({rid: pid for rid in rids})
-    store.apply_profile_changes(changes, T0)
+    store.profiles.apply(changes, T0)
 
 
 def event(

@@ -20,15 +20,15 @@ def test_the_audit_log_is_newest_first_filtered_and_knows_what_was_undone(
         before={"profiles": ["p1", "p2"]},
         after={"profile": "p1"},
     )
-    first, second = store.append_audit([merge, AuditEntry("loader", "ingest", "crm")], T0)
+    first, second = store.audit.append([merge, AuditEntry("loader", "ingest", "crm")], T0)
     assert second > first
-    (undo,) = store.append_audit([AuditEntry("steward-bo", "undo", undoes=first)], T1)
-    newest = store.audit_entries()
+    (undo,) = store.audit.append([AuditEntry("steward-bo", "undo", undoes=first)], T1)
+    newest = store.audit.entries()
     assert [e.id for e in newest] == [undo, second, first]
     assert newest[2].entry == merge and newest[2].at == T0
     assert newest[2].undone_by == undo and newest[0].undone_by is None
-    assert [e.id for e in store.audit_entries(before=undo, limit=1)] == [second]
-    assert [e.id for e in store.audit_entries(actor="steward-ann")] == [first]
-    assert [e.id for e in store.audit_entries(action="undo")] == [undo]
-    found = store.get_audit_entries([first, 999])
+    assert [e.id for e in store.audit.entries(before=undo, limit=1)] == [second]
+    assert [e.id for e in store.audit.entries(actor="steward-ann")] == [first]
+    assert [e.id for e in store.audit.entries(action="undo")] == [undo]
+    found = store.audit.get([first, 999])
     assert list(found) == [first] and found[first].undone_by == undo

@@ -28,12 +28,12 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
     insert(store, rec("kept"))
     with pytest.raises(Boom), store.unit_of_work():
         insert(store, rec("a"), rec("b"))
-        store.put_source("crm", {"source": "crm"})
+        store.sources.put("crm", {"source": "crm"})
         with store.unit_of_work():
-            store.set_meta("k", 1)
+            store.meta.set("k", 1)
         raise Boom
-    assert [r.key for r, _ in store.iter_record_profiles()] == ["kept"]
-    assert store.get_source("crm") is None and store.get_meta("k") is None
+    assert [r.key for r, _ in store.records.scan_profiles()] == ["kept"]
+    assert store.sources.get("crm") is None and store.meta.get("k") is None
 
 
 def test_a_failure_in_a_nested_block_rolls_back_the_outer_one(store: Store) -> None:
@@ -51,21 +51,21 @@ def test_writes_inside_a_unit_of_work_are_visible_inside_it(store: Store) -> Non
     with store.unit_of_work():
         (a,) = insert(store, rec("a", ident(EMAIL)))
         make_profiles(store, p1=[a])
-        assert store.records_with([EMAIL]) == {EMAIL: [a]}
-        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
+        assert store.records.with_identifiers([EMAIL]) == {EMAIL: [a]}
+        assert store.profiles.with_identifiers([EMAIL]) == {EMAIL: ["p1"]}
     assert store.counts().records == 1
 
 
 def test_reads_in_a_reading_block_answer_as_outside_it(store: Store) -> None:
     (a,) = insert(store, rec("a", ident(EMAIL)))
     make_profiles(store, p1=[a])
-    store.put_source("crm", {"source": "crm"})
+    store.sources.put("crm", {"source": "crm"})
     with store.reading():
-        assert store.profiles_with([EMAIL]) == {EMAIL: ["p1"]}
-        assert store.records_of_profiles(["p1"]) == {"p1": [a]}
+        assert store.profiles.with_identifiers([EMAIL]) == {EMAIL: ["p1"]}
+        assert store.profiles.records_of(["p1"]) == {"p1": [a]}
         with store.reading():  # nested: joins
-            assert store.get_source("crm") == {"source": "crm"}
-        assert [r.key for r, _ in store.iter_record_profiles()] == ["a"]
+            assert store.sources.get("crm") == {"source": "crm"}
+        assert [r.key for r, _ in store.records.scan_profiles()] == ["a"]
     # And the store is usable for writes again afterwards.
     insert(store, rec("b"))
     assert store.counts().records == 2
@@ -76,9 +76,9 @@ def test_writing_inside_a_reading_block_is_refused_and_stores_nothing(store: Sto
         with pytest.raises(StoreError, match="reading block"):
             insert(store, rec("a"))
         with pytest.raises(StoreError, match="reading block"), store.unit_of_work():
-            store.set_meta("k", 1)
-        assert store.records_with([EMAIL]) == {EMAIL: []}
-    assert store.counts().records == 0 and store.get_meta("k") is None
+            store.meta.set("k", 1)
+        assert store.records.with_identifiers([EMAIL]) == {EMAIL: []}
+    assert store.counts().records == 0 and store.meta.get("k") is None
     insert(store, rec("b"))
     assert store.counts().records == 1
 
@@ -87,9 +87,9 @@ def test_a_reading_block_inside_a_unit_of_work_sees_its_writes(store: Store) -> 
     with store.unit_of_work():
         (a,) = insert(store, rec("a", ident(EMAIL)))
         with store.reading():
-            assert store.records_with([EMAIL]) == {EMAIL: [a]}
-        store.set_meta("k", 1)  # still writable after the nested read block
-    assert store.get_meta("k") == 1
+            assert store.records.with_identifiers([EMAIL]) == {EMAIL: [a]}
+        store.meta.set("k", 1)  # still writable after the nested read block
+    assert store.meta.get("k") == 1
 
 
 def test_an_error_in_a_reading_block_leaves_the_store_usable(store: Store) -> None:
@@ -106,11 +106,11 @@ def test_statements_are_counted_per_operation(store: Store) -> None:
         store,
         *(rec(f"r{i}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(50)),
     )
-    store.get_records([1, 2, 3])
+    store.records.get([1, 2, 3])
     after = store.statements_per_operation()
     sent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
     assert sent["upsert_records"] >= 1 and sent["get_records"] >= 1
     assert not {op for op, n in sent.items() if n} - {"upsert_records", "get_records"}
     # A snapshot: later work does not change what was returned.
-    store.get_records([1])
+    store.records.get([1])
     assert store.statements_per_operation()["get_records"] == after["get_records"] + 1

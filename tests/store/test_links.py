@@ -15,39 +15,39 @@ def test_links_are_stored_with_weight_and_evidence_and_found_from_either_end(
     store: Store,
 ) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
-    store.put_links(
+    store.links.put(
         [
             Link(b, a, LinkType.MATCH, "deterministic", 1.0, {"shared": ["email"]}),
             Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.73, {"name": 2.5}),
             Link(c, d, LinkType.CANNOT_LINK, "steward", 1.0, {"reason": "twins"}),
         ]
     )
-    found = store.links_of([b])
+    found = store.links.of([b])
     assert [(x.a, x.b, x.type) for x in found] == [
         (a, b, LinkType.MATCH),
         (b, c, LinkType.REVIEW),
     ]
     assert found[1].weight == pytest.approx(0.73)
     assert found[1].evidence == {"name": 2.5}
-    assert [x.type for x in store.links_of([b, d], types=[LinkType.CANNOT_LINK])] == [
+    assert [x.type for x in store.links.of([b, d], types=[LinkType.CANNOT_LINK])] == [
         LinkType.CANNOT_LINK
     ]
     # Re-putting the same (a, b, type, matcher) replaces it.
-    store.put_links([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
-    assert [(x.weight, x.evidence) for x in store.links_of([a])] == [(0.5, {})]
+    store.links.put([Link(a, b, LinkType.MATCH, "deterministic", 0.5)])
+    assert [(x.weight, x.evidence) for x in store.links.of([a])] == [(0.5, {})]
     assert store.counts().links == 3
 
 
 def test_a_link_given_twice_in_one_call_is_stored_once_as_last_given(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.MATCH, "deterministic", 0.4, {"n": 1}),
             Link(b, a, LinkType.MATCH, "deterministic", 0.6, {"n": 2}),
             Link(a, b, LinkType.MATCH, "steward", 1.0),
         ]
     )
-    assert [(x.matcher, x.weight, x.evidence) for x in store.links_of([a])] == [
+    assert [(x.matcher, x.weight, x.evidence) for x in store.links.of([a])] == [
         ("deterministic", 0.6, {"n": 2}),
         ("steward", 1.0, {}),
     ]
@@ -56,24 +56,24 @@ def test_a_link_given_twice_in_one_call_is_stored_once_as_last_given(store: Stor
 
 def test_links_can_be_read_without_their_evidence(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("b"))
-    store.put_links([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
-    assert store.links_of([a], evidence=False) == [
+    store.links.put([Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}})])
+    assert store.links.of([a], evidence=False) == [
         Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.97, {})
     ]
-    assert store.links_of([b])[0].evidence == {"fields": {"x": 1}}
+    assert store.links.of([b])[0].evidence == {"fields": {"x": 1}}
 
 
 def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.MATCH, "deterministic"),
             Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.9),
             Link(c, d, LinkType.MATCH, "deterministic"),
         ]
     )
-    store.replace_links([a], "deterministic", [Link(a, c, LinkType.MATCH, "deterministic")])
-    assert [(x.a, x.b, x.matcher) for x in store.links_of([a, b, c, d])] == [
+    store.links.replace([a], "deterministic", [Link(a, c, LinkType.MATCH, "deterministic")])
+    assert [(x.a, x.b, x.matcher) for x in store.links.of([a, b, c, d])] == [
         (a, b, "fellegi_sunter"),
         (a, c, "deterministic"),
         (c, d, "deterministic"),
@@ -82,15 +82,15 @@ def test_replace_links_touches_only_that_matcher_around_those_records(store: Sto
 
 def test_delete_links_by_unordered_pair_and_type(store: Store) -> None:
     a, b, c = insert(store, rec("a"), rec("b"), rec("c"))
-    store.put_links(
+    store.links.put(
         [
             Link(a, b, LinkType.REVIEW, "fellegi_sunter", 0.7),
             Link(a, b, LinkType.MATCH, "deterministic"),
             Link(b, c, LinkType.REVIEW, "fellegi_sunter", 0.6),
         ]
     )
-    assert store.delete_links([(b, a), (a, c)], [LinkType.REVIEW]) == 1
-    assert [(x.a, x.b, x.type) for x in store.links_of([a, b, c])] == [
+    assert store.links.delete([(b, a), (a, c)], [LinkType.REVIEW]) == 1
+    assert [(x.a, x.b, x.type) for x in store.links.of([a, b, c])] == [
         (a, b, LinkType.MATCH),
         (b, c, LinkType.REVIEW),
     ]
@@ -102,9 +102,9 @@ def test_links_of_one_type_page_by_their_ends(store: Store) -> None:
         Link(ids[i], ids[j], LinkType.REVIEW, "probabilistic", 0.7, {"p": 0.7})
         for i, j in ((0, 1), (0, 2), (3, 4), (1, 5))
     ]
-    store.put_links([*reviews, Link(ids[0], ids[3], LinkType.MATCH, "probabilistic", 0.99)])
-    first = store.links_of_type(LinkType.REVIEW, limit=3)
+    store.links.put([*reviews, Link(ids[0], ids[3], LinkType.MATCH, "probabilistic", 0.99)])
+    first = store.links.of_type(LinkType.REVIEW, limit=3)
     assert [(x.a, x.b) for x in first] == [(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[5])]
     assert first[0].evidence == {"p": 0.7} and first[0].weight == 0.7
-    rest = store.links_of_type(LinkType.REVIEW, after=(first[-1].a, first[-1].b))
+    rest = store.links.of_type(LinkType.REVIEW, after=(first[-1].a, first[-1].b))
     assert [(x.a, x.b) for x in rest] == [(ids[3], ids[4])]

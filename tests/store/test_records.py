@@ -27,13 +27,13 @@ def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> Non
         timestamp=datetime(2025, 5, 1, 8, 30, tzinfo=tz),
         raw={"id": "c1", "email": "Ann@Example.com", "extra": None},
     )
-    writes = store.upsert_records([record, rec("c2")], T0)
+    writes = store.records.upsert([record, rec("c2")], T0)
     assert [(w.ref, w.created, w.changed) for w in writes] == [
         (RecordRef("crm", "c1"), True, True),
         (RecordRef("crm", "c2"), True, True),
     ]
     assert writes[0].record_id != writes[1].record_id
-    stored = store.get_records([writes[0].record_id, 999_999])
+    stored = store.records.get([writes[0].record_id, 999_999])
     assert list(stored) == [writes[0].record_id]
     got = stored[writes[0].record_id]
     assert got.record == record
@@ -45,36 +45,36 @@ def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> Non
 
 
 def test_resending_an_identical_record_changes_nothing(store: Store) -> None:
-    first = store.upsert_records([rec("c1", ident(EMAIL))], T0)[0]
-    again = store.upsert_records([rec("c1", ident(EMAIL))], T1)[0]
+    first = store.records.upsert([rec("c1", ident(EMAIL))], T0)[0]
+    again = store.records.upsert([rec("c1", ident(EMAIL))], T1)[0]
     assert (again.record_id, again.created, again.changed) == (first.record_id, False, False)
-    assert store.get_records([first.record_id])[first.record_id].updated_at == T0
+    assert store.records.get([first.record_id])[first.record_id].updated_at == T0
 
 
 def test_updating_a_record_keeps_its_id_and_reports_removed_identifiers(store: Store) -> None:
     rid = insert(store, rec("c1", ident(EMAIL), ident(PHONE)))[0]
-    write = store.upsert_records([rec("c1", ident(PHONE), first_name="Ann")], T1)[0]
+    write = store.records.upsert([rec("c1", ident(PHONE), first_name="Ann")], T1)[0]
     assert (write.record_id, write.created, write.changed) == (rid, False, True)
     assert write.removed_identifiers == (EMAIL,)
-    stored = store.get_records([rid])[rid]
+    stored = store.records.get([rid])[rid]
     assert stored.record.attributes == {"first_name": "Ann"}
     assert (stored.ingested_at, stored.updated_at) == (T0, T1)
-    assert store.records_with([EMAIL, PHONE]) == {EMAIL: [], PHONE: [rid]}
+    assert store.records.with_identifiers([EMAIL, PHONE]) == {EMAIL: [], PHONE: [rid]}
 
 
 def test_duplicate_refs_in_one_call_last_one_wins(store: Store) -> None:
-    writes = store.upsert_records([rec("c1", ident(EMAIL)), rec("c1", ident(PHONE)), rec("c2")], T0)
+    writes = store.records.upsert([rec("c1", ident(EMAIL)), rec("c1", ident(PHONE)), rec("c2")], T0)
     assert writes[0].record_id == writes[1].record_id
     assert [w.ref.key for w in writes] == ["c1", "c1", "c2"]
     rid = writes[0].record_id
-    assert store.identifiers_of([rid]) == {rid: [ident(PHONE)]}
-    assert store.identifier_counts([EMAIL]) == {EMAIL: 0}
+    assert store.records.identifiers_of([rid]) == {rid: [ident(PHONE)]}
+    assert store.records.identifier_counts([EMAIL]) == {EMAIL: 0}
 
 
 def test_same_key_in_two_sources_is_two_records(store: Store) -> None:
     a, b = insert(store, rec("1", source="crm"), rec("1", source="shop"))
     assert a != b
-    refs = store.record_ids([RecordRef("crm", "1"), RecordRef("shop", "1"), RecordRef("x", "1")])
+    refs = store.records.ids([RecordRef("crm", "1"), RecordRef("shop", "1"), RecordRef("x", "1")])
     assert refs == {RecordRef("crm", "1"): a, RecordRef("shop", "1"): b}
 
 
@@ -86,12 +86,12 @@ def test_identifier_lookups(store: Store) -> None:
         rec("b", ident(EMAIL)),
         rec("c"),
     )
-    assert store.identifiers_of([a, c]) == {
+    assert store.records.identifiers_of([a, c]) == {
         a: [ident(EMAIL, "ANN@example.com"), ident(PHONE)],
         c: [],
     }
-    assert store.identifier_counts([EMAIL, PHONE, other]) == {EMAIL: 2, PHONE: 1, other: 0}
-    assert store.records_with([EMAIL, other]) == {EMAIL: sorted([a, b]), other: []}
+    assert store.records.identifier_counts([EMAIL, PHONE, other]) == {EMAIL: 2, PHONE: 1, other: 0}
+    assert store.records.with_identifiers([EMAIL, other]) == {EMAIL: sorted([a, b]), other: []}
 
 
 def test_batches_larger_than_any_parameter_limit(store: Store) -> None:
@@ -99,15 +99,15 @@ def test_batches_larger_than_any_parameter_limit(store: Store) -> None:
         rec(f"r{i:05}", ident(IdentifierKey("email", f"p{i}@example.com"))) for i in range(40_000)
     ]
     rids = insert(store, *records)
-    assert len(store.get_records(rids)) == 40_000
+    assert len(store.records.get(rids)) == 40_000
     keys = [i.key for r in records for i in r.identifiers]
-    assert set(store.identifier_counts(keys).values()) == {1}
-    assert len(store.record_ids([r.ref for r in records])) == 40_000
+    assert set(store.records.identifier_counts(keys).values()) == {1}
+    assert len(store.records.ids([r.ref for r in records])) == 40_000
 
 
 def test_iter_record_profiles_in_ref_order_across_batches(store: Store) -> None:
     insert(store, rec("b", source="shop"), rec("b"), rec("a"), rec("c"))
-    rows = list(store.iter_record_profiles(batch_size=2))
+    rows = list(store.records.scan_profiles(batch_size=2))
     assert [r for r, _ in rows] == [
         RecordRef("crm", "a"),
         RecordRef("crm", "b"),
@@ -119,7 +119,7 @@ def test_iter_record_profiles_in_ref_order_across_batches(store: Store) -> None:
 
 def test_record_refs_are_the_inverse_of_record_ids(store: Store) -> None:
     a, b = insert(store, rec("a"), rec("a", source="shop"))
-    assert store.record_refs([b, a, 999_999]) == {
+    assert store.records.refs([b, a, 999_999]) == {
         a: RecordRef("crm", "a"),
         b: RecordRef("shop", "a"),
     }
@@ -127,19 +127,19 @@ def test_record_refs_are_the_inverse_of_record_ids(store: Store) -> None:
 
 def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
     junk = IdentifierKey("email", "test@test.com")
-    store.put_identifier_flags(
+    store.records.put_flags(
         [
             IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
             IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 5),
             IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
         ]
     )
-    store.put_identifier_flags([IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7)])
-    assert store.identifier_flags() == [
+    store.records.put_flags([IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7)])
+    assert store.records.flags() == [
         IdentifierFlag(EMAIL, IdentifierFlagReason.OVER_CAP, 30),
         IdentifierFlag(PHONE, IdentifierFlagReason.OVER_CAP, 30),
         IdentifierFlag(junk, IdentifierFlagReason.BLOCKLISTED, 7),
     ]
-    store.put_identifier_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
-    assert [f.key for f in store.identifier_flags(limit=1)] == [EMAIL]
-    assert len(store.identifier_flags()) == 2
+    store.records.put_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
+    assert [f.key for f in store.records.flags(limit=1)] == [EMAIL]
+    assert len(store.records.flags()) == 2

@@ -8,33 +8,33 @@ from identity.store.base import Store
 
 
 def test_source_mappings_are_stored_replaced_and_listed(store: Store) -> None:
-    assert store.get_source("crm") is None
-    store.put_source("shop", {"source": "shop", "priority": 50})
-    store.put_source("crm", {"source": "crm", "priority": 90, "nested": {"a": [1, "é"]}})
-    store.put_source("crm", {"source": "crm", "priority": 80})
-    assert store.get_source("crm") == {"source": "crm", "priority": 80}
-    assert store.list_sources() == ["crm", "shop"]
+    assert store.sources.get("crm") is None
+    store.sources.put("shop", {"source": "shop", "priority": 50})
+    store.sources.put("crm", {"source": "crm", "priority": 90, "nested": {"a": [1, "é"]}})
+    store.sources.put("crm", {"source": "crm", "priority": 80})
+    assert store.sources.get("crm") == {"source": "crm", "priority": 80}
+    assert store.sources.names() == ["crm", "shop"]
 
 
 def test_meta_documents_round_trip(store: Store) -> None:
-    assert store.get_meta("model") is None
-    store.set_meta("model", {"m": [0.9, 0.1], "fields": ["name"]})
-    store.set_meta("model", {"m": [0.8]})
-    assert store.get_meta("model") == {"m": [0.8]}
+    assert store.meta.get("model") is None
+    store.meta.set("model", {"m": [0.9, 0.1], "fields": ["name"]})
+    store.meta.set("model", {"m": [0.8]})
+    assert store.meta.get("model") == {"m": [0.8]}
 
 
 def test_several_source_mappings_are_read_at_once(store: Store) -> None:
-    store.put_source("crm", {"source": "crm", "priority": 1})
-    store.put_source("shop", {"source": "shop"})
-    assert store.get_sources(["shop", "crm", "nosuch", "crm"]) == {
+    store.sources.put("crm", {"source": "crm", "priority": 1})
+    store.sources.put("shop", {"source": "shop"})
+    assert store.sources.get_many(["shop", "crm", "nosuch", "crm"]) == {
         "crm": {"source": "crm", "priority": 1},
         "shop": {"source": "shop"},
     }
-    assert store.get_sources([]) == {}
+    assert store.sources.get_many([]) == {}
 
 
 def test_meta_keys_are_listed_sorted(store: Store) -> None:
-    assert store.meta_keys() == []
-    store.set_meta("match_model", {"m": [0.9]})
-    store.set_meta("a_setting", 1)
-    assert store.meta_keys() == ["a_setting", "match_model"]
+    assert store.meta.names() == []
+    store.meta.set("match_model", {"m": [0.9]})
+    store.meta.set("a_setting", 1)
+    assert store.meta.names() == ["a_setting", "match_model"]
