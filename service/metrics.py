@@ -45,7 +45,7 @@ class StoreStatements(Collector):
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "idgraph_store_statements",
-            "Statements the store sent to its database, per store operation.",
+            "Statements the store sent to its database, per store operation (<area>.<method>).",
             labels=["backend", "operation"],
         )
         graph: IdentityGraph | None = getattr(self._app.state, "graph", None)

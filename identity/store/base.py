@@ -94,6 +94,7 @@ class Store(UnitOfWork):
 
     @abstractmethod
     def statements_per_operation(self) -> dict[str, int]:
-        """How many statements each store operation (named as the method) has sent to the
-        database since the store was opened: a metric, and how a regression to per-row
-        statements shows. A snapshot, safe to read while other threads work."""
+        """How many statements each store operation (``<area>.<method>``, e.g.
+        ``records.upsert``) has sent to the database since the store was opened: a metric,
+        and how a regression to per-row statements shows. A snapshot, safe to read while
+        other threads work."""

@@ -317,7 +317,7 @@ def fold_merges(
 def change_log_rows(
     changes: ProfileChanges,
 ) -> list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]]:
-    """What :meth:`Store.apply_profile_changes` appends to the profile change log, in
+    """What :meth:`ProfilePort.apply` appends to the profile change log, in
     order: (kind, profile id, related id). Shared by the adapters so they cannot drift."""
     rows: list[tuple[ProfileChangeKind, ProfileId, ProfileId | None]] = []
     for pid in sorted(changes.created):

@@ -382,12 +382,12 @@ def test_utc_key_is_fixed_width() -> None:
 def test_each_paging_method_counts_its_statements_under_its_own_name(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "graph.db")
     try:
-        store.upsert_records([crm(f"c-{n}", EMAIL) for n in range(5)], SEEN)
-        assert len(list(store.iter_records(batch_size=2))) == 5
-        assert list(store.iter_events(batch_size=2)) == []
+        store.records.upsert([crm(f"c-{n}", EMAIL) for n in range(5)], SEEN)
+        assert len(list(store.records.scan(batch_size=2))) == 5
+        assert list(store.copy.events(batch_size=2)) == []
         counts = store.statements_per_operation()
     finally:
         store.close()
     # Pages of 2, 2 and 1 rows; the event log is read until an empty page.
-    assert counts["iter_records"] == 3
-    assert counts["iter_events"] == 1
+    assert counts["records.scan"] == 3
+    assert counts["copy.events"] == 1

@@ -54,9 +54,9 @@ def test_metrics_show_the_statements_each_store_operation_sent(
     api.ingest("shop", [{"id": "a", "email": "ann@example.com"}, {"id": "b", "phone": "x"}])
     after = scrape(api.client)
     sent = graph.store.statements_per_operation()
-    assert statements(after, "upsert_records") == sent["upsert_records"]
-    assert statements(after, "upsert_records") > statements(before, "upsert_records")
-    assert statements(after, "apply_profile_changes") > statements(before, "apply_profile_changes")
+    assert statements(after, "records.upsert") == sent["records.upsert"]
+    assert statements(after, "records.upsert") > statements(before, "records.upsert")
+    assert statements(after, "profiles.apply") > statements(before, "profiles.apply")
 
 
 def test_requests_are_counted_and_timed_by_route_template_and_status(api: Api) -> None:

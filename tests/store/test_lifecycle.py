@@ -109,8 +109,8 @@ def test_statements_are_counted_per_operation(store: Store) -> None:
     store.records.get([1, 2, 3])
     after = store.statements_per_operation()
     sent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
-    assert sent["upsert_records"] >= 1 and sent["get_records"] >= 1
-    assert not {op for op, n in sent.items() if n} - {"upsert_records", "get_records"}
+    assert sent["records.upsert"] >= 1 and sent["records.get"] >= 1
+    assert not {op for op, n in sent.items() if n} - {"records.upsert", "records.get"}
     # A snapshot: later work does not change what was returned.
     store.records.get([1])
-    assert store.statements_per_operation()["get_records"] == after["get_records"] + 1
+    assert store.statements_per_operation()["records.get"] == after["records.get"] + 1

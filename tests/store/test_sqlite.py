@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from identity.errors import ConfigError, StoreError, StoreUnavailable
 from identity.model import ProfileChanges, SourceRecord
 from identity.store.factory import open_store
 from identity.store.sqlite import SQLiteStore, migrations
+from identity.store.sqlite.statements import available, parse, statement
 
 # The embedded store alone: `-m sqlite` selects these with the SQLite legs of the suite.
 pytestmark = pytest.mark.sqlite
@@ -129,3 +131,30 @@ def test_threads_can_read_while_another_writes(tmp_path: Path) -> None:
     assert errors == []
     assert store.counts().records == 4000
     store.close()
+
+
+def test_every_named_statement_compiles_against_the_latest_schema(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "s.db").close()
+    areas = available()
+    assert {"records", "profiles", "copy"} <= set(areas)
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        for area, names in areas.items():
+            for name in names:
+                sql = statement(area, name).format(table="records")
+                named = {param: None for param in re.findall(r":([a-z_]+)", sql)}
+                params = named or (None,) * sql.count("?")
+                conn.execute(f"EXPLAIN {sql}", params)  # prepared, not run
+
+
+def test_an_unknown_statement_is_refused_naming_the_file_and_what_it_holds() -> None:
+    with pytest.raises(StoreError, match=r"queries/records\.sql has no statement named 'nope'"):
+        statement("records", "nope")
+    with pytest.raises(StoreError, match=r"queries/nowhere\.sql is not installed"):
+        statement("nowhere", "records_by_id")
+
+
+def test_a_statement_file_is_read_by_name_lines_and_comments_are_dropped() -> None:
+    text = "-- the area\n\n-- name: one\n-- why\nSELECT 1\n  FROM t;\n\n-- name: two\nSELECT 2;\n"
+    assert parse("x", text) == {"one": "SELECT 1\n  FROM t", "two": "SELECT 2"}
+    with pytest.raises(StoreError, match="twice"):
+        parse("x", "-- name: one\nSELECT 1;\n-- name: one\nSELECT 2;\n")

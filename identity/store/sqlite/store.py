@@ -1,0 +1,136 @@
+"""The embedded store: one SQLite file (standard library), WAL journal, versioned schema.
+
+The schema lives in ``migrations/NNNN_*.sql`` files applied in order, each in one
+transaction, the version kept in ``PRAGMA user_version``. The store composes one object
+per area (records, profiles, ...) over one shared :class:`Connection`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import AbstractContextManager
+from importlib import resources
+from pathlib import Path
+
+from identity.errors import StoreError, StoreUnavailable
+from identity.model import StoreCounts, StoreHealth
+from identity.store.base import Store
+from identity.store.sqlite.audit import SQLiteAudit
+from identity.store.sqlite.connection import Connection
+from identity.store.sqlite.copy import SQLiteCopy
+from identity.store.sqlite.events import SQLiteEvents
+from identity.store.sqlite.links import SQLiteLinks
+from identity.store.sqlite.matching import SQLiteMatchIndex
+from identity.store.sqlite.profiles import SQLiteProfiles
+from identity.store.sqlite.records import SQLiteRecords
+from identity.store.sqlite.segments import SQLiteSegments
+from identity.store.sqlite.sources import SQLiteMeta, SQLiteSources
+from identity.store.sqlite.statements import statement
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged schema migrations as (version, file name, SQL), in version order."""
+    found = []
+    for entry in resources.files("identity.store.sqlite").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise StoreError(f"schema migrations are not numbered 1..n: {name}")
+    return found
+
+
+class SQLiteStore(Store):
+    """The identity graph in one SQLite file (or ``":memory:"`` for tests)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreUnavailable(
+                    f"cannot create the folder for the store {self.path}: {error.strerror}"
+                ) from error
+        try:
+            raw = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            raw.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the store {self.path}: {error}") from error
+        raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute("PRAGMA foreign_keys = ON")
+        self._db = db = Connection(raw)
+        self._migrate()
+        self.sources = SQLiteSources(db)
+        self.meta = SQLiteMeta(db)
+        self.records = SQLiteRecords(db)
+        self.matching = SQLiteMatchIndex(db)
+        self.links = SQLiteLinks(db)
+        self.profiles = SQLiteProfiles(db)
+        self.events = SQLiteEvents(db)
+        self.segments = SQLiteSegments(db)
+        self.audit = SQLiteAudit(db)
+        self.copy = SQLiteCopy(db)
+
+    def _migrate(self) -> None:
+        known = migrations()
+        raw = self._db.raw
+        with self._db.lock:
+            current = raw.execute("PRAGMA user_version").fetchone()[0]
+            if current > len(known):
+                raise StoreError(
+                    f"the store {self.path} has schema version {current}, newer than this "
+                    f"idgraph knows ({len(known)}): upgrade idgraph"
+                )
+            for version, name, sql in known[current:]:
+                try:
+                    raw.executescript(
+                        f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+                    )
+                except sqlite3.Error as error:
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
+                    raise StoreError(f"schema migration {name} failed: {error}") from error
+
+    @property
+    def schema_version(self) -> int:
+        with self._db.lock:
+            version: int = self._db.raw.execute("PRAGMA user_version").fetchone()[0]
+            return version
+
+    def _write_block(self) -> AbstractContextManager[None]:
+        return self._db.transaction("unit_of_work")
+
+    def _read_block(self) -> AbstractContextManager[None]:
+        return self._db.read_transaction()
+
+    def statements_per_operation(self) -> dict[str, int]:
+        return self._db.statements_per_operation()
+
+    def close(self) -> None:
+        with self._db.lock:
+            self._db.raw.close()
+
+    def health(self) -> StoreHealth:
+        try:
+            with self._db.lock:
+                self._db.raw.execute(statement("store", "health")).fetchone()
+        except sqlite3.Error as error:
+            return StoreHealth(False, self.backend, f"{self.path}: {error}")
+        return StoreHealth(True, self.backend, f"{self.path} (schema v{self.schema_version})")
+
+    def counts(self) -> StoreCounts:
+        with self._db.reading("counts") as conn:
+            records, identifiers, profiles, links = conn.execute(
+                statement("store", "counts")
+            ).fetchone()
+        return StoreCounts(records, identifiers, profiles, links)
