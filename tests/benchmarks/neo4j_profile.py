@@ -38,9 +38,9 @@ from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.readers import read_file
 from identity.rules import load_rules
-from identity.store import neo4j as adapter
-from identity.store.cypher import statement
 from identity.store.neo4j import Neo4jStore
+from identity.store.neo4j import connection as adapter
+from identity.store.neo4j.cypher import statement
 from tests.benchmarks.common import load_average, machine
 from tests.benchmarks.stores import SEGMENT, SEGMENT_DEFINITION
 from tests.store.neo4j_server import LocalNeo4j
@@ -75,7 +75,7 @@ class Recorder:
 
         def run(self: Any, name: str, /, **params: Any) -> list[Any]:
             text = statement(name)
-            self._store._count(self._operation)
+            self._db.count(self._operation)
             query = cast(LiteralString, ("PROFILE " if recorder.profile else "") + text)
             started = time.perf_counter()
             result = self._tx.run(query, params)
@@ -92,7 +92,7 @@ class Recorder:
                     tally.db_hits += _db_hits(summary.profile)
             return rows
 
-        adapter._Statements.run = run  # type: ignore[method-assign]
+        adapter.Statements.run = run  # type: ignore[method-assign]
 
     def step(self, name: str) -> _Timed:
         return _Timed(self, name)

@@ -1,6 +1,6 @@
 """Loads the Neo4j store's Cypher statements from the ``cypher`` folder, by name.
 
-Every statement the adapter sends is one ``cypher/NAME.cypher`` file (checked by Neo4j's
+Every statement the Neo4j store sends is one ``cypher/NAME.cypher`` file (checked by Neo4j's
 own parser in the tests); ``schema.cypher`` holds several statements ended by ``;``.
 The folder is installed as the data package ``cypher``, so an editable install reads the
 repository's files and a wheel (the Docker image) carries its own copy.

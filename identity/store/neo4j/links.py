@@ -1,0 +1,113 @@
+"""Record-to-record links: ``(:Record)-[:LINK]->(:Record)``, one per (a, b, type, matcher)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from identity.model import Link, LinkType, RecordId
+from identity.store.changes import dumps, unique
+from identity.store.neo4j.connection import Area, Statements
+from identity.store.ports import LinkPort
+
+
+def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
+    # One row per (a, b, type, matcher), the last given winning, as the embedded store's
+    # upsert leaves it: put_links finds existing links before any row of its batch adds one.
+    rows = {
+        (link.a, link.b, link.type.value, link.matcher): {
+            "a": link.a,
+            "b": link.b,
+            "type": link.type.value,
+            "matcher": link.matcher,
+            "weight": float(link.weight),
+            "evidence": dumps(link.evidence),
+        }
+        for link in links
+    }
+    return list(rows.values())
+
+
+class Neo4jLinks(Area, LinkPort):
+    """Links of every type between records."""
+
+    def of(
+        self,
+        record_ids: Collection[RecordId],
+        types: Collection[LinkType] | None = None,
+        evidence: bool = True,
+    ) -> list[Link]:
+        ids = unique(record_ids)
+        wanted = None if types is None else sorted({LinkType(t).value for t in types})
+        rows = self._db.read(
+            "links.of",
+            lambda s: s.batched("links_of", "ids", ids, types=wanted, evidence=evidence),
+        )
+        links = {
+            (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): Link(
+                int(row["a"]),
+                int(row["b"]),
+                LinkType(row["type"]),
+                row["matcher"],
+                float(row["weight"]),
+                json.loads(row["evidence"]),
+            )
+            for row in rows
+        }
+        # Batches of ids can find the same link twice; order as one statement would.
+        return [links[k] for k in sorted(links)]
+
+    def of_type(
+        self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
+    ) -> list[Link]:
+        # Record ids start at 1, so (0, 0) is before every link.
+        after_a, after_b = after or (0, 0)
+        rows = self._db.read(
+            "links.of_type",
+            lambda s: s.run(
+                "links_of_type",
+                type=LinkType(type).value,
+                after_a=after_a,
+                after_b=after_b,
+                limit=limit,
+            ),
+        )
+        return [
+            Link(
+                int(row["a"]),
+                int(row["b"]),
+                LinkType(row["type"]),
+                row["matcher"],
+                float(row["weight"]),
+                json.loads(row["evidence"]),
+            )
+            for row in rows
+        ]
+
+    def put(self, links: Sequence[Link]) -> None:
+        rows = _link_rows(links)
+        self._db.write("links.put", lambda s: s.batched("put_links", "rows", rows))
+
+    def replace(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[Link]
+    ) -> None:
+        ids = unique(record_ids)
+        rows = _link_rows(links)
+
+        def work(s: Statements) -> None:
+            s.batched("delete_matcher_links", "ids", ids, matcher=matcher)
+            s.batched("put_links", "rows", rows)
+
+        self._db.write("links.replace", work)
+
+    def delete(
+        self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
+    ) -> int:
+        rows = [
+            {"a": min(a, b), "b": max(a, b), "type": LinkType(t).value}
+            for a, b in pairs
+            for t in types
+        ]
+        found = self._db.write("links.delete", lambda s: s.batched("delete_links", "rows", rows))
+        return sum(int(row["deleted"]) for row in found)
