@@ -33,6 +33,7 @@ def _audit_entry(row: Row) -> StoredAuditEntry:
 
 
 def audit_row(entry_id: int, at: datetime, entry: AuditEntry) -> dict[str, Any]:
+    """An entry as a row of ``log_audit_entries`` (appended here, imported by :mod:`.copy`)."""
     return {
         "id": entry_id,
         "at": at.isoformat(),

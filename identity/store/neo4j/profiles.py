@@ -23,7 +23,8 @@ from identity.store.neo4j.cypher import statement
 from identity.store.ports import ProfilePort
 
 
-def profile_change_from_row(row: Row) -> ProfileChangeRecord:
+def _profile_change(row: Row) -> ProfileChangeRecord:
+    """A logged profile change as ``profile_change_log`` returns it."""
     return ProfileChangeRecord(
         int(row["seq"]),
         ProfileChangeKind(row["kind"]),
@@ -161,7 +162,7 @@ class Neo4jProfiles(Area, ProfilePort):
             "profiles.changes",
             lambda s: s.run("profile_change_log", after=after, limit=limit),
         )
-        return [profile_change_from_row(row) for row in rows]
+        return [_profile_change(row) for row in rows]
 
     def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         pages = self._db.pages(

@@ -34,7 +34,8 @@ from identity.store.neo4j.cypher import statement
 from identity.store.ports import RecordPort
 
 
-def record_from_row(row: Row) -> StoredRecord:
+def _record(row: Row) -> StoredRecord:
+    """A record as the ``records_by_id`` and ``records_page`` statements return it."""
     return StoredRecord(
         record_id=int(row["id"]),
         record=SourceRecord(
@@ -112,7 +113,7 @@ class Neo4jRecords(Area, RecordPort):
     def get(self, record_ids: Collection[RecordId]) -> dict[RecordId, StoredRecord]:
         ids = unique(record_ids)
         rows = self._db.read("records.get", lambda s: s.batched("records_by_id", "ids", ids))
-        return {int(row["id"]): record_from_row(row) for row in rows}
+        return {int(row["id"]): _record(row) for row in rows}
 
     def ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
         wanted = [{"source": s, "key": k} for s, k in unique(RecordRef(*r) for r in refs)]
@@ -128,7 +129,7 @@ class Neo4jRecords(Area, RecordPort):
         for rows in self._db.pages(
             "records.scan", statement("records_page"), 0, last("id", int), batch_size
         ):
-            yield from (record_from_row(row) for row in rows)
+            yield from (_record(row) for row in rows)
 
     def scan_profiles(
         self, batch_size: int = 10_000

@@ -23,6 +23,7 @@ from identity.store.ports import SegmentPort
 
 
 def segment_change_from_row(row: Row) -> SegmentChange:
+    """A logged membership change (read here, and by :mod:`.copy` for whole-store copies)."""
     return SegmentChange(
         int(row["seq"]),
         row["segment"],
