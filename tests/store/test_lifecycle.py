@@ -8,9 +8,26 @@ from __future__ import annotations
 import pytest
 
 from identity.errors import StoreError
-from identity.model import IdentifierKey
+from identity.model import (
+    AuditEntry,
+    IdentifierKey,
+    Link,
+    LinkType,
+    MatchRow,
+    ProfileChanges,
+)
 from identity.store.base import Store
-from tests.store.builders import EMAIL, ident, insert, make_profiles, rec
+from tests.store.builders import (
+    BUYERS,
+    EMAIL,
+    T0,
+    enter,
+    event,
+    ident,
+    insert,
+    make_profiles,
+    rec,
+)
 
 
 class Boom(Exception):
@@ -34,6 +51,28 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
         raise Boom
     assert [r.key for r, _ in store.records.scan_profiles()] == ["kept"]
     assert store.sources.get("crm") is None and store.meta.get("k") is None
+
+
+def test_one_unit_of_work_spans_every_port_and_rolls_back_as_one(store: Store) -> None:
+    """Records, profiles, links, the match index, events, segments and the audit log
+    written through ``uow`` commit together or not at all (here: not at all)."""
+    with pytest.raises(Boom), store.unit_of_work() as uow:
+        a, b = (w.record_id for w in uow.records.upsert([rec("a", ident(EMAIL)), rec("b")], T0))
+        uow.profiles.apply(ProfileChanges(created=["p1"], assignments={a: "p1", b: "p1"}), T0)
+        uow.links.put([Link(a, b, LinkType.MUST_LINK, "steward", 1.0)])
+        uow.matching.put_rows([MatchRow(a, {"first_name": "ann"}, ("k1",))])
+        uow.events.put([event("e1", EMAIL)], T0)
+        uow.segments.put("buyers", BUYERS, T0)
+        uow.segments.apply_changes(enter("buyers", "p1"), T0)
+        uow.audit.append([AuditEntry("ann", "merge", target="p1", reason="test")], T0)
+        assert uow.profiles.records_of(["p1"]) == {"p1": [a, b]}
+        raise Boom
+    counts = store.counts()
+    assert (counts.records, counts.profiles, counts.links) == (0, 0, 0)
+    assert store.matching.key_counts(["k1"]) == {"k1": 0}
+    assert store.events.count() == 0
+    assert store.segments.get() == [] and store.audit.entries() == []
+    assert store.profiles.changes() == []
 
 
 def test_a_failure_in_a_nested_block_rolls_back_the_outer_one(store: Store) -> None:
