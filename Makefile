@@ -145,6 +145,7 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.scale --records 1000000
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks
+	$(BIN)/python -m tests.benchmarks.graphql_cpu --requests 1000 --runs 5 --write
 	$(BIN)/python -m tests.benchmarks.stores --people 30000
 
 clean: neo4j-stop

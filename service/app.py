@@ -130,7 +130,12 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     app.include_router(events.router)
     app.include_router(segments.router)
     app.include_router(
-        create_graphql_router(settings.graphql_limits(), graphql_metrics, prefix="/graphql"),
+        create_graphql_router(
+            settings.graphql_limits(),
+            graphql_metrics,
+            prefix="/graphql",
+            document_cache_size=settings.graphql_document_cache_size,
+        ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,
     )

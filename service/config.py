@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     """Highest cost of one GraphQL request (docs/api.md, "Limits")."""
     graphql_cost_per_minute: int = Field(default=300_000, ge=0)
     """Cost units one token may spend per minute, per API process (0: no budget)."""
+    graphql_document_cache_size: int = Field(default=256, ge=0)
+    """Query texts whose parsed document, validation result and cost each API process keeps,
+    least recently used out first (0: parse, validate and cost every request anew)."""
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
     then run ``idgraph segments refresh`` on a schedule instead)."""

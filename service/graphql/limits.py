@@ -6,6 +6,10 @@ field. The analysis here walks each fragment once (memoised), so counting is lin
 the document however many times its fragments expand, and refuses before graphql-core's
 validation (which is where a fragment chain used to freeze the server).
 
+Both counts depend only on the query text, the operation and the variables a ``first`` or
+flag reads, so :class:`DocumentCosts` keeps them per text: a repeated query is analysed
+once, while the caps and the budget still apply to every request.
+
 A request's cost: every object field costs 1, a scalar costs nothing, a field listed in
 :data:`FIELD_COSTS` costs what it says, and a field taking ``first`` multiplies what it
 selects by ``first`` (the argument, or its default in the schema). A token's requests
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +115,8 @@ class _Analysis:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self.memo: dict[str, DocumentCost] = {}
+        self.read: set[str] = set()
+        """Names of the variables the cost depends on (a ``first`` or a flag)."""
         # Costed dependencies first, without recursion: a chain of a thousand fragments
         # is deeper than Python's stack. Cyclic and unknown spreads count nothing here;
         # validation names them.
@@ -165,6 +172,7 @@ class _Analysis:
 
     def _literal(self, value: ValueNode) -> Any:
         if isinstance(value, VariableNode):
+            self.read.add(value.name.value)
             return self.variables.get(value.name.value)
         if isinstance(value, IntValueNode):
             return int(value.value)
@@ -217,7 +225,18 @@ def document_cost(
 ) -> DocumentCost:
     """The cost of the operation that will run (the named one, else every operation: an
     unnamed document with several is refused by validation anyway)."""
-    analysis = _Analysis(schema, document, variables or {}, costs)
+    return _analyse(schema, document, variables or {}, operation_name, costs)[0]
+
+
+def _analyse(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any],
+    operation_name: str | None,
+    costs: Mapping[str, int],
+) -> tuple[DocumentCost, frozenset[str]]:
+    """The cost, and the names of the variables it was computed from."""
+    analysis = _Analysis(schema, document, variables, costs)
     total = DocumentCost()
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -226,7 +245,75 @@ def document_cost(
             continue
         root = schema.get_root_type(definition.operation)
         total += analysis.selection_set(definition.selection_set, root)
-    return total
+    return total, frozenset(analysis.read)
+
+
+def _value_key(value: Any) -> tuple[str, Any]:
+    # Only an int (``first``) or a boolean (a flag) changes a cost; the type is part of
+    # the key because True == 1 in Python but not in GraphQL.
+    return (type(value).__name__, value if isinstance(value, int) else None)
+
+
+@dataclass(slots=True)
+class _Costed:
+    variables: tuple[str, ...]
+    by_values: dict[tuple[tuple[str, Any], ...], DocumentCost]
+
+
+class DocumentCosts:
+    """The costs of the query texts seen last, at most ``maxsize`` texts (least recently
+    used out first), each for at most a few sets of the variables its cost reads.
+
+    A cost is computed against a schema's types, so the schema is part of the key.
+    """
+
+    values_per_text = 8
+
+    def __init__(self, maxsize: int, costs: Mapping[str, int] = FIELD_COSTS) -> None:
+        self.maxsize = maxsize
+        self.costs = costs
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[GraphQLSchema, str, str | None], _Costed] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> DocumentCost:
+        """The cost of ``document`` (parsed from ``query``) with these variables."""
+        variables = variables or {}
+        key = (schema, query, operation_name)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                values = tuple(_value_key(variables.get(n)) for n in entry.variables)
+                found = entry.by_values.get(values)
+                if found is not None:
+                    self.hits += 1
+                    return found
+            self.misses += 1
+        found, read = _analyse(schema, document, variables, operation_name, self.costs)
+        if self.maxsize <= 0:
+            return found
+        names = tuple(sorted(read))
+        values = tuple(_value_key(variables.get(n)) for n in names)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.variables != names:
+                entry = self._entries[key] = _Costed(names, {})
+            if len(entry.by_values) >= self.values_per_text:
+                entry.by_values.pop(next(iter(entry.by_values)))
+            entry.by_values[values] = found
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return found
 
 
 class CostBudget:
@@ -266,9 +353,12 @@ class QueryLimits(SchemaExtension):
     message names the setting that raises it.
     """
 
-    def __init__(self, limits: GraphQLLimits, budget: CostBudget) -> None:
+    def __init__(
+        self, limits: GraphQLLimits, budget: CostBudget, costs: DocumentCosts | None = None
+    ) -> None:
         self.limits = limits
         self.budget = budget
+        self.costs = costs
 
     def on_operation(self) -> Iterator[None]:
         query = self.execution_context.query or ""
@@ -288,12 +378,18 @@ class QueryLimits(SchemaExtension):
         if document is None:
             return
         context = self.execution_context
-        found = document_cost(
-            context.schema._schema,
-            document,
-            context.variables,
-            context.operation_name,
-        )
+        if self.costs is not None and context.query is not None:
+            found = self.costs.cost(
+                context.schema._schema,
+                context.query,
+                document,
+                context.variables,
+                context.operation_name,
+            )
+        else:
+            found = document_cost(
+                context.schema._schema, document, context.variables, context.operation_name
+            )
         limits = self.limits
         if found.spreads > limits.max_fragment_spreads:
             raise _refuse(

@@ -11,7 +11,8 @@ from functools import partial
 import strawberry
 from fastapi import Depends, Request
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 
@@ -22,7 +23,7 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
-from service.graphql.limits import CostBudget, GraphQLLimits, QueryLimits
+from service.graphql.limits import CostBudget, DocumentCosts, GraphQLLimits, QueryLimits
 from service.graphql.observability import OperationMetrics
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
@@ -137,20 +138,38 @@ def create_graphql_router(
     limits: GraphQLLimits | None = None,
     metrics: GraphQLMetrics | None = None,
     prefix: str = "",
+    document_cache_size: int = 256,
 ) -> GraphQLRouter[Context, None]:
     """The GraphQL route (at ``prefix``, so that the route's own path carries it for the
-    request metrics), with the limits and, when given, metrics per operation."""
+    request metrics), with the limits and, when given, metrics per operation.
+
+    ``document_cache_size`` query texts keep their parsed document, validation errors and
+    cost (0: none kept); see docs/api.md, "Limits".
+    """
     limits = limits or GraphQLLimits()
     budget = CostBudget(limits.cost_per_minute)
     measured = [partial(OperationMetrics, metrics=metrics)] if metrics is not None else []
+    cached = document_cache_size > 0
+    # Parse and validation depend only on the text (and, for validation, the schema and
+    # its rules, which are the cache's key with the document), so they are done once per
+    # text. Fields check their scopes at execution, which is never cached.
+    parse_cache = [partial(ParserCache, maxsize=document_cache_size)] if cached else []
+    validation_cache = [partial(ValidationCache, maxsize=document_cache_size)] if cached else []
+    costs = DocumentCosts(document_cache_size) if cached else None
+    # One rule class for the schema's life: QueryDepthLimiter makes a class per request,
+    # which would make every request's validation key new.
+    depth_rule = create_validator(limits.max_depth, should_ignore=None)
     schema = Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
             *measured,
-            # First: it refuses a document before the depth limiter or validation expand it.
-            partial(QueryLimits, limits=limits, budget=budget),
-            partial(QueryDepthLimiter, max_depth=limits.max_depth),
+            # Before parsing: it sets the parser's token cap, part of the parse cache's key.
+            # After: it refuses a document before the depth limiter or validation expand it.
+            partial(QueryLimits, limits=limits, budget=budget, costs=costs),
+            *parse_cache,
+            partial(AddValidationRules, validation_rules=[depth_rule]),
+            *validation_cache,
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
