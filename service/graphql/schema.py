@@ -23,6 +23,7 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
+from service.graphql.ide import LocalGraphiQLRouter
 from service.graphql.limits import CostBudget, DocumentCosts, GraphQLLimits, QueryLimits
 from service.graphql.observability import OperationMetrics
 from service.graphql.search import SearchQueries
@@ -173,4 +174,4 @@ def create_graphql_router(
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
-    return GraphQLRouter(schema, graphql_ide="graphiql", context_getter=get_context, prefix=prefix)
+    return LocalGraphiQLRouter(schema, context_getter=get_context, prefix=prefix)
