@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,3 +92,27 @@ def test_register_post_and_query_over_http(server: httpx.Client) -> None:
         }
     }
     assert server.post("/graphql", json={"query": query}).status_code == 401
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_graphiql_renders_its_editor_with_every_other_host_unreachable(
+    server: httpx.Client, tmp_path: Path
+) -> None:
+    assert CHROMIUM is not None
+    # Every host name but the server's resolves to nothing: a script from a CDN fails.
+    command = [
+        *(CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu"),
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        f"{server.base_url}/graphql",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    page = done.stdout
+    assert "Loading..." not in page, page[:2000]
+    assert 'class="graphiql-editor' in page, page[:2000]
+    assert "CodeMirror" in page and "graphiql-execute-button" in page
