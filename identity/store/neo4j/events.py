@@ -85,8 +85,13 @@ class Neo4jEvents(Area, EventPort):
         found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
         ids = list(found)
         params = _query_params(query)
-        name = "journeys_newest_first" if query.newest_first else "journeys_oldest_first"
-        rows = self._db.read("events.journeys", lambda s: s.batched(name, "ids", ids, **params))
+
+        def pages(s: Statements) -> list[Row]:
+            if query.newest_first:
+                return s.batched("journeys_newest_first", "ids", ids, **params)
+            return s.batched("journeys_oldest_first", "ids", ids, **params)
+
+        rows = self._db.read("events.journeys", pages)
         # A profile's page comes from one batch, already in the journey's order.
         for row in rows:
             found[row["profile_id"]].append(event_from_document(row["event_id"], row["body"]))
