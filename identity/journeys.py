@@ -68,27 +68,60 @@ class JourneyService:
     ) -> JourneyPage:
         """Up to ``first`` events after the cursor ``after``. Raises InvalidArgument for a page
         size outside 1..MAX_PAGE or a time without a zone, InvalidCursor for a bad cursor."""
-        if not 1 <= first <= MAX_PAGE:
-            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}, got {first}")
-        for name, value in (("from", since), ("to", until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidArgument(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z")
-        query = EventQuery(
-            types=tuple(types) if types is not None else None,
-            channels=tuple(channels) if channels is not None else None,
-            since=since,
-            until=until,
-            newest_first=newest_first,
-            after=parse_event_cursor(after) if after else None,
-            limit=first + 1,
-        )
-        found = self.store.events.journey(profile_id, query)
-        events = found[:first]
-        return JourneyPage(
-            events=events,
-            end_cursor=event_cursor(events[-1]) if events else None,
-            has_next_page=len(found) > first,
-        )
+        query = journey_query(first, after, types, channels, since, until, newest_first)
+        return _page(self.store.events.journey(profile_id, query), first)
+
+    def pages(
+        self,
+        profile_ids: Sequence[ProfileId],
+        first: int = 50,
+        after: str | None = None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = True,
+    ) -> dict[ProfileId, JourneyPage]:
+        """Batched :meth:`page`: the same page (arguments, cursor included) of each
+        profile's journey, in one read of the store. Raises as :meth:`page`."""
+        query = journey_query(first, after, types, channels, since, until, newest_first)
+        found = self.store.events.journeys(profile_ids, query)
+        return {pid: _page(found.get(pid, []), first) for pid in profile_ids}
+
+
+def journey_query(
+    first: int,
+    after: str | None,
+    types: Sequence[str] | None,
+    channels: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    newest_first: bool,
+) -> EventQuery:
+    """The store's query for one page of ``first`` events; validates the arguments."""
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}, got {first}")
+    for name, value in (("from", since), ("to", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidArgument(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z")
+    return EventQuery(
+        types=tuple(types) if types is not None else None,
+        channels=tuple(channels) if channels is not None else None,
+        since=since,
+        until=until,
+        newest_first=newest_first,
+        after=parse_event_cursor(after) if after else None,
+        limit=first + 1,  # one more than the page: whether another page follows
+    )
+
+
+def _page(found: list[Event], first: int) -> JourneyPage:
+    events = found[:first]
+    return JourneyPage(
+        events=events,
+        end_cursor=event_cursor(events[-1]) if events else None,
+        has_next_page=len(found) > first,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,6 +286,14 @@ class EventPort(ABC):
         """
 
     @abstractmethod
+    def journeys(
+        self, profile_ids: Collection[ProfileId], query: EventQuery
+    ) -> dict[ProfileId, list[Event]]:
+        """Batched :meth:`journey`: each live profile's page as ``query`` says (the same
+        filters, cursor and ``limit`` for each), in one round trip; profiles without any
+        event, or not live, map to []."""
+
+    @abstractmethod
     def of_profiles(
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
     ) -> dict[ProfileId, list[Event]]:

@@ -4,6 +4,8 @@ DataLoaders), the call into the domain's blocking code, and the scope check."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import strawberry
@@ -17,6 +19,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from identity import model
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
+from identity.journeys import JourneyPage
 from identity.segments import Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
@@ -34,6 +37,19 @@ async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         raise graphql_error(error) from error
 
 
+@dataclass(frozen=True, slots=True)
+class JourneyArgs:
+    """The arguments of a ``journey`` field: profiles asked with equal ones share a batch."""
+
+    first: int = 50
+    after: str | None = None
+    types: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    newest_first: bool = True
+
+
 class Context(BaseContext):
     """Per request: the graph, the caller, how personal values show to them (``masker``,
     see :mod:`service.masking`) and the loaders."""
@@ -47,6 +63,9 @@ class Context(BaseContext):
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)
+        self.journeys = DataLoader[tuple[str, JourneyArgs], JourneyPage](
+            load_fn=self._load_journeys
+        )
 
     async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
         return await call(self.graph.profiles.get_many, ids)
@@ -58,6 +77,35 @@ class Context(BaseContext):
     async def _load_memberships(self, ids: list[str]) -> list[list[str]]:
         found = await call(self.graph.segments.memberships, ids)
         return [found.get(pid, []) for pid in ids]
+
+    async def _load_journeys(
+        self, keys: list[tuple[str, JourneyArgs]]
+    ) -> list[JourneyPage | BaseException]:
+        # One batched read per distinct set of arguments: a page of profiles each asking
+        # journey(first: 5) is one read, whatever its size. Bad arguments fail their own
+        # fields, not the other journeys of the batch.
+        by_args: dict[JourneyArgs, list[str]] = {}
+        for pid, args in keys:
+            by_args.setdefault(args, []).append(pid)
+        found: dict[tuple[str, JourneyArgs], JourneyPage | BaseException] = {}
+        for args, ids in by_args.items():
+            try:
+                pages = await call(
+                    self.graph.journeys.pages,
+                    ids,
+                    first=args.first,
+                    after=args.after,
+                    types=args.types,
+                    channels=args.channels,
+                    since=args.since,
+                    until=args.until,
+                    newest_first=args.newest_first,
+                )
+            except GraphQLError as error:
+                found.update(((pid, args), error) for pid in ids)
+            else:
+                found.update(((pid, args), page) for pid, page in pages.items())
+        return [found[key] for key in keys]
 
 
 Info = strawberry.Info[Context, None]

@@ -13,7 +13,7 @@ from identity import model
 from identity.consent import ConsentStatement
 from identity.journeys import Traits as DomainTraits
 from identity.journeys import event_cursor
-from service.graphql.context import Info, call
+from service.graphql.context import Info, JourneyArgs
 from service.graphql.pagination import Connection
 from service.masking import Masker
 
@@ -136,17 +136,16 @@ async def resolve_journey(
     to: datetime | None = None,
     order: JourneyOrder = JourneyOrder.NEWEST_FIRST,
 ) -> EventConnection:
-    page = await call(
-        info.context.graph.journeys.page,
-        str(root.id),
+    args = JourneyArgs(
         first=first,
         after=after,
-        types=types,
-        channels=channels,
+        types=tuple(types) if types is not None else None,
+        channels=tuple(channels) if channels is not None else None,
         since=from_,
         until=to,
         newest_first=order == JourneyOrder.NEWEST_FIRST,
     )
+    page = await info.context.journeys.load((str(root.id), args))
     masker = info.context.masker
     return EventConnection.of(
         ((event_cursor(e), Event.from_domain(e, masker)) for e in page.events),

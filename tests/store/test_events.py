@@ -111,6 +111,38 @@ def test_journey_pages_by_keyset_and_filters(store: Store) -> None:
     assert {e.timestamp for e in window} == {T0 + timedelta(minutes=m) for m in (1, 2)}
 
 
+def test_batched_journeys_give_each_profile_the_page_it_gets_alone(store: Store) -> None:
+    a, b, c = insert(store, rec("a", ident(EMAIL)), rec("b", ident(PHONE)), rec("c", ident(COOKIE)))
+    make_profiles(store, p1=[a], p2=[b], p3=[c])
+    store.records.put_flags([IdentifierFlag(COOKIE, IdentifierFlagReason.OVER_CAP, 2)])
+    kinds = [("view", "web"), ("buy", "web"), ("view", "app"), ("open", "email")]
+    store.events.put(
+        [
+            event(f"{key.kind}{i}", key, at=T0 + timedelta(minutes=i // 2), type=t, channel=ch)
+            for key in (EMAIL, PHONE, COOKIE)
+            for i, (t, ch) in enumerate(kinds * 3)
+        ]
+        # One event on both profiles' identifiers: in both pages, once each.
+        + [event("both", EMAIL, PHONE, at=T0 + timedelta(minutes=3))],
+        T0,
+    )
+    (last,) = store.events.journey("p1", EventQuery(limit=3))[-1:]
+    queries = [
+        EventQuery(),
+        EventQuery(limit=3),
+        EventQuery(limit=4, newest_first=False),
+        EventQuery(limit=5, after=(last.timestamp, last.event_id)),
+        EventQuery(types=("view",), channels=("web", "app"), limit=2, newest_first=False),
+        EventQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3)),
+    ]
+    for query in queries:
+        found = store.events.journeys(["p1", "p2", "p3", "nobody"], query)
+        alone = {p: store.events.journey(p, query) for p in ("p1", "p2", "p3", "nobody")}
+        assert found == alone, query
+    assert ids(store.events.journeys(["p2"], EventQuery(limit=2))["p2"]) == ["phone11", "phone10"]
+    assert store.events.journeys([], EventQuery()) == {}
+
+
 def test_an_event_carrying_two_identifiers_of_one_profile_appears_once(store: Store) -> None:
     (a,) = insert(store, rec("a", ident(EMAIL), ident(PHONE)))
     make_profiles(store, p1=[a])

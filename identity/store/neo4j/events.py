@@ -69,17 +69,7 @@ class Neo4jEvents(Area, EventPort):
         return writes
 
     def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
-        after_ts, after_id = (utc(query.after[0]), query.after[1]) if query.after else (None, None)
-        params = {
-            "profile": profile_id,
-            "types": list(query.types) if query.types is not None else None,
-            "channels": list(query.channels) if query.channels is not None else None,
-            "since": utc(query.since) if query.since else None,
-            "until": utc(query.until) if query.until else None,
-            "after_ts": after_ts,
-            "after_id": after_id,
-            "limit": query.limit,
-        }
+        params = {"profile": profile_id, **_query_params(query)}
 
         def page(s: Statements) -> list[Row]:
             if query.newest_first:
@@ -88,6 +78,24 @@ class Neo4jEvents(Area, EventPort):
 
         rows = self._db.read("events.journey", page)
         return [event_from_document(row["event_id"], row["body"]) for row in rows]
+
+    def journeys(
+        self, profile_ids: Collection[ProfileId], query: EventQuery
+    ) -> dict[ProfileId, list[Event]]:
+        found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
+        ids = list(found)
+        params = _query_params(query)
+
+        def pages(s: Statements) -> list[Row]:
+            if query.newest_first:
+                return s.batched("journeys_newest_first", "ids", ids, **params)
+            return s.batched("journeys_oldest_first", "ids", ids, **params)
+
+        rows = self._db.read("events.journeys", pages)
+        # A profile's page comes from one batch, already in the journey's order.
+        for row in rows:
+            found[row["profile_id"]].append(event_from_document(row["event_id"], row["body"]))
+        return found
 
     def of_profiles(
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
@@ -117,3 +125,17 @@ class Neo4jEvents(Area, EventPort):
     def count(self) -> int:
         rows = self._db.read("events.count", lambda s: s.run("event_count"))
         return int(rows[0]["events"])
+
+
+def _query_params(query: EventQuery) -> dict[str, object]:
+    """The journey statements' filter, keyset and limit parameters."""
+    after_ts, after_id = (utc(query.after[0]), query.after[1]) if query.after else (None, None)
+    return {
+        "types": list(query.types) if query.types is not None else None,
+        "channels": list(query.channels) if query.channels is not None else None,
+        "since": utc(query.since) if query.since else None,
+        "until": utc(query.until) if query.until else None,
+        "after_ts": after_ts,
+        "after_id": after_id,
+        "limit": query.limit,
+    }

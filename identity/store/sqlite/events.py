@@ -61,22 +61,23 @@ class SQLiteEvents(EventPort):
         return writes
 
     def journey(self, profile_id: ProfileId, query: EventQuery) -> list[Event]:
-        after_ts, after_id = (
-            (utc_key(query.after[0]), query.after[1]) if query.after else (None, None)
-        )
-        params = {
-            "profile": profile_id,
-            "types": dumps(list(query.types)) if query.types is not None else None,
-            "channels": dumps(list(query.channels)) if query.channels is not None else None,
-            "since": utc_key(query.since) if query.since else None,
-            "until": utc_key(query.until) if query.until else None,
-            "after_ts": after_ts,
-            "after_id": after_id,
-            "limit": query.limit,
-        }
+        params = {"profile": profile_id, **_query_params(query)}
         sql = _sql("journey_newest_first" if query.newest_first else "journey_oldest_first")
         with self._db.reading("events.journey") as conn:
             return [event_from_document(eid, body) for eid, body in conn.execute(sql, params)]
+
+    def journeys(
+        self, profile_ids: Collection[ProfileId], query: EventQuery
+    ) -> dict[ProfileId, list[Event]]:
+        found: dict[ProfileId, list[Event]] = {pid: [] for pid in profile_ids}
+        if not found:
+            return found
+        params = {"ids": dumps(list(found)), **_query_params(query)}
+        sql = _sql("journeys_newest_first" if query.newest_first else "journeys_oldest_first")
+        with self._db.reading("events.journeys") as conn:
+            for pid, eid, body in conn.execute(sql, params):
+                found[pid].append(event_from_document(eid, body))
+        return found
 
     def of_profiles(
         self, profile_ids: Collection[ProfileId], since: datetime | None = None
@@ -99,3 +100,17 @@ class SQLiteEvents(EventPort):
         with self._db.reading("events.count") as conn:
             count: int = conn.execute(_sql("event_count")).fetchone()[0]
         return count
+
+
+def _query_params(query: EventQuery) -> dict[str, object]:
+    """The journey statements' filter, keyset and limit parameters."""
+    after_ts, after_id = (utc_key(query.after[0]), query.after[1]) if query.after else (None, None)
+    return {
+        "types": dumps(list(query.types)) if query.types is not None else None,
+        "channels": dumps(list(query.channels)) if query.channels is not None else None,
+        "since": utc_key(query.since) if query.since else None,
+        "until": utc_key(query.until) if query.until else None,
+        "after_ts": after_ts,
+        "after_id": after_id,
+        "limit": query.limit,
+    }

@@ -51,6 +51,40 @@ SELECT e.event_id, e.body
   ORDER BY e.ts ASC, e.event_id ASC
   LIMIT :limit;
 
+-- Batched journeys: each profile's page of the journey above, numbered per profile so that
+-- the limit holds for each of them.
+-- name: journeys_newest_first
+WITH held AS (SELECT DISTINCT r.profile_id, ri.kind, ri.value FROM records r JOIN record_identifiers ri ON ri.record_id = r.id WHERE r.profile_id IN (SELECT value FROM json_each(:ids)) AND NOT EXISTS (SELECT 1 FROM identifier_flags f WHERE f.kind = ri.kind AND f.value = ri.value)),
+  found AS (SELECT DISTINCT held.profile_id, ei.event_id FROM held JOIN event_identifiers ei ON ei.kind = held.kind AND ei.value = held.value),
+  paged AS (SELECT found.profile_id, e.ts, e.event_id, e.body, row_number() OVER (PARTITION BY found.profile_id ORDER BY e.ts DESC, e.event_id DESC) AS n
+    FROM found
+    JOIN events e ON e.event_id = found.event_id
+    WHERE (:types IS NULL OR e.type IN (SELECT value FROM json_each(:types)))
+    AND (:channels IS NULL OR e.channel IN (SELECT value FROM json_each(:channels)))
+    AND (:since IS NULL OR e.ts >= :since)
+    AND (:until IS NULL OR e.ts < :until)
+    AND (:after_ts IS NULL OR (e.ts, e.event_id) < (:after_ts, :after_id)))
+SELECT profile_id, event_id, body
+  FROM paged
+  WHERE n <= :limit
+  ORDER BY profile_id, n;
+
+-- name: journeys_oldest_first
+WITH held AS (SELECT DISTINCT r.profile_id, ri.kind, ri.value FROM records r JOIN record_identifiers ri ON ri.record_id = r.id WHERE r.profile_id IN (SELECT value FROM json_each(:ids)) AND NOT EXISTS (SELECT 1 FROM identifier_flags f WHERE f.kind = ri.kind AND f.value = ri.value)),
+  found AS (SELECT DISTINCT held.profile_id, ei.event_id FROM held JOIN event_identifiers ei ON ei.kind = held.kind AND ei.value = held.value),
+  paged AS (SELECT found.profile_id, e.ts, e.event_id, e.body, row_number() OVER (PARTITION BY found.profile_id ORDER BY e.ts ASC, e.event_id ASC) AS n
+    FROM found
+    JOIN events e ON e.event_id = found.event_id
+    WHERE (:types IS NULL OR e.type IN (SELECT value FROM json_each(:types)))
+    AND (:channels IS NULL OR e.channel IN (SELECT value FROM json_each(:channels)))
+    AND (:since IS NULL OR e.ts >= :since)
+    AND (:until IS NULL OR e.ts < :until)
+    AND (:after_ts IS NULL OR (e.ts, e.event_id) > (:after_ts, :after_id)))
+SELECT profile_id, event_id, body
+  FROM paged
+  WHERE n <= :limit
+  ORDER BY profile_id, n;
+
 -- Distinct identifiers per profile first, then distinct events: an e-mail held by four of
 -- a profile's records would otherwise read (and de-duplicate) each of its events four times.
 -- name: events_of_profiles
