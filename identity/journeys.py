@@ -85,7 +85,13 @@ class JourneyService:
         """Batched :meth:`page`: the same page (arguments, cursor included) of each
         profile's journey, in one read of the store. Raises as :meth:`page`."""
         query = journey_query(first, after, types, channels, since, until, newest_first)
-        found = self.store.events.journeys(profile_ids, query)
+        if len(profile_ids) == 1:
+            # One profile (a lookup): the single-profile statement cuts at its LIMIT, where
+            # the batched one sorts each profile's whole journey before cutting.
+            (only,) = profile_ids
+            found = {only: self.store.events.journey(only, query)}
+        else:
+            found = self.store.events.journeys(profile_ids, query)
         return {pid: _page(found.get(pid, []), first) for pid in profile_ids}
 
 
