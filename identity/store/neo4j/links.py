@@ -8,8 +8,21 @@ from typing import Any
 
 from identity.model import Link, LinkType, RecordId
 from identity.store.changes import dumps, unique
-from identity.store.neo4j.connection import Area, Statements
+from identity.store.neo4j.connection import Area, Row, Statements
 from identity.store.ports import LinkPort
+
+
+def link_of(row: Row) -> Link:
+    """The link a statement row describes (``a``, ``b``, ``type``, ``matcher``, ``weight``,
+    ``evidence`` as JSON text)."""
+    return Link(
+        int(row["a"]),
+        int(row["b"]),
+        LinkType(row["type"]),
+        row["matcher"],
+        float(row["weight"]),
+        json.loads(row["evidence"]),
+    )
 
 
 def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
@@ -45,14 +58,7 @@ class Neo4jLinks(Area, LinkPort):
             lambda s: s.batched("links_of", "ids", ids, types=wanted, evidence=evidence),
         )
         links = {
-            (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): Link(
-                int(row["a"]),
-                int(row["b"]),
-                LinkType(row["type"]),
-                row["matcher"],
-                float(row["weight"]),
-                json.loads(row["evidence"]),
-            )
+            (int(row["a"]), int(row["b"]), row["type"], row["matcher"]): link_of(row)
             for row in rows
         }
         # Batches of ids can find the same link twice; order as one statement would.
@@ -73,17 +79,7 @@ class Neo4jLinks(Area, LinkPort):
                 limit=limit,
             ),
         )
-        return [
-            Link(
-                int(row["a"]),
-                int(row["b"]),
-                LinkType(row["type"]),
-                row["matcher"],
-                float(row["weight"]),
-                json.loads(row["evidence"]),
-            )
-            for row in rows
-        ]
+        return [link_of(row) for row in rows]
 
     def put(self, links: Sequence[Link]) -> None:
         rows = _link_rows(links)
