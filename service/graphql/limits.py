@@ -353,7 +353,9 @@ class QueryLimits(SchemaExtension):
     message names the setting that raises it.
     """
 
-    def __init__(self, limits: GraphQLLimits, budget: CostBudget, costs: DocumentCosts) -> None:
+    def __init__(
+        self, limits: GraphQLLimits, budget: CostBudget, costs: DocumentCosts | None = None
+    ) -> None:
         self.limits = limits
         self.budget = budget
         self.costs = costs
@@ -376,13 +378,18 @@ class QueryLimits(SchemaExtension):
         if document is None:
             return
         context = self.execution_context
-        found = self.costs.cost(
-            context.schema._schema,
-            context.query or "",
-            document,
-            context.variables,
-            context.operation_name,
-        )
+        if self.costs is not None and context.query is not None:
+            found = self.costs.cost(
+                context.schema._schema,
+                context.query,
+                document,
+                context.variables,
+                context.operation_name,
+            )
+        else:
+            found = document_cost(
+                context.schema._schema, document, context.variables, context.operation_name
+            )
         limits = self.limits
         if found.spreads > limits.max_fragment_spreads:
             raise _refuse(
