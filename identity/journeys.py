@@ -68,8 +68,8 @@ class JourneyService:
     ) -> JourneyPage:
         """Up to ``first`` events after the cursor ``after``. Raises InvalidArgument for a page
         size outside 1..MAX_PAGE or a time without a zone, InvalidCursor for a bad cursor."""
-        query = journey_query(first, after, types, channels, since, until, newest_first)
-        return _page(self.store.events.journey(profile_id, query), first)
+        pages = self.pages([profile_id], first, after, types, channels, since, until, newest_first)
+        return pages[profile_id]
 
     def pages(
         self,

@@ -7,6 +7,7 @@ under ``<prefix>/static/``; only the files in :data:`ASSETS` are served there.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -26,27 +27,31 @@ ASSETS = {
 """The files the page loads, and the content type each is served with."""
 
 
+@cache
+def _read(name: str) -> bytes:
+    # Read once per process, when first asked for (every app the process builds shares it).
+    return (STATIC / name).read_bytes()
+
+
 class LocalGraphiQLRouter(GraphQLRouter[Context, None]):
     """strawberry's GraphQL route, its GraphiQL page rendered from our HTML with the assets
     served beside it, at ``<prefix>/static/<name>``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **{**kwargs, "graphql_ide": "graphiql"})
-        self._page = (STATIC / "index.html").read_text(encoding="utf-8")
-        self._assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
         self.add_api_route("/static/{name}", self._asset, methods=["GET"], include_in_schema=False)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         # root_path: behind a proxy that mounts the API under a path, links follow it.
         static = f"{request.scope.get('root_path', '')}{self.prefix}/static"
-        return HTMLResponse(self._page.replace("{static}", static))
+        return HTMLResponse(_read("index.html").decode("utf-8").replace("{static}", static))
 
     async def _asset(self, name: str) -> Response:
-        if name not in self._assets:
+        if name not in ASSETS:
             raise HTTPException(status_code=404, detail=f"no GraphiQL asset {name!r}")
         # The names carry no version, so a browser revalidates after an hour.
         return Response(
-            self._assets[name],
+            _read(name),
             media_type=ASSETS[name],
             headers={"Cache-Control": "public, max-age=3600"},
         )

@@ -353,9 +353,7 @@ class QueryLimits(SchemaExtension):
     message names the setting that raises it.
     """
 
-    def __init__(
-        self, limits: GraphQLLimits, budget: CostBudget, costs: DocumentCosts | None = None
-    ) -> None:
+    def __init__(self, limits: GraphQLLimits, budget: CostBudget, costs: DocumentCosts) -> None:
         self.limits = limits
         self.budget = budget
         self.costs = costs
@@ -378,18 +376,13 @@ class QueryLimits(SchemaExtension):
         if document is None:
             return
         context = self.execution_context
-        if self.costs is not None and context.query is not None:
-            found = self.costs.cost(
-                context.schema._schema,
-                context.query,
-                document,
-                context.variables,
-                context.operation_name,
-            )
-        else:
-            found = document_cost(
-                context.schema._schema, document, context.variables, context.operation_name
-            )
+        found = self.costs.cost(
+            context.schema._schema,
+            context.query or "",
+            document,
+            context.variables,
+            context.operation_name,
+        )
         limits = self.limits
         if found.spreads > limits.max_fragment_spreads:
             raise _refuse(

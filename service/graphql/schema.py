@@ -156,7 +156,7 @@ def create_graphql_router(
     # text. Fields check their scopes at execution, which is never cached.
     parse_cache = [partial(ParserCache, maxsize=document_cache_size)] if cached else []
     validation_cache = [partial(ValidationCache, maxsize=document_cache_size)] if cached else []
-    costs = DocumentCosts(document_cache_size) if cached else None
+    costs = DocumentCosts(document_cache_size)  # maxsize 0: computed every time, none kept
     # One rule class for the schema's life: QueryDepthLimiter makes a class per request,
     # which would make every request's validation key new.
     depth_rule = create_validator(limits.max_depth, should_ignore=None)
