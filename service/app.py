@@ -21,6 +21,7 @@ from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
 from service.metrics import install_metrics
+from service.ratelimit import RequestLimiter
 from service.routes import events, health, records, segments
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ GRAPHQL_RESPONSES: dict[int | str, dict[str, Any]] = {
         "with `errors`.",
         "content": _PLAIN_TEXT,
     },
-    **error_responses(413),
+    **error_responses(413, 429),
 }
 """The HTTP-level errors of ``/graphql``; field errors (UNAUTHENTICATED, FORBIDDEN, ...)
 are in the GraphQL answer's ``errors``."""
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.request_limiter = RequestLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst
+    )
     install_error_handlers(app)
     graphql_metrics = install_metrics(app)
     app.include_router(health.router)

@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity.errors import ConfigError
 from service.errors import ApiError
+from service.ratelimit import RequestLimiter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
+    requests_per_second: float | None = None
+    """The token's own request rate; None: the service's (IDGRAPH_RATE_LIMIT_PER_SECOND)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or ADMIN in self.scopes
@@ -68,14 +71,26 @@ def _check_scopes(scopes: list[str] | tuple[str, ...], where: str) -> frozenset[
     return frozenset(scopes)
 
 
-def create_token(name: str, scopes: list[str], path: Path) -> str:
-    """Create a token, add its hash to the tokens file and return the token (shown once).
+def _check_rate(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where}: requests_per_second must be a number above 0, got {value!r}")
+    return float(value)
 
-    Raises ValueError for an empty name or an unknown scope.
+
+def create_token(
+    name: str, scopes: list[str], path: Path, requests_per_second: float | None = None
+) -> str:
+    """Create a token, add its hash to the tokens file and return the token (shown once).
+    ``requests_per_second`` gives the token a rate of its own.
+
+    Raises ValueError for an empty name, an unknown scope or a rate not above 0.
     """
     if not name.strip() or not name.isprintable():
         raise ValueError(f"a token needs a name of printable characters, got {name!r}")
     granted = _check_scopes(scopes, "token")
+    rate = _check_rate(requests_per_second, "token")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     entry = (
@@ -85,6 +100,8 @@ def create_token(name: str, scopes: list[str], path: Path) -> str:
         f'sha256 = "{_hash(token)}"\n'
         f"created = {created}\n"
     )
+    if rate is not None:
+        entry += f"requests_per_second = {rate:g}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     existing = path.read_text("utf-8") if path.exists() else "# idgraph API tokens (hashes)\n"
     # Write a new file and rename it over the old one: a reader never sees half a file.
@@ -123,7 +140,11 @@ def load_tokens(path: Path) -> dict[str, Principal]:
         if not isinstance(name, str) or not isinstance(digest, str) or not isinstance(scopes, list):
             raise ConfigError("needs name, scopes and sha256", path=str(path), field=where)
         try:
-            by_hash[digest] = Principal(name, _check_scopes(scopes, f"token '{name}'"))
+            by_hash[digest] = Principal(
+                name,
+                _check_scopes(scopes, f"token '{name}'"),
+                _check_rate(entry.get("requests_per_second"), f"token '{name}'"),
+            )
         except ValueError as error:
             raise ConfigError(str(error), path=str(path), field=where) from None
     return by_hash
@@ -190,7 +211,12 @@ def optional_principal(
     if credentials is None:
         return None
     registry: TokenRegistry = request.app.state.tokens
-    return registry.authenticate(credentials.credentials)
+    principal = registry.authenticate(credentials.credentials)
+    if principal is not None:
+        # Every authenticated request counts, REST and GraphQL alike; 429 past the rate.
+        limiter: RequestLimiter = request.app.state.request_limiter
+        limiter.admit(principal.name, principal.requests_per_second)
+    return principal
 
 
 def unauthenticated() -> ApiError:

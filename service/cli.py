@@ -1000,6 +1000,13 @@ def token_create(
         list[str], typer.Option("--scope", help="Scope to grant (repeatable); 'admin' for all")
     ],
     tokens_file: Annotated[Path | None, typer.Option("--tokens-file")] = None,
+    requests_per_second: Annotated[
+        float | None,
+        typer.Option(
+            "--requests-per-second",
+            help="The token's own rate limit (default: IDGRAPH_RATE_LIMIT_PER_SECOND)",
+        ),
+    ] = None,
 ) -> None:
     """Create an API token; prints it once (only its hash is stored)."""
     from service.auth import create_token
@@ -1007,10 +1014,11 @@ def token_create(
 
     path = tokens_file or Settings().tokens_file
     try:
-        token = create_token(name, scope, path)
+        token = create_token(name, scope, path, requests_per_second)
     except ValueError as error:
         raise _fail(error) from error
-    console.print(f"created token '{name}' with scopes {', '.join(scope)} in {path}")
+    rate = f", {requests_per_second:g} requests/s" if requests_per_second is not None else ""
+    console.print(f"created token '{name}' with scopes {', '.join(scope)}{rate} in {path}")
     out.print(token, soft_wrap=True, highlight=False)
 
 

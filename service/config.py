@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     """Highest cost of one GraphQL request (docs/api.md, "Limits")."""
     graphql_cost_per_minute: int = Field(default=300_000, ge=0)
     """Cost units one token may spend per minute, per API process (0: no budget)."""
+    rate_limit_per_second: float = Field(default=0, ge=0)
+    """Requests one token may send per second, per API process (0: no limit); a token's own
+    ``requests_per_second`` (``idgraph token create --requests-per-second``) overrides it.
+    Past it: 429 RATE_LIMITED with Retry-After."""
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    """Requests a token may send at once above its rate (default: one second's worth)."""
     graphql_document_cache_size: int = Field(default=256, ge=0)
     """Query texts whose parsed document, validation result and cost each API process keeps,
     least recently used out first (0: parse, validate and cost every request anew)."""

@@ -106,6 +106,8 @@ ERROR_STATUSES: Mapping[int, str] = {
     413: "The body is over IDGRAPH_MAX_BODY_BYTES: send it in parts (PAYLOAD_TOO_LARGE)",
     422: "A parameter is missing or malformed (INVALID_REQUEST, with details), or a "
     "document is invalid (INVALID_CONFIG, INVALID_SEGMENT)",
+    429: "The token is over its request rate: retry after the seconds Retry-After gives "
+    "(RATE_LIMITED)",
     503: "The store failed or does not answer; retry later (STORE_UNAVAILABLE, STORE_ERROR)",
 }
 
@@ -116,7 +118,9 @@ def error_responses(
     """The ``responses=`` of a route answering these error statuses, each with the
     :class:`ErrorBody` schema; ``detail`` says what a status means on this route."""
     responses: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)  # every authenticated request counts against a rate
+    for status in sorted(statuses):
         response: dict[str, Any] = {
             "model": ErrorBody,
             "description": (detail or {}).get(status, ERROR_STATUSES[status]),
@@ -127,6 +131,14 @@ def error_responses(
                     "description": "Bearer: the scheme to authenticate with",
                     "required": True,
                     "schema": {"type": "string"},
+                }
+            }
+        if status == 429:
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying",
+                    "required": True,
+                    "schema": {"type": "integer"},
                 }
             }
         responses[status] = response

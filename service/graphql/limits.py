@@ -19,7 +19,6 @@ one expensive request may not.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -46,6 +45,8 @@ from graphql import (
     get_named_type,
 )
 from strawberry.extensions import SchemaExtension
+
+from service.ratelimit import TokenBuckets, retry_after
 
 FIELD_COSTS: Mapping[str, int] = {
     # Whole-store work: the ranking is recomputed (seconds per 10,000 profiles).
@@ -317,29 +318,16 @@ class DocumentCosts:
 
 
 class CostBudget:
-    """A token bucket per caller: ``per_minute`` cost units, refilled continuously."""
+    """Cost units per caller: ``per_minute`` of them, refilled continuously."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        self._buckets = TokenBuckets(per_minute / 60.0, float(per_minute), clock)
 
     def spend(self, caller: str, cost: int) -> float:
         """Take ``cost`` from the caller's budget: 0 when granted, else the seconds until
         the budget holds that much again (nothing is taken)."""
-        if self.per_minute <= 0:
-            return 0.0
-        rate = self.per_minute / 60.0
-        with self._lock:
-            now = self.clock()
-            level, then = self._buckets.get(caller, (float(self.per_minute), now))
-            level = min(float(self.per_minute), level + (now - then) * rate)
-            if cost > level:
-                self._buckets[caller] = (level, now)
-                return (cost - level) / rate
-            self._buckets[caller] = (level - cost, now)
-            return 0.0
+        return self._buckets.take(caller, cost)
 
 
 def _refuse(message: str, code: str, **extra: Any) -> GraphQLError:
@@ -410,12 +398,18 @@ class QueryLimits(SchemaExtension):
         if caller is not None:
             wait = self.budget.spend(caller, found.cost)
             if wait > 0:
+                # Over HTTP, the answer is a 429 with Retry-After, as a request over the
+                # token's request rate is.
+                response = getattr(context.context, "response", None)
+                if response is not None:
+                    response.status_code = 429
+                    response.headers["Retry-After"] = retry_after(wait)
                 raise _refuse(
                     f"this token has used its budget of {self.budget.per_minute:,} cost units "
-                    f"per minute (IDGRAPH_GRAPHQL_COST_PER_MINUTE); retry in {math.ceil(wait)} s",
+                    f"per minute (IDGRAPH_GRAPHQL_COST_PER_MINUTE); retry in {retry_after(wait)} s",
                     "RATE_LIMITED",
                     limit="costPerMinute",
-                    retryAfter=math.ceil(wait),
+                    retryAfter=int(retry_after(wait)),
                 )
 
 
