@@ -172,3 +172,15 @@ class RowProblem:
 
     def as_dict(self) -> dict[str, object]:
         return {"row": self.row, "field": self.field, "problem": self.problem, "key": self.key}
+
+
+class TimeBudgetExceeded(IdgraphError):
+    """The work of a call ran past the time budget its caller gave (:mod:`identity.deadline`)."""
+
+    def __init__(self, budget: float, setting: str | None = None):
+        self.budget = budget
+        where = f" ({setting})" if setting else ""
+        super().__init__(
+            f"the request ran past its time budget of {budget:g} s{where} and was stopped; "
+            "ask for less (smaller pages, fewer fields) or raise the budget"
+        )

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     Past it: 429 RATE_LIMITED with Retry-After."""
     rate_limit_burst: int | None = Field(default=None, ge=1)
     """Requests a token may send at once above its rate (default: one second's worth)."""
+    graphql_time_budget_seconds: float = Field(default=10.0, ge=0)
+    """Time one GraphQL query may run; the store stops it then and the fields not resolved
+    answer TIMEOUT (0: no budget). Mutations have none."""
     graphql_document_cache_size: int = Field(default=256, ge=0)
     """Query texts whose parsed document, validation result and cost each API process keeps,
     least recently used out first (0: parse, validate and cost every request anew)."""
@@ -98,6 +101,7 @@ class Settings(BaseSettings):
             max_fragment_spreads=self.graphql_max_fragment_spreads,
             max_cost=self.graphql_max_cost,
             cost_per_minute=self.graphql_cost_per_minute,
+            time_budget_seconds=self.graphql_time_budget_seconds,
         )
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ from identity.errors import (
     StewardConflict,
     StoreError,
     StoreUnavailable,
+    TimeBudgetExceeded,
     UnknownAction,
     UnknownIdentifierKind,
     UnknownProfile,
@@ -59,6 +60,7 @@ DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (InvalidIdentifier, 400, "INVALID_IDENTIFIER"),
     (AmbiguousIdentifier, 409, "AMBIGUOUS_IDENTIFIER"),
     (ConfigError, 422, "INVALID_CONFIG"),
+    (TimeBudgetExceeded, 503, "TIMEOUT"),
     (StoreUnavailable, 503, "STORE_UNAVAILABLE"),
     (StoreError, 503, "STORE_ERROR"),
 )

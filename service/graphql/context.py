@@ -3,6 +3,7 @@ DataLoaders), the call into the domain's blocking code, and the scope check."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.fastapi import BaseContext
 from strawberry.permission import BasePermission, PermissionExtension
 
-from identity import model
+from identity import deadline, model
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
 from identity.journeys import JourneyPage
@@ -29,10 +30,26 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+_GRACE = 0.1
+"""Seconds past the time budget a call may take to end itself (the store stops its
+statement at the budget) before the request stops waiting for it."""
+
+
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking domain call in the thread pool; domain errors become GraphQL errors."""
+    """Run a blocking domain call in the thread pool, within the request's time budget
+    (:class:`service.graphql.limits.TimeBudget`); domain errors become GraphQL errors."""
     try:
-        return await run_in_threadpool(fn, *args, **kwargs)
+        deadline.check()
+        left = deadline.remaining()
+        if left is None:
+            return await run_in_threadpool(fn, *args, **kwargs)
+        try:
+            return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs), left + _GRACE)
+        except TimeoutError:
+            # Work the store cannot stop (Python between statements) goes on in its thread;
+            # the answer does not wait for it. Only queries have a budget: no write is
+            # left running behind an error.
+            raise deadline.exceeded() from None
     except IdgraphError as error:
         raise graphql_error(error) from error
 

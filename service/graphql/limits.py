@@ -45,7 +45,9 @@ from graphql import (
     get_named_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from identity import deadline
 from service.ratelimit import TokenBuckets, retry_after
 
 FIELD_COSTS: Mapping[str, int] = {
@@ -83,6 +85,7 @@ class GraphQLLimits:
     max_fragment_spreads: int = 500
     max_cost: int = 10_000
     cost_per_minute: int = 300_000
+    time_budget_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,3 +419,20 @@ class QueryLimits(SchemaExtension):
 def _count(value: int) -> str:
     """A count as a reader takes it in: 1,024 or, past a billion, 2^30 style."""
     return f"{value:,}" if value < 10**9 else f"about 2^{value.bit_length() - 1}"
+
+
+class TimeBudget(SchemaExtension):
+    """Gives each query operation ``seconds`` (``IDGRAPH_GRAPHQL_TIME_BUDGET_SECONDS``): the
+    store stops a statement still running at the end, and the fields not resolved by then
+    answer TIMEOUT. Mutations have none: a write runs to its end or rolls back, and is
+    never left running behind an error."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_execute(self) -> Iterator[None]:
+        if self.execution_context.operation_type is not OperationType.QUERY:
+            yield
+            return
+        with deadline.within(self.seconds, "IDGRAPH_GRAPHQL_TIME_BUDGET_SECONDS"):
+            yield

@@ -24,7 +24,13 @@ from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.ide import LocalGraphiQLRouter
-from service.graphql.limits import CostBudget, DocumentCosts, GraphQLLimits, QueryLimits
+from service.graphql.limits import (
+    CostBudget,
+    DocumentCosts,
+    GraphQLLimits,
+    QueryLimits,
+    TimeBudget,
+)
 from service.graphql.observability import OperationMetrics
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
@@ -168,6 +174,7 @@ def create_graphql_router(
             # Before parsing: it sets the parser's token cap, part of the parse cache's key.
             # After: it refuses a document before the depth limiter or validation expand it.
             partial(QueryLimits, limits=limits, budget=budget, costs=costs),
+            partial(TimeBudget, seconds=limits.time_budget_seconds),
             *parse_cache,
             partial(AddValidationRules, validation_rules=[depth_rule]),
             *validation_cache,

@@ -170,3 +170,29 @@ def test_a_budget_below_the_per_request_cap_is_a_configuration_error() -> None:
 
     with pytest.raises(ValueError, match="IDGRAPH_GRAPHQL_COST_PER_MINUTE"):
         Settings(graphql_max_cost=1000, graphql_cost_per_minute=500)
+
+
+def test_a_query_past_its_time_budget_answers_timeout_for_the_fields_left(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(graphql_time_budget_seconds=0.000_001)
+    result = api.graphql('{ profile(id: "p") { id } }', role="reader")
+    assert result["data"] == {"profile": None}
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "TIMEOUT"
+    assert error["path"] == ["profile"]
+    assert "time budget of 1e-06 s (IDGRAPH_GRAPHQL_TIME_BUDGET_SECONDS)" in error["message"]
+    # With the default budget the same query runs.
+    assert make_api().graphql('{ profile(id: "p") { id } }', role="reader") == {
+        "data": {"profile": None}
+    }
+
+
+def test_a_mutation_has_no_time_budget(make_api: Callable[..., Api]) -> None:
+    api = make_api(graphql_time_budget_seconds=0.000_001)
+    result = api.graphql(
+        'mutation { defineSegment(name: "everyone", definition: {where: {identifier: "email"}})'
+        " { __typename } }",
+        role="admin",
+    )
+    assert result == {"data": {"defineSegment": {"__typename": "SegmentDefined"}}}

@@ -5,9 +5,12 @@ Every test runs once per backend (conftest.BACKENDS)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from identity.errors import StoreError
+from identity import deadline
+from identity.errors import StoreError, TimeBudgetExceeded
 from identity.model import (
     AuditEntry,
     IdentifierKey,
@@ -153,3 +156,21 @@ def test_statements_are_counted_per_operation(store: Store) -> None:
     # A snapshot: later work does not change what was returned.
     store.records.get([1])
     assert store.statements_per_operation()["records.get"] == after["records.get"] + 1
+
+
+def test_a_read_past_the_time_budget_stops_with_time_budget_exceeded(store: Store) -> None:
+    insert(store, *(rec(f"r{i}", ident(EMAIL, f"p{i}@example.com")) for i in range(400)))
+    with deadline.within(0.001, "THE_SETTING"):
+        time.sleep(0.01)
+        with pytest.raises(TimeBudgetExceeded, match=r"time budget of 0.001 s \(THE_SETTING\)"):
+            list(store.records.scan())
+    # Outside the budget the same read runs, and the store is left as it was.
+    assert len(list(store.records.scan())) == 400
+
+
+def test_a_write_past_the_time_budget_leaves_nothing_behind(store: Store) -> None:
+    with deadline.within(0.001):
+        time.sleep(0.01)
+        with pytest.raises(TimeBudgetExceeded), store.unit_of_work() as uow:
+            uow.records.upsert([rec(f"r{i}") for i in range(400)], T0)
+    assert store.counts().records == 0

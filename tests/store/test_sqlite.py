@@ -6,12 +6,14 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from identity.errors import ConfigError, StoreError, StoreUnavailable
+from identity import deadline
+from identity.errors import ConfigError, StoreError, StoreUnavailable, TimeBudgetExceeded
 from identity.model import ProfileChanges, SourceRecord
 from identity.store.factory import open_store
 from identity.store.sqlite import SQLiteStore, migrations
@@ -158,3 +160,21 @@ def test_a_statement_file_is_read_by_name_lines_and_comments_are_dropped() -> No
     assert parse("x", text) == {"one": "SELECT 1\n  FROM t", "two": "SELECT 2"}
     with pytest.raises(StoreError, match="twice"):
         parse("x", "-- name: one\nSELECT 1;\n-- name: one\nSELECT 2;\n")
+
+
+def test_a_statement_running_past_the_time_budget_is_stopped_midway(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.records.upsert([SourceRecord("crm", f"c{i}") for i in range(30_000)], NOW)
+    started = time.perf_counter()
+    list(store.records.scan(batch_size=30_000))  # one statement
+    whole = time.perf_counter() - started
+    budget = whole / 20
+    with deadline.within(budget):
+        started = time.perf_counter()
+        with pytest.raises(TimeBudgetExceeded):
+            list(store.records.scan(batch_size=30_000))
+        stopped = time.perf_counter() - started
+    # It started within the budget (no statement starts after it) and was ended in it.
+    assert stopped < whole / 2, (stopped, whole)
+    assert len(list(store.records.scan(batch_size=30_000))) == 30_000
+    store.close()

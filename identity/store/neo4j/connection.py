@@ -22,7 +22,8 @@ from typing import Any, LiteralString, TypeVar
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from identity.errors import ConfigError, StoreError, StoreUnavailable
+from identity import deadline
+from identity.errors import ConfigError, IdgraphError, StoreError, StoreUnavailable
 from identity.model import IdentifierKey
 from identity.store.changes import keyset_pages, unique_keys
 from identity.store.neo4j.cypher import statement
@@ -169,9 +170,15 @@ class Neo4jConnection:
             default_access_mode=access,
         )
 
-    def error(self, error: Exception, operation: str) -> StoreError:
+    def error(self, error: Exception, operation: str) -> IdgraphError:
         """A service error for a driver error; never the server's message, which can quote
         the values (e-mails, phones) a statement carried."""
+        if (
+            isinstance(error, neo4j_errors.Neo4jError)
+            and "TransactionTimedOut" in (error.code or "")
+            and deadline.remaining() is not None
+        ):
+            return deadline.exceeded()  # the server ended it at the call's time budget
         if isinstance(error, neo4j_errors.AuthError):
             return StoreUnavailable(
                 f"Neo4j at {self.where} refused the credentials: check IDGRAPH_NEO4J_USER "
@@ -199,6 +206,7 @@ class Neo4jConnection:
                 return work(Statements(tx, self, operation))
             with self.session() as session:
 
+                @neo4j.unit_of_work(timeout=_time_left())
                 def unit(managed: neo4j.ManagedTransaction) -> T:
                     return work(Statements(managed, self, operation))
 
@@ -236,7 +244,7 @@ class Neo4jConnection:
             return
         try:
             session = self.session(access)
-            tx = session.begin_transaction()
+            tx = session.begin_transaction(timeout=_time_left())
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
             raise self.error(error, operation) from error
         self._local.tx = tx
@@ -259,6 +267,16 @@ class Neo4jConnection:
             raise self.error(error, operation) from error
         finally:
             session.close()
+
+
+def _time_left() -> float | None:
+    """The transaction timeout the call's time budget leaves (None: the server's)."""
+    left = deadline.remaining()
+    if left is None:
+        return None
+    if left <= 0:
+        raise deadline.exceeded()
+    return left
 
 
 class Area:

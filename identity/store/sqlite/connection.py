@@ -15,8 +15,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from identity import deadline
 from identity.errors import StoreError
 from identity.store.changes import keyset_pages
+
+
+def store_error(error: sqlite3.Error, what: str) -> Exception:
+    """The error to raise for a failed statement: a statement the progress handler ended
+    because the call's time budget was spent is that, not a store failure."""
+    if isinstance(error, sqlite3.OperationalError) and deadline.expired():
+        return deadline.exceeded()
+    return StoreError(f"{what}: {error}")
 
 
 class CountingConnection:
@@ -26,7 +35,7 @@ class CountingConnection:
         self._db = db
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        self._db.count_statement()
+        self._db.start_statement()
         return self._db.raw.execute(sql, params)
 
 
@@ -44,7 +53,10 @@ class Connection:
         self._statement_counts: Counter[str] = Counter()
         self._operation = "other"
 
-    def count_statement(self) -> None:
+    def start_statement(self) -> None:
+        """Count a statement; none starts once the call's time budget is spent (a running
+        one is stopped by the progress handler)."""
+        deadline.check()
         self._statement_counts[self._operation] += 1
 
     def statements_per_operation(self) -> dict[str, int]:
@@ -114,31 +126,31 @@ class Connection:
             try:
                 yield CountingConnection(self)
             except sqlite3.Error as error:
-                raise StoreError(f"store read failed: {error}") from error
+                raise store_error(error, "store read failed") from error
 
     def control(self, sql: str) -> None:
         # Transaction control is not a statement of any operation: not counted.
         try:
             self.raw.execute(sql)
         except sqlite3.Error as error:
-            raise StoreError(f"store write failed: {error}") from error
+            raise store_error(error, "store write failed") from error
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        self.count_statement()
+        self.start_statement()
         try:
             return self.raw.execute(sql, params)
         except sqlite3.Error as error:
-            raise StoreError(f"store write failed: {error}") from error
+            raise store_error(error, "store write failed") from error
 
     def executemany(self, sql: str, rows: Sequence[Any]) -> None:
         if not rows:
             return
         # One statement however many rows: SQLite runs the batch in process.
-        self.count_statement()
+        self.start_statement()
         try:
             self.raw.executemany(sql, rows)
         except sqlite3.Error as error:
-            raise StoreError(f"store write failed: {error}") from error
+            raise store_error(error, "store write failed") from error
 
     def total_changes(self) -> int:
         return self.raw.total_changes

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
 
+from identity import deadline
 from identity.errors import StoreError, StoreUnavailable
 from identity.model import StoreCounts, StoreHealth
 from identity.store.base import Store
@@ -67,6 +68,9 @@ class SQLiteStore(Store):
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store {self.path}: {error}") from error
         raw.execute("PRAGMA synchronous = NORMAL")
+        # A statement of a call whose time budget is spent stops (every ~10,000 steps of
+        # SQLite's virtual machine, well under a millisecond).
+        raw.set_progress_handler(deadline.expired, 10_000)
         raw.execute("PRAGMA foreign_keys = ON")
         self._db = db = Connection(raw)
         self._migrate()
