@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     """Most fragment spreads in a GraphQL query, counted with fragments expanded."""
     graphql_max_cost: int = Field(default=10_000, ge=1)
     """Highest cost of one GraphQL request (docs/api.md, "Limits")."""
+    graphql_max_page_size: int = Field(default=1000, ge=1)
+    """Largest ``first`` a GraphQL list may be asked for (a field may cap lower)."""
     graphql_cost_per_minute: int = Field(default=300_000, ge=0)
     """Cost units one token may spend per minute, per API process (0: no budget)."""
     rate_limit_per_second: float = Field(default=0, ge=0)
@@ -100,6 +102,7 @@ class Settings(BaseSettings):
             max_aliases=self.graphql_max_aliases,
             max_fragment_spreads=self.graphql_max_fragment_spreads,
             max_cost=self.graphql_max_cost,
+            max_page_size=self.graphql_max_page_size,
             cost_per_minute=self.graphql_cost_per_minute,
             time_budget_seconds=self.graphql_time_budget_seconds,
         )

@@ -84,6 +84,7 @@ class GraphQLLimits:
     max_aliases: int = 100
     max_fragment_spreads: int = 500
     max_cost: int = 10_000
+    max_page_size: int = 1000
     cost_per_minute: int = 300_000
     time_budget_seconds: float = 10.0
 
@@ -95,10 +96,15 @@ class DocumentCost:
     cost: int = 0
     aliases: int = 0
     spreads: int = 0
+    largest_page: int = 0
+    """The largest ``first`` asked of any list (its default where not given)."""
 
     def __add__(self, other: DocumentCost) -> DocumentCost:
         return DocumentCost(
-            self.cost + other.cost, self.aliases + other.aliases, self.spreads + other.spreads
+            self.cost + other.cost,
+            self.aliases + other.aliases,
+            self.spreads + other.spreads,
+            max(self.largest_page, other.largest_page),
         )
 
 
@@ -166,6 +172,7 @@ class _Analysis:
             cost=own + times * inner.cost,
             aliases=inner.aliases + (1 if node.alias is not None else 0),
             spreads=inner.spreads,
+            largest_page=max(inner.largest_page, times if times > 1 else 0),
         )
 
     def _value(self, node: FieldNode, argument: str, default: Any) -> Any:
@@ -388,6 +395,13 @@ class QueryLimits(SchemaExtension):
                 f"{limits.max_aliases:,} (IDGRAPH_GRAPHQL_MAX_ALIASES)",
                 "QUERY_TOO_COMPLEX",
                 limit="aliases",
+            )
+        if found.largest_page > limits.max_page_size:
+            raise _refuse(
+                f"the query asks for a page of {found.largest_page:,} (first), above the limit "
+                f"of {limits.max_page_size:,} (IDGRAPH_GRAPHQL_MAX_PAGE_SIZE); page with after",
+                "QUERY_TOO_COMPLEX",
+                limit="pageSize",
             )
         if found.cost > limits.max_cost:
             raise _refuse(

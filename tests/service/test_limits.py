@@ -196,3 +196,20 @@ def test_a_mutation_has_no_time_budget(make_api: Callable[..., Api]) -> None:
         role="admin",
     )
     assert result == {"data": {"defineSegment": {"__typename": "SegmentDefined"}}}
+
+
+def test_a_page_larger_than_the_limit_is_refused_before_it_runs(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(graphql_max_page_size=50)
+    journey = '{ profile(id: "p") { journey(first: 51) { nodes { __typename } } } }'
+    error = refused(api.graphql(journey, role="reader"), "QUERY_TOO_COMPLEX", "a page of 51")
+    assert "above the limit of 50 (IDGRAPH_GRAPHQL_MAX_PAGE_SIZE)" in error["message"]
+    assert error["extensions"]["limit"] == "pageSize"
+    # Through a variable, and at the limit it runs.
+    query = 'query ($n: Int!) { profile(id: "p") { journey(first: $n) { nodes { __typename } } } }'
+    refused(api.graphql(query, role="reader", n=51), "QUERY_TOO_COMPLEX", "a page of 51")
+    assert api.graphql(query, role="reader", n=50) == {"data": {"profile": None}}
+    # A list's default page counts where no first is given (segment members: 100).
+    members = '{ segment(name: "s") { members { nodes { profileId } } } }'
+    refused(api.graphql(members, role="admin"), "QUERY_TOO_COMPLEX", "a page of 100")
