@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -59,10 +63,56 @@ GRAPHQL_REQUEST: dict[str, Any] = {
 }
 
 
-async def _refresh_segments(graph: IdentityGraph, every: int) -> None:
+class Lease:
+    """One process of those sharing a lock file holds it (``flock``), until it exits; the
+    others try again on their next turn, so one takes over when the holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def held(self) -> bool:
+        if self._file is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("ab")
+        except OSError as error:
+            log.warning("cannot open the lease file %s (%s): running unshared", self.path, error)
+            return True
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file lets the lock go
+            self._file = None
+
+
+def _refresh_lease(graph: IdentityGraph) -> Lease | None:
+    """The lease of the scheduled segment refresh, so that one API process of a store
+    refreshes (``serve --workers N`` starts N): beside an embedded store's file, or in the
+    temporary folder for a server (one per machine); None for a store in memory."""
+    location = graph.store.location
+    if location is None:
+        return None
+    if graph.store.backend == "sqlite":
+        return Lease(Path(location + ".segment-refresh.lock"))
+    digest = hashlib.sha256(location.encode()).hexdigest()[:16]
+    return Lease(Path(tempfile.gettempdir()) / f"idgraph-{digest}.segment-refresh.lock")
+
+
+async def _refresh_segments(graph: IdentityGraph, every: int, lease: Lease | None) -> None:
     """Re-evaluate segments on a schedule, so time-window conditions follow the clock."""
     while True:
         await asyncio.sleep(every)
+        if lease is not None and not lease.held():
+            continue  # another process of this service refreshes
         try:
             report = await run_in_threadpool(graph.segments.refresh)
         except Exception:
@@ -102,9 +152,10 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
         app.state.tokens = tokens
         app.state.graph = graph or settings.open_graph()
         refresher = None
+        lease = _refresh_lease(app.state.graph)
         if settings.segment_refresh_seconds > 0:
             refresher = asyncio.create_task(
-                _refresh_segments(app.state.graph, settings.segment_refresh_seconds)
+                _refresh_segments(app.state.graph, settings.segment_refresh_seconds, lease)
             )
         try:
             yield
@@ -113,6 +164,8 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await refresher
+                if lease is not None:
+                    lease.release()
             if graph is None:
                 app.state.graph.close()
 

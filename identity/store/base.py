@@ -84,6 +84,12 @@ class Store(UnitOfWork):
     def close(self) -> None:
         """Release connections. The store is unusable afterwards."""
 
+    @property
+    def location(self) -> str | None:
+        """Where the data lives, the same in every process that opens it (a file, a server
+        and database); None for a store no other process can open (in memory)."""
+        return None
+
     @abstractmethod
     def health(self) -> StoreHealth:
         """Whether the store answers a trivial query now (for readiness probes)."""

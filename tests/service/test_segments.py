@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -420,3 +421,18 @@ def test_the_scheduled_refresh_moves_time_windows_with_the_clock(
     assert members(api, "today") == set()
     kinds = [c["kind"] for c in pull(api, "today", None)["nodes"]]
     assert kinds == ["ENTERED", "EXITED"]
+
+
+def test_one_process_of_a_store_holds_the_scheduled_refresh_and_another_takes_over(
+    tmp_path: Path,
+) -> None:
+    from service.app import Lease
+
+    # Two opens of the file stand for two processes: flock locks belong to each open.
+    first, second = Lease(tmp_path / "s.db.lock"), Lease(tmp_path / "s.db.lock")
+    assert first.held() and first.held()
+    assert not second.held()
+    first.release()  # as when the holding process exits
+    assert second.held()
+    assert not first.held()
+    second.release()

@@ -106,6 +106,10 @@ class SQLiteStore(Store):
                     raise StoreError(f"schema migration {name} failed: {error}") from error
 
     @property
+    def location(self) -> str | None:
+        return None if self.path == ":memory:" else str(Path(self.path).resolve())
+
+    @property
     def schema_version(self) -> int:
         with self._db.lock:
             version: int = self._db.raw.execute("PRAGMA user_version").fetchone()[0]
