@@ -20,6 +20,7 @@ from service.config import Settings
 from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
+from service.graphql.persisted import PersistedQueries, load_manifest
 from service.metrics import install_metrics
 from service.routes import events, health, records, segments
 
@@ -135,12 +136,26 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             graphql_metrics,
             prefix="/graphql",
             document_cache_size=settings.graphql_document_cache_size,
+            persisted=_persisted_queries(settings),
+            introspection=settings.graphql_introspection_allowed,
+            max_batch=settings.graphql_max_batch,
         ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,
     )
     _document_graphql(app)
     return app
+
+
+def _persisted_queries(settings: Settings) -> PersistedQueries:
+    """The persisted queries the settings register (the manifest is checked here, at
+    start-up: a ConfigError names the file and the entry)."""
+    path = settings.graphql_persisted_queries
+    return PersistedQueries(
+        load_manifest(path) if path is not None else None,
+        cache_size=settings.graphql_persisted_cache_size,
+        only=settings.graphql_persisted_only,
+    )
 
 
 def _document_graphql(app: FastAPI) -> None:
