@@ -146,9 +146,6 @@ class PersistedQueries:
         self._kept: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._kept)
-
     def resolve(
         self, query: str | None, extensions: Mapping[str, Any] | None
     ) -> tuple[str | None, str | None]:

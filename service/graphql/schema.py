@@ -171,7 +171,7 @@ def create_graphql_router(
     rules: list[type[ASTValidationRule]] = [depth_rule]
     if not introspection:
         rules.append(NoIntrospection)
-    persisted = persisted or PersistedQueries()
+    persisted = persisted if persisted is not None else PersistedQueries()
     schema = Schema(
         query=Query,
         mutation=Mutation,
