@@ -52,9 +52,10 @@ GRAPHQL_OPERATION: dict[str, Any] = {
             "type": ["object", "null"],
             "properties": {
                 "persistedQuery": {
+                    "type": "object",
                     "description": '{"version": 1, "sha256Hash": "<hex>"}: the SHA-256 of '
                     "the query, sent in its place or beside it (docs/api.md, "
-                    '"Persisted queries")'
+                    '"Persisted queries")',
                 }
             },
         },

@@ -125,6 +125,12 @@ def _check_request(envelope: object, where: str = "") -> None:
     for name, kinds, expected in _GRAPHQL_FIELDS:
         if name in envelope and not isinstance(envelope[name], kinds):
             raise InvalidPayload(f"{where}'{name}' must be {expected} (GraphQL over HTTP)")
+    persisted = (envelope.get("extensions") or {}).get("persistedQuery", {})
+    if not isinstance(persisted, dict):
+        raise InvalidPayload(
+            f"{where}'extensions.persistedQuery' must be an object: "
+            '{"version": 1, "sha256Hash": "<hex>"}'
+        )
 
 
 _GRAPHQL_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (

@@ -123,13 +123,28 @@ def test_a_hash_that_is_not_the_texts_is_refused_and_nothing_is_kept(api: Api) -
         ({"persistedQuery": persisted("0" * 64, version=2)["persistedQuery"]}, "version 2"),
         ({"persistedQuery": {"version": 1, "sha256Hash": "abc"}}, "64 characters"),
         ({"persistedQuery": {"version": 1}}, "64 characters"),
-        ({"persistedQuery": "abc"}, '{"version": 1, "sha256Hash": "<hex>"}'),
     ],
 )
 def test_a_malformed_persisted_query_extension_is_refused(
     api: Api, extensions: dict[str, Any], words: str
 ) -> None:
     refused(post(api, {"query": QUERY, "extensions": extensions}), "PERSISTED_QUERY_INVALID", words)
+
+
+def test_a_persisted_query_extension_that_is_not_an_object_is_refused(api: Api) -> None:
+    extensions = {"persistedQuery": "abc"}
+    response = api.client.post(
+        "/graphql", json={"query": QUERY, "extensions": extensions}, headers=api.auth("reader")
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD"
+    assert "'extensions.persistedQuery' must be an object" in error["message"]
+    refused(
+        get(api, query=QUERY, extensions=extensions),
+        "PERSISTED_QUERY_INVALID",
+        '{"version": 1, "sha256Hash": "<hex>"}',
+    )
 
 
 def test_a_query_that_does_not_validate_is_not_kept(api: Api) -> None:
