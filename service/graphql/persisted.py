@@ -23,11 +23,20 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError, parse
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    parse,
+    specified_rules,
+    validate,
+)
 from strawberry.extensions import SchemaExtension
 
 from identity.errors import ConfigError
@@ -42,9 +51,33 @@ def query_hash(query: str) -> str:
     return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def load_manifest(path: Path) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The registered query texts by their hash (lower case), and where each is written."""
+
+    queries: dict[str, str]
+    path: Path | None = None
+    entries: dict[str, str] = field(default_factory=dict)
+    """Where each hash's entry is in the file, for errors: ``operations[3] (Lookup)``."""
+
+    def check(self, schema: GraphQLSchema, rules: Sequence[type[ASTValidationRule]]) -> None:
+        """Every query validates against ``schema`` with the standard rules and ``rules``
+        (the server's own: depth, introspection), else a :class:`ConfigError` naming the
+        entry: a stale manifest fails at start-up, not on each request."""
+        for key, text in self.queries.items():
+            errors = validate(schema, parse(text), [*specified_rules, *rules])
+            if errors:
+                raise ConfigError(
+                    f"the query does not validate against the schema: {errors[0].message}",
+                    path=str(self.path) if self.path else None,
+                    field=self.entries.get(key, key),
+                )
+
+
+def load_manifest(path: Path) -> Manifest:
     """The query texts of a manifest file by their hash; a :class:`ConfigError` naming the
-    file and the entry for anything that would not run as registered."""
+    file and the entry for anything that would not run as registered (checked against the
+    schema by :meth:`Manifest.check`)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -65,9 +98,11 @@ def load_manifest(path: Path) -> dict[str, str]:
         entries = _apollo_entries(document, path)
     else:
         entries = [(f"[{json.dumps(key)}]", key, body) for key, body in document.items()]
-    found: dict[str, str] = {}
+    found = Manifest({}, path)
     for where, key, body in entries:
-        found[_checked(where, key, body, path)] = body
+        checked = _checked(where, key, body, path)
+        found.queries[checked] = body
+        found.entries[checked] = where
     return found
 
 
@@ -136,11 +171,12 @@ class PersistedQueries:
 
     def __init__(
         self,
-        manifest: Mapping[str, str] | None = None,
+        manifest: Manifest | None = None,
         cache_size: int = 1000,
         only: bool = False,
     ) -> None:
-        self.manifest = {key.lower(): text for key, text in (manifest or {}).items()}
+        self.registered = manifest if manifest is not None else Manifest({})
+        self.manifest = self.registered.queries
         self.cache_size = cache_size
         self.only = only
         self._kept: OrderedDict[str, str] = OrderedDict()

@@ -191,4 +191,5 @@ def create_graphql_router(
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
+    persisted.registered.check(schema._schema, rules)
     return LocalGraphiQLRouter(schema, context_getter=get_context, prefix=prefix)

@@ -375,6 +375,26 @@ def test_a_bad_manifest_stops_the_start_naming_the_file_and_the_entry(
     assert str(path) in message
 
 
+def test_a_manifest_query_the_schema_refuses_stops_the_start(
+    tmp_path: Path, tokens_file: Path
+) -> None:
+    stale = 'query Stale { profile(id: "p") { noSuchField } }'
+    path = apollo_manifest(tmp_path, QUERY, stale)
+    with pytest.raises(ConfigError) as raised:
+        create_app(Settings(tokens_file=tokens_file, graphql_persisted_queries=path), graph=None)
+    message = str(raised.value)
+    assert "the query does not validate against the schema" in message
+    assert "noSuchField" in message
+    assert f"(in {path}, field 'operations[1] (Op1)')" in message
+    # The server's own rules too: introspection where it is off.
+    path = apollo_manifest(tmp_path, QUERY, "{ __schema { queryType { name } } }", name="i.json")
+    development = Settings(tokens_file=tokens_file, graphql_persisted_queries=path)
+    assert create_app(development, graph=None) is not None
+    production = Settings(tokens_file=tokens_file, graphql_persisted_queries=path, env="production")
+    with pytest.raises(ConfigError, match="introspection is disabled"):
+        create_app(production, graph=None)
+
+
 def test_a_missing_manifest_file_stops_the_start(tmp_path: Path, tokens_file: Path) -> None:
     path = tmp_path / "nowhere.json"
     settings = Settings(tokens_file=tokens_file, graphql_persisted_queries=path)
