@@ -125,6 +125,12 @@ def _check_request(envelope: object, where: str = "") -> None:
     for name, kinds, expected in _GRAPHQL_FIELDS:
         if name in envelope and not isinstance(envelope[name], kinds):
             raise InvalidPayload(f"{where}'{name}' must be {expected} (GraphQL over HTTP)")
+    if envelope.get("query") == "":
+        # Not "no query": with a persisted query's hash it would run the hash's text.
+        raise InvalidPayload(
+            f"{where}'query' is empty: send the query text, or leave it out and send "
+            "the hash of a persisted query (extensions.persistedQuery)"
+        )
     persisted = (envelope.get("extensions") or {}).get("persistedQuery", {})
     if not isinstance(persisted, dict):
         raise InvalidPayload(

@@ -147,6 +147,16 @@ def test_a_persisted_query_extension_that_is_not_an_object_is_refused(api: Api) 
     )
 
 
+def test_an_empty_query_beside_a_hash_is_refused_not_taken_for_none(api: Api) -> None:
+    query = fresh(QUERY)
+    assert post(api, {"query": query, "extensions": persisted(sha(query))}) == ANSWER
+    body = {"query": "", "extensions": persisted(sha(query))}
+    response = api.client.post("/graphql", json=body, headers=api.auth("reader"))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD" and "'query' is empty" in error["message"]
+
+
 def test_a_query_that_does_not_validate_is_not_kept(api: Api) -> None:
     query = fresh("{ noSuchField }")
     extensions = persisted(sha(query))
