@@ -238,7 +238,9 @@ class PersistedQueries:
 
 def _persisted_hash(extensions: Mapping[str, Any] | None) -> str | None:
     """The hash of ``extensions.persistedQuery``, lower case; None without one."""
-    persisted = (extensions or {}).get("persistedQuery")
+    if not isinstance(extensions, Mapping):
+        return None  # the HTTP view refuses extensions that are not an object
+    persisted = extensions.get("persistedQuery")
     if persisted is None:
         return None
     if not isinstance(persisted, dict):
