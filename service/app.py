@@ -24,6 +24,7 @@ from service.config import Settings
 from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
+from service.graphql.persisted import PersistedQueries, load_manifest
 from service.metrics import install_metrics
 from service.ratelimit import RequestLimiter
 from service.routes import events, health, records, segments
@@ -36,7 +37,8 @@ GRAPHQL_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "Not a GraphQL request: JSON that is not UTF-8, not an object, nests "
         "deeper than the limit, or has a query, variables or operationName of the wrong "
-        "type (INVALID_PAYLOAD); no query, a mutation over GET, an unsupported content type "
+        "type, or a batch (array) when IDGRAPH_GRAPHQL_MAX_BATCH is 0 or above it "
+        "(INVALID_PAYLOAD); no query, a mutation over GET, an unsupported content type "
         "(plain text, from the GraphQL library). Errors of the query itself answer 200 "
         "with `errors`.",
         "content": _PLAIN_TEXT,
@@ -45,22 +47,42 @@ GRAPHQL_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """The HTTP-level errors of ``/graphql``; field errors (UNAUTHENTICATED, FORBIDDEN, ...)
 are in the GraphQL answer's ``errors``."""
-GRAPHQL_REQUEST: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["query"],
-                "properties": {
-                    "query": {"type": "string", "minLength": 1},
-                    "variables": {"type": ["object", "null"]},
-                    "operationName": {"type": ["string", "null"]},
-                },
-            }
-        }
+GRAPHQL_OPERATION: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "minLength": 1},
+        "variables": {"type": ["object", "null"]},
+        "operationName": {"type": ["string", "null"]},
+        "extensions": {
+            "type": ["object", "null"],
+            "properties": {
+                "persistedQuery": {
+                    "type": "object",
+                    "description": '{"version": 1, "sha256Hash": "<hex>"}: the SHA-256 of '
+                    "the query, sent in its place or beside it (docs/api.md, "
+                    '"Persisted queries")',
+                }
+            },
+        },
     },
+    # The text, or the hash of a persisted query in its place.
+    "anyOf": [
+        {"required": ["query"]},
+        {
+            "required": ["extensions"],
+            "properties": {"extensions": {"type": "object", "required": ["persistedQuery"]}},
+        },
+    ],
 }
+"""One GraphQL request over HTTP (a batch is an array of them)."""
+
+
+def _graphql_request(max_batch: int) -> dict[str, Any]:
+    schema: dict[str, Any] = GRAPHQL_OPERATION
+    if max_batch > 0:
+        batch = {"type": "array", "items": schema, "minItems": 1, "maxItems": max_batch}
+        schema = {"oneOf": [schema, batch]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 class Lease:
@@ -192,15 +214,29 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             graphql_metrics,
             prefix="/graphql",
             document_cache_size=settings.graphql_document_cache_size,
+            persisted=_persisted_queries(settings),
+            introspection=settings.graphql_introspection_allowed,
+            max_batch=settings.graphql_max_batch,
         ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,
     )
-    _document_graphql(app)
+    _document_graphql(app, settings.graphql_max_batch)
     return app
 
 
-def _document_graphql(app: FastAPI) -> None:
+def _persisted_queries(settings: Settings) -> PersistedQueries:
+    """The persisted queries the settings register (the manifest is checked here, at
+    start-up: a ConfigError names the file and the entry)."""
+    path = settings.graphql_persisted_queries
+    return PersistedQueries(
+        load_manifest(path) if path is not None else None,
+        cache_size=settings.graphql_persisted_cache_size,
+        only=settings.graphql_persisted_only,
+    )
+
+
+def _document_graphql(app: FastAPI, max_batch: int) -> None:
     """Complete what the GraphQL router's routes do not declare: a token is optional at
     the HTTP level (each field checks its scope and answers UNAUTHENTICATED or FORBIDDEN
     in ``errors``), and ``GET /graphql`` without a query answers the GraphiQL page."""
@@ -217,7 +253,7 @@ def _document_graphql(app: FastAPI) -> None:
                     content = operation["responses"]["200"].setdefault("content", {})
                     content["text/html"] = {"schema": {"type": "string"}}
                 else:
-                    operation["requestBody"] = GRAPHQL_REQUEST
+                    operation["requestBody"] = _graphql_request(max_batch)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     graphql_document_cache_size: int = Field(default=256, ge=0)
     """Query texts whose parsed document, validation result and cost each API process keeps,
     least recently used out first (0: parse, validate and cost every request anew)."""
+    graphql_persisted_queries: Path | None = None
+    """Manifest of registered GraphQL queries by SHA-256 (Apollo's persisted query manifest,
+    or ``{"<sha256>": "<query>"}``), checked at start-up (docs/api.md, "Persisted queries")."""
+    graphql_persisted_only: bool = False
+    """Run only the queries of the manifest (a safelist); any other text is refused."""
+    graphql_persisted_cache_size: int = Field(default=1_000, ge=0)
+    """Query texts each API process keeps for automatic persisted queries (APQ), least
+    recently used out first (0: APQ off; the manifest still answers)."""
+    graphql_introspection: bool | None = None
+    """Answer ``__schema`` and ``__type`` (default: yes in development, no in production)."""
+    graphql_max_batch: int = Field(default=0, ge=0)
+    """Most operations in one batched GraphQL request, a JSON array (0: arrays refused)."""
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
     then run ``idgraph segments refresh`` on a schedule instead)."""
@@ -90,6 +102,22 @@ class Settings(BaseSettings):
                 "allowed could never run; raise the budget or lower the cap"
             )
         return self
+
+    @model_validator(mode="after")
+    def _persisted_only_has_a_manifest(self) -> Settings:
+        if self.graphql_persisted_only and self.graphql_persisted_queries is None:
+            raise ValueError(
+                "IDGRAPH_GRAPHQL_PERSISTED_ONLY is true but IDGRAPH_GRAPHQL_PERSISTED_QUERIES "
+                "names no manifest: no query could run; name the manifest file"
+            )
+        return self
+
+    @property
+    def graphql_introspection_allowed(self) -> bool:
+        """Whether GraphQL introspection answers: as set, else only in development."""
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return self.env != "production"
 
     def graphql_limits(self) -> GraphQLLimits:
         """The GraphQL caps and budget these settings give."""

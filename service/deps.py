@@ -59,7 +59,8 @@ async def graphql_body(request: Request) -> None:
     level more for the request around the variables), which its recursive JSON parser
     fails on; for a body that is not UTF-8 or not JSON, or JSON that is not a request
     object, which it fails on; and for a ``query``, ``variables`` or ``operationName`` of
-    the wrong type, which it runs regardless.
+    the wrong type, which it runs regardless. A JSON array is a batch of such objects, up
+    to ``graphql_max_batch`` of them (none when 0).
     """
     limit = get_graph(request).rules.limits.max_depth + 1
     if request.method != "POST":
@@ -76,6 +77,9 @@ async def graphql_body(request: Request) -> None:
     )
     # Starlette's own cache of the body: the GraphQL view reads it from there.
     request._body = body
+    batched = settings.graphql_max_batch > 0 and body.lstrip()[:1] == b"["
+    if batched:
+        limit += 1  # the batch around the requests
     depth = depth_over(body, limit)
     if depth is not None:
         raise InvalidPayload(f"the JSON nests {depth:,} levels deep; the limit is {limit}")
@@ -92,11 +96,49 @@ async def graphql_body(request: Request) -> None:
         raise InvalidPayload(
             f"not valid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    if isinstance(envelope, list):
+        _check_batch(envelope, settings.graphql_max_batch)
+        # One answer for many operations: its HTTP status cannot be one operation's.
+        request.state.graphql_batch = True
+        return
+    _check_request(envelope)
+
+
+def _check_batch(batch: list[object], most: int) -> None:
+    if most <= 0:
+        raise InvalidPayload(
+            'a GraphQL request is a JSON object: {"query": "..."}; batches (a JSON array) '
+            "are off on this server (IDGRAPH_GRAPHQL_MAX_BATCH=0)"
+        )
+    if not batch:
+        raise InvalidPayload("the batch is empty: send at least one request")
+    if len(batch) > most:
+        raise InvalidPayload(
+            f"the batch holds {len(batch):,} operations, above the limit of {most:,} "
+            "(IDGRAPH_GRAPHQL_MAX_BATCH): send it in parts"
+        )
+    for index, item in enumerate(batch):
+        _check_request(item, f"batch[{index}]: ")
+
+
+def _check_request(envelope: object, where: str = "") -> None:
     if not isinstance(envelope, dict):
-        raise InvalidPayload('a GraphQL request is a JSON object: {"query": "..."}')
+        raise InvalidPayload(f'{where}a GraphQL request is a JSON object: {{"query": "..."}}')
     for name, kinds, expected in _GRAPHQL_FIELDS:
         if name in envelope and not isinstance(envelope[name], kinds):
-            raise InvalidPayload(f"'{name}' must be {expected} (GraphQL over HTTP)")
+            raise InvalidPayload(f"{where}'{name}' must be {expected} (GraphQL over HTTP)")
+    if envelope.get("query") == "":
+        # Not "no query": with a persisted query's hash it would run the hash's text.
+        raise InvalidPayload(
+            f"{where}'query' is empty: send the query text, or leave it out and send "
+            "the hash of a persisted query (extensions.persistedQuery)"
+        )
+    persisted = (envelope.get("extensions") or {}).get("persistedQuery", {})
+    if not isinstance(persisted, dict):
+        raise InvalidPayload(
+            f"{where}'extensions.persistedQuery' must be an object: "
+            '{"version": 1, "sha256Hash": "<hex>"}'
+        )
 
 
 _GRAPHQL_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (

@@ -71,10 +71,14 @@ class Context(BaseContext):
     """Per request: the graph, the caller, how personal values show to them (``masker``,
     see :mod:`service.masking`) and the loaders."""
 
-    def __init__(self, graph: IdentityGraph, principal: Principal | None) -> None:
+    def __init__(
+        self, graph: IdentityGraph, principal: Principal | None, batch: bool = False
+    ) -> None:
         super().__init__()
         self.graph = graph
         self.principal = principal
+        self.batch = batch
+        """Whether the request is a batch of operations (one HTTP answer for all)."""
         self.actor = principal.name if principal is not None else "anonymous"
         self.masker = Masker.for_principal(graph.rules, principal)
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)

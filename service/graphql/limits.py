@@ -416,9 +416,9 @@ class QueryLimits(SchemaExtension):
             wait = self.budget.spend(caller, found.cost)
             if wait > 0:
                 # Over HTTP, the answer is a 429 with Retry-After, as a request over the
-                # token's request rate is.
+                # token's request rate is; a batch's answer holds other operations' results.
                 response = getattr(context.context, "response", None)
-                if response is not None:
+                if response is not None and not getattr(context.context, "batch", False):
                     response.status_code = 429
                     response.headers["Retry-After"] = retry_after(wait)
                 raise _refuse(

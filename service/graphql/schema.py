@@ -10,10 +10,11 @@ from functools import partial
 
 import strawberry
 from fastapi import Depends, Request
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from identity.errors import AmbiguousIdentifier
@@ -24,6 +25,7 @@ from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.ide import LocalGraphiQLRouter
+from service.graphql.introspection import NoIntrospection
 from service.graphql.limits import (
     CostBudget,
     DocumentCosts,
@@ -32,6 +34,7 @@ from service.graphql.limits import (
     TimeBudget,
 )
 from service.graphql.observability import OperationMetrics
+from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -138,7 +141,7 @@ async def get_context(
     # operation needs a valid token, and each field checks its scope.
     if principal is None and not _wants_ide(request):
         raise unauthenticated()
-    return Context(graph, principal)
+    return Context(graph, principal, batch=getattr(request.state, "graphql_batch", False))
 
 
 def create_graphql_router(
@@ -146,12 +149,17 @@ def create_graphql_router(
     metrics: GraphQLMetrics | None = None,
     prefix: str = "",
     document_cache_size: int = 256,
+    persisted: PersistedQueries | None = None,
+    introspection: bool = True,
+    max_batch: int = 0,
 ) -> GraphQLRouter[Context, None]:
     """The GraphQL route (at ``prefix``, so that the route's own path carries it for the
     request metrics), with the limits and, when given, metrics per operation.
 
     ``document_cache_size`` query texts keep their parsed document, validation errors and
-    cost (0: none kept); see docs/api.md, "Limits".
+    cost (0: none kept); see docs/api.md, "Limits". ``persisted`` answers persisted
+    queries (default: APQ alone); ``introspection`` false refuses ``__schema`` and
+    ``__type``; ``max_batch`` operations may come in one request (0: no batches).
     """
     limits = limits or GraphQLLimits()
     budget = CostBudget(limits.cost_per_minute)
@@ -166,19 +174,29 @@ def create_graphql_router(
     # One rule class for the schema's life: QueryDepthLimiter makes a class per request,
     # which would make every request's validation key new.
     depth_rule = create_validator(limits.max_depth, should_ignore=None)
+    rules: list[type[ASTValidationRule]] = [depth_rule]
+    if not introspection:
+        rules.append(NoIntrospection)
+    persisted = persisted if persisted is not None else PersistedQueries()
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(
+            batching_config={"max_operations": max_batch} if max_batch > 0 else None
+        ),
         extensions=[
             *measured,
+            # First: a persisted query's text is in the request before anything reads it.
+            partial(PersistedQueryResolver, queries=persisted),
             # Before parsing: it sets the parser's token cap, part of the parse cache's key.
             # After: it refuses a document before the depth limiter or validation expand it.
             partial(QueryLimits, limits=limits, budget=budget, costs=costs),
             partial(TimeBudget, seconds=limits.time_budget_seconds),
             *parse_cache,
-            partial(AddValidationRules, validation_rules=[depth_rule]),
+            partial(AddValidationRules, validation_rules=rules),
             *validation_cache,
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
+    persisted.registered.check(schema._schema, rules)
     return LocalGraphiQLRouter(schema, context_getter=get_context, prefix=prefix)

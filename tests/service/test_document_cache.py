@@ -135,3 +135,18 @@ def test_a_syntax_error_is_refused_on_every_sending(api: Api) -> None:
     query = fresh("{ profile(id: ")
     for _ in range(2):
         assert codes(api.graphql(query, role="reader")) == ["GRAPHQL_PARSE_FAILED"]
+
+
+def test_with_introspection_refused_a_repeated_query_is_still_validated_once(
+    make_api: Callable[..., Api], validations: Calls
+) -> None:
+    # The rule refusing introspection is made once per schema, like the depth rule, so
+    # the validation cache's key (schema, document, rules) repeats.
+    api = make_api(env="production")
+    query = fresh("{ " + LOOKUP + " }")
+    for _ in range(3):
+        assert api.graphql(query, role="reader") == {"data": {"profileByIdentifier": None}}
+    introspection = fresh("{ __schema { queryType { name } } }")
+    for _ in range(2):
+        assert codes(api.graphql(introspection, role="reader")) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert validations.count == 2

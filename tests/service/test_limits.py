@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from service.graphql.limits import FIELD_COSTS, CostBudget, document_cost
 from service.graphql.schema import create_graphql_router
@@ -213,3 +214,129 @@ def test_a_page_larger_than_the_limit_is_refused_before_it_runs(
     # A list's default page counts where no first is given (segment members: 100).
     members = '{ segment(name: "s") { members { nodes { profileId } } } }'
     refused(api.graphql(members, role="admin"), "QUERY_TOO_COMPLEX", "a page of 100")
+
+
+# Introspection
+
+
+def test_introspection_is_refused_in_production_naming_the_setting(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(env="production")
+    # GraphiQL's whole introspection query: one error, for the field it starts from.
+    result = api.graphql(get_introspection_query(), role="reader")
+    error = refused(result, "GRAPHQL_VALIDATION_FAILED", "introspection is disabled")
+    assert "'__schema'" in error["message"]
+    assert "IDGRAPH_GRAPHQL_INTROSPECTION=true" in error["message"]
+    refused(
+        api.graphql('{ __type(name: "Profile") { name } }', role="reader"),
+        "GRAPHQL_VALIDATION_FAILED",
+        "'__type'",
+    )
+    # Inside a fragment, too; __typename is not introspection of the schema.
+    hidden = "{ ...F } fragment F on Query { __schema { types { name } } }"
+    refused(api.graphql(hidden, role="reader"), "GRAPHQL_VALIDATION_FAILED", "'__schema'")
+    assert api.graphql("{ __typename }", role="reader") == {"data": {"__typename": "Query"}}
+    assert api.graphql("{ " + LOOKUP + " }", role="reader") == {
+        "data": {"profileByIdentifier": None}
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "allowed"),
+    [
+        ({"env": "production", "graphql_introspection": True}, True),
+        ({"env": "development"}, True),
+        ({"env": "development", "graphql_introspection": False}, False),
+    ],
+)
+def test_introspection_follows_the_setting_else_the_environment(
+    make_api: Callable[..., Api], settings: dict[str, Any], allowed: bool
+) -> None:
+    result = make_api(**settings).graphql("{ __schema { queryType { name } } }", role="reader")
+    if allowed:
+        assert result == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    else:
+        refused(result, "GRAPHQL_VALIDATION_FAILED", "introspection is disabled")
+
+
+# Batches (a JSON array of requests)
+
+
+def post_batch(api: Api, batch: Any, role: str = "reader") -> httpx.Response:
+    return api.client.post("/graphql", json=batch, headers=api.auth(role))
+
+
+def test_a_batch_is_refused_by_default_naming_the_setting(api: Api) -> None:
+    response = post_batch(api, [{"query": "{ __typename }"}])
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD"
+    assert "IDGRAPH_GRAPHQL_MAX_BATCH" in error["message"]
+
+
+def test_a_batch_of_up_to_the_limit_runs_each_operation(make_api: Callable[..., Api]) -> None:
+    api = make_api(graphql_max_batch=3)
+    batch = [
+        {"query": "{ __typename }"},
+        {
+            "query": "query L($v: String!) { " + LOOKUP.replace('"a@example.com"', "$v") + " }",
+            "variables": {"v": "b@example.com"},
+        },
+        {"query": "query A { a: __typename } query B { b: __typename }", "operationName": "B"},
+    ]
+    response = post_batch(api, batch)
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {"data": {"__typename": "Query"}},
+        {"data": {"profileByIdentifier": None}},
+        {"data": {"b": "Query"}},
+    ]
+    over = post_batch(api, [*batch, {"query": "{ __typename }"}])
+    assert over.status_code == 400, over.text
+    error = over.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD"
+    assert "4 operations, above the limit of 3 (IDGRAPH_GRAPHQL_MAX_BATCH)" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("batch", "words"),
+    [
+        ([], "the batch is empty"),
+        ([{"query": "{ __typename }"}, "{ __typename }"], "batch[1]: a GraphQL request is a JSON"),
+        ([{"query": "{ __typename }", "variables": []}], "batch[0]: 'variables' must be"),
+    ],
+)
+def test_a_malformed_batch_is_400(make_api: Callable[..., Api], batch: Any, words: str) -> None:
+    response = post_batch(make_api(graphql_max_batch=3), batch)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD" and words in error["message"]
+
+
+def test_each_operation_of_a_batch_meets_every_limit(make_api: Callable[..., Api]) -> None:
+    api = make_api(graphql_max_batch=4, graphql_max_bytes=6_000)
+    batch = [
+        {"query": aliases(300, "__typename")},
+        {"query": fragment_chain(30)},
+        {"query": "{ " + " " * 6_000 + "__typename }"},
+        {"query": "{ __typename }"},
+    ]
+    response = post_batch(api, batch)
+    assert response.status_code == 200, response.text
+    first, second, third, fourth = response.json()
+    refused(first, "QUERY_TOO_COMPLEX", "300 aliases")
+    refused(second, "QUERY_TOO_COMPLEX", "about 2^30 fragment spreads")
+    refused(third, "QUERY_TOO_LARGE", "IDGRAPH_GRAPHQL_MAX_BYTES")
+    assert fourth == {"data": {"__typename": "Query"}}
+
+
+def test_each_operation_of_a_batch_spends_the_budget(make_api: Callable[..., Api]) -> None:
+    api = make_api(graphql_max_batch=3, graphql_max_cost=100, graphql_cost_per_minute=150)
+    query = aliases(30)  # 30 x profileByIdentifier (2 each) = 60
+    response = post_batch(api, [{"query": query}] * 3)
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert sum("errors" not in r for r in results) == 2
+    [limited] = [r for r in results if "errors" in r]
+    refused(limited, "RATE_LIMITED", "150 cost units per minute")
