@@ -20,6 +20,7 @@ from service.config import Settings
 from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
+from service.graphql.subscriptions import Feeds
 from service.metrics import install_metrics
 from service.routes import events, health, records, segments
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             graphql_metrics,
             prefix="/graphql",
             document_cache_size=settings.graphql_document_cache_size,
+            feeds=Feeds(settings.subscription_poll_seconds, settings.max_subscriptions),
         ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,

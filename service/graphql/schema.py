@@ -11,6 +11,7 @@ from functools import partial
 import strawberry
 from fastapi import Depends, Request
 from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.requests import HTTPConnection
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.fastapi import GraphQLRouter
@@ -23,12 +24,18 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
-from service.graphql.ide import LocalGraphiQLRouter
 from service.graphql.limits import CostBudget, DocumentCosts, GraphQLLimits, QueryLimits
 from service.graphql.observability import OperationMetrics
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
+from service.graphql.subscriptions import (
+    Feeds,
+    RefusalsAsErrors,
+    SubscribingRouter,
+    Subscription,
+    SubscriptionsOnly,
+)
 from service.graphql.types import Profile
 from service.metrics import GraphQLMetrics
 
@@ -101,7 +108,7 @@ class MaskUnexpected(MaskErrors):
         return masked
 
 
-class Schema(strawberry.Schema):
+class Schema(RefusalsAsErrors):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -113,24 +120,26 @@ class Schema(strawberry.Schema):
         super().process_errors([e for e in errors if _unexpected(e)], execution_context)
 
 
-def _wants_ide(request: Request) -> bool:
+def _wants_ide(request: HTTPConnection) -> bool:
     # As strawberry decides to serve GraphiQL: a GET without a query, accepting HTML.
     accept = request.headers.get("accept", "")
     return (
-        request.method == "GET"
+        isinstance(request, Request)
+        and request.method == "GET"
         and "query" not in request.query_params
         and ("text/html" in accept or "*/*" in accept)
     )
 
 
 async def get_context(
-    request: Request,
+    request: HTTPConnection,
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal | None = Depends(optional_principal),
 ) -> Context:
     # GraphiQL's page is served to anyone (a browser cannot send the token for it); every
-    # operation needs a valid token, and each field checks its scope.
-    if principal is None and not _wants_ide(request):
+    # operation needs a valid token, and each field checks its scope. A WebSocket may
+    # send its token in `connection_init` instead (SubscribingRouter.on_ws_connect).
+    if principal is None and not _wants_ide(request) and isinstance(request, Request):
         raise unauthenticated()
     return Context(graph, principal)
 
@@ -140,12 +149,14 @@ def create_graphql_router(
     metrics: GraphQLMetrics | None = None,
     prefix: str = "",
     document_cache_size: int = 256,
+    feeds: Feeds | None = None,
 ) -> GraphQLRouter[Context, None]:
     """The GraphQL route (at ``prefix``, so that the route's own path carries it for the
     request metrics), with the limits and, when given, metrics per operation.
 
     ``document_cache_size`` query texts keep their parsed document, validation errors and
-    cost (0: none kept); see docs/api.md, "Limits".
+    cost (0: none kept); see docs/api.md, "Limits". ``feeds``: how subscriptions poll
+    and how many may be open (docs/api.md, "Subscriptions").
     """
     limits = limits or GraphQLLimits()
     budget = CostBudget(limits.cost_per_minute)
@@ -163,6 +174,7 @@ def create_graphql_router(
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             *measured,
             # Before parsing: it sets the parser's token cap, part of the parse cache's key.
@@ -171,7 +183,10 @@ def create_graphql_router(
             *parse_cache,
             partial(AddValidationRules, validation_rules=[depth_rule]),
             *validation_cache,
+            SubscriptionsOnly,
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
-    return LocalGraphiQLRouter(schema, context_getter=get_context, prefix=prefix)
+    return SubscribingRouter(
+        schema, context_getter=get_context, prefix=prefix, feeds=feeds or Feeds()
+    )
