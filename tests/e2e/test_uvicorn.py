@@ -164,6 +164,8 @@ def test_a_subscription_over_a_real_websocket_gets_a_record_and_does_not_hold_up
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=5) in (0, -signal.SIGTERM)
             assert time.monotonic() - started < 3
-            with pytest.raises(ConnectionClosed):
+            with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     ws.recv(timeout=5)
+            # 1012 "service restart": the client knows to reconnect and resume.
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012

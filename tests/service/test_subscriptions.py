@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from tests.service.conftest import Api
+from tests.service.conftest import SCOPE_ROLES, Api
 
 pytestmark = pytest.mark.both_stores
 
@@ -285,3 +285,37 @@ def test_subscriptions_over_the_process_limit_are_refused_until_one_ends(
                 break
             anyio.run(anyio.sleep, POLL)
         assert message["type"] == "next" and message["id"] == "d", message
+
+
+SUBSCRIPTION_SCOPES = {
+    "profileChanges": ("profiles:read", "subscription { profileChanges { cursor } }"),
+    "segmentChanges": (
+        "segments:read",
+        'subscription { segmentChanges(segment: "everyone") { cursor } }',
+    ),
+}
+"""Each subscription and the one scope it needs: its query feed's."""
+
+
+def test_each_subscription_lets_in_its_scope_and_admin_and_refuses_every_other(
+    api: Api,
+) -> None:
+    schema = api.graphql("{ __schema { subscriptionType { fields { name } } } }", role="admin")
+    fields = {f["name"] for f in schema["data"]["__schema"]["subscriptionType"]["fields"]}
+    assert fields == set(SUBSCRIPTION_SCOPES)
+    definition = {"where": {"attribute": "city", "exists": True}}
+    api.graphql(DEFINE, role="admin", name="everyone", definition=definition)
+    api.ingest("crm", [{"customer_no": "c1", "email": "x@example.com", "city": "York"}])
+    for field, (scope, query) in SUBSCRIPTION_SCOPES.items():
+        for other, role in SCOPE_ROLES.items():
+            with connect(api, role=role) as ws:
+                subscribe(ws, query)
+                message = receive(ws)
+            if other in (scope, "admin"):
+                assert message["type"] == "next", (field, role, message)
+                assert "errors" not in message["payload"], (field, role, message)
+            else:
+                assert message["type"] == "error", (field, role, message)
+                (error,) = message["payload"]
+                assert error["extensions"]["code"] == "FORBIDDEN", (field, role, message)
+                assert f"'{scope}'" in error["message"]
