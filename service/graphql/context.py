@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -24,6 +24,9 @@ from identity.segments import Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
 from service.masking import Masker
+
+if TYPE_CHECKING:
+    from service.graphql.subscriptions import Feeds
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -60,7 +63,7 @@ class Context(BaseContext):
         self.sign_in(principal)
         self.connection_params: dict[str, Any] | None = None
         """A WebSocket's ``connection_init`` payload (strawberry sets it)."""
-        self.feeds: Any = None
+        self.feeds: Feeds | None = None
         """On a WebSocket, the process's subscription feeds (service.graphql.subscriptions)."""
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)

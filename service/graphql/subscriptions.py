@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from strawberry.schema.schema import StreamResult
 
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
-"""The one WebSocket protocol served (the older graphql-ws one is not)."""
+"""The one WebSocket protocol served; the legacy ``graphql-ws`` subprotocol (of the
+subscriptions-transport-ws library) is not."""
 BATCH = 1000
 """Change-log entries read at a time."""
 
@@ -93,7 +94,7 @@ class Feeds:
         if self._closing.is_set():
             raise GraphQLError(
                 "the server is shutting down; reconnect and resume from your last cursor",
-                extensions={"code": "STORE_UNAVAILABLE"},
+                extensions={"code": "SHUTTING_DOWN"},
             )
         with self._lock:
             if self.open >= self.max_open:
