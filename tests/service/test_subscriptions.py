@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,7 +15,12 @@ import pytest
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from identity.graph import IdentityGraph
+from identity.store.base import Store
+from identity.store.neo4j import Neo4jStore
+from identity.store.sqlite import SQLiteStore
 from tests.service.conftest import SCOPE_ROLES, Api
+from tests.store.conftest import NoNeo4j, neo4j_server
 
 pytestmark = pytest.mark.both_stores
 
@@ -319,3 +325,47 @@ def test_each_subscription_lets_in_its_scope_and_admin_and_refuses_every_other(
                 (error,) = message["payload"]
                 assert error["extensions"]["code"] == "FORBIDDEN", (field, role, message)
                 assert f"'{scope}'" in error["message"]
+
+
+def _second_store(store_backend: str, tmp_path: Path) -> Store:
+    """Another connection to the graph fixture's store, as another process would open."""
+    if store_backend == "sqlite":
+        return SQLiteStore(tmp_path / "store.db")  # the path tests/store/conftest.py uses
+    server = neo4j_server()
+    assert not isinstance(server, NoNeo4j), server
+    uri, settings = server
+    return Neo4jStore(uri, **settings)
+
+
+def test_changes_written_through_another_connection_to_the_store_arrive(
+    api: Api, graph: IdentityGraph, store_backend: str, tmp_path: Path
+) -> None:
+    other = IdentityGraph(_second_store(store_backend, tmp_path), graph.rules)
+    try:
+        with connect(api, role="reader") as ws:
+            subscribe(ws, PROFILE_CHANGES)
+            other.ingest.ingest_rows("shop", [(1, {"id": "w1", "email": "elsewhere@example.com"})])
+            (created,) = events(ws, 1)
+    finally:
+        other.close()
+    assert created["node"]["kind"] == "CREATED"
+    assert created["node"]["profileId"] == profile_id(api, "elsewhere@example.com")
+
+
+def test_a_closed_connection_gives_its_subscriptions_places_back(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(subscription_poll_seconds=POLL, max_subscriptions=1)
+    api.ingest("shop", [{"id": "s1", "email": "ann@example.com"}])
+    with connect(api) as ws:
+        subscribe(ws, PROFILE_CHANGES)
+        events(ws, 1)
+    # The client went away without `complete`: its place is free once the server sees it.
+    for _ in range(50):
+        with connect(api) as ws:
+            subscribe(ws, PROFILE_CHANGES)
+            message = receive(ws)
+        if message["type"] == "next":
+            break
+        anyio.run(anyio.sleep, POLL)
+    assert message["type"] == "next", message
