@@ -34,7 +34,7 @@ from service.graphql.subscriptions import (
     RefusalsAsErrors,
     SubscribingRouter,
     Subscription,
-    SubscriptionsOnly,
+    SubscriptionsOverWebSocket,
 )
 from service.graphql.types import Profile
 from service.metrics import GraphQLMetrics
@@ -183,7 +183,7 @@ def create_graphql_router(
             *parse_cache,
             partial(AddValidationRules, validation_rules=[depth_rule]),
             *validation_cache,
-            SubscriptionsOnly,
+            SubscriptionsOverWebSocket,
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )

@@ -227,17 +227,25 @@ class Subscription:
     )
 
 
-class SubscriptionsOnly(SchemaExtension):
-    """Over a WebSocket only subscriptions run: a connection's context lives as long as
-    the connection, and its loaders would answer later queries from what they read first."""
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """Subscriptions run over the WebSocket and nothing else does. Over HTTP a subscription
+    would run its fields as plain ones, with no event to give them. Over a WebSocket a
+    query or mutation would share the connection's context, which lives as long as the
+    connection, so its loaders would answer from what they read first."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         on_socket = isinstance(getattr(context.context, "feeds", None), Feeds)
-        if on_socket and context.operation_type is not OperationType.SUBSCRIPTION:
+        subscription = context.operation_type is OperationType.SUBSCRIPTION
+        if on_socket and not subscription:
             raise GraphQLError(
                 f"a {context.operation_type.value} is not run over the WebSocket, which "
                 "carries subscriptions only; send it to POST /graphql",
+                extensions={"code": "INVALID_REQUEST"},
+            )
+        if subscription and not on_socket:
+            raise GraphQLError(
+                "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql",
                 extensions={"code": "INVALID_REQUEST"},
             )
         yield

@@ -369,3 +369,16 @@ def test_a_closed_connection_gives_its_subscriptions_places_back(
             break
         anyio.run(anyio.sleep, POLL)
     assert message["type"] == "next", message
+
+
+def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(api: Api) -> None:
+    query = "subscription { profileChanges { cursor } }"
+    headers = api.auth("admin")
+    for response in (
+        api.client.post("/graphql", json={"query": query}, headers=headers),
+        api.client.get("/graphql", params={"query": query}, headers=headers),
+    ):
+        assert response.status_code == 200, response.text
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "INVALID_REQUEST"
+        assert "WebSocket" in error["message"]
