@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -54,6 +54,8 @@ BATCH = 1000
 """Change-log entries read at a time."""
 
 T = TypeVar("T")
+Read = Callable[[str | None], Any]
+"""A feed's read: the page after a cursor (from the beginning for None)."""
 
 
 class _Page(Protocol[T]):
@@ -88,6 +90,7 @@ class Feeds:
     def __post_init__(self) -> None:
         self._closing = asyncio.Event()
         self._lock = threading.Lock()  # a slot may be given back by the garbage collector
+        self._tails: dict[tuple[Hashable, str], asyncio.Task[_Page[Any] | None]] = {}
 
     def take(self) -> _Slot:
         """A place for one more subscription; TOO_MANY_SUBSCRIPTIONS when all are taken."""
@@ -118,6 +121,33 @@ class Feeds:
             return True
         return False
 
+    async def next_page(self, feed: Hashable, read: Read, cursor: str) -> _Page[Any] | None:
+        """The page after ``cursor`` of a subscriber that has read everything up to it,
+        read after a poll interval; None when the server is closing. Subscribers of one
+        feed at one cursor (every subscriber of the feed that is caught up) share the
+        wait and the read, so idle subscriptions cost one read per feed and interval,
+        however many there are."""
+        key = (feed, cursor)
+        task = self._tails.get(key)
+        if task is None:
+            task = asyncio.create_task(self._read_after_pause(read, cursor))
+            self._tails[key] = task
+            task.add_done_callback(lambda done: self._tail_done(key, done))
+        # A subscriber that leaves does not cancel the read the others wait for.
+        return await asyncio.shield(task)
+
+    async def _read_after_pause(self, read: Read, cursor: str) -> _Page[Any] | None:
+        if not await self.pause():
+            return None
+        page: _Page[Any] = await call(read, cursor)
+        return page
+
+    def _tail_done(self, key: tuple[Hashable, str], task: asyncio.Task[Any]) -> None:
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled():
+            task.exception()  # each subscriber gets it; none waiting must not warn
+
     def close(self) -> None:
         """End every open feed at its next pause (server shutdown)."""
         self._closing.set()
@@ -134,29 +164,31 @@ def _feeds(info: Info) -> Feeds:
 
 
 async def _follow(
-    read: Callable[[str | None], Any],
+    feed: Hashable,
+    read: Read,
     first: _Page[Any],
     edge: Callable[[Any], Edge[T]],
     feeds: Feeds,
     slot: _Slot,
 ) -> AsyncGenerator[Edge[T], None]:
     """Every entry of ``first`` and of the pages after it, in order, polling at the end."""
-    page = first
+    page: _Page[Any] | None = first
     try:
-        while True:
+        while page is not None:
             for change in page.changes:
                 yield edge(change)
-            # A full page means more are waiting: read on at once.
-            if not page.has_more and not await feeds.pause():
-                return
-            page = await call(read, page.cursor)
+            if page.has_more:  # a full page: more are waiting, read on at once
+                page = await call(read, page.cursor)
+            else:
+                page = await feeds.next_page(feed, read, page.cursor)
     finally:
         slot.release()
 
 
 async def _start(
     info: Info,
-    read: Callable[[str | None], Any],
+    feed: Hashable,
+    read: Read,
     after: str | None,
     edge: Callable[[Any], Edge[T]],
 ) -> AsyncIterator[Edge[T]]:
@@ -169,7 +201,7 @@ async def _start(
     except BaseException:
         slot.release()
         raise
-    stream = _follow(read, first, edge, feeds, slot)
+    stream = _follow(feed, read, first, edge, feeds, slot)
     # A stream closed before it ever ran does not run its `finally`: give the slot back
     # when it is collected too.
     weakref.finalize(stream, slot.release)
@@ -192,7 +224,7 @@ async def _profile_changes(
     def read(cursor: str | None) -> Any:
         return steward.profile_changes(cursor, BATCH)
 
-    return await _start(info, read, after, _profile_change_edge)
+    return await _start(info, "profiles", read, after, _profile_change_edge)
 
 
 async def _segment_changes(
@@ -203,7 +235,7 @@ async def _segment_changes(
     def read(cursor: str | None) -> Any:
         return segments.changes(segment, cursor, BATCH)
 
-    return await _start(info, read, after, _segment_change_edge)
+    return await _start(info, ("segment", segment), read, after, _segment_change_edge)
 
 
 @strawberry.type

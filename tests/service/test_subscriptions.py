@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +382,29 @@ def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(api: Api
         (error,) = response.json()["errors"]
         assert error["extensions"]["code"] == "INVALID_REQUEST"
         assert "WebSocket" in error["message"]
+
+
+def test_idle_subscribers_of_one_feed_share_one_read_per_poll(
+    make_api: Callable[..., Api], graph: IdentityGraph
+) -> None:
+    poll, subscribers, seconds = 0.2, 5, 1.5
+    api = make_api(subscription_poll_seconds=poll)
+    api.ingest("shop", [{"id": "s1", "email": "ann@example.com"}])
+
+    def reads() -> int:
+        return graph.store.statements_per_operation().get("profiles.changes", 0)
+
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(connect(api, role="reader")) for _ in range(subscribers)]
+        for ws in sockets:
+            subscribe(ws, PROFILE_CHANGES)
+            events(ws, 1)  # caught up
+        before = reads()
+        anyio.run(anyio.sleep, seconds)
+        idle = reads() - before
+        # All of them still follow the log: the next change reaches each once.
+        api.ingest("shop", [{"id": "s2", "email": "bo@example.com"}])
+        arrived = [events(ws, 1)[0]["node"]["profileId"] for ws in sockets]
+    assert arrived == [profile_id(api, "bo@example.com")] * subscribers
+    # One read per interval for the feed (a subscriber each would be five).
+    assert 0 < idle <= seconds / poll + 2, idle
