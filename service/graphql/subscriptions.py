@@ -4,7 +4,8 @@ and a segment's change feed, pushed as they are written.
 A subscription follows the same change log its query feed pages through
 (``Query.profileChanges``, ``Segment.changes``): it reads the entries after its cursor in
 batches, yields each in order as an edge (the item and its cursor, as on the query feed),
-and reads again every ``IDGRAPH_SUBSCRIPTION_POLL_SECONDS``. The log is the store's, so
+and reads again every ``IDGRAPH_SUBSCRIPTION_POLL_SECONDS`` (the caught-up subscribers of a
+feed share that read). The log is the store's, so
 changes written by another API process or by the CLI arrive too; a client that
 reconnects with the cursor of the last edge it received misses nothing and sees nothing
 twice.
