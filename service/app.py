@@ -25,6 +25,7 @@ from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
 from service.graphql import create_graphql_router
 from service.graphql.persisted import PersistedQueries, load_manifest
+from service.graphql.subscriptions import Feeds
 from service.metrics import install_metrics
 from service.ratelimit import RequestLimiter
 from service.routes import events, health, records, segments
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             persisted=_persisted_queries(settings),
             introspection=settings.graphql_introspection_allowed,
             max_batch=settings.graphql_max_batch,
+            feeds=Feeds(settings.subscription_poll_seconds, settings.max_subscriptions),
         ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,

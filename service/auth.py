@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from identity.errors import ConfigError
 from service.errors import ApiError
@@ -205,7 +206,7 @@ bearer = HTTPBearer(
 
 
 def optional_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: HTTPConnection, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Principal | None:
     """The caller, or None when there is no valid bearer token."""
     if credentials is None:

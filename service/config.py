@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     """Answer ``__schema`` and ``__type`` (default: yes in development, no in production)."""
     graphql_max_batch: int = Field(default=0, ge=0)
     """Most operations in one batched GraphQL request, a JSON array (0: arrays refused)."""
+    subscription_poll_seconds: float = Field(default=0.5, gt=0)
+    """How often an open GraphQL subscription reads its change log for new entries."""
+    max_subscriptions: int = Field(default=100, ge=0)
+    """Most GraphQL subscriptions open at once in each API process; one more is refused
+    with TOO_MANY_SUBSCRIPTIONS (0: subscriptions are refused)."""
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
     then run ``idgraph segments refresh`` on a schedule instead)."""

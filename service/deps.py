@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from identity.errors import InvalidPayload
 from identity.graph import IdentityGraph
@@ -13,7 +14,7 @@ from service.config import Settings
 from service.errors import ApiError
 
 
-def get_graph(request: Request) -> IdentityGraph:
+def get_graph(request: HTTPConnection) -> IdentityGraph:
     graph: IdentityGraph = request.app.state.graph
     return graph
 
@@ -50,7 +51,7 @@ async def _read_limited(request: Request, limit: int, setting: str) -> bytes:
     return b"".join(chunks)
 
 
-async def graphql_body(request: Request) -> None:
+async def graphql_body(request: HTTPConnection) -> None:
     """Hold a GraphQL request to the limits the ingest routes have, before the GraphQL
     library reads it, where it would fail with a 500 or run what it should refuse.
 
@@ -62,6 +63,8 @@ async def graphql_body(request: Request) -> None:
     the wrong type, which it runs regardless. A JSON array is a batch of such objects, up
     to ``graphql_max_batch`` of them (none when 0).
     """
+    if not isinstance(request, Request):
+        return  # a WebSocket: each subscribe is held to the query's limits when it runs
     limit = get_graph(request).rules.limits.max_depth + 1
     if request.method != "POST":
         for name in ("variables", "extensions"):

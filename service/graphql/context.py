@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -25,6 +25,9 @@ from identity.segments import Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
 from service.masking import Masker
+
+if TYPE_CHECKING:
+    from service.graphql.subscriptions import Feeds
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -76,17 +79,25 @@ class Context(BaseContext):
     ) -> None:
         super().__init__()
         self.graph = graph
-        self.principal = principal
         self.batch = batch
         """Whether the request is a batch of operations (one HTTP answer for all)."""
-        self.actor = principal.name if principal is not None else "anonymous"
-        self.masker = Masker.for_principal(graph.rules, principal)
+        self.sign_in(principal)
+        self.connection_params: dict[str, Any] | None = None
+        """A WebSocket's ``connection_init`` payload (strawberry sets it)."""
+        self.feeds: Feeds | None = None
+        """On a WebSocket, the process's subscription feeds (service.graphql.subscriptions)."""
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)
         self.journeys = DataLoader[tuple[str, JourneyArgs], JourneyPage](
             load_fn=self._load_journeys
         )
+
+    def sign_in(self, principal: Principal | None) -> None:
+        """Act as ``principal``: a WebSocket may name its token after the context is made."""
+        self.principal = principal
+        self.actor = principal.name if principal is not None else "anonymous"
+        self.masker = Masker.for_principal(self.graph.rules, principal)
 
     async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
         return await call(self.graph.profiles.get_many, ids)

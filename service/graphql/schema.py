@@ -11,6 +11,7 @@ from functools import partial
 import strawberry
 from fastapi import Depends, Request
 from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError
+from starlette.requests import HTTPConnection
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.fastapi import GraphQLRouter
@@ -24,7 +25,6 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
-from service.graphql.ide import LocalGraphiQLRouter
 from service.graphql.introspection import NoIntrospection
 from service.graphql.limits import (
     CostBudget,
@@ -38,6 +38,13 @@ from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
+from service.graphql.subscriptions import (
+    Feeds,
+    RefusalsAsErrors,
+    SubscribingRouter,
+    Subscription,
+    SubscriptionsOverWebSocket,
+)
 from service.graphql.types import Profile
 from service.metrics import GraphQLMetrics
 
@@ -110,7 +117,7 @@ class MaskUnexpected(MaskErrors):
         return masked
 
 
-class Schema(strawberry.Schema):
+class Schema(RefusalsAsErrors):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -122,24 +129,26 @@ class Schema(strawberry.Schema):
         super().process_errors([e for e in errors if _unexpected(e)], execution_context)
 
 
-def _wants_ide(request: Request) -> bool:
+def _wants_ide(request: HTTPConnection) -> bool:
     # As strawberry decides to serve GraphiQL: a GET without a query, accepting HTML.
     accept = request.headers.get("accept", "")
     return (
-        request.method == "GET"
+        isinstance(request, Request)
+        and request.method == "GET"
         and "query" not in request.query_params
         and ("text/html" in accept or "*/*" in accept)
     )
 
 
 async def get_context(
-    request: Request,
+    request: HTTPConnection,
     graph: IdentityGraph = Depends(get_graph),
     principal: Principal | None = Depends(optional_principal),
 ) -> Context:
     # GraphiQL's page is served to anyone (a browser cannot send the token for it); every
-    # operation needs a valid token, and each field checks its scope.
-    if principal is None and not _wants_ide(request):
+    # operation needs a valid token, and each field checks its scope. A WebSocket may
+    # send its token in `connection_init` instead (SubscribingRouter.on_ws_connect).
+    if principal is None and not _wants_ide(request) and isinstance(request, Request):
         raise unauthenticated()
     return Context(graph, principal, batch=getattr(request.state, "graphql_batch", False))
 
@@ -152,6 +161,7 @@ def create_graphql_router(
     persisted: PersistedQueries | None = None,
     introspection: bool = True,
     max_batch: int = 0,
+    feeds: Feeds | None = None,
 ) -> GraphQLRouter[Context, None]:
     """The GraphQL route (at ``prefix``, so that the route's own path carries it for the
     request metrics), with the limits and, when given, metrics per operation.
@@ -160,6 +170,8 @@ def create_graphql_router(
     cost (0: none kept); see docs/api.md, "Limits". ``persisted`` answers persisted
     queries (default: APQ alone); ``introspection`` false refuses ``__schema`` and
     ``__type``; ``max_batch`` operations may come in one request (0: no batches).
+    ``feeds``: how subscriptions poll and how many may be open (docs/api.md,
+    "Subscriptions").
     """
     limits = limits or GraphQLLimits()
     budget = CostBudget(limits.cost_per_minute)
@@ -184,6 +196,7 @@ def create_graphql_router(
         config=StrawberryConfig(
             batching_config={"max_operations": max_batch} if max_batch > 0 else None
         ),
+        subscription=Subscription,
         extensions=[
             *measured,
             # First: a persisted query's text is in the request before anything reads it.
@@ -195,8 +208,11 @@ def create_graphql_router(
             *parse_cache,
             partial(AddValidationRules, validation_rules=rules),
             *validation_cache,
+            SubscriptionsOverWebSocket,
             partial(MaskUnexpected, should_mask_error=_unexpected),
         ],
     )
     persisted.registered.check(schema._schema, rules)
-    return LocalGraphiQLRouter(schema, context_getter=get_context, prefix=prefix)
+    return SubscribingRouter(
+        schema, context_getter=get_context, prefix=prefix, feeds=feeds or Feeds()
+    )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 pytestmark = pytest.mark.e2e
 
@@ -27,14 +33,17 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[httpx.Client]:
+@contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """A uvicorn process over a fresh store, once it answers, and a client of it; stopped
+    (SIGTERM, then killed after 10 s) at the end."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
     env |= {
         "IDGRAPH_STORE": f"sqlite:///{tmp_path}/e2e.db",
         "IDGRAPH_TOKENS_FILE": str(tmp_path / "tokens.toml"),
         "IDGRAPH_DEV_TOKEN": TOKEN,
+        "IDGRAPH_SUBSCRIPTION_POLL_SECONDS": "0.1",
     }
     command = [
         *(sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"),
@@ -46,7 +55,7 @@ def server(tmp_path: Path) -> Iterator[httpx.Client]:
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=5) as client:
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 60  # a loaded CI machine starts slowly
             while True:
                 try:
                     if client.get("/healthz").status_code == 200:
@@ -56,7 +65,7 @@ def server(tmp_path: Path) -> Iterator[httpx.Client]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
                 time.sleep(0.05)
-            yield client
+            yield client, process
     finally:
         process.terminate()
         try:
@@ -64,6 +73,12 @@ def server(tmp_path: Path) -> Iterator[httpx.Client]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[httpx.Client]:
+    with serving(tmp_path) as (client, _):
+        yield client
 
 
 def test_register_post_and_query_over_http(server: httpx.Client) -> None:
@@ -116,3 +131,41 @@ def test_graphiql_renders_its_editor_with_every_other_host_unreachable(
     assert "Loading..." not in page, page[:2000]
     assert 'class="graphiql-editor' in page, page[:2000]
     assert "CodeMirror" in page and "graphiql-execute-button" in page
+
+
+def test_a_subscription_over_a_real_websocket_gets_a_record_and_does_not_hold_up_shutdown(
+    tmp_path: Path,
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with serving(tmp_path) as (client, process):
+        mapping = {"key": "id", "identifiers": {"email": "email"}}
+        assert client.put("/v1/sources/shop", json=mapping, headers=auth).status_code == 200
+        url = str(client.base_url).replace("http", "ws", 1) + "/graphql"
+        with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"authorization": f"Bearer {TOKEN}"}}
+                )
+            )
+            assert json.loads(ws.recv(timeout=5)) == {"type": "connection_ack"}
+            query = "subscription { profileChanges { cursor node { kind profileId } } }"
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            rows = [{"id": "1", "email": "eve@example.com"}]
+            response = client.post(
+                "/v1/records", params={"source": "shop"}, json=rows, headers=auth
+            )
+            assert response.status_code == 200, response.text
+            message = json.loads(ws.recv(timeout=5))
+            assert message["type"] == "next"
+            assert message["payload"]["data"]["profileChanges"]["node"]["kind"] == "CREATED"
+            # SIGTERM with the subscription open: the process ends at once, closing it
+            # (uvicorn shuts down, then exits by the signal it was sent).
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=5) in (0, -signal.SIGTERM)
+            assert time.monotonic() - started < 3
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=5)
+            # 1012 "service restart": the client knows to reconnect and resume.
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
