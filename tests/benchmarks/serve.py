@@ -28,8 +28,9 @@ Run with `.venv/bin/python -m tests.benchmarks.serve` (`make bench` runs it); a 
      stored account under a new key (the same person opening another account), the others
      a stored account updated (its marketing opt-in flipped);
    - ``mix``: nine light lookups, then one write, repeated.
-   Once a workload's step answers less than 80% of its offered rate, its higher rates are
-   not run (``--no-skip`` runs them): a saturated server only queues more.
+   The workloads run in the order given (by default the reads, the attack, then the
+   writes). Once a workload's step answers less than 80% of its offered rate, its higher
+   rates are not run (``--no-skip`` runs them): a saturated server only queues more.
 4. ``attack``: the light load at 100/s (``--attack-rate``), alone for ``--seconds``, then
    for ``--seconds`` more while one client sends the 20,000-alias query of
    tests/benchmarks/attacks.py (1.4 MB) every ``--attack-interval`` seconds: its time
@@ -88,7 +89,9 @@ PEOPLE = 30_000
 SEED = 7
 STORES = ("sqlite", "neo4j")
 LABELS = {"sqlite": "embedded (SQLite)", "neo4j": "Neo4j 5.26 Community"}
-WORKLOADS = ("light", "heavy", "write", "mix", "attack")
+WORKLOADS = ("light", "heavy", "attack", "write", "mix")
+"""In the order they run by default: the reads before the writes, which add records (a
+copied account that is not linked makes its e-mail find two profiles)."""
 LIGHT = (
     'query ($v: String!) { profileByIdentifier(kind: "email", value: $v) '
     "{ id attributes { name value } records { source key } } }"
@@ -136,10 +139,10 @@ class Neo4jServer:
 
 
 @contextlib.contextmanager
-def neo4j_server(data: Path, heap: str, pagecache: str) -> Iterator[Neo4jServer]:
-    """The development Neo4j on a free port with ``data`` as its data directory; stopped
-    cleanly (SIGTERM) at the end, the data kept. Authentication on, a new password each
-    start (the launcher sets it)."""
+def neo4j_server(data: Path, heap: str, pagecache: str, log: Path) -> Iterator[Neo4jServer]:
+    """The development Neo4j on a free port with ``data`` as its data directory, its output
+    appended to ``log``; stopped cleanly (SIGTERM) at the end, the data kept.
+    Authentication on, a new password each start (the launcher sets it)."""
     if not JAR.is_file():
         raise Neo4jServerError(f"{JAR.relative_to(ROOT)} is missing: run `make neo4j-server`")
     data.mkdir(parents=True, exist_ok=True)
@@ -166,7 +169,6 @@ def neo4j_server(data: Path, heap: str, pagecache: str) -> Iterator[Neo4jServer]
         "--pagecache",
         pagecache,
     ]
-    log = data.parent / f"{data.name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             command,
@@ -231,7 +233,7 @@ class Cache:
         """Removes what this benchmark put in the cache directory, and nothing else."""
         for name in ("demo", "sqlite", "neo4j", "run"):
             shutil.rmtree(self.root / name, ignore_errors=True)
-        for name in ("build.json", "emails.json", "build.log", "tokens.toml"):
+        for name in ("build.json", "emails.json", "build.log", "build-neo4j.log", "tokens.toml"):
             (self.root / name).unlink(missing_ok=True)
 
     def note(self, **values: Any) -> None:
@@ -285,7 +287,8 @@ def build_neo4j(cache: Cache, args: argparse.Namespace) -> None:
         return
     shutil.rmtree(cache.neo4j.parent, ignore_errors=True)
     _log("neo4j: copying the SQLite store into a fresh Neo4j with `idgraph migrate` ...")
-    with neo4j_server(cache.neo4j, args.heap, args.pagecache) as server:
+    log = cache.root / "build-neo4j.log"
+    with neo4j_server(cache.neo4j, args.heap, args.pagecache, log) as server:
         started = time.perf_counter()
         with (cache.root / "build.log").open("ab") as out:
             subprocess.run(
@@ -340,15 +343,19 @@ def served_store(kind: str, cache: Cache, args: argparse.Namespace) -> Iterator[
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     started = time.perf_counter()
-    if kind == "sqlite":
-        _copy_sqlite(cache.sqlite, work / "store.db")
-        _log(f"sqlite: copied the store in {time.perf_counter() - started:.1f} s")
-        yield {"IDGRAPH_STORE": f"sqlite:///{work / 'store.db'}"}
-        return
-    shutil.copytree(cache.neo4j, work / "data")
-    _log(f"neo4j: copied the data directory in {time.perf_counter() - started:.1f} s; starting")
-    with neo4j_server(work / "data", args.heap, args.pagecache) as server:
-        yield server.env()
+    try:
+        if kind == "sqlite":
+            _copy_sqlite(cache.sqlite, work / "store.db")
+            _log(f"sqlite: copied the store in {time.perf_counter() - started:.1f} s")
+            yield {"IDGRAPH_STORE": f"sqlite:///{work / 'store.db'}"}
+            return
+        shutil.copytree(cache.neo4j, work / "data")
+        _log(f"neo4j: copied the data directory in {time.perf_counter() - started:.1f} s")
+        log = cache.root / "run" / "neo4j.log"
+        with neo4j_server(work / "data", args.heap, args.pagecache, log) as server:
+            yield server.env()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -362,10 +369,13 @@ class Server:
     def workers(self) -> list[int]:
         """The pids of the processes that answer: the supervisor's children, or itself."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = []
         with contextlib.suppress(OSError):
-            if pids := [int(p) for p in children.read_text().split()]:
-                return pids
-        return [self.process.pid]
+            for pid in children.read_text().split():
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"resource_tracker" not in command:  # multiprocessing's, not a worker
+                    pids.append(int(pid))
+        return pids or [self.process.pid]
 
 
 @contextlib.contextmanager
@@ -656,7 +666,8 @@ def _row(step: Step) -> str:
     return (
         f"| {LABELS[step.store]} | {step.workload} | {step.rate:g} | {step.achieved():.0f} "
         f"| {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} | {p['max']:.1f} "
-        f"| {_errors(step.samples)} | {step.load1:.2f} |"
+        f"| {_errors(step.samples)} | {step.load1:.2f} "
+        f"| {max(s.late for s in step.samples) * 1000:.0f} |"
         + (f" {step.note} |" if step.note else " |")
     )
 
@@ -705,11 +716,12 @@ def report(results: list[Result], cache: Cache, args: argparse.Namespace) -> str
         f"authentication on. Open loop from a separate process; each step "
         f"{args.warm_up:g} s of warm-up (left out) then {args.seconds:g} s measured; latency "
         "counted from when each request was due. Achieved: answers over the step's span. "
-        "Load: the 1-minute load average at the step's end.",
+        "Load: the 1-minute load average at the step's end. Client lag: how late the load "
+        "generator sent its latest request (its own lag, counted in the latency).",
         "",
         "| store | workload | offered /s | achieved /s | p50 ms | p95 ms | p99 ms | max ms "
-        "| failed | load 1m | |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| failed | load 1m | client lag ms | |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
         *(_row(step) for r in results for step in r.steps),
         "",
     ]
