@@ -29,8 +29,9 @@ Run with `.venv/bin/python -m tests.benchmarks.serve` (`make bench` runs it); a 
      a stored account updated (its marketing opt-in flipped);
    - ``mix``: nine light lookups, then one write, repeated.
    The workloads run in the order given (by default the reads, the attack, then the
-   writes). Once a workload's step answers less than 80% of its offered rate, its higher
-   rates are not run (``--no-skip`` runs them): a saturated server only queues more.
+   writes). Once a workload's step answers less than 80% of its offered rate or its
+   median request waits more than a second, its higher rates are not run (``--no-skip``
+   runs them): a saturated server only queues more.
 4. ``attack``: the light load at 100/s (``--attack-rate``), alone for ``--seconds``, then
    for ``--seconds`` more while one client sends the 20,000-alias query of
    tests/benchmarks/attacks.py (1.4 MB) every ``--attack-interval`` seconds: its time
@@ -112,7 +113,9 @@ SERVERS = {
     "idgraph": "{idgraph} serve --host 127.0.0.1 --port {port} --workers {workers}",
 }
 SATURATED = 0.8
-"""A step that answers less than this share of its offered rate saturates the server."""
+"""A step that answers less than this share of its offered rate saturates the server..."""
+SATURATED_P50 = 1.0
+"""... and so does one whose median request waits this many seconds (a growing queue)."""
 
 
 def _log(text: str) -> None:
@@ -486,6 +489,12 @@ class Step:
     load1: float
     note: str = ""
 
+    def saturated(self) -> bool:
+        if not self.samples:
+            return True
+        p50 = percentiles([s.latency for s in self.samples])["p50"] / 1000
+        return self.achieved() < SATURATED * self.rate or p50 > SATURATED_P50
+
     def achieved(self) -> float:
         if not self.samples:
             return 0.0
@@ -638,7 +647,7 @@ def measure(kind: str, cache: Cache, emails: list[str], args: argparse.Namespace
             for rate in sorted(args.rates):
                 step = run_step(srv, kind, workload, rate, requests, args)
                 result.steps.append(step)
-                if not args.no_skip and step.achieved() < SATURATED * rate:
+                if not args.no_skip and step.saturated():
                     higher = [f"{r:g}" for r in sorted(args.rates) if r > rate]
                     if higher:
                         result.skipped.append(
