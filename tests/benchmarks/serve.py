@@ -718,7 +718,7 @@ def report(results: list[Result], cache: Cache, args: argparse.Namespace) -> str
         *([f"**{args.label}**", ""] if args.label else []),
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine()}; stores: {stores}. "
         f"Data: demo generator, {info.get('people', PEOPLE):,} people, seed {SEED}, with "
-        f"events and the demo segments ({build}, cached in {args.cache}; each run serves "
+        f"events and the demo segments ({build}, cached in {_shown(args.cache)}; each run serves "
         f"a copy). Server: `{server}` (access log on; per-token GraphQL cost budget off"
         + (f"; {extra}" if extra else "")
         + f"). Neo4j: tools/neo4j-server, heap {args.heap}, page cache {args.pagecache}, "
@@ -763,6 +763,12 @@ def report(results: list[Result], cache: Cache, args: argparse.Namespace) -> str
         + "`."
     )
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout when it is inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def _reproduce(args: argparse.Namespace) -> list[str]:
