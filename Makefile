@@ -147,6 +147,7 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.attacks
 	$(BIN)/python -m tests.benchmarks.graphql_cpu --requests 1000 --runs 5 --write
 	$(BIN)/python -m tests.benchmarks.stores --people 30000
+	$(BIN)/python -m tests.benchmarks.serve
 
 clean: neo4j-stop
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target

@@ -215,6 +215,9 @@ class Sample:
     """The HTTP status; 0 for a transport error or a timeout."""
     failed: bool
     """Not a 2xx answer, or a JSON object answer with a non-empty ``errors``."""
+    kind: str = ""
+    """Why it failed: the HTTP status, the first GraphQL error's ``extensions.code`` (or
+    ``graphql``), or the transport error's name; empty when it did not fail."""
 
 
 def _encoded(host: str, headers: dict[str, str], request: dict[str, Any]) -> bytes:
@@ -278,7 +281,7 @@ async def _open_loop(spec: dict[str, Any]) -> list[list[Any]]:
     async def one(due: float, payload: bytes) -> None:
         late = time.monotonic() - due
         async with connections:
-            status, body = 0, b""
+            status, body, kind = 0, b"", ""
             # A kept-alive connection the server has closed meanwhile (uvicorn closes idle
             # ones after 5 s) answers nothing: the request goes again on a new one.
             for reuse in (bool(idle), False):
@@ -295,23 +298,35 @@ async def _open_loop(spec: dict[str, Any]) -> list[list[Any]]:
                     else:
                         writer.close()
                     break
-                except ConnectionResetError:
+                except ConnectionResetError as error:
+                    kind = type(error).__name__
                     if writer is not None:
                         writer.close()
                     if not reuse:
                         break
-                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as error:
+                    kind = type(error).__name__
                     if writer is not None:
                         writer.close()
                     break
             failed = not 200 <= status < 300
-            if not failed and body:
+            if failed and status:
+                kind = str(status)
+            elif not failed and body:
                 try:
                     answer = json.loads(body)
                 except ValueError:
                     answer = {"errors": ["not JSON"]}
                 failed = isinstance(answer, dict) and bool(answer.get("errors"))
-        rows.append([due - start, time.monotonic() - due, late, status, failed])
+                if failed:
+                    first = answer["errors"][0]
+                    code = (
+                        first.get("extensions", {}).get("code") if isinstance(first, dict) else None
+                    )
+                    kind = f"graphql {code}" if code else "graphql"
+        rows.append(
+            [due - start, time.monotonic() - due, late, status, failed, "" if not failed else kind]
+        )
 
     start = time.monotonic()
     tasks = []
@@ -369,7 +384,10 @@ class OpenLoad:
         text = self._process.stdout.read()
         if self._process.wait() != 0:
             sys.exit("the open-loop load process failed")
-        return [Sample(d, lat, late, int(s), bool(f)) for d, lat, late, s, f in json.loads(text)]
+        return [
+            Sample(d, lat, late, int(s), bool(f), str(k))
+            for d, lat, late, s, f, k in json.loads(text)
+        ]
 
 
 def open_load(
