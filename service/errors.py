@@ -31,6 +31,7 @@ from identity.errors import (
     InvalidPayload,
     InvalidSegment,
     StewardConflict,
+    StoreBusy,
     StoreError,
     StoreUnavailable,
     UnknownAction,
@@ -59,6 +60,7 @@ DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (InvalidIdentifier, 400, "INVALID_IDENTIFIER"),
     (AmbiguousIdentifier, 409, "AMBIGUOUS_IDENTIFIER"),
     (ConfigError, 422, "INVALID_CONFIG"),
+    (StoreBusy, 503, "STORE_BUSY"),
     (StoreUnavailable, 503, "STORE_UNAVAILABLE"),
     (StoreError, 503, "STORE_ERROR"),
 )
@@ -106,7 +108,9 @@ ERROR_STATUSES: Mapping[int, str] = {
     413: "The body is over IDGRAPH_MAX_BODY_BYTES: send it in parts (PAYLOAD_TOO_LARGE)",
     422: "A parameter is missing or malformed (INVALID_REQUEST, with details), or a "
     "document is invalid (INVALID_CONFIG, INVALID_SEGMENT)",
-    503: "The store failed or does not answer; retry later (STORE_UNAVAILABLE, STORE_ERROR)",
+    503: "The store is busy with other writes: nothing was stored, send it again after "
+    "Retry-After seconds (STORE_BUSY); or the store failed or does not answer, retry later "
+    "(STORE_UNAVAILABLE, STORE_ERROR)",
 }
 
 
@@ -174,6 +178,8 @@ def graphql_error(error: IdgraphError) -> GraphQLError:
     """A domain error as a GraphQL error with ``extensions.code`` (and ``field`` or
     ``argument`` when it names one)."""
     extensions = {"code": classify(error)[1], **_fields(error)}
+    if isinstance(error, StoreBusy):
+        extensions["retryAfter"] = error.retry_after
     return GraphQLError(str(error), original_error=error, extensions=extensions)
 
 
@@ -187,7 +193,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
     body = error_body(code, f"{exc}{_http_hint(exc)}", **_fields(exc))
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StoreBusy) else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

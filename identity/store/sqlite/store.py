@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
 
-from identity.errors import StoreError, StoreUnavailable
+from identity.errors import ConfigError, StoreError, StoreUnavailable
 from identity.model import StoreCounts, StoreHealth
 from identity.store.base import Store
 from identity.store.sqlite.audit import SQLiteAudit
@@ -27,6 +27,13 @@ from identity.store.sqlite.records import SQLiteRecords
 from identity.store.sqlite.segments import SQLiteSegments
 from identity.store.sqlite.sources import SQLiteMeta, SQLiteSources
 from identity.store.sqlite.statements import statement
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds a write waits for the write lock before it fails with StoreBusy."""
+DEFAULT_WRITE_QUEUE = 8
+"""Writes of one process that may wait for the write lock at once."""
+_OPEN_TIMEOUT = 30.0
+"""Seconds opening (and migrating) waits for other processes opening the same file."""
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -50,7 +57,18 @@ class SQLiteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        write_queue: int = DEFAULT_WRITE_QUEUE,
+    ) -> None:
+        """``busy_timeout``: seconds a write waits for the write lock (another process's or
+        another thread's) before it fails with StoreBusy; ``write_queue``: how many writes
+        of this process may wait for it at once before another fails with StoreBusy."""
+        if busy_timeout <= 0 or write_queue < 1:
+            raise ConfigError("the busy timeout must be above 0 and the write queue at least 1")
         self.path = str(path)
         if self.path != ":memory:":
             try:
@@ -60,16 +78,27 @@ class SQLiteStore(Store):
                     f"cannot create the folder for the store {self.path}: {error.strerror}"
                 ) from error
         try:
+            # Opening and migrating may wait for other processes opening the same file.
             raw = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=max(busy_timeout, _OPEN_TIMEOUT),
             )
             raw.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store {self.path}: {error}") from error
         raw.execute("PRAGMA synchronous = NORMAL")
         raw.execute("PRAGMA foreign_keys = ON")
-        self._db = db = Connection(raw)
+        self._busy_timeout = busy_timeout
+        self._db = db = Connection(
+            raw,
+            busy_timeout=busy_timeout,
+            write_queue=write_queue,
+            open_reader=None if self.path == ":memory:" else self._open_reader,
+        )
         self._migrate()
+        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         self.sources = SQLiteSources(db)
         self.meta = SQLiteMeta(db)
         self.records = SQLiteRecords(db)
@@ -80,6 +109,14 @@ class SQLiteStore(Store):
         self.segments = SQLiteSegments(db)
         self.audit = SQLiteAudit(db)
         self.copy = SQLiteCopy(db)
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """One more connection to the file, for reads only (WAL: a snapshot, no waiting)."""
+        reader = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout
+        )
+        reader.execute("PRAGMA query_only = ON")
+        return reader
 
     def _migrate(self) -> None:
         known = migrations()
@@ -99,6 +136,8 @@ class SQLiteStore(Store):
                 except sqlite3.Error as error:
                     if raw.in_transaction:
                         raw.execute("ROLLBACK")
+                    if raw.execute("PRAGMA user_version").fetchone()[0] >= version:
+                        continue  # another process opening the file applied it first
                     raise StoreError(f"schema migration {name} failed: {error}") from error
 
     @property
@@ -117,8 +156,7 @@ class SQLiteStore(Store):
         return self._db.statements_per_operation()
 
     def close(self) -> None:
-        with self._db.lock:
-            self._db.raw.close()
+        self._db.close()
 
     def health(self) -> StoreHealth:
         try:
