@@ -173,9 +173,10 @@ class Connection:
             state.operation = outer
 
     @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """This process's write lock, waited for at most ``busy_timeout`` seconds by at
-        most ``write_queue`` writes at once; StoreBusy past either."""
+    def _write_begun(self) -> Iterator[None]:
+        """This process's write lock and SQLite's (``BEGIN IMMEDIATE``), each waited for at
+        most ``busy_timeout`` seconds, by at most ``write_queue`` writes at once: past
+        either, StoreBusy. The transaction is left for the caller to end."""
         with self._guard:
             if self._waiting >= self.write_queue:
                 raise StoreBusy(
@@ -184,15 +185,19 @@ class Connection:
                 )
             self._waiting += 1
         try:
-            acquired = self.lock.acquire(timeout=self.busy_timeout)
+            if not self.lock.acquire(timeout=self.busy_timeout):
+                raise StoreBusy(
+                    f"waited {self.busy_timeout:g}s for another write of this process",
+                    retry_after=self.retry_after,
+                )
+            try:
+                self.control("BEGIN IMMEDIATE")
+            except BaseException:
+                self.lock.release()
+                raise
         finally:
             with self._guard:
                 self._waiting -= 1
-        if not acquired:
-            raise StoreBusy(
-                f"waited {self.busy_timeout:g}s for another write of this process",
-                retry_after=self.retry_after,
-            )
         try:
             yield
         finally:
@@ -212,8 +217,7 @@ class Connection:
                 finally:
                     state.write_depth -= 1
                 return
-            with self._write_lock():
-                self.control("BEGIN IMMEDIATE")
+            with self._write_begun():
                 state.write_depth = 1
                 try:
                     yield
