@@ -125,6 +125,15 @@ def error_responses(
             "model": ErrorBody,
             "description": (detail or {}).get(status, ERROR_STATUSES[status]),
         }
+        if status == 503:
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "With STORE_BUSY: seconds to wait before sending the "
+                    "request again",
+                    "required": False,
+                    "schema": {"type": "integer"},
+                }
+            }
         if status == 401:
             response["headers"] = {
                 "WWW-Authenticate": {
