@@ -222,6 +222,7 @@ def test_reads_do_not_wait_for_a_write_waiting_for_another_process(tmp_path: Pat
             assert store.counts().records == 1
             with store.reading():
                 assert store.counts().records == 1
+            assert store.health().ok  # the readiness probe answers too
         assert time.monotonic() - started < 1.5
         assert writer.is_alive()
     writer.join()

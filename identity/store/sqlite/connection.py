@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from identity.errors import StoreBusy, StoreError
@@ -38,15 +38,25 @@ def is_busy(error: sqlite3.Error) -> bool:
 
 
 class CountingConnection:
-    """A connection as a read block sees it: each statement is counted."""
+    """A connection as a read block sees it: each statement is counted, and its cursors
+    are closed when the block ends (so no unfinished statement keeps a pooled reader on
+    an old snapshot)."""
 
     def __init__(self, db: Connection, raw: sqlite3.Connection) -> None:
         self._db = db
         self._raw = raw
+        self._cursors: list[sqlite3.Cursor] = []
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         self._db.count_statement()
-        return self._raw.execute(sql, params)
+        cursor = self._raw.execute(sql, params)
+        self._cursors.append(cursor)
+        return cursor
+
+    def close(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
+        self._cursors.clear()
 
 
 class _ThreadState(threading.local):
@@ -103,7 +113,7 @@ class Connection:
             return dict(self._statement_counts)
 
     @contextmanager
-    def _borrowed(self) -> Iterator[sqlite3.Connection]:
+    def borrowed(self) -> Iterator[sqlite3.Connection]:
         """A connection to read with for the block: a pooled reader, or the writer under
         its lock when there are no readers (an in-memory store)."""
         if self._open_reader is None:
@@ -146,7 +156,7 @@ class Connection:
         if state.write_depth > 0 or state.read_depth > 0:
             yield  # inside a unit of work or another reading block: join it
             return
-        with self._borrowed() as reader:
+        with self.borrowed() as reader:
             try:
                 reader.execute("BEGIN")
             except sqlite3.Error as error:
@@ -239,15 +249,17 @@ class Connection:
         """Reads counted under ``operation``, on this thread's write or reading block's
         connection, else a borrowed reader; a database error becomes a StoreError."""
         state = self._thread
-        with self.operating(operation):
+        with self.operating(operation), ExitStack() as stack:
             try:
                 if state.write_depth > 0:
-                    yield CountingConnection(self, self.raw)
+                    raw = self.raw
                 elif state.reader is not None:
-                    yield CountingConnection(self, state.reader)
+                    raw = state.reader
                 else:
-                    with self._borrowed() as reader:
-                        yield CountingConnection(self, reader)
+                    raw = stack.enter_context(self.borrowed())
+                counting = CountingConnection(self, raw)
+                stack.callback(counting.close)
+                yield counting
             except sqlite3.Error as error:
                 raise self._failure("read", error) from error
 

@@ -142,8 +142,8 @@ class SQLiteStore(Store):
 
     @property
     def schema_version(self) -> int:
-        with self._db.lock:
-            version: int = self._db.raw.execute("PRAGMA user_version").fetchone()[0]
+        with self._db.borrowed() as conn:
+            version: int = conn.execute("PRAGMA user_version").fetchone()[0]
             return version
 
     def _write_block(self) -> AbstractContextManager[None]:
@@ -160,9 +160,10 @@ class SQLiteStore(Store):
 
     def health(self) -> StoreHealth:
         try:
-            with self._db.lock:
-                self._db.raw.execute(statement("store", "health")).fetchone()
-        except sqlite3.Error as error:
+            # A reader: the probe does not wait for a write waiting for another process.
+            with self._db.borrowed() as conn:
+                conn.execute(statement("store", "health")).fetchone()
+        except (sqlite3.Error, StoreError) as error:
             return StoreHealth(False, self.backend, f"{self.path}: {error}")
         return StoreHealth(True, self.backend, f"{self.path} (schema v{self.schema_version})")
 
