@@ -1045,12 +1045,21 @@ def serve(
             settings.open_store().close()
         except IdgraphError as error:
             raise _fail(error) from error
+        if settings.segment_refresh_seconds > 0:
+            console.print(
+                f"[yellow]warning:[/] IDGRAPH_SEGMENT_REFRESH_SECONDS refreshes the segments in "
+                f"each of the {count} workers: run `idgraph segments refresh` on a schedule "
+                "instead",
+                highlight=False,
+                soft_wrap=True,
+            )
     bind_host, bind_port = host or settings.host, port or settings.port
     plural = "process" if count == 1 else "processes"
     console.print(
         f"serving http://{bind_host}:{bind_port} with {count} worker {plural} "
         f"({settings.store.split(':', 1)[0]} store)",
         highlight=False,
+        soft_wrap=True,
     )
     uvicorn.run(
         "service.app:create_app",

@@ -3,6 +3,7 @@ the number or the store is wrong (the processes themselves: tests/e2e/test_worke
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,17 @@ def test_several_workers_open_the_store_once_first_and_stop_if_it_cannot(
     result = CliRunner().invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2
     assert "cannot create the folder for the store" in result.output
+
+
+def test_several_workers_say_so_and_warn_of_a_refresh_in_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDGRAPH_SEGMENT_REFRESH_SECONDS", "60")
+    with socket.socket() as taken:  # uvicorn stops at binding, before starting workers
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(app, ["serve", "--workers", "3", "--port", port])
+    assert result.exit_code != 0
+    assert f"serving http://127.0.0.1:{port} with 3 worker processes" in result.output
+    assert "refreshes the segments in each of the 3 workers" in result.output
