@@ -94,8 +94,7 @@ class Connection:
         # Guards the counts, the waiting writes and the reader pool.
         self._guard = threading.Lock()
         self._waiting = 0  # writes of this process waiting for the write locks
-        self._idle: list[sqlite3.Connection] = []
-        self._readers: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []  # readers not in use
         self._closed = False
         self._statement_counts: Counter[str] = Counter()
 
@@ -129,8 +128,6 @@ class Connection:
                 reader = self._open_reader()
             except sqlite3.Error as error:
                 raise self._failure("read", error) from error
-            with self._guard:
-                self._readers.append(reader)
         try:
             yield reader
         finally:
