@@ -199,7 +199,9 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IdgraphError)
     status, code = classify(exc)
-    if status >= 500:
+    if isinstance(exc, StoreBusy):  # load, not a failure: the client is told to retry
+        log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+    elif status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
     body = error_body(code, f"{exc}{_http_hint(exc)}", **_fields(exc))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StoreBusy) else None

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.config import Settings
 from tests.service.conftest import SHOP
+from tests.service.test_error_shapes import documented, rest
 
 pytestmark = pytest.mark.sqlite
 
@@ -81,8 +82,9 @@ def make_busy_api(
 
 
 def assert_store_busy(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "STORE_BUSY"
+    """The documented shape (docs/api.md), with a Retry-After and never "locked"."""
+    code, status = "STORE_BUSY", documented()["STORE_BUSY"]
+    assert rest(response) == (status, code), response.text
     assert int(response.headers["Retry-After"]) >= 1
     assert "locked" not in response.text.lower()
 
