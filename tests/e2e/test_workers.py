@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,9 +41,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(tmp_path: Path, name: str, *args: str) -> Iterator[tuple[str, Path]]:
-    """`idgraph serve ARGS` on a free port of its own over the store in tmp_path, once it
-    answers /readyz; its base URL and its log. Stopped (all its processes) at the end."""
+def serving(tmp_path: Path, name: str, *args: str, **settings: str) -> Iterator[tuple[str, Path]]:
+    """`idgraph serve ARGS` on a free port of its own over the store in tmp_path, with
+    these IDGRAPH_* settings, once it answers /readyz; its base URL and its log. Stopped
+    (all its processes) at the end."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
     env |= {
@@ -50,6 +52,7 @@ def serving(tmp_path: Path, name: str, *args: str) -> Iterator[tuple[str, Path]]
         "IDGRAPH_TOKENS_FILE": str(tmp_path / "tokens.toml"),
         "IDGRAPH_DEV_TOKEN": TOKEN,
     }
+    env |= {f"IDGRAPH_{k.upper()}": v for k, v in settings.items()}
     command = [IDGRAPH, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     log = tmp_path / f"{name}.log"
     with log.open("wb") as out:
@@ -162,3 +165,35 @@ def test_two_servers_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
         logs = first_log.read_text() + second_log.read_text()
     assert "with 1 worker process" in logs
     assert "Traceback" not in logs and "locked" not in logs.lower(), logs
+
+
+def test_a_write_another_process_keeps_waiting_answers_503_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path, "serve", "--workers", "2", sqlite_busy_timeout_ms="300") as (base, _):
+        _register(base)
+        other = sqlite3.connect(tmp_path / "shared.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's long write
+        try:
+            row = [{"id": "held", "email": "pheld@example.com", "name": "H"}]
+            started = time.monotonic()
+            response = httpx.post(
+                f"{base}/v1/records", params={"source": "shop"}, json=row, headers=AUTH
+            )
+            assert time.monotonic() - started < 5
+            assert response.status_code == 503, response.text
+            assert response.headers["Retry-After"] == "1"
+            assert response.json()["error"]["code"] == "STORE_BUSY"
+            assert "locked" not in response.text.lower()
+            # Reads and the readiness probe answer meanwhile.
+            assert httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        with sqlite3.connect(tmp_path / "shared.db") as conn:
+            assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+        response = httpx.post(
+            f"{base}/v1/records", params={"source": "shop"}, json=row, headers=AUTH
+        )
+        assert response.status_code == 200, response.text
+        _readable_from(base, {"held"})
