@@ -322,3 +322,31 @@ def test_the_busy_timeout_and_write_queue_come_through_open_store(tmp_path: Path
     store.close()
     with pytest.raises(ConfigError, match="busy timeout"):
         SQLiteStore(tmp_path / "t.db", busy_timeout=0)
+
+
+def test_the_busy_timeout_bounds_both_waits_together(tmp_path: Path) -> None:
+    """A write that waited for another thread of its process waits for the file's lock
+    only for what is left of the timeout."""
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=1.0)
+    refused: list[float] = []
+
+    def write(key: str) -> None:
+        started = time.monotonic()
+        try:
+            store.records.upsert([SourceRecord("crm", key)], NOW)
+        except StoreBusy:
+            refused.append(time.monotonic() - started)
+
+    with write_locked(tmp_path / "s.db"):
+        first = threading.Thread(target=write, args=("first",))
+        first.start()  # holds the process's write lock while it waits for the file's
+        time.sleep(0.3)
+        second = threading.Thread(target=write, args=("second",))
+        second.start()
+        first.join()
+        second.join()
+    assert len(refused) == 2
+    assert all(0.9 <= waited < 1.5 for waited in refused), refused
+    store.records.upsert([SourceRecord("crm", "later")], NOW)  # the full timeout again
+    assert {r.record.key for r in store.records.scan()} == {"later"}
+    store.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -181,9 +182,9 @@ class Connection:
 
     @contextmanager
     def _write_begun(self) -> Iterator[None]:
-        """This process's write lock and SQLite's (``BEGIN IMMEDIATE``), each waited for at
-        most ``busy_timeout`` seconds, by at most ``write_queue`` writes at once: past
-        either, StoreBusy. The transaction is left for the caller to end."""
+        """This process's write lock, then SQLite's (``BEGIN IMMEDIATE``), both waited for
+        at most ``busy_timeout`` seconds in all, by at most ``write_queue`` writes at once:
+        past either, StoreBusy. The transaction is left for the caller to end."""
         with self._guard:
             if self._waiting >= self.write_queue:
                 raise StoreBusy(
@@ -192,13 +193,21 @@ class Connection:
                 )
             self._waiting += 1
         try:
-            if not self.lock.acquire(timeout=self.busy_timeout):
+            deadline = time.monotonic() + self.busy_timeout
+            waited = not self.lock.acquire(blocking=False)
+            if waited and not self.lock.acquire(timeout=self.busy_timeout):
                 raise StoreBusy(
                     f"waited {self.busy_timeout:g}s for another write of this process",
                     retry_after=self.retry_after,
                 )
             try:
-                self.control("BEGIN IMMEDIATE")
+                if waited:  # SQLite may wait only for what is left of the timeout
+                    self._sqlite_waits(deadline - time.monotonic())
+                try:
+                    self.control("BEGIN IMMEDIATE")
+                finally:
+                    if waited:
+                        self._sqlite_waits(self.busy_timeout)
             except BaseException:
                 self.lock.release()
                 raise
@@ -209,6 +218,10 @@ class Connection:
             yield
         finally:
             self.lock.release()
+
+    def _sqlite_waits(self, seconds: float) -> None:
+        """How long SQLite waits for another connection's lock, from now on."""
+        self.raw.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
 
     @contextmanager
     def transaction(self, operation: str) -> Iterator[None]:
