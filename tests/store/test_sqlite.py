@@ -350,3 +350,29 @@ def test_the_busy_timeout_bounds_both_waits_together(tmp_path: Path) -> None:
     store.records.upsert([SourceRecord("crm", "later")], NOW)  # the full timeout again
     assert {r.record.key for r in store.records.scan()} == {"later"}
     store.close()
+
+
+def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """As the workers of `idgraph serve` may: each finds the file unmigrated, one applies
+    each migration and the others see it applied."""
+    path = tmp_path / "new.db"
+    start = threading.Barrier(4)
+    opened: list[SQLiteStore] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(SQLiteStore(path))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [s.schema_version for s in opened] == [len(migrations())] * 4
+    for store in opened:
+        store.close()
