@@ -376,3 +376,37 @@ def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) ->
     assert [s.schema_version for s in opened] == [len(migrations())] * 4
     for store in opened:
         store.close()
+
+
+def test_stores_on_one_file_take_turns_to_write(tmp_path: Path) -> None:
+    """Two stores on one file stand for two processes: a write of one waits for the
+    other's write to end (on the lock file beside the store) and then goes on, or fails
+    with StoreBusy past the busy timeout."""
+    first = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
+    second = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def long_write() -> None:
+        with first.unit_of_work():
+            first.records.upsert([SourceRecord("crm", "first")], NOW)
+            holding.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(StoreBusy, match="another process's write"):
+            second.records.upsert([SourceRecord("crm", "second")], NOW)
+        threading.Timer(0.2, release.set).start()
+        third = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
+        third.records.upsert([SourceRecord("crm", "third")], NOW)  # waits, then writes
+        third.close()
+    finally:
+        release.set()
+        writer.join()
+    second.records.upsert([SourceRecord("crm", "second")], NOW)
+    assert {r.record.key for r in second.records.scan()} == {"first", "second", "third"}
+    first.close()
+    second.close()

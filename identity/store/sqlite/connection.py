@@ -3,9 +3,10 @@ readers, the transaction depth and read-only flag of each thread's block, and th
 statements counted per operation.
 
 Writes go through one connection per process behind a re-entrant lock, held for a whole
-write transaction (``BEGIN IMMEDIATE``). Across processes SQLite's own write lock
-serialises them; a write waits for either lock at most ``busy_timeout`` seconds, and at
-most ``write_queue`` writes of a process wait at once: past either, it fails fast with
+write transaction (``BEGIN IMMEDIATE``). Across processes a lock on a file beside the store
+(``PATH-writers``, :class:`WritersLock`) and then SQLite's own write lock serialise them; a
+write waits for these locks at most ``busy_timeout`` seconds in all, and at most
+``write_queue`` writes of a process wait at once: past either, it fails fast with
 :class:`~identity.errors.StoreBusy` and nothing of it is stored.
 
 Reads outside a write block use a pool of read-only connections of their own (one per
@@ -18,6 +19,7 @@ database per connection: there every read shares the writer and its lock, as bef
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -27,6 +29,11 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from identity.errors import StoreBusy, StoreError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy handler alone serialises processes
+    fcntl = None  # type: ignore[assignment]
 from identity.store.changes import keyset_pages
 
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -60,6 +67,39 @@ class CountingConnection:
         self._cursors.clear()
 
 
+class WritersLock:
+    """A lock on a file beside the store that the writes of every process take before
+    SQLite's own: a process waiting for it polls every half millisecond, where SQLite's busy
+    handler sleeps up to 100 ms between tries, so writes from several processes take turns
+    promptly instead of one process's writes starving another's."""
+
+    POLL = 0.0005
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def acquire(self, deadline: float) -> bool | None:
+        """Whether it had to wait for the lock; None when ``deadline`` passed first."""
+        assert fcntl is not None
+        waited = False
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return waited
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return None
+                waited = True
+                time.sleep(self.POLL)
+
+    def release(self) -> None:
+        assert fcntl is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class _ThreadState(threading.local):
     """What one thread is inside of: a write block (on the writer), a reading block (on
     ``reader``), and the operation its statements count under."""
@@ -85,8 +125,10 @@ class Connection:
         busy_timeout: float = 5.0,
         write_queue: int = 8,
         open_reader: Callable[[], sqlite3.Connection] | None = None,
+        writers_lock: str | None = None,
     ) -> None:
         self.raw = raw
+        self._writers = WritersLock(writers_lock) if writers_lock and fcntl else None
         self.lock = threading.RLock()
         self.busy_timeout = busy_timeout
         self.write_queue = write_queue
@@ -201,13 +243,26 @@ class Connection:
                     retry_after=self.retry_after,
                 )
             try:
-                if waited:  # SQLite may wait only for what is left of the timeout
-                    self._sqlite_waits(deadline - time.monotonic())
+                if self._writers is not None:
+                    got = self._writers.acquire(deadline)
+                    if got is None:
+                        raise StoreBusy(
+                            f"waited {self.busy_timeout:g}s for another process's write",
+                            retry_after=self.retry_after,
+                        )
+                    waited = waited or got
                 try:
-                    self.control("BEGIN IMMEDIATE")
-                finally:
-                    if waited:
-                        self._sqlite_waits(self.busy_timeout)
+                    if waited:  # SQLite may wait only for what is left of the timeout
+                        self._sqlite_waits(deadline - time.monotonic())
+                    try:
+                        self.control("BEGIN IMMEDIATE")
+                    finally:
+                        if waited:
+                            self._sqlite_waits(self.busy_timeout)
+                except BaseException:
+                    if self._writers is not None:
+                        self._writers.release()
+                    raise
             except BaseException:
                 self.lock.release()
                 raise
@@ -217,6 +272,8 @@ class Connection:
         try:
             yield
         finally:
+            if self._writers is not None:
+                self._writers.release()
             self.lock.release()
 
     def _sqlite_waits(self, seconds: float) -> None:
@@ -306,6 +363,8 @@ class Connection:
             for reader in idle:
                 reader.close()
             self.raw.close()
+            if self._writers is not None:
+                self._writers.close()
 
     def total_changes(self) -> int:
         return self.raw.total_changes

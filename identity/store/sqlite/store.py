@@ -96,6 +96,7 @@ class SQLiteStore(Store):
             busy_timeout=busy_timeout,
             write_queue=write_queue,
             open_reader=None if self.path == ":memory:" else self._open_reader,
+            writers_lock=None if self.path == ":memory:" else f"{self.path}-writers",
         )
         self._migrate()
         raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
