@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -1068,7 +1068,24 @@ def serve(
         port=bind_port,
         workers=count,
         log_level="info",
+        **_worker_healthcheck(),
     )
+
+
+WORKER_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn waits for a worker to answer its health check before it kills and
+replaces it: its default, 5 s, is less than a worker takes to start on a busy machine."""
+
+
+def _worker_healthcheck() -> dict[str, Any]:
+    import inspect
+
+    import uvicorn
+
+    # uvicorn 0.30 to 0.3x check workers with a fixed timeout and take no such setting.
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS}
+    return {}
 
 
 def _settings_problem(error: Exception) -> ValueError:
