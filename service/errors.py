@@ -108,9 +108,9 @@ ERROR_STATUSES: Mapping[int, str] = {
     413: "The body is over IDGRAPH_MAX_BODY_BYTES: send it in parts (PAYLOAD_TOO_LARGE)",
     422: "A parameter is missing or malformed (INVALID_REQUEST, with details), or a "
     "document is invalid (INVALID_CONFIG, INVALID_SEGMENT)",
-    503: "The store is busy with other writes: nothing was stored, send it again after "
-    "Retry-After seconds (STORE_BUSY); or the store failed or does not answer, retry later "
-    "(STORE_UNAVAILABLE, STORE_ERROR)",
+    503: "The store is busy with other writes: the write was not stored, send the request "
+    "again after Retry-After seconds (STORE_BUSY); or the store failed or does not answer, "
+    "retry later (STORE_UNAVAILABLE, STORE_ERROR)",
 }
 
 

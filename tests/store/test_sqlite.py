@@ -410,3 +410,11 @@ def test_stores_on_one_file_take_turns_to_write(tmp_path: Path) -> None:
     assert {r.record.key for r in second.records.scan()} == {"first", "second", "third"}
     first.close()
     second.close()
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.counts()  # a reader in the pool
+    store.close()
+    store.close()
+    assert not store.health().ok

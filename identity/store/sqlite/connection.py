@@ -13,7 +13,7 @@ Reads outside a write block use a pool of read-only connections of their own (on
 thread reading at the same time, kept for reuse): in WAL mode each reads a consistent
 snapshot and never waits for a writer, so reads of a process do not queue behind a write
 that waits for another process's lock. An in-memory store (``":memory:"``) is one
-database per connection: there every read shares the writer and its lock, as before.
+database per connection: there every read shares the writer and its lock.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from identity.errors import StoreBusy, StoreError
+from identity.errors import StoreBusy, StoreError, StoreUnavailable
+from identity.store.changes import keyset_pages
 
 try:
     import fcntl
-except ImportError:  # not on Windows: SQLite's busy handler alone serialises processes
+except ImportError:  # Windows has none: SQLite's busy handler alone serialises processes
     fcntl = None  # type: ignore[assignment]
-from identity.store.changes import keyset_pages
 
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
@@ -76,7 +76,10 @@ class WritersLock:
     POLL = 0.0005
 
     def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise StoreUnavailable(f"cannot open the lock file {path}: {error.strerror}") from error
 
     def acquire(self, deadline: float) -> bool | None:
         """Whether it had to wait for the lock; None when ``deadline`` passed first."""
@@ -355,9 +358,12 @@ class Connection:
             raise self._failure("write", error) from error
 
     def close(self) -> None:
-        """Close the writer and every reader (a reader in use closes when returned)."""
+        """Close the writer and every reader (a reader in use closes when returned); again
+        does nothing."""
         with self.lock:
             with self._guard:
+                if self._closed:
+                    return
                 self._closed = True
                 idle, self._idle = self._idle, []
             for reader in idle:

@@ -91,13 +91,17 @@ class SQLiteStore(Store):
         raw.execute("PRAGMA synchronous = NORMAL")
         raw.execute("PRAGMA foreign_keys = ON")
         self._busy_timeout = busy_timeout
-        self._db = db = Connection(
-            raw,
-            busy_timeout=busy_timeout,
-            write_queue=write_queue,
-            open_reader=None if self.path == ":memory:" else self._open_reader,
-            writers_lock=None if self.path == ":memory:" else f"{self.path}-writers",
-        )
+        try:
+            self._db = db = Connection(
+                raw,
+                busy_timeout=busy_timeout,
+                write_queue=write_queue,
+                open_reader=None if self.path == ":memory:" else self._open_reader,
+                writers_lock=None if self.path == ":memory:" else f"{self.path}-writers",
+            )
+        except StoreError:
+            raw.close()
+            raise
         self._migrate()
         raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         self.sources = SQLiteSources(db)
