@@ -147,6 +147,20 @@ class StoreUnavailable(StoreError):
     pass
 
 
+class StoreBusy(StoreError):
+    """A write could not get the store's write lock in time (another process or thread
+    holds it), or too many writes of this process already wait for it. The write that
+    asked for it was not stored (a batched ingest keeps the batches before it);
+    ``retry_after`` is how many seconds to wait before trying again."""
+
+    def __init__(self, reason: str, *, retry_after: int = 1):
+        self.retry_after = max(1, retry_after)
+        super().__init__(
+            f"the store is busy with other writes ({reason}); this write was not stored: "
+            f"try again in {self.retry_after}s"
+        )
+
+
 class ProfilesNotImported(StoreError):
     """Records copied into a store name profiles it does not hold yet."""
 

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -1026,20 +1026,87 @@ def token_create(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: IDGRAPH_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Default: IDGRAPH_PORT or 8000")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes serving the one store (default: IDGRAPH_WORKERS, else the "
+            "number of cores)",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP and GraphQL API."""
+    """Serve the HTTP and GraphQL API, in one process or several sharing the store."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from service.app import create_app
     from service.config import Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise _fail(_settings_problem(error)) from None
+    count = workers or settings.workers
+    if count > 1:
+        # Migrate the store once, before the workers open it, and fail here rather than
+        # in every worker when it cannot be opened.
+        try:
+            settings.open_store().close()
+        except IdgraphError as error:
+            raise _fail(error) from error
+    try:
+        # The settings' files (a persisted query manifest) are checked here, once, with an
+        # error a person reads, rather than as a traceback in each worker.
+        create_app(settings)
+    except IdgraphError as error:
+        raise _fail(error) from error
+    bind_host, bind_port = host or settings.host, port or settings.port
+    plural = "process" if count == 1 else "processes"
+    console.print(
+        f"serving http://{bind_host}:{bind_port} with {count} worker {plural} "
+        f"({settings.store.split(':', 1)[0]} store)",
+        highlight=False,
+        soft_wrap=True,
+    )
     uvicorn.run(
         "service.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=bind_host,
+        port=bind_port,
+        workers=count,
         log_level="info",
+        **_worker_healthcheck(),
     )
+
+
+WORKER_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn waits for a worker to answer its health check before it kills and
+replaces it: its default, 5 s, is less than a worker takes to start on a busy machine."""
+
+
+def _worker_healthcheck() -> dict[str, Any]:
+    import inspect
+
+    import uvicorn
+
+    # uvicorn 0.30 to 0.3x check workers with a fixed timeout and take no such setting.
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS}
+    return {}
+
+
+def _settings_problem(error: Exception) -> ValueError:
+    """A settings validation error in one line per setting, named as its variable."""
+    from pydantic import ValidationError
+
+    assert isinstance(error, ValidationError)
+    problems = [
+        f"IDGRAPH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        if e["loc"]
+        else e["msg"]
+        for e in error.errors()
+    ]
+    return ValueError("invalid settings: " + "; ".join(problems))
 
 
 @app.command()

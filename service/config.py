@@ -5,6 +5,7 @@ The one place that reads the environment; the domain is handed what it needs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     """Rules file; the packaged ``identity/config/rules.toml`` when unset."""
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    """API processes ``idgraph serve`` starts, all serving the one store (default: the
+    number of cores)."""
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=1)
+    """Milliseconds a write to a SQLite store waits for the write lock (another process's
+    or thread's) before it is refused with 503 STORE_BUSY and a Retry-After."""
+    write_queue: int = Field(default=8, ge=1)
+    """Writes of one API process that may wait for a SQLite store's write lock at once;
+    one more is refused at once with 503 STORE_BUSY."""
     tokens_file: Path = Path("data/tokens.toml")
     """Hashed API tokens and their scopes, written by ``idgraph token create``."""
     dev_token: SecretStr | None = None
@@ -160,6 +170,8 @@ class Settings(BaseSettings):
             user=self.neo4j_user,
             password=password,
             database=self.neo4j_database,
+            busy_timeout=self.sqlite_busy_timeout_ms / 1000,
+            write_queue=self.write_queue,
         )
 
     def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:

@@ -31,6 +31,7 @@ from identity.errors import (
     InvalidPayload,
     InvalidSegment,
     StewardConflict,
+    StoreBusy,
     StoreError,
     StoreUnavailable,
     TimeBudgetExceeded,
@@ -61,6 +62,7 @@ DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (AmbiguousIdentifier, 409, "AMBIGUOUS_IDENTIFIER"),
     (ConfigError, 422, "INVALID_CONFIG"),
     (TimeBudgetExceeded, 503, "TIMEOUT"),
+    (StoreBusy, 503, "STORE_BUSY"),
     (StoreUnavailable, 503, "STORE_UNAVAILABLE"),
     (StoreError, 503, "STORE_ERROR"),
 )
@@ -110,7 +112,9 @@ ERROR_STATUSES: Mapping[int, str] = {
     "document is invalid (INVALID_CONFIG, INVALID_SEGMENT)",
     429: "The token is over its request rate: retry after the seconds Retry-After gives "
     "(RATE_LIMITED)",
-    503: "The store failed or does not answer; retry later (STORE_UNAVAILABLE, STORE_ERROR)",
+    503: "The store is busy with other writes: the write was not stored, send the request "
+    "again after Retry-After seconds (STORE_BUSY); or the store failed or does not answer, "
+    "retry later (STORE_UNAVAILABLE, STORE_ERROR)",
 }
 
 
@@ -127,6 +131,15 @@ def error_responses(
             "model": ErrorBody,
             "description": (detail or {}).get(status, ERROR_STATUSES[status]),
         }
+        if status == 503:
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "With STORE_BUSY: seconds to wait before sending the "
+                    "request again",
+                    "required": False,
+                    "schema": {"type": "integer"},
+                }
+            }
         if status == 401:
             response["headers"] = {
                 "WWW-Authenticate": {
@@ -188,6 +201,8 @@ def graphql_error(error: IdgraphError) -> GraphQLError:
     """A domain error as a GraphQL error with ``extensions.code`` (and ``field`` or
     ``argument`` when it names one)."""
     extensions = {"code": classify(error)[1], **_fields(error)}
+    if isinstance(error, StoreBusy):
+        extensions["retryAfter"] = error.retry_after
     return GraphQLError(str(error), original_error=error, extensions=extensions)
 
 
@@ -198,10 +213,13 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IdgraphError)
     status, code = classify(exc)
-    if status >= 500:
+    if isinstance(exc, StoreBusy):  # load, not a failure: the client is told to retry
+        log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+    elif status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
     body = error_body(code, f"{exc}{_http_hint(exc)}", **_fields(exc))
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StoreBusy) else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

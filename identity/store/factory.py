@@ -59,14 +59,24 @@ def open_store(
     user: str | None = None,
     password: str | None = None,
     database: str | None = None,
+    busy_timeout: float | None = None,
+    write_queue: int | None = None,
 ) -> Store:
     """Open (and migrate) the store at ``url``; ``user``, ``password`` and ``database``
-    apply to Neo4j URLs that do not name their own."""
+    apply to Neo4j URLs that do not name their own. ``busy_timeout`` (seconds a write
+    waits for the write lock) and ``write_queue`` (writes of this process that may wait
+    at once) apply to SQLite, whose defaults they replace; past either a write fails
+    with StoreBusy."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         from identity.store.sqlite import SQLiteStore
+        from identity.store.sqlite.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_WRITE_QUEUE
 
-        return SQLiteStore(sqlite_path(url))
+        return SQLiteStore(
+            sqlite_path(url),
+            busy_timeout=DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout,
+            write_queue=DEFAULT_WRITE_QUEUE if write_queue is None else write_queue,
+        )
     if parsed.scheme in NEO4J_SCHEMES:
         from identity.store.neo4j import Neo4jStore
 

@@ -110,12 +110,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def serve(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`idgraph serve` on a free port, once it answers /readyz; its log in work/serve.log."""
+    """`idgraph serve` (one process, as the benchmarks were measured) on a free port, once
+    it answers /readyz; its log in work/serve.log."""
     port = free_port()
     log = (work / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [IDGRAPH, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
+    command = [IDGRAPH, "serve", "--port", str(port), "--workers", "1"]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

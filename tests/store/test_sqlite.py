@@ -7,13 +7,21 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from identity import deadline
-from identity.errors import ConfigError, StoreError, StoreUnavailable, TimeBudgetExceeded
+from identity.errors import (
+    ConfigError,
+    StoreBusy,
+    StoreError,
+    StoreUnavailable,
+    TimeBudgetExceeded,
+)
 from identity.model import ProfileChanges, SourceRecord
 from identity.store.factory import open_store
 from identity.store.sqlite import SQLiteStore, migrations
@@ -178,3 +186,260 @@ def test_a_statement_running_past_the_time_budget_is_stopped_midway(tmp_path: Pa
     assert stopped < whole / 2, (stopped, whole)
     assert len(list(store.records.scan(batch_size=30_000))) == 30_000
     store.close()
+
+
+@contextmanager
+def write_locked(path: Path) -> Iterator[sqlite3.Connection]:
+    """The file's write lock held by another connection, as another process would hold it."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_write_that_cannot_get_the_lock_in_time_fails_with_store_busy(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
+    with write_locked(tmp_path / "s.db"):
+        started = time.monotonic()
+        with pytest.raises(StoreBusy) as refused, store.unit_of_work():
+            store.records.upsert([SourceRecord("crm", "c1")], NOW)
+        waited = time.monotonic() - started
+        assert store.counts().records == 0  # nothing half-written, and reads still answer
+    assert 0.25 <= waited < 3
+    assert refused.value.retry_after == 1
+    assert "locked" not in str(refused.value) and "was not stored" in str(refused.value)
+    # Once the lock is free the same write goes through.
+    store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    assert store.counts().records == 1
+    store.close()
+
+
+def test_the_retry_after_hint_is_the_busy_timeout_rounded_up(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=1.2)
+    with write_locked(tmp_path / "s.db"), pytest.raises(StoreBusy) as refused:
+        store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    assert refused.value.retry_after == 2
+    store.close()
+
+
+def test_reads_do_not_wait_for_a_write_waiting_for_another_process(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=3)
+    store.records.upsert([SourceRecord("crm", "c0")], NOW)
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            store.records.upsert([SourceRecord("crm", "c1")], NOW)
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    with write_locked(tmp_path / "s.db"):
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.3)  # the write now waits for the file's lock
+        started = time.monotonic()
+        for _ in range(20):
+            assert store.counts().records == 1
+            with store.reading():
+                assert store.counts().records == 1
+            assert store.health().ok  # the readiness probe answers too
+        assert time.monotonic() - started < 1.5
+        assert writer.is_alive()
+    writer.join()
+    assert outcome == [None]
+    assert store.counts().records == 2
+    store.close()
+
+
+def test_past_the_write_queue_a_write_fails_at_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=3, write_queue=1)
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            store.records.upsert([SourceRecord("crm", "first")], NOW)
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    with write_locked(tmp_path / "s.db"):
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.3)  # the first write waits for the file's lock
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match="1 writes of this process already wait"):
+            store.records.upsert([SourceRecord("crm", "second")], NOW)
+        assert time.monotonic() - started < 0.5
+    writer.join()
+    assert outcome == [None]
+    assert {r.record.key for r in store.records.scan()} == {"first"}
+    store.close()
+
+
+def test_a_write_waiting_for_another_thread_of_the_process_times_out_too(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def long_write() -> None:
+        with store.unit_of_work():
+            store.records.upsert([SourceRecord("crm", "long")], NOW)
+            holding.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(StoreBusy, match="another write of this process"):
+            store.records.upsert([SourceRecord("crm", "short")], NOW)
+        assert store.counts().records == 0  # a reader sees only what was committed
+    finally:
+        release.set()
+        writer.join()
+    assert {r.record.key for r in store.records.scan()} == {"long"}
+    store.close()
+
+
+def test_statements_are_counted_per_operation_across_reading_threads(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    before = store.statements_per_operation().get("counts", 0)
+
+    def read() -> None:
+        for _ in range(50):
+            store.counts()
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.statements_per_operation()["counts"] == before + 200
+    store.close()
+
+
+def test_an_in_memory_store_shares_one_connection_between_threads() -> None:
+    store = SQLiteStore(":memory:")
+    store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    seen: list[int] = []
+    reader = threading.Thread(target=lambda: seen.append(store.counts().records))
+    reader.start()
+    reader.join()
+    assert seen == [1]
+    with store.reading(), pytest.raises(StoreError, match="inside a reading block"):
+        store.records.upsert([SourceRecord("crm", "c2")], NOW)
+    store.close()
+
+
+def test_the_busy_timeout_and_write_queue_come_through_open_store(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/s.db", busy_timeout=0.2, write_queue=3)
+    with write_locked(tmp_path / "s.db"), pytest.raises(StoreBusy) as refused:
+        store.records.upsert([SourceRecord("crm", "c1")], NOW)
+    assert refused.value.retry_after == 1
+    store.close()
+    with pytest.raises(ConfigError, match="busy timeout"):
+        SQLiteStore(tmp_path / "t.db", busy_timeout=0)
+
+
+def test_the_busy_timeout_bounds_both_waits_together(tmp_path: Path) -> None:
+    """A write that waited for another thread of its process waits for the file's lock
+    only for what is left of the timeout."""
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout=1.0)
+    refused: list[float] = []
+
+    def write(key: str) -> None:
+        started = time.monotonic()
+        try:
+            store.records.upsert([SourceRecord("crm", key)], NOW)
+        except StoreBusy:
+            refused.append(time.monotonic() - started)
+
+    with write_locked(tmp_path / "s.db"):
+        first = threading.Thread(target=write, args=("first",))
+        first.start()  # holds the process's write lock while it waits for the file's
+        time.sleep(0.3)
+        second = threading.Thread(target=write, args=("second",))
+        second.start()
+        first.join()
+        second.join()
+    assert len(refused) == 2
+    assert all(0.9 <= waited < 1.5 for waited in refused), refused
+    store.records.upsert([SourceRecord("crm", "later")], NOW)  # the full timeout again
+    assert {r.record.key for r in store.records.scan()} == {"later"}
+    store.close()
+
+
+def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """As the workers of `idgraph serve` may: each finds the file unmigrated, one applies
+    each migration and the others see it applied."""
+    path = tmp_path / "new.db"
+    start = threading.Barrier(4)
+    opened: list[SQLiteStore] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(SQLiteStore(path))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [s.schema_version for s in opened] == [len(migrations())] * 4
+    for store in opened:
+        store.close()
+
+
+def test_stores_on_one_file_take_turns_to_write(tmp_path: Path) -> None:
+    """Two stores on one file stand for two processes: a write of one waits for the
+    other's write to end (on the lock file beside the store) and then goes on, or fails
+    with StoreBusy past the busy timeout."""
+    first = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
+    second = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def long_write() -> None:
+        with first.unit_of_work():
+            first.records.upsert([SourceRecord("crm", "first")], NOW)
+            holding.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(StoreBusy, match="another process's write"):
+            second.records.upsert([SourceRecord("crm", "second")], NOW)
+        threading.Timer(0.2, release.set).start()
+        third = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
+        third.records.upsert([SourceRecord("crm", "third")], NOW)  # waits, then writes
+        third.close()
+    finally:
+        release.set()
+        writer.join()
+    second.records.upsert([SourceRecord("crm", "second")], NOW)
+    assert {r.record.key for r in second.records.scan()} == {"first", "second", "third"}
+    first.close()
+    second.close()
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.counts()  # a reader in the pool
+    store.close()
+    store.close()
+    assert not store.health().ok

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from identity import deadline
-from identity.errors import StoreError, StoreUnavailable
+from identity.errors import ConfigError, StoreError, StoreUnavailable
 from identity.model import StoreCounts, StoreHealth
 from identity.store.base import Store
 from identity.store.sqlite.audit import SQLiteAudit
@@ -29,6 +29,16 @@ from identity.store.sqlite.segments import SQLiteSegments
 from identity.store.sqlite.sources import SQLiteMeta, SQLiteSources
 from identity.store.sqlite.statements import statement
 
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds a write waits for the write lock before it fails with StoreBusy."""
+DEFAULT_WRITE_QUEUE = 8
+"""Writes of one process that may wait for the write lock at once."""
+_OPEN_TIMEOUT = 30.0
+"""Seconds opening (and migrating) waits for other processes opening the same file."""
+
+_BUDGET_STEPS = 10_000
+"""Steps of SQLite's virtual machine between checks of the call's time budget (well under
+a millisecond)."""
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -51,7 +61,18 @@ class SQLiteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        write_queue: int = DEFAULT_WRITE_QUEUE,
+    ) -> None:
+        """``busy_timeout``: seconds a write waits for the write lock (another process's or
+        another thread's) before it fails with StoreBusy; ``write_queue``: how many writes
+        of this process may wait for it at once before another fails with StoreBusy."""
+        if busy_timeout <= 0 or write_queue < 1:
+            raise ConfigError("the busy timeout must be above 0 and the write queue at least 1")
         self.path = str(path)
         if self.path != ":memory:":
             try:
@@ -61,8 +82,12 @@ class SQLiteStore(Store):
                     f"cannot create the folder for the store {self.path}: {error.strerror}"
                 ) from error
         try:
+            # Opening and migrating may wait for other processes opening the same file.
             raw = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=max(busy_timeout, _OPEN_TIMEOUT),
             )
             raw.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as error:
@@ -70,10 +95,22 @@ class SQLiteStore(Store):
         raw.execute("PRAGMA synchronous = NORMAL")
         # A statement of a call whose time budget is spent stops (every ~10,000 steps of
         # SQLite's virtual machine, well under a millisecond).
-        raw.set_progress_handler(deadline.expired, 10_000)
+        raw.set_progress_handler(deadline.expired, _BUDGET_STEPS)
         raw.execute("PRAGMA foreign_keys = ON")
-        self._db = db = Connection(raw)
+        self._busy_timeout = busy_timeout
+        try:
+            self._db = db = Connection(
+                raw,
+                busy_timeout=busy_timeout,
+                write_queue=write_queue,
+                open_reader=None if self.path == ":memory:" else self._open_reader,
+                writers_lock=None if self.path == ":memory:" else f"{self.path}-writers",
+            )
+        except StoreError:
+            raw.close()
+            raise
         self._migrate()
+        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         self.sources = SQLiteSources(db)
         self.meta = SQLiteMeta(db)
         self.records = SQLiteRecords(db)
@@ -84,6 +121,15 @@ class SQLiteStore(Store):
         self.segments = SQLiteSegments(db)
         self.audit = SQLiteAudit(db)
         self.copy = SQLiteCopy(db)
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """One more connection to the file, for reads only (WAL: a snapshot, no waiting)."""
+        reader = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout
+        )
+        reader.execute("PRAGMA query_only = ON")
+        reader.set_progress_handler(deadline.expired, _BUDGET_STEPS)
+        return reader
 
     def _migrate(self) -> None:
         known = migrations()
@@ -103,6 +149,8 @@ class SQLiteStore(Store):
                 except sqlite3.Error as error:
                     if raw.in_transaction:
                         raw.execute("ROLLBACK")
+                    if raw.execute("PRAGMA user_version").fetchone()[0] >= version:
+                        continue  # another process opening the file applied it first
                     raise StoreError(f"schema migration {name} failed: {error}") from error
 
     @property
@@ -111,8 +159,8 @@ class SQLiteStore(Store):
 
     @property
     def schema_version(self) -> int:
-        with self._db.lock:
-            version: int = self._db.raw.execute("PRAGMA user_version").fetchone()[0]
+        with self._db.borrowed() as conn:
+            version: int = conn.execute("PRAGMA user_version").fetchone()[0]
             return version
 
     def _write_block(self) -> AbstractContextManager[None]:
@@ -125,14 +173,14 @@ class SQLiteStore(Store):
         return self._db.statements_per_operation()
 
     def close(self) -> None:
-        with self._db.lock:
-            self._db.raw.close()
+        self._db.close()
 
     def health(self) -> StoreHealth:
         try:
-            with self._db.lock:
-                self._db.raw.execute(statement("store", "health")).fetchone()
-        except sqlite3.Error as error:
+            # A reader: the probe does not wait for a write waiting for another process.
+            with self._db.borrowed() as conn:
+                conn.execute(statement("store", "health")).fetchone()
+        except (sqlite3.Error, StoreError) as error:
             return StoreHealth(False, self.backend, f"{self.path}: {error}")
         return StoreHealth(True, self.backend, f"{self.path} (schema v{self.schema_version})")
 
