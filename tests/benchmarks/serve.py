@@ -9,10 +9,9 @@ Run with `.venv/bin/python -m tests.benchmarks.serve` (`make bench` runs it); a 
    events; for Neo4j the same store copied by `idgraph migrate` into a tools/neo4j-server
    data directory (Neo4j 5.26 Community, authentication on). Each run serves a copy of
    the cached store, so the writes of one run do not change the next run's data.
-2. The server: ``--workers`` uvicorn processes (default 2) over that copy, started by
-   ``--server`` (default: ``python -m uvicorn service.app:create_app --factory --workers
-   N``, every worker opening the store in the app's lifespan; ``--server idgraph`` runs
-   `idgraph serve --workers N` instead, once that option exists), with a development token.
+2. The server: ``idgraph serve --workers N`` (default 2) over that copy, every worker
+   opening the store in the app's lifespan (``--server uvicorn`` runs uvicorn's own
+   ``--workers`` instead, or give a command), with a development token.
    The per-token GraphQL cost budget is off (``IDGRAPH_GRAPHQL_COST_PER_MINUTE=0``): the
    load is many clients' worth sent with one token; ``--server-env NAME=VALUE`` sets it
    or any other setting.
@@ -795,7 +794,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--server",
-        default="uvicorn",
+        default="idgraph",
         help="uvicorn, idgraph, or a command with {python} {idgraph} {port} {workers}",
     )
     parser.add_argument("--server-env", nargs="*", default=[], metavar="NAME=VALUE")
