@@ -189,6 +189,8 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                     await refresher
                 if lease is not None:
                     lease.release()
+            # Subscriptions end, and their reads under way finish, before the store closes.
+            await feeds.close()
             if graph is None:
                 app.state.graph.close()
 
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    feeds = Feeds(settings.subscription_poll_seconds, settings.max_subscriptions)
     app.state.request_limiter = RequestLimiter(
         settings.rate_limit_per_second, settings.rate_limit_burst
     )
@@ -218,7 +221,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             persisted=_persisted_queries(settings),
             introspection=settings.graphql_introspection_allowed,
             max_batch=settings.graphql_max_batch,
-            feeds=Feeds(settings.subscription_poll_seconds, settings.max_subscriptions),
+            feeds=feeds,
         ),
         dependencies=[Depends(graphql_body)],
         responses=GRAPHQL_RESPONSES,

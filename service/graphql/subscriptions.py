@@ -20,6 +20,7 @@ mutations go to ``POST /graphql``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterator
@@ -92,6 +93,9 @@ class Feeds:
         self._closing = asyncio.Event()
         self._lock = threading.Lock()  # a slot may be given back by the garbage collector
         self._tails: dict[tuple[Hashable, str], asyncio.Task[_Page[Any] | None]] = {}
+        self._reading = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def take(self) -> _Slot:
         """A place for one more subscription; TOO_MANY_SUBSCRIPTIONS when all are taken."""
@@ -137,11 +141,24 @@ class Feeds:
         # A subscriber that leaves does not cancel the read the others wait for.
         return await asyncio.shield(task)
 
+    async def read(self, read: Read, cursor: str | None) -> _Page[Any]:
+        """A page of a feed, read in the thread pool; counted, so that shutdown waits for
+        the reads under way before the store closes (a thread cannot be stopped, and
+        closing the store under it breaks its connection)."""
+        self._reading += 1
+        self._idle.clear()
+        try:
+            page: _Page[Any] = await call(read, cursor)
+            return page
+        finally:
+            self._reading -= 1
+            if self._reading == 0:
+                self._idle.set()
+
     async def _read_after_pause(self, read: Read, cursor: str) -> _Page[Any] | None:
         if not await self.pause():
             return None
-        page: _Page[Any] = await call(read, cursor)
-        return page
+        return await self.read(read, cursor)
 
     def _tail_done(self, key: tuple[Hashable, str], task: asyncio.Task[Any]) -> None:
         if self._tails.get(key) is task:
@@ -149,9 +166,12 @@ class Feeds:
         if not task.cancelled():
             task.exception()  # each subscriber gets it; none waiting must not warn
 
-    def close(self) -> None:
-        """End every open feed at its next pause (server shutdown)."""
+    async def close(self, wait: float = 10.0) -> None:
+        """End every open feed at its next pause, and wait (up to ``wait`` seconds) for the
+        reads under way (server shutdown, before the store closes)."""
         self._closing.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), wait)
 
 
 def _feeds(info: Info) -> Feeds:
@@ -179,7 +199,7 @@ async def _follow(
             for change in page.changes:
                 yield edge(change)
             if page.has_more:  # a full page: more are waiting, read on at once
-                page = await call(read, page.cursor)
+                page = await feeds.read(read, page.cursor)
             else:
                 page = await feeds.next_page(feed, read, page.cursor)
     finally:
@@ -198,7 +218,7 @@ async def _start(
     try:
         # The first read is made here, so an unknown segment or a bad cursor is the
         # subscription's error, before any event.
-        first = await call(read, after)
+        first = await feeds.read(read, after)
     except BaseException:
         slot.release()
         raise

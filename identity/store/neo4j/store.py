@@ -64,10 +64,6 @@ class Neo4jStore(Store):
         self.database = self._db.database
         self.batch_size = batch_size
         self.statement_counts: Counter[str] = self._db.statement_counts
-
-    @property
-    def location(self) -> str | None:
-        return self._db.where
         """Statements sent per store operation since the store was opened (a metric)."""
         self.sources = Neo4jSources(self._db)
         self.meta = Neo4jMeta(self._db)
@@ -84,6 +80,10 @@ class Neo4jStore(Store):
         except BaseException:
             self._db.close()
             raise
+
+    @property
+    def location(self) -> str | None:
+        return self._db.where
 
     # -- schema ----------------------------------------------------------------------------
 
