@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from identity.errors import ConfigError
 from service.auth import TokenRegistry, create_token, load_tokens
 from service.cli import app as cli
+from service.errors import ApiError
 from service.ratelimit import RequestLimiter, TokenBuckets
 from tests.service.conftest import Api
 
@@ -105,9 +106,13 @@ def test_buckets_refill_at_their_rate_up_to_their_capacity() -> None:
 
 
 def test_a_limiter_at_rate_zero_admits_everything() -> None:
-    limiter = RequestLimiter(0)
+    unlimited, limited = RequestLimiter(0), RequestLimiter(1)
     for _ in range(1000):
-        limiter.admit("t")
+        unlimited.admit("t")  # raises a 429 ApiError when over the rate
+    limited.admit("t")
+    with pytest.raises(ApiError) as over:  # the same calls at a rate of 1/s: the second
+        limited.admit("t")
+    assert over.value.status_code == 429 and over.value.code == "RATE_LIMITED"
 
 
 def test_a_token_rate_that_is_not_a_positive_number_is_refused(tmp_path: Path) -> None:
