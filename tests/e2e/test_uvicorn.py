@@ -20,6 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from tests.e2e import wait_until_answering
+
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-dev-token"
@@ -55,16 +57,7 @@ def serving(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[byt
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=5) as client:
-            deadline = time.monotonic() + 60  # a loaded CI machine starts slowly
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
-                time.sleep(0.05)
+            wait_until_answering(client, "/healthz", process, log, "uvicorn")
             yield client, process
     finally:
         process.terminate()

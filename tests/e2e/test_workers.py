@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e import wait_until_answering
+
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-dev-token"
@@ -62,16 +64,7 @@ def serving(tmp_path: Path, name: str, *args: str, **settings: str) -> Iterator[
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=5) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{name} did not start:\n{log.read_text()}")
-                time.sleep(0.1)
+            wait_until_answering(client, "/readyz", process, log, name)
         yield base, log
     finally:
         process.terminate()  # uvicorn's parent stops its workers

@@ -189,6 +189,28 @@ def test_a_statement_running_past_the_time_budget_is_stopped_midway(tmp_path: Pa
 
 
 @contextmanager
+def write_open(store: SQLiteStore, key: str) -> Iterator[threading.Event]:
+    """A unit of work of ``store`` that has written ``key`` and stays open in another thread
+    until the block ends or the event given is set."""
+    holding, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with store.unit_of_work():
+            store.records.upsert([SourceRecord("crm", key)], NOW)
+            holding.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        yield release
+    finally:
+        release.set()
+        writer.join()
+
+
+@contextmanager
 def write_locked(path: Path) -> Iterator[sqlite3.Connection]:
     """The file's write lock held by another connection, as another process would hold it."""
     other = sqlite3.connect(path, isolation_level=None)
@@ -285,25 +307,10 @@ def test_a_write_waiting_for_another_thread_of_the_process_times_out_too(
     tmp_path: Path,
 ) -> None:
     store = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
-    holding = threading.Event()
-    release = threading.Event()
-
-    def long_write() -> None:
-        with store.unit_of_work():
-            store.records.upsert([SourceRecord("crm", "long")], NOW)
-            holding.set()
-            release.wait(5)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    try:
-        assert holding.wait(5)
+    with write_open(store, "long"):
         with pytest.raises(StoreBusy, match="another write of this process"):
             store.records.upsert([SourceRecord("crm", "short")], NOW)
         assert store.counts().records == 0  # a reader sees only what was committed
-    finally:
-        release.set()
-        writer.join()
     assert {r.record.key for r in store.records.scan()} == {"long"}
     store.close()
 
@@ -409,28 +416,13 @@ def test_stores_on_one_file_take_turns_to_write(tmp_path: Path) -> None:
     with StoreBusy past the busy timeout."""
     first = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
     second = SQLiteStore(tmp_path / "s.db", busy_timeout=0.3)
-    holding = threading.Event()
-    release = threading.Event()
-
-    def long_write() -> None:
-        with first.unit_of_work():
-            first.records.upsert([SourceRecord("crm", "first")], NOW)
-            holding.set()
-            release.wait(5)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    try:
-        assert holding.wait(5)
+    with write_open(first, "first") as release:
         with pytest.raises(StoreBusy, match="another process's write"):
             second.records.upsert([SourceRecord("crm", "second")], NOW)
         threading.Timer(0.2, release.set).start()
         third = SQLiteStore(tmp_path / "s.db", busy_timeout=2)
         third.records.upsert([SourceRecord("crm", "third")], NOW)  # waits, then writes
         third.close()
-    finally:
-        release.set()
-        writer.join()
     second.records.upsert([SourceRecord("crm", "second")], NOW)
     assert {r.record.key for r in second.records.scan()} == {"first", "second", "third"}
     first.close()

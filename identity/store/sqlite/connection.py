@@ -82,8 +82,8 @@ class WritersLock:
         except OSError as error:
             raise StoreUnavailable(f"cannot open the lock file {path}: {error.strerror}") from error
 
-    def acquire(self, deadline: float) -> bool | None:
-        """Whether it had to wait for the lock; None when ``deadline`` passed first."""
+    def acquire(self, until: float) -> bool | None:
+        """Whether it had to wait for the lock; None when ``until`` (monotonic) passed first."""
         assert fcntl is not None
         waited = False
         while True:
@@ -91,7 +91,7 @@ class WritersLock:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return waited
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= until:
                     return None
                 waited = True
                 time.sleep(self.POLL)
@@ -245,7 +245,7 @@ class Connection:
                 )
             self._waiting += 1
         try:
-            deadline = time.monotonic() + self.busy_timeout
+            until = time.monotonic() + self.busy_timeout
             waited = not self.lock.acquire(blocking=False)
             if waited and not self.lock.acquire(timeout=self.busy_timeout):
                 raise StoreBusy(
@@ -254,7 +254,7 @@ class Connection:
                 )
             try:
                 if self._writers is not None:
-                    got = self._writers.acquire(deadline)
+                    got = self._writers.acquire(until)
                     if got is None:
                         raise StoreBusy(
                             f"waited {self.busy_timeout:g}s for another process's write",
@@ -263,7 +263,7 @@ class Connection:
                     waited = waited or got
                 try:
                     if waited:  # SQLite may wait only for what is left of the timeout
-                        self._sqlite_waits(deadline - time.monotonic())
+                        self._sqlite_waits(until - time.monotonic())
                     try:
                         self.control("BEGIN IMMEDIATE")
                     finally:
