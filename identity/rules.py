@@ -18,7 +18,7 @@ from identity.config_tables import SOURCE_NAME, only_settings, positive_int
 from identity.errors import ConfigError, UnknownIdentifierKind
 from identity.limits import InputLimits, input_limits
 from identity.model import IdentifierFlagReason, IdentifierKey
-from identity.privacy import PrivacyRules, privacy_rules
+from identity.privacy.personal_data import PrivacyRules, privacy_rules
 
 NormaliserName = Literal["email", "phone", "id"]
 CaseRule = Literal["upper", "lower", "keep"]

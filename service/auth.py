@@ -36,9 +36,24 @@ PII_READ = "pii:read"
 INGEST_WRITE = "ingest:write"
 STEWARD_WRITE = "steward:write"
 SEGMENTS_READ = "segments:read"
+PRIVACY_READ = "privacy:read"
+"""Access requests: everything held about one person, unmasked (GDPR Art. 15)."""
+PRIVACY_WRITE = "privacy:write"
+"""Erasure, suppression, retention and removing an identifier from a profile."""
 ADMIN = "admin"
 """Implies every other scope."""
-SCOPES = frozenset({PROFILES_READ, PII_READ, INGEST_WRITE, STEWARD_WRITE, SEGMENTS_READ, ADMIN})
+SCOPES = frozenset(
+    {
+        PROFILES_READ,
+        PII_READ,
+        INGEST_WRITE,
+        STEWARD_WRITE,
+        SEGMENTS_READ,
+        PRIVACY_READ,
+        PRIVACY_WRITE,
+        ADMIN,
+    }
+)
 
 TOKEN_PREFIX = "idg_"
 DEV_ACTOR = "dev"

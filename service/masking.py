@@ -1,9 +1,9 @@
 """Masking personal values for callers without the ``pii:read`` scope.
 
-Presentation only: the domain returns real values and the rules' ``[privacy]`` section
-says which are personal; what leaves the API is decided here, once per request. Which
-fields and values are personal is the domain's to find (``identity/privacy.py``): a field
-whose name has a personal word, however spelled (``customer_email``, ``FirstName``,
+Presentation only: the domain returns real values and the rules' ``[privacy]`` section says
+which are personal; what leaves the API is decided here, once per request. Which fields and
+values are personal is the domain's to find (``identity/privacy/personal_data.py``): a
+field whose name has a personal word, however spelled (``customer_email``, ``FirstName``,
 ``billing_address``), is masked whole; in any other field, at any depth, e-mail addresses
 and phone numbers are masked where they sit (``call +44********56 after 5``). A yes or no
 is never masked. This module only draws the masks.
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 import phonenumbers
 
 from identity.model import JSONValue
-from identity.privacy import PrivacyRules
+from identity.privacy.personal_data import PrivacyRules
 from identity.rules import Rules
 from service.auth import PII_READ, Principal
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from identity.privacy import PrivacyRules, name_words
+from identity.privacy.personal_data import PrivacyRules, name_words
 from identity.resolution import _CROCKFORD
 from identity.rules import Rules, load_rules
 

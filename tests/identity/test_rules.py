@@ -9,7 +9,7 @@ import pytest
 
 from identity.errors import ConfigError
 from identity.model import IdentifierFlagReason, IdentifierKey
-from identity.privacy import DEFAULT_SYNONYMS, DEFAULT_THINGS
+from identity.privacy.personal_data import DEFAULT_SYNONYMS, DEFAULT_THINGS
 from identity.rules import Rules, load_rules
 
 BASE: dict[str, Any] = {

@@ -294,8 +294,8 @@ DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("GB",)
 class PrivacyRules:
     """Which values are personal: shown masked to callers who may not read them.
 
-    Names are matched by their words and values by what they are (``identity/privacy.py``);
-    the matchers are built here, once per rules.
+    Names are matched by their words and values by what they are (this module); the
+    matchers are built here, once per rules.
     """
 
     pii_kinds: frozenset[str] = frozenset()
