@@ -1,5 +1,6 @@
-// The Neo4j store's schema, version 4 (2 added the match index's blocking keys, 3 events
-// and segments, 4 stewardship: the profile change log, the audit log, the review queue):
+// The Neo4j store's schema, version 5 (2 added the match index's blocking keys, 3 events
+// and segments, 4 stewardship: the profile change log, the audit log, the review queue,
+// 5 privacy: the suppression list, events by time for retention):
 // constraints and indexes, each created only if missing, so applying it at every start-up
 // is safe. Statements end with ';' and are sent one at a time (schema changes cannot share
 // a transaction with writes).
@@ -92,3 +93,11 @@ FOR (a:AuditEntry) ON (a.action, a.id);
 
 CREATE INDEX link_type IF NOT EXISTS
 FOR ()-[l:LINK]-() ON (l.type);
+
+// Privacy (version 5): a suppression entry per salted hash; events by time, for the
+// retention scan of the oldest.
+CREATE CONSTRAINT suppression_hash IF NOT EXISTS
+FOR (s:Suppression) REQUIRE s.hash IS UNIQUE;
+
+CREATE INDEX event_ts IF NOT EXISTS
+FOR (e:Event) ON (e.ts);

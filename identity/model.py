@@ -301,6 +301,21 @@ class MatchRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppression:
+    """An entry of the suppression list: the salted hash of an erased identifier (or of
+    an erased record's source and key), which ingest drops on sight so an erasure stays
+    erased. Neither the value nor anything it could be recovered from is kept."""
+
+    hash: str
+    kind: str
+    """The identifier kind hashed (``email``, ``phone``...), or ``record`` for a record's
+    (source, key): what a steward listing the entries can know without the value."""
+    at: datetime
+    audit_id: int | None = None
+    """The audit entry of the erasure that added it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """Something a person did, with the identifiers it was seen with.
 

@@ -21,6 +21,7 @@ from identity.store.ports import (
     LinkPort,
     MatchIndexPort,
     MetaPort,
+    PrivacyPort,
     ProfilePort,
     RecordPort,
     SegmentPort,
@@ -42,6 +43,7 @@ class UnitOfWork(ABC):
     events: EventPort
     segments: SegmentPort
     audit: AuditPort
+    privacy: PrivacyPort
 
 
 class Store(UnitOfWork):

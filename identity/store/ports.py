@@ -42,6 +42,7 @@ from identity.model import (
     StoredAuditEntry,
     StoredProfile,
     StoredRecord,
+    Suppression,
 )
 
 
@@ -378,6 +379,61 @@ class AuditPort(ABC):
     @abstractmethod
     def get(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
         """Entries by id; unknown ids are absent."""
+
+
+class PrivacyPort(ABC):
+    """Deleting personal data for good (erasure, retention), and the suppression list that
+    keeps an erased person from being rebuilt by the next load.
+
+    A deletion leaves nothing of what it deletes readable in the store: no row, node,
+    property or index entry, and (where the backend keeps freed pages in its files) no
+    freed page holding it after :meth:`scrub`. Profiles are the caller's: it re-resolves
+    the records left and deletes profiles left without any.
+    """
+
+    @abstractmethod
+    def delete_records(self, record_ids: Collection[RecordId]) -> list[IdentifierKey]:
+        """Delete records with their identifier edges, every link touching them (of any
+        type), their match-index entries and blocking keys. Identifiers, flags and
+        blocking keys nothing holds any more go too. Returns the identifier keys the
+        deleted records carried, sorted; unknown ids are ignored."""
+
+    @abstractmethod
+    def delete_events(self, event_ids: Collection[str]) -> int:
+        """Delete events with their identifier edges (identifiers nothing holds any more go
+        too); returns how many there were. Unknown ids are ignored."""
+
+    @abstractmethod
+    def expired_records(self, source: str, before: datetime, limit: int = 1000) -> list[RecordId]:
+        """Ids of up to ``limit`` records of ``source`` whose time (the record's own
+        ``timestamp``, else when it was last changed here) is before ``before``,
+        ascending."""
+
+    @abstractmethod
+    def expired_events(self, before: datetime, limit: int = 1000) -> list[str]:
+        """Ids of up to ``limit`` events with a timestamp before ``before``, oldest first
+        (by timestamp, then id)."""
+
+    @abstractmethod
+    def suppress(self, entries: Sequence[Suppression]) -> None:
+        """Add entries to the suppression list; a hash already listed keeps its entry."""
+
+    @abstractmethod
+    def suppressed(self, hashes: Collection[str]) -> set[str]:
+        """Which of ``hashes`` are on the suppression list."""
+
+    @abstractmethod
+    def unsuppress(self, hashes: Collection[str]) -> int:
+        """Take hashes off the suppression list; returns how many were on it."""
+
+    @abstractmethod
+    def suppressions(self, after: str | None = None, limit: int = 1000) -> list[Suppression]:
+        """Up to ``limit`` entries with a hash above ``after``, by hash (keyset paging)."""
+
+    @abstractmethod
+    def scrub(self) -> None:
+        """Overwrite what deletions freed so no deleted value can be read back from the
+        store's files (call after the unit of work that deleted, outside any)."""
 
 
 class CopyPort(ABC):

@@ -34,12 +34,13 @@ from identity.store.neo4j.cypher import statements
 from identity.store.neo4j.events import Neo4jEvents
 from identity.store.neo4j.links import Neo4jLinks
 from identity.store.neo4j.matching import Neo4jMatchIndex
+from identity.store.neo4j.privacy import Neo4jPrivacy
 from identity.store.neo4j.profiles import Neo4jProfiles
 from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
 from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 
@@ -74,6 +75,7 @@ class Neo4jStore(Store):
         self.events = Neo4jEvents(self._db)
         self.segments = Neo4jSegments(self._db)
         self.audit = Neo4jAudit(self._db)
+        self.privacy = Neo4jPrivacy(self._db)
         self.copy = Neo4jCopy(self._db, self._migrate)
         try:
             self._migrate()

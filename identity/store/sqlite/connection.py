@@ -321,6 +321,21 @@ class Connection:
                         self.raw.execute("ROLLBACK")
                     raise
 
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and truncate it, between writes
+        (this process's and other processes' write locks held, no transaction open): what
+        a deletion overwrote then survives in neither file. False when a reader of another
+        process kept it from finishing (the next checkpoint finishes it)."""
+        if self.raw.in_transaction:
+            raise StoreError("checkpoint: cannot run inside a write block")
+        with self.operating("checkpoint"), self._write_begun():
+            self.control("COMMIT")
+            try:
+                busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as error:
+                raise self._failure("write", error) from error
+        return not busy
+
     @contextmanager
     def reading(self, operation: str) -> Iterator[CountingConnection]:
         """Reads counted under ``operation``, on this thread's write or reading block's

@@ -23,6 +23,7 @@ from identity.store.sqlite.copy import SQLiteCopy
 from identity.store.sqlite.events import SQLiteEvents
 from identity.store.sqlite.links import SQLiteLinks
 from identity.store.sqlite.matching import SQLiteMatchIndex
+from identity.store.sqlite.privacy import SQLitePrivacy
 from identity.store.sqlite.profiles import SQLiteProfiles
 from identity.store.sqlite.records import SQLiteRecords
 from identity.store.sqlite.segments import SQLiteSegments
@@ -97,6 +98,9 @@ class SQLiteStore(Store):
         # SQLite's virtual machine, well under a millisecond).
         raw.set_progress_handler(deadline.expired, _BUDGET_STEPS)
         raw.execute("PRAGMA foreign_keys = ON")
+        # What is deleted is overwritten with zeros, so an erased person's data is not left
+        # in the file's free space (docs/privacy.md); deletes are rare, the cost small.
+        raw.execute("PRAGMA secure_delete = ON")
         self._busy_timeout = busy_timeout
         try:
             self._db = db = Connection(
@@ -120,6 +124,7 @@ class SQLiteStore(Store):
         self.events = SQLiteEvents(db)
         self.segments = SQLiteSegments(db)
         self.audit = SQLiteAudit(db)
+        self.privacy = SQLitePrivacy(db)
         self.copy = SQLiteCopy(db)
 
     def _open_reader(self) -> sqlite3.Connection:
