@@ -203,6 +203,8 @@ class EventIngestReport:
     profiles_merged: int = 0
     profiles_touched: int = 0
     """Live profiles whose journeys gained or changed events."""
+    suppressed: int = 0
+    """Events dropped, never stored, for carrying an identifier on the suppression list."""
     seconds: float = 0.0
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
@@ -218,6 +220,7 @@ class EventIngestReport:
             "stitched": self.stitched,
             "profiles_merged": self.profiles_merged,
             "profiles_touched": self.profiles_touched,
+            "suppressed": self.suppressed,
             "seconds": round(self.seconds, 3),
             "errors": [e.as_dict() for e in self.errors],
             "warnings": [w.as_dict() for w in self.warnings],
@@ -317,8 +320,10 @@ class EventService:
 
     def _write(self, batch: list[Event], report: EventIngestReport) -> None:
         store = self.store
-        stitches = {r.key: r for e in batch if (r := self.stitch_record(e)) is not None}
         with store.unit_of_work():
+            batch, dropped = self.ingest.suppression.screen_events(batch)
+            report.suppressed += dropped
+            stitches = {r.key: r for e in batch if (r := self.stitch_record(e)) is not None}
             writes = store.events.put(batch, self.clock())
             written = [w.event_id for w in writes if w.changed]
             if stitches:

@@ -18,6 +18,8 @@ from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.matching.search import ProfileSearch
 from identity.normalise import Normaliser
+from identity.privacy.erasure import ErasureService, Forgetting
+from identity.privacy.retention import RetentionService
 from identity.profiles import ProfileService
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
@@ -68,6 +70,11 @@ class IdentityGraph:
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)
         self.events.listeners.append(self.segments.profiles_changed)
+        self.forgetting = Forgetting(store, rules, self.resolver, self.segments)
+        self.erasure = ErasureService(
+            store, rules, self.normaliser, self.forgetting, self.audit, clock=clock
+        )
+        self.retention = RetentionService(store, self.forgetting, self.audit, clock=clock)
 
     @classmethod
     def open(cls, store_url: str, rules_path: Path | None = None) -> IdentityGraph:

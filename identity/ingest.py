@@ -21,6 +21,7 @@ from identity.mapping import RecordMapper, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import IdentifierKey, JSONValue, SourceRecord
 from identity.normalise import Normaliser
+from identity.privacy.suppression import SuppressionList
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules
 from identity.store.base import Store
@@ -54,6 +55,9 @@ class IngestReport:
     flagged_identifiers: int = 0
     probabilistic_links: int = 0
     review_pairs: int = 0
+    suppressed: int = 0
+    """Records dropped, never stored, because an erasure put them or an identifier they
+    carry on the suppression list (docs/privacy.md)."""
     probabilistic_skipped: str | None = None
     """Why arriving records were not scored by the match model (None when they were)."""
     seconds: float = 0.0
@@ -75,6 +79,7 @@ class IngestReport:
             "flagged_identifiers": self.flagged_identifiers,
             "probabilistic_links": self.probabilistic_links,
             "review_pairs": self.review_pairs,
+            "suppressed": self.suppressed,
             "probabilistic_skipped": self.probabilistic_skipped,
             "seconds": round(self.seconds, 3),
             "errors": [e.as_dict() for e in self.errors],
@@ -104,6 +109,7 @@ class IngestService:
         catalog: FieldCatalog | None = None,
     ) -> None:
         self.store = store
+        self.suppression = SuppressionList(store)
         self.audit = audit
         self.catalog = catalog or FieldCatalog(store, rules)
         self.matcher = matcher
@@ -204,8 +210,13 @@ class IngestService:
 
     def _write(self, batch: list[SourceRecord], report: IngestReport) -> None:
         store = self.store
-        keys: set[IdentifierKey] = {i.key for r in batch for i in r.identifiers}
         with store.unit_of_work():
+            screened = self.suppression.screen_records(batch)
+            report.suppressed += screened.dropped
+            batch = screened.records
+            if not batch:
+                return
+            keys: set[IdentifierKey] = {i.key for r in batch for i in r.identifiers}
             if self.matcher is not None:
                 self.matcher.index.start_if_empty()
             before = store.records.identifier_counts(keys)

@@ -186,6 +186,10 @@ class EventRules:
     """The event type of consent statements: properties ``purpose`` and ``granted``."""
     purposes: tuple[str, ...] = DEFAULT_PURPOSES
     """The purposes consent is given or withdrawn for."""
+    retention_days: int | None = None
+    """Days an event is kept after its timestamp; ``idgraph retention apply`` deletes older
+    ones (None keeps them). Consent events too: a profile's consent then falls back to
+    the statements left, and without any it is not given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,7 +622,20 @@ def _events(doc: object, kinds: Mapping[str, KindRule], path: str) -> EventRules
     purposes = names("purposes")
     if not purposes:
         raise ConfigError("name at least one purpose", path=path, field="events.purposes")
+    retention = doc.get("retention_days")
+    if retention is not None and (
+        isinstance(retention, bool)
+        or not isinstance(retention, int)
+        or not 1 <= retention <= 100_000
+    ):
+        raise ConfigError(
+            f"must be a whole number of days from 1 to 100,000, got {retention!r}; leave "
+            "it out to keep events for good",
+            path=path,
+            field="events.retention_days",
+        )
     return EventRules(
+        retention_days=retention,
         stitch_types=names("stitch_types"),
         anonymous_kinds=anonymous,
         order_types=names("order_types"),

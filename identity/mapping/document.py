@@ -48,6 +48,7 @@ _TOP_LEVEL = frozenset(
         "timezone",
         "phone_region",
         "priority",
+        "retention_days",
         "keep_unknown",
         "format",
         "csv_delimiter",
@@ -114,6 +115,9 @@ class SourceMapping:
     consent: Mapping[str, str] = field(default_factory=dict)
     """Consent purpose -> a boolean attribute of this mapping: each record states consent
     for the purpose at its timestamp (see identity/consent.py)."""
+    retention_days: int | None = None
+    """Days a record of this source is kept after its time (its timestamp, else its last
+    change); ``idgraph retention apply`` deletes older ones. None keeps them."""
 
     @classmethod
     def from_document(
@@ -155,6 +159,18 @@ class SourceMapping:
             raise ConfigError(
                 f"must be an integer (higher wins), got {priority!r}", path=path, field="priority"
             )
+        retention_days = doc.get("retention_days")
+        if retention_days is not None and (
+            isinstance(retention_days, bool)
+            or not isinstance(retention_days, int)
+            or not 1 <= retention_days <= 100_000
+        ):
+            raise ConfigError(
+                f"must be a whole number of days from 1 to 100,000, got {retention_days!r}; "
+                "leave it out to keep records for good",
+                path=path,
+                field="retention_days",
+            )
         keep_unknown = doc.get("keep_unknown", True)
         if not isinstance(keep_unknown, bool):
             raise ConfigError("must be true or false", path=path, field="keep_unknown")
@@ -177,6 +193,7 @@ class SourceMapping:
             phone_region=region,
             phone_region_field=region_field,
             priority=priority,
+            retention_days=retention_days,
             keep_unknown=keep_unknown,
             format=fmt,
             csv_delimiter=delimiter,
@@ -201,6 +218,8 @@ class SourceMapping:
             doc["phone_region"] = region
         doc["timezone"] = self.timezone
         doc["priority"] = self.priority
+        if self.retention_days is not None:
+            doc["retention_days"] = self.retention_days
         doc["keep_unknown"] = self.keep_unknown
         doc["csv_delimiter"] = self.csv_delimiter
         doc["encoding"] = self.encoding
