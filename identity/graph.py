@@ -18,6 +18,7 @@ from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.matching.search import ProfileSearch
 from identity.normalise import Normaliser
+from identity.privacy.access import PersonDataService
 from identity.profiles import ProfileService
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
@@ -64,6 +65,9 @@ class IdentityGraph:
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
+        self.person_data = PersonDataService(
+            store, rules, self.normaliser, self.profiles, self.audit, clock=clock
+        )
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)
