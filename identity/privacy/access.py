@@ -242,7 +242,7 @@ class _Mentions:
                 strings.update(str(k) for k in value)
                 # Links in before/after name their records by id (links_added, links_removed).
                 ends = (value.get("a"), value.get("b"))
-                record_ids.update(v for v in ends if isinstance(v, int))
+                record_ids.update(v for v in ends if isinstance(v, int) and not isinstance(v, bool))
                 stack.extend(value.values())
         return cls(frozenset(strings), frozenset(refs), frozenset(record_ids))
 

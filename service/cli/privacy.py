@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -43,12 +44,27 @@ def _identifier(text: str) -> tuple[str, str]:
     return kind.strip(), value
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read: it holds one person's data, unmasked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+class _PrivateFile:
+    """The file the document goes to, readable by its owner alone (it holds one person's
+    data, unmasked). Written beside the target and renamed over it when complete, so a
+    failed export leaves no file; made before the export, so an unwritable path is refused
+    before anything is read or audited."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        self.temporary = Path(name)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
+
+    def commit(self, text: str) -> None:
+        with self.handle:
+            self.handle.write(text)
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        self.handle.close()
+        self.temporary.unlink(missing_ok=True)
 
 
 @app.command("export-person")
@@ -83,24 +99,37 @@ def export_person(
     option, given = (
         ("--identifier", identifier) if identifier is not None else ("--profile", profile)
     )
-    with _opened(store, rules) as graph:
+    target: _PrivateFile | None = None
+    if out_file != "-":
         try:
-            document = graph.person_data.export(cli_actor(), identifier=asked, profile_id=profile)
-        except AmbiguousIdentifier as error:
-            raise _refuse(
-                option,
-                given,
-                f"this {error.kind} belongs to {error.count} profiles; export each with "
-                "--profile ID (`idgraph export-profiles` lists every record's profile)",
-            ) from None
-        except (InvalidArgument, InvalidIdentifier, UnknownProfile) as error:
-            raise _refuse(option, given, str(error)) from None
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            target = _PrivateFile(Path(out_file))
+        except OSError as error:
+            raise _refuse("--out", out_file, error.strerror or str(error)) from None
+    try:
+        with _opened(store, rules) as graph:
+            try:
+                document = graph.person_data.export(
+                    cli_actor(), identifier=asked, profile_id=profile
+                )
+            except AmbiguousIdentifier as error:
+                raise _refuse(
+                    option,
+                    given,
+                    f"this {error.kind} belongs to {error.count} profiles; export each with "
+                    "--profile ID (`idgraph export-profiles` lists every record's profile)",
+                ) from None
+            except (InvalidArgument, InvalidIdentifier, UnknownProfile) as error:
+                raise _refuse(option, given, str(error)) from None
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if target is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            target.commit(text)
+    except BaseException:
+        if target is not None:
+            target.discard()
+        raise
     profiles = ", ".join(str(p["id"]) for p in document["profiles"])
-    if out_file == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        _write_private(Path(out_file), text)
     where = "stdout" if out_file == "-" else out_file
     console.print(f"wrote the access export of profile {profiles} to {where}", highlight=False)

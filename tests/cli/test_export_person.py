@@ -130,7 +130,7 @@ def test_export_person_with_a_dash_writes_the_document_to_stdout(
 def test_export_person_refuses_bad_input_naming_the_option_and_the_value(
     store_url: str, tmp_path: Path
 ) -> None:
-    out = str(tmp_path / "x.json")
+    out = str(tmp_path / "out" / "x.json")
     assert "--identifier 'ann.lee@example.com': not KIND:VALUE" in refused(
         "export-person", "--identifier", "ann.lee@example.com", "--out", out
     )
@@ -158,4 +158,16 @@ def test_export_person_refuses_bad_input_naming_the_option_and_the_value(
     assert "give exactly one of" in refused(
         "export-person", "--identifier", "customer_id:c1", "--profile", "p_1", "--out", out
     )
-    assert not Path(out).exists()
+    blocked = tmp_path / "out" / "a-file"
+    blocked.write_text("")
+    where = str(blocked / "ann.json")
+    assert f"--out {where!r}:" in refused(
+        "export-person", "--identifier", "customer_id:c1", "--out", where
+    )
+    # Nothing written: no document, no half-written temporary file.
+    assert [p.name for p in blocked.parent.iterdir()] == ["a-file"]
+    graph = opened()
+    try:
+        assert graph.store.audit.entries(action=ACCESS_EXPORT) == []
+    finally:
+        graph.close()
