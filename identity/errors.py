@@ -46,6 +46,16 @@ class AmbiguousIdentifier(IdgraphError):
         )
 
 
+class NoProfileWithIdentifier(UnknownProfile):
+    """No live profile holds the identifier asked for. The message names its kind, never
+    its value (an identifier is personal; the caller knows what it sent)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.profile_id = ""
+        IdgraphError.__init__(self, f"no profile holds this {kind}")
+
+
 class InvalidIdentifier(IdgraphError):
     """A value could not be normalised as the identifier kind its field is mapped to.
 

@@ -18,6 +18,7 @@ from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.matching.search import ProfileSearch
 from identity.normalise import Normaliser
+from identity.privacy.access import PersonDataService
 from identity.privacy.erasure import ErasureService, Forgetting
 from identity.privacy.retention import RetentionService
 from identity.profiles import ProfileService
@@ -66,6 +67,9 @@ class IdentityGraph:
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
+        self.person_data = PersonDataService(
+            store, rules, self.normaliser, self.profiles, self.audit, clock=clock
+        )
         # Membership follows every change in the change's own unit of work: records and
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)

@@ -35,6 +35,7 @@ from service.graphql.limits import (
 )
 from service.graphql.observability import OperationMetrics
 from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
+from service.graphql.privacy import PrivacyQueries
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -67,7 +68,7 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries):
+class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries, PrivacyQueries):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),

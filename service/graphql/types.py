@@ -177,3 +177,12 @@ class RecordRefType:
     @classmethod
     def from_domain(cls, ref: model.RecordRef) -> RecordRefType:
         return cls(source=ref.source, key=ref.key)
+
+
+@strawberry.input(
+    description="An identifier as a caller holds it: its kind and value, normalised as at "
+    "ingest (phones with +CC)."
+)
+class IdentifierInput:
+    kind: str
+    value: str

@@ -56,6 +56,8 @@ ROLES = {
     # Readers of personal data in full: profiles, and segment exports for activation.
     "pii": ["profiles:read", "pii:read"],
     "exporter": ["segments:read", "pii:read"],
+    # Access requests: a person's data in full, and nothing else.
+    "privacy_reader": ["privacy:read"],
 }
 SCOPE_ROLES = {
     "profiles:read": "reader",
@@ -64,6 +66,7 @@ SCOPE_ROLES = {
     "admin": "admin",
     "pii:read": "pii_only",
     "steward:write": "steward_only",
+    "privacy:read": "privacy_reader",
 }
 """A token holding only that scope, for each scope."""
 

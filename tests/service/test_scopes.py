@@ -93,6 +93,7 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         "profiles:read",
     ),
     (GraphQL("auditLog", "{ auditLog { pageInfo { hasNextPage } } }"), "admin"),
+    (GraphQL("personData", '{ personData(profileId: "p") }'), "privacy:read"),
     *(
         (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")
         for name, args in [
