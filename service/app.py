@@ -8,8 +8,9 @@ import fcntl
 import hashlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -117,38 +118,51 @@ class Lease:
             self._file = None
 
 
-def _refresh_lease(graph: IdentityGraph) -> Lease | None:
-    """The lease of the scheduled segment refresh, so that one API process of a store
-    refreshes (``serve --workers N`` starts N): beside an embedded store's file, or in the
-    temporary folder for a server (one per machine); None for a store in memory."""
+def _lease(graph: IdentityGraph, job: str) -> Lease | None:
+    """The lease of a scheduled job, so that one API process of a store runs it
+    (``serve --workers N`` starts N): beside an embedded store's file, or in the temporary
+    folder for a server (one per machine); None for a store in memory."""
     location = graph.store.location
     if location is None:
         return None
     if graph.store.backend == "sqlite":
-        return Lease(Path(location + ".segment-refresh.lock"))
+        return Lease(Path(f"{location}.{job}.lock"))
     digest = hashlib.sha256(location.encode()).hexdigest()[:16]
-    return Lease(Path(tempfile.gettempdir()) / f"idgraph-{digest}.segment-refresh.lock")
+    return Lease(Path(tempfile.gettempdir()) / f"idgraph-{digest}.{job}.lock")
 
 
-async def _refresh_segments(graph: IdentityGraph, every: int, lease: Lease | None) -> None:
-    """Re-evaluate segments on a schedule, so time-window conditions follow the clock."""
+async def _every(seconds: int, lease: Lease | None, job: str, run: Callable[[], str]) -> None:
+    """Run ``run`` (blocking; it returns what to log) every ``seconds`` in the process
+    holding ``lease``; a failure is logged and retried at the next turn."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(seconds)
         if lease is not None and not lease.held():
-            continue  # another process of this service refreshes
+            continue  # another process of this service runs it
         try:
-            report = await run_in_threadpool(graph.segments.refresh)
+            done = await run_in_threadpool(run)
         except Exception:
-            log.exception("scheduled segment refresh failed; retrying in %ss", every)
+            log.exception("scheduled %s failed; retrying in %ss", job, seconds)
             continue
-        log.info(
-            "segments refreshed: %s segments, %s profiles, %s entered, %s exited in %.1fs",
-            report.segments,
-            report.profiles,
-            report.entered,
-            report.exited,
-            report.seconds,
-        )
+        log.info("%s: %s", job, done)
+
+
+def _refresh_segments(graph: IdentityGraph) -> str:
+    """Re-evaluate segments, so time-window conditions follow the clock."""
+    report = graph.segments.refresh()
+    return (
+        f"{report.segments} segments, {report.profiles} profiles, {report.entered} entered, "
+        f"{report.exited} exited in {report.seconds:.1f}s"
+    )
+
+
+def _apply_retention(graph: IdentityGraph) -> str:
+    """Delete what is past its retention period (docs/privacy.md)."""
+    report = graph.retention.apply()
+    records = sum(report.records.values())
+    return (
+        f"{records} records and {report.events} events past their retention deleted, "
+        f"{report.profiles_deleted} profiles deleted, {report.profiles_changed} changed"
+    )
 
 
 def create_app(settings: Settings | None = None, graph: IdentityGraph | None = None) -> FastAPI:
@@ -174,19 +188,23 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             )
         app.state.tokens = tokens
         app.state.graph = graph or settings.open_graph()
-        refresher = None
-        lease = _refresh_lease(app.state.graph)
-        if settings.segment_refresh_seconds > 0:
-            refresher = asyncio.create_task(
-                _refresh_segments(app.state.graph, settings.segment_refresh_seconds, lease)
-            )
+        scheduled: list[tuple[asyncio.Task[None], Lease | None]] = []
+        jobs = (
+            ("segment-refresh", settings.segment_refresh_seconds, _refresh_segments),
+            ("retention", settings.retention_seconds, _apply_retention),
+        )
+        for job, seconds, work in jobs:
+            if seconds > 0:
+                lease = _lease(app.state.graph, job)
+                run = partial(work, app.state.graph)
+                scheduled.append((asyncio.create_task(_every(seconds, lease, job, run)), lease))
         try:
             yield
         finally:
-            if refresher is not None:
-                refresher.cancel()
+            for task, lease in scheduled:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+                    await task
                 if lease is not None:
                     lease.release()
             # Subscriptions end, and their reads under way finish, before the store closes.

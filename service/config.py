@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     segment_refresh_seconds: int = Field(default=0, ge=0)
     """Re-evaluate every segment this often so time windows move with the clock (0: off;
     then run ``idgraph segments refresh`` on a schedule instead)."""
+    retention_seconds: int = Field(default=0, ge=0)
+    """Apply the retention periods this often (docs/privacy.md; 0: off, then run
+    ``idgraph retention apply`` on a schedule instead)."""
 
     @model_validator(mode="after")
     def _budget_holds_one_request(self) -> Settings:

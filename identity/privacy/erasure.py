@@ -36,6 +36,7 @@ from identity.store.base import Store
 
 ERASE = "erase"
 REMOVE_IDENTIFIER = "remove-identifier"
+UNSUPPRESS = "unsuppress"
 """Audit actions of this module."""
 
 
@@ -232,6 +233,51 @@ class ErasureService:
             len(entries),
             forgotten.profiles_deleted,
         )
+
+    def suppressions(self, after: str | None = None, limit: int = 1000) -> list[Suppression]:
+        """A page of the suppression list, by hash."""
+        return self.store.privacy.suppressions(after, limit)
+
+    def lift(
+        self,
+        actor: str,
+        reason: str,
+        hashes: Sequence[str] = (),
+        identifiers: Sequence[tuple[str, str]] = (),
+        erasure_id: int | None = None,
+    ) -> list[str]:
+        """Take entries off the suppression list (a mistaken erasure: what it deleted stays
+        deleted, but the next load may bring it back): by hash, by identifier (normalised
+        and hashed as an erasure does), or every entry one erasure (its audit id) added.
+        Returns the hashes taken off, sorted; audited. Raises InvalidArgument (no reason,
+        nothing named), InvalidIdentifier."""
+        if not reason.strip():
+            raise InvalidArgument("taking entries off the suppression list needs a reason")
+        if not hashes and not identifiers and erasure_id is None:
+            raise InvalidArgument("name entries by hash, by identifier or by erasure")
+        store = self.store
+        with store.unit_of_work():
+            wanted = set(hashes)
+            found = hasher(store)
+            if found is not None:
+                for kind, value in identifiers:
+                    wanted.add(found.identifier(self.normaliser.identifier(kind, value).key))
+            if erasure_id is not None:
+                after: str | None = None
+                while page := store.privacy.suppressions(after, 10_000):
+                    wanted.update(e.hash for e in page if e.audit_id == erasure_id)
+                    after = page[-1].hash
+            listed = sorted(store.privacy.suppressed(wanted))
+            if listed:
+                store.privacy.unsuppress(listed)
+                self.audit.record(
+                    actor,
+                    UNSUPPRESS,
+                    target=str(erasure_id) if erasure_id is not None else None,
+                    reason=reason,
+                    before={"suppressed": list(listed)},
+                )
+        return listed
 
     def remove_identifier(
         self, actor: str, reason: str, profile_id: str, kind: str, value: str

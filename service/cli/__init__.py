@@ -23,17 +23,7 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 from rich.table import Table
 from rich.text import Text
 
@@ -65,6 +55,7 @@ from service.cli.common import (
     _fail,
     _open,
     _opened,
+    _progress_bars,
     app,
     cli_actor,
     console,
@@ -74,26 +65,6 @@ from service.cli.common import (
     sources_app,
     token_app,
 )
-
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
-
-
-def _progress_bars(disable: bool = False) -> Progress:
-    """The CLI's progress display: description, bar, done/total, rate, elapsed."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=disable,
-    )
 
 
 def _count_rows(path: Path) -> int | None:

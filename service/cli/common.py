@@ -11,6 +11,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from identity.errors import IdgraphError, UnknownSource
 from identity.graph import IdentityGraph
@@ -85,3 +96,23 @@ def _cli_hint(error: BaseException) -> str:
     if isinstance(error, UnknownSource):
         return ": register one with `idgraph sources add MAPPING.toml`, or pass --mapping"
     return ""
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+
+
+def _progress_bars(disable: bool = False) -> Progress:
+    """The CLI's progress display: description, bar, done/total, rate, elapsed."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from identity.errors import (
     AmbiguousIdentifier,
@@ -18,7 +19,16 @@ from identity.errors import (
     InvalidIdentifier,
     UnknownProfile,
 )
-from service.cli.common import RulesOption, StoreOption, _opened, app, cli_actor, console
+from service.cli.common import (
+    RulesOption,
+    StoreOption,
+    _opened,
+    _progress_bars,
+    app,
+    cli_actor,
+    console,
+    out,
+)
 
 # -- access requests --------------------------------------------------------------------------
 
@@ -133,3 +143,217 @@ def export_person(
     profiles = ", ".join(str(p["id"]) for p in document["profiles"])
     where = "stdout" if out_file == "-" else out_file
     console.print(f"wrote the access export of profile {profiles} to {where}", highlight=False)
+
+
+# -- erasure --------------------------------------------------------------------------------
+
+suppression_app = typer.Typer(
+    help="The suppression list of erased identifiers and records (docs/privacy.md).",
+    no_args_is_help=True,
+)
+retention_app = typer.Typer(
+    help="Delete records and events past their retention period (docs/privacy.md).",
+    no_args_is_help=True,
+)
+app.add_typer(suppression_app, name="suppression")
+app.add_typer(retention_app, name="retention")
+
+IdentifiersOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--identifier",
+        help="The person's identifier as KIND:VALUE (email:ann@example.com); repeat for "
+        "each one the request gives",
+    ),
+]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why: the request it answers (kept in the audit log)")
+]
+
+
+def _refusal(error: Exception, identifiers: list[str], profiles: list[str]) -> typer.Exit:
+    """A domain refusal in this command line's terms, naming the option and value at fault."""
+    if isinstance(error, AmbiguousIdentifier):
+        given = next((i for i in identifiers if i.startswith(f"{error.kind}:")), None)
+        return _refuse(
+            "--identifier",
+            given,
+            f"this {error.kind} belongs to {error.count} profiles; name each with --profile ID",
+        )
+    if isinstance(error, UnknownProfile):
+        if error.profile_id in profiles:
+            return _refuse("--profile", error.profile_id, "no such profile")
+        kind = error.profile_id.split(":", 1)[0]
+        given = next((i for i in identifiers if i.startswith(f"{kind}:")), None)
+        return _refuse("--identifier", given, "no profile holds it")
+    if isinstance(error, InvalidIdentifier):
+        given = next((i for i in identifiers if i.startswith(f"{error.kind}:")), None)
+        return _refuse("--identifier", given, error.problem)
+    return _refuse("error:", None, str(error))
+
+
+@app.command("erase")
+def erase(
+    reason: ReasonOption,
+    identifier: IdentifiersOption = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="A profile id of the person; repeat for several"),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Erase a person everywhere (GDPR Art. 17): every record, event, link and segment
+    membership of the profiles the identifiers and profile ids name, for good. Their
+    identifiers and records go on the suppression list, so the next load does not bring
+    them back. Not undoable. Audited with hashes, never values."""
+    identifiers = identifier or []
+    profiles = profile or []
+    named = [_identifier(text) for text in identifiers]
+    if not named and not profiles:
+        raise _refuse("--identifier / --profile", None, "name the person by at least one")
+    with _opened(store, rules) as graph:
+        try:
+            pids = graph.erasure.people(named, profiles)
+            records = graph.store.profiles.records_of(pids)
+            events = graph.store.events.of_profiles(pids)
+        except (AmbiguousIdentifier, UnknownProfile, InvalidIdentifier, InvalidArgument) as error:
+            raise _refusal(error, identifiers, profiles) from None
+        total = sum(len(r) for r in records.values())
+        count = sum(len(e) for e in events.values())
+        console.print(
+            f"to erase: profile {', '.join(pids)} with {total:,} records and {count:,} events",
+            highlight=False,
+        )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise _refuse("--yes", None, "erasing cannot be undone: confirm it with --yes")
+            typer.confirm("Erase them for good?", abort=True)
+        try:
+            report = graph.erasure.erase(cli_actor(), reason, named, profiles)
+        except (AmbiguousIdentifier, UnknownProfile, InvalidIdentifier, InvalidArgument) as error:
+            raise _refusal(error, identifiers, profiles) from None
+    console.print(
+        f"[bold green]erased[/] profile {', '.join(report.profile_ids)}: {report.records:,} "
+        f"records, {report.events:,} events; {report.suppressed:,} entries on the suppression "
+        f"list; audit entry {report.audit_id}",
+        highlight=False,
+    )
+
+
+@app.command("remove-identifier")
+def remove_identifier(
+    profile: Annotated[str, typer.Option("--profile", help="The profile holding it")],
+    identifier: Annotated[
+        str, typer.Option("--identifier", help="The wrong identifier, KIND:VALUE")
+    ],
+    reason: ReasonOption,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Take one wrong identifier (an e-mail an agent mistyped) off a profile's records
+    without erasing anyone; the profile re-resolves and later loads of the same records
+    leave it out. Audited."""
+    kind, value = _identifier(identifier)
+    with _opened(store, rules) as graph:
+        try:
+            report = graph.erasure.remove_identifier(cli_actor(), reason, profile, kind, value)
+        except (UnknownProfile, InvalidIdentifier) as error:
+            raise _refusal(error, [identifier], [profile]) from None
+        except InvalidArgument as error:
+            raise _refuse("--identifier", identifier, str(error)) from None
+    console.print(
+        f"removed from {report.records:,} records; they are in profile "
+        f"{', '.join(report.profiles)}; audit entry {report.audit_id}",
+        highlight=False,
+    )
+
+
+@suppression_app.command("list")
+def suppression_list(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most entries shown")] = 1000,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """The suppression list: hash, what was hashed (an identifier kind or a record), when,
+    and the audit entry of the erasure that added it. Values are never kept."""
+    with _opened(store, rules) as graph:
+        entries = graph.erasure.suppressions(limit=limit)
+    table = Table("hash", "kind", "at", "erasure")
+    for entry in entries:
+        table.add_row(entry.hash, entry.kind, entry.at.isoformat(), str(entry.audit_id or ""))
+    out.print(table)
+    console.print(f"{len(entries):,} entries", highlight=False)
+
+
+@suppression_app.command("remove")
+def suppression_remove(
+    reason: ReasonOption,
+    identifier: IdentifiersOption = None,
+    hash_: Annotated[
+        list[str] | None, typer.Option("--hash", help="An entry's hash (from `list`)")
+    ] = None,
+    erasure: Annotated[
+        int | None,
+        typer.Option("--erasure", help="Every entry the erasure with this audit id added"),
+    ] = None,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Take entries off the suppression list after a mistaken erasure: what was erased
+    stays erased, but the next load may bring the person back. Audited."""
+    identifiers = identifier or []
+    named = [_identifier(text) for text in identifiers]
+    if not named and not hash_ and erasure is None:
+        raise _refuse("--identifier / --hash / --erasure", None, "name at least one entry")
+    with _opened(store, rules) as graph:
+        try:
+            lifted = graph.erasure.lift(cli_actor(), reason, hash_ or [], named, erasure)
+        except InvalidIdentifier as error:
+            raise _refusal(error, identifiers, []) from None
+    console.print(f"{len(lifted):,} entries taken off the suppression list", highlight=False)
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what is past its period; delete nothing")
+    ] = False,
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Delete records of every source with `retention_days` in its mapping, and events
+    when the rules' [events] retention_days is set, that are older than that; profiles
+    re-resolve. The server does it on its own with IDGRAPH_RETENTION_SECONDS."""
+    with _opened(store, rules) as graph:
+        periods = graph.retention.periods()
+        event_days = graph.rules.events.retention_days
+        if not periods and event_days is None:
+            console.print(
+                "no retention period is set: add retention_days to a source mapping or to "
+                "the rules' [events]",
+                highlight=False,
+            )
+            return
+        for source, days in sorted(periods.items()):
+            console.print(f"  {source}: records kept {days:,} days", highlight=False)
+        if event_days is not None:
+            console.print(f"  events: kept {event_days:,} days", highlight=False)
+        with _progress_bars() as bars:
+            task = bars.add_task("deleting", total=None)
+            report = graph.retention.apply(
+                cli_actor(), dry_run=dry_run, progress=lambda n: bars.update(task, completed=n)
+            )
+    verb = "would delete" if dry_run else "deleted"
+    records = ", ".join(f"{n:,} of {s}" for s, n in sorted(report.records.items())) or "none"
+    console.print(
+        f"{verb}: records {records}; {report.events:,} events"
+        + (
+            ""
+            if dry_run
+            else f"; {report.profiles_deleted:,} profiles deleted, "
+            f"{report.profiles_changed:,} changed"
+        ),
+        highlight=False,
+    )

@@ -35,7 +35,7 @@ from service.graphql.limits import (
 )
 from service.graphql.observability import OperationMetrics
 from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
-from service.graphql.privacy import PrivacyQueries
+from service.graphql.privacy import PrivacyMutations, PrivacyQueries
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -88,7 +88,7 @@ class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries, Priva
 
 
 @strawberry.type
-class Mutation(SegmentMutations, StewardMutations):
+class Mutation(SegmentMutations, StewardMutations, PrivacyMutations):
     pass
 
 
