@@ -40,9 +40,11 @@ STAGES = (
     "segment changes",
     "profile changes",
     "audit log",
+    "suppression list",
 )
 """The order of the copy: records need their profiles, links their records, segment
-changes their segments, undo entries of the audit log the entries they undo."""
+changes their segments, undo entries of the audit log the entries they undo; the
+suppression list comes last, naming the erasures of the audit log that added it."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -96,6 +98,7 @@ class MigrationReport:
     counts: StoreCounts
     replaced: bool
     seconds: float
+    suppressions: int = 0
 
 
 def _describe(counts: StoreCounts) -> str:
@@ -135,6 +138,8 @@ def held_data(store: Store) -> str | None:
         held.append("profile changes")
     if store.audit.entries(limit=1):
         held.append("audit entries")
+    if store.privacy.suppressions(limit=1):
+        held.append("a suppression list")
     return "; ".join(held) or None
 
 
@@ -274,6 +279,17 @@ def migrate_store(
 
     audit_entries, newest = _copy_audit_log(source, target, batch_size, report)
 
+    # The suppression list, so erased people stay erased in the target (its hashes are
+    # salted with the store's secret, copied with the metadata).
+    suppressions = 0
+    last: str | None = None
+    while entries := source.privacy.suppressions(last, batch_size):
+        target.privacy.suppress(entries)
+        suppressions += len(entries)
+        last = entries[-1].hash
+        report(STAGES[11], suppressions, None)
+    report(STAGES[11], suppressions, suppressions)
+
     copied = target.counts()
     if copied != source.counts():
         raise MigrationIncomplete(
@@ -305,6 +321,7 @@ def migrate_store(
         counts=copied,
         replaced=held is not None,
         seconds=time.perf_counter() - started,
+        suppressions=suppressions,
     )
 
 

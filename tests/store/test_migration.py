@@ -108,6 +108,8 @@ def build(store: Store, demo: DemoFiles) -> None:
         ]
     )
     add_events_and_segments(store)
+    # An erased person: a suppression list, and a profile deleted for good.
+    graph.erasure.erase("dpo", "DSAR 1", profile_ids=[next(store.profiles.scan_ids())])
     add_audit_log(store)
 
 
@@ -231,6 +233,7 @@ def snapshot(store: Store) -> dict[str, Any]:
         "last_change_seq": store.segments.last_change_seq(),
         "profile_changes": change_log(store),
         "audit": audit_log(store),
+        "suppressions": store.privacy.suppressions(limit=100_000),
     }
 
 
@@ -324,6 +327,7 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert kinds >= {ProfileChangeKind.CREATED, ProfileChangeKind.MERGED, ProfileChangeKind.SPLIT}
     assert len(before["profile_changes"]) > 300 and len(before["audit"]) > 600
     assert any(e.undone_by for e in before["audit"])
+    assert before["suppressions"]
     assert len({e.at.utcoffset() for e in before["audit"]}) == 2
 
     # A target that held records once: its ids are ahead of the source's, so links
@@ -351,9 +355,10 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
         len(before["segments"]),
         len(before["segment_changes"]),
     )
-    assert (report.profile_changes, report.audit_entries) == (
+    assert (report.profile_changes, report.audit_entries, report.suppressions) == (
         len(before["profile_changes"]),
         len(before["audit"]),
+        len(before["suppressions"]),
     )
 
     # The same new data into both: a bridging record merges two profiles, an update moves
