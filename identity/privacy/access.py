@@ -168,8 +168,8 @@ class PersonDataService:
     ) -> dict[ProfileId, list[StoredAuditEntry]]:
         """Each profile's steward actions, newest first: those whose target, before or
         after name one of its records (by ref or id) or profile ids (its own, merged ones)."""
-        marks: dict[ProfileId, _Marks] = {
-            p.id: _Marks(
+        marks: dict[ProfileId, PersonMarks] = {
+            p.id: PersonMarks(
                 profile_ids=frozenset({p.id, *p.merged_from}),
                 refs=frozenset(r.ref for r in p.records),
                 record_ids=frozenset(r.record_id for r in p.records),
@@ -179,8 +179,8 @@ class PersonDataService:
         found: dict[ProfileId, list[StoredAuditEntry]] = {pid: [] for pid in marks}
         if not marks:
             return found
-        for entry in self._steward_entries():
-            mentioned = _Mentions.of(entry)
+        for entry in steward_entries(self.store):
+            mentioned = AuditMentions.of(entry)
             for pid, mark in marks.items():
                 if mentioned.touches(mark):
                     found[pid].append(entry)
@@ -188,20 +188,21 @@ class PersonDataService:
             entries.sort(key=lambda e: -e.id)
         return found
 
-    def _steward_entries(self) -> Iterator[StoredAuditEntry]:
-        """Every audited steward action, one action name at a time, page by page."""
-        for action in STEWARD_ACTIONS:
-            before: int | None = None
-            while True:
-                page = self.store.audit.entries(before=before, limit=_AUDIT_PAGE, action=action)
-                yield from page
-                if len(page) < _AUDIT_PAGE:
-                    break
-                before = page[-1].id
+
+def steward_entries(store: Store) -> Iterator[StoredAuditEntry]:
+    """Every audited steward action, one action name at a time, page by page."""
+    for action in STEWARD_ACTIONS:
+        before: int | None = None
+        while True:
+            page = store.audit.entries(before=before, limit=_AUDIT_PAGE, action=action)
+            yield from page
+            if len(page) < _AUDIT_PAGE:
+                break
+            before = page[-1].id
 
 
 @dataclass(frozen=True, slots=True)
-class _Marks:
+class PersonMarks:
     """What identifies one person's profile in an audit entry."""
 
     profile_ids: frozenset[ProfileId]
@@ -210,7 +211,7 @@ class _Marks:
 
 
 @dataclass(frozen=True, slots=True)
-class _Mentions:
+class AuditMentions:
     """The strings, record refs and record ids an audit entry names anywhere."""
 
     strings: frozenset[str]
@@ -218,7 +219,7 @@ class _Mentions:
     record_ids: frozenset[RecordId]
 
     @classmethod
-    def of(cls, stored: StoredAuditEntry) -> _Mentions:
+    def of(cls, stored: StoredAuditEntry) -> AuditMentions:
         entry = stored.entry
         strings: set[str] = set()
         refs: set[RecordRef] = set()
@@ -246,7 +247,7 @@ class _Mentions:
                 stack.extend(value.values())
         return cls(frozenset(strings), frozenset(refs), frozenset(record_ids))
 
-    def touches(self, marks: _Marks) -> bool:
+    def touches(self, marks: PersonMarks) -> bool:
         return bool(
             self.strings & marks.profile_ids
             or self.refs & marks.refs

@@ -13,22 +13,26 @@ and the audit entry; retention (identity/privacy/retention.py) for what is too o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from identity.audit import AuditService
 from identity.errors import AmbiguousIdentifier, InvalidArgument, UnknownProfile
 from identity.model import (
+    AuditEntry,
     IdentifierKey,
+    JSONValue,
     ProfileChanges,
     ProfileId,
     RecordId,
+    RecordRef,
     StoredRecord,
     Suppression,
 )
 from identity.normalise import Normaliser
-from identity.privacy.suppression import RECORD, REMOVED, hasher
+from identity.privacy.access import AuditMentions, PersonMarks, steward_entries
+from identity.privacy.suppression import RECORD, REMOVED, Hasher, hasher
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules
 from identity.segments import SegmentService
@@ -223,6 +227,7 @@ class ErasureService:
             store.privacy.suppress(
                 [Suppression(h, kind, now, audit_id) for h, kind in sorted(entries.items())]
             )
+            self._redact_audit(pids, stored, found)
             forgotten = self.forgetting.forget(record_ids, events, now)
         store.privacy.scrub()
         return ErasureReport(
@@ -233,6 +238,26 @@ class ErasureService:
             len(entries),
             forgotten.profiles_deleted,
         )
+
+    def _redact_audit(
+        self, pids: Sequence[ProfileId], stored: Mapping[RecordId, StoredRecord], found: Hasher
+    ) -> None:
+        """Earlier steward entries naming the erased records keep a pseudonym in place of
+        each record's key (``erased-`` and the start of its salted hash: one record is the
+        same pseudonym everywhere); who did what, when and why stays."""
+        marks = PersonMarks(
+            profile_ids=frozenset(pids),
+            refs=frozenset(r.record.ref for r in stored.values()),
+            record_ids=frozenset(stored),
+        )
+        alias = {ref: f"erased-{found.record(ref)[:12]}" for ref in marks.refs}
+        redacted = [
+            replace(entry, entry=_without_refs(entry.entry, alias))
+            for entry in steward_entries(self.store)
+            if AuditMentions.of(entry).touches(marks)
+        ]
+        if redacted:
+            self.store.audit.redact(redacted)
 
     def suppressions(self, after: str | None = None, limit: int = 1000) -> list[Suppression]:
         """A page of the suppression list, by hash."""
@@ -353,3 +378,32 @@ class ErasureService:
         self.forgetting.resolver.resolve(
             [w.record_id for w in writes], [key], changed, identifier_counts=after
         )
+
+
+def _without_refs(entry: AuditEntry, alias: Mapping[RecordRef, str]) -> AuditEntry:
+    """The entry with each aliased record's key replaced, in its target (``source/key``
+    parts) and wherever its before and after hold ``[source, key]``."""
+
+    def part(text: str) -> str:
+        source, slash, key = text.partition("/")
+        pseudonym = alias.get(RecordRef(source, key)) if slash else None
+        return f"{source}/{pseudonym}" if pseudonym else text
+
+    def value(node: JSONValue) -> JSONValue:
+        if isinstance(node, list):
+            if len(node) == 2 and all(isinstance(v, str) for v in node):
+                pseudonym = alias.get(RecordRef(str(node[0]), str(node[1])))
+                if pseudonym:
+                    return [node[0], pseudonym]
+            return [value(v) for v in node]
+        if isinstance(node, dict):
+            return {k: value(v) for k, v in node.items()}
+        return node
+
+    target = entry.target
+    if target is not None:
+        target = "|".join(",".join(part(p) for p in t.split(",")) for t in target.split("|"))
+    before = value(entry.before)
+    after = value(entry.after)
+    assert isinstance(before, dict) and isinstance(after, dict)
+    return replace(entry, target=target, before=before, after=after)

@@ -380,6 +380,12 @@ class AuditPort(ABC):
     def get(self, ids: Collection[int]) -> dict[int, StoredAuditEntry]:
         """Entries by id; unknown ids are absent."""
 
+    @abstractmethod
+    def redact(self, entries: Sequence[StoredAuditEntry]) -> None:
+        """Replace the target, before and after of logged entries by those given (their
+        actor, action, reason, time and undo references stay): an erasure takes the
+        erased records' keys out of earlier entries. Unknown ids are ignored."""
+
 
 class PrivacyPort(ABC):
     """Deleting personal data for good (erasure, retention), and the suppression list that

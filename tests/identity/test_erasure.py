@@ -144,11 +144,11 @@ def _person(loaded: Loaded) -> Person:
             for value in values:
                 try:
                     ident = normaliser.identifier(kind, value, "GB")
-                    needles += [value.lower(), ident.value.lower()]
+                    needles += [value.strip().lower(), ident.value.lower()]
                     identifiers.append((kind, ident.value))
                 except InvalidIdentifier:
-                    needles.append(value.lower())  # junk: kept in the raw record only
-        needles += [n.lower() for n in names]
+                    needles.append(value.strip().lower())  # junk: in the raw record only
+        needles += [n.strip().lower() for n in names]
         if not emails or not phones or len(refs) < 2:
             continue
         if any(n.lower() in others for n in needles):
@@ -216,10 +216,14 @@ def _profile_of(graph: IdentityGraph, ref: RecordRef) -> str:
 def test_an_erased_person_leaves_no_trace_of_their_email_phone_or_name(loaded: Loaded) -> None:
     graph = loaded.graph
     person = _person(loaded)
+    # A steward kept one of their records apart from a stranger's: the audit log names it.
+    theirs = min(person.refs)
+    stranger = min(ref for ref in loaded.truth if ref not in person.refs)
+    graph.stewardship.separate_records(theirs, stranger, "two people", "steward:kim")
+    needles = person.needles + [ref.key.lower() for ref in person.refs]
     before = _store_text(loaded)
-    present = [n for n in person.needles if n in before]
-    assert present, "the scan must find the person before the erasure, or it proves nothing"
-    pid = _profile_of(graph, next(iter(person.refs)))
+    assert [n for n in needles if n not in before] == [], "the scan must find them before"
+    pid = _profile_of(graph, theirs)
 
     report = graph.erasure.erase(
         "dpo", "DSAR 2026-114: erasure request", identifiers=person.identifiers
@@ -231,7 +235,13 @@ def test_an_erased_person_leaves_no_trace_of_their_email_phone_or_name(loaded: L
     assert graph.store.records.ids(person.refs) == {}
     assert graph.store.profiles.resolve([pid]) == {}
     after = _store_text(loaded)
-    assert [n for n in person.needles if n in after] == []
+    assert [n for n in needles if n in after] == []
+    # The steward's entry is still there, with the record's key replaced.
+    (entry,) = graph.store.audit.entries(action="separate_records")
+    assert entry.entry.target is not None and "/erased-" in entry.entry.target
+    assert entry.entry.target.endswith(f"|{stranger.source}/{stranger.key}") or (
+        entry.entry.target.startswith(f"{stranger.source}/{stranger.key}|")
+    )
 
 
 def test_re_ingesting_the_original_files_does_not_bring_the_person_back(loaded: Loaded) -> None:

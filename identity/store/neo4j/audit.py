@@ -102,3 +102,15 @@ class Neo4jAudit(Area, AuditPort):
         wanted = unique(ids)
         rows = self._db.read("audit.get", lambda s: s.batched("audit_entries_by_id", "ids", wanted))
         return {int(row["id"]): _audit_entry(row) for row in rows}
+
+    def redact(self, entries: Sequence[StoredAuditEntry]) -> None:
+        rows = [
+            {
+                "id": e.id,
+                "target": str(e.entry.target) if e.entry.target is not None else None,
+                "before": dumps(e.entry.before),
+                "after": dumps(e.entry.after),
+            }
+            for e in entries
+        ]
+        self._db.write("audit.redact", lambda s: s.batched("redact_audit_entries", "rows", rows))

@@ -61,3 +61,13 @@ class SQLiteAudit(AuditPort):
         with self._db.reading("audit.get") as conn:
             rows = conn.execute(_sql("audit_by_id"), {"ids": dumps(list(ids))}).fetchall()
         return {row[0]: _audit(row) for row in rows}
+
+    def redact(self, entries: Sequence[StoredAuditEntry]) -> None:
+        with self._db.transaction("audit.redact"):
+            self._db.executemany(
+                _sql("redact_audit"),
+                [
+                    (e.entry.target, dumps(e.entry.before), dumps(e.entry.after), e.id)
+                    for e in entries
+                ],
+            )

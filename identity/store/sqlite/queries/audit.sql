@@ -19,3 +19,7 @@ SELECT a.id, a.at, a.actor, a.action, a.target, a.reason, a.before, a.after, a.u
 SELECT a.id, a.at, a.actor, a.action, a.target, a.reason, a.before, a.after, a.undoes, (SELECT u.id FROM audit_log u WHERE u.undoes = a.id)
   FROM audit_log a
   WHERE a.id IN (SELECT value FROM json_each(:ids));
+
+-- name: redact_audit
+UPDATE audit_log SET target = ?, before = ?, after = ?
+  WHERE id = ?;
