@@ -108,10 +108,13 @@ def _measure(kind: str, files: DemoFiles, args: argparse.Namespace, work: Path) 
                         [Suppression(secrets.token_hex(32), "email", NOW) for _ in range(10_000)]
                     )
                 (listed if with_list else plain).append(_load(graph, files))
-                if not (with_list and run == args.runs - 1):
+                if with_list and run == args.runs - 1:
+                    kept = graph  # erasures and retention run on it
+                else:
                     graph.close()
             _log(f"{kind} run {run + 1}: load {plain[-1]:.1f}s plain, {listed[-1]:.1f}s listed")
-        # Erasures, one person at a time, in the last loaded store.
+        # Erasures, one person at a time, in the last store with a suppression list.
+        graph = kept
         times: list[float] = []
         gone = 0
         for email in _emails(graph, args.erasures, args.seed):
