@@ -74,7 +74,7 @@ class IdentityGraph:
         # merges through the resolver, events (and consent events) through the event service.
         self.resolver.listeners.append(self.segments.on_resolution)
         self.events.listeners.append(self.segments.profiles_changed)
-        self.forgetting = Forgetting(store, rules, self.resolver, self.segments)
+        self.forgetting = Forgetting(store, rules, self.resolver, self.segments, self.matcher)
         self.erasure = ErasureService(
             store, rules, self.normaliser, self.forgetting, self.audit, clock=clock
         )

@@ -42,7 +42,15 @@ from identity.matching.linker import (
     compared_values,
 )
 from identity.matching.model import MatchModel
-from identity.model import IdentifierKey, JSONValue, Link, LinkType, RecordId, SourceRecord
+from identity.model import (
+    IdentifierKey,
+    JSONValue,
+    Link,
+    LinkType,
+    MatchRow,
+    RecordId,
+    SourceRecord,
+)
 from identity.resolution import Resolver
 from identity.rules import Rules
 from identity.store.base import Store
@@ -164,6 +172,24 @@ class ProbabilisticMatcher:
                 return None, "no trained match model (run `idgraph train`)"
             self._cached = (stamp, model)
         return self._cached[1], None
+
+    def forget(self, rows: Sequence[MatchRow]) -> None:
+        """Take the compared values of records about to be deleted (their match-index
+        rows) out of the trained model's term frequencies, so an erased person's rare
+        name or e-mail is not kept in the model (docs/privacy.md). Call inside the unit
+        of work that deletes them."""
+        model = self.model()
+        if model is None or not rows:
+            return
+        for comparison in self.settings.comparisons:
+            if comparison.term_frequency:
+                values = [comparison.value_of(row.fields)[0] for row in rows]
+                model.forget_term_frequencies(comparison.name, values)
+        stamp = self.store.meta.get(STAMP_KEY)
+        self.store.meta.set(MODEL_KEY, model.to_document())
+        if isinstance(stamp, dict):
+            # A new stamp: every process reads the model again.
+            self.store.meta.set(STAMP_KEY, {**stamp, "id": uuid.uuid4().hex})
 
     def train(self, frame: pd.DataFrame | None = None) -> MatchModel:
         """Estimate the model on every stored record and persist it with the store."""

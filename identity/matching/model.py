@@ -13,7 +13,8 @@ are the explanation a steward reads.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,9 @@ class ComparisonParameters:
     u: list[float]
     term_frequencies: dict[str, float] = field(default_factory=dict)
     """Share of records holding each value, for the exact level's u (may be empty)."""
+    term_frequency_total: int | None = None
+    """How many records with a value the shares are of (None in models trained before it
+    was kept): what a deletion takes one record's share from."""
 
     def weight(self, level: int) -> float:
         return math.log2(max(self.m[level], _FLOOR) / max(self.u[level], _FLOOR))
@@ -166,6 +170,30 @@ class MatchModel:
         params.term_frequencies = {
             str(v): float(c) / total for v, c in zip(unique, counts, strict=True)
         }
+        params.term_frequency_total = len(present)
+
+    def forget_term_frequencies(self, name: str, values: Iterable[str | None]) -> None:
+        """Take the values of deleted records out of the comparison ``name``'s term
+        frequencies (erasure, retention): each value's count over the records trained on
+        goes down by its deleted holders, and a value no one holds any more leaves the
+        model. Scoring cannot tell: a value the table lacks weighs as the rarest one."""
+        params = self._params(name)
+        table = params.term_frequencies
+        if not table:
+            return
+        # One record's share; in a model that did not keep the total, the rarest value's
+        # (a value one record held, in all but the smallest tables).
+        total = params.term_frequency_total
+        unit = 1.0 / total if total else min(table.values())
+        for value, gone in Counter(v for v in values if v).items():
+            share = table.get(value)
+            if share is None:
+                continue
+            left = round(share / unit) - gone
+            if left > 0:
+                table[value] = left * unit
+            else:
+                del table[value]
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -260,6 +288,11 @@ class MatchModel:
                         for name, m, u in zip(p.levels, p.m, p.u, strict=True)
                     ],
                     "term_frequencies": p.term_frequencies,
+                    **(
+                        {"term_frequency_total": p.term_frequency_total}
+                        if p.term_frequency_total is not None
+                        else {}
+                    ),
                 }
                 for p in self.comparisons
             ],
@@ -284,6 +317,9 @@ class MatchModel:
                     term_frequencies={
                         str(k): float(v) for k, v in c.get("term_frequencies", {}).items()
                     },
+                    term_frequency_total=(
+                        int(c["term_frequency_total"]) if "term_frequency_total" in c else None
+                    ),
                 )
                 for c in doc["comparisons"]
             ]

@@ -2,7 +2,8 @@
 the two smaller deletions that share its path (retention, one wrong identifier).
 
 :class:`Forgetting` is the one way records and events leave the store for good: it
-deletes them (with their identifier edges, links, match-index rows and blocking keys),
+deletes them (with their identifier edges, links, match-index rows and blocking keys, and
+their values in the trained match model's term frequencies),
 re-resolves what is left of their profiles (a profile may split when the record that
 held it together goes), deletes profiles left without records (``deleted`` on the profile
 change log), refreshes the flags of the identifiers whose counts fell (a shared value
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from identity.audit import AuditService
 from identity.errors import AmbiguousIdentifier, InvalidArgument, UnknownProfile
+from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import (
     AuditEntry,
     IdentifierKey,
@@ -59,11 +61,19 @@ class Forgetting:
     """Deletes records and events for good and brings profiles, flags and segments in line
     with what is left. Call inside a unit of work; call ``store.privacy.scrub()`` after it."""
 
-    def __init__(self, store: Store, rules: Rules, resolver: Resolver, segments: SegmentService):
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        resolver: Resolver,
+        segments: SegmentService,
+        matcher: ProbabilisticMatcher | None = None,
+    ):
         self.store = store
         self.rules = rules
         self.resolver = resolver
         self.segments = segments
+        self.matcher = matcher
 
     def forget(
         self, record_ids: Collection[RecordId], event_ids: Collection[str], now: datetime
@@ -81,6 +91,9 @@ class Forgetting:
         before = store.records.identifier_counts(keys)
         outcome.events = store.privacy.delete_events(event_ids) if event_ids else 0
         if record_ids:
+            if self.matcher is not None:
+                # Their rare values leave the trained model's term frequencies too.
+                self.matcher.forget(store.matching.rows_of(record_ids))
             store.privacy.delete_records(record_ids)
             outcome.records = len(record_ids)
         after = store.records.identifier_counts(keys)

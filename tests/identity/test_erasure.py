@@ -93,6 +93,8 @@ def _loaded(backend: str, tmp_path: Path, demo_files: DemoFiles) -> Iterator[Loa
         graph.ingest.register_source(load_mapping(path, rules=graph.rules))
     graph.segments.define("named", NAMED)
     _load(graph, demo_files)
+    # A trained model holds every compared value's frequency: names, e-mails, dates.
+    graph.probabilistic().train()
     truth = {RecordRef(s, k): e for (s, k), e in load_assignment(demo_files.truth).items()}
     yield Loaded(graph, demo_files, truth, tmp_path)
     graph.close()

@@ -14,7 +14,7 @@ from identity.evaluation import load_assignment, pairwise
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.matching.matcher import MATCHER, ProbabilisticMatcher
-from identity.matching.model import probability
+from identity.matching.model import ComparisonParameters, MatchModel, probability
 from identity.model import LinkType
 from identity.readers import read_file
 from identity.rules import Rules, load_rules
@@ -226,3 +226,19 @@ def test_link_in_small_batches_gives_what_one_batch_gives(tmp_path: Path) -> Non
         graph.close()
     assert outcomes[0][2] > 0
     assert outcomes[1] == outcomes[0]
+
+
+def test_forgetting_deleted_records_values_lowers_their_counts_and_drops_the_last_holders() -> None:
+    params = ComparisonParameters("last_name", ("exact", "else"), [0.9, 0.1], [0.01, 0.99])
+    model = MatchModel(0.01, [params])
+    model.estimate_term_frequencies("last_name", ["smith", "smith", "smith", "lee", "zed", None])
+
+    model.forget_term_frequencies("last_name", ["smith", "lee", None, "unknown"])
+
+    assert params.term_frequencies == {"smith": 2 / 5, "zed": 1 / 5}
+    restored = MatchModel.from_document(model.to_document()).comparisons[0]
+    assert restored.term_frequency_total == 5
+    # A model trained before the total was kept takes one record's share from its rarest value.
+    restored.term_frequency_total = None
+    MatchModel(0.01, [restored]).forget_term_frequencies("last_name", ["smith", "zed"])
+    assert restored.term_frequencies == {"smith": pytest.approx(1 / 5)}
