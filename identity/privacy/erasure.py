@@ -19,7 +19,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from identity.audit import AuditService
-from identity.errors import AmbiguousIdentifier, InvalidArgument, UnknownProfile
+from identity.errors import (
+    AmbiguousIdentifier,
+    InvalidArgument,
+    NoProfileWithIdentifier,
+    UnknownProfile,
+)
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import (
     AuditEntry,
@@ -182,7 +187,7 @@ class ErasureService:
         for kind, key in keys:
             held = holders.get(key, [])
             if not held:
-                raise UnknownProfile(f"{kind}:…")
+                raise NoProfileWithIdentifier(kind)
             if len(held) > 1:
                 raise AmbiguousIdentifier(kind, len(held))
             found.add(held[0])
@@ -216,7 +221,8 @@ class ErasureService:
             counts = store.records.identifier_counts(keys)
             # Only identifiers that link are the person's own: a shared junk value (a
             # blocklisted or over-shared e-mail) is not, and suppressing it would drop
-            # strangers' records.
+            # strangers' records. Nor is one another profile still holds (a household
+            # phone): suppressing it would drop that person's later records and events.
             linking = [
                 k
                 for k in keys
@@ -224,6 +230,8 @@ class ErasureService:
                 and rule.links
                 and self.rules.link_block_reason(k, counts[k]) is None
             ]
+            holders = store.profiles.with_identifiers(linking)
+            linking = [k for k in linking if set(holders.get(k, [])) <= set(pids)]
             found = hasher(store, create=True)
             assert found is not None
             entries = {found.identifier(k): k.kind for k in linking}
@@ -293,13 +301,14 @@ class ErasureService:
             raise InvalidArgument("taking entries off the suppression list needs a reason")
         if not hashes and not identifiers and erasure_id is None:
             raise InvalidArgument("name entries by hash, by identifier or by erasure")
+        # Checked even when nothing was ever suppressed: a typo is refused, not a no-op.
+        keys = [self.normaliser.identifier(kind, value).key for kind, value in identifiers]
         store = self.store
         with store.unit_of_work():
             wanted = set(hashes)
             found = hasher(store)
             if found is not None:
-                for kind, value in identifiers:
-                    wanted.add(found.identifier(self.normaliser.identifier(kind, value).key))
+                wanted.update(found.identifier(key) for key in keys)
             if erasure_id is not None:
                 after: str | None = None
                 while page := store.privacy.suppressions(after, 10_000):

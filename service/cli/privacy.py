@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from identity.errors import (
     AmbiguousIdentifier,
     InvalidArgument,
     InvalidIdentifier,
+    NoProfileWithIdentifier,
+    UnknownIdentifierKind,
     UnknownProfile,
 )
 from service.cli.common import (
@@ -171,25 +174,35 @@ ReasonOption = Annotated[
 ]
 
 
+def _reason(reason: str) -> str:
+    """The reason given, refused when blank (before anything is read)."""
+    if not reason.strip():
+        raise _refuse("--reason", reason, "give the request or ticket this answers")
+    return reason
+
+
 def _refusal(error: Exception, identifiers: list[str], profiles: list[str]) -> typer.Exit:
     """A domain refusal in this command line's terms, naming the option and value at fault."""
+
+    def given(kind: str) -> str | None:
+        return next((i for i in identifiers if i.strip().startswith(f"{kind}:")), None)
+
     if isinstance(error, AmbiguousIdentifier):
-        given = next((i for i in identifiers if i.startswith(f"{error.kind}:")), None)
         return _refuse(
             "--identifier",
-            given,
+            given(error.kind),
             f"this {error.kind} belongs to {error.count} profiles; name each with --profile ID",
         )
+    if isinstance(error, NoProfileWithIdentifier):
+        return _refuse("--identifier", given(error.kind), "no profile holds it")
     if isinstance(error, UnknownProfile):
-        if error.profile_id in profiles:
-            return _refuse("--profile", error.profile_id, "no such profile")
-        kind = error.profile_id.split(":", 1)[0]
-        given = next((i for i in identifiers if i.startswith(f"{kind}:")), None)
-        return _refuse("--identifier", given, "no profile holds it")
+        return _refuse("--profile", error.profile_id, "no such profile")
     if isinstance(error, InvalidIdentifier):
-        given = next((i for i in identifiers if i.startswith(f"{error.kind}:")), None)
-        return _refuse("--identifier", given, error.problem)
-    return _refuse("error:", None, str(error))
+        return _refuse("--identifier", given(error.kind), error.problem)
+    if isinstance(error, UnknownIdentifierKind):
+        return _refuse("--identifier", given(error.kind), str(error))
+    # The one argument left to refuse: the commands check that something is named.
+    return _refuse("--reason", None, str(error))
 
 
 @app.command("erase")
@@ -208,6 +221,7 @@ def erase(
     membership of the profiles the identifiers and profile ids name, for good. Their
     identifiers and records go on the suppression list, so the next load does not bring
     them back. Not undoable. Audited with hashes, never values."""
+    _reason(reason)
     identifiers = identifier or []
     profiles = profile or []
     named = [_identifier(text) for text in identifiers]
@@ -255,6 +269,7 @@ def remove_identifier(
     """Take one wrong identifier (an e-mail an agent mistyped) off a profile's records
     without erasing anyone; the profile re-resolves and later loads of the same records
     leave it out. Audited."""
+    _reason(reason)
     kind, value = _identifier(identifier)
     with _opened(store, rules) as graph:
         try:
@@ -281,9 +296,14 @@ def suppression_list(
     with _opened(store, rules) as graph:
         entries = graph.erasure.suppressions(limit=limit)
     table = Table("hash", "kind", "at", "erasure")
+    # The hash is whole, never cut to the terminal's width: `remove --hash` takes it.
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = 64
     for entry in entries:
-        table.add_row(entry.hash, entry.kind, entry.at.isoformat(), str(entry.audit_id or ""))
-    out.print(table)
+        at = entry.at.isoformat(timespec="seconds")
+        table.add_row(entry.hash, entry.kind, at, str(entry.audit_id or ""))
+    # A pipe has no width of its own (rich assumes 80): lines as long as the row needs.
+    (out if out.is_terminal else Console(width=max(out.width, 130))).print(table)
     console.print(f"{len(entries):,} entries", highlight=False)
 
 
@@ -303,6 +323,7 @@ def suppression_remove(
 ) -> None:
     """Take entries off the suppression list after a mistaken erasure: what was erased
     stays erased, but the next load may bring the person back. Audited."""
+    _reason(reason)
     identifiers = identifier or []
     named = [_identifier(text) for text in identifiers]
     if not named and not hash_ and erasure is None:
@@ -310,7 +331,7 @@ def suppression_remove(
     with _opened(store, rules) as graph:
         try:
             lifted = graph.erasure.lift(cli_actor(), reason, hash_ or [], named, erasure)
-        except InvalidIdentifier as error:
+        except (InvalidIdentifier, UnknownIdentifierKind) as error:
             raise _refusal(error, identifiers, []) from None
     console.print(f"{len(lifted):,} entries taken off the suppression list", highlight=False)
 

@@ -3,7 +3,7 @@ identifier (docs/privacy.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import strawberry
@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from identity.errors import IdgraphError
 from service.auth import PRIVACY_READ, PRIVACY_WRITE
-from service.errors import classify, graphql_error
+from service.errors import classify
 from service.graphql.context import Info, call, needs
 from service.graphql.types import IdentifierInput
 
@@ -97,15 +97,21 @@ _REFUSALS = frozenset(
 )
 
 
-async def _refused_or(work: Callable[[], Awaitable[T]]) -> T | PrivacyActionRefused:
-    """Expected refusals are answers; other errors are errors."""
-    try:
-        return await work()
-    except IdgraphError as error:
-        code = classify(error)[1]
-        if code in _REFUSALS:
-            return PrivacyActionRefused(code=code, message=str(error))
-        raise graphql_error(error) from error
+def _refused_or(work: Callable[[], T]) -> Callable[[], T | PrivacyActionRefused]:
+    """``work`` with its expected refusals as answers; other errors stay errors. (The
+    refusal is caught in the domain call: ``call`` turns domain errors into GraphQL
+    errors.)"""
+
+    def attempt() -> T | PrivacyActionRefused:
+        try:
+            return work()
+        except IdgraphError as error:
+            code = classify(error)[1]
+            if code in _REFUSALS:
+                return PrivacyActionRefused(code=code, message=str(error))
+            raise
+
+    return attempt
 
 
 async def _erase_person(
@@ -118,15 +124,10 @@ async def _erase_person(
 ) -> ErasureResult:
     named = [*([identifier] if identifier else []), *(identifiers or [])]
     ids = [str(p) for p in [*([profile_id] if profile_id else []), *(profile_ids or [])]]
+    graph, actor = info.context.graph, info.context.actor
 
-    async def work() -> ErasureDone:
-        report = await call(
-            info.context.graph.erasure.erase,
-            info.context.actor,
-            reason,
-            [(i.kind, i.value) for i in named],
-            ids,
-        )
+    def work() -> ErasureDone:
+        report = graph.erasure.erase(actor, reason, [(i.kind, i.value) for i in named], ids)
         return ErasureDone(
             audit_id=report.audit_id,
             profile_ids=[strawberry.ID(p) for p in report.profile_ids],
@@ -135,20 +136,17 @@ async def _erase_person(
             suppressed=report.suppressed,
         )
 
-    return await _refused_or(work)
+    return await call(_refused_or(work))
 
 
 async def _remove_identifier(
     info: Info, profile_id: strawberry.ID, identifier: IdentifierInput, reason: str
 ) -> RemovalResult:
-    async def work() -> IdentifierRemoved:
-        report = await call(
-            info.context.graph.erasure.remove_identifier,
-            info.context.actor,
-            reason,
-            str(profile_id),
-            identifier.kind,
-            identifier.value,
+    graph, actor = info.context.graph, info.context.actor
+
+    def work() -> IdentifierRemoved:
+        report = graph.erasure.remove_identifier(
+            actor, reason, str(profile_id), identifier.kind, identifier.value
         )
         return IdentifierRemoved(
             audit_id=report.audit_id,
@@ -156,7 +154,7 @@ async def _remove_identifier(
             profile_ids=[strawberry.ID(p) for p in report.profiles],
         )
 
-    return await _refused_or(work)
+    return await call(_refused_or(work))
 
 
 @strawberry.type

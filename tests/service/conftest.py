@@ -58,6 +58,8 @@ ROLES = {
     "exporter": ["segments:read", "pii:read"],
     # Access requests: a person's data in full, and nothing else.
     "privacy_reader": ["privacy:read"],
+    # Erasure and corrections: deleting a person's data, and nothing else.
+    "privacy_writer": ["privacy:write"],
 }
 SCOPE_ROLES = {
     "profiles:read": "reader",
@@ -67,6 +69,7 @@ SCOPE_ROLES = {
     "pii:read": "pii_only",
     "steward:write": "steward_only",
     "privacy:read": "privacy_reader",
+    "privacy:write": "privacy_writer",
 }
 """A token holding only that scope, for each scope."""
 

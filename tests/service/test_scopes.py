@@ -94,6 +94,21 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
     ),
     (GraphQL("auditLog", "{ auditLog { pageInfo { hasNextPage } } }"), "admin"),
     (GraphQL("personData", '{ personData(profileId: "p") }'), "privacy:read"),
+    # A profile that does not exist: refused as an answer (PrivacyActionRefused).
+    (
+        GraphQL(
+            "erasePerson", 'mutation { erasePerson(profileId: "p", reason: "x") { __typename } }'
+        ),
+        "privacy:write",
+    ),
+    (
+        GraphQL(
+            "removeIdentifier",
+            'mutation { removeIdentifier(profileId: "p", reason: "x", '
+            'identifier: {kind: "email", value: "a@example.com"}) { __typename } }',
+        ),
+        "privacy:write",
+    ),
     *(
         (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")
         for name, args in [
