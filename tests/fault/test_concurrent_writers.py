@@ -1,0 +1,218 @@
+"""Concurrent writers on one SQLite store file: an `idgraph serve --workers 2` taking
+`POST /v1/records` from four client threads while two `idgraph ingest` processes load
+other sources into the same file.
+
+The data is the demo generator's, for a small population: the CRM and web shop files go
+through the two CLI processes (each file split into files of a few rows, so each commits
+many batches), the point-of-sale (CSV) and support desk (JSON Lines) rows are posted over
+HTTP a few rows per request, as CSV and NDJSON bodies. The sources share people, so the
+writers' records join and merge one another's profiles. The client threads start once a
+CLI process has stored its first record, so the writers overlap.
+
+A 503 STORE_BUSY is retried after its Retry-After as a client should; a CLI refused with
+"the store is busy" is run again as an operator would. Nothing may say "database is
+locked" (responses, CLI output, server log); every acknowledged record must be stored, and
+the store must end as a clean serial load of the same files ends (the same partition into
+profiles, the same golden records): the result does not depend on the writers' order.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from identity.demo.generator import generate
+from identity.mapping import load_mapping
+from tests.fault.common import (
+    AUTH,
+    IDGRAPH,
+    LOCKED,
+    ROOT,
+    SEED,
+    Server,
+    check_integrity,
+    child_env,
+    clean_load,
+    golden,
+    partition,
+    post_until_stored,
+    split_file,
+    stored_refs,
+)
+
+pytestmark = pytest.mark.fault
+
+PEOPLE = 150
+CLI_SOURCES = ("crm", "webshop")
+HTTP_SOURCES = {"pos": "text/csv", "support": "application/x-ndjson"}
+WRITERS = 4
+ROWS_PER_FILE = 2
+
+
+def _bodies(path: Path, rng: random.Random) -> list[tuple[bytes, int]]:
+    """The file's rows as request bodies of one to three rows (a CSV body with the
+    header), with the number of rows each holds."""
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    header = [lines.pop(0)] if path.suffix == ".csv" else []
+    bodies = []
+    while lines:
+        n = rng.randint(1, 3)
+        take, lines = lines[:n], lines[n:]
+        bodies.append(("".join(header + take).encode(), len(take)))
+    return bodies
+
+
+def _overlap(db: Path) -> tuple[dict[str, tuple[str, str]], int]:
+    """When each CLI source's first and last batch was stored, and how many records posted
+    over HTTP were stored meanwhile (the store's own times, one clock)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        windows = {}
+        for source in CLI_SOURCES:
+            windows[source] = conn.execute(
+                "SELECT min(ingested_at), max(ingested_at) FROM records WHERE source = ?",
+                (source,),
+            ).fetchone()
+        (a_first, a_last), (b_first, b_last) = windows.values()
+        inside: int = conn.execute(
+            "SELECT count(*) FROM records WHERE source IN (SELECT value FROM json_each(?)) "
+            "AND (ingested_at BETWEEN ? AND ? OR ingested_at BETWEEN ? AND ?)",
+            (json.dumps(list(HTTP_SOURCES)), a_first, a_last, b_first, b_last),
+        ).fetchone()[0]
+        return windows, inside
+
+
+def _cli_records(db: Path) -> int:
+    """Records of the CLI sources stored so far (0 before the schema exists)."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            count: int = conn.execute(
+                "SELECT count(*) FROM records WHERE source IN (?, ?)", CLI_SOURCES
+            ).fetchone()[0]
+            return count
+    except sqlite3.Error:
+        return 0
+
+
+def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    rng = random.Random(f"{SEED}:concurrent")
+    demo = generate(tmp_path / "demo", people=PEOPLE, seed=SEED)
+    mappings = {s: demo.mappings_dir / f"{s}.toml" for s in (*CLI_SOURCES, *HTTP_SOURCES)}
+    parts = {s: split_file(demo.files[s], ROWS_PER_FILE, tmp_path / "parts") for s in CLI_SOURCES}
+    requests = [
+        (source, content_type, body, rows)
+        for source, content_type in HTTP_SOURCES.items()
+        for body, rows in _bodies(demo.files[source], rng)
+    ]
+    rng.shuffle(requests)
+
+    db = tmp_path / "shared.db"
+    env = child_env(tmp_path, db)
+    answers: list[int] = []
+    acked: list[tuple[str, bytes]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    queue = iter(requests)
+
+    def writer(base: str) -> None:
+        # A new connection per request: the kernel hands them to either worker.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=base, timeout=60, limits=limits) as client:
+            while True:
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                source, content_type, body, rows = item
+                try:
+                    response = post_until_stored(client, source, body, content_type, answers)
+                    assert response.status_code == 200, response.text
+                    assert response.json()["accepted"] == rows, response.text
+                except (AssertionError, httpx.HTTPError) as error:
+                    failures.append(f"{source}: {error!r}")
+                    return
+                with lock:
+                    acked.append((source, body))
+
+    with Server(tmp_path, db, "--workers", "2") as server:
+        for source in HTTP_SOURCES:
+            document = load_mapping(mappings[source]).to_document()
+            answer = httpx.put(
+                f"{server.base}/v1/sources/{source}", json=document, headers=AUTH, timeout=10
+            )
+            assert answer.status_code == 200, answer.text
+
+        def ingest(source: str, n: int) -> subprocess.Popen[str]:
+            args = [IDGRAPH, "ingest", *map(str, parts[source]), "--mapping", str(mappings[source])]
+            out = (tmp_path / f"ingest-{source}-{n}.log").open("w")
+            return subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
+
+        clis = {source: ingest(source, 0) for source in CLI_SOURCES}
+        # The client threads start once a CLI process has stored its first record.
+        deadline = time.monotonic() + 120
+        while not _cli_records(db):
+            assert time.monotonic() < deadline, "no CLI process stored a record"
+            assert any(p.poll() is None for p in clis.values()), "the CLI processes ended"
+            time.sleep(0.002)
+        threads = [threading.Thread(target=writer, args=(server.base,)) for _ in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        reruns = 0
+        outputs = []
+        for source, process in clis.items():
+            for n in range(1, 6):
+                code = process.wait(timeout=120)
+                output = (tmp_path / f"ingest-{source}-{n - 1}.log").read_text()
+                outputs.append(output)
+                if code == 2 and "the store is busy" in output:
+                    reruns += 1  # refused before anything of that batch was stored: again
+                    process = ingest(source, n)
+                    continue
+                assert code == 0, output
+                break
+        for thread in threads:
+            thread.join(timeout=120)
+        log = server.log_text()
+
+    assert not failures, failures
+    assert set(answers) <= {200, 503}, answers
+    for text in [log, *outputs]:
+        assert LOCKED not in text.lower() and "Traceback" not in text, text
+    # Every acknowledged record is stored; every record is: the CLI runs all ended well.
+    assert len(acked) == len(requests)
+    windows, overlap = _overlap(db)
+    (a_first, a_last), (b_first, b_last) = windows.values()
+    summary = (
+        f"{len(requests)} requests from {WRITERS} threads ({answers.count(503)} x 503), "
+        f"{overlap} posted records stored while a CLI ingest wrote; CLI ingests "
+        f"{'overlapped' if a_first <= b_last and b_first <= a_last else 'did not overlap'} "
+        f"({windows}); CLI runs again after STORE_BUSY: {reruns}"
+    )
+    print(summary)
+    record_property("concurrency", summary)
+    assert overlap > 0, summary
+    records = check_integrity(db)
+
+    reference = tmp_path / "serial.db"
+    clean_load(
+        reference,
+        [(mappings[s], parts[s]) for s in CLI_SOURCES]
+        + [(mappings[s], [demo.files[s]]) for s in HTTP_SOURCES],
+    )
+    assert records == check_integrity(reference) == sum(demo.records[s] for s in mappings)
+    assert stored_refs(db) == stored_refs(reference)
+    assert partition(db) == partition(reference)
+    assert golden(db) == golden(reference)

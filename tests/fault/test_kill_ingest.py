@@ -1,0 +1,243 @@
+"""`idgraph ingest` killed with SIGKILL at seeded points, then run again to completion.
+
+The data: the demo generator's CRM (CSV) and web shop (JSON Lines) files for a small
+population, each split into files of a few rows, so that one `idgraph ingest` command
+(one per source, as an operator runs them) commits many batches: each file it is given is
+one transaction. Each trial kills one of the commands at a point drawn from a seeded
+random generator, of one of three kinds:
+
+- ``time``: a number of milliseconds after the process started (start-up, opening and
+  migrating the store, registering the mapping, or part way through the files);
+- ``records``: once the store holds a drawn number of this command's records (a batch just
+  committed), plus a few milliseconds (into the next batch);
+- ``wal``: once the store's write-ahead log first changes (the command's first commit, the
+  mapping), plus a few milliseconds.
+
+Right after the kill the store must hold whole batches only (its records are exactly those
+of the files before some point), be consistent (tests.fault.common.check_integrity), and
+group its records as a clean load of exactly those files does. Then the killed command and
+those after it run again; the store must end as a clean single load into a fresh store
+ends: the same partition of records into profiles and the same golden records.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from identity.demo.generator import generate
+from identity.mapping import load_mapping
+from tests.fault.common import (
+    IDGRAPH,
+    KILLS,
+    LOCKED,
+    ROOT,
+    SEED,
+    Golden,
+    Partition,
+    Ref,
+    check_integrity,
+    child_env,
+    clean_load,
+    golden,
+    kill_group,
+    partition,
+    record_count,
+    split_file,
+    stored_refs,
+)
+
+pytestmark = pytest.mark.fault
+
+PEOPLE = 120
+ROWS_PER_FILE = 8
+SOURCES = ("crm", "webshop")
+KINDS = ("records", "wal", "time")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `idgraph ingest FILES --mapping MAPPING`, and the refs each of its files holds."""
+
+    source: str
+    mapping: Path
+    files: list[Path]
+    refs: list[set[Ref]]
+
+    def args(self) -> list[str]:
+        return [IDGRAPH, "ingest", *map(str, self.files), "--mapping", str(self.mapping)]
+
+
+@dataclass(frozen=True)
+class Demo:
+    commands: list[Command]
+    prefixes: list[Path]
+    """A store as the commands before the one of its index leave it (the first: none)."""
+    partition: Partition
+    golden: Golden
+    records: int
+
+
+def _refs(path: Path, source: str, key: str) -> set[Ref]:
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {(source, row[key]) for row in csv.DictReader(fh)}
+    return {(source, json.loads(line)[key]) for line in path.read_text("utf-8").splitlines()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The split files, and what a clean load of all of them into a fresh store gives."""
+    root = tmp_path_factory.mktemp("demo")
+    files = generate(root / "data", people=PEOPLE, seed=SEED)
+    commands = []
+    for source in SOURCES:
+        mapping = files.mappings_dir / f"{source}.toml"
+        key = load_mapping(mapping).key
+        parts = split_file(files.files[source], ROWS_PER_FILE, root / "parts")
+        commands.append(Command(source, mapping, parts, [_refs(p, source, key) for p in parts]))
+    prefixes = []
+    for n in range(len(commands)):
+        prefixes.append(root / f"prefix-{n}.db")
+        clean_load(prefixes[-1], [(c.mapping, c.files) for c in commands[:n]])
+    db = root / "clean.db"
+    clean_load(db, [(c.mapping, c.files) for c in commands])
+    records = check_integrity(db)
+    assert records == sum(len(r) for c in commands for r in c.refs)
+    return Demo(commands, prefixes, partition(db), golden(db), records)
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    trial: int
+    kind: str
+    command: int
+    value: float
+    """Milliseconds after the start (time), records of the command (records), unused (wal)."""
+    delay_ms: float
+
+    def __str__(self) -> str:
+        what = {"time": f"{self.value:.0f} ms after start", "wal": "the first WAL change"}
+        at = what.get(self.kind, f"{self.value:.0f} of its records stored")
+        return f"trial {self.trial}: kill command {self.command} at {at} + {self.delay_ms:.1f} ms"
+
+
+def kill_point(trial: int, demo: Demo) -> KillPoint:
+    rng = random.Random(f"{SEED}:ingest:{trial}")
+    kind = KINDS[trial % len(KINDS)]
+    command = rng.randrange(len(demo.commands))
+    rows = sum(len(r) for r in demo.commands[command].refs)
+    if kind == "time":
+        return KillPoint(trial, kind, command, rng.uniform(500, 3000), 0.0)
+    if kind == "records":
+        return KillPoint(trial, kind, command, rng.randint(1, rows - 1), rng.uniform(0, 20))
+    return KillPoint(trial, kind, command, 0, rng.uniform(0, 60))
+
+
+def _wal_state(db: Path) -> tuple[int, int] | None:
+    wal = db.with_name(db.name + "-wal")
+    try:
+        stat = wal.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _run_and_kill(
+    command: Command, point: KillPoint, db: Path, env: dict[str, str], log: Path
+) -> tuple[bool, float]:
+    """Start ``command``, SIGKILL it at ``point``; (killed, seconds after start). A command
+    that ends before its kill point is not killed."""
+    before = record_count(db)
+    wal = _wal_state(db)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command.args(), cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    started = time.monotonic()
+    try:
+        while process.poll() is None:
+            elapsed = time.monotonic() - started
+            assert elapsed < 120, "the ingest neither ended nor reached its kill point"
+            if point.kind == "time":
+                hit = elapsed * 1000 >= point.value
+            elif point.kind == "records":
+                hit = record_count(db) - before >= point.value
+            else:
+                hit = _wal_state(db) != wal
+            if hit:
+                time.sleep(point.delay_ms / 1000)
+                kill_group(process)
+                return process.returncode == -9, time.monotonic() - started
+            time.sleep(0.001)
+        return False, time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            kill_group(process)
+
+
+def _run(command: Command, env: dict[str, str], log: Path) -> None:
+    done = subprocess.run(
+        command.args(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    log.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and LOCKED not in (done.stdout + done.stderr).lower()
+
+
+@pytest.mark.parametrize("trial", range(KILLS))
+def test_an_ingest_killed_and_run_again_ends_as_a_clean_load(
+    trial: int, demo: Demo, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    point = kill_point(trial, demo)
+    db = tmp_path / "killed.db"
+    env = child_env(tmp_path, db)
+    commands = demo.commands
+    # The commands before the one killed ran to completion: the store they leave (made by
+    # the same command in this process, which spares the tests a process start each).
+    if point.command:
+        prefix = demo.prefixes[point.command]
+        with closing(sqlite3.connect(prefix)) as source, closing(sqlite3.connect(db)) as copy:
+            source.backup(copy)
+
+    target = commands[point.command]
+    killed, seconds = _run_and_kill(target, point, db, env, tmp_path / "killed.log")
+    present = stored_refs(db) if record_count(db) else set()
+    earlier = set().union(*(r for c in commands[: point.command] for r in c.refs))
+    # Whole batches only: the records are those of the target's first `stored` files.
+    prefixes = [earlier.union(*target.refs[:k]) for k in range(len(target.refs) + 1)]
+    assert present in prefixes, f"{point}: a batch was stored in part"
+    stored = prefixes.index(present)
+    outcome = (
+        f"{point} -> {'killed' if killed else 'ended first'} after {seconds:.2f} s, "
+        f"{stored} of its {len(target.files)} files stored ({len(present)} records)"
+    )
+    print(outcome)
+    record_property("kill_point", outcome)
+    if present:
+        check_integrity(db)
+        reference = tmp_path / "reference.db"
+        clean_load(
+            reference,
+            [(c.mapping, c.files) for c in commands[: point.command]]
+            + [(target.mapping, target.files[:stored])],
+        )
+        assert partition(db) == partition(reference), outcome
+        assert golden(db) == golden(reference), outcome
+
+    # Run again as the operator would, then the commands after it (in this process).
+    _run(target, env, tmp_path / "again.log")
+    clean_load(db, [(c.mapping, c.files) for c in commands[point.command + 1 :]])
+    assert check_integrity(db) == demo.records
+    assert partition(db) == demo.partition, outcome
+    assert golden(db) == demo.golden, outcome
