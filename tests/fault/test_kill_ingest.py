@@ -4,14 +4,17 @@ The data: the demo generator's CRM (CSV) and web shop (JSON Lines) files for a s
 population, each split into files of a few rows, so that one `idgraph ingest` command
 (one per source, as an operator runs them) commits many batches: each file it is given is
 one transaction. Each trial kills one of the commands at a point drawn from a seeded
-random generator, of one of three kinds:
+random generator, of one of four kinds (the first three in turn by default, all four with
+``IDGRAPH_FAULT_KILLS`` above 3):
 
-- ``time``: a number of milliseconds after the process started (start-up, opening and
-  migrating the store, registering the mapping, or part way through the files);
 - ``records``: once the store holds a drawn number of this command's records (a batch just
   committed), plus a few milliseconds (into the next batch);
-- ``wal``: once the store's write-ahead log first changes (the command's first commit, the
-  mapping), plus a few milliseconds.
+- ``wal``: once the store's write-ahead log first changes (this command's first commit:
+  the schema's migrations in a fresh store, else the mapping), plus a few milliseconds;
+- ``written``: a drawn number of milliseconds after that first change, anywhere in the
+  command's writing;
+- ``start``: a drawn number of milliseconds after the process started (mostly start-up,
+  before anything is written).
 
 Right after the kill the store must hold whole batches only (its records are exactly those
 of the files before some point), be consistent (tests.fault.common.check_integrity), and
@@ -62,7 +65,7 @@ pytestmark = pytest.mark.fault
 PEOPLE = 120
 ROWS_PER_FILE = 8
 SOURCES = ("crm", "webshop")
-KINDS = ("records", "wal", "time")
+KINDS = ("records", "wal", "written", "start")
 
 
 @dataclass(frozen=True)
@@ -123,25 +126,32 @@ class KillPoint:
     kind: str
     command: int
     value: float
-    """Milliseconds after the start (time), records of the command (records), unused (wal)."""
+    """Records of the command (records), milliseconds after the first write (written) or
+    the process start (start); unused (wal)."""
     delay_ms: float
 
     def __str__(self) -> str:
-        what = {"time": f"{self.value:.0f} ms after start", "wal": "the first WAL change"}
-        at = what.get(self.kind, f"{self.value:.0f} of its records stored")
+        at = {
+            "records": f"{self.value:.0f} of its records stored",
+            "wal": "its first WAL change",
+            "written": f"{self.value:.0f} ms after its first WAL change",
+            "start": f"{self.value:.0f} ms after its start",
+        }[self.kind]
         return f"trial {self.trial}: kill command {self.command} at {at} + {self.delay_ms:.1f} ms"
 
 
 def kill_point(trial: int, demo: Demo) -> KillPoint:
     rng = random.Random(f"{SEED}:ingest:{trial}")
-    kind = KINDS[trial % len(KINDS)]
+    kind = KINDS[trial % (len(KINDS) - 1 if KILLS <= 3 else len(KINDS))]
     command = rng.randrange(len(demo.commands))
     rows = sum(len(r) for r in demo.commands[command].refs)
-    if kind == "time":
-        return KillPoint(trial, kind, command, rng.uniform(500, 3000), 0.0)
     if kind == "records":
         return KillPoint(trial, kind, command, rng.randint(1, rows - 1), rng.uniform(0, 20))
-    return KillPoint(trial, kind, command, 0, rng.uniform(0, 60))
+    if kind == "wal":
+        return KillPoint(trial, kind, command, 0, rng.uniform(0, 60))
+    if kind == "written":
+        return KillPoint(trial, kind, command, rng.uniform(0, 400), 0.0)
+    return KillPoint(trial, kind, command, rng.uniform(0, 2500), 0.0)
 
 
 def _wal_state(db: Path) -> tuple[int, int] | None:
@@ -165,16 +175,21 @@ def _run_and_kill(
             command.args(), cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
     started = time.monotonic()
+    written: float | None = None  # when the WAL first changed
     try:
         while process.poll() is None:
-            elapsed = time.monotonic() - started
-            assert elapsed < 120, "the ingest neither ended nor reached its kill point"
-            if point.kind == "time":
-                hit = elapsed * 1000 >= point.value
+            now = time.monotonic()
+            assert now - started < 120, "the ingest neither ended nor reached its kill point"
+            if written is None and _wal_state(db) != wal:
+                written = now
+            if point.kind == "start":
+                hit = (now - started) * 1000 >= point.value
             elif point.kind == "records":
                 hit = record_count(db) - before >= point.value
+            elif point.kind == "wal":
+                hit = written is not None
             else:
-                hit = _wal_state(db) != wal
+                hit = written is not None and (now - written) * 1000 >= point.value
             if hit:
                 time.sleep(point.delay_ms / 1000)
                 kill_group(process)
