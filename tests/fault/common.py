@@ -6,6 +6,7 @@ integrity checks a killed or concurrent write must never break."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -191,7 +192,7 @@ def check_integrity(db: Path) -> int:
     holds a record; every merged profile redirects to a live one; each record's identifier
     edges are exactly the identifiers it carries; links, identifier edges and the match
     index name existing records; every live or merged profile id is in the profile change
-    log."""
+    log; the catalog of attribute names (identity/catalog.py) holds every record's."""
     conn = _read(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -212,8 +213,15 @@ def check_integrity(db: Path) -> int:
         ).fetchall()
         assert dangling == [], f"merged profiles redirecting to no live one: {dangling[:5]}"
         carried: dict[int, set[tuple[str, str]]] = {}
-        for rid, identifiers in conn.execute("SELECT id, identifiers FROM records"):
+        names: set[str] = set()
+        for rid, identifiers, attributes in conn.execute(
+            "SELECT id, identifiers, attributes FROM records"
+        ):
             carried[rid] = {(kind, value) for kind, value, *_ in json.loads(identifiers)}
+            names.update(json.loads(attributes))
+        catalog = conn.execute("SELECT value FROM meta WHERE key = 'attribute_names'").fetchone()
+        noted = set(json.loads(catalog[0])) if catalog else set()
+        assert names <= noted, f"attribute names missing from the catalog: {names - noted}"
         edges: dict[int, set[tuple[str, str]]] = defaultdict(set)
         for kind, value, rid in conn.execute(
             "SELECT kind, value, record_id FROM record_identifiers"
@@ -242,6 +250,24 @@ def check_integrity(db: Path) -> int:
         conn.close()
 
 
+def in_write(db: Path) -> bool:
+    """Whether a process holds the store's writers lock (``PATH-writers``, taken for the
+    whole of a write transaction) at this moment: a kill now lands inside a write."""
+    try:
+        fd = os.open(f"{db}-writers", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL to every process of ``process``'s session, then reap it."""
     with suppress(ProcessLookupError):
@@ -263,6 +289,7 @@ class Server:
 
     def __init__(self, tmp_path: Path, db: Path, *args: str, **settings: str) -> None:
         self.tmp_path = tmp_path
+        self.db = db
         self.env = child_env(tmp_path, db, **settings)
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"

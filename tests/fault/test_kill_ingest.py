@@ -53,6 +53,7 @@ from tests.fault.common import (
     child_env,
     clean_load,
     golden,
+    in_write,
     kill_group,
     partition,
     record_count,
@@ -165,9 +166,9 @@ def _wal_state(db: Path) -> tuple[int, int] | None:
 
 def _run_and_kill(
     command: Command, point: KillPoint, db: Path, env: dict[str, str], log: Path
-) -> tuple[bool, float]:
-    """Start ``command``, SIGKILL it at ``point``; (killed, seconds after start). A command
-    that ends before its kill point is not killed."""
+) -> tuple[bool, bool, float]:
+    """Start ``command``, SIGKILL it at ``point``; (killed, whether it held the writers lock
+    then, seconds after start). A command that ends before its kill point is not killed."""
     before = record_count(db)
     wal = _wal_state(db)
     with log.open("wb") as out:
@@ -192,10 +193,11 @@ def _run_and_kill(
                 hit = written is not None and (now - written) * 1000 >= point.value
             if hit:
                 time.sleep(point.delay_ms / 1000)
+                writing = in_write(db)
                 kill_group(process)
-                return process.returncode == -9, time.monotonic() - started
+                return process.returncode == -9, writing, time.monotonic() - started
             time.sleep(0.001)
-        return False, time.monotonic() - started
+        return False, False, time.monotonic() - started
     finally:
         if process.poll() is None:
             kill_group(process)
@@ -226,7 +228,7 @@ def test_an_ingest_killed_and_run_again_ends_as_a_clean_load(
             source.backup(copy)
 
     target = commands[point.command]
-    killed, seconds = _run_and_kill(target, point, db, env, tmp_path / "killed.log")
+    killed, writing, seconds = _run_and_kill(target, point, db, env, tmp_path / "killed.log")
     present = stored_refs(db) if record_count(db) else set()
     earlier = set().union(*(r for c in commands[: point.command] for r in c.refs))
     # Whole batches only: the records are those of the target's first `stored` files.
@@ -234,7 +236,8 @@ def test_an_ingest_killed_and_run_again_ends_as_a_clean_load(
     assert present in prefixes, f"{point}: a batch was stored in part"
     stored = prefixes.index(present)
     outcome = (
-        f"{point} -> {'killed' if killed else 'ended first'} after {seconds:.2f} s, "
+        f"{point} -> {'killed' if killed else 'ended first'} after {seconds:.2f} s"
+        f"{' inside a write transaction' if writing else ''}, "
         f"{stored} of its {len(target.files)} files stored ({len(present)} records)"
     )
     print(outcome)

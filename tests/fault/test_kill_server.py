@@ -43,6 +43,7 @@ from tests.fault.common import (
     check_integrity,
     clean_rows,
     golden,
+    in_write,
     partition,
     post_until_stored,
     stored_refs,
@@ -118,6 +119,7 @@ class Stream:
     acked: int = 0
     taken: list[Request] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
+    in_write: bool = False  # whether the kill came inside a write transaction
     failures: list[str] = field(default_factory=list)
 
     def next(self) -> Request | None:
@@ -165,6 +167,7 @@ def _stream(
                 assert time.monotonic() < deadline, "the stream stalled"
                 time.sleep(0.001)
             time.sleep(delay)
+            stream.in_write = in_write(server.db)
             server.kill()
     finally:
         for thread in threads:
@@ -240,7 +243,8 @@ def test_a_server_killed_mid_stream_keeps_every_acknowledged_record_whole(
             unanswered = [r for r in stream.taken if not r.acked]
             kills.append(
                 f"phase {phase}: SIGKILL once {kill_after} requests were acknowledged + "
-                f"{delay * 1000:.1f} ms: {stream.acked} acknowledged, {len(unanswered)} "
+                f"{delay * 1000:.1f} ms{' (inside a write)' if stream.in_write else ''}: "
+                f"{stream.acked} acknowledged, {len(unanswered)} "
                 f"unanswered ({sum(r.refs <= present for r in unanswered)} of them stored), "
                 f"{len(present)} records stored in all, {stream.answers.count(503)} x 503"
             )
