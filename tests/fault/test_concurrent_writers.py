@@ -209,7 +209,9 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
     )
     print(summary)
     record_property("concurrency", summary)
-    assert overlap > 0, summary
+    # The writers met: posted records were stored while a CLI wrote, or (the client threads
+    # waiting out a Retry-After meanwhile) writes were refused for the lock another held.
+    assert overlap > 0 or 503 in answers, summary
     records = check_integrity(db)
 
     reference = tmp_path / "serial.db"
