@@ -268,7 +268,7 @@ def in_write(db: Path) -> bool:
         os.close(fd)
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[Any]) -> None:
     """SIGKILL to every process of ``process``'s session, then reap it."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)

@@ -7,7 +7,9 @@ through the two CLI processes (each file split into files of a few rows, so each
 many batches), the point-of-sale (CSV) and support desk (JSON Lines) rows are posted over
 HTTP a few rows per request, as CSV and NDJSON bodies. The sources share people, so the
 writers' records join and merge one another's profiles. The client threads start once a
-CLI process has stored its first record, so the writers overlap.
+CLI process has stored its first record, so the writers overlap. Part way (once a seeded
+number of its records is stored) the web shop's CLI process is killed with SIGKILL, maybe
+holding the write lock, and run again, the other writers writing on: the lock dies with it.
 
 The server's processes wait at most BUSY_MS (5 ms; ``IDGRAPH_FAULT_BUSY_MS``) for the write
 lock, so that some requests are refused with 503 STORE_BUSY: each is sent again after its
@@ -48,8 +50,11 @@ from tests.fault.common import (
     child_env,
     clean_load,
     golden,
+    in_write,
+    kill_group,
     partition,
     post_until_stored,
+    rows_in,
     split_file,
     stored_refs,
 )
@@ -58,6 +63,8 @@ pytestmark = pytest.mark.fault
 
 PEOPLE = 150
 CLI_SOURCES = ("crm", "webshop")
+KILLED = "webshop"
+"""The CLI source whose ingest is killed (SIGKILL) part way and run again."""
 HTTP_SOURCES = {"pos": "text/csv", "support": "application/x-ndjson"}
 WRITERS = 4
 ROWS_PER_FILE = 1
@@ -97,12 +104,15 @@ def _overlap(db: Path) -> tuple[dict[str, tuple[str, str]], int]:
         return windows, inside
 
 
-def _cli_records(db: Path) -> int:
-    """Records of the CLI sources stored so far (0 before the schema exists)."""
+def _cli_records(db: Path, *sources: str) -> int:
+    """Records of ``sources`` (default: the CLI's) stored so far (0 before the schema
+    exists)."""
+    chosen = json.dumps(list(sources or CLI_SOURCES))
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             count: int = conn.execute(
-                "SELECT count(*) FROM records WHERE source IN (?, ?)", CLI_SOURCES
+                "SELECT count(*) FROM records WHERE source IN (SELECT value FROM json_each(?))",
+                (chosen,),
             ).fetchone()[0]
             return count
     except sqlite3.Error:
@@ -163,7 +173,13 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
             args = [IDGRAPH, "ingest", *map(str, parts[source]), "--mapping", str(mappings[source])]
             out = (tmp_path / f"ingest-{source}-{n}.log").open("w")
             return subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+                args,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
             )
 
         clis = {source: ingest(source, 0) for source in CLI_SOURCES}
@@ -176,6 +192,20 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
         threads = [threading.Thread(target=writer, args=(server.base,)) for _ in range(WRITERS)]
         for thread in threads:
             thread.start()
+        # The web shop's ingest is killed part way, the other writers writing on.
+        victim = clis[KILLED]
+        kill_at = rng.randint(1, rows_in(demo.files[KILLED]) - 1)
+        while victim.poll() is None and _cli_records(db, KILLED) < kill_at:
+            assert time.monotonic() < deadline, "the CLI process stalled"
+            time.sleep(0.001)
+        writing = in_write(db)
+        kill_group(victim)
+        killed = (
+            f"{KILLED} ingest "
+            f"{'killed' if victim.returncode == -9 else 'ended'} once {kill_at} of its "
+            f"records were stored{' (inside a write)' if writing else ''}, "
+            f"{_cli_records(db, KILLED)} stored"
+        )
         reruns = 0
         outputs = []
         for source, process in clis.items():
@@ -185,6 +215,9 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
                 outputs.append(output)
                 if code == 0:
                     break
+                if code == -9 and n == 1 and source == KILLED:
+                    process = ingest(source, n)  # run again after the kill
+                    continue
                 assert code == 2 and "the store is busy" in output, output
                 assert n < CLI_RUNS, f"{source}: refused as busy {n} times"
                 reruns += 1  # the batch refused stored nothing: run the command again
@@ -205,7 +238,7 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
         f"{len(requests)} requests from {WRITERS} threads ({answers.count(503)} x 503), "
         f"{overlap} posted records stored while a CLI ingest wrote; CLI ingests "
         f"{'overlapped' if a_first <= b_last and b_first <= a_last else 'did not overlap'} "
-        f"({windows}); CLI runs again after STORE_BUSY: {reruns}"
+        f"({windows}); CLI runs again after STORE_BUSY: {reruns}; {killed}"
     )
     print(summary)
     record_property("concurrency", summary)
