@@ -9,18 +9,23 @@ random generator, of one of four kinds (the first three in turn by default, all 
 
 - ``records``: once the store holds a drawn number of this command's records (a batch just
   committed), plus a few milliseconds (into the next batch);
-- ``wal``: once the store's write-ahead log first changes (this command's first commit:
-  the schema's migrations in a fresh store, else the mapping), plus a few milliseconds;
+- ``wal``: once the store's write-ahead log first changes (in a fresh store: created as
+  the store opens, before its migrations; else the mapping's registration), plus a few
+  milliseconds;
 - ``written``: a drawn number of milliseconds after that first change, anywhere in the
   command's writing;
 - ``start``: a drawn number of milliseconds after the process started (mostly start-up,
   before anything is written).
 
-Right after the kill the store must hold whole batches only (its records are exactly those
-of the files before some point), be consistent (tests.fault.common.check_integrity), and
-group its records as a clean load of exactly those files does. Then the killed command and
-those after it run again; the store must end as a clean single load into a fresh store
-ends: the same partition of records into profiles and the same golden records.
+The commands before the one killed have run to completion: the store they leave is made
+once, by the same command run in this process, and copied (a process start saved per
+trial). Right after the kill the store must hold whole batches only (its records are
+exactly those of the files before some point), be consistent
+(tests.fault.common.check_integrity), and group its records (with the same golden
+records) as a clean load of exactly those files does. Then the killed command runs again
+in a new process, as an operator would, and the commands after it in this process; the
+store must end as a clean single load into a fresh store ends: the same partition of
+records into profiles and the same golden records.
 """
 
 from __future__ import annotations
