@@ -23,6 +23,7 @@ profiles, the same golden records): the result does not depend on the writers' o
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -30,8 +31,8 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -119,6 +120,32 @@ def _cli_records(db: Path, *sources: str) -> int:
         return 0
 
 
+@contextmanager
+def _lines_up(db: Path) -> Iterator[Callable[[int], bool]]:
+    """The store's writers lock (``PATH-writers``) held for the block, which gets whether
+    a process (by pid) has the lock file open, i.e. has opened the store."""
+    lock = os.path.realpath(f"{db}-writers")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def opened(pid: int) -> bool:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            return False
+        for name in fds:
+            with suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{name}") == lock:
+                    return True
+        return False
+
+    try:
+        yield opened
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
@@ -182,9 +209,18 @@ def test_http_writers_and_two_cli_ingests_on_one_file_end_as_a_serial_load(
                 start_new_session=True,
             )
 
-        clis = {source: ingest(source, 0) for source in CLI_SOURCES}
-        # The client threads start once a CLI process has stored its first record.
+        # The two CLI processes start their writing together: the test holds the writers
+        # lock until both have opened the store (each then waits for the lock for its first
+        # write, the mapping), so that neither is done before the other begins.
         deadline = time.monotonic() + 120
+        with _lines_up(db) as opened:
+            clis = {source: ingest(source, 0) for source in CLI_SOURCES}
+            while not all(opened(p.pid) for p in clis.values()):
+                assert time.monotonic() < deadline, "the CLI processes did not open the store"
+                assert all(p.poll() is None for p in clis.values()), "a CLI process ended"
+                time.sleep(0.005)
+            time.sleep(0.2)  # from opening the store to the first write: reading the files
+        # The client threads start once a CLI process has stored its first record.
         while not _cli_records(db):
             assert time.monotonic() < deadline, "no CLI process stored a record"
             assert any(p.poll() is None for p in clis.values()), "the CLI processes ended"
