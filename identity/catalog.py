@@ -42,7 +42,10 @@ class FieldCatalog:
         known = stored | names
         if first or known != stored:
             self.store.meta.set(CATALOG_KEY, sorted(known))
-        self._known = frozenset(known)
+        # Only what the store held before this batch: the batch's names (and a first scan,
+        # which reads the batch's records) may yet be rolled back with its unit of work,
+        # and the next batch holding them must then store them.
+        self._known = None if first else frozenset(stored)
 
     def attribute_names(self) -> frozenset[str]:
         """Every attribute name a stored record holds (or held: names are never dropped)."""

@@ -39,3 +39,23 @@ def test_a_store_without_the_catalog_is_read_once_to_build_it(graph: IdentityGra
     fresh = IdentityGraph(graph.store, graph.rules)
     assert "shoe" in fresh.catalog.attribute_names()
     assert graph.store.meta.get(CATALOG_KEY) == sorted(fresh.catalog.attribute_names())
+
+
+def test_names_of_a_batch_that_failed_are_noted_by_the_next_batch_holding_them(
+    graph: IdentityGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph.ingest.ingest_rows("shop", [(1, {"id": "0", "email": "z@example.com"})])
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the batch fails after its names were noted")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(graph.resolver, "resolve", fails)
+        with pytest.raises(RuntimeError):
+            graph.ingest.ingest_rows(
+                "shop", [(1, {"id": "1", "email": "a@example.com", "shoe": "42"})]
+            )
+    assert graph.store.meta.get(CATALOG_KEY) == []  # rolled back with the batch
+    graph.ingest.ingest_rows("shop", [(1, {"id": "2", "email": "b@example.com", "shoe": "43"})])
+    assert "shoe" in graph.catalog.attribute_names()
+    graph.catalog.check(["shoe"])
