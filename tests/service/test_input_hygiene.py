@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -436,3 +437,99 @@ def test_a_mapping_warning_names_the_field_over_http_never_the_value(api: Api) -
     assert report["accepted"] == 1
     assert {w["field"] for w in report["warnings"]} == {"email", "phone"}
     assert "wanda-at-example" not in response.text  # the CLI shows it, HTTP never does
+
+
+# -- NUL at any depth, and one form of text (NFC) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "row", "field"),
+    [
+        ("/v1/records", {"customer_no": "U1", "first_name": "Se\x00cret"}, "first_name"),
+        (
+            "/v1/records",
+            {"customer_no": "U1", "address": {"li\x00ne": "Se"}},
+            "address.li\\u0000ne",
+        ),
+        (
+            "/v1/records",
+            {"customer_no": "U1", "address": {"lines": ["Se\x00"]}},
+            "address.lines[0]",
+        ),
+        (
+            "/v1/events",
+            EVENT | {"properties": {"cart": [{"sku": "Se\x00cret"}]}},
+            "properties.cart[0].sku",
+        ),
+        ("/v1/events", EVENT | {"properties": {"na\x00me": "Secret"}}, "properties.na\\u0000me"),
+        (
+            "/v1/events",
+            EVENT | {"identifiers": {"email": "Se\x00cret@example.com"}},
+            "identifiers.email",
+        ),
+    ],
+)
+def test_a_nul_at_any_depth_is_a_row_error_naming_the_field_never_the_value_nor_stored(
+    api: Api, graph: IdentityGraph, path: str, row: dict[str, Any], field: str
+) -> None:
+    before = graph.store.counts()
+    response = post(api, path, json.dumps([row]))
+    report = report_of(response)
+    assert (report["accepted"], report["rejected"]) == (0, 1)
+    [error] = report["errors"]
+    assert (error["row"], error["field"]) == (1, field)
+    assert "NUL character (U+0000)" in error["problem"]
+    assert "Se" not in response.text.replace("Sequence", "")  # the value is never echoed
+    assert graph.store.counts() == before
+
+
+DECOMPOSED, COMPOSED = "Zoe\u0308", "Zo\u00eb"
+NAMES = """query ($value: String!) {
+  profileByIdentifier(kind: "email", value: $value) {
+    identifiers { kind value originals }
+    attributes { name value }
+    records { attributes }
+    journey(first: 10) { nodes { id type properties } }
+  }
+}"""
+
+
+def test_decomposed_and_composed_accents_end_in_one_profile_one_identifier_composed(
+    api: Api,
+) -> None:
+    # Two sources: one customer number each would keep two CRM records apart.
+    crm = {"customer_no": "Z1", "email": f"{DECOMPOSED.lower()}@example.com"}
+    api.ingest("crm", [crm | {"first_name": DECOMPOSED}])
+    api.ingest(
+        "shop", [{"id": "Z2", "email": f"{COMPOSED.lower()}@example.com", "first": COMPOSED}]
+    )
+    event = {
+        "event_id": f"r{DECOMPOSED}",
+        "type": f"vu{DECOMPOSED}",
+        "timestamp": "2026-03-01T10:00:00Z",
+        "identifiers": {"email": f"{DECOMPOSED.lower()}@example.com"},
+        "properties": {f"caf{DECOMPOSED[-2:]}": [{"note": DECOMPOSED}]},
+    }
+    assert api.post_events(event)["created"] == 1
+    composed_event = json.loads(unicodedata.normalize("NFC", json.dumps(event, ensure_ascii=False)))
+    assert api.post_events(composed_event)["unchanged"] == 1  # one event id, one event
+
+    for lookup in (DECOMPOSED, COMPOSED):
+        result = api.graphql(NAMES, value=f"{lookup.lower()}@example.com")
+        assert "errors" not in result, result
+        profile = result["data"]["profileByIdentifier"]
+        [email] = [i for i in profile["identifiers"] if i["kind"] == "email"]
+        assert email == {
+            "kind": "email",
+            "value": "zo\u00eb@example.com",
+            "originals": ["zo\u00eb@example.com"],
+        }
+        assert {"name": "first_name", "value": COMPOSED} in profile["attributes"]
+        assert [r["attributes"]["first_name"] for r in profile["records"]] == [COMPOSED] * 2
+        [node] = profile["journey"]["nodes"]
+        assert node == {
+            "id": f"r{COMPOSED}",
+            "type": f"vu{COMPOSED}",
+            "properties": {"caf\u00eb": [{"note": COMPOSED}]},
+        }
+    assert DECOMPOSED not in json.dumps(result, ensure_ascii=False)
