@@ -259,6 +259,65 @@ def test_a_field_may_have_its_own_string_limit(
     assert report["errors"][0]["field"] == "remark"
 
 
+def test_events_and_nested_fields_are_held_to_the_string_and_number_caps_of_their_field(
+    store_backend: str, tmp_path: Path, tokens: dict[str, str], tokens_file: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    packaged = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
+    rules.write_text(
+        packaged + "\n[limits.fields.notes]\nmax_string_length = 20000\n"
+        "\n[limits.fields.order_value]\nmax_number = 1000000\n"
+    )
+    graph = IdentityGraph(BACKENDS[store_backend](tmp_path), load_rules(rules))
+    graph.ingest.register_source(SourceMapping.from_document(CRM, rules=graph.rules))
+    app = create_app(Settings(tokens_file=tokens_file, max_body_bytes=MiB), graph)
+    auth = {"Authorization": f"Bearer {tokens['ingester']}"}
+
+    def event(n: int, properties: dict[str, Any]) -> dict[str, Any]:
+        return EVENT | {"event_id": f"cap-{n}", "properties": properties}
+
+    events = [
+        event(1, {"notes": "n" * 15_000, "order_value": 1_000_000}),
+        event(2, {"remark": "r" * 9_000}),
+        event(3, {"basket": {"order_value": 1_000_001}}),
+        event(4, {"cart": [{"qty": 2**64}]}),
+        event(5, {"cart": [{"notes": "x" * 20_001}]}),
+    ]
+    records = [
+        {"customer_no": "K1", "address": {"lines": ["l" * 8_193]}},
+        {"customer_no": "K2", "address": {"floor": -(2**63)}},
+    ]
+    with TestClient(app) as client:
+        events_response = client.post("/v1/events", json=events, headers=auth)
+        records_response = client.post(
+            "/v1/records", params={"source": "crm"}, json=records, headers=auth
+        )
+    graph.close()
+    report = report_of(events_response)
+    assert (report["accepted"], report["rejected"]) == (1, 4)
+    assert [(e["row"], e["field"], e["problem"]) for e in report["errors"]] == [
+        (2, "properties.remark", "is 9,000 characters long; the limit is 8,192"),
+        (
+            3,
+            "properties.basket.order_value",
+            "is a number of 7 digits; the limit is ±1,000,000",
+        ),
+        (
+            4,
+            "properties.cart[0].qty",
+            "is a number of 20 digits; the limit is ±9,223,372,036,854,775,807",
+        ),
+        (5, "properties.cart[0].notes", "is 20,001 characters long; the limit is 20,000"),
+    ]
+    report = report_of(records_response)
+    assert (report["accepted"], report["rejected"]) == (0, 2)
+    assert [(e["field"], e["problem"]) for e in report["errors"]] == [
+        ("address.lines[0]", "is 8,193 characters long; the limit is 8,192"),
+        ("address.floor", "is a number of 19 digits; the limit is ±9,223,372,036,854,775,807"),
+    ]
+    assert "lll" not in records_response.text and "rrr" not in events_response.text
+
+
 def test_a_value_kept_as_written_is_warned_about_without_repeating_it(api: Api) -> None:
     mapping = {"key": "id", "attributes": {"dob": {"name": "birth_date", "type": "date"}}}
     api.client.put("/v1/sources/people", json=mapping, headers=api.auth("admin"))
