@@ -295,19 +295,25 @@ class _SameName(Exception):
         self.path = path
 
 
-def _composed(value: JSONValue, where: str) -> JSONValue:
+def composed(value: Any) -> Any:
+    """``value`` (a JSON or TOML document) with every string in it, names too, NFC; so a
+    mapping names the columns of the rows it maps (which are NFC) however it was typed."""
+    return _composed(value, "", strict=False)
+
+
+def _composed(value: Any, where: str, strict: bool = True) -> Any:
     if isinstance(value, str):
         return nfc(value)
     if isinstance(value, list):
-        return [_composed(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [_composed(item, f"{where}[{i}]", strict) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        out: dict[str, JSONValue] = {}
+        out: dict[str, Any] = {}
         for name, item in value.items():
-            composed_name = nfc(name)
-            path = f"{where}.{composed_name}" if where else composed_name
-            if composed_name in out:
+            composed_name = nfc(name) if isinstance(name, str) else name
+            path = f"{where}.{composed_name}" if where else str(composed_name)
+            if strict and composed_name in out:
                 raise _SameName(path)
-            out[composed_name] = _composed(item, path)
+            out[composed_name] = _composed(item, path, strict)
         return out
     return value
 

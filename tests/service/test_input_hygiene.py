@@ -592,3 +592,23 @@ def test_decomposed_and_composed_accents_end_in_one_profile_one_identifier_compo
             "properties": {"caf\u00eb": [{"note": COMPOSED}]},
         }
     assert DECOMPOSED not in json.dumps(result, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("in_mapping", "in_rows"),
+    [
+        ("pre\u0301nom", "pr\u00e9nom"),
+        ("pr\u00e9nom", "pre\u0301nom"),
+        ("pre\u0301nom", "pre\u0301nom"),
+    ],
+)
+def test_a_mapping_names_columns_however_their_accents_are_encoded(
+    api: Api, graph: IdentityGraph, in_mapping: str, in_rows: str
+) -> None:
+    mapping = {"key": "id", "attributes": {in_mapping: {"name": "first_name", "type": "name"}}}
+    response = api.client.put("/v1/sources/fr", json=mapping, headers=api.auth("admin"))
+    assert response.is_success, response.text
+    report = api.ingest("fr", [{"id": "f1", in_rows: "Zoe\u0301"}])
+    assert (report["accepted"], report["warnings"]) == (1, [])
+    [record] = [r.record for r in graph.store.records.scan()]
+    assert dict(record.attributes) == {"first_name": "Zo\u00e9"}
