@@ -123,7 +123,7 @@ PEOPLE = [
     Person(
         "p-2", "Ebenezer", "Thistlewood", "ebenezer.t@example.org", "020 7946 0958", "+442079460958"
     ),
-    Person("p-3", "Marisol", "Quigleyfield", "mq@example.net", "07700 900123", "+447700900123"),
+    Person("p-3", "Marisol", "Quigleyfield", "mq@example.net", "07912 345678", "+447912345678"),
 ]
 SECRETS = sorted({s for p in PEOPLE for s in p.secrets()}, key=len, reverse=True)
 SCOPES_OF = ROLES | {"all_but_pii": ["profiles:read", "segments:read", "steward:write"]}
@@ -816,3 +816,46 @@ def test_a_page_size_variable_below_32_bits_or_not_an_int_is_a_validation_error(
         "Variable '$first' got invalid value" in error["message"]
         or "invalid value" in error["message"]
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "where"),
+    [
+        ("query ($v: ID!) { profile(id: $v) { id } }", {"v": "\ud800"}, "variables.v"),
+        ("query ($v: String!) { segment(name: $v) { name } }", {"v": "a\udfffb"}, "variables.v"),
+        (
+            'mutation ($v: [ID!]!) { mergeProfiles(ids: $v, reason: "r") { __typename } }',
+            {"v": ["p-1", "\udc81"]},
+            "variables.v[1]",
+        ),
+        (
+            "mutation ($v: RecordRefInput!) "
+            '{ separateRecords(a: $v, b: $v, reason: "r") { __typename } }',
+            {"v": {"source": "crm", "key": "\ud83d"}},
+            "variables.v.key",
+        ),
+        ("query ($v: JSON) { __typename }", {"v": {"k\ud800": 1}}, "variables.v.k\\ud800"),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_lone_surrogate_in_a_variable_is_400_naming_the_place_not_internal(
+    api: Api, known: Known, query: str, variables: dict[str, Any], where: str, method: str
+) -> None:
+    if method == "GET" and query.startswith("mutation"):
+        return  # a mutation over GET is refused whatever it holds
+    response = send(api, "admin", query, variables, method)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_PAYLOAD"
+    assert error["message"].startswith(f"{where} holds a lone surrogate"), error
+
+
+def test_a_surrogate_pair_in_a_variable_is_text_and_a_lone_one_in_a_literal_does_not_parse(
+    api: Api, known: Known
+) -> None:
+    query = "query ($v: String!) { segment(name: $v) { name } }"
+    body = check(send(api, "admin", query, {"v": "\U0001f642"}), query, reveals=True)
+    assert body == {"data": {"segment": None}}
+    literal_query = '{ profile(id: "\\ud800") { id } }'
+    body = check(send(api, "admin", literal_query, {}), literal_query, reveals=True)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
