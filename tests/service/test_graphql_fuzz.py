@@ -197,15 +197,16 @@ def known(api: Api, graph: IdentityGraph, tokens_file: Path) -> Known:
     )
     for name, where in [
         ("buyers", {"event": "purchase"}),
-        ("leeds", {"attribute": "city", "equals": "Leeds"}),
+        ("leeds", {"attribute": "city", "eq": "Leeds"}),
     ]:
-        api.graphql(
+        defined = api.graphql(
             "mutation ($n: String!, $d: JSON!) "
             "{ defineSegment(name: $n, definition: $d) { __typename } }",
             role="admin",
             n=name,
             d={"where": where},
         )
+        assert defined["data"]["defineSegment"]["__typename"] == "SegmentDefined", defined
     found = Known(segments=["buyers", "leeds"])
     for p in PEOPLE:
         for profile in graph.profiles.by_identifier("email", p.email):
@@ -278,7 +279,7 @@ def definitions(known: Known) -> st.SearchStrategy[Any]:
         st.sampled_from(
             [
                 {"where": {"event": "purchase"}},
-                {"where": {"attribute": "city", "equals": "Leeds"}},
+                {"where": {"attribute": "city", "eq": "Leeds"}},
                 {"where": {"all": [{"event": "purchase", "count": {"gte": 2**63}}]}},
                 {"where": {"event": "purchase", "within_days": -1}},
                 {"where": {"identifier": "email"}},
@@ -319,8 +320,11 @@ class Values:
                 st.sampled_from(["first_name", "last_name", "email", "phone", "city", "nope"]),
                 TEXT,
             ),
-            "name": st.one_of(
-                st.sampled_from([*known.segments, "nope", PEOPLE[0].first, "Q"]), TEXT
+            # Never a person's name: defineSegment keeps it, and segments shows it back to
+            # any reader of segments as what it is, a segment's name.
+            "name": st.one_of(st.sampled_from([*known.segments, "nope", "Q"]), TEXT),
+            "searchProfiles.name": st.one_of(
+                st.sampled_from([f"{p.first} {p.last}" for p in PEOPLE] + ["Q"]), TEXT
             ),
             "postcode": st.one_of(st.just("LS1 4AB"), TEXT),
             "birthDate": st.one_of(st.sampled_from(["1984-03-02", "1984", "31/02/1990"]), TEXT),
