@@ -112,12 +112,19 @@ class InputLimits:
         problem = self.row_problem(row, number, key_field, strict)
         if problem is not None:
             return problem
-        changed, composed = _composed_row(row)
-        if not changed:
-            return dict(row)
-        if isinstance(composed, RowProblem):
+        if not _needs_nfc(row):  # most rows: one read, no copy
+            return row if isinstance(row, dict) else dict(row)
+        try:
+            composed: dict[str, JSONValue] = _composed(dict(row), "")
+        except _SameName as same:
             key = self._key(row.get(key_field)) if key_field is not None else None
-            return RowProblem(number, composed.field, composed.problem, key, composed.value)
+            return RowProblem(
+                number,
+                same.path,
+                "is given twice: two field names that differ only in how their accents are "
+                "encoded (Unicode NFC), so which value is meant cannot be told",
+                key,
+            )
         # NFC may lengthen a string (rarely: U+0958 is two characters composed).
         return self.row_problem(composed, number, key_field, strict) or composed
 
@@ -271,22 +278,15 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
-def _composed_row(
-    row: Mapping[str, JSONValue],
-) -> tuple[bool, dict[str, JSONValue] | RowProblem]:
-    """Whether NFC changes anything in ``row``, and the row composed (or the problem of two
-    names that compose to one; its row number is filled in by the caller)."""
-    try:
-        composed = _composed(dict(row), "")
-    except _SameName as same:
-        return True, RowProblem(
-            0,
-            same.path,
-            "is given twice: two field names that differ only in how their accents are "
-            "encoded (Unicode NFC), so which value is meant cannot be told",
-        )
-    assert isinstance(composed, dict)
-    return composed != row or list(composed) != list(row), composed
+def _needs_nfc(value: Any) -> bool:
+    """Whether a string in ``value`` (a name or a value, at any depth) is not NFC."""
+    if isinstance(value, str):
+        return not unicodedata.is_normalized("NFC", value)
+    if isinstance(value, list):
+        return any(_needs_nfc(item) for item in value)
+    if isinstance(value, dict):
+        return any(_needs_nfc(name) or _needs_nfc(item) for name, item in value.items())
+    return False
 
 
 class _SameName(Exception):
