@@ -267,7 +267,7 @@ class EventService:
         for number, row in rows:
             report.received += 1
             if not isinstance(row, RowProblem):
-                row = limits.row_problem(row, number, "event_id", strict=_STRICT_FIELDS) or row
+                row = limits.admit(row, number, "event_id", strict=_STRICT_FIELDS)
             if isinstance(row, RowProblem):
                 report.rejected += 1
                 report.errors.append(row)

@@ -1,9 +1,9 @@
 """Ingestion use case: rows from a source become stored records and resolved profiles.
 
-Rows are held to the input limits (identity/limits.py), mapped and normalised one by one
-(so a bad row is reported, never fatal), then written, linked by the probabilistic
-matcher (once a model is trained) and resolved in batches: one store transaction per
-batch.
+Rows are held to the input limits and made Unicode NFC (identity/limits.py, the one gate
+of the CLI and the HTTP API), mapped and normalised one by one (so a bad row is reported,
+never fatal), then written, linked by the probabilistic matcher (once a model is trained)
+and resolved in batches: one store transaction per batch.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class IngestService:
         for number, row in rows:
             report.received += 1
             if not isinstance(row, RowProblem):
-                row = limits.row_problem(row, number, mapping.key, strict=key_only) or row
+                row = limits.admit(row, number, mapping.key, strict=key_only)
             if isinstance(row, RowProblem):
                 report.rejected += 1
                 report.errors.append(row)

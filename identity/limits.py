@@ -1,6 +1,10 @@
 """What an input row may hold: how deep it nests, which characters, how long a string and
 how large a number, checked before a row is mapped so no value the stores, the JSON
-encoder or a client cannot take is ever kept.
+encoder or a client cannot take is ever kept; and the one form its text is kept in.
+
+A row within the limits is made Unicode NFC (:meth:`InputLimits.admit`): every string in
+it, field names and values at any depth, so ``e`` + U+0301 and ``é`` are one value, one
+identifier and one field name whichever way a source spelled them.
 
 The limits are part of the rules (``[limits]`` in the rules file, docs/sources.md), so
 the CLI's file ingest and the HTTP API refuse the same rows. A refused row is a
@@ -90,6 +94,39 @@ class InputLimits:
             if problem is not None:
                 return problem
         return None
+
+    def admit(
+        self,
+        row: Mapping[str, JSONValue],
+        number: int,
+        key_field: str | None = None,
+        strict: Collection[str] = (),
+    ) -> dict[str, JSONValue] | RowProblem:
+        """``row`` as it is kept: checked (:meth:`row_problem`), then every string in it
+        (names and values, at any depth) NFC-normalised; or the problem that refuses it.
+
+        The one gate of the CLI's file ingest and the HTTP API, for records and events.
+        Two field names of one object that become the same name refuse the row (which
+        value was meant cannot be told); a string NFC makes longer than its limit too.
+        """
+        problem = self.row_problem(row, number, key_field, strict)
+        if problem is not None:
+            return problem
+        if not _needs_nfc(row):  # most rows: one read, no copy
+            return row if isinstance(row, dict) else dict(row)
+        try:
+            composed: dict[str, JSONValue] = _composed(dict(row), "")
+        except _SameName as same:
+            key = self._key(row.get(key_field)) if key_field is not None else None
+            return RowProblem(
+                number,
+                same.path,
+                "is given twice: two field names that differ only in how their accents are "
+                "encoded (Unicode NFC), so which value is meant cannot be told",
+                key,
+            )
+        # NFC may lengthen a string (rarely: U+0958 is two characters composed).
+        return self.row_problem(composed, number, key_field, strict) or composed
 
     def number_problem(
         self, name: str, value: float | OversizedNumber, verb: str = "is"
@@ -234,6 +271,51 @@ class InputLimits:
                 value=value[start : start + EXCERPT],
             )
         return None
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode normalisation form C (composed: ``e`` + U+0301 is ``é``)."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _needs_nfc(value: Any) -> bool:
+    """Whether a string in ``value`` (a name or a value, at any depth) is not NFC."""
+    if isinstance(value, str):
+        return not unicodedata.is_normalized("NFC", value)
+    if isinstance(value, list):
+        return any(_needs_nfc(item) for item in value)
+    if isinstance(value, dict):
+        return any(_needs_nfc(name) or _needs_nfc(item) for name, item in value.items())
+    return False
+
+
+class _SameName(Exception):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def composed(value: Any) -> Any:
+    """``value`` (a JSON or TOML document) with every string in it, names too, NFC; so a
+    mapping names the columns of the rows it maps (which are NFC) however it was typed."""
+    return _composed(value, "", strict=False)
+
+
+def _composed(value: Any, where: str, strict: bool = True) -> Any:
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, list):
+        return [_composed(item, f"{where}[{i}]", strict) for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            composed_name = nfc(name) if isinstance(name, str) else name
+            path = f"{where}.{composed_name}" if where else str(composed_name)
+            if strict and composed_name in out:
+                raise _SameName(path)
+            out[composed_name] = _composed(item, path, strict)
+        return out
+    return value
 
 
 def text_problem(text: str, name: bool = False) -> str | None:

@@ -39,7 +39,8 @@ GRAPHQL_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "Not a GraphQL request: JSON that is not UTF-8, not an object, nests "
         "deeper than the limit, or has a query, variables or operationName of the wrong "
-        "type, or a batch (array) when IDGRAPH_GRAPHQL_MAX_BATCH is 0 or above it "
+        "type or holding a lone surrogate, or a batch (array) when IDGRAPH_GRAPHQL_MAX_BATCH "
+        "is 0 or above it "
         "(INVALID_PAYLOAD); no query, a mutation over GET, an unsupported content type "
         "(plain text, from the GraphQL library). Errors of the query itself answer 200 "
         "with `errors`.",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
 from identity.errors import InvalidPayload
 from identity.graph import IdentityGraph
+from identity.limits import printable
 from identity.readers import depth_over
 from service.config import Settings
 from service.errors import ApiError
@@ -71,6 +73,11 @@ async def graphql_body(request: HTTPConnection) -> None:
             depth = depth_over(request.query_params.get(name, ""), limit)
             if depth is not None:
                 raise InvalidPayload(f"{name} nests {depth:,} levels deep; the limit is {limit}")
+            try:
+                decoded = json.loads(request.query_params.get(name, "null"))
+            except json.JSONDecodeError:
+                continue  # the GraphQL view's to refuse
+            _refuse_lone_surrogates(decoded, name)
         return
     # The query's own limits come after parsing the JSON, which for megabytes would cost
     # the server what they are there to save: GraphQL bodies have a cap of their own.
@@ -136,6 +143,8 @@ def _check_request(envelope: object, where: str = "") -> None:
             f"{where}'query' is empty: send the query text, or leave it out and send "
             "the hash of a persisted query (extensions.persistedQuery)"
         )
+    for name in ("query", "variables", "operationName", "extensions"):
+        _refuse_lone_surrogates(envelope.get(name), f"{where}{name}")
     persisted = (envelope.get("extensions") or {}).get("persistedQuery", {})
     if not isinstance(persisted, dict):
         raise InvalidPayload(
@@ -150,3 +159,38 @@ _GRAPHQL_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
     ("operationName", (str, type(None)), "a string or null"),
     ("extensions", (dict, type(None)), "an object or null"),
 )
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(value: object, where: str) -> None:
+    """400 for a lone surrogate anywhere in a decoded request value: JSON lets one through
+    as an unpaired ``\\ud800`` escape, but it is not text, and no store or encoder takes it
+    (a variable holding one would fail the field that reads it). The place is named, never
+    the value."""
+    found = _surrogate_at(value, where)
+    if found is not None:
+        raise InvalidPayload(
+            f"{printable(found)} holds a lone surrogate (a \\ud800-\\udfff escape without "
+            "its pair), which is not text"
+        )
+
+
+def _surrogate_at(value: object, where: str) -> str | None:
+    if isinstance(value, str):
+        return where if _SURROGATE.search(value) else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_at(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        for name, item in value.items():
+            path = f"{where}.{name}"
+            if _SURROGATE.search(name):
+                return path
+            found = _surrogate_at(item, path)
+            if found is not None:
+                return found
+    return None

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from identity.config_tables import SOURCE_NAME
 from identity.errors import ConfigError
-from identity.limits import printable, text_problem
+from identity.limits import composed, printable, text_problem
 from identity.mapping.dates import format_problem
 from identity.mapping.derived import DerivedField, derived_field
 from identity.mapping.paths import PathSyntaxError, parse_path
@@ -130,6 +130,8 @@ class SourceMapping:
         if not isinstance(doc, Mapping):
             raise ConfigError("a mapping must be a table / JSON object", path=path)
         plain_text_only(doc, path)
+        # Rows are NFC when they are mapped (identity/limits.py): so are the names here.
+        doc = composed(doc)
         unknown = sorted(set(doc) - _TOP_LEVEL)
         if unknown:
             raise ConfigError(

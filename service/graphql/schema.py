@@ -105,6 +105,10 @@ def _code_of(error: GraphQLError) -> str:
         return "GRAPHQL_PARSE_FAILED"
     if error.original_error is None and error.path is None:
         return "GRAPHQL_VALIDATION_FAILED"
+    if error.path is None and isinstance(error.original_error, GraphQLError):
+        # A variable's value missing or not of its declared type: graphql-core wraps the
+        # coercion's error in its own, before anything runs. The caller's, not ours.
+        return "GRAPHQL_VALIDATION_FAILED"
     return "INTERNAL"
 
 

@@ -368,3 +368,95 @@ def test_the_errors_file_is_written_when_the_source_is_unknown(env: Path) -> Non
     fails("ingest", str(data), "--source", "nowhere", "--errors-out", str(errors))
     [problem] = problems(errors)
     assert problem["source"] == "nowhere" and "idgraph sources add" in problem["problem"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("shop.csv", "id,email,first\na,ann@example.com,An\x00n\nb,bo@example.com,Bo\n"),
+        (
+            "shop.jsonl",
+            '{"id": "a", "email": "ann@example.com", "first": "An\\u0000n"}\n'
+            '{"id": "b", "email": "bo@example.com", "first": "Bo"}\n',
+        ),
+    ],
+)
+def test_a_nul_in_a_name_field_is_refused_naming_the_field_and_showing_the_value_printable(
+    env: Path, name: str, text: str
+) -> None:
+    data = env / name
+    data.write_text(text, encoding="utf-8")
+    output = run(
+        "ingest", str(data), "--mapping", str(env / "shop.toml"), "--errors-out", str(env / "e.csv")
+    )
+    assert "1 accepted" in output and "1 rejected" in output
+    assert "row 1 field 'first': holds a NUL character (U+0000) at character 3" in output
+    assert "(value: 'An\\x00n')" in output
+    assert problems(env / "e.csv")[0]["value"] == "An\\u0000n"
+    assert set(stored(env)) == {"b"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        ("shop.csv", "id,email,fir\x00st\na,ann@example.com,Ann\n", "fir\\u0000st"),
+        (
+            "shop.jsonl",
+            '{"id": "a", "email": "ann@example.com", "address": {"li\\u0000ne": "1 High St"}}\n',
+            "address.li\\u0000ne",
+        ),
+    ],
+)
+def test_a_nul_in_a_field_name_at_any_depth_is_refused_naming_the_field_printable(
+    env: Path, name: str, text: str, field: str
+) -> None:
+    data = env / name
+    data.write_text(text, encoding="utf-8")
+    output = " ".join(run("ingest", str(data), "--mapping", str(env / "shop.toml")).split())
+    assert "0 accepted" in output and "1 rejected" in output
+    assert f"row 1 field '{field}': the field name holds a NUL character (U+0000)" in output
+    assert stored(env) == {}
+
+
+def test_a_nul_deep_in_an_event_is_refused_naming_the_field_and_showing_the_value(
+    env: Path,
+) -> None:
+    data = env / "events.jsonl"
+    event = {
+        "event_id": "ev-1",
+        "type": "page_view",
+        "timestamp": "2026-03-01T10:00:00Z",
+        "identifiers": {"email": "ann@example.com"},
+        "properties": {"cart": [{"sku": "A\x001"}]},
+    }
+    data.write_text(json.dumps(event) + "\n", encoding="utf-8")
+    output = " ".join(run("ingest-events", str(data)).split())
+    assert "0 accepted" in output and "1 rejected" in output
+    assert "row 1 field 'properties.cart[0].sku': holds a NUL character (U+0000)" in output
+    assert "(value: 'A\\x001')" in output
+
+
+def test_decomposed_and_composed_accents_are_one_value_one_identifier_one_profile(
+    env: Path,
+) -> None:
+    decomposed, composed = "Zoe\u0308", "Zo\u00eb"
+    (env / "shop.csv").write_text(
+        f"id,email,first\na,{decomposed.lower()}@example.com,{decomposed}\n", encoding="utf-8"
+    )
+    (env / "shop.jsonl").write_text(
+        json.dumps({"id": "b", "email": f"{composed.lower()}@example.com", "first": composed})
+        + "\n",
+        encoding="utf-8",
+    )
+    for name in ("shop.csv", "shop.jsonl"):
+        assert "1 accepted" in run("ingest", str(env / name), "--mapping", str(env / "shop.toml"))
+    assert stored(env) == {"a": {"first_name": composed}, "b": {"first_name": composed}}
+    graph = IdentityGraph.open(f"sqlite:///{env / 'cli.db'}")
+    try:
+        [profile] = graph.profiles.by_identifier("email", f"{decomposed.lower()}@example.com")
+    finally:
+        graph.close()
+    assert len(profile.records) == 2
+    [email] = [i for i in profile.identifiers if i.kind == "email"]
+    assert (email.value, email.originals) == ("zo\u00eb@example.com", ("zo\u00eb@example.com",))
+    assert [(a.name, a.value) for a in profile.attributes] == [("first_name", composed)]

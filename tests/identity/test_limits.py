@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from identity.errors import RowProblem
 from identity.limits import FieldLimits, InputLimits, OversizedNumber
 
 LIMITS = InputLimits(
@@ -65,3 +66,48 @@ def test_the_value_is_kept_for_the_cli_but_never_in_the_report() -> None:
     problem = LIMITS.row_problem({"id": "ok", "city": "RS\x005"}, 1, key_field="id")
     assert problem is not None and problem.value == "RS\x005"
     assert "RS" not in str(problem.as_dict())
+
+
+# -- one form of text: NFC ---------------------------------------------------------------------
+
+DECOMPOSED, COMPOSED = "Zoe\u0308 Ame\u0301lie", "Zo\u00eb Am\u00e9lie"
+
+
+def test_admit_makes_names_and_values_nfc_at_any_depth() -> None:
+    row = {
+        "id": "ide\u0301",
+        "cafe\u0301": DECOMPOSED,
+        "a": {"stra\u00dfe\u0301": [DECOMPOSED, 1, None, {"ne\u0301": "e\u0301"}]},
+    }
+    admitted = InputLimits().admit(row, 3, key_field="id", strict=("id",))
+    assert admitted == {
+        "id": "id\u00e9",
+        "caf\u00e9": COMPOSED,
+        "a": {"stra\u00df\u00e9": [COMPOSED, 1, None, {"n\u00e9": "\u00e9"}]},
+    }
+    assert row["cafe\u0301"] == DECOMPOSED  # the row read is not changed in place
+
+
+def test_admit_keeps_composed_text_as_it_is_and_still_refuses_what_row_problem_refuses() -> None:
+    row = {"id": "a1", "name": COMPOSED, "n": 5, "ok": True}
+    assert LIMITS.admit(row, 1, key_field="id") == row
+    refused = LIMITS.admit({"id": "a1", "name": "Zoe\u0308\x00"}, 4, key_field="id")
+    assert isinstance(refused, RowProblem)
+    assert (refused.row, refused.field, refused.key) == (4, "name", "a1")
+    assert "NUL character (U+0000)" in refused.problem
+
+
+def test_two_names_that_are_one_once_composed_refuse_the_row_naming_the_field() -> None:
+    row = {"id": "a1", "a": {"caf\u00e9": "x", "cafe\u0301": "y"}}
+    refused = LIMITS.admit(row, 2, key_field="id")
+    assert isinstance(refused, RowProblem)
+    assert (refused.row, refused.field, refused.key) == (2, "a.caf\u00e9", "a1")
+    assert "Unicode NFC" in refused.problem and "x" not in refused.problem
+
+
+def test_a_string_nfc_makes_longer_than_its_limit_is_refused() -> None:
+    # U+0958 (DEVANAGARI LETTER QA) is one character that NFC writes as two.
+    row = {"id": "a1", "s": "\u0958" * 15}
+    refused = LIMITS.admit(row, 1, key_field="id")
+    assert isinstance(refused, RowProblem)
+    assert refused.field == "s" and "is 30 characters long; the limit is 20" in refused.problem

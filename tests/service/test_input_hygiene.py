@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -258,6 +259,65 @@ def test_a_field_may_have_its_own_string_limit(
     assert report["errors"][0]["field"] == "remark"
 
 
+def test_events_and_nested_fields_are_held_to_the_string_and_number_caps_of_their_field(
+    store_backend: str, tmp_path: Path, tokens: dict[str, str], tokens_file: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    packaged = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
+    rules.write_text(
+        packaged + "\n[limits.fields.notes]\nmax_string_length = 20000\n"
+        "\n[limits.fields.order_value]\nmax_number = 1000000\n"
+    )
+    graph = IdentityGraph(BACKENDS[store_backend](tmp_path), load_rules(rules))
+    graph.ingest.register_source(SourceMapping.from_document(CRM, rules=graph.rules))
+    app = create_app(Settings(tokens_file=tokens_file, max_body_bytes=MiB), graph)
+    auth = {"Authorization": f"Bearer {tokens['ingester']}"}
+
+    def event(n: int, properties: dict[str, Any]) -> dict[str, Any]:
+        return EVENT | {"event_id": f"cap-{n}", "properties": properties}
+
+    events = [
+        event(1, {"notes": "n" * 15_000, "order_value": 1_000_000}),
+        event(2, {"remark": "r" * 9_000}),
+        event(3, {"basket": {"order_value": 1_000_001}}),
+        event(4, {"cart": [{"qty": 2**64}]}),
+        event(5, {"cart": [{"notes": "x" * 20_001}]}),
+    ]
+    records = [
+        {"customer_no": "K1", "address": {"lines": ["l" * 8_193]}},
+        {"customer_no": "K2", "address": {"floor": -(2**63)}},
+    ]
+    with TestClient(app) as client:
+        events_response = client.post("/v1/events", json=events, headers=auth)
+        records_response = client.post(
+            "/v1/records", params={"source": "crm"}, json=records, headers=auth
+        )
+    graph.close()
+    report = report_of(events_response)
+    assert (report["accepted"], report["rejected"]) == (1, 4)
+    assert [(e["row"], e["field"], e["problem"]) for e in report["errors"]] == [
+        (2, "properties.remark", "is 9,000 characters long; the limit is 8,192"),
+        (
+            3,
+            "properties.basket.order_value",
+            "is a number of 7 digits; the limit is ±1,000,000",
+        ),
+        (
+            4,
+            "properties.cart[0].qty",
+            "is a number of 20 digits; the limit is ±9,223,372,036,854,775,807",
+        ),
+        (5, "properties.cart[0].notes", "is 20,001 characters long; the limit is 20,000"),
+    ]
+    report = report_of(records_response)
+    assert (report["accepted"], report["rejected"]) == (0, 2)
+    assert [(e["field"], e["problem"]) for e in report["errors"]] == [
+        ("address.lines[0]", "is 8,193 characters long; the limit is 8,192"),
+        ("address.floor", "is a number of 19 digits; the limit is ±9,223,372,036,854,775,807"),
+    ]
+    assert "lll" not in records_response.text and "rrr" not in events_response.text
+
+
 def test_a_value_kept_as_written_is_warned_about_without_repeating_it(api: Api) -> None:
     mapping = {"key": "id", "attributes": {"dob": {"name": "birth_date", "type": "date"}}}
     api.client.put("/v1/sources/people", json=mapping, headers=api.auth("admin"))
@@ -436,3 +496,119 @@ def test_a_mapping_warning_names_the_field_over_http_never_the_value(api: Api) -
     assert report["accepted"] == 1
     assert {w["field"] for w in report["warnings"]} == {"email", "phone"}
     assert "wanda-at-example" not in response.text  # the CLI shows it, HTTP never does
+
+
+# -- NUL at any depth, and one form of text (NFC) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "row", "field"),
+    [
+        ("/v1/records", {"customer_no": "U1", "first_name": "Se\x00cret"}, "first_name"),
+        (
+            "/v1/records",
+            {"customer_no": "U1", "address": {"li\x00ne": "Se"}},
+            "address.li\\u0000ne",
+        ),
+        (
+            "/v1/records",
+            {"customer_no": "U1", "address": {"lines": ["Se\x00"]}},
+            "address.lines[0]",
+        ),
+        (
+            "/v1/events",
+            EVENT | {"properties": {"cart": [{"sku": "Se\x00cret"}]}},
+            "properties.cart[0].sku",
+        ),
+        ("/v1/events", EVENT | {"properties": {"na\x00me": "Secret"}}, "properties.na\\u0000me"),
+        (
+            "/v1/events",
+            EVENT | {"identifiers": {"email": "Se\x00cret@example.com"}},
+            "identifiers.email",
+        ),
+    ],
+)
+def test_a_nul_at_any_depth_is_a_row_error_naming_the_field_never_the_value_nor_stored(
+    api: Api, graph: IdentityGraph, path: str, row: dict[str, Any], field: str
+) -> None:
+    before = graph.store.counts()
+    response = post(api, path, json.dumps([row]))
+    report = report_of(response)
+    assert (report["accepted"], report["rejected"]) == (0, 1)
+    [error] = report["errors"]
+    assert (error["row"], error["field"]) == (1, field)
+    assert "NUL character (U+0000)" in error["problem"]
+    assert "Se" not in response.text.replace("Sequence", "")  # the value is never echoed
+    assert graph.store.counts() == before
+
+
+DECOMPOSED, COMPOSED = "Zoe\u0308", "Zo\u00eb"
+NAMES = """query ($value: String!) {
+  profileByIdentifier(kind: "email", value: $value) {
+    identifiers { kind value originals }
+    attributes { name value }
+    records { attributes }
+    journey(first: 10) { nodes { id type properties } }
+  }
+}"""
+
+
+def test_decomposed_and_composed_accents_end_in_one_profile_one_identifier_composed(
+    api: Api,
+) -> None:
+    # Two sources: one customer number each would keep two CRM records apart.
+    crm = {"customer_no": "Z1", "email": f"{DECOMPOSED.lower()}@example.com"}
+    api.ingest("crm", [crm | {"first_name": DECOMPOSED}])
+    api.ingest(
+        "shop", [{"id": "Z2", "email": f"{COMPOSED.lower()}@example.com", "first": COMPOSED}]
+    )
+    event = {
+        "event_id": f"r{DECOMPOSED}",
+        "type": f"vu{DECOMPOSED}",
+        "timestamp": "2026-03-01T10:00:00Z",
+        "identifiers": {"email": f"{DECOMPOSED.lower()}@example.com"},
+        "properties": {f"caf{DECOMPOSED[-2:]}": [{"note": DECOMPOSED}]},
+    }
+    assert api.post_events(event)["created"] == 1
+    composed_event = json.loads(unicodedata.normalize("NFC", json.dumps(event, ensure_ascii=False)))
+    assert api.post_events(composed_event)["unchanged"] == 1  # one event id, one event
+
+    for lookup in (DECOMPOSED, COMPOSED):
+        result = api.graphql(NAMES, value=f"{lookup.lower()}@example.com")
+        assert "errors" not in result, result
+        profile = result["data"]["profileByIdentifier"]
+        [email] = [i for i in profile["identifiers"] if i["kind"] == "email"]
+        assert email == {
+            "kind": "email",
+            "value": "zo\u00eb@example.com",
+            "originals": ["zo\u00eb@example.com"],
+        }
+        assert {"name": "first_name", "value": COMPOSED} in profile["attributes"]
+        assert [r["attributes"]["first_name"] for r in profile["records"]] == [COMPOSED] * 2
+        [node] = profile["journey"]["nodes"]
+        assert node == {
+            "id": f"r{COMPOSED}",
+            "type": f"vu{COMPOSED}",
+            "properties": {"caf\u00eb": [{"note": COMPOSED}]},
+        }
+    assert DECOMPOSED not in json.dumps(result, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("in_mapping", "in_rows"),
+    [
+        ("pre\u0301nom", "pr\u00e9nom"),
+        ("pr\u00e9nom", "pre\u0301nom"),
+        ("pre\u0301nom", "pre\u0301nom"),
+    ],
+)
+def test_a_mapping_names_columns_however_their_accents_are_encoded(
+    api: Api, graph: IdentityGraph, in_mapping: str, in_rows: str
+) -> None:
+    mapping = {"key": "id", "attributes": {in_mapping: {"name": "first_name", "type": "name"}}}
+    response = api.client.put("/v1/sources/fr", json=mapping, headers=api.auth("admin"))
+    assert response.is_success, response.text
+    report = api.ingest("fr", [{"id": "f1", in_rows: "Zoe\u0301"}])
+    assert (report["accepted"], report["warnings"]) == (1, [])
+    [record] = [r.record for r in graph.store.records.scan()]
+    assert dict(record.attributes) == {"first_name": "Zo\u00e9"}
