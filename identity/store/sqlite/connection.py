@@ -321,6 +321,25 @@ class Connection:
                         self.raw.execute("ROLLBACK")
                     raise
 
+    @contextmanager
+    def exclusive(self, seconds: float) -> Iterator[None]:
+        """This process's write lock and every process's lock file, no transaction: what
+        migrating a new file needs, so each connection reads the schema version only once
+        no other is changing it (waits at most ``seconds``, then StoreBusy)."""
+        until = time.monotonic() + seconds
+        if not self.lock.acquire(timeout=seconds):
+            raise StoreBusy(f"waited {seconds:g}s for another write of this process")
+        try:
+            if self._writers is not None and self._writers.acquire(until) is None:
+                raise StoreBusy(f"waited {seconds:g}s for another process opening the store")
+            try:
+                yield
+            finally:
+                if self._writers is not None:
+                    self._writers.release()
+        finally:
+            self.lock.release()
+
     def checkpoint(self) -> bool:
         """Copy the write-ahead log into the database file and truncate it, between writes
         (this process's and other processes' write locks held, no transaction open): what

@@ -139,7 +139,10 @@ class SQLiteStore(Store):
     def _migrate(self) -> None:
         known = migrations()
         raw = self._db.raw
-        with self._db.lock:
+        # One connection at a time, processes included: a migration is not idempotent
+        # (0005 re-applied would succeed and set the version back), so each reads the
+        # version only while no other can be applying one.
+        with self._db.exclusive(_OPEN_TIMEOUT):
             current = raw.execute("PRAGMA user_version").fetchone()[0]
             if current > len(known):
                 raise StoreError(
