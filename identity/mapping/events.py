@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from identity.errors import ConfigError, InvalidIdentifier
+from identity.limits import composed
 from identity.mapping.dates import parse_datetime
 from identity.mapping.document import (
     DEFAULT_ENCODING,
@@ -83,6 +84,8 @@ class EventMapping:
         if not isinstance(doc, Mapping):
             raise ConfigError("an event mapping must be a table", path=path)
         plain_text_only(doc, path)
+        # The rows it maps are made NFC first (EventRowMapper.to_event): so are its names.
+        doc = composed(doc)
         unknown = sorted(set(doc) - _SETTINGS)
         if unknown:
             raise ConfigError(
@@ -184,6 +187,10 @@ class EventRowMapper:
         return bool(self._paths[name].values(row))
 
     def to_event(self, row: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
+        """The event object a raw row makes. The row is made NFC first, so the mapping's
+        field names (NFC too) find its columns however the file spelled their accents;
+        the event is checked against the input limits when it is ingested."""
+        row = composed(row)
         m = self.mapping
         event: dict[str, JSONValue] = {
             "event_id": _text(self._get(row, m.event_id)),

@@ -174,6 +174,25 @@ def test_ingest_events_maps_a_csv_of_cookies_and_devices(files: Path) -> None:
     assert "3 events, 2 accepted" in output and "1 rejected" in output  # e3 carries none
 
 
+def test_an_event_mapping_finds_its_columns_whichever_way_the_accents_are_encoded(
+    files: Path,
+) -> None:
+    # The file's header composes the accent (U+00E9), the mapping spells it decomposed.
+    (files / "events.csv").write_text(
+        "id,action,when,cookie_r\u00e9f\ne1,page_view,2024-07-01T10:00:00Z,c-1\n", "utf-8"
+    )
+    (files / "events.toml").write_text(
+        'event_id = "id"\ntype = "action"\ntimestamp = "when"\n'
+        '[identifiers]\n"cookie_re\u0301f" = "cookie_id"\n',
+        "utf-8",
+    )
+    code, output = invoke(
+        "ingest-events", str(files / "events.csv"), "--mapping", str(files / "events.toml")
+    )
+    assert code == 0, output
+    assert "1 events, 1 accepted" in output  # without its identifier it would be rejected
+
+
 EVENTS = [
     {"event_id": "e1", "type": "page_view", "timestamp": "2024-07-01T10:00:00Z",
      "anonymous_id": "c-1", "user": None},
