@@ -5,6 +5,7 @@ every store."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,10 @@ from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from identity.model import RecordRef
 from identity.privacy.access import ACCESS_EXPORT
-from identity.rules import load_rules
-from identity.store.factory import open_store
 from service.cli import app
 from service.config import Settings
-from tests.store.conftest import backend_params, neo4j_server, open_neo4j
+from tests.cli.stores import cli_store
+from tests.store.conftest import backend_params
 
 SHOP = {
     "source": "shop",
@@ -42,31 +42,14 @@ def store_url(
 ) -> Iterator[str]:
     """A store holding Ann (two records) and Bob (who shares her phone), named to the CLI
     by IDGRAPH_STORE."""
-    settings: dict[str, str | None] = {}
-    if request.param == "neo4j":
-        open_neo4j().close()  # the test server, its graph emptied
-        server = neo4j_server()
-        assert isinstance(server, tuple)
-        url, settings = server
-    else:
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("IDGRAPH_STORE", url)
-    monkeypatch.delenv("IDGRAPH_RULES", raising=False)
-    for name in ("user", "password", "database"):
-        variable = f"IDGRAPH_NEO4J_{name.upper()}"
-        value = settings.get(name)
-        if value:
-            monkeypatch.setenv(variable, value)
-        else:
-            monkeypatch.delenv(variable, raising=False)
-    graph = IdentityGraph(open_store(url, **settings), load_rules())
+    graph = cli_store(request.param, tmp_path, monkeypatch)
     try:
         graph.ingest.register_source(SourceMapping.from_document(SHOP, rules=graph.rules))
         report = graph.ingest.ingest_rows("shop", list(enumerate(ROWS, start=1)))
         assert not report.errors
     finally:
         graph.close()
-    yield url
+    yield os.environ["IDGRAPH_STORE"]
 
 
 def invoke(*args: str) -> Result:

@@ -7,6 +7,7 @@ the option and the value, with nothing changed. On every store."""
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -15,14 +16,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from identity.model import RecordRef
-from identity.rules import load_rules
-from identity.store.factory import open_store
 from service.cli import app
 from service.config import Settings
-from tests.store.conftest import backend_params, neo4j_server, open_neo4j
+from tests.cli.stores import cli_store
+from tests.store.conftest import backend_params
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RECENT = (NOW - timedelta(days=10)).isoformat()
@@ -71,24 +70,7 @@ def store_url(
 ) -> Iterator[str]:
     """A store holding :data:`ROWS` (loaded from a CSV file, as `idgraph ingest` would)
     and :data:`EVENTS`, named to the CLI by IDGRAPH_STORE."""
-    settings: dict[str, str | None] = {}
-    if request.param == "neo4j":
-        open_neo4j().close()  # the test server, its graph emptied
-        server = neo4j_server()
-        assert isinstance(server, tuple)
-        url, settings = server
-    else:
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("IDGRAPH_STORE", url)
-    monkeypatch.delenv("IDGRAPH_RULES", raising=False)
-    for name in ("user", "password", "database"):
-        variable = f"IDGRAPH_NEO4J_{name.upper()}"
-        value = settings.get(name)
-        if value:
-            monkeypatch.setenv(variable, value)
-        else:
-            monkeypatch.delenv(variable, raising=False)
-    graph = IdentityGraph(open_store(url, **settings), load_rules())
+    graph = cli_store(request.param, tmp_path, monkeypatch)
     try:
         graph.ingest.register_source(SourceMapping.from_document(SHOP, rules=graph.rules))
         rows = [{"at": RECENT, **row} for row in ROWS]
@@ -98,7 +80,7 @@ def store_url(
         assert not events.errors and events.created == len(EVENTS)
     finally:
         graph.close()
-    yield url
+    yield os.environ["IDGRAPH_STORE"]
 
 
 @pytest.fixture
