@@ -30,6 +30,7 @@ from identity.errors import ConfigError, InvalidIdentifier, RowProblem
 from identity.ingest import STITCH_SOURCE, IngestReport, IngestService, Row
 from identity.model import Event, Identifier, JSONValue, SourceRecord
 from identity.normalise import Normaliser
+from identity.privacy.suppression import SuppressionList
 from identity.resolution import utc_now
 from identity.rules import Rules
 from identity.store.base import Store
@@ -249,6 +250,7 @@ class EventService:
         self.rules = rules
         self.parser = EventParser(rules, normaliser)
         self.ingest = ingest
+        self.suppression = SuppressionList(store)
         self.batch_size = batch_size
         self.clock = clock
         self.listeners: list[ProfilesTouched] = []
@@ -321,7 +323,7 @@ class EventService:
     def _write(self, batch: list[Event], report: EventIngestReport) -> None:
         store = self.store
         with store.unit_of_work():
-            batch, dropped = self.ingest.suppression.screen_events(batch)
+            batch, dropped = self.suppression.screen_events(batch)
             report.suppressed += dropped
             stitches = {r.key: r for e in batch if (r := self.stitch_record(e)) is not None}
             writes = store.events.put(batch, self.clock())

@@ -76,6 +76,7 @@ def _print_report(report: IngestReport, errors_shown: int = 10) -> None:
         f"{report.profiles_split:,} split; {report.flagged_identifiers:,} identifiers flagged; "
         f"{report.seconds:.1f}s ({rate:,.0f} rows/s)"
     )
+    _print_suppressed(report.suppressed, "records")
     print_problems(report.errors, report.warnings, errors_shown)
 
 
@@ -299,7 +300,17 @@ def _print_event_report(name: str, report: EventIngestReport, errors_shown: int 
         f"{report.stitched:,} identifiers stitched, {report.profiles_merged:,} profiles merged; "
         f"{report.seconds:.1f}s ({rate:,.0f} events/s)"
     )
+    _print_suppressed(report.suppressed, "events")
     print_problems(report.errors, report.warnings, errors_shown)
+
+
+def _print_suppressed(count: int, what: str) -> None:
+    if count:
+        console.print(
+            f"  {count:,} {what} of erased people dropped, not stored (the suppression list: "
+            "docs/privacy.md)",
+            highlight=False,
+        )
 
 
 def ingest_event_files(

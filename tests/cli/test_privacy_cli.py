@@ -289,6 +289,7 @@ def test_lifting_an_erasures_entries_lets_the_same_file_bring_the_person_back(
     assert erased.exit_code == 0, erased.output
     kept_out = invoke("ingest", str(shop_file), "--source", "shop")
     assert kept_out.exit_code == 0, kept_out.output
+    assert "2 records of erased people dropped, not stored" in said(kept_out)
     with Store() as store:
         assert store.keys() == ALL_KEYS - {"ann-1", "ann-2"}
         [audit_id] = {e.audit_id for e in store.graph.erasure.suppressions()}
