@@ -76,7 +76,7 @@ class IdentityGraph:
         self.events.listeners.append(self.segments.profiles_changed)
         self.forgetting = Forgetting(store, rules, self.resolver, self.segments, self.matcher)
         self.erasure = ErasureService(
-            store, rules, self.normaliser, self.forgetting, self.audit, clock=clock
+            store, rules, self.normaliser, self.forgetting, self.ingest, self.audit, clock=clock
         )
         self.retention = RetentionService(store, self.forgetting, self.audit, clock=clock)
 

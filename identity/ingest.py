@@ -230,12 +230,7 @@ class IngestService:
             for key in removed.keys() - keys:
                 # Not asked for before the upsert: it only lost holders in this batch.
                 before[key] = after[key] + removed[key]
-            status_changed = [
-                k
-                for k in touched
-                if self.rules.link_block_reason(k, before[k])
-                != self.rules.link_block_reason(k, after[k])
-            ]
+            status_changed = self.rules.linking_changed(touched, before, after)
             seeds = [w.record_id for w in writes if w.created or w.changed]
             if self.matcher is not None:
                 # Duplicate refs in a batch share a record id: the last one was stored.

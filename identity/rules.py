@@ -8,7 +8,7 @@ The packaged default is ``identity/config/rules.toml``; docs/sources.md document
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -222,6 +222,20 @@ class Rules:
         if key.value in self.blocklist.get(key.kind, frozenset()):
             return True
         return key.value.strip().casefold() in self.blocklist.get(ANY_KIND, frozenset())
+
+    def linking_changed(
+        self,
+        keys: Iterable[IdentifierKey],
+        before: Mapping[IdentifierKey, int],
+        after: Mapping[IdentifierKey, int],
+    ) -> list[IdentifierKey]:
+        """The ``keys`` that started or stopped linking when their record counts went from
+        ``before`` to ``after`` (a cap crossed): every holder must be re-resolved."""
+        return [
+            k
+            for k in keys
+            if self.link_block_reason(k, before[k]) != self.link_block_reason(k, after[k])
+        ]
 
     def link_block_reason(self, key: IdentifierKey, count: int) -> IdentifierFlagReason | None:
         """Why an identifier carried by ``count`` records does not link, or None if it links."""

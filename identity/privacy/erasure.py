@@ -25,10 +25,10 @@ from identity.errors import (
     NoProfileWithIdentifier,
     UnknownProfile,
 )
+from identity.ingest import IngestService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import (
     AuditEntry,
-    IdentifierKey,
     JSONValue,
     ProfileChanges,
     ProfileId,
@@ -102,12 +102,7 @@ class Forgetting:
             store.privacy.delete_records(record_ids)
             outcome.records = len(record_ids)
         after = store.records.identifier_counts(keys)
-        status_changed = [
-            k
-            for k in keys
-            if self.rules.link_block_reason(k, before[k])
-            != self.rules.link_block_reason(k, after[k])
-        ]
+        status_changed = self.rules.linking_changed(keys, before, after)
         left = store.profiles.records_of(profiles)
         seeds = sorted({rid for rids in left.values() for rid in rids})
         resolution = self.resolver.resolve(seeds, keys, status_changed, identifier_counts=after)
@@ -156,6 +151,7 @@ class ErasureService:
         rules: Rules,
         normaliser: Normaliser,
         forgetting: Forgetting,
+        ingest: IngestService,
         audit: AuditService,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -163,6 +159,7 @@ class ErasureService:
         self.rules = rules
         self.normaliser = normaliser
         self.forgetting = forgetting
+        self.ingest = ingest
         self.audit = audit
         self.clock = clock
 
@@ -370,36 +367,12 @@ class ErasureService:
                     for s in holders
                 ]
             )
-            self._rewrite_without(holders, key, now)
+            # Sent again as they are stored: the ingest's write path leaves the identifier
+            # out by the entries just added, as it will whenever the source sends them,
+            # and re-indexes, re-scores and re-resolves the records as for any change.
+            self.ingest.write_records([s.record for s in holders], REMOVE_IDENTIFIER)
             profiles = sorted(set(store.profiles.ids_of([s.record_id for s in holders]).values()))
         return RemovalReport(audit_id, pid, len(holders), profiles)
-
-    def _rewrite_without(
-        self, holders: Sequence[StoredRecord], key: IdentifierKey, now: datetime
-    ) -> None:
-        """Store the records without the identifier and re-resolve them (the path of an
-        ingest of changed records)."""
-        store = self.store
-        before = store.records.identifier_counts([key])
-        writes = store.records.upsert(
-            [
-                replace(
-                    s.record, identifiers=tuple(i for i in s.record.identifiers if i.key != key)
-                )
-                for s in holders
-            ],
-            now,
-        )
-        after = store.records.identifier_counts([key])
-        changed = (
-            [key]
-            if self.rules.link_block_reason(key, before[key])
-            != self.rules.link_block_reason(key, after[key])
-            else []
-        )
-        self.forgetting.resolver.resolve(
-            [w.record_id for w in writes], [key], changed, identifier_counts=after
-        )
 
 
 def _without_refs(entry: AuditEntry, alias: Mapping[RecordRef, str]) -> AuditEntry:

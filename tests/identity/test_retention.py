@@ -140,6 +140,10 @@ def test_a_wrong_email_comes_off_the_profile_and_stays_off(graph: IdentityGraph)
     (stored,) = graph.store.records.get(graph.store.profiles.records_of([ann])[ann]).values()
     assert [i.kind for i in stored.record.identifiers] == ["phone"]
     assert stored.record.raw["email"] == "bob@example.com"  # what the source sent is kept
+    # Nor does the probabilistic matcher compare or block on it any more.
+    (indexed,) = graph.store.matching.rows_of([stored.record_id])
+    assert indexed.fields["email"] is None
+    assert not any("bob@example.com" in key for key in indexed.keys)
     # The source sends the record again, e-mail and all: it stays off.
     report_again = ingest(
         graph, "crm", row("c1", 0, email="bob@example.com", first="Ann", phone="07400 123456")

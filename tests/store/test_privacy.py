@@ -128,8 +128,11 @@ def test_the_suppression_list_adds_finds_pages_and_removes_entries(store: Store)
     assert [s.hash for s in store.privacy.suppressions()] == ["h0", "h2", "h3"]
 
 
-def test_scrub_runs_between_writes(store: Store) -> None:
+def test_scrub_runs_between_writes_and_leaves_the_store_writable(store: Store) -> None:
     (a,) = insert(store, rec("a", ident(EMAIL)))
     store.privacy.delete_records([a])
     store.privacy.scrub()
     assert store.records.get([a]) == {}
+    (b,) = insert(store, rec("b", ident(PHONE)))  # its locks are let go
+    assert store.records.identifier_counts([EMAIL, PHONE]) == {EMAIL: 0, PHONE: 1}
+    assert [r.record_id for r in store.records.scan()] == [b]

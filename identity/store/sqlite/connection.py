@@ -347,8 +347,7 @@ class Connection:
         process kept it from finishing (the next checkpoint finishes it)."""
         if self.raw.in_transaction:
             raise StoreError("checkpoint: cannot run inside a write block")
-        with self.operating("checkpoint"), self._write_begun():
-            self.control("COMMIT")
+        with self.operating("checkpoint"), self.exclusive(self.busy_timeout):
             try:
                 busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.Error as error:
