@@ -835,12 +835,23 @@ class SegmentService:
             page = self.store.segments.members(name, after=after, limit=batch_size)
             if not page:
                 return
-            facts = self.facts(page)
+            rows = self.rows(page, fields)
             for pid in page:
-                found = facts.get(pid)
-                if found is not None:
-                    yield {f: export_value(found, f, self.rules) for f in fields}
+                row = rows.get(pid)
+                if row is not None:
+                    yield row
             after = page[-1]
+
+    def rows(
+        self, profile_ids: Sequence[ProfileId], fields: Sequence[str]
+    ) -> dict[ProfileId, dict[str, JSONValue]]:
+        """Export rows (the chosen fields, as :func:`export_value` gives them) of live
+        profiles, batched; ids that are not live are absent. Destinations use it too."""
+        facts = self.facts(profile_ids)
+        return {
+            pid: {f: export_value(found, f, self.rules) for f in fields}
+            for pid, found in facts.items()
+        }
 
 
 def export_value(facts: Facts, name: str, rules: Rules) -> JSONValue:
