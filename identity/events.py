@@ -326,6 +326,9 @@ class EventService:
             batch, dropped = self.suppression.screen_events(batch)
             report.suppressed += dropped
             stitches = {r.key: r for e in batch if (r := self.stitch_record(e)) is not None}
+            # An event sent again under its id with other identifiers leaves the journeys
+            # it was in: those profiles change too.
+            before = store.events.profiles_of([e.event_id for e in batch])
             writes = store.events.put(batch, self.clock())
             written = [w.event_id for w in writes if w.changed]
             if stitches:
@@ -336,6 +339,7 @@ class EventService:
                     report.stitched += outcome.created
                     report.profiles_merged += outcome.profiles_merged
             touched = {pid for pids in store.events.profiles_of(written).values() for pid in pids}
+            touched.update(pid for eid in written for pid in before.get(eid, ()))
             for listener in self.listeners:
                 listener(touched)
         report.created += sum(1 for w in writes if w.created)

@@ -12,6 +12,7 @@ from pathlib import Path
 from identity.audit import AuditService
 from identity.catalog import FieldCatalog
 from identity.clusters import ClusterService
+from identity.derived import DerivedData
 from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
@@ -21,6 +22,7 @@ from identity.normalise import Normaliser
 from identity.privacy.access import PersonDataService
 from identity.privacy.erasure import ErasureService, Forgetting
 from identity.privacy.retention import RetentionService
+from identity.profile_view import ProfileViewService
 from identity.profiles import ProfileService
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
@@ -63,18 +65,23 @@ class IdentityGraph:
             store, rules, self.normaliser, self.ingest, clock=clock, audit=self.audit
         )
         self.journeys = JourneyService(store)
-        self.segments = SegmentService(store, rules, self.profiles, clock=clock, audit=self.audit)
+        self.views = ProfileViewService(store, rules, self.profiles, clock=clock)
+        self.segments = SegmentService(store, rules, self.views, clock=clock, audit=self.audit)
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
         self.person_data = PersonDataService(
             store, rules, self.normaliser, self.profiles, self.audit, clock=clock
         )
-        # Membership follows every change in the change's own unit of work: records and
-        # merges through the resolver, events (and consent events) through the event service.
-        self.resolver.listeners.append(self.segments.on_resolution)
-        self.events.listeners.append(self.segments.profiles_changed)
-        self.forgetting = Forgetting(store, rules, self.resolver, self.segments, self.matcher)
+        # The read model, then membership, follow every change in the change's own unit of
+        # work: records and merges through the resolver, events (and consent events)
+        # through the event service, erasure and retention through Forgetting, a source's
+        # new priority or consent mapping through the ingest.
+        self.derived = DerivedData(self.views, self.segments)
+        self.resolver.listeners.append(self.derived.on_resolution)
+        self.events.listeners.append(self.derived.on_events)
+        self.ingest.profiles_listeners.append(self.derived.profiles_changed)
+        self.forgetting = Forgetting(store, rules, self.resolver, self.derived, self.matcher)
         self.erasure = ErasureService(
             store, rules, self.normaliser, self.forgetting, self.ingest, self.audit, clock=clock
         )

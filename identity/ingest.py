@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from identity.catalog import FieldCatalog
 from identity.errors import ConfigError, RowProblem, UnknownSource
 from identity.mapping import RecordMapper, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
-from identity.model import IdentifierKey, JSONValue, SourceRecord
+from identity.model import IdentifierKey, JSONValue, ProfileId, SourceRecord
 from identity.normalise import Normaliser
 from identity.privacy.suppression import SuppressionList
 from identity.resolution import Resolver, utc_now
@@ -93,6 +93,10 @@ Row = tuple[int, "dict[str, JSONValue] | RowProblem"]
 ProgressCallback = Callable[[IngestProgress], None]
 
 
+_DERIVED_FROM = ("priority", "consent")
+"""The parts of a source mapping that profiles derive from what its stored records hold."""
+
+
 class IngestService:
     """Registers sources and ingests their rows: map, normalise, store, resolve, in batches."""
 
@@ -112,6 +116,8 @@ class IngestService:
         self.suppression = SuppressionList(store)
         self.audit = audit
         self.catalog = catalog or FieldCatalog(store, rules)
+        self.profiles_listeners: list[Callable[[Collection[ProfileId]], object]] = []
+        """Told which profiles a source's new priority or consent mapping changes."""
         self.matcher = matcher
         self.rules = rules
         self.normaliser = normaliser
@@ -128,8 +134,21 @@ class IngestService:
                 field="source",
             )
         # Re-validating against the rules catches a mapping written for other rules.
-        SourceMapping.from_document(mapping.to_document(), rules=self.rules)
-        self.store.sources.put(mapping.source, mapping.to_document())
+        document = mapping.to_document()
+        SourceMapping.from_document(document, rules=self.rules)
+        with self.store.unit_of_work():
+            old = self.store.sources.get(mapping.source)
+            self.store.sources.put(mapping.source, document)
+            # Golden records rank sources by priority and consent reads the mapped fields:
+            # every profile holding a record of the source changes with them.
+            if old is not None and any(old.get(k) != document.get(k) for k in _DERIVED_FROM):
+                held = {
+                    pid
+                    for ref, pid in self.store.records.scan_profiles()
+                    if ref.source == mapping.source and pid is not None
+                }
+                for listener in self.profiles_listeners:
+                    listener(held)
 
     def source(self, name: str) -> SourceMapping:
         """The registered mapping of ``name``. Raises UnknownSource."""

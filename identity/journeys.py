@@ -131,6 +131,31 @@ def _page(found: list[Event], first: int) -> JourneyPage:
 
 
 @dataclass(frozen=True, slots=True)
+class TraitFacts:
+    """What a profile's traits are computed from that does not move with the clock: the
+    profile read model keeps these (identity/profile_view.py), and :meth:`at` derives the
+    rest (recency) at read, so a stored profile never goes stale."""
+
+    first_seen: datetime | None
+    last_seen: datetime | None
+    event_counts: dict[str, int] = field(default_factory=dict)
+    orders: int = 0
+    order_value: float = 0.0
+    last_order: datetime | None = None
+
+    def at(self, as_of: datetime) -> Traits:
+        return Traits(
+            as_of=as_of,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            event_counts=self.event_counts,
+            orders=self.orders,
+            order_value=self.order_value,
+            last_order=self.last_order,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Traits:
     """What a profile's events and records add up to, as of ``as_of``."""
 
@@ -210,11 +235,19 @@ def compute_traits(
     rules: EventRules,
     as_of: datetime,
 ) -> Traits:
-    """Traits of one profile. First and last seen cover its events' times and the times its
-    records carry from their sources; a record without one (a stitch record, a source whose
-    mapping names no timestamp) does not count, and neither does when a record was loaded:
-    that says when idgraph learned of the person, not when the person was seen. With no
-    time at all, first and last seen are None (unknown), never the load time."""
+    """Traits of one profile as of ``as_of`` (see :func:`trait_facts`)."""
+    return trait_facts(events, records, rules).at(as_of)
+
+
+def trait_facts(
+    events: Iterable[Event], records: Iterable[StoredRecord], rules: EventRules
+) -> TraitFacts:
+    """What the traits of one profile are computed from. First and last seen cover its
+    events' times and the times its records carry from their sources; a record without one
+    (a stitch record, a source whose mapping names no timestamp) does not count, and neither
+    does when a record was loaded: that says when idgraph learned of the person, not when
+    the person was seen. With no time at all, first and last seen are None (unknown), never
+    the load time."""
     seen: list[datetime] = [r.record.timestamp for r in records if r.record.timestamp is not None]
     counts: Counter[str] = Counter()
     orders = 0
@@ -228,8 +261,7 @@ def compute_traits(
             value += order_value(event, rules)
             if last_order is None or event.timestamp > last_order:
                 last_order = event.timestamp
-    return Traits(
-        as_of=as_of,
+    return TraitFacts(
         first_seen=min(seen) if seen else None,
         last_seen=max(seen) if seen else None,
         event_counts=dict(sorted(counts.items())),

@@ -369,6 +369,48 @@ class SegmentRow:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileViewRow:
+    """A live profile's row of the read model (identity/profile_view.py) in plain JSON
+    values, as both stores keep it: the golden record, identifiers, trait facts and
+    current consent, recomputed whenever a write changes the profile."""
+
+    profile_id: ProfileId
+    golden: dict[str, JSONValue]
+    """Attribute name -> chosen value, in the golden record's order."""
+    provenance: dict[str, list[JSONValue]]
+    """Attribute name -> [source, record key, timestamp or None, rule, candidates]."""
+    identifiers: list[list[JSONValue]]
+    """[kind, value, originals, record count, links], in the profile's identifier order."""
+    linking: dict[str, list[JSONValue]]
+    """Kind -> the values of that kind that link, in identifier order (exports read [0])."""
+    first_seen: str | None
+    last_seen: str | None
+    events: int
+    event_counts: dict[str, int]
+    orders: int
+    order_value: float
+    last_order: str | None
+    consent: dict[str, dict[str, JSONValue]]
+    """Purpose -> the statement in force: granted, at, source, via, reference."""
+    computed_at: str
+    """When the row was recomputed (diagnostics; never compared)."""
+
+
+VIEW_PARTS = ("golden", "linking", "trait", "consent")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewColumn:
+    """One value an export reads from the read model: a golden attribute (``golden``),
+    the first linking value of a kind (``linking``), a stored trait column (``trait``:
+    first_seen, last_seen, events, event_counts, orders, order_value, last_order) or
+    whether consent is granted for a purpose (``consent``)."""
+
+    part: str
+    name: str
+
+
 class MembershipKind(StrEnum):
     ENTERED = "entered"
     EXITED = "exited"

@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from identity.audit import SYSTEM, AuditService
-from identity.consent import ConsentStatement, current_consent, statements
+from identity.consent import ConsentStatement
 from identity.cursors import decode_int_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidSegment, UnknownSegment
-from identity.journeys import TRAIT_NAMES, Traits, compute_traits
+from identity.journeys import TRAIT_NAMES, TraitFacts, Traits
 from identity.model import (
     Event,
     JSONValue,
@@ -41,7 +41,7 @@ from identity.model import (
     ProfileId,
     SegmentChange,
 )
-from identity.profiles import ProfileService
+from identity.profile_view import ProfileViewService
 from identity.resolution import Resolution, utc_now
 from identity.rules import Rules
 from identity.store.base import Store
@@ -134,8 +134,9 @@ class Comparison:
         return all(_compare(op, actual, expected) for op, expected in self.ops)
 
 
-ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS = "attributes", "identifiers", "records", "events"
-"""What a condition reads of a profile: building only that makes evaluation cheaper."""
+VIEW, EVENTS = "view", "events"
+"""What a condition reads of a profile: its row of the read model (identity/profile_view.py),
+or its events too (event conditions count them in time windows)."""
 
 
 class Condition:
@@ -186,7 +187,7 @@ class Negation(Condition):
 class AttributeCondition(Condition):
     name: str
     comparison: Comparison
-    needs: frozenset[str] = frozenset({ATTRIBUTES})
+    needs: frozenset[str] = frozenset({VIEW})
 
     def holds(self, facts: Facts) -> bool:
         return self.comparison.holds(facts.attribute(self.name))
@@ -198,10 +199,7 @@ class TraitCondition(Condition):
     comparison: Comparison
     time_dependent: bool = True  # recency moves with the clock
 
-    def __post_init__(self) -> None:
-        # First and last seen count the records' times too; the others only events.
-        seen = self.name in ("first_seen", "last_seen")
-        object.__setattr__(self, "needs", frozenset({EVENTS, RECORDS} if seen else {EVENTS}))
+    needs: frozenset[str] = frozenset({VIEW})
 
     def holds(self, facts: Facts) -> bool:
         return self.comparison.holds(facts.traits.value(self.name))
@@ -210,7 +208,7 @@ class TraitCondition(Condition):
 @dataclass(frozen=True)
 class IdentifierCondition(Condition):
     kind: str
-    needs: frozenset[str] = frozenset({IDENTIFIERS})
+    needs: frozenset[str] = frozenset({VIEW})
 
     def holds(self, facts: Facts) -> bool:
         return any(i.kind == self.kind and i.links for i in facts.profile.identifiers)
@@ -219,7 +217,7 @@ class IdentifierCondition(Condition):
 @dataclass(frozen=True)
 class ConsentCondition(Condition):
     purpose: str
-    needs: frozenset[str] = frozenset({RECORDS, EVENTS})
+    needs: frozenset[str] = frozenset({VIEW})
 
     def holds(self, facts: Facts) -> bool:
         return facts.consented(self.purpose)
@@ -283,8 +281,8 @@ class SegmentDefinition:
 
     @property
     def needs(self) -> frozenset[str]:
-        """What evaluating it reads of a profile (consent reads records and events)."""
-        consent = frozenset({RECORDS, EVENTS}) if self.requires_consent else frozenset()
+        """What evaluating it reads of a profile (consent is in the read model)."""
+        consent = frozenset({VIEW}) if self.requires_consent else frozenset()
         return self.where.needs | consent
 
 
@@ -569,13 +567,13 @@ class SegmentService:
         self,
         store: Store,
         rules: Rules,
-        profiles: ProfileService,
+        views: ProfileViewService,
         clock: Callable[[], datetime] = utc_now,
         audit: AuditService | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
-        self.profiles = profiles
+        self.views = views
         self.clock = clock
         self.audit = audit
 
@@ -642,51 +640,38 @@ class SegmentService:
     ) -> dict[ProfileId, Facts]:
         """What conditions look at, for live profiles (others are absent), batched.
 
-        ``needs`` (ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS; all when None) says what to
-        read: the rest is left empty, which only conditions that do not read it may see.
+        ``needs`` (VIEW, EVENTS; both when None) says what to read: the profile's row of
+        the read model (golden record, identifiers, traits, consent), and its events (for
+        event conditions). What is not read is left empty, which only conditions that do
+        not read it may see.
         """
         now = self.clock()
-        wanted = set(needs) if needs is not None else {ATTRIBUTES, IDENTIFIERS, RECORDS, EVENTS}
+        wanted = set(needs) if needs is not None else {VIEW, EVENTS}
         with self.store.reading():
-            if wanted & {ATTRIBUTES, IDENTIFIERS, RECORDS}:
-                found = self.profiles.get_many(
-                    profile_ids, golden=ATTRIBUTES in wanted, identifiers=IDENTIFIERS in wanted
-                )
-            else:
-                found = self._bare_profiles(profile_ids)
-            live = {p.id: p for p in found if p is not None and p.id in profile_ids}
-            events = self.store.events.of_profiles(list(live)) if EVENTS in wanted else {}
-            sources = {r.record.source for p in live.values() for r in p.records}
-            fields = self._consent_fields(sources)
-        rules = self.rules.events
-        return {
-            pid: Facts(
-                profile=profile,
-                events=events.get(pid, []),
-                traits=compute_traits(events.get(pid, []), profile.records, rules, now),
-                consent=current_consent(
-                    statements(profile.records, fields, events.get(pid, []), rules)
+            rows = self.store.profiles.get(profile_ids)
+            views = self.views.get_many(list(rows)) if VIEW in wanted else {}
+            events = self.store.events.of_profiles(list(rows)) if EVENTS in wanted else {}
+        empty = TraitFacts(None, None)
+        found: dict[ProfileId, Facts] = {}
+        for pid, row in rows.items():
+            view = views.get(pid)
+            found[pid] = Facts(
+                profile=Profile(
+                    pid,
+                    row.created_at,
+                    row.updated_at,
+                    row.merged_from,
+                    (),
+                    view.attributes if view else (),
+                    view.identifiers if view else (),
+                    row.split_from,
                 ),
+                events=events.get(pid, []),
+                traits=(view.traits if view else empty).at(now),
+                consent=view.consent if view else {},
                 now=now,
             )
-            for pid, profile in live.items()
-        }
-
-    def _bare_profiles(self, profile_ids: Sequence[ProfileId]) -> list[Profile | None]:
-        """Live profiles without their records: all an event condition needs."""
-        rows = self.store.profiles.get(profile_ids)
-        return [
-            Profile(r.id, r.created_at, r.updated_at, r.merged_from, (), (), (), r.split_from)
-            for r in rows.values()
-        ]
-
-    def _consent_fields(self, sources: set[str]) -> dict[str, Mapping[str, str]]:
-        fields: dict[str, Mapping[str, str]] = {}
-        for source, doc in self.store.sources.get_many(sources).items():
-            consent = doc.get("consent")
-            if isinstance(consent, dict):
-                fields[source] = {str(k): str(v) for k, v in consent.items()}
-        return fields
+        return found
 
     def _evaluate(
         self,

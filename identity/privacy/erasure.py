@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from identity.audit import AuditService
+from identity.derived import DerivedData
 from identity.errors import (
     AmbiguousIdentifier,
     InvalidArgument,
@@ -42,7 +43,6 @@ from identity.privacy.access import AuditMentions, PersonMarks, steward_entries
 from identity.privacy.suppression import RECORD, REMOVED, Hasher, hasher
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules
-from identity.segments import SegmentService
 from identity.store.base import Store
 
 ERASE = "erase"
@@ -71,13 +71,13 @@ class Forgetting:
         store: Store,
         rules: Rules,
         resolver: Resolver,
-        segments: SegmentService,
+        derived: DerivedData,
         matcher: ProbabilisticMatcher | None = None,
     ):
         self.store = store
         self.rules = rules
         self.resolver = resolver
-        self.segments = segments
+        self.derived = derived
         self.matcher = matcher
 
     def forget(
@@ -114,7 +114,7 @@ class Forgetting:
         # The resolver's listener re-evaluated what it re-resolved; the rest is said here:
         # deleted profiles exit their segments, and profiles that only lost events change.
         rest = outcome.profiles_changed - resolution.affected - set(resolution.changes.merged)
-        self.segments.profiles_changed(rest, deleted=empty)
+        self.derived.profiles_changed(rest, deleted=empty)
         return outcome
 
 

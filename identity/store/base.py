@@ -23,6 +23,7 @@ from identity.store.ports import (
     MetaPort,
     PrivacyPort,
     ProfilePort,
+    ProfileViewPort,
     RecordPort,
     SegmentPort,
     SourcePort,
@@ -40,6 +41,7 @@ class UnitOfWork(ABC):
     matching: MatchIndexPort
     links: LinkPort
     profiles: ProfilePort
+    views: ProfileViewPort
     events: EventPort
     segments: SegmentPort
     audit: AuditPort

@@ -33,6 +33,7 @@ from identity.model import (
     ProfileChanges,
     ProfileId,
     ProfileRow,
+    ProfileViewRow,
     RecordId,
     RecordRef,
     RecordWrite,
@@ -43,6 +44,7 @@ from identity.model import (
     StoredProfile,
     StoredRecord,
     Suppression,
+    ViewColumn,
 )
 
 
@@ -355,6 +357,45 @@ class SegmentPort(ABC):
     @abstractmethod
     def last_change_seq(self) -> int:
         """The highest ``seq`` logged so far (0 before any): a cursor meaning "from now"."""
+
+
+class ProfileViewPort(ABC):
+    """The profile read model: one row per live profile (identity/profile_view.py keeps
+    it equal to a recomputation from records and events, in each write's unit of work)."""
+
+    @abstractmethod
+    def put(self, rows: Sequence[ProfileViewRow]) -> None:
+        """Insert or replace the rows of these profiles."""
+
+    @abstractmethod
+    def delete(self, profile_ids: Collection[ProfileId]) -> None:
+        """Delete the rows of these profiles (unknown ids are ignored)."""
+
+    @abstractmethod
+    def get(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileViewRow]:
+        """The rows of these profiles; ids without a row are absent."""
+
+    @abstractmethod
+    def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        """Every profile id that has a row, ascending, fetched in batches."""
+
+    @abstractmethod
+    def clear(self) -> int:
+        """Delete every row; returns how many there were."""
+
+    @abstractmethod
+    def export_page(
+        self,
+        segment: str,
+        columns: Sequence[ViewColumn],
+        after: ProfileId | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[ProfileId, tuple[JSONValue, ...] | None]]:
+        """Up to ``limit`` members of a segment above ``after``, ascending, each with the
+        values of ``columns`` read from its row, only those (None where the member has no
+        row). A golden attribute's value comes as stored (absent: None), a linking column
+        as its first value (or None), ``event_counts`` as a mapping, consent as True, False
+        or None (no statement)."""
 
 
 class AuditPort(ABC):

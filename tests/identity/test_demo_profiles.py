@@ -19,7 +19,7 @@ from identity.graph import IdentityGraph
 from identity.ingest import STITCH_SOURCE
 from identity.journeys import TRAIT_NAMES
 from identity.mapping import load_mapping
-from identity.model import ProfileChangeKind, RecordRef
+from identity.model import Profile, ProfileChangeKind, RecordRef
 from identity.readers import read_file
 from identity.rules import load_rules
 from identity.segments import Facts
@@ -68,10 +68,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     graph.close()
 
 
-def seen(found: Facts) -> list[datetime]:
+def seen(found: Facts, profile: Profile) -> list[datetime]:
     """The times a profile was seen: its events' and its records' own."""
     times = [e.timestamp for e in found.events]
-    return times + [r.record.timestamp for r in found.profile.records if r.record.timestamp]
+    return times + [r.record.timestamp for r in profile.records if r.record.timestamp]
 
 
 # -- traits from event and record times --------------------------------------------------------
@@ -81,11 +81,12 @@ def test_no_trait_is_the_load_time_and_seen_spans_the_event_and_record_times(dem
     graph = demo.graph
     ids = list(graph.store.profiles.scan_ids())
     facts = graph.segments.facts(ids)
+    profiles = {p.id: p for p in graph.profiles.get_many(ids) if p is not None}
     with_stitch_records = 0
     for pid, found in facts.items():
-        records = found.profile.records
+        records = profiles[pid].records
         assert all(r.ingested_at == LOADED for r in records)
-        times = seen(found)
+        times = seen(found, profiles[pid])
         assert (found.traits.first_seen, found.traits.last_seen) == (
             min(times, default=None),
             max(times, default=None),
@@ -109,7 +110,10 @@ def test_segment_exports_and_time_windows_use_the_same_times(demo: Demo) -> None
     )
     ids = list(graph.store.profiles.scan_ids())
     facts = graph.segments.facts(ids)
-    expected = sorted(pid for pid, found in facts.items() if max(seen(found)) < cutoff)
+    profiles = {p.id: p for p in graph.profiles.get_many(ids) if p is not None}
+    expected = sorted(
+        pid for pid, found in facts.items() if max(seen(found, profiles[pid])) < cutoff
+    )
     assert graph.store.segments.members("unseen-60-days", limit=10_000) == expected
     assert segment.size == len(expected) > 0
     graph.segments.delete("unseen-60-days")

@@ -24,6 +24,7 @@ from identity.store.sqlite.events import SQLiteEvents
 from identity.store.sqlite.links import SQLiteLinks
 from identity.store.sqlite.matching import SQLiteMatchIndex
 from identity.store.sqlite.privacy import SQLitePrivacy
+from identity.store.sqlite.profile_view import SQLiteProfileViews
 from identity.store.sqlite.profiles import SQLiteProfiles
 from identity.store.sqlite.records import SQLiteRecords
 from identity.store.sqlite.segments import SQLiteSegments
@@ -121,6 +122,7 @@ class SQLiteStore(Store):
         self.matching = SQLiteMatchIndex(db)
         self.links = SQLiteLinks(db)
         self.profiles = SQLiteProfiles(db)
+        self.views = SQLiteProfileViews(db)
         self.events = SQLiteEvents(db)
         self.segments = SQLiteSegments(db)
         self.audit = SQLiteAudit(db)

@@ -1,0 +1,47 @@
+"""Keeping what is derived from profiles current: the read model first, then segment
+membership (which reads it), in the unit of work of the change that touched them.
+
+Every write that changes profiles reaches this one place: the resolver's re-resolutions
+(records, merges, splits, stewards' actions, identifier flags), events, erasure and
+retention, and a source's changed priority or consent mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from identity.model import ProfileId
+from identity.profile_view import ProfileViewService
+from identity.resolution import Resolution
+from identity.segments import SegmentService
+
+
+class DerivedData:
+    """Tells the read model, then segments, which profiles changed."""
+
+    def __init__(self, views: ProfileViewService, segments: SegmentService) -> None:
+        self.views = views
+        self.segments = segments
+
+    def on_resolution(self, outcome: Resolution) -> None:
+        """Resolver listener: the profiles a re-resolution changed, merged or deleted."""
+        self.profiles_changed(
+            outcome.affected, merged=outcome.changes.merged, deleted=outcome.changes.deleted
+        )
+
+    def on_events(self, touched: set[ProfileId]) -> None:
+        """Event service listener: profiles whose journeys gained or changed events."""
+        self.profiles_changed(touched)
+
+    def profiles_changed(
+        self,
+        live: Collection[ProfileId],
+        merged: Mapping[ProfileId, ProfileId] | None = None,
+        deleted: Collection[ProfileId] = (),
+    ) -> int:
+        """Recompute the rows of ``live`` profiles and drop those of ids merged away or
+        deleted, then re-evaluate segments. Returns the membership changes made."""
+        gone = set(merged or {}) | set(deleted)
+        self.views.forget(gone)
+        self.views.refresh(set(live) - gone)
+        return self.segments.profiles_changed(set(live), merged=merged, deleted=list(deleted))

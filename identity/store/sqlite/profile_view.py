@@ -1,0 +1,190 @@
+"""The profile read model (ProfileViewPort) in SQLite: one row per live profile, its
+documents as JSON text, read by an export through JSON paths so that only the columns
+asked for are decoded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
+from identity.store.changes import dumps
+from identity.store.ports import ProfileViewPort
+from identity.store.sqlite.connection import Connection
+from identity.store.sqlite.statements import statement
+
+TRAIT_COLUMNS = frozenset(
+    {"first_seen", "last_seen", "events", "event_counts", "orders", "order_value", "last_order"}
+)
+"""The stored trait columns an export may read (their names are the SQL columns)."""
+
+
+def _sql(name: str) -> str:
+    return statement("profile_view", name)
+
+
+def _json_key(name: str) -> str | None:
+    """``name`` as a quoted JSON path step, or None when SQLite's path syntax cannot
+    carry it (a double quote or backslash): that column is then picked in Python."""
+    return None if '"' in name or "\\" in name else f'"{name}"'
+
+
+def _row(values: Sequence[Any]) -> ProfileViewRow:
+    (pid, golden, provenance, identifiers, linking, first, last, events, counts, orders,
+     value, last_order, consent, computed) = values  # fmt: skip
+    return ProfileViewRow(
+        profile_id=pid,
+        golden=json.loads(golden),
+        provenance=json.loads(provenance),
+        identifiers=json.loads(identifiers),
+        linking=json.loads(linking),
+        first_seen=first,
+        last_seen=last,
+        events=events,
+        event_counts=json.loads(counts),
+        orders=orders,
+        order_value=value,
+        last_order=last_order,
+        consent=json.loads(consent),
+        computed_at=computed,
+    )
+
+
+class _Column:
+    """How one export column is read: an SQL expression with its parameter, and what
+    Python does with what it returns."""
+
+    __slots__ = ("decode", "expression", "parameter")
+
+    def __init__(self, column: ViewColumn) -> None:
+        self.parameter: str | None = None
+        self.decode = _as_is
+        key = _json_key(column.name)
+        if column.part == "trait":
+            if column.name not in TRAIT_COLUMNS:
+                raise ValueError(f"not a stored trait column: {column.name!r}")
+            self.expression = f"v.{column.name}"
+            if column.name == "event_counts":
+                self.decode = _json_or_none
+        elif key is None:
+            # A name JSON paths cannot spell: read the document and pick the key.
+            document = {"golden": "golden", "linking": "linking", "consent": "consent"}
+            self.expression = f"v.{document[column.part]}"
+            self.decode = _picker(column)
+        elif column.part == "golden":
+            # '->' gives JSON text (strings, numbers, lists and objects told apart).
+            self.expression, self.parameter = "v.golden -> ?", f"$.{key}"
+            self.decode = _json_or_none
+        elif column.part == "linking":
+            self.expression, self.parameter = "v.linking ->> ?", f"$.{key}[0]"
+        elif column.part == "consent":
+            self.expression, self.parameter = "v.consent ->> ?", f"$.{key}.granted"
+            self.decode = _granted
+        else:
+            raise ValueError(f"unknown part of the read model: {column.part!r}")
+
+
+def _as_is(value: Any) -> JSONValue:
+    return value
+
+
+def _json_or_none(value: Any) -> JSONValue:
+    return None if value is None else json.loads(value)
+
+
+def _granted(value: Any) -> JSONValue:
+    return None if value is None else bool(value)
+
+
+def _picker(column: ViewColumn) -> Any:
+    def pick(text: Any) -> JSONValue:
+        if text is None:
+            return None
+        found = json.loads(text).get(column.name)
+        if column.part == "linking":
+            return found[0] if found else None
+        if column.part == "consent":
+            return None if found is None else bool(found.get("granted"))
+        return found
+
+    return pick
+
+
+class SQLiteProfileViews(ProfileViewPort):
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def put(self, rows: Sequence[ProfileViewRow]) -> None:
+        if not rows:
+            return
+        with self._db.transaction("views.put"):
+            self._db.executemany(
+                _sql("put_views"),
+                [
+                    (
+                        r.profile_id,
+                        dumps(r.golden),
+                        dumps(r.provenance),
+                        dumps(r.identifiers),
+                        dumps(r.linking),
+                        r.first_seen,
+                        r.last_seen,
+                        r.events,
+                        dumps(r.event_counts),
+                        r.orders,
+                        r.order_value,
+                        r.last_order,
+                        dumps(r.consent),
+                        r.computed_at,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def delete(self, profile_ids: Collection[ProfileId]) -> None:
+        if not profile_ids:
+            return
+        with self._db.transaction("views.delete"):
+            self._db.execute(_sql("delete_views"), {"ids": json.dumps(sorted(profile_ids))})
+
+    def get(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileViewRow]:
+        if not profile_ids:
+            return {}
+        with self._db.reading("views.get") as conn:
+            rows = conn.execute(
+                _sql("get_views"), {"ids": json.dumps(sorted(set(profile_ids)))}
+            ).fetchall()
+        return {row[0]: _row(row) for row in rows}
+
+    def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        for rows in self._db.pages("views.scan_ids", _sql("view_ids_page"), ("",), batch_size):
+            yield from (pid for (pid,) in rows)
+
+    def clear(self) -> int:
+        with self._db.transaction("views.clear"):
+            deleted: int = self._db.execute(_sql("clear_views")).rowcount
+        return deleted
+
+    def export_page(
+        self,
+        segment: str,
+        columns: Sequence[ViewColumn],
+        after: ProfileId | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[ProfileId, tuple[JSONValue, ...] | None]]:
+        plan = [_Column(c) for c in columns]
+        sql = _sql("export_page").replace("{columns}", "".join(f", {c.expression}" for c in plan))
+        params = [c.parameter for c in plan if c.parameter is not None]
+        with self._db.reading("views.export_page") as conn:
+            rows = conn.execute(sql, (*params, segment, after or "", limit)).fetchall()
+        decoders = [c.decode for c in plan]
+        return [
+            (
+                row[0],
+                tuple(decode(value) for decode, value in zip(decoders, row[2:], strict=True))
+                if row[1]
+                else None,
+            )
+            for row in rows
+        ]
