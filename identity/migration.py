@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from identity.errors import IdgraphError
 from identity.model import Link, MatchRow, StoreCounts
+from identity.profile_view import NEW, STATE_KEY
 from identity.store.base import Store
 
 T = TypeVar("T")
@@ -41,10 +42,12 @@ STAGES = (
     "profile changes",
     "audit log",
     "suppression list",
+    "profile read model",
 )
 """The order of the copy: records need their profiles, links their records, segment
 changes their segments, undo entries of the audit log the entries they undo; the
-suppression list comes last, naming the erasures of the audit log that added it."""
+suppression list after the audit log, naming the erasures that added it; the read model's
+rows are copied as they are, so the target is as current as the source (or as stale)."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -124,7 +127,9 @@ def held_data(store: Store) -> str | None:
         held.append("retired profile ids")
     if sources := store.sources.names():
         held.append(f"{len(sources)} source mappings")
-    if keys := store.meta.names():
+    # A new store's read-model marker says only that it is new.
+    keys = [k for k in store.meta.names() if k != STATE_KEY or store.meta.get(k) != NEW]
+    if keys:
         held.append(f"metadata {', '.join(keys)}")
     if next(store.copy.identifier_flags(batch_size=1), None) is not None:
         held.append("flagged identifiers")
@@ -191,6 +196,9 @@ def migrate_store(
                 target.sources.put(name, mapping)
         for key in keys:
             target.meta.set(key, source.meta.get(key))
+        if STATE_KEY not in keys:
+            # The source's read model is stale (built before it existed): so is the copy's.
+            target.meta.set(STATE_KEY, "")
     report(STAGES[0], len(names) + len(keys), len(names) + len(keys))
 
     # Profiles before records, which name them; all of them, retired ids included, so
@@ -289,6 +297,13 @@ def migrate_store(
         last = entries[-1].hash
         report(STAGES[11], suppressions, None)
     report(STAGES[11], suppressions, suppressions)
+
+    views = 0
+    for id_batch in _batches(source.views.scan_ids(batch_size), batch_size):
+        target.views.put(list(source.views.get(id_batch).values()))
+        views += len(id_batch)
+        report(STAGES[12], views, None)
+    report(STAGES[12], views, views)
 
     copied = target.counts()
     if copied != source.counts():

@@ -19,7 +19,6 @@ never a member, so it never leaves through members, changes or exports.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -31,6 +30,7 @@ from identity.audit import SYSTEM, AuditService
 from identity.consent import ConsentStatement
 from identity.cursors import decode_int_cursor, encode_cursor
 from identity.errors import InvalidArgument, InvalidSegment, UnknownSegment
+from identity.export import ExportPlan, export_value
 from identity.journeys import TRAIT_NAMES, TraitFacts, Traits
 from identity.model import (
     Event,
@@ -815,6 +815,30 @@ class SegmentService:
     def _export(
         self, name: str, fields: Sequence[str], batch_size: int
     ) -> Iterator[dict[str, JSONValue]]:
+        if not self.views.fresh():
+            yield from self._export_recomputed(name, fields, batch_size)
+            return
+        # Only the columns asked for are read from the read model, with the members.
+        plan = ExportPlan(fields, self.rules)
+        now = self.clock()
+        after: ProfileId | None = None
+        while True:
+            page = self.store.views.export_page(name, plan.columns, after=after, limit=batch_size)
+            if not page:
+                return
+            missing = [pid for pid, values in page if values is None]
+            # A member without a row (only while a rebuild is under way) is recomputed.
+            recomputed = self.rows(missing, fields) if missing else {}
+            for pid, values in page:
+                if values is not None:
+                    yield plan.row(pid, values, now)
+                elif pid in recomputed:
+                    yield recomputed[pid]
+            after = page[-1][0]
+
+    def _export_recomputed(
+        self, name: str, fields: Sequence[str], batch_size: int
+    ) -> Iterator[dict[str, JSONValue]]:
         after: ProfileId | None = None
         while True:
             page = self.store.segments.members(name, after=after, limit=batch_size)
@@ -837,35 +861,3 @@ class SegmentService:
             pid: {f: export_value(found, f, self.rules) for f in fields}
             for pid, found in facts.items()
         }
-
-
-def export_value(facts: Facts, name: str, rules: Rules) -> JSONValue:
-    """One export column of a profile: ``profile_id``, an identifier kind (its first
-    linking value), ``traits.NAME``, ``consent.PURPOSE`` (granted or not) or a golden
-    attribute; unknown attribute names are empty."""
-    profile = facts.profile
-    if name in ("profile_id", "id"):
-        return profile.id
-    if name in rules.kinds:
-        values = [i.value for i in profile.identifiers if i.kind == name and i.links]
-        return values[0] if values else None
-    if name.startswith("traits."):
-        trait = name.removeprefix("traits.")
-        if trait == "event_counts":
-            return dict(facts.traits.event_counts)
-        value = facts.traits.value(trait) if trait in TRAIT_NAMES else None
-        return value.isoformat() if isinstance(value, datetime) else value
-    if name.startswith("consent."):
-        return facts.consented(name.removeprefix("consent."))
-    return facts.attribute(name)
-
-
-def csv_cell(value: JSONValue) -> str:
-    """An export value as a CSV cell: empty for none, JSON for lists and objects."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)

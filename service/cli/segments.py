@@ -16,7 +16,7 @@ from identity.errors import (
     InvalidArgument,
     UnknownSegment,
 )
-from identity.segments import csv_cell
+from identity.export import csv_cell
 from service.cli.common import (
     RulesOption,
     StoreOption,

@@ -17,9 +17,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from identity.export import csv_cell
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
-from identity.segments import csv_cell
 from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
 from service.errors import error_responses
@@ -30,9 +30,25 @@ router = APIRouter(prefix="/v1", tags=["segments"])
 DEFAULT_FIELDS = "profile_id,email,phone,first_name,last_name"
 
 
+CHUNK = 1 << 16
+"""Bytes gathered before a chunk is sent: a chunk per row would cost the server a thread
+hop and a socket write per member."""
+
+
 def _ndjson(rows: Iterator[dict[str, JSONValue]]) -> Iterator[bytes]:
+    lines: list[str] = []
+    size = 0
     for row in rows:
-        yield (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        line = json.dumps(row, ensure_ascii=False, default=str)
+        lines.append(line)
+        size += len(line) + 1
+        if size > CHUNK:
+            lines.append("")
+            yield "\n".join(lines).encode("utf-8")
+            lines, size = [], 0
+    if lines:
+        lines.append("")
+        yield "\n".join(lines).encode("utf-8")
 
 
 def _csv(rows: Iterator[dict[str, JSONValue]], fields: list[str]) -> Iterator[bytes]:
@@ -41,7 +57,7 @@ def _csv(rows: Iterator[dict[str, JSONValue]], fields: list[str]) -> Iterator[by
     writer.writerow(fields)
     for row in rows:
         writer.writerow([csv_cell(row[f]) for f in fields])
-        if buffer.tell() > 1 << 16:
+        if buffer.tell() > CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()

@@ -34,7 +34,9 @@ def test_several_source_mappings_are_read_at_once(store: Store) -> None:
 
 
 def test_meta_keys_are_listed_sorted(store: Store) -> None:
-    assert store.meta.names() == []
+    # A new store holds only the marker saying its (empty) profile read model is complete.
+    assert store.meta.names() == ["profile_view"]
+    assert store.meta.get("profile_view") == "new"
     store.meta.set("match_model", {"m": [0.9]})
     store.meta.set("a_setting", 1)
-    assert store.meta.names() == ["a_setting", "match_model"]
+    assert store.meta.names() == ["a_setting", "match_model", "profile_view"]

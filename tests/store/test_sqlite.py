@@ -70,7 +70,27 @@ def test_upgrading_a_version_2_store_keeps_its_documents(tmp_path: Path) -> None
     assert store.meta.get("stamp") == {"id": "a"}
     assert store.meta.get("match_model") == {"big": "x" * 100_000}
     store.meta.set("stamp", {"id": "b"})
-    assert store.meta.get("stamp") == {"id": "b"} and store.meta.names() == ["match_model", "stamp"]
+    assert store.meta.get("stamp") == {"id": "b"}
+    # It held no profile: its new (empty) profile read model is complete.
+    assert store.meta.names() == ["match_model", "profile_view", "stamp"]
+    assert store.meta.get("profile_view") == "new"
+    store.close()
+
+
+def test_upgrading_a_store_with_profiles_leaves_its_read_model_stale(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:6]:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT INTO profiles (id, status, created_at, updated_at) "
+            "VALUES ('p_1', 'live', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+        )
+    store = SQLiteStore(path)
+    # No marker: reads recompute until `idgraph profiles rebuild` fills the view.
+    assert store.meta.get("profile_view") is None
+    assert list(store.views.scan_ids()) == []
     store.close()
 
 
@@ -150,7 +170,7 @@ def test_every_named_statement_compiles_against_the_latest_schema(tmp_path: Path
     with sqlite3.connect(tmp_path / "s.db") as conn:
         for area, names in areas.items():
             for name in names:
-                sql = statement(area, name).format(table="records")
+                sql = statement(area, name).format(table="records", columns="")
                 named = {param: None for param in re.findall(r":([a-z_]+)", sql)}
                 params = named or (None,) * sql.count("?")
                 conn.execute(f"EXPLAIN {sql}", params)  # prepared, not run
