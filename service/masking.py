@@ -246,7 +246,12 @@ class Masker:
             masks[name] = self.column(name)
 
         def mask(row: dict[str, JSONValue]) -> dict[str, JSONValue]:
-            return {name: masks[name](value) for name, value in row.items()}
+            # A missing value and a yes or no show as they are under any name (_apply,
+            # _unnamed): most of an export's cells, shown without a call.
+            return {
+                name: value if value is None or value.__class__ is bool else masks[name](value)
+                for name, value in row.items()
+            }
 
         return mask
 

@@ -12,8 +12,10 @@ full; then those rows are repeated up to ``--rows``. Three ways to mask them:
 - ``compiled``: ``masker.row_masker(fields)``, what the export route runs.
 
 The masker keeps no cache of values, so repeated rows cost what new ones would. Each way
-runs ``--runs`` times; the median rate is printed with the spread and the load average.
-All three must give the same rows, checked before timing.
+runs ``--runs`` times; the median rates are printed with the spread and the load average.
+All three must give the same rows, checked before timing. The runs go round-robin (old,
+new, old, new, ...) so that a shared machine's load weighs on each way alike, and both
+the wall time and the process's CPU time are reported.
 
 Run with `.venv/bin/python -m tests.benchmarks.masking` (``--default-fields`` for the
 export route's default columns instead of all of them).
@@ -101,12 +103,15 @@ def compiled(masker: Masker, fields: list[str], rows: list[Row]) -> list[Row]:
     return list(map(masker.row_masker(fields), rows))
 
 
-def timed(run: Callable[[], list[Row]], runs: int) -> list[float]:
-    seconds = []
+def timed(ways: dict[str, Callable[[], object]], runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Each way ``runs`` times, round-robin so that all see the same load: (wall, CPU)
+    seconds of each run."""
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
     for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
+        for name, run in ways.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            seconds[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     return seconds
 
 
@@ -131,24 +136,26 @@ def main() -> None:
     if per_value(masker, rows) != expected or compiled(masker, fields, rows) != expected:
         raise SystemExit("the ways of masking disagree: fix the masker before timing it")
 
-    ways: dict[str, Callable[[], list[Row]]] = {
-        "per value, parsed phones": lambda: per_value(masker, rows),
+    def parsed() -> list[Row]:
+        with parsed_phones():
+            return per_value(masker, rows)
+
+    ways: dict[str, Callable[[], object]] = {
+        "per value, parsed phones": parsed,
         "per value": lambda: per_value(masker, rows),
         "compiled": lambda: compiled(masker, fields, rows),
     }
     print(f"Masking {len(rows):,} export rows of {len(fields)} fields: {', '.join(fields)}")
     print(f"{machine()}; load average before: {load_average()}")
-    print(f"| masker | rows/s (median of {args.runs}) | runs (s) |")
-    print("|---|---:|---|")
-    for name, run in ways.items():
-        if name == "per value, parsed phones":
-            with parsed_phones():
-                seconds = timed(run, args.runs)
-        else:
-            seconds = timed(run, args.runs)
-        rate = len(rows) / statistics.median(seconds)
-        spread = ", ".join(f"{s:.2f}" for s in seconds)
-        print(f"| {name} | {rate:,.0f} | {spread} |", flush=True)
+    seconds = timed(ways, args.runs)
+    median = f"median of {args.runs}"
+    print(f"| masker | rows/s, CPU time ({median}) | rows/s, wall ({median}) | runs, wall (s) |")
+    print("|---|---:|---:|---|")
+    for name, runs in seconds.items():
+        wall = len(rows) / statistics.median(w for w, _ in runs)
+        cpu = len(rows) / statistics.median(c for _, c in runs)
+        spread = ", ".join(f"{w:.2f}" for w, _ in runs)
+        print(f"| {name} | {cpu:,.0f} | {wall:,.0f} | {spread} |")
     print(f"load average after: {load_average()}")
 
 
