@@ -323,16 +323,23 @@ class ProfileViewService:
         report.seconds = time.perf_counter() - started
         return report
 
-    def check(self, batch_size: int = BATCH) -> list[Difference]:
-        """Every difference between the stored rows and a recomputation (empty: equal)."""
+    def check(
+        self, batch_size: int = BATCH, progress: Callable[[int], None] | None = None
+    ) -> list[Difference]:
+        """Every difference between the stored rows and a recomputation (empty: equal).
+        ``progress`` gets the profiles compared so far."""
         differences: list[Difference] = []
         stamp = datetime.fromtimestamp(0).astimezone()
+        done = 0
         for batch in _batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size):
             with self.store.reading():
                 stored = self.store.views.get(batch)
                 truth = self.recompute(batch)
             for pid in batch:
                 differences.extend(_compare(pid, stored.get(pid), truth.get(pid), stamp))
+            done += len(batch)
+            if progress is not None:
+                progress(done)
         for batch in _batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
             live = self.store.profiles.get(batch)
             differences.extend(
