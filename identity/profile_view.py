@@ -26,8 +26,10 @@ from identity.journeys import TraitFacts, trait_facts
 from identity.model import (
     GoldenAttribute,
     JSONValue,
+    Profile,
     ProfileId,
     ProfileIdentifier,
+    ProfileRow,
     ProfileViewRow,
     Provenance,
 )
@@ -149,6 +151,20 @@ class ProfileView:
             ),
             consent=consent,
         )
+
+
+def profile(row: ProfileRow, view: ProfileView | None) -> Profile:
+    """A live profile from its row and its read model (records not read: empty)."""
+    return Profile(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        merged_from=row.merged_from,
+        records=(),
+        attributes=view.attributes if view else (),
+        identifiers=view.identifiers if view else (),
+        split_from=row.split_from,
+    )
 
 
 def _stamp(value: JSONValue) -> datetime | None:
@@ -348,6 +364,17 @@ class ProfileViewService:
         return differences
 
     # -- reading -----------------------------------------------------------------------------
+
+    def get_profiles(self, profile_ids: Sequence[ProfileId]) -> list[Profile | None]:
+        """Profiles by id, following merges like :meth:`ProfileService.get_many`, with the
+        golden record and identifiers of the read model and without their records (read
+        them with :meth:`ProfileService.records_of` when needed): one entry per id."""
+        with self.store.reading():
+            resolved = self.store.profiles.resolve(profile_ids)
+            rows = self.store.profiles.get(sorted(set(resolved.values())))
+            views = self.get_many(list(rows))
+        built = {pid: profile(row, views.get(pid)) for pid, row in rows.items()}
+        return [built.get(resolved.get(pid, "")) for pid in profile_ids]
 
     def get_many(self, profile_ids: Sequence[ProfileId]) -> dict[ProfileId, ProfileView]:
         """The rows of live profiles (ids as given, not followed through merges; others

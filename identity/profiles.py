@@ -81,10 +81,27 @@ class ProfileService:
         kind the rules do not declare. Sorted by profile id. Phone numbers must be given
         in international form (+CC...), as no source region applies.
         """
+        with self.store.reading():
+            return [p for p in self.get_many(self.ids_by_identifier(kind, value)) if p is not None]
+
+    def ids_by_identifier(self, kind: str, value: str) -> list[ProfileId]:
+        """The ids of the profiles :meth:`by_identifier` gives. Raises as it does."""
         key = self.normaliser.identifier(kind, value).key
         with self.store.reading():
-            ids = self.store.profiles.with_identifiers([key]).get(key, [])
-            return [p for p in self.get_many(ids) if p is not None]
+            return list(self.store.profiles.with_identifiers([key]).get(key, []))
+
+    def records_of(self, profile_ids: Sequence[ProfileId]) -> dict[ProfileId, list[StoredRecord]]:
+        """The records of live profiles (ids as given, not followed through merges), by
+        (source, key); an id without records maps to []."""
+        with self.store.reading():
+            members = self.store.profiles.records_of(profile_ids)
+            records = self.store.records.get([r for ids in members.values() for r in ids])
+        return {
+            pid: sorted(
+                (records[r] for r in members.get(pid, []) if r in records), key=lambda r: r.ref
+            )
+            for pid in profile_ids
+        }
 
     def _priorities(self, sources: set[str]) -> dict[str, int]:
         priorities: dict[str, int] = {}

@@ -41,7 +41,7 @@ from identity.model import (
     ProfileId,
     SegmentChange,
 )
-from identity.profile_view import ProfileViewService
+from identity.profile_view import ProfileViewService, profile
 from identity.resolution import Resolution, utc_now
 from identity.rules import Rules
 from identity.store.base import Store
@@ -656,16 +656,7 @@ class SegmentService:
         for pid, row in rows.items():
             view = views.get(pid)
             found[pid] = Facts(
-                profile=Profile(
-                    pid,
-                    row.created_at,
-                    row.updated_at,
-                    row.merged_from,
-                    (),
-                    view.attributes if view else (),
-                    view.identifiers if view else (),
-                    row.split_from,
-                ),
+                profile=profile(row, view),
                 events=events.get(pid, []),
                 traits=(view.traits if view else empty).at(now),
                 consent=view.consent if view else {},

@@ -87,6 +87,7 @@ class Context(BaseContext):
         self.feeds: Feeds | None = None
         """On a WebSocket, the process's subscription feeds (service.graphql.subscriptions)."""
         self.profiles = DataLoader[str, model.Profile | None](load_fn=self._load_profiles)
+        self.records = DataLoader[str, list[model.StoredRecord]](load_fn=self._load_records)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)
         self.journeys = DataLoader[tuple[str, JourneyArgs], JourneyPage](
@@ -100,7 +101,12 @@ class Context(BaseContext):
         self.masker = Masker.for_principal(self.graph.rules, principal)
 
     async def _load_profiles(self, ids: list[str]) -> list[model.Profile | None]:
-        return await call(self.graph.profiles.get_many, ids)
+        # Golden record and identifiers from the read model; records when asked for.
+        return await call(self.graph.views.get_profiles, ids)
+
+    async def _load_records(self, ids: list[str]) -> list[list[model.StoredRecord]]:
+        found = await call(self.graph.profiles.records_of, ids)
+        return [found.get(pid, []) for pid in ids]
 
     async def _load_facts(self, ids: list[str]) -> list[Facts | None]:
         found = await call(self.graph.segments.facts, ids)

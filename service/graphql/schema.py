@@ -56,15 +56,16 @@ async def resolve_profile(info: Info, id: strawberry.ID) -> Profile | None:
 
 
 async def resolve_profile_by_identifier(info: Info, kind: str, value: str) -> Profile | None:
-    found = await call(info.context.graph.profiles.by_identifier, kind, value)
-    if len(found) > 1:
-        raise graphql_error(AmbiguousIdentifier(kind, len(found)))
-    return Profile.from_domain(found[0], info.context.masker) if found else None
+    ids = await call(info.context.graph.profiles.ids_by_identifier, kind, value)
+    if len(ids) > 1:
+        raise graphql_error(AmbiguousIdentifier(kind, len(ids)))
+    return await resolve_profile(info, strawberry.ID(ids[0])) if ids else None
 
 
 async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> list[Profile]:
-    found = await call(info.context.graph.profiles.by_identifier, kind, value)
-    return [Profile.from_domain(p, info.context.masker) for p in found]
+    ids = await call(info.context.graph.profiles.ids_by_identifier, kind, value)
+    found = await info.context.profiles.load_many(ids)
+    return [Profile.from_domain(p, info.context.masker) for p in found if p is not None]
 
 
 @strawberry.type

@@ -108,6 +108,13 @@ class Record:
         )
 
 
+async def _records(root: Profile, info: strawberry.Info) -> list[Record]:
+    found = root.loaded_records
+    if found is None:
+        found = tuple(await info.context.records.load(str(root.id)))
+    return [Record.from_domain(r, info.context.masker) for r in found]
+
+
 def _attribute(root: Profile, name: str) -> Attribute | None:
     return next((a for a in root.attributes if a.name == name), None)
 
@@ -117,7 +124,9 @@ class Profile:
     id: strawberry.ID
     attributes: list[Attribute] = strawberry.field(description="The golden record.")
     identifiers: list[ProfileIdentifier]
-    records: list[Record]
+    records: list[Record] = strawberry.field(
+        resolver=_records, description="The source records the profile is made of."
+    )
     merged_from: list[strawberry.ID] = strawberry.field(
         description="Ids of profiles merged into this one; they still resolve to it."
     )
@@ -143,6 +152,9 @@ class Profile:
     segments: list[str] = strawberry.field(
         resolver=resolve_segments, description="Names of the segments the profile is in."
     )
+    loaded_records: strawberry.Private[tuple[model.StoredRecord, ...] | None] = None
+    """The records, when the domain gave them; else read when asked for (a profile from
+    the read model holds none)."""
 
     @classmethod
     def from_domain(cls, profile: model.Profile, masker: Masker) -> Profile:
@@ -152,7 +164,8 @@ class Profile:
             id=strawberry.ID(profile.id),
             attributes=[Attribute.from_domain(a, masker) for a in profile.attributes],
             identifiers=[ProfileIdentifier.from_domain(i, masker) for i in profile.identifiers],
-            records=[Record.from_domain(r, masker) for r in profile.records],
+            # A live profile has records: none means they were not read.
+            loaded_records=profile.records or None,
             merged_from=[strawberry.ID(p) for p in profile.merged_from],
             split_from=strawberry.ID(profile.split_from) if profile.split_from else None,
             created_at=profile.created_at,

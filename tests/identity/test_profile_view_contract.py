@@ -142,9 +142,7 @@ class ReadModelMachine(RuleBasedStateMachine):
 
     @rule(event=events)
     def ingest_event(self, event: dict[str, Any]) -> None:
-        identifiers = {
-            k: event[k] for k in ("email", "cookie", "cust") if event[k] is not None
-        }
+        identifiers = {k: event[k] for k in ("email", "cookie", "cust") if event[k] is not None}
         if not identifiers:
             identifiers = {"cookie": COOKIES[0]}
         ids = {"email": "email", "cookie": "cookie_id", "cust": "customer_id"}

@@ -32,7 +32,7 @@ from identity.model import JSONValue
 from identity.privacy.personal_data import name_words
 from identity.readers import read_file
 from identity.rules import load_rules
-from identity.segments import csv_cell
+from identity.export import csv_cell
 from service.masking import Masker, mask_phone, mask_phone_parsed
 from tests.service.conftest import Api
 
