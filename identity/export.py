@@ -20,7 +20,7 @@ from identity.model import JSONValue, ProfileId, ViewColumn
 from identity.rules import Rules
 
 if TYPE_CHECKING:
-    from identity.segments import Facts
+    from identity.segment_definitions import Facts
 
 
 def export_value(facts: Facts, name: str, rules: Rules) -> JSONValue:

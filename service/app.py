@@ -189,6 +189,12 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             )
         app.state.tokens = tokens
         app.state.graph = graph or settings.open_graph()
+        if not await asyncio.to_thread(app.state.graph.views.fresh):
+            log.warning(
+                "the profile read model of this store is stale (an upgrade, or rules it "
+                "depends on changed): reads recompute every profile, correct but slow; run "
+                "`idgraph profiles rebuild`"
+            )
         scheduled: list[tuple[asyncio.Task[None], Lease | None]] = []
         jobs = (
             ("segment-refresh", settings.segment_refresh_seconds, _refresh_segments),

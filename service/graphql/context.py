@@ -21,7 +21,7 @@ from identity import deadline, model
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
 from identity.journeys import JourneyPage
-from identity.segments import Facts
+from identity.segment_definitions import Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
 from service.masking import Masker

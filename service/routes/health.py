@@ -59,5 +59,10 @@ def readyz(
     ready = bool(health["ok"])
     body: dict[str, object] = {"status": "ready" if ready else "unavailable"}
     if principal is not None and principal.has(ADMIN):
+        if ready and not graph.views.fresh():
+            health["detail"] = (
+                f"{health['detail']}; the profile read model is stale: run "
+                "`idgraph profiles rebuild`"
+            )
         body["store"] = health
     return JSONResponse(body, status_code=200 if ready else 503)

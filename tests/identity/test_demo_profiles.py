@@ -22,7 +22,7 @@ from identity.mapping import load_mapping
 from identity.model import Profile, ProfileChangeKind, RecordRef
 from identity.readers import read_file
 from identity.rules import load_rules
-from identity.segments import Facts
+from identity.segment_definitions import Facts
 from identity.store.sqlite import SQLiteStore
 from tests.identity.test_resolution import ingest, open_graph
 from tests.identity.test_stewardship import (

@@ -11,7 +11,7 @@ from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.readers import read_file
 from identity.rules import load_rules
-from identity.segments import parse_definition
+from identity.segment_definitions import parse_definition
 from identity.store.sqlite import SQLiteStore
 
 UNTIL = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)

@@ -26,13 +26,13 @@ from hypothesis import strategies as st
 
 from identity.catalog import TRAIT_FIELDS
 from identity.demo.generator import generate
+from identity.export import csv_cell
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.model import JSONValue
 from identity.privacy.personal_data import name_words
 from identity.readers import read_file
 from identity.rules import load_rules
-from identity.export import csv_cell
 from service.masking import Masker, mask_phone, mask_phone_parsed
 from tests.service.conftest import Api
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from identity.graph import IdentityGraph
+from identity.profile_view import STATE_KEY, ProfileViewService
 from tests.identity.test_readers import LATIN_1, UNCLOSED_QUOTE
 from tests.service.conftest import MAX_BODY, Api
 
@@ -195,6 +197,20 @@ def test_health_and_readiness_need_no_token_and_tell_the_anonymous_nothing_more(
     body = api.client.get("/readyz", headers=api.auth("admin")).json()
     assert body["status"] == "ready"
     assert body["store"]["ok"] is True and body["store"]["backend"] == store_backend
+
+
+def test_readiness_tells_an_admin_when_the_profile_read_model_is_stale(
+    graph: IdentityGraph, make_api: Callable[..., Api]
+) -> None:
+    graph.store.meta.set(STATE_KEY, "")  # as after an upgrade of a store with data
+    graph.views = ProfileViewService(graph.store, graph.rules, graph.profiles)
+    api = make_api()
+    assert api.client.get("/readyz").json() == {"status": "ready"}
+    detail = api.client.get("/readyz", headers=api.auth("admin")).json()["store"]["detail"]
+    assert "profile read model is stale" in detail and "idgraph profiles rebuild" in detail
+    graph.views.rebuild()
+    detail = api.client.get("/readyz", headers=api.auth("admin")).json()["store"]["detail"]
+    assert "stale" not in detail
 
 
 def test_readiness_is_503_when_the_store_is_gone(api: Api) -> None:
