@@ -17,6 +17,7 @@ from identity.model import (
 from identity.store.ports import (
     AuditPort,
     CopyPort,
+    DestinationPort,
     EventPort,
     LinkPort,
     MatchIndexPort,
@@ -44,6 +45,7 @@ class UnitOfWork(ABC):
     segments: SegmentPort
     audit: AuditPort
     privacy: PrivacyPort
+    destinations: DestinationPort
 
 
 class Store(UnitOfWork):
