@@ -145,7 +145,7 @@ class DestinationService:
         if start not in STARTS:
             raise InvalidArgument(f"start {start!r}: one of {', '.join(STARTS)}", argument="start")
         self.segments.get(segment)  # UnknownSegment
-        self.catalog.check(list(destination.fields))
+        self._check_fields(destination.fields)
         if destination.format == "parquet":
             require_parquet()
         secret = new_secret() if destination.kind != FILE and secret_env is None else None
@@ -169,6 +169,26 @@ class DestinationService:
                 after["start"] = start
                 self.audit.record(actor, "add_destination", target=name, after=after)
         return Added(Destination.from_row(row), secret)
+
+    def _check_fields(self, fields: Sequence[str]) -> None:
+        """As an export checks its fields, but an attribute a registered source declares
+        is allowed before any record holds it: destinations are set up before data."""
+        declared = self._declared_attributes()
+        unknown = [f for f in fields if f not in declared]
+        if unknown:
+            self.catalog.check(unknown)
+
+    def _declared_attributes(self) -> set[str]:
+        names: set[str] = set()
+        for doc in self.store.sources.get_many(self.store.sources.names()).values():
+            attributes = doc.get("attributes")
+            if isinstance(attributes, dict):
+                for column, spec in attributes.items():
+                    if isinstance(spec, str):
+                        names.add(spec)
+                    elif isinstance(spec, dict):
+                        names.add(str(spec.get("name", column)))
+        return names
 
     def get(self, name: str) -> Destination:
         found = self.store.destinations.get([name])
