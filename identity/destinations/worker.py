@@ -119,20 +119,27 @@ class DeliveryWorker:
                 return total
             self.sleep(max(wait, 0.0))
 
-    def run_forever(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
-        """Deliver until ``stop`` is set; leases are released at the end."""
+    def run_forever(
+        self,
+        stop: threading.Event,
+        idle_seconds: float = 1.0,
+        progress: Callable[[RunReport], None] | None = None,
+    ) -> None:
+        """Deliver until ``stop`` is set, looking at the feed every ``idle_seconds`` when
+        there is nothing to send (sooner when a retry is due); leases are released at the
+        end, so another worker takes over at once."""
         try:
             while not stop.is_set():
                 report = self.run_once()
+                if progress is not None:
+                    progress(report)
                 if report.batches or report.dead:
                     continue
                 wait = idle_seconds
                 if report.next_due is not None:
                     due = (report.next_due - self.clock()).total_seconds()
                     wait = max(0.0, min(wait, due))
-                if stop.wait(0) or wait <= 0:
-                    continue
-                self.sleep(wait)
+                stop.wait(wait)
         finally:
             self.release()
 

@@ -9,10 +9,29 @@ the order ``idgraph --help`` lists them.
 
 from __future__ import annotations
 
-from service.cli import ingest, matching, migrate, privacy, segments, serve, sources
+from service.cli import (
+    destinations,
+    ingest,
+    matching,
+    migrate,
+    privacy,
+    segments,
+    serve,
+    sources,
+)
 from service.cli.common import app
 
-__all__ = ["app", "ingest", "matching", "migrate", "privacy", "segments", "serve", "sources"]
+__all__ = [
+    "app",
+    "destinations",
+    "ingest",
+    "matching",
+    "migrate",
+    "privacy",
+    "segments",
+    "serve",
+    "sources",
+]
 
 
 def main() -> None:
