@@ -117,10 +117,10 @@ def _state_line(view: DestinationView) -> str:
     s = view.state
     if view.destination.paused:
         status = "paused"
-    elif s.snapshot_after is not None:
-        status = "snapshot"
     elif s.attempts:
         status = f"retrying ({s.attempts} failed)"
+    elif s.snapshot_after is not None:
+        status = "snapshot"
     else:
         status = "ok"
     return status

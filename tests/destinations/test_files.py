@@ -61,7 +61,9 @@ def test_a_folder_gets_a_snapshot_then_deltas_and_a_manifest(
     )
     worker = _worker(graph, clock)
     worker.run_until_idle()
-    ingest(graph, {"id": "c0", "email": "c0@x.org"}, {"id": "n1", "email": "n1@x.org", "first": "N"})
+    ingest(
+        graph, {"id": "c0", "email": "c0@x.org"}, {"id": "n1", "email": "n1@x.org", "first": "N"}
+    )
     worker.run_until_idle()
     folder = tmp_path / "named"
     manifest = _check_consistent(folder)
@@ -72,7 +74,15 @@ def test_a_folder_gets_a_snapshot_then_deltas_and_a_manifest(
     assert sorted(r["email"] for r in rows) == [f"c{i}@x.org" for i in range(5)]
     (delta,) = manifest["deltas"]
     changes = _read(folder, delta["file"])
-    assert list(changes[0]) == ["seq", "kind", "at", "profile_id", "merged_into", "email", "first_name"]
+    assert list(changes[0]) == [
+        "seq",
+        "kind",
+        "at",
+        "profile_id",
+        "merged_into",
+        "email",
+        "first_name",
+    ]
     assert [(c["kind"], c["email"]) for c in changes] == [("exited", ""), ("entered", "n1@x.org")]
     assert manifest["columns"]["delta"] == list(changes[0])
 
@@ -118,7 +128,9 @@ def test_parquet_is_written_with_pyarrow_and_refused_clearly_without_it(
         return
     import pyarrow.parquet as pq
 
-    graph.destinations.add("lake", "named", folder=str(tmp_path), format="parquet", fields=["email"])
+    graph.destinations.add(
+        "lake", "named", folder=str(tmp_path), format="parquet", fields=["email"]
+    )
     _worker(graph, clock).run_until_idle()
     manifest = _check_consistent(tmp_path / "named")
     table = pq.read_table(tmp_path / "named" / manifest["snapshot"]["files"][0]["file"])

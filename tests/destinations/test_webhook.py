@@ -211,7 +211,9 @@ def test_a_worker_dying_after_the_post_leaves_the_batch_to_the_next_one(
     with pytest.raises(Crash):
         _worker(graph, clock, after_send=crash).run_once()
     assert len(receiver.requests) == 1
-    restarted = DeliveryWorker(graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id="w2")
+    restarted = DeliveryWorker(
+        graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id="w2"
+    )
     assert restarted.run_once().batches == 0  # the dead worker's lease still runs
     clock.advance(61)
     restarted.run_until_idle()
@@ -274,7 +276,11 @@ def test_a_destination_needing_consent_gets_exited_for_an_entered_profile_withou
         {"id": "c", "email": "c@example.com", "first": "Cy"},
     )
     _worker(graph, clock).run_until_idle()
-    rows = {row["email"] if "email" in row else row["profile_id"]: row for r in receiver.requests for row in r.rows}
+    rows = {
+        row["email"] if "email" in row else row["profile_id"]: row
+        for r in receiver.requests
+        for row in r.rows
+    }
     assert rows["a@example.com"]["kind"] == "entered"
     exited = [row for row in rows.values() if row["kind"] == "exited"]
     assert len(exited) == 2 and all("first_name" not in row for row in exited)
