@@ -20,7 +20,7 @@ from itertools import islice
 from typing import TypeVar
 
 from identity.errors import IdgraphError
-from identity.model import Link, MatchRow, StoreCounts
+from identity.model import DestinationState, Link, MatchRow, StoreCounts
 from identity.store.base import Store
 
 T = TypeVar("T")
@@ -41,10 +41,12 @@ STAGES = (
     "profile changes",
     "audit log",
     "suppression list",
+    "destinations",
 )
 """The order of the copy: records need their profiles, links their records, segment
 changes their segments, undo entries of the audit log the entries they undo; the
-suppression list comes last, naming the erasures of the audit log that added it."""
+suppression list names the erasures of the audit log that added it; destinations come
+last, their cursors pointing into the segment changes copied with their seqs."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -99,6 +101,7 @@ class MigrationReport:
     replaced: bool
     seconds: float
     suppressions: int = 0
+    destinations: int = 0
 
 
 def _describe(counts: StoreCounts) -> str:
@@ -140,6 +143,8 @@ def held_data(store: Store) -> str | None:
         held.append("audit entries")
     if store.privacy.suppressions(limit=1):
         held.append("a suppression list")
+    if destinations := store.destinations.get():
+        held.append(f"destinations {', '.join(d.name for d in destinations)}")
     return "; ".join(held) or None
 
 
@@ -289,6 +294,8 @@ def migrate_store(
         last = entries[-1].hash
         report(STAGES[11], suppressions, None)
     report(STAGES[11], suppressions, suppressions)
+    destinations = _copy_destinations(source, target)
+    report(STAGES[12], destinations, destinations)
 
     copied = target.counts()
     if copied != source.counts():
@@ -322,7 +329,23 @@ def migrate_store(
         replaced=held is not None,
         seconds=time.perf_counter() - started,
         suppressions=suppressions,
+        destinations=destinations,
     )
+
+
+def _copy_destinations(source: Store, target: Store) -> int:
+    """Destinations with their config, secret, delivery state and dead letters; a lease
+    is not copied (no worker of the target holds one)."""
+    rows = source.destinations.get()
+    states = source.destinations.states([r.name for r in rows])
+    for row in rows:
+        state = states.get(row.name, DestinationState(row.name))
+        with target.unit_of_work():
+            target.destinations.add(row, state)
+            target.destinations.save_state(state, None)
+            for letter in source.destinations.dead_letters(row.name, status=None):
+                target.destinations.add_dead_letter(letter)
+    return len(rows)
 
 
 def _newest_audit_id(store: Store) -> int | None:
