@@ -86,11 +86,14 @@ class DeliveryWorker:
     def run_once(self) -> RunReport:
         """At most one batch for each due destination this worker can lease."""
         report = RunReport()
-        for destination in self.service.all():
-            if destination.paused:
+        destinations = [d for d in self.service.all() if not d.paused]
+        states = self.store.destinations.states([d.name for d in destinations])
+        for destination in destinations:
+            state = states.get(destination.name)
+            if state is None:
                 continue
             try:
-                report.add(self._turn(destination))
+                report.add(self._turn(destination, state))
             except (IdgraphError, OSError) as error:
                 # One destination's trouble (its segment gone, the store busy) is logged
                 # and stored; the others carry on.
@@ -153,14 +156,26 @@ class DeliveryWorker:
 
     # -- one destination ---------------------------------------------------------------------
 
-    def _turn(self, destination: Destination) -> RunReport:
+    def _turn(self, destination: Destination, seen: DestinationState) -> RunReport:
         report = RunReport()
         now = self.clock()
+        # Cheap reads first, so that an idle destination costs no write (no lease taken).
+        if seen.next_attempt_at is not None and seen.next_attempt_at > now:
+            report.next_due = seen.next_attempt_at
+            return report
+        held = seen.lease_owner not in (None, self.worker_id)
+        if held and seen.lease_until is not None and seen.lease_until >= now:
+            return report  # another worker delivers it
+        if seen.snapshot_after is None and not self.store.segments.changes(
+            destination.segment, after=seen.cursor_seq, limit=1
+        ):
+            return report  # nothing new
         until = now + timedelta(seconds=self.lease_seconds)
         if not self.store.destinations.lease(destination.name, self.worker_id, now, until):
             self._held.discard(destination.name)
-            return report  # another worker delivers it
+            return report  # another worker took it first
         self._held.add(destination.name)
+        # Read again under the lease: another worker may have moved it on meanwhile.
         state = self.store.destinations.states([destination.name]).get(destination.name)
         if state is None:
             return report  # removed meanwhile
