@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from identity.model import DeadLetter, DestinationRow, DestinationState
-from identity.store.changes import dumps
+from identity.store.changes import dumps, utc
 from identity.store.ports import DestinationPort
 from identity.store.sqlite.connection import Connection
 from identity.store.sqlite.statements import statement
@@ -24,7 +24,8 @@ def _time(text: str | None) -> datetime | None:
 
 
 def _stamp(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+    # UTC text, which orders as time: the lease compares it in SQL.
+    return utc(at).isoformat() if at is not None else None
 
 
 def _row(row: tuple[Any, ...]) -> DestinationRow:
@@ -75,7 +76,7 @@ class SQLiteDestinations(DestinationPort):
                     "config": dumps(row.config),
                     "secret": row.secret,
                     "paused": int(row.paused),
-                    "created_at": row.created_at.isoformat(),
+                    "created_at": _stamp(row.created_at),
                     "created_by": row.created_by,
                 },
             ).rowcount
@@ -144,7 +145,7 @@ class SQLiteDestinations(DestinationPort):
         with self._db.transaction("destinations.lease"):
             taken: int = self._db.execute(
                 _sql("take_lease"),
-                {"name": name, "owner": owner, "now": now.isoformat(), "until": until.isoformat()},
+                {"name": name, "owner": owner, "now": _stamp(now), "until": _stamp(until)},
             ).rowcount
         return taken > 0
 
@@ -188,7 +189,7 @@ class SQLiteDestinations(DestinationPort):
                     "attempts": letter.attempts,
                     "last_status": letter.last_status,
                     "last_error": letter.last_error,
-                    "at": letter.at.isoformat(),
+                    "at": _stamp(letter.at),
                 },
             )
             new_id = cursor.lastrowid
@@ -217,6 +218,6 @@ class SQLiteDestinations(DestinationPort):
                     "attempts": letter.attempts,
                     "last_status": letter.last_status,
                     "last_error": letter.last_error,
-                    "at": letter.at.isoformat(),
+                    "at": _stamp(letter.at),
                 },
             )
