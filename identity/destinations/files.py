@@ -129,7 +129,7 @@ class FileSink:
         try:
             self._write(destination, batch)
         except OSError as error:
-            # The error's kind and the path's folder, never row values.
+            # The error's kind, never row values.
             return Outcome(False, None, f"{type(error).__name__}: {error.strerror}", retry=True)
         return Outcome(True)
 

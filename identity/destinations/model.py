@@ -118,11 +118,16 @@ def validate(
     if (url is None) == (folder is None):
         raise InvalidArgument("give exactly one of a webhook URL or a folder", argument="url")
     if url is not None:
+        if any(ord(c) < 32 or ord(c) == 127 for c in url):
+            raise _refuse("url", url, "holds a control character")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _refuse("url", url, "must be an http:// or https:// URL with a host")
-    if folder is not None and not folder.strip():
-        raise _refuse("folder", folder, "must name a folder")
+    if folder is not None:
+        if not folder.startswith("/"):
+            raise _refuse("folder", folder, "must be an absolute path")
+        if any(ord(c) < 32 or ord(c) == 127 for c in folder):
+            raise _refuse("folder", folder, "holds a control character")
     if format not in FORMATS:
         raise _refuse("format", format, f"one of {', '.join(FORMATS)}")
     chosen = tuple(f.strip() for f in fields if f.strip())

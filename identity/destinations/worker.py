@@ -99,6 +99,10 @@ class DeliveryWorker:
                 # and stored; the others carry on.
                 report.failures += 1
                 log.warning("destination %s: %s", destination.name, describe(error))
+            except Exception:
+                # A bug must not stop delivery to every other destination.
+                report.failures += 1
+                log.exception("destination %s: unexpected error", destination.name)
         return report
 
     def run_until_idle(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,7 +95,7 @@ def add(
             name,
             segment,
             url=webhook,
-            folder=folder,
+            folder=str(Path(folder).resolve()) if folder is not None else None,
             format=format,
             fields=_fields(fields) or ["profile_id"],
             batch_size=batch_size,

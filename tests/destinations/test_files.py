@@ -21,7 +21,7 @@ from tests.destinations.conftest import FakeTime, ingest
 NAMED = {"where": {"attribute": "first_name", "exists": True}}
 
 
-class Crash(Exception):
+class Crash(BaseException):
     pass
 
 

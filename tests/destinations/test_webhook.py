@@ -56,7 +56,7 @@ def test_the_consumer_gets_exactly_the_feed_and_the_members_through_failures(
     _add(graph, receiver, batch_size=4, max_attempts=100)
     worker = _worker(graph, clock)
     steps = ["200", "500", "503+retry:3", "429", "408", "close"]
-    for round_ in range(5):
+    for _round in range(5):
         rows = []
         for _ in range(rng.randint(3, 6)):
             key = f"r{rng.randrange(15)}"
@@ -193,7 +193,7 @@ def test_timeouts_and_dropped_answers_are_retried_with_the_same_key(
     assert state.attempts == 0 and state.delivered_batches == 1
 
 
-class Crash(Exception):
+class Crash(BaseException):
     """The process dies between sending a batch and storing that it was delivered."""
 
 
@@ -330,3 +330,27 @@ def test_the_signature_rejects_a_tampered_body_an_old_timestamp_and_another_secr
     assert not verify("whsec_a", "v1=" + header.split("v1=")[1], body, now=1_700_000_010)
     rotated = f"{header},v1={'0' * 64}"
     assert verify("whsec_a", rotated, body, now=1_700_000_010)
+
+
+def test_a_secret_kept_in_the_environment_signs_and_its_absence_is_an_error_not_a_post(
+    graph: IdentityGraph, clock: FakeTime
+) -> None:
+    graph.segments.define("named", NAMED)
+    receiver = Receiver(lambda: "whsec_from_env", lambda: clock.now().timestamp()).start()
+    try:
+        added = graph.destinations.add(
+            "hook", "named", url=receiver.url, start="now", secret_env="HOOK_SECRET"
+        )
+        assert added.secret is None and graph.destinations.all()[0].secret is None
+        ingest(graph, {"id": "a", "email": "a@example.com", "first": "Ann"})
+        graph.destinations.secrets = {}
+        _worker(graph, clock).run_once()
+        state = graph.store.destinations.states(["hook"])["hook"]
+        assert state.last_error == "the environment variable HOOK_SECRET is not set"
+        assert receiver.requests == []
+        graph.destinations.secrets = {"HOOK_SECRET": "whsec_from_env"}
+        _worker(graph, clock).run_until_idle(max_wait=float("inf"))
+        (request,) = receiver.requests
+        assert request.signed
+    finally:
+        receiver.stop()
