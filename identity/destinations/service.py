@@ -145,6 +145,13 @@ class DestinationService:
         if start not in STARTS:
             raise InvalidArgument(f"start {start!r}: one of {', '.join(STARTS)}", argument="start")
         self.segments.get(segment)  # UnknownSegment
+        for other in self.all():
+            if other.kind == FILE and (other.folder, other.segment) == (folder, segment):
+                raise InvalidArgument(
+                    f"folder {folder!r}: destination {other.name} already writes segment "
+                    f"{segment} there; two would overwrite each other's manifest",
+                    argument="folder",
+                )
         self._check_fields(destination.fields)
         if destination.format == "parquet":
             require_parquet()

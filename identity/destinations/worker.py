@@ -219,15 +219,17 @@ class DeliveryWorker:
                 state = replace(state, snapshot_seq=seq, cursor_seq=seq)
                 if not self._save(state):
                     return None, state
-            assert state.snapshot_seq is not None and state.snapshot_after is not None
-            batch = self.service.snapshot_batch(
-                destination, state.snapshot_seq, state.snapshot_after
-            )
-            if not batch.rows and batch.final and destination.kind != FILE:
-                # Nothing (more) to send: the snapshot is done, changes follow.
-                state = replace(state, snapshot_after=None)
-                self._save(state)
-                return self.service.change_batch(destination, state.cursor_seq), state
+            snapshot_seq = state.snapshot_seq
+            assert snapshot_seq is not None and state.snapshot_after is not None
+            batch = self.service.snapshot_batch(destination, snapshot_seq, state.snapshot_after)
+            while not batch.rows and destination.kind != FILE:
+                # A page with nobody to send (none left, or none consenting) is not POSTed.
+                state = self._advanced(state, batch)
+                if not self._save(state):
+                    return None, state
+                if state.snapshot_after is None:  # the snapshot is done, changes follow
+                    return self.service.change_batch(destination, state.cursor_seq), state
+                batch = self.service.snapshot_batch(destination, snapshot_seq, state.snapshot_after)
             return batch, state
         if destination.kind == FILE:
             written = self.service.files.acknowledged(destination)

@@ -13,7 +13,7 @@ import pytest
 
 from identity.destinations import DeliveryWorker
 from identity.destinations.files import parquet_available
-from identity.errors import ConfigError
+from identity.errors import ConfigError, InvalidArgument
 from identity.graph import IdentityGraph
 from identity.segments import change_cursor
 from tests.destinations.conftest import FakeTime, ingest
@@ -136,3 +136,15 @@ def test_parquet_is_written_with_pyarrow_and_refused_clearly_without_it(
     table = pq.read_table(tmp_path / "named" / manifest["snapshot"]["files"][0]["file"])
     assert table.column_names == ["profile_id", "email"]
     assert table.column("email").to_pylist() == ["c0@x.org"]
+
+
+def test_two_destinations_cannot_share_a_segments_folder(
+    graph: IdentityGraph, tmp_path: Path
+) -> None:
+    graph.segments.define("named", NAMED)
+    graph.destinations.add("lake", "named", folder=str(tmp_path))
+    with pytest.raises(InvalidArgument, match="destination lake already writes segment named"):
+        graph.destinations.add("pond", "named", folder=str(tmp_path))
+    with pytest.raises(InvalidArgument, match="must be an absolute path") as error:
+        graph.destinations.add("pond", "named", folder="relative/dir")
+    assert error.value.argument == "folder"

@@ -354,3 +354,23 @@ def test_a_secret_kept_in_the_environment_signs_and_its_absence_is_an_error_not_
         assert request.signed
     finally:
         receiver.stop()
+
+
+def test_a_snapshot_page_with_nobody_consenting_is_not_posted(
+    graph: IdentityGraph, receiver: Receiver, clock: FakeTime
+) -> None:
+    ingest(
+        graph,
+        *[
+            {"id": f"n{i}", "email": f"n{i}@x.org", "first": "N", "email_ok": False}
+            for i in range(4)
+        ],
+        {"id": "y", "email": "y@x.org", "first": "Y", "email_ok": True},
+    )
+    graph.segments.define("named", NAMED)
+    _add(graph, receiver, batch_size=2, requires_consent="email")
+    _worker(graph, clock).run_until_idle()
+    rows = [row for r in receiver.requests for row in r.rows]
+    assert [row["email"] for row in rows] == ["y@x.org"]
+    assert all(r.rows for r in receiver.requests)
+    assert graph.store.destinations.states(["hook"])["hook"].snapshot_after is None
