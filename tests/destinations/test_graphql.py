@@ -165,3 +165,22 @@ def test_the_server_delivers_unless_destinations_are_off(
     assert [row["kind"] for r in receiver.requests for row in r.rows] == ["entered"]
     state = graph.store.destinations.states(["hook"])["hook"]
     assert state.lease_owner is None  # released at shutdown
+
+
+def test_metrics_show_each_destinations_lag_attempts_and_dead_letters(
+    graph: IdentityGraph, receiver: Receiver, clock: FakeTime, tmp_path: Path
+) -> None:
+    graph.segments.define("named", {"where": {"attribute": "first_name", "exists": True}})
+    graph.destinations.add("hook", "named", url=receiver.url, start="now", batch_size=1)
+    ingest(graph, {"id": "a", "email": "a@x.org", "first": "A"})
+    receiver.will("400")
+    DeliveryWorker(graph.destinations, clock=clock.now, sleep=clock.sleep).run_until_idle()
+    ingest(graph, {"id": "b", "email": "b@x.org", "first": "B"})
+    receiver.will("500")
+    DeliveryWorker(graph.destinations, clock=clock.now, sleep=clock.sleep).run_once()
+    settings = Settings(tokens_file=tmp_path / "t.toml", destinations="off")
+    with TestClient(create_app(settings, graph)) as client:
+        text = client.get("/metrics").text
+    assert 'idgraph_destination_dead_letters{destination="hook"} 1.0' in text
+    assert 'idgraph_destination_attempts{destination="hook"} 1.0' in text
+    assert 'idgraph_destination_lag{destination="hook"} 1.0' in text
