@@ -101,3 +101,14 @@ FOR (s:Suppression) REQUIRE s.hash IS UNIQUE;
 
 CREATE INDEX event_ts IF NOT EXISTS
 FOR (e:Event) ON (e.ts);
+
+// Destinations (version 6): one node per destination holding its config and delivery
+// state; dead letters by id, and a destination's.
+CREATE CONSTRAINT destination_name IF NOT EXISTS
+FOR (d:Destination) REQUIRE d.name IS UNIQUE;
+
+CREATE CONSTRAINT destination_dead_letter_id IF NOT EXISTS
+FOR (l:DestinationDeadLetter) REQUIRE l.id IS UNIQUE;
+
+CREATE INDEX destination_dead_letter_destination IF NOT EXISTS
+FOR (l:DestinationDeadLetter) ON (l.destination);

@@ -13,6 +13,7 @@ from identity.audit import AuditService
 from identity.catalog import FieldCatalog
 from identity.clusters import ClusterService
 from identity.derived import DerivedData
+from identity.destinations import DestinationService
 from identity.events import EventService
 from identity.ingest import IngestService
 from identity.journeys import JourneyService
@@ -86,6 +87,9 @@ class IdentityGraph:
             store, rules, self.normaliser, self.forgetting, self.ingest, self.audit, clock=clock
         )
         self.retention = RetentionService(store, self.forgetting, self.audit, clock=clock)
+        self.destinations = DestinationService(
+            store, rules, self.segments, self.catalog, self.audit, clock=clock
+        )
 
     @classmethod
     def open(cls, store_url: str, rules_path: Path | None = None) -> IdentityGraph:

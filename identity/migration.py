@@ -20,7 +20,7 @@ from itertools import islice
 from typing import TypeVar
 
 from identity.errors import IdgraphError
-from identity.model import Link, MatchRow, StoreCounts
+from identity.model import DestinationState, Link, MatchRow, StoreCounts
 from identity.profile_view import NEW, STATE_KEY
 from identity.store.base import Store
 
@@ -42,12 +42,14 @@ STAGES = (
     "profile changes",
     "audit log",
     "suppression list",
+    "destinations",
     "profile read model",
 )
 """The order of the copy: records need their profiles, links their records, segment
 changes their segments, undo entries of the audit log the entries they undo; the
-suppression list after the audit log, naming the erasures that added it; the read model's
-rows are copied as they are, so the target is as current as the source (or as stale)."""
+suppression list names the erasures of the audit log that added it; destinations come
+after the segment changes their cursors point into; the read model's rows are copied as
+they are, so the target is as current as the source (or as stale)."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -102,6 +104,7 @@ class MigrationReport:
     replaced: bool
     seconds: float
     suppressions: int = 0
+    destinations: int = 0
 
 
 def _describe(counts: StoreCounts) -> str:
@@ -145,6 +148,8 @@ def held_data(store: Store) -> str | None:
         held.append("audit entries")
     if store.privacy.suppressions(limit=1):
         held.append("a suppression list")
+    if destinations := store.destinations.get():
+        held.append(f"destinations {', '.join(d.name for d in destinations)}")
     return "; ".join(held) or None
 
 
@@ -297,13 +302,15 @@ def migrate_store(
         last = entries[-1].hash
         report(STAGES[11], suppressions, None)
     report(STAGES[11], suppressions, suppressions)
+    destinations = _copy_destinations(source, target)
+    report(STAGES[12], destinations, destinations)
 
     views = 0
     for id_batch in _batches(source.views.scan_ids(batch_size), batch_size):
         target.views.put(list(source.views.get(id_batch).values()))
         views += len(id_batch)
-        report(STAGES[12], views, None)
-    report(STAGES[12], views, views)
+        report(STAGES[13], views, None)
+    report(STAGES[13], views, views)
 
     copied = target.counts()
     if copied != source.counts():
@@ -337,7 +344,23 @@ def migrate_store(
         replaced=held is not None,
         seconds=time.perf_counter() - started,
         suppressions=suppressions,
+        destinations=destinations,
     )
+
+
+def _copy_destinations(source: Store, target: Store) -> int:
+    """Destinations with their config, secret, delivery state and dead letters; a lease
+    is not copied (no worker of the target holds one)."""
+    rows = source.destinations.get()
+    states = source.destinations.states([r.name for r in rows])
+    for row in rows:
+        state = states.get(row.name, DestinationState(row.name))
+        with target.unit_of_work():
+            target.destinations.add(row, state)
+            target.destinations.save_state(state, None)
+            for letter in source.destinations.dead_letters(row.name, status=None):
+                target.destinations.add_dead_letter(letter)
+    return len(rows)
 
 
 def _newest_audit_id(store: Store) -> int | None:

@@ -453,3 +453,69 @@ class StoreHealth:
     ok: bool
     backend: str
     detail: str
+
+
+# -- destinations (push to webhooks and folders; identity/destinations/) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRow:
+    """A registered destination as stored: its validated config document, its secret (a
+    webhook's HMAC key, None when it is read from the environment) and whether it is paused."""
+
+    name: str
+    segment: str
+    kind: str
+    """``webhook`` or ``file``."""
+    config: dict[str, JSONValue]
+    secret: str | None
+    paused: bool
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationState:
+    """Where a destination's delivery stands: the feed position acknowledged, the initial
+    snapshot's progress, the pending batch's failures and the worker holding it."""
+
+    name: str
+    cursor_seq: int = 0
+    """The last segment change seq the destination acknowledged."""
+    snapshot_seq: int | None = None
+    """The feed position of the initial snapshot (None: no snapshot, or not begun)."""
+    snapshot_after: str | None = None
+    """The member id the snapshot has reached ("" at its start; None when no snapshot is
+    under way)."""
+    attempts: int = 0
+    """Consecutive failures of the pending batch."""
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    delivered_batches: int = 0
+    delivered_rows: int = 0
+    last_delivered_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A batch that could not be delivered: its range, never its body (a replay rebuilds
+    the rows). ``kind`` is ``changes`` (seqs ``from_seq`` exclusive to ``to_seq``
+    inclusive) or ``snapshot`` (members after ``after_id`` up to ``last_id``, as of the
+    snapshot at ``to_seq``)."""
+
+    id: int
+    destination: str
+    kind: str
+    from_seq: int
+    to_seq: int
+    after_id: str | None
+    last_id: str | None
+    status: str
+    """``dead`` or ``replayed``."""
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    at: datetime

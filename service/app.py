@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import logging
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -18,6 +19,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
+from identity.destinations import DeliveryWorker
 from identity.errors import ConfigError
 from identity.graph import IdentityGraph
 from service.auth import TokenRegistry
@@ -30,6 +32,7 @@ from service.graphql.subscriptions import Feeds
 from service.metrics import install_metrics
 from service.ratelimit import RequestLimiter
 from service.routes import events, health, records, segments
+from service.webhooks import wire
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,34 @@ def _apply_retention(graph: IdentityGraph) -> str:
     )
 
 
+class DeliveryThread:
+    """The destination delivery worker in a thread of the API process, from start-up to
+    shutdown; each destination's lease in the store lets one process of ``serve --workers
+    N`` (or an ``idgraph destinations run``) deliver it at a time."""
+
+    def __init__(self, graph: IdentityGraph, idle_seconds: float) -> None:
+        self.worker = DeliveryWorker(graph.destinations)
+        self.idle_seconds = idle_seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="destinations", daemon=True)
+
+    def _run(self) -> None:
+        # The first look after one idle period: start-up is not slowed by it.
+        if self.stop.wait(self.idle_seconds):
+            return
+        try:
+            self.worker.run_forever(self.stop, self.idle_seconds)
+        except Exception:
+            log.exception("the destination delivery worker stopped")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
 def create_app(settings: Settings | None = None, graph: IdentityGraph | None = None) -> FastAPI:
     """The API over ``graph``, or over the store the settings name (opened at start-up and
     closed at shutdown)."""
@@ -195,6 +226,11 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                 "depends on changed): reads recompute every profile, correct but slow; run "
                 "`idgraph profiles rebuild`"
             )
+        transport = wire(app.state.graph)
+        delivery: DeliveryThread | None = None
+        if settings.destinations == "on":
+            delivery = DeliveryThread(app.state.graph, settings.destinations_idle_seconds)
+            delivery.start()
         scheduled: list[tuple[asyncio.Task[None], Lease | None]] = []
         jobs = (
             ("segment-refresh", settings.segment_refresh_seconds, _refresh_segments),
@@ -214,6 +250,9 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                     await task
                 if lease is not None:
                     lease.release()
+            if delivery is not None:
+                await run_in_threadpool(delivery.close)
+            transport.close()
             # Subscriptions end, and their reads under way finish, before the store closes.
             await feeds.close()
             if graph is None:

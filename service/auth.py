@@ -40,6 +40,11 @@ PRIVACY_READ = "privacy:read"
 """Access requests: everything held about one person, unmasked (GDPR Art. 15)."""
 PRIVACY_WRITE = "privacy:write"
 """Erasure, suppression, retention and removing an identifier from a profile."""
+DESTINATIONS_READ = "destinations:read"
+"""Destinations: their config, delivery state and dead letters (never their secrets)."""
+DESTINATIONS_WRITE = "destinations:write"
+"""Adding, pausing, resuming and removing destinations, replaying their dead letters; adding
+one whose fields are personal also needs pii:read."""
 ADMIN = "admin"
 """Implies every other scope."""
 SCOPES = frozenset(
@@ -51,6 +56,8 @@ SCOPES = frozenset(
         SEGMENTS_READ,
         PRIVACY_READ,
         PRIVACY_WRITE,
+        DESTINATIONS_READ,
+        DESTINATIONS_WRITE,
         ADMIN,
     }
 )

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     retention_seconds: int = Field(default=0, ge=0)
     """Apply the retention periods this often (docs/privacy.md; 0: off, then run
     ``idgraph retention apply`` on a schedule instead)."""
+    destinations: Literal["on", "off"] = "on"
+    """Whether each API process runs the destination delivery worker (docs/activation.md;
+    a lease per destination lets one process deliver it); off: run ``idgraph destinations
+    run`` instead, or deliver nothing."""
+    destinations_idle_seconds: float = Field(default=1.0, gt=0)
+    """How often the delivery worker looks at the segment feeds when nothing is pending."""
 
     @model_validator(mode="after")
     def _budget_holds_one_request(self) -> Settings:

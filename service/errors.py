@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from identity.destinations import UnknownDestination
 from identity.errors import (
     AmbiguousIdentifier,
     ConfigError,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 DOMAIN_ERRORS: tuple[tuple[type[IdgraphError], int, str], ...] = (
     (UnknownSource, 404, "UNKNOWN_SOURCE"),
     (UnknownProfile, 404, "UNKNOWN_PROFILE"),
+    (UnknownDestination, 404, "UNKNOWN_DESTINATION"),
     (UnknownSegment, 404, "UNKNOWN_SEGMENT"),
     (UnknownRecord, 404, "UNKNOWN_RECORD"),
     (UnknownAction, 404, "UNKNOWN_ACTION"),

@@ -11,6 +11,7 @@ timed again by operation (:class:`GraphQLMetrics`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -24,11 +25,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -54,6 +58,39 @@ class StoreStatements(Collector):
             for operation, count in sorted(store.statements_per_operation().items()):
                 family.add_metric([store.backend, operation], count)
         yield family
+
+
+class DestinationGauges(Collector):
+    """Per destination (docs/activation.md), read from the store at scrape time:
+    ``idgraph_destination_lag`` (changes not yet delivered), ``idgraph_destination_attempts``
+    (consecutive failures of the pending batch) and ``idgraph_destination_dead_letters``
+    (batches waiting for a replay): what an alert on a stuck destination watches."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            name: GaugeMetricFamily(f"idgraph_destination_{name}", text, labels=["destination"])
+            for name, text in (
+                ("lag", "Changes of the destination's segment after its cursor."),
+                ("attempts", "Consecutive failures of the destination's pending batch."),
+                ("dead_letters", "Dead-lettered batches of the destination not yet replayed."),
+            )
+        }
+        graph: IdentityGraph | None = getattr(self._app.state, "graph", None)
+        if graph is not None:
+            try:
+                views = graph.destinations.views()
+            except IdgraphError as error:  # the store is down: the probes say so
+                log.warning("destination metrics unavailable: %s", error)
+                views = []
+            for view in views:
+                name = [view.destination.name]
+                families["lag"].add_metric(name, view.lag)
+                families["attempts"].add_metric(name, view.state.attempts)
+                families["dead_letters"].add_metric(name, len(view.dead_letters))
+        yield from families.values()
 
 
 class RequestMetrics:
@@ -151,6 +188,7 @@ def install_metrics(app: FastAPI) -> GraphQLMetrics:
     the ``/metrics`` route that exposes them; the GraphQL metrics, for the schema."""
     registry = CollectorRegistry()
     registry.register(StoreStatements(app))
+    registry.register(DestinationGauges(app))
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
     app.include_router(router)

@@ -17,6 +17,7 @@ from identity.model import (
 from identity.store.ports import (
     AuditPort,
     CopyPort,
+    DestinationPort,
     EventPort,
     LinkPort,
     MatchIndexPort,
@@ -46,6 +47,7 @@ class UnitOfWork(ABC):
     segments: SegmentPort
     audit: AuditPort
     privacy: PrivacyPort
+    destinations: DestinationPort
 
 
 class Store(UnitOfWork):

@@ -18,6 +18,9 @@ from datetime import datetime
 
 from identity.model import (
     AuditEntry,
+    DeadLetter,
+    DestinationRow,
+    DestinationState,
     Event,
     EventQuery,
     EventWrite,
@@ -553,3 +556,63 @@ class CopyPort(ABC):
         For tests and for emptying the target of ``idgraph migrate --replace``; the service
         never calls it.
         """
+
+
+class DestinationPort(ABC):
+    """Destinations (identity/destinations/): their config, delivery state, lease and
+    dead letters. Bodies are never stored; a dead letter is a range of the segment change
+    log, so an erasure leaves nothing here to purge.
+
+    Should the segment change log ever be trimmed, the trim must stop at the lowest
+    ``cursor_seq`` of the destinations (and of the dead letters not yet replayed)."""
+
+    @abstractmethod
+    def add(self, row: DestinationRow, state: DestinationState) -> bool:
+        """Register a destination with its first state; False (nothing written) when the
+        name is taken."""
+
+    @abstractmethod
+    def get(self, names: Collection[str] | None = None) -> list[DestinationRow]:
+        """Destinations by name (all when None), sorted by name."""
+
+    @abstractmethod
+    def remove(self, name: str) -> bool:
+        """Delete a destination with its state and dead letters."""
+
+    @abstractmethod
+    def set_paused(self, name: str, paused: bool) -> bool:
+        """False when there is no such destination."""
+
+    @abstractmethod
+    def states(self, names: Collection[str]) -> dict[str, DestinationState]:
+        """The delivery state of each named destination (absent when unknown)."""
+
+    @abstractmethod
+    def lease(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or renew the destination's lease for ``owner`` until ``until``: granted
+        when nobody holds it, ``owner`` does, or the holder's lease ended before ``now``.
+        Atomic: of workers asking at once, one is granted."""
+
+    @abstractmethod
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up if ``owner`` holds it."""
+
+    @abstractmethod
+    def save_state(self, state: DestinationState, owner: str | None) -> bool:
+        """Write the state (all but the lease) if ``owner`` holds the lease (None: whoever
+        does, for a steward's edit); False and nothing written otherwise."""
+
+    @abstractmethod
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        """Append a dead letter (its ``id`` is ignored); returns the id given."""
+
+    @abstractmethod
+    def dead_letters(
+        self, name: str, ids: Collection[int] | None = None, status: str | None = "dead"
+    ) -> list[DeadLetter]:
+        """A destination's dead letters by id (all when None) and status (any when
+        None), oldest first."""
+
+    @abstractmethod
+    def update_dead_letter(self, letter: DeadLetter) -> None:
+        """Write a dead letter's status, attempts and last error after a replay."""

@@ -9,11 +9,22 @@ the order ``idgraph --help`` lists them.
 
 from __future__ import annotations
 
-from service.cli import ingest, matching, migrate, privacy, profiles, segments, serve, sources
+from service.cli import (
+    destinations,
+    ingest,
+    matching,
+    migrate,
+    privacy,
+    profiles,
+    segments,
+    serve,
+    sources,
+)
 from service.cli.common import app
 
 __all__ = [
     "app",
+    "destinations",
     "ingest",
     "matching",
     "migrate",

@@ -69,7 +69,8 @@ def migrate(
         f"{report.identifier_flags:,} flagged identifiers, {report.events:,} events, "
         f"{report.segments:,} segments ({report.segment_changes:,} membership changes), "
         f"{report.profile_changes:,} profile changes, {report.audit_entries:,} audit entries, "
-        f"{report.suppressions:,} suppression entries, {report.sources:,} source mappings and "
+        f"{report.suppressions:,} suppression entries, {report.destinations:,} destinations, "
+        f"{report.sources:,} source mappings and "
         f"{report.meta:,} metadata documents in "
         f"{report.seconds:.1f}s"
         + ("; the target's earlier contents were deleted" if report.replaced else ""),

@@ -25,6 +25,7 @@ from service.deps import get_graph
 from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
+from service.graphql.destinations import DestinationMutations, DestinationQueries
 from service.graphql.introspection import NoIntrospection
 from service.graphql.limits import (
     CostBudget,
@@ -69,7 +70,14 @@ async def resolve_profiles_by_identifier(info: Info, kind: str, value: str) -> l
 
 
 @strawberry.type
-class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries, PrivacyQueries):
+class Query(
+    SegmentQueries,
+    StewardQueries,
+    ClusterQueries,
+    SearchQueries,
+    PrivacyQueries,
+    DestinationQueries,
+):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
         extensions=needs(PROFILES_READ),
@@ -89,7 +97,7 @@ class Query(SegmentQueries, StewardQueries, ClusterQueries, SearchQueries, Priva
 
 
 @strawberry.type
-class Mutation(SegmentMutations, StewardMutations, PrivacyMutations):
+class Mutation(SegmentMutations, StewardMutations, PrivacyMutations, DestinationMutations):
     pass
 
 

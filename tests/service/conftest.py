@@ -60,6 +60,9 @@ ROLES = {
     "privacy_reader": ["privacy:read"],
     # Erasure and corrections: deleting a person's data, and nothing else.
     "privacy_writer": ["privacy:write"],
+    # Destinations: watching them, and adding, pausing and replaying them.
+    "destinations_reader": ["destinations:read"],
+    "destinations_writer": ["destinations:write"],
 }
 SCOPE_ROLES = {
     "profiles:read": "reader",
@@ -70,6 +73,8 @@ SCOPE_ROLES = {
     "steward:write": "steward_only",
     "privacy:read": "privacy_reader",
     "privacy:write": "privacy_writer",
+    "destinations:read": "destinations_reader",
+    "destinations:write": "destinations_writer",
 }
 """A token holding only that scope, for each scope."""
 

@@ -109,6 +109,19 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         ),
         "privacy:write",
     ),
+    (GraphQL("destinations", "{ destinations { name } }"), "destinations:read"),
+    (GraphQL("destination", '{ destination(name: "d") { name } }'), "destinations:read"),
+    # A destination or segment that does not exist: refused as an answer.
+    *(
+        (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "destinations:write")
+        for name, args in [
+            ("addDestination", 'input: {name: "d", segment: "nope", folder: "/tmp/d"}'),
+            ("pauseDestination", 'name: "d"'),
+            ("resumeDestination", 'name: "d"'),
+            ("removeDestination", 'name: "d"'),
+            ("replayDeadLetters", 'destination: "d"'),
+        ]
+    ),
     *(
         (GraphQL(name, f"mutation {{ {name}({args}) {{ __typename }} }}"), "steward:write")
         for name, args in [

@@ -196,6 +196,7 @@ _COARSE_INDEXES = ("Profile(status)",)
 _WHOLE_GRAPH = {
     "counts",
     "get_segments",
+    "get_destinations",
     "segment_sizes",
     "meta_keys",
     "list_sources",

@@ -31,6 +31,7 @@ from identity.store.neo4j.audit import Neo4jAudit
 from identity.store.neo4j.connection import DEFAULT_BATCH_SIZE, Neo4jConnection, Statements
 from identity.store.neo4j.copy import Neo4jCopy
 from identity.store.neo4j.cypher import statements
+from identity.store.neo4j.destinations import Neo4jDestinations
 from identity.store.neo4j.events import Neo4jEvents
 from identity.store.neo4j.links import Neo4jLinks
 from identity.store.neo4j.matching import Neo4jMatchIndex
@@ -40,7 +41,7 @@ from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
 from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 
 
@@ -76,6 +77,7 @@ class Neo4jStore(Store):
         self.segments = Neo4jSegments(self._db)
         self.audit = Neo4jAudit(self._db)
         self.privacy = Neo4jPrivacy(self._db)
+        self.destinations = Neo4jDestinations(self._db)
         self.copy = Neo4jCopy(self._db, self._migrate)
         try:
             self._migrate()

@@ -20,6 +20,7 @@ from identity.store.base import Store
 from identity.store.sqlite.audit import SQLiteAudit
 from identity.store.sqlite.connection import Connection
 from identity.store.sqlite.copy import SQLiteCopy
+from identity.store.sqlite.destinations import SQLiteDestinations
 from identity.store.sqlite.events import SQLiteEvents
 from identity.store.sqlite.links import SQLiteLinks
 from identity.store.sqlite.matching import SQLiteMatchIndex
@@ -127,6 +128,7 @@ class SQLiteStore(Store):
         self.segments = SQLiteSegments(db)
         self.audit = SQLiteAudit(db)
         self.privacy = SQLitePrivacy(db)
+        self.destinations = SQLiteDestinations(db)
         self.copy = SQLiteCopy(db)
 
     def _open_reader(self) -> sqlite3.Connection:
