@@ -385,7 +385,7 @@ class SegmentService:
     ) -> dict[ProfileId, dict[str, JSONValue]]:
         """Export rows (the chosen fields, as :func:`export_value` gives them) of live
         profiles, batched; ids that are not live are absent. Destinations use it too."""
-        facts = self.facts(profile_ids)
+        facts = self.facts(profile_ids, needs={VIEW})  # no field is an event
         return {
             pid: {f: export_value(found, f, self.rules) for f in fields}
             for pid, found in facts.items()

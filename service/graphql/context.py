@@ -21,7 +21,7 @@ from identity import deadline, model
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
 from identity.journeys import JourneyPage
-from identity.segment_definitions import Facts
+from identity.segment_definitions import VIEW, Facts
 from service.auth import Principal, unauthenticated
 from service.errors import graphql_error
 from service.masking import Masker
@@ -109,7 +109,7 @@ class Context(BaseContext):
         return [found.get(pid, []) for pid in ids]
 
     async def _load_facts(self, ids: list[str]) -> list[Facts | None]:
-        found = await call(self.graph.segments.facts, ids)
+        found = await call(self.graph.segments.facts, ids, {VIEW})  # traits and consent
         return [found.get(pid) for pid in ids]
 
     async def _load_memberships(self, ids: list[str]) -> list[list[str]]:
