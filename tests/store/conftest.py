@@ -37,6 +37,7 @@ import pytest
 
 from identity.store.base import Store
 from identity.store.neo4j import Neo4jStore
+from identity.store.neo4j.store import NEW_VIEW, VIEW_STATE_KEY
 from identity.store.sqlite import SQLiteStore
 from tests.store.neo4j_server import LocalNeo4j, Neo4jServerError
 
@@ -134,6 +135,9 @@ def open_neo4j() -> Neo4jStore:
     uri, settings = server
     store = Neo4jStore(uri, **settings)
     store.copy.delete_everything()
+    # As a new graph is created (and a new SQLite file): its read model is complete, being
+    # empty. Emptying a graph leaves no metadata at all, that marker included.
+    store.meta.set(VIEW_STATE_KEY, NEW_VIEW)
     return store
 
 

@@ -205,6 +205,7 @@ _WHOLE_GRAPH = {
     "identifier_flags",
     "clear_blocking_keys",
     "clear_match_fields",
+    "clear_profile_views",
     "delete_everything",
 }
 

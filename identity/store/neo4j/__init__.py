@@ -1,6 +1,7 @@
 """The Neo4j store, by area: :mod:`.store` opens it and composes one module per port
 (:mod:`.sources`, :mod:`.records`, :mod:`.matching`, :mod:`.links`, :mod:`.profiles`,
-:mod:`.events`, :mod:`.segments`, :mod:`.audit`, :mod:`.copy`) over one shared
+:mod:`.profile_view`, :mod:`.events`, :mod:`.segments`, :mod:`.audit`, :mod:`.privacy`,
+:mod:`.copy`) over one shared
 :mod:`.connection`; :mod:`.cypher` loads the statements of the top-level ``cypher/`` folder.
 """
 

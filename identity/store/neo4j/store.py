@@ -5,7 +5,8 @@ Graph model (docs/graph-model.md): ``(:Record)-[:HAS_IDENTIFIER]->(:Identifier)`
 ``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids, ``(:Event)-[:CARRIES]->(:Identifier)``
 on the same identifier nodes, ``(:Segment)`` with ``(:SegmentMember)`` and
 ``(:SegmentChange)`` nodes keyed by segment name and profile id, and the stewardship logs
-``(:ProfileChange)`` and ``(:AuditEntry)``. Every statement is a file in
+``(:ProfileChange)`` and ``(:AuditEntry)``, and the profile read model's ``(:ProfileView)``
+projection nodes keyed by profile id. Every statement is a file in
 ``cypher/`` loaded by name (:mod:`identity.store.neo4j.cypher`); none is written here.
 
 This module opens the store, keeps its schema and composes one object per area (records,
@@ -36,6 +37,7 @@ from identity.store.neo4j.events import Neo4jEvents
 from identity.store.neo4j.links import Neo4jLinks
 from identity.store.neo4j.matching import Neo4jMatchIndex
 from identity.store.neo4j.privacy import Neo4jPrivacy
+from identity.store.neo4j.profile_view import Neo4jProfileViews
 from identity.store.neo4j.profiles import Neo4jProfiles
 from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
@@ -43,6 +45,12 @@ from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
 
 SCHEMA_VERSION = 6
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
+VIEW_STATE_KEY = "profile_view"
+"""The meta key of the profile read model's state (identity/profile_view.py STATE_KEY)."""
+NEW_VIEW = "new"
+"""Its value on a graph that had no profile when it gained the read model (version 6):
+the (empty) view is complete; a graph with profiles is left without it, stale until
+``idgraph profiles rebuild``. As the embedded store's migration 0007 does."""
 
 
 class Neo4jStore(Store):
@@ -73,12 +81,13 @@ class Neo4jStore(Store):
         self.matching = Neo4jMatchIndex(self._db)
         self.links = Neo4jLinks(self._db)
         self.profiles = Neo4jProfiles(self._db)
+        self.views = Neo4jProfileViews(self._db)
         self.events = Neo4jEvents(self._db)
         self.segments = Neo4jSegments(self._db)
         self.audit = Neo4jAudit(self._db)
         self.privacy = Neo4jPrivacy(self._db)
         self.destinations = Neo4jDestinations(self._db)
-        self.copy = Neo4jCopy(self._db, self._migrate)
+        self.copy = Neo4jCopy(self._db, lambda: self._migrate(emptied=True))
         try:
             self._migrate()
         except BaseException:
@@ -91,7 +100,10 @@ class Neo4jStore(Store):
 
     # -- schema ----------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
+    def _migrate(self, *, emptied: bool = False) -> None:
+        """Apply ``schema.cypher`` unless the graph is at this version. ``emptied``: the
+        graph was just emptied (:meth:`Neo4jCopy.delete_everything`), which leaves no
+        metadata at all, as in the embedded store."""
         current = self._schema_version()
         if current is not None and current > SCHEMA_VERSION:
             raise StoreError(
@@ -110,6 +122,10 @@ class Neo4jStore(Store):
                 self._db.write("migrate", apply)
             except StoreError as error:
                 raise type(error)(f"schema.cypher statement {index + 1}: {error}") from error
+        # Version 6: a graph without profiles has a complete (empty) read model.
+        gains_view = current is None or current < 6
+        if gains_view and not emptied and next(self.copy.profiles(batch_size=1), None) is None:
+            self.meta.set(VIEW_STATE_KEY, NEW_VIEW)
         self._db.write("migrate", lambda s: s.run("set_schema_version", version=SCHEMA_VERSION))
 
     def _schema_version(self) -> int | None:

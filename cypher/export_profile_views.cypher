@@ -1,0 +1,13 @@
+// A page of an export: up to $limit members of segment $segment with a profile id above
+// $after, ascending, each with whether it has a read-model row and the values of the row's
+// properties named in $properties (in that order; nulls without a row), so that only
+// what the export's columns need travels.
+MATCH (m:SegmentMember {segment: $segment})
+WHERE m.profile_id > $after
+WITH m.profile_id AS profile_id
+ORDER BY profile_id
+LIMIT $limit
+OPTIONAL MATCH (v:ProfileView {profile_id: profile_id})
+USING INDEX SEEK v:ProfileView(profile_id)
+RETURN profile_id, v IS NOT NULL AS held, [name IN $properties | v[name]] AS values
+ORDER BY profile_id

@@ -1,0 +1,189 @@
+"""The profile read model (ProfileViewPort) in Neo4j: one ``(:ProfileView {profile_id})``
+projection node per live profile, its documents as JSON text and its trait facts as
+properties. Neo4j has no JSON paths, so an export reads only the properties its columns
+need and picks the keys in Python, decoding each document once per row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
+
+from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
+from identity.store.changes import dumps
+from identity.store.neo4j.connection import Area, Row, Statements, last
+from identity.store.neo4j.cypher import statement
+from identity.store.ports import ProfileViewPort
+
+TRAIT_COLUMNS = frozenset(
+    {"first_seen", "last_seen", "events", "event_counts", "orders", "order_value", "last_order"}
+)
+"""The stored trait properties an export may read."""
+DOCUMENTS = {"golden": "golden", "linking": "linking", "consent": "consent"}
+"""The JSON-text property each part of the read model is picked from."""
+JSON_PROPERTIES = frozenset({*DOCUMENTS.values(), "event_counts"})
+CLEAR_BATCH = 10_000
+"""Nodes one statement of :meth:`Neo4jProfileViews.clear` deletes."""
+
+
+def _row(row: Row) -> ProfileViewRow:
+    return ProfileViewRow(
+        profile_id=row["profile_id"],
+        golden=json.loads(row["golden"]),
+        provenance=json.loads(row["provenance"]),
+        identifiers=json.loads(row["identifiers"]),
+        linking=json.loads(row["linking"]),
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        events=row["events"],
+        event_counts=json.loads(row["event_counts"]),
+        orders=row["orders"],
+        order_value=row["order_value"],
+        last_order=row["last_order"],
+        consent=json.loads(row["consent"]),
+        computed_at=row["computed_at"],
+    )
+
+
+def _picker(column: ViewColumn) -> tuple[str, Callable[[Any], JSONValue]]:
+    """The property a column is read from, and how its value is picked from the property's
+    (decoded) value, as the port says and the SQLite store returns."""
+    name = column.name
+    if column.part == "trait":
+        if name not in TRAIT_COLUMNS:
+            raise ValueError(f"not a stored trait column: {name!r}")
+        return name, _as_is
+    if column.part not in DOCUMENTS:
+        raise ValueError(f"unknown part of the read model: {column.part!r}")
+
+    if column.part == "golden":
+
+        def pick(document: Any) -> JSONValue:
+            return None if document is None else document.get(name)
+
+    elif column.part == "linking":
+
+        def pick(document: Any) -> JSONValue:
+            values = None if document is None else document.get(name)
+            return values[0] if values else None
+
+    else:
+
+        def pick(document: Any) -> JSONValue:
+            found = None if document is None else document.get(name)
+            return None if found is None else bool(found.get("granted"))
+
+    return DOCUMENTS[column.part], pick
+
+
+def _as_is(value: Any) -> JSONValue:
+    return value
+
+
+class _Plan:
+    """An export's columns as the properties to read (each once) and a picker per column
+    over the decoded properties."""
+
+    __slots__ = ("decoded", "pickers", "properties")
+
+    def __init__(self, columns: Sequence[ViewColumn]) -> None:
+        self.properties: list[str] = []
+        self.pickers: list[tuple[int, Callable[[Any], JSONValue]]] = []
+        for column in columns:
+            prop, pick = _picker(column)
+            if prop not in self.properties:
+                self.properties.append(prop)
+            self.pickers.append((self.properties.index(prop), pick))
+        self.decoded = tuple(p in JSON_PROPERTIES for p in self.properties)
+
+    def values(self, read: Sequence[Any]) -> tuple[JSONValue, ...]:
+        held = [
+            json.loads(value) if is_json and value is not None else value
+            for is_json, value in zip(self.decoded, read, strict=True)
+        ]
+        return tuple(pick(held[index]) for index, pick in self.pickers)
+
+
+class Neo4jProfileViews(Area, ProfileViewPort):
+    """Rows of the profile read model, one ``(:ProfileView)`` node each."""
+
+    def put(self, rows: Sequence[ProfileViewRow]) -> None:
+        if not rows:
+            return
+        params = [
+            {
+                "profile_id": r.profile_id,
+                "golden": dumps(r.golden),
+                "provenance": dumps(r.provenance),
+                "identifiers": dumps(r.identifiers),
+                "linking": dumps(r.linking),
+                "first_seen": r.first_seen,
+                "last_seen": r.last_seen,
+                "events": r.events,
+                "event_counts": dumps(r.event_counts),
+                "orders": r.orders,
+                "order_value": float(r.order_value),
+                "last_order": r.last_order,
+                "consent": dumps(r.consent),
+                "computed_at": r.computed_at,
+            }
+            for r in rows
+        ]
+        self._db.write("views.put", lambda s: s.batched("put_profile_views", "rows", params))
+
+    def delete(self, profile_ids: Collection[ProfileId]) -> None:
+        ids = sorted(set(profile_ids))
+        if not ids:
+            return
+        self._db.write("views.delete", lambda s: s.batched("delete_profile_views", "ids", ids))
+
+    def get(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, ProfileViewRow]:
+        ids = sorted(set(profile_ids))
+        if not ids:
+            return {}
+        rows = self._db.read("views.get", lambda s: s.batched("get_profile_views", "ids", ids))
+        return {row["profile_id"]: _row(row) for row in rows}
+
+    def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
+        for rows in self._db.pages(
+            "views.scan_ids",
+            statement("profile_view_ids_page"),
+            "",
+            last("profile_id", str),
+            batch_size,
+        ):
+            yield from (str(row["profile_id"]) for row in rows)
+
+    def clear(self) -> int:
+        def work(s: Statements) -> int:
+            total = 0
+            while True:
+                deleted = int(s.run("clear_profile_views", limit=CLEAR_BATCH)[0]["deleted"])
+                total += deleted
+                if deleted < CLEAR_BATCH:
+                    return total
+
+        return self._db.write("views.clear", work)
+
+    def export_page(
+        self,
+        segment: str,
+        columns: Sequence[ViewColumn],
+        after: ProfileId | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[ProfileId, tuple[JSONValue, ...] | None]]:
+        plan = _Plan(columns)
+        rows = self._db.read(
+            "views.export_page",
+            lambda s: s.run(
+                "export_profile_views",
+                segment=segment,
+                after=after or "",
+                limit=limit,
+                properties=plan.properties,
+            ),
+        )
+        return [
+            (str(row["profile_id"]), plan.values(row["values"]) if row["held"] else None)
+            for row in rows
+        ]
