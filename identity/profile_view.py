@@ -46,6 +46,10 @@ STATE_KEY = "profile_view"
 the view (empty, so complete); absent or anything else: stale."""
 NEW = "new"
 BATCH = 500
+"""Profiles per transaction of a rebuild or check."""
+REFRESH_BATCH = 5_000
+"""Profiles recomputed per read inside a write: an ingest batch's worth (5,000 records),
+so that a batch costs the store a fixed number of statements."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +303,8 @@ class ProfileViewService:
         with self.store.unit_of_work():
             self._claim_new()
             now = self.clock()
-            for start in range(0, len(ordered), BATCH):
-                batch = ordered[start : start + BATCH]
+            for start in range(0, len(ordered), REFRESH_BATCH):
+                batch = ordered[start : start + REFRESH_BATCH]
                 views = self.recompute(batch)
                 self.store.views.put([v.to_row(now) for v in views.values()])
                 gone = [pid for pid in batch if pid not in views]

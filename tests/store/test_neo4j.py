@@ -170,8 +170,10 @@ def test_ingesting_10k_records_takes_a_few_dozen_statements(
     assert (report.accepted, report.rejected) == (10_000, 0)
     counts = neo4j_store.counts()
     assert (counts.records, counts.profiles) == (10_000, 5_000)
-    # A regression to one statement per record would send tens of thousands.
-    assert sent <= 60, dict(neo4j_store.statement_counts)
+    # A regression to one statement per record would send tens of thousands. Each batch
+    # costs a fixed number: about 30 to store and resolve it, and about 10 to recompute the
+    # profile read model's rows of the profiles it touched (identity/profile_view.py).
+    assert sent <= 90, dict(neo4j_store.statement_counts)
 
 
 # Operators that read more than the keys a statement is given: under an UNWIND, once per row.
