@@ -30,8 +30,10 @@ class DerivedData:
         )
 
     def on_events(self, touched: set[ProfileId]) -> None:
-        """Event service listener: profiles whose journeys gained or changed events."""
-        self.profiles_changed(touched)
+        """Event service listener: profiles whose journeys gained or changed events (their
+        records did not change: only traits and consent are recomputed)."""
+        self.views.refresh_activity(touched)
+        self.segments.profiles_changed(set(touched))
 
     def profiles_changed(
         self,

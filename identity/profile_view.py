@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from identity.consent import ConsentStatement, current_consent, statements
@@ -309,6 +309,54 @@ class ProfileViewService:
                 self.store.views.put([v.to_row(now) for v in views.values()])
                 gone = [pid for pid in batch if pid not in views]
                 self.store.views.delete(gone)
+
+    def refresh_activity(self, profile_ids: Collection[ProfileId]) -> None:
+        """Recompute the traits and consent of profiles whose events changed and whose
+        records did not: their golden record and identifiers stay as stored, which saves
+        the survivorship and identifier reads an event batch would otherwise repeat. A
+        profile without a row is recomputed in full. Call inside the write's unit of work
+        (a stitch record written there has already refreshed its profiles in full)."""
+        ordered = sorted(set(profile_ids))
+        if not ordered:
+            return
+        rules = self.rules.events
+        with self.store.unit_of_work():
+            self._claim_new()
+            now = self.clock()
+            for start in range(0, len(ordered), REFRESH_BATCH):
+                batch = ordered[start : start + REFRESH_BATCH]
+                stored = self.store.views.get(batch)
+                held = list(stored)
+                records = self.profiles.records_of(held)
+                events = self.store.events.of_profiles(held)
+                sources = {r.record.source for found in records.values() for r in found}
+                fields = self._consent_fields(sources)
+                rows = []
+                for pid, row in stored.items():
+                    mine, theirs = events.get(pid, []), records.get(pid, [])
+                    fresh = ProfileView(
+                        pid,
+                        (),
+                        (),
+                        trait_facts(mine, theirs, rules),
+                        current_consent(statements(theirs, fields, mine, rules)),
+                    ).to_row(now)
+                    rows.append(
+                        replace(
+                            row,
+                            first_seen=fresh.first_seen,
+                            last_seen=fresh.last_seen,
+                            events=fresh.events,
+                            event_counts=fresh.event_counts,
+                            orders=fresh.orders,
+                            order_value=fresh.order_value,
+                            last_order=fresh.last_order,
+                            consent=fresh.consent,
+                            computed_at=fresh.computed_at,
+                        )
+                    )
+                self.store.views.put(rows)
+                self.refresh([pid for pid in batch if pid not in stored])
 
     def forget(self, profile_ids: Collection[ProfileId]) -> None:
         """Drop the rows of profiles merged away or deleted."""
