@@ -2,20 +2,24 @@
 
 The adapters (:mod:`identity.store.sqlite`, :mod:`identity.store.neo4j`) only translate these
 decisions to SQL or Cypher: the record upsert diff, the folding of merges and redirects,
-keyset paging, and the text encodings both stores keep byte-identical (so a store copied by
-``idgraph migrate`` reads back the same). Nothing here touches a database.
+keyset paging, and the text encodings both stores keep byte-identical, down to the rows of
+destinations and of the profile read model (so a store copied by ``idgraph migrate`` reads
+back the same). Nothing here touches a database.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from identity.errors import StoreError
 from identity.model import (
+    DeadLetter,
+    DestinationRow,
+    DestinationState,
     Event,
     Identifier,
     IdentifierKey,
@@ -23,6 +27,7 @@ from identity.model import (
     ProfileChangeKind,
     ProfileChanges,
     ProfileId,
+    ProfileViewRow,
     RecordId,
     RecordRef,
     RecordWrite,
@@ -113,6 +118,190 @@ def event_from_document(event_id: str, document: str) -> Event:
         channel=doc["channel"],
         source=doc["source"],
         properties=doc["properties"],
+    )
+
+
+def utc_stamp(value: datetime | None) -> str | None:
+    """A timestamp as stored where SQL or Cypher compares it (a destination's lease, its
+    delivery times, a dead letter's time): ISO 8601 text of the UTC instant, which orders
+    as time."""
+    return utc(value).isoformat() if value is not None else None
+
+
+# -- destinations -------------------------------------------------------------------------
+# A row is stored under its model's field names, in field order: the parameters and rows of
+# a store by column (SQLite, whose SELECT lists follow this order) or property (Neo4j).
+
+
+def _field_names(model: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(model))
+
+
+DESTINATION_FIELDS = _field_names(DestinationRow)
+DESTINATION_STATE_FIELDS = _field_names(DestinationState)
+DEAD_LETTER_FIELDS = _field_names(DeadLetter)
+
+
+def destination_params(row: DestinationRow) -> dict[str, Any]:
+    """A destination's stored config (:data:`DESTINATION_FIELDS`)."""
+    return {
+        "name": row.name,
+        "segment": row.segment,
+        "kind": row.kind,
+        "config": dumps(row.config),
+        "secret": row.secret,
+        "paused": row.paused,
+        "created_at": utc_stamp(row.created_at),
+        "created_by": row.created_by,
+    }
+
+
+def destination_from(values: Mapping[str, Any]) -> DestinationRow:
+    """The destination :func:`destination_params` wrote."""
+    return DestinationRow(
+        values["name"],
+        values["segment"],
+        values["kind"],
+        json.loads(values["config"]),
+        values["secret"],
+        bool(values["paused"]),
+        datetime.fromisoformat(values["created_at"]),
+        values["created_by"],
+    )
+
+
+def destination_start_params(state: DestinationState) -> dict[str, Any]:
+    """Where a new destination's delivery starts (stored with it by :meth:`DestinationPort.add`)."""
+    return {
+        "cursor_seq": state.cursor_seq,
+        "snapshot_seq": state.snapshot_seq,
+        "snapshot_after": state.snapshot_after,
+    }
+
+
+def destination_state_params(state: DestinationState) -> dict[str, Any]:
+    """A destination's delivery state as saved (its lease is not: the lease statements
+    set it)."""
+    return {
+        **destination_start_params(state),
+        "attempts": state.attempts,
+        "next_attempt_at": utc_stamp(state.next_attempt_at),
+        "last_error": state.last_error,
+        "last_status": state.last_status,
+        "delivered_batches": state.delivered_batches,
+        "delivered_rows": state.delivered_rows,
+        "last_delivered_at": utc_stamp(state.last_delivered_at),
+    }
+
+
+def destination_state_from(values: Mapping[str, Any]) -> DestinationState:
+    """A stored delivery state with its lease (:data:`DESTINATION_STATE_FIELDS`)."""
+    return DestinationState(
+        values["name"],
+        int(values["cursor_seq"]),
+        values["snapshot_seq"],
+        values["snapshot_after"],
+        int(values["attempts"]),
+        decode_stamp(values["next_attempt_at"]),
+        values["last_error"],
+        values["last_status"],
+        int(values["delivered_batches"]),
+        int(values["delivered_rows"]),
+        decode_stamp(values["last_delivered_at"]),
+        values["lease_owner"],
+        decode_stamp(values["lease_until"]),
+    )
+
+
+def dead_letter_params(letter: DeadLetter) -> dict[str, Any]:
+    """A new dead letter as stored, without its id (the store allocates it)."""
+    return {
+        "destination": letter.destination,
+        "kind": letter.kind,
+        "from_seq": letter.from_seq,
+        "to_seq": letter.to_seq,
+        "after_id": letter.after_id,
+        "last_id": letter.last_id,
+        **_dead_letter_outcome(letter),
+    }
+
+
+def dead_letter_update_params(letter: DeadLetter) -> dict[str, Any]:
+    """What a retry changes in a stored dead letter, keyed by its id."""
+    return {"id": letter.id, **_dead_letter_outcome(letter)}
+
+
+def _dead_letter_outcome(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "status": letter.status,
+        "attempts": letter.attempts,
+        "last_status": letter.last_status,
+        "last_error": letter.last_error,
+        "at": utc_stamp(letter.at),
+    }
+
+
+def dead_letter_from(values: Mapping[str, Any]) -> DeadLetter:
+    """A stored dead letter (:data:`DEAD_LETTER_FIELDS`)."""
+    return DeadLetter(
+        int(values["id"]),
+        values["destination"],
+        values["kind"],
+        int(values["from_seq"]),
+        int(values["to_seq"]),
+        values["after_id"],
+        values["last_id"],
+        values["status"],
+        int(values["attempts"]),
+        values["last_status"],
+        values["last_error"],
+        datetime.fromisoformat(values["at"]),
+    )
+
+
+# -- the profile read model ---------------------------------------------------------------
+
+PROFILE_VIEW_FIELDS = _field_names(ProfileViewRow)
+"""A read-model row's columns (SQLite) or properties (Neo4j), in stored order."""
+
+
+def profile_view_params(row: ProfileViewRow) -> dict[str, Any]:
+    """A read-model row as stored: its documents as JSON text (:func:`dumps`)."""
+    return {
+        "profile_id": row.profile_id,
+        "golden": dumps(row.golden),
+        "provenance": dumps(row.provenance),
+        "identifiers": dumps(row.identifiers),
+        "linking": dumps(row.linking),
+        "first_seen": row.first_seen,
+        "last_seen": row.last_seen,
+        "events": row.events,
+        "event_counts": dumps(row.event_counts),
+        "orders": row.orders,
+        "order_value": row.order_value,
+        "last_order": row.last_order,
+        "consent": dumps(row.consent),
+        "computed_at": row.computed_at,
+    }
+
+
+def profile_view_from(values: Mapping[str, Any]) -> ProfileViewRow:
+    """The read-model row :func:`profile_view_params` wrote."""
+    return ProfileViewRow(
+        profile_id=values["profile_id"],
+        golden=json.loads(values["golden"]),
+        provenance=json.loads(values["provenance"]),
+        identifiers=json.loads(values["identifiers"]),
+        linking=json.loads(values["linking"]),
+        first_seen=values["first_seen"],
+        last_seen=values["last_seen"],
+        events=values["events"],
+        event_counts=json.loads(values["event_counts"]),
+        orders=values["orders"],
+        order_value=values["order_value"],
+        last_order=values["last_order"],
+        consent=json.loads(values["consent"]),
+        computed_at=values["computed_at"],
     )
 
 

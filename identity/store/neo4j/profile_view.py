@@ -10,8 +10,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
-from identity.store.changes import dumps
-from identity.store.neo4j.connection import Area, Row, Statements, last
+from identity.store.changes import profile_view_from, profile_view_params
+from identity.store.neo4j.connection import Area, Statements, last
 from identity.store.neo4j.cypher import statement
 from identity.store.ports import ProfileViewPort
 
@@ -24,25 +24,6 @@ DOCUMENTS = {"golden": "golden", "linking": "linking", "consent": "consent"}
 JSON_PROPERTIES = frozenset({*DOCUMENTS.values(), "event_counts"})
 CLEAR_BATCH = 10_000
 """Nodes one statement of :meth:`Neo4jProfileViews.clear` deletes."""
-
-
-def _row(row: Row) -> ProfileViewRow:
-    return ProfileViewRow(
-        profile_id=row["profile_id"],
-        golden=json.loads(row["golden"]),
-        provenance=json.loads(row["provenance"]),
-        identifiers=json.loads(row["identifiers"]),
-        linking=json.loads(row["linking"]),
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
-        events=row["events"],
-        event_counts=json.loads(row["event_counts"]),
-        orders=row["orders"],
-        order_value=row["order_value"],
-        last_order=row["last_order"],
-        consent=json.loads(row["consent"]),
-        computed_at=row["computed_at"],
-    )
 
 
 def _picker(column: ViewColumn) -> tuple[str, Callable[[Any], JSONValue]]:
@@ -110,25 +91,8 @@ class Neo4jProfileViews(Area, ProfileViewPort):
     def put(self, rows: Sequence[ProfileViewRow]) -> None:
         if not rows:
             return
-        params = [
-            {
-                "profile_id": r.profile_id,
-                "golden": dumps(r.golden),
-                "provenance": dumps(r.provenance),
-                "identifiers": dumps(r.identifiers),
-                "linking": dumps(r.linking),
-                "first_seen": r.first_seen,
-                "last_seen": r.last_seen,
-                "events": r.events,
-                "event_counts": dumps(r.event_counts),
-                "orders": r.orders,
-                "order_value": float(r.order_value),
-                "last_order": r.last_order,
-                "consent": dumps(r.consent),
-                "computed_at": r.computed_at,
-            }
-            for r in rows
-        ]
+        # The sum as a float property, whatever number type it was computed as.
+        params = [{**profile_view_params(r), "order_value": float(r.order_value)} for r in rows]
         self._db.write("views.put", lambda s: s.batched("put_profile_views", "rows", params))
 
     def delete(self, profile_ids: Collection[ProfileId]) -> None:
@@ -142,7 +106,7 @@ class Neo4jProfileViews(Area, ProfileViewPort):
         if not ids:
             return {}
         rows = self._db.read("views.get", lambda s: s.batched("get_profile_views", "ids", ids))
-        return {row["profile_id"]: _row(row) for row in rows}
+        return {row["profile_id"]: profile_view_from(row) for row in rows}
 
     def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         for rows in self._db.pages(

@@ -9,10 +9,10 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
-from identity.store.changes import dumps
+from identity.store.changes import PROFILE_VIEW_FIELDS, profile_view_from, profile_view_params
 from identity.store.ports import ProfileViewPort
 from identity.store.sqlite.connection import Connection
-from identity.store.sqlite.statements import statement
+from identity.store.sqlite.statements import named_row, statement
 
 TRAIT_COLUMNS = frozenset(
     {"first_seen", "last_seen", "events", "event_counts", "orders", "order_value", "last_order"}
@@ -28,27 +28,6 @@ def _json_key(name: str) -> str | None:
     """``name`` as a quoted JSON path step, or None when SQLite's path syntax cannot
     carry it (a double quote or backslash): that column is then picked in Python."""
     return None if '"' in name or "\\" in name else f'"{name}"'
-
-
-def _row(values: Sequence[Any]) -> ProfileViewRow:
-    (pid, golden, provenance, identifiers, linking, first, last, events, counts, orders,
-     value, last_order, consent, computed) = values  # fmt: skip
-    return ProfileViewRow(
-        profile_id=pid,
-        golden=json.loads(golden),
-        provenance=json.loads(provenance),
-        identifiers=json.loads(identifiers),
-        linking=json.loads(linking),
-        first_seen=first,
-        last_seen=last,
-        events=events,
-        event_counts=json.loads(counts),
-        orders=orders,
-        order_value=value,
-        last_order=last_order,
-        consent=json.loads(consent),
-        computed_at=computed,
-    )
 
 
 class _Column:
@@ -119,28 +98,7 @@ class SQLiteProfileViews(ProfileViewPort):
         if not rows:
             return
         with self._db.transaction("views.put"):
-            self._db.executemany(
-                _sql("put_views"),
-                [
-                    (
-                        r.profile_id,
-                        dumps(r.golden),
-                        dumps(r.provenance),
-                        dumps(r.identifiers),
-                        dumps(r.linking),
-                        r.first_seen,
-                        r.last_seen,
-                        r.events,
-                        dumps(r.event_counts),
-                        r.orders,
-                        r.order_value,
-                        r.last_order,
-                        dumps(r.consent),
-                        r.computed_at,
-                    )
-                    for r in rows
-                ],
-            )
+            self._db.executemany(_sql("put_views"), [profile_view_params(r) for r in rows])
 
     def delete(self, profile_ids: Collection[ProfileId]) -> None:
         if not profile_ids:
@@ -155,7 +113,7 @@ class SQLiteProfileViews(ProfileViewPort):
             rows = conn.execute(
                 _sql("get_views"), {"ids": json.dumps(sorted(set(profile_ids)))}
             ).fetchall()
-        return {row[0]: _row(row) for row in rows}
+        return {row[0]: profile_view_from(named_row(PROFILE_VIEW_FIELDS, row)) for row in rows}
 
     def scan_ids(self, batch_size: int = 10_000) -> Iterator[ProfileId]:
         for rows in self._db.pages("views.scan_ids", _sql("view_ids_page"), ("",), batch_size):

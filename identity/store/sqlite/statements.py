@@ -8,8 +8,10 @@ package data, so a wheel (the Docker image) carries them as it carries the migra
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from identity.errors import StoreError
 
@@ -74,3 +76,8 @@ def available() -> dict[str, list[str]]:
         entry.name.removesuffix(".sql") for entry in folder.iterdir() if entry.name.endswith(".sql")
     )
     return {area: sorted(area_statements(area)) for area in areas}
+
+
+def named_row(fields: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A selected row by column name, for a statement that selects ``fields`` in order."""
+    return dict(zip(fields, row, strict=True))

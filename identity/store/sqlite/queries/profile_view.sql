@@ -7,7 +7,10 @@ INSERT INTO profile_view (
     profile_id, golden, provenance, identifiers, linking, first_seen, last_seen, events,
     event_counts, orders, order_value, last_order, consent, computed_at
   )
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  VALUES (
+    :profile_id, :golden, :provenance, :identifiers, :linking, :first_seen, :last_seen, :events,
+    :event_counts, :orders, :order_value, :last_order, :consent, :computed_at
+  )
   ON CONFLICT (profile_id) DO UPDATE SET
     golden = excluded.golden,
     provenance = excluded.provenance,
