@@ -374,7 +374,7 @@ class StewardService:
 
     def undo(self, action_id: int, reason: str | None, actor: str) -> ActionResult:
         """Reverse a steward action. Raises UnknownAction, StewardConflict (already undone,
-        or not a steward action)."""
+        not a steward action, or one whose records were erased or deleted since)."""
         found = self.store.audit.get([action_id]).get(action_id)
         if found is None:
             raise UnknownAction(action_id)
@@ -389,7 +389,13 @@ class StewardService:
         restored, dropped = after.get("links_removed"), after.get("links_added")
         added = [_link_from(x) for x in restored] if isinstance(restored, list) else []
         removed = [_link_from(x) for x in dropped] if isinstance(dropped, list) else []
-        records = self._with_profiles({r for x in added + removed for r in (x.a, x.b)})
+        linked = {r for x in added + removed for r in (x.a, x.b)}
+        if len(self.store.records.refs(linked)) < len(linked):
+            raise StewardConflict(
+                f"action {action_id} joined or separated records that have been erased or "
+                "deleted since: it cannot be undone"
+            )
+        records = self._with_profiles(linked)
         return self._act(
             "undo", actor, reason, str(action_id), records, added, removed, undoes=action_id
         )

@@ -19,6 +19,7 @@ from identity.errors import (
     AmbiguousIdentifier,
     InvalidArgument,
     InvalidIdentifier,
+    StewardConflict,
     UnknownProfile,
 )
 from identity.evaluation import load_assignment
@@ -244,6 +245,9 @@ def test_an_erased_person_leaves_no_trace_of_their_email_phone_or_name(loaded: L
     assert entry.entry.target.endswith(f"|{stranger.source}/{stranger.key}") or (
         entry.entry.target.startswith(f"{stranger.source}/{stranger.key}|")
     )
+    # Undoing it would put back a link to a record that no longer exists: refused.
+    with pytest.raises(StewardConflict, match="erased or deleted since"):
+        graph.stewardship.undo(entry.id, "changed my mind", "steward:kim")
 
 
 def test_re_ingesting_the_original_files_does_not_bring_the_person_back(loaded: Loaded) -> None:

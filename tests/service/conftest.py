@@ -163,7 +163,13 @@ def make_api(
     graph: IdentityGraph, tokens: dict[str, str], tokens_file: Path
 ) -> Iterator[Callable[..., Api]]:
     """Start the app with settings overridden by keyword; stopped at the end of the test."""
-    defaults: dict[str, Any] = {"tokens_file": tokens_file, "max_body_bytes": MAX_BODY}
+    # The destination delivery worker polls the store in the background: off, so that
+    # what a test counts or waits for is its own requests (tests/destinations runs it).
+    defaults: dict[str, Any] = {
+        "tokens_file": tokens_file,
+        "max_body_bytes": MAX_BODY,
+        "destinations": "off",
+    }
     with ExitStack() as stack:
 
         def make(**overrides: Any) -> Api:
