@@ -211,11 +211,11 @@ def build(cache: Cache, args: argparse.Namespace) -> None:
     if args.rebuild:
         cache.clear()
     build_sqlite(cache, args)
-    if "neo4j" in args.stores:
-        build_neo4j(cache, args)
     counts = _counts(cache)
     cache.note(**counts)
-    _log(f"built: {json.dumps(counts)}")
+    _log(f"sqlite: {json.dumps(counts)}")
+    if "neo4j" in args.stores:
+        build_neo4j(cache, args)
 
 
 def _counts(cache: Cache) -> dict[str, int]:
