@@ -704,6 +704,13 @@ def _shown(path: Path) -> str:
 
 def _reproduce(args: argparse.Namespace) -> list[str]:
     parts = ["--people", str(args.people), "--stores", *args.stores, "--runs", str(args.runs)]
+    for name, chosen, default in (
+        ("--formats", args.formats, FORMATS),
+        ("--fields", args.fields, FIELD_SETS),
+        ("--tokens", args.tokens, TOKENS),
+    ):
+        parts += [name, *chosen] if tuple(chosen) != default else []
+    parts += ["--no-small"] if args.no_small else []
     return [
         *parts,
         "--read-rate",
