@@ -148,6 +148,7 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.graphql_cpu --requests 1000 --runs 5 --write
 	$(BIN)/python -m tests.benchmarks.stores --people 30000
 	$(BIN)/python -m tests.benchmarks.serve
+	$(BIN)/python -m tests.benchmarks.activation
 	$(BIN)/python -m tests.benchmarks.privacy --people 3000 --events 15000
 
 clean: neo4j-stop
