@@ -90,6 +90,34 @@ def _picker(column: ViewColumn) -> Any:
     return pick
 
 
+_DOCUMENTS = ("golden", "linking", "consent")
+_WHOLE_FROM = 3
+"""Columns of one document from which the export reads the document whole."""
+
+
+def _from_value(index: int, decode: Any) -> Any:
+    return lambda values, documents: decode(values[index])
+
+
+def _from_document(index: int, column: ViewColumn) -> Any:
+    name = column.name
+    if column.part == "linking":
+
+        def linking(values: Sequence[Any], documents: list[Any]) -> JSONValue:
+            found = documents[index].get(name)
+            return found[0] if found else None
+
+        return linking
+    if column.part == "consent":
+
+        def consent(values: Sequence[Any], documents: list[Any]) -> JSONValue:
+            found = documents[index].get(name)
+            return None if found is None else bool(found.get("granted"))
+
+        return consent
+    return lambda values, documents: documents[index].get(name)
+
+
 class SQLiteProfileViews(ProfileViewPort):
     def __init__(self, db: Connection) -> None:
         self._db = db
@@ -131,18 +159,29 @@ class SQLiteProfileViews(ProfileViewPort):
         after: ProfileId | None = None,
         limit: int = 1000,
     ) -> list[tuple[ProfileId, tuple[JSONValue, ...] | None]]:
-        plan = [_Column(c) for c in columns]
-        sql = _sql("export_page").replace("{columns}", "".join(f", {c.expression}" for c in plan))
+        # A document several columns read from (all fields: some twenty golden attributes)
+        # is read and decoded once per row; a column or two are picked by JSON path.
+        whole = [p for p in _DOCUMENTS if sum(c.part == p for c in columns) >= _WHOLE_FROM]
+        plan = [_Column(c) for c in columns if c.part not in whole]
+        expressions = [f"v.{part}" for part in whole] + [c.expression for c in plan]
+        sql = _sql("export_page").replace("{columns}", "".join(f", {e}" for e in expressions))
         params = [c.parameter for c in plan if c.parameter is not None]
         with self._db.reading("views.export_page") as conn:
             rows = conn.execute(sql, (*params, segment, after or "", limit)).fetchall()
-        decoders = [c.decode for c in plan]
-        return [
-            (
-                row[0],
-                tuple(decode(value) for decode, value in zip(decoders, row[2:], strict=True))
-                if row[1]
-                else None,
-            )
-            for row in rows
-        ]
+        getters: list[Any] = []
+        planned = iter(enumerate(plan, start=len(whole)))
+        for column in columns:
+            if column.part in whole:
+                getters.append(_from_document(whole.index(column.part), column))
+            else:
+                index, read = next(planned)
+                getters.append(_from_value(index, read.decode))
+        found: list[tuple[ProfileId, tuple[JSONValue, ...] | None]] = []
+        for row in rows:
+            if not row[1]:
+                found.append((row[0], None))
+                continue
+            values = row[2:]
+            documents = [json.loads(values[i]) for i in range(len(whole))]
+            found.append((row[0], tuple(get(values, documents) for get in getters)))
+        return found
