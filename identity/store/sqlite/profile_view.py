@@ -26,7 +26,8 @@ def _sql(name: str) -> str:
 
 def _json_key(name: str) -> str | None:
     """``name`` as a quoted JSON path step, or None when SQLite's path syntax cannot
-    carry it (a double quote or backslash): that column is then picked in Python."""
+    carry it (a double quote or backslash): the export then reads that column's document
+    whole and picks the key in Python."""
     return None if '"' in name or "\\" in name else f'"{name}"'
 
 
@@ -47,10 +48,7 @@ class _Column:
             if column.name == "event_counts":
                 self.decode = _json_or_none
         elif key is None:
-            # A name JSON paths cannot spell: read the document and pick the key.
-            document = {"golden": "golden", "linking": "linking", "consent": "consent"}
-            self.expression = f"v.{document[column.part]}"
-            self.decode = _picker(column)
+            raise ValueError(f"a JSON path cannot name {column.name!r}: read its document")
         elif column.part == "golden":
             # '->' gives JSON text (strings, numbers, lists and objects told apart).
             self.expression, self.parameter = "v.golden -> ?", f"$.{key}"
@@ -74,20 +72,6 @@ def _json_or_none(value: Any) -> JSONValue:
 
 def _granted(value: Any) -> JSONValue:
     return None if value is None else bool(value)
-
-
-def _picker(column: ViewColumn) -> Any:
-    def pick(text: Any) -> JSONValue:
-        if text is None:
-            return None
-        found = json.loads(text).get(column.name)
-        if column.part == "linking":
-            return found[0] if found else None
-        if column.part == "consent":
-            return None if found is None else bool(found.get("granted"))
-        return found
-
-    return pick
 
 
 _DOCUMENTS = ("golden", "linking", "consent")
@@ -161,7 +145,13 @@ class SQLiteProfileViews(ProfileViewPort):
     ) -> list[tuple[ProfileId, tuple[JSONValue, ...] | None]]:
         # A document several columns read from (all fields: some twenty golden attributes)
         # is read and decoded once per row; a column or two are picked by JSON path.
-        whole = [p for p in _DOCUMENTS if sum(c.part == p for c in columns) >= _WHOLE_FROM]
+        # So is the document of a column whose name a JSON path cannot spell.
+        whole = [
+            p
+            for p in _DOCUMENTS
+            if sum(c.part == p for c in columns) >= _WHOLE_FROM
+            or any(c.part == p and _json_key(c.name) is None for c in columns)
+        ]
         plan = [_Column(c) for c in columns if c.part not in whole]
         expressions = [f"v.{part}" for part in whole] + [c.expression for c in plan]
         sql = _sql("export_page").replace("{columns}", "".join(f", {e}" for e in expressions))
