@@ -50,7 +50,7 @@ def per_value(masker: Masker, row: Row) -> Row:
 
 
 def line(row: Row) -> str:
-    """A row as the export writes it (service/routes/segments.py ``_ndjson``)."""
+    """A row as the export writes it (service/segment_export.py ``_ndjson``)."""
     return json.dumps(row, ensure_ascii=False, default=str)
 
 
