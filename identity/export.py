@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from identity.journeys import TRAIT_NAMES
@@ -40,6 +41,14 @@ def export_value(facts: Facts, name: str, rules: Rules) -> JSONValue:
     if name.startswith("consent."):
         return facts.consented(name.removeprefix("consent."))
     return facts.attribute(name)
+
+
+def computed_field(name: str) -> bool:
+    """Whether an export field is one idgraph computes (the profile id, a trait, a
+    consent flag) rather than a value from a source: a count, a sum, a timestamp, an id
+    of its own or a yes or no, in which no e-mail address, phone number or name can sit,
+    so a masked export shows it without looking into it."""
+    return name in ("profile_id", "id") or name.startswith(("traits.", "consent."))
 
 
 def csv_cell(value: JSONValue) -> str:
@@ -77,7 +86,13 @@ class ExportPlan:
     def __init__(self, fields: Sequence[str], rules: Rules) -> None:
         self.fields = tuple(fields)
         self.columns: list[ViewColumn] = []
-        self._values = [self._value(name, rules) for name in self.fields]
+        self._computed: list[_Value] = []
+        # Each field's value is a column read (its index in `columns`) or a computed one
+        # (its index past them): a row is then one C-level pick, not a call per field.
+        at = [self._value(name, rules) for name in self.fields]
+        read = len(self.columns)
+        where = [i if isinstance(i, int) else read + self._computed.index(i) for i in at]
+        self._pick = itemgetter(*where) if len(where) > 1 else lambda values: (values[where[0]],)
 
     def _column(self, part: str, name: str) -> int:
         column = ViewColumn(part, name)
@@ -85,21 +100,28 @@ class ExportPlan:
             self.columns.append(column)
         return self.columns.index(column)
 
-    def _value(self, name: str, rules: Rules) -> _Value:
+    def _value(self, name: str, rules: Rules) -> int | _Value:
+        """A field's column index, or how it is computed (remembered in `_computed`)."""
+        value = self._read_or_computed(name, rules)
+        if not isinstance(value, int) and value not in self._computed:
+            self._computed.append(value)
+        return value
+
+    def _read_or_computed(self, name: str, rules: Rules) -> int | _Value:
         if name in ("profile_id", "id"):
-            return lambda pid, values, now: pid
+            return _profile_id
         if name in rules.kinds:
-            return _at(self._column("linking", name))
+            return self._column("linking", name)
         if name.startswith("traits."):
             return self._trait(name.removeprefix("traits."))
         if name.startswith("consent."):
             at = self._column("consent", name.removeprefix("consent."))
             return lambda pid, values, now: values[at] is True
-        return _at(self._column("golden", name))
+        return self._column("golden", name)
 
-    def _trait(self, trait: str) -> _Value:
+    def _trait(self, trait: str) -> int | _Value:
         if trait in _STORED_TRAITS:
-            return _at(self._column("trait", _STORED_TRAITS[trait]))
+            return self._column("trait", _STORED_TRAITS[trait])
         if trait == "recency_days":
             last = self._column("trait", "last_order")
 
@@ -117,17 +139,20 @@ class ExportPlan:
                 return values[total] / count if count else None
 
             return average
-        return lambda pid, values, now: None  # an unknown trait is empty, as export_value says
+        return _empty  # an unknown trait is empty, as export_value says
 
     def row(
         self, profile_id: ProfileId, values: tuple[JSONValue, ...], now: datetime
     ) -> dict[str, JSONValue]:
         """One member's export row from the values of :attr:`columns`."""
-        return {
-            name: value(profile_id, values, now)
-            for name, value in zip(self.fields, self._values, strict=True)
-        }
+        if self._computed:
+            values += tuple(value(profile_id, values, now) for value in self._computed)
+        return dict(zip(self.fields, self._pick(values), strict=True))
 
 
-def _at(index: int) -> _Value:
-    return lambda pid, values, now: values[index]
+def _profile_id(pid: ProfileId, values: tuple[JSONValue, ...], now: datetime) -> JSONValue:
+    return pid
+
+
+def _empty(pid: ProfileId, values: tuple[JSONValue, ...], now: datetime) -> JSONValue:
+    return None

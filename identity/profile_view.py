@@ -24,6 +24,7 @@ from datetime import datetime
 from identity.consent import ConsentStatement, current_consent, statements
 from identity.journeys import TraitFacts, trait_facts
 from identity.model import (
+    Event,
     GoldenAttribute,
     JSONValue,
     Profile,
@@ -32,6 +33,7 @@ from identity.model import (
     ProfileRow,
     ProfileViewRow,
     Provenance,
+    StoredRecord,
 )
 from identity.profiles import ProfileService
 from identity.resolution import utc_now
@@ -47,6 +49,19 @@ the view (empty, so complete); absent or anything else: stale."""
 NEW = "new"
 BATCH = 500
 """Profiles per transaction of a rebuild or check."""
+ACTIVITY_COLUMNS = (
+    "first_seen",
+    "last_seen",
+    "events",
+    "event_counts",
+    "orders",
+    "order_value",
+    "last_order",
+    "consent",
+    "computed_at",
+)
+"""The columns of a row that events change: what :meth:`ProfileViewService.refresh_activity`
+recomputes (the golden record and identifiers stay as stored)."""
 REFRESH_BATCH = 5_000
 """Profiles recomputed per read inside a write: an ingest batch's worth (5,000 records),
 so that a batch costs the store a fixed number of statements."""
@@ -271,18 +286,26 @@ class ProfileViewService:
             events = self.store.events.of_profiles(list(live))
             sources = {r.record.source for p in live.values() for r in p.records}
             fields = self._consent_fields(sources)
-        rules = self.rules.events
-        views = {}
-        for pid, profile in live.items():
-            mine = events.get(pid, [])
-            views[pid] = ProfileView(
-                profile_id=pid,
-                attributes=profile.attributes,
-                identifiers=profile.identifiers,
-                traits=trait_facts(mine, profile.records, rules),
-                consent=current_consent(statements(profile.records, fields, mine, rules)),
+        return {
+            pid: ProfileView(
+                pid,
+                profile.attributes,
+                profile.identifiers,
+                *self._activity(profile.records, events.get(pid, []), fields),
             )
-        return views
+            for pid, profile in live.items()
+        }
+
+    def _activity(
+        self,
+        records: Sequence[StoredRecord],
+        events: Sequence[Event],
+        fields: Mapping[str, Mapping[str, str]],
+    ) -> tuple[TraitFacts, dict[str, ConsentStatement]]:
+        """A profile's trait facts and consent in force, from its records and events."""
+        rules = self.rules.events
+        consent = current_consent(statements(records, fields, events, rules))
+        return trait_facts(events, records, rules), consent
 
     def _consent_fields(self, sources: set[str]) -> dict[str, Mapping[str, str]]:
         fields: dict[str, Mapping[str, str]] = {}
@@ -319,7 +342,6 @@ class ProfileViewService:
         ordered = sorted(set(profile_ids))
         if not ordered:
             return
-        rules = self.rules.events
         with self.store.unit_of_work():
             self._claim_new()
             now = self.clock()
@@ -333,28 +355,9 @@ class ProfileViewService:
                 fields = self._consent_fields(sources)
                 rows = []
                 for pid, row in stored.items():
-                    mine, theirs = events.get(pid, []), records.get(pid, [])
-                    fresh = ProfileView(
-                        pid,
-                        (),
-                        (),
-                        trait_facts(mine, theirs, rules),
-                        current_consent(statements(theirs, fields, mine, rules)),
-                    ).to_row(now)
-                    rows.append(
-                        replace(
-                            row,
-                            first_seen=fresh.first_seen,
-                            last_seen=fresh.last_seen,
-                            events=fresh.events,
-                            event_counts=fresh.event_counts,
-                            orders=fresh.orders,
-                            order_value=fresh.order_value,
-                            last_order=fresh.last_order,
-                            consent=fresh.consent,
-                            computed_at=fresh.computed_at,
-                        )
-                    )
+                    activity = self._activity(records.get(pid, []), events.get(pid, []), fields)
+                    fresh = ProfileView(pid, (), (), *activity).to_row(now)
+                    rows.append(replace(row, **{f: getattr(fresh, f) for f in ACTIVITY_COLUMNS}))
                 self.store.views.put(rows)
                 self.refresh([pid for pid in batch if pid not in stored])
 

@@ -234,24 +234,37 @@ class Masker:
             return _STYLED[self._kind_styles.get(personal, "hidden")]
         return _STYLED[self._privacy.mask_of(personal)]
 
-    def row_masker(self, fields: Iterable[str]) -> RowMask:
+    def row_masker(self, fields: Iterable[str], computed: Iterable[str] = ()) -> RowMask:
         """Masks rows of an export whose columns are ``fields``: ``row_masker(fields)(row)``
         is ``{name: field(name, value) for name, value in row.items()}``, the columns'
         masks chosen once per export. With ``pii:read`` it is the row itself, not a copy.
+        Columns named in ``computed`` hold values idgraph computes (``identity.export.
+        computed_field``: traits, consent, the profile id) and are shown without a look.
         A column not in ``fields`` is still masked by its name."""
         if self.reveals:
             return _shown_row
+        fields = list(fields)
+        shown = set(computed)
         masks = _ColumnMasks(self)
         for name in fields:
-            masks[name] = self.column(name)
+            masks[name] = _shown if name in shown else self.column(name)
+        looked = [(name, mask) for name, mask in masks.items() if mask is not _shown]
+        expected = dict.fromkeys(fields).keys()
 
         def mask(row: dict[str, JSONValue]) -> dict[str, JSONValue]:
-            # A missing value and a yes or no show as they are under any name (_apply,
-            # _unnamed): most of an export's cells, shown without a call.
-            return {
-                name: value if value is None or value.__class__ is bool else masks[name](value)
-                for name, value in row.items()
-            }
+            if row.keys() != expected:
+                return {
+                    name: value if value is None or value.__class__ is bool else masks[name](value)
+                    for name, value in row.items()
+                }
+            masked = row.copy()
+            for name, column in looked:
+                value = masked[name]
+                # A missing value and a yes or no show as they are under any name (_apply,
+                # _unnamed): most of an export's cells, shown without a call.
+                if value is not None and value.__class__ is not bool:
+                    masked[name] = column(value)
+            return masked
 
         return mask
 

@@ -13,7 +13,9 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from identity.export import csv_cell
+import orjson
+
+from identity.export import computed_field, csv_cell
 from identity.graph import IdentityGraph
 from identity.model import JSONValue
 from service.masking import Masker
@@ -38,26 +40,40 @@ def export_body(
     rows = graph.segments.export(name, fields, actor=actor)
     if not reveals:
         # Each column's mask is chosen once for the export, not once per value.
-        rows = map(Masker(graph.rules, reveals=False).row_masker(fields), rows)
+        computed = [name for name in fields if computed_field(name)]
+        rows = map(Masker(graph.rules, reveals=False).row_masker(fields, computed), rows)
     if fmt == "csv":
         return _csv(rows, fields)
     return _ndjson(rows)
 
 
+def ndjson_line(row: dict[str, JSONValue]) -> bytes:
+    """One row as a line of NDJSON (without its newline): compact UTF-8 JSON, as
+    ``json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)`` writes it.
+
+    orjson writes it several times faster; what it refuses (an integer beyond 64 bits, a
+    string that is not valid Unicode) the standard library writes, as before."""
+    try:
+        return orjson.dumps(row, default=str, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+        return text.encode("utf-8")
+
+
 def _ndjson(rows: Iterator[dict[str, JSONValue]]) -> Iterator[bytes]:
-    lines: list[str] = []
+    lines: list[bytes] = []
     size = 0
     for row in rows:
-        line = json.dumps(row, ensure_ascii=False, default=str)
+        line = ndjson_line(row)
         lines.append(line)
         size += len(line) + 1
         if size > CHUNK:
-            lines.append("")
-            yield "\n".join(lines).encode("utf-8")
+            lines.append(b"")
+            yield b"\n".join(lines)
             lines, size = [], 0
     if lines:
-        lines.append("")
-        yield "\n".join(lines).encode("utf-8")
+        lines.append(b"")
+        yield b"\n".join(lines)
 
 
 def _csv(rows: Iterator[dict[str, JSONValue]], fields: Sequence[str]) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ from service.cli.common import (
     out,
     segments_app,
 )
+from service.segment_export import ndjson_line
 
 
 @segments_app.command("define")
@@ -144,7 +145,7 @@ def export_segment(
                 if writer is not None:
                     writer.writerow([csv_cell(row[f]) for f in chosen])
                 else:
-                    fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    fh.write(ndjson_line(row).decode("utf-8") + "\n")
                 count += 1
                 if count % 1000 == 0:
                     progress.update(task, completed=count)

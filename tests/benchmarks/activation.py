@@ -26,8 +26,8 @@ run: `--people 3000 --stores sqlite --runs 1 --read-seconds 10 --no-write`.
    unknown field; ``three``: email,first_name,last_name), per token, ``--runs`` times
    (median): profiles/s, MB/s and the time to the first byte of the body, measured by a
    client in this process (the server runs in its own). While each export runs, the
-   resident memory (VmRSS) of the server's worker processes (summed) and of the Neo4j JVM
-   is sampled every 100 ms: peak minus the idle value just before the export. The same
+   resident memory (VmRSS) of the server's worker processes and the export processes they
+   start (summed) and of the Neo4j JVM is sampled every 100 ms: peak minus the idle value just before the export. The same
    export of ``many-events`` shows whether that peak grows with the audience.
 4. Concurrent reads: the ``light`` lookups of tests/benchmarks/serve.py (open loop from a
    separate process at ``--read-rate``/s for ``--read-seconds``), idle and while exports of
@@ -53,6 +53,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -291,24 +292,25 @@ def _rss(pids: list[int], name: str = "VmRSS") -> int:
 
 
 class Memory(threading.Thread):
-    """The summed VmRSS of some processes every 100 ms, from an idle value taken at start."""
+    """The summed VmRSS of some processes every 100 ms, from an idle value taken at start;
+    ``pids`` is asked again at each sample (an export process may start meanwhile)."""
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
         super().__init__(daemon=True)
         self.pids = pids
-        self.idle = _rss(pids)
+        self.idle = _rss(pids())
         self.peak = self.idle
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(SAMPLE_SECONDS):
-            self.peak = max(self.peak, _rss(self.pids))
+            self.peak = max(self.peak, _rss(self.pids()))
 
     def stop(self) -> int:
         """Peak minus idle, KiB."""
         self._done.set()
         self.join()
-        self.peak = max(self.peak, _rss(self.pids))
+        self.peak = max(self.peak, _rss(self.pids()))
         return self.peak - self.idle
 
 
@@ -392,8 +394,8 @@ def catalog_fields(base: str) -> list[str]:
 
 
 def run_export(srv: Server, export: Export, fields: str, token: str) -> ExportRun:
-    memory = Memory(srv.workers())
-    jvm = Memory(neo4j_pids()) if export.store == "neo4j" else None
+    memory = Memory(srv.processes)
+    jvm = Memory(neo4j_pids) if export.store == "neo4j" else None
     memory.start()
     if jvm is not None:
         jvm.start()
@@ -556,7 +558,7 @@ def measure(kind: str, cache: Cache, emails: list[str], args: argparse.Namespace
                     headers={"Authorization": f"Bearer {TOKEN}"},
                     timeout=600,
                 )
-            result.idle_kib = _rss(srv.workers())
+            result.idle_kib = _rss(srv.processes())
             # The small audience first, from the idle server: whatever the first exports
             # leave resident (Python keeps its heap) counts against the small one, so a
             # larger peak for the big one is the audience's size.
@@ -576,7 +578,7 @@ def measure(kind: str, cache: Cache, emails: list[str], args: argparse.Namespace
             if args.read_seconds > 0:
                 result.reads.append(run_reads(srv, kind, requests, args, None, ""))
                 result.reads.append(run_reads(srv, kind, requests, args, TOKEN, field_sets["all"]))
-            result.hwm_kib = _rss(srv.workers(), "VmHWM")
+            result.hwm_kib = _rss(srv.processes(), "VmHWM")
     return result
 
 
@@ -698,7 +700,7 @@ def report(results: list[Result], cache: Cache, args: argparse.Namespace) -> str
     )
     rebuild = "; ".join(f"{LABELS[r.store]}: {r.rebuild}" for r in results)
     lines += [
-        f"Server workers' resident memory, summed: {idle}. `idgraph profiles rebuild` on the "
+        f"Server workers' and their export processes' resident memory, summed: {idle}. `idgraph profiles rebuild` on the "
         f"served copy: {rebuild}. Reproduce: `python -m tests.benchmarks.activation "
         + " ".join(_reproduce(args))
         + "`.",

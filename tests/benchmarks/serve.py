@@ -379,6 +379,20 @@ class Server:
                     pids.append(int(pid))
         return pids or [self.process.pid]
 
+    def processes(self) -> list[int]:
+        """The workers and every process they started (export processes), now."""
+        found = self.workers()
+        for pid in found:  # grows as children are found: a breadth-first walk
+            with contextlib.suppress(OSError):
+                tasks = Path(f"/proc/{pid}/task")
+                for task in tasks.iterdir():
+                    for child in (task / "children").read_text().split():
+                        if int(child) not in found:
+                            command = Path(f"/proc/{child}/cmdline").read_bytes()
+                            if b"resource_tracker" not in command:
+                                found.append(int(child))
+        return found
+
 
 @contextlib.contextmanager
 def server(store_env: dict[str, str], work: Path, args: argparse.Namespace) -> Iterator[Server]:

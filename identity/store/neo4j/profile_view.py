@@ -6,7 +6,8 @@ need and picks the keys in Python, decoding each document once per row."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
@@ -26,63 +27,61 @@ CLEAR_BATCH = 10_000
 """Nodes one statement of :meth:`Neo4jProfileViews.clear` deletes."""
 
 
-def _picker(column: ViewColumn) -> tuple[str, Callable[[Any], JSONValue]]:
-    """The property a column is read from, and how its value is picked from the property's
-    (decoded) value, as the port says and the SQLite store returns."""
-    name = column.name
+def _property(column: ViewColumn) -> str:
+    """The property a column is read from."""
     if column.part == "trait":
-        if name not in TRAIT_COLUMNS:
-            raise ValueError(f"not a stored trait column: {name!r}")
-        return name, _as_is
+        if column.name not in TRAIT_COLUMNS:
+            raise ValueError(f"not a stored trait column: {column.name!r}")
+        return column.name
     if column.part not in DOCUMENTS:
         raise ValueError(f"unknown part of the read model: {column.part!r}")
-
-    if column.part == "golden":
-
-        def pick(document: Any) -> JSONValue:
-            return None if document is None else document.get(name)
-
-    elif column.part == "linking":
-
-        def pick(document: Any) -> JSONValue:
-            values = None if document is None else document.get(name)
-            return values[0] if values else None
-
-    else:
-
-        def pick(document: Any) -> JSONValue:
-            found = None if document is None else document.get(name)
-            return None if found is None else bool(found.get("granted"))
-
-    return DOCUMENTS[column.part], pick
-
-
-def _as_is(value: Any) -> JSONValue:
-    return value
+    return DOCUMENTS[column.part]
 
 
 class _Plan:
-    """An export's columns as the properties to read (each once) and a picker per column
-    over the decoded properties."""
+    """An export's columns as the properties to read (each once), and how a row's values
+    come out of them: grouped by property (a comprehension over each document's keys),
+    then put in the columns' order with one C-level pick, as the port says and the SQLite
+    store returns."""
 
-    __slots__ = ("decoded", "pickers", "properties")
+    __slots__ = ("groups", "in_order", "pick", "properties")
 
     def __init__(self, columns: Sequence[ViewColumn]) -> None:
         self.properties: list[str] = []
-        self.pickers: list[tuple[int, Callable[[Any], JSONValue]]] = []
         for column in columns:
-            prop, pick = _picker(column)
+            prop = _property(column)
             if prop not in self.properties:
                 self.properties.append(prop)
-            self.pickers.append((self.properties.index(prop), pick))
-        self.decoded = tuple(p in JSON_PROPERTIES for p in self.properties)
+        # Per property: its part ("trait" for a plain property) and the keys picked.
+        self.groups: list[tuple[str, bool, list[str]]] = []
+        grouped: list[ViewColumn] = []
+        for prop in self.properties:
+            mine = [c for c in columns if _property(c) == prop]
+            grouped += mine
+            self.groups.append((mine[0].part, prop in JSON_PROPERTIES, [c.name for c in mine]))
+        order = [grouped.index(c) for c in columns]
+        self.in_order = order == list(range(len(order)))
+        self.pick = itemgetter(*order) if len(order) > 1 else lambda values: (values[0],)
 
     def values(self, read: Sequence[Any]) -> tuple[JSONValue, ...]:
-        held = [
-            json.loads(value) if is_json and value is not None else value
-            for is_json, value in zip(self.decoded, read, strict=True)
-        ]
-        return tuple(pick(held[index]) for index, pick in self.pickers)
+        values: list[Any] = []
+        for (part, is_json, names), value in zip(self.groups, read, strict=True):
+            if part == "trait":
+                decoded = json.loads(value) if is_json and value is not None else value
+                values += [decoded] * len(names)
+                continue
+            document = {} if value is None else json.loads(value)
+            if part == "linking":
+                values += [(v[0] if (v := document.get(n)) else None) for n in names]
+            elif part == "consent":
+                values += [
+                    None if (v := document.get(n)) is None else bool(v.get("granted"))
+                    for n in names
+                ]
+            else:
+                values += [document.get(n) for n in names]
+        picked: tuple[JSONValue, ...] = tuple(values) if self.in_order else self.pick(values)
+        return picked
 
 
 class Neo4jProfileViews(Area, ProfileViewPort):
