@@ -546,3 +546,14 @@ def keyset_pages(
         if not until_empty and len(rows) < batch_size:
             return
         after = key_of(rows[-1])
+
+
+def view_document_values(part: str, document: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
+    """The export values of the columns ``names`` of one read-model document, as the
+    port says: a golden attribute's value, a kind's first linking value, whether a
+    purpose's consent is granted (None when the document lacks the name)."""
+    if part == "linking":
+        return [(v[0] if (v := document.get(n)) else None) for n in names]
+    if part == "consent":
+        return [None if (v := document.get(n)) is None else bool(v.get("granted")) for n in names]
+    return [document.get(n) for n in names]

@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import Any
 
 from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
-from identity.store.changes import profile_view_from, profile_view_params
+from identity.store.changes import profile_view_from, profile_view_params, view_document_values
 from identity.store.neo4j.connection import Area, Statements, last
 from identity.store.neo4j.cypher import statement
 from identity.store.ports import ProfileViewPort
@@ -71,15 +71,7 @@ class _Plan:
                 values += [decoded] * len(names)
                 continue
             document = {} if value is None else json.loads(value)
-            if part == "linking":
-                values += [(v[0] if (v := document.get(n)) else None) for n in names]
-            elif part == "consent":
-                values += [
-                    None if (v := document.get(n)) is None else bool(v.get("granted"))
-                    for n in names
-                ]
-            else:
-                values += [document.get(n) for n in names]
+            values += view_document_values(part, document, names)
         picked: tuple[JSONValue, ...] = tuple(values) if self.in_order else self.pick(values)
         return picked
 

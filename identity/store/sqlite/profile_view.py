@@ -10,7 +10,12 @@ from operator import itemgetter
 from typing import Any
 
 from identity.model import JSONValue, ProfileId, ProfileViewRow, ViewColumn
-from identity.store.changes import PROFILE_VIEW_FIELDS, profile_view_from, profile_view_params
+from identity.store.changes import (
+    PROFILE_VIEW_FIELDS,
+    profile_view_from,
+    profile_view_params,
+    view_document_values,
+)
 from identity.store.ports import ProfileViewPort
 from identity.store.sqlite.connection import Connection
 from identity.store.sqlite.statements import named_row, statement
@@ -122,15 +127,7 @@ class _PagePlan:
             for part, document, names in zip(
                 self.whole, json.loads(row[2]), self.names, strict=True
             ):
-                if part == "linking":
-                    values += [(v[0] if (v := document.get(n)) else None) for n in names]
-                elif part == "consent":
-                    values += [
-                        None if (v := document.get(n)) is None else bool(v.get("granted"))
-                        for n in names
-                    ]
-                else:
-                    values += [document.get(n) for n in names]
+                values += view_document_values(part, document, names)
         if self.plain:
             values += rest
         else:
