@@ -27,6 +27,7 @@ from service.auth import TokenRegistry
 from service.config import Settings
 from service.deps import graphql_body
 from service.errors import ErrorBody, error_responses, install_error_handlers
+from service.export_process import ExportPool
 from service.graphql import create_graphql_router
 from service.graphql.persisted import PersistedQueries, load_manifest
 from service.graphql.subscriptions import Feeds
@@ -232,6 +233,10 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
                 "depends on changed): reads recompute every profile, correct but slow; run "
                 "`idgraph profiles rebuild`"
             )
+        # An injected graph has no settings an export process could reopen it with.
+        app.state.export_pool = ExportPool(
+            settings, settings.export_processes if graph is None else 0
+        )
         transport = wire(app.state.graph)
         delivery: DeliveryThread | None = None
         if settings.destinations == "on":
@@ -259,6 +264,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
             if delivery is not None:
                 await run_in_threadpool(delivery.close)
             transport.close()
+            await run_in_threadpool(app.state.export_pool.close)
             # Subscriptions end, and their reads under way finish, before the store closes.
             await feeds.close()
             if graph is None:

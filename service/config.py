@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     run`` instead, or deliver nothing."""
     destinations_idle_seconds: float = Field(default=1.0, gt=0)
     """How often the delivery worker looks at the segment feeds when nothing is pending."""
+    export_processes: int = Field(default=1, ge=0)
+    """Export processes each API process may start, at a lower CPU priority, to make the
+    body of a large segment export (``GET /v1/segments/{name}/members``) while the API
+    process only forwards it (0: every export runs in the API process)."""
+    export_process_min_members: int = Field(default=10_000, ge=0)
+    """Members a segment needs for its export to run in an export process; a smaller one
+    runs in the API process (an export process costs a second or two to start)."""
+    export_nice: int = Field(default=10, ge=0, le=19)
+    """Niceness an export process adds to its own (``os.nice``), so that the kernel runs the
+    API process's request handling first."""
 
     @model_validator(mode="after")
     def _budget_holds_one_request(self) -> Settings:

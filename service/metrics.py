@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
+from service.export_process import ExportPool
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,32 @@ class DestinationGauges(Collector):
                 families["attempts"].add_metric(name, view.state.attempts)
                 families["dead_letters"].add_metric(name, len(view.dead_letters))
         yield from families.values()
+
+
+class SegmentExports(Collector):
+    """``idgraph_segment_exports_total{process}``: segment exports begun, by where their
+    body was made (``export_process`` or ``api_process``), and ``idgraph_export_processes``:
+    the export processes running (docs/activation.md)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[Metric]:
+        exports = CounterMetricFamily(
+            "idgraph_segment_exports",
+            "Segment exports begun, by the process that made the body.",
+            labels=["process"],
+        )
+        running = GaugeMetricFamily(
+            "idgraph_export_processes", "Export processes of this API process running."
+        )
+        pool: ExportPool | None = getattr(self._app.state, "export_pool", None)
+        if pool is not None:
+            for where, count in pool.exports.items():
+                exports.add_metric([where], count)
+            running.add_metric([], len(pool.pids()))
+        yield exports
+        yield running
 
 
 class RequestMetrics:
@@ -189,6 +216,7 @@ def install_metrics(app: FastAPI) -> GraphQLMetrics:
     registry = CollectorRegistry()
     registry.register(StoreStatements(app))
     registry.register(DestinationGauges(app))
+    registry.register(SegmentExports(app))
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
     app.include_router(router)

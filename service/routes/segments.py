@@ -8,21 +8,36 @@ for a token without ``pii:read`` (an activation job that sends e-mails needs bot
 
 from __future__ import annotations
 
+import inspect
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from identity.graph import IdentityGraph
 from service.auth import SEGMENTS_READ, Principal, require
 from service.deps import get_graph
 from service.errors import error_responses
+from service.export_process import ExportPool, ExportRequest
 from service.masking import Masker
-from service.segment_export import export_body
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
 DEFAULT_FIELDS = "profile_id,email,phone,first_name,last_name"
+
+
+class ExportResponse(StreamingResponse):
+    """A streaming response that closes its body however the response ends: a client that
+    goes away leaves an export process's stream suspended, and closing it is what stops
+    that process (garbage collection would, but later)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if inspect.isasyncgen(self.body_iterator):
+                await self.body_iterator.aclose()
 
 
 @router.get(
@@ -53,6 +68,7 @@ DEFAULT_FIELDS = "profile_id,email,phone,first_name,last_name"
     },
 )
 def export_members(
+    request: Request,
     name: str,
     format: Literal["ndjson", "csv"] = Query("ndjson", description="ndjson or csv"),
     fields: str | None = Query(
@@ -71,13 +87,17 @@ def export_members(
     else:
         chosen = [f.strip() for f in fields.split(",") if f.strip()]
         graph.catalog.check(chosen)  # INVALID_ARGUMENT (400) naming the field and the valid ones
-    graph.segments.get(name)  # UnknownSegment (404) before the stream starts
+    segment = graph.segments.get(name)  # UnknownSegment (404) before the stream starts
     reveals = Masker.for_principal(graph.rules, principal).reveals
-    body = export_body(graph, name, chosen, reveals, format, principal.name)
+    # A large segment's body is made in an export process when one is free (a lookup
+    # served meanwhile does not wait behind it for the GIL), else here.
+    pool: ExportPool = request.app.state.export_pool
+    asked = ExportRequest(name, tuple(chosen), reveals, format, principal.name)
+    body = pool.body(graph, segment.size, asked)
     if format == "csv":
-        return StreamingResponse(
+        return ExportResponse(
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
-    return StreamingResponse(body, media_type="application/x-ndjson")
+    return ExportResponse(body, media_type="application/x-ndjson")
