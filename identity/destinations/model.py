@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from identity.errors import InvalidArgument
-from identity.model import DestinationRow, JSONValue
+from identity.model import SEGMENT_REMOVED, DestinationRow, JSONValue
 
 WEBHOOK, FILE = "webhook", "file"
+STOPPED_REASONS = (SEGMENT_REMOVED,)
 SNAPSHOT, CHANGES = "snapshot", "changes"
 DEAD, REPLAYED = "dead", "replayed"
 FORMATS = ("csv", "parquet")
@@ -22,6 +23,10 @@ DEFAULT_FIELDS = ("profile_id",)
 RESERVED_FIELDS = frozenset({"seq", "kind", "at", "merged_into"})
 """Keys every delivered row carries itself; a field of that name would be ambiguous."""
 MAX_BATCH = 10_000
+DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
+"""A batch's body closes before it passes this many bytes (1 MiB)."""
+MAX_BATCH_BYTES = 1024 * 1024 * 1024
+MAX_SNAPSHOT_EVERY_HOURS = 24 * 366
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -38,6 +43,12 @@ class Destination:
     format: str = "csv"
     fields: tuple[str, ...] = DEFAULT_FIELDS
     batch_size: int = 1000
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    """A batch closes before its rows' NDJSON encoding passes this many bytes (a row larger
+    than that alone goes alone)."""
+    snapshot_every_hours: float | None = None
+    """A file destination writes a new full snapshot when this many hours have passed since
+    the last (None: one snapshot, at the start)."""
     requires_consent: str | None = None
     max_attempts: int = 10
     timeout_seconds: float = 30.0
@@ -53,6 +64,7 @@ class Destination:
         doc: dict[str, JSONValue] = {
             "fields": list(self.fields),
             "batch_size": self.batch_size,
+            "max_batch_bytes": self.max_batch_bytes,
             "max_attempts": self.max_attempts,
             "timeout_seconds": self.timeout_seconds,
         }
@@ -61,6 +73,8 @@ class Destination:
         else:
             doc["folder"] = self.folder
             doc["format"] = self.format
+            if self.snapshot_every_hours is not None:
+                doc["snapshot_every_hours"] = self.snapshot_every_hours
         if self.requires_consent is not None:
             doc["requires_consent"] = self.requires_consent
         if self.secret_env is not None:
@@ -79,6 +93,12 @@ class Destination:
             format=c.get("format", "csv"),
             fields=tuple(c.get("fields", DEFAULT_FIELDS)),
             batch_size=int(c.get("batch_size", 1000)),
+            max_batch_bytes=int(c.get("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES)),
+            snapshot_every_hours=(
+                float(c["snapshot_every_hours"])
+                if c.get("snapshot_every_hours") is not None
+                else None
+            ),
             requires_consent=c.get("requires_consent"),
             max_attempts=int(c.get("max_attempts", 10)),
             timeout_seconds=float(c.get("timeout_seconds", 30.0)),
@@ -103,6 +123,8 @@ def validate(
     format: str = "csv",
     fields: Sequence[str] = DEFAULT_FIELDS,
     batch_size: int = 1000,
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    snapshot_every_hours: float | None = None,
     requires_consent: str | None = None,
     purposes: Sequence[str] = (),
     max_attempts: int = 10,
@@ -142,6 +164,23 @@ def validate(
         raise _refuse("fields", ",".join(chosen), "a field is named twice")
     if not 1 <= batch_size <= MAX_BATCH:
         raise _refuse("batch_size", batch_size, f"must be between 1 and {MAX_BATCH}")
+    if not 1 <= max_batch_bytes <= MAX_BATCH_BYTES:
+        raise _refuse(
+            "max_batch_bytes", max_batch_bytes, f"must be between 1 and {MAX_BATCH_BYTES}"
+        )
+    if snapshot_every_hours is not None:
+        if folder is None:
+            raise _refuse(
+                "snapshot_every_hours",
+                snapshot_every_hours,
+                "only a folder destination writes recurring snapshots",
+            )
+        if not 0 < snapshot_every_hours <= MAX_SNAPSHOT_EVERY_HOURS:
+            raise _refuse(
+                "snapshot_every_hours",
+                snapshot_every_hours,
+                f"must be above 0 and at most {MAX_SNAPSHOT_EVERY_HOURS}",
+            )
     if requires_consent is not None and requires_consent not in purposes:
         raise _refuse("requires_consent", requires_consent, f"one of {', '.join(purposes)}")
     if not 1 <= max_attempts <= 100:
@@ -162,6 +201,8 @@ def validate(
         format=format,
         fields=chosen,
         batch_size=batch_size,
+        max_batch_bytes=max_batch_bytes,
+        snapshot_every_hours=snapshot_every_hours,
         requires_consent=requires_consent,
         max_attempts=max_attempts,
         timeout_seconds=timeout_seconds,
