@@ -208,14 +208,18 @@ class FileSink:
         else:
             name = f"delta-{batch.from_seq}-{batch.to_seq}.{extension}"
             deltas = [d for d in deltas if d["file"] != name]
-            deltas.append(
-                {
-                    "file": name,
-                    "from_seq": batch.from_seq,
-                    "to_seq": batch.to_seq,
-                    "rows": len(batch.rows),
-                }
-            )
+            covered = snapshot is not None and snapshot["complete"]
+            if not (covered and snapshot is not None and batch.to_seq <= snapshot["seq"]):
+                # (A delta wholly before a whole snapshot, written after it as a recurring
+                # snapshot overtook the cursor, is in it: its file only.)
+                deltas.append(
+                    {
+                        "file": name,
+                        "from_seq": batch.from_seq,
+                        "to_seq": batch.to_seq,
+                        "rows": len(batch.rows),
+                    }
+                )
         names = columns(destination, batch.kind)
         if destination.format == "parquet":
             data = _parquet_bytes(batch.rows, names)
