@@ -23,6 +23,9 @@ DEFAULT_FIELDS = ("profile_id",)
 RESERVED_FIELDS = frozenset({"seq", "kind", "at", "merged_into"})
 """Keys every delivered row carries itself; a field of that name would be ambiguous."""
 MAX_BATCH = 10_000
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
 """A batch's body closes before it passes this many bytes (1 MiB)."""
 MAX_BATCH_BYTES = 1024 * 1024 * 1024
@@ -42,7 +45,7 @@ class Destination:
     folder: str | None = None
     format: str = "csv"
     fields: tuple[str, ...] = DEFAULT_FIELDS
-    batch_size: int = 1000
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     """A batch closes before its rows' NDJSON encoding passes this many bytes (a row larger
     than that alone goes alone)."""
@@ -50,8 +53,8 @@ class Destination:
     """A file destination writes a new full snapshot when this many hours have passed since
     the last (None: one snapshot, at the start)."""
     requires_consent: str | None = None
-    max_attempts: int = 10
-    timeout_seconds: float = 30.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     secret_env: str | None = None
     """The environment variable holding the signing secret, when it is not in the store."""
     secret: str | None = field(default=None, repr=False)
@@ -92,7 +95,7 @@ class Destination:
             folder=c.get("folder"),
             format=c.get("format", "csv"),
             fields=tuple(c.get("fields", DEFAULT_FIELDS)),
-            batch_size=int(c.get("batch_size", 1000)),
+            batch_size=int(c.get("batch_size", DEFAULT_BATCH_SIZE)),
             max_batch_bytes=int(c.get("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES)),
             snapshot_every_hours=(
                 float(c["snapshot_every_hours"])
@@ -100,8 +103,8 @@ class Destination:
                 else None
             ),
             requires_consent=c.get("requires_consent"),
-            max_attempts=int(c.get("max_attempts", 10)),
-            timeout_seconds=float(c.get("timeout_seconds", 30.0)),
+            max_attempts=int(c.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+            timeout_seconds=float(c.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
             secret_env=c.get("secret_env"),
             secret=row.secret,
             paused=row.paused,
@@ -114,25 +117,38 @@ def _refuse(argument: str, given: object, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{argument} {given!r}: {problem}", argument=argument)
 
 
-def validate(
-    name: str,
-    segment: str,
-    *,
-    url: str | None = None,
-    folder: str | None = None,
-    format: str = "csv",
-    fields: Sequence[str] = DEFAULT_FIELDS,
-    batch_size: int = 1000,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    snapshot_every_hours: float | None = None,
-    requires_consent: str | None = None,
-    purposes: Sequence[str] = (),
-    max_attempts: int = 10,
-    timeout_seconds: float = 30.0,
-    secret_env: str | None = None,
-) -> Destination:
+@dataclass(frozen=True, slots=True)
+class DestinationSettings:
+    """What a user asks for when adding a destination, in one place: the command line's
+    options and GraphQL's ``AddDestinationInput`` make one, :func:`validate` checks it and
+    makes the :class:`Destination`, and :meth:`DestinationService.add` stores that."""
+
+    name: str
+    segment: str
+    url: str | None = None
+    folder: str | None = None
+    format: str = "csv"
+    fields: Sequence[str] = DEFAULT_FIELDS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    snapshot_every_hours: float | None = None
+    requires_consent: str | None = None
+    start: str = "snapshot"
+    """``snapshot``: every member first, then changes; ``now``: changes from now on."""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    secret_env: str | None = None
+
+
+def validate(settings: DestinationSettings, purposes: Sequence[str] = ()) -> Destination:
     """A destination from what a user typed; InvalidArgument naming the argument and the
     value otherwise. Segment existence and field names are checked by the service."""
+    name, segment, url, folder = settings.name, settings.segment, settings.url, settings.folder
+    format, fields, secret_env = settings.format, settings.fields, settings.secret_env
+    batch_size, max_batch_bytes = settings.batch_size, settings.max_batch_bytes
+    snapshot_every_hours = settings.snapshot_every_hours
+    requires_consent, start = settings.requires_consent, settings.start
+    max_attempts, timeout_seconds = settings.max_attempts, settings.timeout_seconds
     if not _NAME.match(name):
         raise _refuse(
             "name", name, "use 1-64 lower-case letters, digits, '_' or '-', starting with one"
@@ -181,6 +197,8 @@ def validate(
                 snapshot_every_hours,
                 f"must be above 0 and at most {MAX_SNAPSHOT_EVERY_HOURS}",
             )
+    if start not in STARTS:
+        raise _refuse("start", start, f"one of {', '.join(STARTS)}")
     if requires_consent is not None and requires_consent not in purposes:
         raise _refuse("requires_consent", requires_consent, f"one of {', '.join(purposes)}")
     if not 1 <= max_attempts <= 100:

@@ -18,14 +18,12 @@ from identity.destinations.files import FileSink, require_parquet
 from identity.destinations.model import (
     CHANGES,
     DEAD,
-    DEFAULT_FIELDS,
-    DEFAULT_MAX_BATCH_BYTES,
     FILE,
     REPLAYED,
     SNAPSHOT,
-    STARTS,
     Batch,
     Destination,
+    DestinationSettings,
     Outcome,
     validate,
 )
@@ -143,45 +141,12 @@ class DestinationService:
         any needs the right to read personal data)."""
         return [f for f in fields if self.rules.privacy.is_personal(f)]
 
-    def add(
-        self,
-        name: str,
-        segment: str,
-        *,
-        url: str | None = None,
-        folder: str | None = None,
-        format: str = "csv",
-        fields: Sequence[str] = DEFAULT_FIELDS,
-        batch_size: int = 1000,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        snapshot_every_hours: float | None = None,
-        requires_consent: str | None = None,
-        start: str = "snapshot",
-        max_attempts: int = 10,
-        timeout_seconds: float = 30.0,
-        secret_env: str | None = None,
-        actor: str = SYSTEM,
-    ) -> Added:
+    def add(self, settings: DestinationSettings, actor: str = SYSTEM) -> Added:
         """Register a destination. Raises InvalidArgument naming the argument at fault,
         UnknownSegment, ConfigError (parquet without pyarrow)."""
-        destination = validate(
-            name,
-            segment,
-            url=url,
-            folder=folder,
-            format=format,
-            fields=fields,
-            batch_size=batch_size,
-            max_batch_bytes=max_batch_bytes,
-            snapshot_every_hours=snapshot_every_hours,
-            requires_consent=requires_consent,
-            purposes=self.rules.events.purposes,
-            max_attempts=max_attempts,
-            timeout_seconds=timeout_seconds,
-            secret_env=secret_env,
-        )
-        if start not in STARTS:
-            raise InvalidArgument(f"start {start!r}: one of {', '.join(STARTS)}", argument="start")
+        destination = validate(settings, self.rules.events.purposes)
+        name, segment, folder = settings.name, settings.segment, settings.folder
+        secret_env, start = settings.secret_env, settings.start
         self.segments.get(segment)  # UnknownSegment
         for other in self.all():
             if other.kind == FILE and (other.folder, other.segment) == (folder, segment):

@@ -11,8 +11,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from identity.destinations import DeliveryWorker, DestinationView, RunReport
-from identity.destinations.model import DEFAULT_MAX_BATCH_BYTES
+from identity.destinations import DeliveryWorker, DestinationSettings, DestinationView, RunReport
+from identity.destinations.model import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from service.cli.common import RulesOption, StoreOption, _opened, app, cli_actor, console, out
 from service.webhooks import wire
 
@@ -63,7 +68,9 @@ def add(
             "--start", help="snapshot: every member first, then changes; now: changes only"
         ),
     ] = "snapshot",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch")] = 1000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch")] = (
+        DEFAULT_BATCH_SIZE
+    ),
     max_batch_bytes: Annotated[
         int,
         typer.Option(
@@ -89,10 +96,10 @@ def add(
     ] = None,
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", help="Tries before a batch is dead-lettered")
-    ] = 10,
+    ] = DEFAULT_MAX_ATTEMPTS,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the webhook's answer")
-    ] = 30.0,
+    ] = DEFAULT_TIMEOUT_SECONDS,
     secret_env: Annotated[
         str | None,
         typer.Option(
@@ -108,7 +115,7 @@ def add(
     if (webhook is None) == (folder is None):
         raise _refuse("--webhook / --folder", None, "give exactly one")
     with _opened(store, rules) as graph:
-        added = graph.destinations.add(
+        settings = DestinationSettings(
             name,
             segment,
             url=webhook,
@@ -123,8 +130,8 @@ def add(
             max_attempts=max_attempts,
             timeout_seconds=timeout,
             secret_env=secret_env,
-            actor=cli_actor(),
         )
+        added = graph.destinations.add(settings, actor=cli_actor())
     d = added.destination
     where = d.url or d.folder
     console.print(f"destination {d.name}: segment {d.segment} -> {where}", highlight=False)

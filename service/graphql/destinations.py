@@ -13,7 +13,12 @@ from graphql import GraphQLError
 
 from identity import destinations as domain
 from identity import model
-from identity.destinations.model import DEFAULT_MAX_BATCH_BYTES
+from identity.destinations.model import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from identity.errors import IdgraphError
 from identity.segments import change_cursor
 from service.auth import DESTINATIONS_READ, DESTINATIONS_WRITE, PII_READ
@@ -211,7 +216,7 @@ class AddDestinationInput:
     format: str = "csv"
     fields: list[str] = strawberry.field(default_factory=lambda: ["profile_id"])
     start: str = strawberry.field(default="snapshot", description="`snapshot` or `now`")
-    batch_size: int = 1000
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_batch_bytes: int = strawberry.field(
         default=DEFAULT_MAX_BATCH_BYTES,
         description="A batch closes before its NDJSON body passes this many bytes; a row "
@@ -223,13 +228,31 @@ class AddDestinationInput:
         "(null: one snapshot, at the start).",
     )
     requires_consent: str | None = None
-    max_attempts: int = 10
-    timeout_seconds: float = 30.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     secret_env: str | None = strawberry.field(
         default=None,
         description="Read the secret from this environment variable of the servers instead "
         "of generating one and keeping it in the store.",
     )
+
+    def settings(self) -> domain.DestinationSettings:
+        return domain.DestinationSettings(
+            self.name,
+            self.segment,
+            url=self.webhook,
+            folder=self.folder,
+            format=self.format,
+            fields=self.fields,
+            batch_size=self.batch_size,
+            max_batch_bytes=self.max_batch_bytes,
+            snapshot_every_hours=self.snapshot_every_hours,
+            requires_consent=self.requires_consent,
+            start=self.start,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.timeout_seconds,
+            secret_env=self.secret_env,
+        )
 
 
 AddResult = Annotated[
@@ -280,23 +303,7 @@ async def _add_destination(info: Info, input: AddDestinationInput) -> AddResult:
         )
 
     def add() -> DestinationAdded:
-        added = service.add(
-            input.name,
-            input.segment,
-            url=input.webhook,
-            folder=input.folder,
-            format=input.format,
-            fields=input.fields,
-            batch_size=input.batch_size,
-            max_batch_bytes=input.max_batch_bytes,
-            snapshot_every_hours=input.snapshot_every_hours,
-            requires_consent=input.requires_consent,
-            start=input.start,
-            max_attempts=input.max_attempts,
-            timeout_seconds=input.timeout_seconds,
-            secret_env=input.secret_env,
-            actor=info.context.actor,
-        )
+        added = service.add(input.settings(), actor=info.context.actor)
         return DestinationAdded(destination=_view(info, input.name), secret=added.secret)
 
     return await call(_refused_or(add))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from identity.destinations import Backoff, DeliveryWorker
+from identity.destinations import Backoff, DeliveryWorker, DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
 from tests.destinations.conftest import FakeTime, ingest
@@ -37,13 +37,15 @@ def test_bodies_stay_under_the_byte_limit_and_the_consumer_gets_exactly_the_feed
     ingest(graph, _person(rng, "giant", size=3 * LIMIT))  # alone over the limit
     graph.segments.define("named", NAMED)
     graph.destinations.add(
-        "hook",
-        "named",
-        url=receiver.url,
-        fields=["profile_id", "email", "first_name"],
-        batch_size=1000,
-        max_batch_bytes=LIMIT,
-        max_attempts=100,
+        DestinationSettings(
+            "hook",
+            "named",
+            url=receiver.url,
+            fields=["profile_id", "email", "first_name"],
+            batch_size=1000,
+            max_batch_bytes=LIMIT,
+            max_attempts=100,
+        )
     )
     worker = DeliveryWorker(
         graph.destinations,
@@ -91,9 +93,13 @@ def test_bodies_stay_under_the_byte_limit_and_the_consumer_gets_exactly_the_feed
 def test_the_byte_limit_is_checked_and_kept(graph: IdentityGraph, receiver: Receiver) -> None:
     graph.segments.define("named", NAMED)
     with pytest.raises(InvalidArgument, match="max_batch_bytes 0: must be between 1 and"):
-        graph.destinations.add("hook", "named", url=receiver.url, max_batch_bytes=0)
-    graph.destinations.add("hook", "named", url=receiver.url, max_batch_bytes=5000)
-    graph.destinations.add("plain", "named", url=receiver.url)
+        graph.destinations.add(
+            DestinationSettings("hook", "named", url=receiver.url, max_batch_bytes=0)
+        )
+    graph.destinations.add(
+        DestinationSettings("hook", "named", url=receiver.url, max_batch_bytes=5000)
+    )
+    graph.destinations.add(DestinationSettings("plain", "named", url=receiver.url))
     assert graph.destinations.get("hook").max_batch_bytes == 5000
     assert graph.destinations.get("plain").max_batch_bytes == 1024 * 1024
     assert graph.store.destinations.get(["hook"])[0].config["max_batch_bytes"] == 5000

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
 from tests.destinations.conftest import FakeTime, ingest
@@ -92,14 +92,19 @@ def test_a_new_snapshot_is_written_every_so_often_beside_continuous_deltas(
     ingest(graph, *[{"id": f"c{i}", "email": f"c{i}@x.org", "first": f"A{i}"} for i in range(8)])
     graph.segments.define("named", NAMED)
     graph.destinations.add(
-        "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=24
+        DestinationSettings(
+            "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=24
+        )
     )
     worker = _worker(graph, clock)
     worker.run_until_idle()
     folder = tmp_path / "named"
     first = _manifest(folder)["snapshot"]
     assert first["complete"]
-    members = lambda: set(graph.store.segments.members("named", limit=10_000))  # noqa: E731
+
+    def members() -> set[str]:
+        return set(graph.store.segments.members("named", limit=10_000))
+
     taken = [first["seq"]]
     for n in range(6):
         _round(graph, n)
@@ -130,7 +135,9 @@ def test_a_crash_in_a_recurring_snapshot_leaves_the_folder_consistent(
     ingest(graph, *[{"id": f"c{i}", "email": f"c{i}@x.org", "first": f"A{i}"} for i in range(8)])
     graph.segments.define("named", NAMED)
     graph.destinations.add(
-        "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=1
+        DestinationSettings(
+            "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=1
+        )
     )
     _worker(graph, clock).run_until_idle()
     folder = tmp_path / "named"
@@ -173,11 +180,19 @@ def test_recurring_snapshots_are_for_folders_and_go_through_the_cli(
 ) -> None:
     graph.segments.define("named", NAMED)
     with pytest.raises(InvalidArgument, match="only a folder destination") as error:
-        graph.destinations.add("hook", "named", url="http://127.0.0.1:9/h", snapshot_every_hours=24)
+        graph.destinations.add(
+            DestinationSettings(
+                "hook", "named", url="http://127.0.0.1:9/h", snapshot_every_hours=24
+            )
+        )
     assert error.value.argument == "snapshot_every_hours"
     with pytest.raises(InvalidArgument, match="snapshot_every_hours 0: must be above 0"):
-        graph.destinations.add("lake", "named", folder=str(tmp_path), snapshot_every_hours=0)
-    graph.destinations.add("lake", "named", folder=str(tmp_path), snapshot_every_hours=0.5)
+        graph.destinations.add(
+            DestinationSettings("lake", "named", folder=str(tmp_path), snapshot_every_hours=0)
+        )
+    graph.destinations.add(
+        DestinationSettings("lake", "named", folder=str(tmp_path), snapshot_every_hours=0.5)
+    )
     assert graph.destinations.get("lake").snapshot_every_hours == 0.5
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
 from service.app import create_app
@@ -36,8 +36,8 @@ def test_a_deleted_segment_stops_its_destination_until_it_is_defined_again_and_r
     ingest(graph, {"id": "a", "email": "a@x.org", "first": "A"})
     graph.segments.define("named", NAMED)
     graph.segments.define("other", NAMED)
-    graph.destinations.add("hook", "named", url=receiver.url)
-    graph.destinations.add("keeps", "other", url=receiver.url, start="now")
+    graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url))
+    graph.destinations.add(DestinationSettings("keeps", "other", url=receiver.url, start="now"))
     worker = _worker(graph, clock)
     worker.run_until_idle()
     assert [row["kind"] for r in receiver.requests for row in r.rows] == ["snapshot"]
@@ -98,7 +98,7 @@ def test_a_segment_deleted_behind_the_services_back_stops_its_destination_once(
     told. The worker finds out, stops it and says so once."""
     ingest(graph, {"id": "a", "email": "a@x.org", "first": "A"})
     graph.segments.define("named", NAMED)
-    graph.destinations.add("hook", "named", url=receiver.url)
+    graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url))
     worker = _worker(graph, clock)
     worker.run_until_idle()
     graph.store.segments.delete("named")
@@ -119,7 +119,7 @@ def test_graphql_and_metrics_show_the_stopped_destination(
     graph: IdentityGraph, receiver: Receiver, tmp_path: Path
 ) -> None:
     graph.segments.define("named", NAMED)
-    graph.destinations.add("hook", "named", url=receiver.url, start="now")
+    graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url, start="now"))
     tokens_file = tmp_path / "tokens.toml"
     token = create_token("admin", ROLES["admin"], tokens_file)
     settings = Settings(tokens_file=tokens_file, destinations="off")
@@ -132,7 +132,8 @@ def test_graphql_and_metrics_show_the_stopped_destination(
             assert answer.status_code == 200, answer.text
             body: dict[str, Any] = answer.json()
             assert "errors" not in body, body
-            return body["data"]
+            data: dict[str, Any] = body["data"]
+            return data
 
         assert 'idgraph_destination_stopped{destination="hook"} 0.0' in client.get("/metrics").text
         deleted = gql(
@@ -161,7 +162,9 @@ def test_graphql_and_metrics_show_the_stopped_destination(
 def test_the_command_line_names_the_stopped_destinations(
     cli_graph: IdentityGraph,  # noqa: F811
 ) -> None:
-    cli_graph.destinations.add("hook", "named", url="http://127.0.0.1:9/h", start="now")
+    cli_graph.destinations.add(
+        DestinationSettings("hook", "named", url="http://127.0.0.1:9/h", start="now")
+    )
     deleted = idgraph("segments", "delete", "named")
     assert deleted.exit_code == 0, deleted.output
     assert "destination(s) hook followed segment named and are stopped" in deleted.output
