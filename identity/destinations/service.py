@@ -438,8 +438,15 @@ class DestinationService:
         """Send dead letters again (all, or those of ``ids``), rebuilt from the change log
         with current fields and under their original cursor and idempotency key. A
         delivered one is marked ``replayed``; one that fails stays dead with its new
-        error. Audited. Raises UnknownDestination, InvalidArgument for an unknown id."""
+        error. Audited. Raises UnknownDestination, InvalidArgument for an unknown id or a
+        stopped destination (its segment deleted: no change log to rebuild from)."""
         destination = self.get(name)
+        state = self.store.destinations.states([name]).get(name)
+        if state is not None and state.stopped is not None:
+            # The segment's change log went with it: there is nothing to rebuild from.
+            raise InvalidArgument(
+                f"name {name!r}: {stopped_message(destination, state)}", argument="name"
+            )
         letters = self.store.destinations.dead_letters(name, ids=ids, status=DEAD)
         if ids is not None:
             missing = sorted(set(ids) - {letter.id for letter in letters})

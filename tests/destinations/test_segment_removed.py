@@ -70,6 +70,8 @@ def test_a_deleted_segment_stops_its_destination_until_it_is_defined_again_and_r
 
     with pytest.raises(InvalidArgument, match="segment named was removed on 2026-06-01"):
         graph.destinations.set_paused("hook", False)
+    with pytest.raises(InvalidArgument, match="segment named was removed on 2026-06-01"):
+        graph.destinations.replay("hook")
     assert graph.destinations.views(["hook"])[0].status == "segment_removed"
 
     # Defined again: still stopped (its old cursor means nothing to the new segment)...
