@@ -208,10 +208,9 @@ class FileSink:
         else:
             name = f"delta-{batch.from_seq}-{batch.to_seq}.{extension}"
             deltas = [d for d in deltas if d["file"] != name]
-            covered = snapshot is not None and snapshot["complete"]
-            if not (covered and snapshot is not None and batch.to_seq <= snapshot["seq"]):
-                # (A delta wholly before a whole snapshot, written after it as a recurring
-                # snapshot overtook the cursor, is in it: its file only.)
+            # A delta wholly before a whole snapshot (written after it, as a recurring
+            # snapshot overtook the cursor) is in it: its file only, not listed.
+            if snapshot is None or not snapshot["complete"] or batch.to_seq > snapshot["seq"]:
                 deltas.append(
                     {
                         "file": name,

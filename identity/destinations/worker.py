@@ -177,7 +177,7 @@ class DeliveryWorker:
             and not self.store.segments.changes(destination.segment, after=seen.cursor_seq, limit=1)
         ):
             if not self.store.segments.get([destination.segment]):
-                self._stop_removed(destination, seen, now)
+                self._stop_removed(destination, now)
             return report  # nothing new
         until = now + timedelta(seconds=self.lease_seconds)
         if not self.store.destinations.lease(destination.name, self.worker_id, now, until):
@@ -206,7 +206,7 @@ class DeliveryWorker:
         try:
             batch, state = self._next_batch(destination, state)
         except UnknownSegment:
-            self._stop_removed(destination, state, now)
+            self._stop_removed(destination, now)
             return report
         if batch is None:
             return report
@@ -278,20 +278,18 @@ class DeliveryWorker:
         since = state.snapshot_at or destination.created_at
         return since is not None and now - since >= timedelta(hours=every)
 
-    def _stop_removed(
-        self, destination: Destination, state: DestinationState, now: datetime
-    ) -> None:
+    def _stop_removed(self, destination: Destination, now: datetime) -> None:
         """The segment is gone but the destination was not stopped with it (deleted by an
         older idgraph, or while this worker held it): stop it, visibly, and log it once;
-        the worker passes it by from now on."""
-        stopped = replace(
-            state, stopped=SEGMENT_REMOVED, stopped_at=now, attempts=0, next_attempt_at=None
-        )
-        if self.store.destinations.save_state(stopped, None):
+        the worker passes it by from now on. One conditional write: a destination stopped
+        already (by the deletion itself) keeps its time, and is not logged again."""
+        for name in self.store.destinations.stop_following(
+            destination.segment, SEGMENT_REMOVED, now
+        ):
             log.warning(
                 "destination %s stopped: segment %s no longer exists; remove the destination, "
                 "or define the segment again and resume it",
-                destination.name,
+                name,
                 destination.segment,
             )
 
