@@ -21,6 +21,7 @@ from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
 from tests.destinations.conftest import FakeTime, ingest
 from tests.destinations.test_cli import cli_graph, idgraph  # noqa: F401  (the fixture)
+from tests.destinations.test_graphql import ADD, Call, api  # noqa: F401  (the fixture)
 
 NAMED = {"where": {"attribute": "first_name", "exists": True}}
 
@@ -227,3 +228,22 @@ def test_the_command_line_takes_snapshot_every(
         "24",
     )
     assert bad.exit_code != 0 and "only a folder destination" in bad.output
+
+
+def test_graphql_takes_and_shows_snapshot_every_hours(
+    graph: IdentityGraph,
+    api: Call,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    graph.segments.define("named", NAMED)
+    query = ADD.replace("fields state", "fields snapshotEveryHours state")
+    lake = {"name": "lake", "segment": "named", "folder": str(tmp_path), "start": "now"}
+    added = api(query, input={**lake, "snapshotEveryHours": 24})
+    assert added["data"]["addDestination"]["destination"]["snapshotEveryHours"] == 24
+    refused = api(
+        query,
+        input={**lake, "name": "bad", "folder": str(tmp_path / "b"), "snapshotEveryHours": -2},
+    )
+    assert refused["data"]["addDestination"]["argument"] == "snapshot_every_hours"
+    shown = api('{ destination(name: "lake") { state { lastSnapshotAt status } } }')
+    assert shown["data"]["destination"]["state"] == {"lastSnapshotAt": None, "status": "ok"}
