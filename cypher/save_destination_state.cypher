@@ -1,5 +1,7 @@
 // Writes a destination's delivery state (not its lease) if $owner holds the lease ($owner
-// null: whoever does); saved is 0 otherwise. $state: the DestinationState fields.
+// null: whoever does); saved is 0 otherwise. $state: the DestinationState fields. A worker
+// ($owner given) may stop a destination but never clears a stop (a segment deleted while
+// it delivered keeps its destinations stopped).
 MATCH (d:Destination {name: $name})
 SET d.lease_lock = true
 REMOVE d.lease_lock
@@ -14,5 +16,8 @@ SET d.cursor_seq = $state.cursor_seq,
     d.last_status = $state.last_status,
     d.delivered_batches = $state.delivered_batches,
     d.delivered_rows = $state.delivered_rows,
-    d.last_delivered_at = $state.last_delivered_at
+    d.last_delivered_at = $state.last_delivered_at,
+    d.stopped = CASE WHEN $owner IS NULL THEN $state.stopped ELSE coalesce(d.stopped, $state.stopped) END,
+    d.stopped_at = CASE WHEN $owner IS NULL THEN $state.stopped_at ELSE coalesce(d.stopped_at, $state.stopped_at) END,
+    d.snapshot_at = $state.snapshot_at
 RETURN count(d) AS saved

@@ -474,6 +474,10 @@ class DestinationRow:
     created_by: str
 
 
+SEGMENT_REMOVED = "segment_removed"
+"""A destination's ``stopped`` reason once the segment it follows is deleted."""
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationState:
     """Where a destination's delivery stands: the feed position acknowledged, the initial
@@ -497,6 +501,13 @@ class DestinationState:
     last_delivered_at: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    stopped: str | None = None
+    """Why the worker no longer tries (``segment_removed``), None while it delivers. A
+    stopped destination starts again only when resumed (with a new snapshot)."""
+    stopped_at: datetime | None = None
+    """When it stopped (for ``segment_removed``: when the segment was deleted)."""
+    snapshot_at: datetime | None = None
+    """When the newest full snapshot was begun (recurring snapshots count from it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ never a member, so it never leaves through members, changes or exports.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from identity.errors import InvalidArgument, UnknownSegment
 from identity.export import ExportPlan, export_value
 from identity.journeys import TraitFacts
 from identity.model import (
+    SEGMENT_REMOVED,
     JSONValue,
     MembershipChange,
     MembershipKind,
@@ -49,6 +51,7 @@ from identity.segment_definitions import (
 from identity.store.base import Store
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 # -- the service -----------------------------------------------------------------------------
 
@@ -80,6 +83,14 @@ class RefreshReport:
             "exited": self.exited,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDeleted:
+    name: str
+    at: datetime
+    stopped_destinations: list[str]
+    """The destinations that followed it, now stopped (``segment_removed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +146,30 @@ class SegmentService:
                 )
         return self.get(name)
 
-    def delete(self, name: str, actor: str = SYSTEM) -> bool:
+    def delete(self, name: str, actor: str = SYSTEM) -> SegmentDeleted | None:
+        """Delete a segment with its members and change log; None if there was none. The
+        destinations that follow it are stopped (``segment_removed``), visibly, in the same
+        unit of work, and named in the answer."""
         with self.store.unit_of_work():
             old = self.store.segments.get([name])
             deleted = self.store.segments.delete(name)
-            if deleted and self.audit is not None:
+            if not deleted:
+                return None
+            at = self.clock()
+            stopped = self.store.destinations.stop_following(name, SEGMENT_REMOVED, at)
+            if self.audit is not None:
                 before = {"definition": old[0].definition} if old else {}
-                self.audit.record(actor, "delete_segment", target=name, before=before)
-        return deleted
+                after: dict[str, JSONValue] = (
+                    {"stopped_destinations": list(stopped)} if stopped else {}
+                )
+                self.audit.record(actor, "delete_segment", target=name, before=before, after=after)
+        if stopped:
+            log.warning(
+                "segment %s deleted: destination(s) %s stopped until resumed",
+                name,
+                ", ".join(stopped),
+            )
+        return SegmentDeleted(name, at, stopped)
 
     def definitions(self, names: Sequence[str] | None = None) -> list[SegmentDefinition]:
         return [

@@ -65,7 +65,8 @@ class DestinationGauges(Collector):
     """Per destination (docs/activation.md), read from the store at scrape time:
     ``idgraph_destination_lag`` (changes not yet delivered), ``idgraph_destination_attempts``
     (consecutive failures of the pending batch) and ``idgraph_destination_dead_letters``
-    (batches waiting for a replay): what an alert on a stuck destination watches."""
+    (batches waiting for a replay) and ``idgraph_destination_stopped`` (1 once its segment
+    is deleted): what an alert on a stuck destination watches."""
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -77,6 +78,11 @@ class DestinationGauges(Collector):
                 ("lag", "Changes of the destination's segment after its cursor."),
                 ("attempts", "Consecutive failures of the destination's pending batch."),
                 ("dead_letters", "Dead-lettered batches of the destination not yet replayed."),
+                (
+                    "stopped",
+                    "1 when the destination is stopped (its segment deleted) until a steward "
+                    "acts, else 0.",
+                ),
             )
         }
         graph: IdentityGraph | None = getattr(self._app.state, "graph", None)
@@ -91,6 +97,7 @@ class DestinationGauges(Collector):
                 families["lag"].add_metric(name, view.lag)
                 families["attempts"].add_metric(name, view.state.attempts)
                 families["dead_letters"].add_metric(name, len(view.dead_letters))
+                families["stopped"].add_metric(name, 1 if view.state.stopped else 0)
         yield from families.values()
 
 

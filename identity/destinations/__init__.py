@@ -8,7 +8,7 @@ to retry, ``webhook`` and ``files`` are the sinks, ``service`` the use cases and
 """
 
 from identity.destinations.backoff import Backoff
-from identity.destinations.model import Batch, Destination, Outcome
+from identity.destinations.model import Batch, Destination, DestinationSettings, Outcome
 from identity.destinations.service import (
     Added,
     DestinationService,
@@ -26,6 +26,7 @@ __all__ = [
     "DeliveryWorker",
     "Destination",
     "DestinationService",
+    "DestinationSettings",
     "DestinationView",
     "Outcome",
     "Replayed",

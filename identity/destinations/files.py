@@ -8,6 +8,12 @@ Layout (docs/activation.md)::
     FOLDER/SEGMENT/delta-<from>-<to>.csv       seq, kind, at, profile_id, merged_into, fields...
     FOLDER/SEGMENT/manifest.json
 
+``manifest.json`` (version 2) names the newest whole ``snapshot`` (or the first while it
+is written), a newer one being written (``next_snapshot``, with ``--snapshot-every``) and
+the ``deltas`` written since the snapshot began, in order: a loader starts from the
+snapshot and applies the deltas. When a newer snapshot is whole it replaces the older in
+the manifest, and deltas wholly before it leave the list (their files stay).
+
 The manifest is renamed into place before the worker stores its cursor. After a crash in
 between, :meth:`FileSink.acknowledged` reads the manifest's position and the worker moves
 its cursor there instead of writing the range again.
@@ -109,6 +115,9 @@ class FileSink:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
 
+    def now(self) -> str:
+        return self.clock().isoformat()
+
     def folder(self, destination: Destination) -> Path:
         assert destination.folder is not None
         return Path(destination.folder) / destination.segment
@@ -126,6 +135,38 @@ class FileSink:
         found = self.manifest(destination)
         return int(found["seq"]) if found is not None else None
 
+    def _snapshot_part(
+        self,
+        batch: Batch,
+        extension: str,
+        snapshot: dict[str, Any] | None,
+        pending: dict[str, Any] | None,
+    ) -> str:
+        """The file of a snapshot page: the one the same page had (a retry after a crash
+        rewrites it), or the next part."""
+        parts: list[dict[str, Any]] = []
+        for candidate in (snapshot, pending):
+            if candidate is not None and candidate["seq"] == batch.to_seq:
+                parts = candidate["files"]
+        index = next(
+            (i for i, p in enumerate(parts) if p["after_id"] == batch.after_id), len(parts)
+        )
+        return f"snapshot-{batch.to_seq}-{index:05d}.{extension}"
+
+    def _with_part(self, snapshot: dict[str, Any], batch: Batch, name: str) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = list(snapshot["files"])
+        entry = {
+            "file": name,
+            "after_id": batch.after_id,
+            "last_id": batch.last_id,
+            "rows": len(batch.rows),
+        }
+        index = next((i for i, p in enumerate(parts) if p["file"] == name), len(parts))
+        parts[index : index + 1] = [entry]
+        if snapshot["complete"] or not batch.final:
+            return {**snapshot, "files": parts}  # a page written again keeps it whole
+        return {**snapshot, "files": parts, "complete": True, "completed_at": self.now()}
+
     def deliver(self, destination: Destination, batch: Batch) -> Outcome:
         try:
             self._write(destination, batch)
@@ -139,43 +180,57 @@ class FileSink:
         folder.mkdir(parents=True, exist_ok=True)
         extension = "parquet" if destination.format == "parquet" else "csv"
         manifest = self.manifest(destination) or {}
-        snapshot: dict[str, Any] = manifest.get("snapshot") or {}
+        snapshot: dict[str, Any] | None = manifest.get("snapshot")
+        pending: dict[str, Any] | None = manifest.get("next_snapshot")
         deltas: list[dict[str, Any]] = list(manifest.get("deltas", []))
         if batch.kind == SNAPSHOT:
-            if snapshot.get("seq") != batch.to_seq:
-                snapshot, deltas = {"seq": batch.to_seq, "complete": False, "files": []}, []
-            parts: list[dict[str, Any]] = list(snapshot["files"])
-            index = next(
-                (i for i, p in enumerate(parts) if p["after_id"] == batch.after_id), len(parts)
-            )
-            name = f"snapshot-{batch.to_seq}-{index:05d}.{extension}"
-            entry = {
-                "file": name,
-                "after_id": batch.after_id,
-                "last_id": batch.last_id,
-                "rows": len(batch.rows),
-            }
-            parts[index : index + 1] = [entry]
-            snapshot = {**snapshot, "files": parts, "complete": batch.final}
+            name = self._snapshot_part(batch, extension, snapshot, pending)
+            seq = batch.to_seq
+            if snapshot is not None and snapshot["seq"] == seq:
+                snapshot = self._with_part(snapshot, batch, name)
+            elif pending is not None and pending["seq"] == seq:
+                pending = self._with_part(pending, batch, name)
+            elif snapshot is not None and snapshot.get("complete") and seq < snapshot["seq"]:
+                pass  # a replayed page of an older snapshot: its file is rewritten only
+            else:
+                begun = {"seq": seq, "complete": False, "begun_at": self.now(), "files": []}
+                begun = self._with_part(begun, batch, name)
+                if snapshot is not None and snapshot.get("complete"):
+                    pending = begun  # the current snapshot stands until this one is whole
+                else:
+                    snapshot = begun
+            if pending is not None and pending["complete"]:
+                snapshot, pending = pending, None
+            if snapshot is not None and snapshot["complete"]:
+                # Deltas wholly before the newest whole snapshot are in it: the manifest
+                # lists only what a loader applies after it (their files stay).
+                deltas = [d for d in deltas if d["to_seq"] > snapshot["seq"]]
         else:
             name = f"delta-{batch.from_seq}-{batch.to_seq}.{extension}"
             deltas = [d for d in deltas if d["file"] != name]
-            deltas.append(
-                {
-                    "file": name,
-                    "from_seq": batch.from_seq,
-                    "to_seq": batch.to_seq,
-                    "rows": len(batch.rows),
-                }
-            )
+            # A delta wholly before a whole snapshot (written after it, as a recurring
+            # snapshot overtook the cursor) is in it: its file only, not listed.
+            if snapshot is None or not snapshot["complete"] or batch.to_seq > snapshot["seq"]:
+                deltas.append(
+                    {
+                        "file": name,
+                        "from_seq": batch.from_seq,
+                        "to_seq": batch.to_seq,
+                        "rows": len(batch.rows),
+                    }
+                )
         names = columns(destination, batch.kind)
         if destination.format == "parquet":
             data = _parquet_bytes(batch.rows, names)
         else:
             data = _csv_bytes(batch.rows, names)
         write_atomically(folder / name, data)
+        # The feed position written: a delta's end; for a snapshot page, the destination's
+        # cursor (a recurring snapshot leaves the deltas where they were). Never backwards.
+        position = batch.to_seq if batch.kind != SNAPSHOT else batch.from_seq
+        position = max(position, int(manifest.get("seq", position)))
         document = {
-            "version": 1,
+            "version": 2,
             "destination": destination.name,
             "segment": destination.segment,
             "format": destination.format,
@@ -184,9 +239,10 @@ class FileSink:
                 "snapshot": columns(destination, SNAPSHOT),
                 "delta": columns(destination, "changes"),
             },
-            "seq": batch.to_seq,
-            "cursor": change_cursor(batch.to_seq),
-            "snapshot": snapshot or None,
+            "seq": position,
+            "cursor": change_cursor(position),
+            "snapshot": snapshot,
+            "next_snapshot": pending,
             "deltas": deltas,
             "updated_at": self.clock().isoformat(),
         }

@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from identity.errors import InvalidArgument
-from identity.model import DestinationRow, JSONValue
+from identity.model import SEGMENT_REMOVED, DestinationRow, JSONValue
 
 WEBHOOK, FILE = "webhook", "file"
+STOPPED_REASONS = (SEGMENT_REMOVED,)
 SNAPSHOT, CHANGES = "snapshot", "changes"
 DEAD, REPLAYED = "dead", "replayed"
 FORMATS = ("csv", "parquet")
@@ -22,6 +23,13 @@ DEFAULT_FIELDS = ("profile_id",)
 RESERVED_FIELDS = frozenset({"seq", "kind", "at", "merged_into"})
 """Keys every delivered row carries itself; a field of that name would be ambiguous."""
 MAX_BATCH = 10_000
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
+"""A batch's body closes before it passes this many bytes (1 MiB)."""
+MAX_BATCH_BYTES = 1024 * 1024 * 1024
+MAX_SNAPSHOT_EVERY_HOURS = 24 * 366
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -37,10 +45,16 @@ class Destination:
     folder: str | None = None
     format: str = "csv"
     fields: tuple[str, ...] = DEFAULT_FIELDS
-    batch_size: int = 1000
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    """A batch closes before its rows' NDJSON encoding passes this many bytes (a row larger
+    than that alone goes alone)."""
+    snapshot_every_hours: float | None = None
+    """A file destination writes a new full snapshot when this many hours have passed since
+    the last (None: one snapshot, at the start)."""
     requires_consent: str | None = None
-    max_attempts: int = 10
-    timeout_seconds: float = 30.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     secret_env: str | None = None
     """The environment variable holding the signing secret, when it is not in the store."""
     secret: str | None = field(default=None, repr=False)
@@ -53,6 +67,7 @@ class Destination:
         doc: dict[str, JSONValue] = {
             "fields": list(self.fields),
             "batch_size": self.batch_size,
+            "max_batch_bytes": self.max_batch_bytes,
             "max_attempts": self.max_attempts,
             "timeout_seconds": self.timeout_seconds,
         }
@@ -61,6 +76,8 @@ class Destination:
         else:
             doc["folder"] = self.folder
             doc["format"] = self.format
+            if self.snapshot_every_hours is not None:
+                doc["snapshot_every_hours"] = self.snapshot_every_hours
         if self.requires_consent is not None:
             doc["requires_consent"] = self.requires_consent
         if self.secret_env is not None:
@@ -78,10 +95,16 @@ class Destination:
             folder=c.get("folder"),
             format=c.get("format", "csv"),
             fields=tuple(c.get("fields", DEFAULT_FIELDS)),
-            batch_size=int(c.get("batch_size", 1000)),
+            batch_size=int(c.get("batch_size", DEFAULT_BATCH_SIZE)),
+            max_batch_bytes=int(c.get("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES)),
+            snapshot_every_hours=(
+                float(c["snapshot_every_hours"])
+                if c.get("snapshot_every_hours") is not None
+                else None
+            ),
             requires_consent=c.get("requires_consent"),
-            max_attempts=int(c.get("max_attempts", 10)),
-            timeout_seconds=float(c.get("timeout_seconds", 30.0)),
+            max_attempts=int(c.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+            timeout_seconds=float(c.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
             secret_env=c.get("secret_env"),
             secret=row.secret,
             paused=row.paused,
@@ -94,23 +117,38 @@ def _refuse(argument: str, given: object, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{argument} {given!r}: {problem}", argument=argument)
 
 
-def validate(
-    name: str,
-    segment: str,
-    *,
-    url: str | None = None,
-    folder: str | None = None,
-    format: str = "csv",
-    fields: Sequence[str] = DEFAULT_FIELDS,
-    batch_size: int = 1000,
-    requires_consent: str | None = None,
-    purposes: Sequence[str] = (),
-    max_attempts: int = 10,
-    timeout_seconds: float = 30.0,
-    secret_env: str | None = None,
-) -> Destination:
+@dataclass(frozen=True, slots=True)
+class DestinationSettings:
+    """What a user asks for when adding a destination, in one place: the command line's
+    options and GraphQL's ``AddDestinationInput`` make one, :func:`validate` checks it and
+    makes the :class:`Destination`, and :meth:`DestinationService.add` stores that."""
+
+    name: str
+    segment: str
+    url: str | None = None
+    folder: str | None = None
+    format: str = "csv"
+    fields: Sequence[str] = DEFAULT_FIELDS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    snapshot_every_hours: float | None = None
+    requires_consent: str | None = None
+    start: str = "snapshot"
+    """``snapshot``: every member first, then changes; ``now``: changes from now on."""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    secret_env: str | None = None
+
+
+def validate(settings: DestinationSettings, purposes: Sequence[str] = ()) -> Destination:
     """A destination from what a user typed; InvalidArgument naming the argument and the
     value otherwise. Segment existence and field names are checked by the service."""
+    name, segment, url, folder = settings.name, settings.segment, settings.url, settings.folder
+    format, fields, secret_env = settings.format, settings.fields, settings.secret_env
+    batch_size, max_batch_bytes = settings.batch_size, settings.max_batch_bytes
+    snapshot_every_hours = settings.snapshot_every_hours
+    requires_consent, start = settings.requires_consent, settings.start
+    max_attempts, timeout_seconds = settings.max_attempts, settings.timeout_seconds
     if not _NAME.match(name):
         raise _refuse(
             "name", name, "use 1-64 lower-case letters, digits, '_' or '-', starting with one"
@@ -142,6 +180,25 @@ def validate(
         raise _refuse("fields", ",".join(chosen), "a field is named twice")
     if not 1 <= batch_size <= MAX_BATCH:
         raise _refuse("batch_size", batch_size, f"must be between 1 and {MAX_BATCH}")
+    if not 1 <= max_batch_bytes <= MAX_BATCH_BYTES:
+        raise _refuse(
+            "max_batch_bytes", max_batch_bytes, f"must be between 1 and {MAX_BATCH_BYTES}"
+        )
+    if snapshot_every_hours is not None:
+        if folder is None:
+            raise _refuse(
+                "snapshot_every_hours",
+                snapshot_every_hours,
+                "only a folder destination writes recurring snapshots",
+            )
+        if not 0 < snapshot_every_hours <= MAX_SNAPSHOT_EVERY_HOURS:
+            raise _refuse(
+                "snapshot_every_hours",
+                snapshot_every_hours,
+                f"must be above 0 and at most {MAX_SNAPSHOT_EVERY_HOURS}",
+            )
+    if start not in STARTS:
+        raise _refuse("start", start, f"one of {', '.join(STARTS)}")
     if requires_consent is not None and requires_consent not in purposes:
         raise _refuse("requires_consent", requires_consent, f"one of {', '.join(purposes)}")
     if not 1 <= max_attempts <= 100:
@@ -162,6 +219,8 @@ def validate(
         format=format,
         fields=chosen,
         batch_size=batch_size,
+        max_batch_bytes=max_batch_bytes,
+        snapshot_every_hours=snapshot_every_hours,
         requires_consent=requires_consent,
         max_attempts=max_attempts,
         timeout_seconds=timeout_seconds,

@@ -18,20 +18,20 @@ from identity.destinations.files import FileSink, require_parquet
 from identity.destinations.model import (
     CHANGES,
     DEAD,
-    DEFAULT_FIELDS,
     FILE,
     REPLAYED,
     SNAPSHOT,
-    STARTS,
     Batch,
     Destination,
+    DestinationSettings,
     Outcome,
     validate,
 )
 from identity.destinations.signing import new_secret
-from identity.destinations.webhook import Transport, WebhookSink
+from identity.destinations.webhook import Transport, WebhookSink, ndjson
 from identity.errors import ConfigError, IdgraphError, InvalidArgument
 from identity.model import (
+    SEGMENT_REMOVED,
     DeadLetter,
     DestinationRow,
     DestinationState,
@@ -72,6 +72,37 @@ class DestinationView:
     """Changes of its segment logged after its cursor (the snapshot's pages not counted)."""
     dead_letters: list[DeadLetter]
 
+    @property
+    def status(self) -> str:
+        """``segment_removed`` (stopped), ``paused``, ``retrying``, ``snapshot`` or ``ok``."""
+        if self.state.stopped is not None:
+            return self.state.stopped
+        if self.destination.paused:
+            return "paused"
+        if self.state.attempts:
+            return "retrying"
+        if self.state.snapshot_after is not None:
+            return "snapshot"
+        return "ok"
+
+    @property
+    def problem(self) -> str | None:
+        """What a stopped destination needs from a steward (None while it delivers)."""
+        return stopped_message(self.destination, self.state)
+
+
+def stopped_message(destination: Destination, state: DestinationState) -> str | None:
+    if state.stopped is None:
+        return None
+    when = f"{state.stopped_at:%Y-%m-%d %H:%M} UTC" if state.stopped_at else "an unknown date"
+    if state.stopped == SEGMENT_REMOVED:
+        return (
+            f"segment {destination.segment} was removed on {when}; remove the destination, "
+            "or define the segment again and resume the destination (it starts over with a "
+            "new snapshot)"
+        )
+    return f"stopped ({state.stopped}) on {when}; resume the destination to start it again"
+
 
 @dataclass(frozen=True, slots=True)
 class Replayed:
@@ -110,41 +141,12 @@ class DestinationService:
         any needs the right to read personal data)."""
         return [f for f in fields if self.rules.privacy.is_personal(f)]
 
-    def add(
-        self,
-        name: str,
-        segment: str,
-        *,
-        url: str | None = None,
-        folder: str | None = None,
-        format: str = "csv",
-        fields: Sequence[str] = DEFAULT_FIELDS,
-        batch_size: int = 1000,
-        requires_consent: str | None = None,
-        start: str = "snapshot",
-        max_attempts: int = 10,
-        timeout_seconds: float = 30.0,
-        secret_env: str | None = None,
-        actor: str = SYSTEM,
-    ) -> Added:
+    def add(self, settings: DestinationSettings, actor: str = SYSTEM) -> Added:
         """Register a destination. Raises InvalidArgument naming the argument at fault,
         UnknownSegment, ConfigError (parquet without pyarrow)."""
-        destination = validate(
-            name,
-            segment,
-            url=url,
-            folder=folder,
-            format=format,
-            fields=fields,
-            batch_size=batch_size,
-            requires_consent=requires_consent,
-            purposes=self.rules.events.purposes,
-            max_attempts=max_attempts,
-            timeout_seconds=timeout_seconds,
-            secret_env=secret_env,
-        )
-        if start not in STARTS:
-            raise InvalidArgument(f"start {start!r}: one of {', '.join(STARTS)}", argument="start")
+        destination = validate(settings, self.rules.events.purposes)
+        name, segment, folder = settings.name, settings.segment, settings.folder
+        secret_env, start = settings.secret_env, settings.start
         self.segments.get(segment)  # UnknownSegment
         for other in self.all():
             if other.kind == FILE and (other.folder, other.segment) == (folder, segment):
@@ -237,12 +239,40 @@ class DestinationService:
             after = page[-1].seq
 
     def set_paused(self, name: str, paused: bool, actor: str = SYSTEM) -> Destination:
+        """Pause or resume. Resuming a stopped destination (its segment was deleted)
+        starts it over with a new snapshot when the segment is defined again; while it is
+        not, InvalidArgument says so and nothing changes."""
         with self.store.unit_of_work():
+            destination = self.get(name)
+            state = self.store.destinations.states([name]).get(name)
+            restart = not paused and state is not None and state.stopped is not None
+            if restart:
+                assert state is not None
+                if not self.store.segments.get([destination.segment]):
+                    raise InvalidArgument(
+                        f"name {name!r}: {stopped_message(destination, state)}",
+                        argument="name",
+                    )
+                self.store.destinations.save_state(
+                    replace(
+                        state,
+                        stopped=None,
+                        stopped_at=None,
+                        snapshot_seq=None,
+                        snapshot_after="",
+                        attempts=0,
+                        next_attempt_at=None,
+                        last_error=None,
+                        last_status=None,
+                    ),
+                    None,
+                )
             if not self.store.destinations.set_paused(name, paused):
                 raise UnknownDestination(name)
             if self.audit is not None:
                 action = "pause_destination" if paused else "resume_destination"
-                self.audit.record(actor, action, target=name)
+                after: dict[str, JSONValue] = {"restarted": "snapshot"} if restart else {}
+                self.audit.record(actor, action, target=name, after=after)
         return self.get(name)
 
     def remove(self, name: str, actor: str = SYSTEM) -> bool:
@@ -268,13 +298,15 @@ class DestinationService:
             changes = [c for c in changes if c.seq <= until]
         if not changes:
             return None
+        rows = self.change_rows(destination, changes)
+        rows = rows[: fitting(rows, destination.max_batch_bytes)]  # one row per change
         return Batch(
             destination.name,
             destination.segment,
             CHANGES,
             after,
-            changes[-1].seq,
-            self.change_rows(destination, changes),
+            changes[len(rows) - 1].seq,
+            rows,
         )
 
     def change_rows(
@@ -321,9 +353,14 @@ class DestinationService:
         snapshot_seq: int,
         after: str,
         until: str | None = None,
+        cursor: int | None = None,
     ) -> Batch:
         """A page of the members after ``after`` (up to ``until`` when given, for a
-        replay), with the rows of those that consent when the destination needs it."""
+        replay), with the rows of those that consent when the destination needs it, cut
+        before its body passes ``max_batch_bytes`` (a replayed page goes whole).
+        ``cursor`` is the destination's feed position (the batch's ``from_seq``): the
+        snapshot's own for a first snapshot, earlier for a recurring one, whose changes
+        after the cursor follow it."""
         page = self.store.segments.members(
             destination.segment, after=after or None, limit=destination.batch_size
         )
@@ -347,15 +384,22 @@ class DestinationService:
             }
             row.update({f: values.get(f) for f in destination.fields if f != "profile_id"})
             rows.append(row)
+        last_id = page[-1] if page else after
+        keep = fitting(rows, destination.max_batch_bytes) if until is None else len(rows)
+        if keep < len(rows):
+            # Cut by bytes: the next page starts after the last row sent (members skipped
+            # before it for want of consent are skipped again).
+            rows = rows[:keep]
+            last_id, final = str(rows[-1]["profile_id"]), False
         return Batch(
             destination.name,
             destination.segment,
             SNAPSHOT,
-            snapshot_seq,
+            snapshot_seq if cursor is None else cursor,
             snapshot_seq,
             rows,
             after_id=after,
-            last_id=page[-1] if page else after,
+            last_id=last_id,
             final=final,
         )
 
@@ -394,8 +438,15 @@ class DestinationService:
         """Send dead letters again (all, or those of ``ids``), rebuilt from the change log
         with current fields and under their original cursor and idempotency key. A
         delivered one is marked ``replayed``; one that fails stays dead with its new
-        error. Audited. Raises UnknownDestination, InvalidArgument for an unknown id."""
+        error. Audited. Raises UnknownDestination, InvalidArgument for an unknown id or a
+        stopped destination (its segment deleted: no change log to rebuild from)."""
         destination = self.get(name)
+        state = self.store.destinations.states([name]).get(name)
+        if state is not None and state.stopped is not None:
+            # The segment's change log went with it: there is nothing to rebuild from.
+            raise InvalidArgument(
+                f"name {name!r}: {stopped_message(destination, state)}", argument="name"
+            )
         letters = self.store.destinations.dead_letters(name, ids=ids, status=DEAD)
         if ids is not None:
             missing = sorted(set(ids) - {letter.id for letter in letters})
@@ -429,7 +480,11 @@ class DestinationService:
     def _rebuild(self, destination: Destination, letter: DeadLetter) -> Batch | None:
         if letter.kind == SNAPSHOT:
             return self.snapshot_batch(
-                destination, letter.to_seq, letter.after_id or "", until=letter.last_id
+                destination,
+                letter.to_seq,
+                letter.after_id or "",
+                until=letter.last_id,
+                cursor=letter.from_seq,
             )
         rows: list[dict[str, JSONValue]] = []
         after = letter.from_seq
@@ -442,6 +497,17 @@ class DestinationService:
         return Batch(
             destination.name, destination.segment, CHANGES, letter.from_seq, letter.to_seq, rows
         )
+
+
+def fitting(rows: Sequence[dict[str, JSONValue]], max_bytes: int) -> int:
+    """How many leading rows fit in ``max_bytes`` of NDJSON (a webhook's body); at least
+    one, so a row larger than the limit goes alone."""
+    total = 0
+    for index, row in enumerate(rows):
+        total += len(ndjson([row]))
+        if total > max_bytes and index > 0:
+            return index
+    return len(rows)
 
 
 def describe(error: IdgraphError | Exception) -> str:
@@ -457,4 +523,6 @@ __all__ = [
     "UnknownDestination",
     "change_cursor",
     "describe",
+    "fitting",
+    "stopped_message",
 ]

@@ -21,7 +21,7 @@ from identity.destinations.backoff import Backoff
 from identity.destinations.model import DEAD, FILE, SNAPSHOT, Batch, Destination, Outcome
 from identity.destinations.service import DestinationService, describe
 from identity.errors import IdgraphError, UnknownSegment
-from identity.model import DeadLetter, DestinationState
+from identity.model import SEGMENT_REMOVED, DeadLetter, DestinationState
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ class DeliveryWorker:
         states = self.store.destinations.states([d.name for d in destinations])
         for destination in destinations:
             state = states.get(destination.name)
-            if state is None:
-                continue
+            if state is None or state.stopped is not None:
+                continue  # removed meanwhile, or stopped until a steward resumes it
             try:
                 report.add(self._turn(destination, state))
             except (IdgraphError, OSError) as error:
@@ -170,9 +170,14 @@ class DeliveryWorker:
         held = seen.lease_owner not in (None, self.worker_id)
         if held and seen.lease_until is not None and seen.lease_until >= now:
             return report  # another worker delivers it
-        if seen.snapshot_after is None and not self.store.segments.changes(
-            destination.segment, after=seen.cursor_seq, limit=1
+        snapshot_due = self._snapshot_due(destination, seen, now)
+        if (
+            seen.snapshot_after is None
+            and not snapshot_due
+            and not self.store.segments.changes(destination.segment, after=seen.cursor_seq, limit=1)
         ):
+            if not self.store.segments.get([destination.segment]):
+                self._stop_removed(destination, now)
             return report  # nothing new
         until = now + timedelta(seconds=self.lease_seconds)
         if not self.store.destinations.lease(destination.name, self.worker_id, now, until):
@@ -181,16 +186,28 @@ class DeliveryWorker:
         self._held.add(destination.name)
         # Read again under the lease: another worker may have moved it on meanwhile.
         state = self.store.destinations.states([destination.name]).get(destination.name)
-        if state is None:
-            return report  # removed meanwhile
+        if state is None or state.stopped is not None:
+            return report  # removed or stopped meanwhile
         if state.next_attempt_at is not None and state.next_attempt_at > now:
             report.next_due = state.next_attempt_at
             return report
+        if self._snapshot_due(destination, state, now):
+            # A recurring snapshot (a file destination's --snapshot-every): the members as
+            # of the feed's position now; the cursor stays, so the changes after it are
+            # written as deltas after the snapshot, none skipped.
+            state = replace(
+                state,
+                snapshot_seq=self.store.segments.last_change_seq(),
+                snapshot_after="",
+                snapshot_at=now,
+            )
+            if not self._save(state):
+                return report
         try:
             batch, state = self._next_batch(destination, state)
-        except UnknownSegment as error:
-            self._save(replace(state, last_error=describe(error)))
-            raise
+        except UnknownSegment:
+            self._stop_removed(destination, now)
+            return report
         if batch is None:
             return report
         outcome = self.service.send(destination, batch)
@@ -216,12 +233,14 @@ class DeliveryWorker:
                 # The snapshot's feed position, taken before its first page is read: a
                 # change after it is delivered after the snapshot, at least once.
                 seq = self.store.segments.last_change_seq()
-                state = replace(state, snapshot_seq=seq, cursor_seq=seq)
+                state = replace(state, snapshot_seq=seq, cursor_seq=seq, snapshot_at=self.clock())
                 if not self._save(state):
                     return None, state
             snapshot_seq = state.snapshot_seq
             assert snapshot_seq is not None and state.snapshot_after is not None
-            batch = self.service.snapshot_batch(destination, snapshot_seq, state.snapshot_after)
+            batch = self.service.snapshot_batch(
+                destination, snapshot_seq, state.snapshot_after, cursor=state.cursor_seq
+            )
             while not batch.rows and destination.kind != FILE:
                 # A page with nobody to send (none left, or none consenting) is not POSTed.
                 state = self._advanced(state, batch)
@@ -229,7 +248,9 @@ class DeliveryWorker:
                     return None, state
                 if state.snapshot_after is None:  # the snapshot is done, changes follow
                     return self.service.change_batch(destination, state.cursor_seq), state
-                batch = self.service.snapshot_batch(destination, snapshot_seq, state.snapshot_after)
+                batch = self.service.snapshot_batch(
+                    destination, snapshot_seq, state.snapshot_after, cursor=state.cursor_seq
+                )
             return batch, state
         if destination.kind == FILE:
             written = self.service.files.acknowledged(destination)
@@ -244,6 +265,33 @@ class DeliveryWorker:
 
     def segments_known(self, destination: Destination) -> None:
         self.service.segments.get(destination.segment)  # UnknownSegment when deleted
+
+    def _snapshot_due(
+        self, destination: Destination, state: DestinationState, now: datetime
+    ) -> bool:
+        """Whether a file destination's recurring snapshot is due: ``snapshot_every_hours``
+        since the newest snapshot began (since the destination was added, when it has had
+        none), and no snapshot under way."""
+        every = destination.snapshot_every_hours
+        if destination.kind != FILE or every is None or state.snapshot_after is not None:
+            return False
+        since = state.snapshot_at or destination.created_at
+        return since is not None and now - since >= timedelta(hours=every)
+
+    def _stop_removed(self, destination: Destination, now: datetime) -> None:
+        """The segment is gone but the destination was not stopped with it (deleted by an
+        older idgraph, or while this worker held it): stop it, visibly, and log it once;
+        the worker passes it by from now on. One conditional write: a destination stopped
+        already (by the deletion itself) keeps its time, and is not logged again."""
+        for name in self.store.destinations.stop_following(
+            destination.segment, SEGMENT_REMOVED, now
+        ):
+            log.warning(
+                "destination %s stopped: segment %s no longer exists; remove the destination, "
+                "or define the segment again and resume it",
+                name,
+                destination.segment,
+            )
 
     def _advanced(self, state: DestinationState, batch: Batch) -> DestinationState:
         if batch.kind == SNAPSHOT:

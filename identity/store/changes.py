@@ -191,6 +191,9 @@ def destination_state_params(state: DestinationState) -> dict[str, Any]:
         "delivered_batches": state.delivered_batches,
         "delivered_rows": state.delivered_rows,
         "last_delivered_at": utc_stamp(state.last_delivered_at),
+        "stopped": state.stopped,
+        "stopped_at": utc_stamp(state.stopped_at),
+        "snapshot_at": utc_stamp(state.snapshot_at),
     }
 
 
@@ -210,6 +213,9 @@ def destination_state_from(values: Mapping[str, Any]) -> DestinationState:
         decode_stamp(values["last_delivered_at"]),
         values["lease_owner"],
         decode_stamp(values["lease_until"]),
+        values["stopped"],
+        decode_stamp(values["stopped_at"]),
+        decode_stamp(values["snapshot_at"]),
     )
 
 

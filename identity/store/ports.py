@@ -603,6 +603,11 @@ class DestinationPort(ABC):
         does, for a steward's edit); False and nothing written otherwise."""
 
     @abstractmethod
+    def stop_following(self, segment: str, reason: str, at: datetime) -> list[str]:
+        """Stop every running destination of ``segment`` (``stopped = reason``, at ``at``),
+        its pending retry cleared; returns their names, sorted."""
+
+    @abstractmethod
     def add_dead_letter(self, letter: DeadLetter) -> int:
         """Append a dead letter (its ``id`` is ignored); returns the id given."""
 

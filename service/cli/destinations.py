@@ -11,7 +11,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from identity.destinations import DeliveryWorker, DestinationView, RunReport
+from identity.destinations import DeliveryWorker, DestinationSettings, DestinationView, RunReport
+from identity.destinations.model import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from service.cli.common import RulesOption, StoreOption, _opened, app, cli_actor, console, out
 from service.webhooks import wire
 
@@ -62,7 +68,25 @@ def add(
             "--start", help="snapshot: every member first, then changes; now: changes only"
         ),
     ] = "snapshot",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch")] = 1000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch")] = (
+        DEFAULT_BATCH_SIZE
+    ),
+    max_batch_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-bytes",
+            help="A batch closes before its NDJSON body passes this many bytes (a larger "
+            "row goes alone)",
+        ),
+    ] = DEFAULT_MAX_BATCH_BYTES,
+    snapshot_every: Annotated[
+        float | None,
+        typer.Option(
+            "--snapshot-every",
+            help="HOURS: a folder gets a new full snapshot this often beside its deltas "
+            "(default: one snapshot, at the start)",
+        ),
+    ] = None,
     requires_consent: Annotated[
         str | None,
         typer.Option(
@@ -72,10 +96,10 @@ def add(
     ] = None,
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", help="Tries before a batch is dead-lettered")
-    ] = 10,
+    ] = DEFAULT_MAX_ATTEMPTS,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the webhook's answer")
-    ] = 30.0,
+    ] = DEFAULT_TIMEOUT_SECONDS,
     secret_env: Annotated[
         str | None,
         typer.Option(
@@ -91,7 +115,7 @@ def add(
     if (webhook is None) == (folder is None):
         raise _refuse("--webhook / --folder", None, "give exactly one")
     with _opened(store, rules) as graph:
-        added = graph.destinations.add(
+        settings = DestinationSettings(
             name,
             segment,
             url=webhook,
@@ -99,13 +123,15 @@ def add(
             format=format,
             fields=_fields(fields) or ["profile_id"],
             batch_size=batch_size,
+            max_batch_bytes=max_batch_bytes,
+            snapshot_every_hours=snapshot_every,
             requires_consent=requires_consent,
             start=start,
             max_attempts=max_attempts,
             timeout_seconds=timeout,
             secret_env=secret_env,
-            actor=cli_actor(),
         )
+        added = graph.destinations.add(settings, actor=cli_actor())
     d = added.destination
     where = d.url or d.folder
     console.print(f"destination {d.name}: segment {d.segment} -> {where}", highlight=False)
@@ -115,16 +141,9 @@ def add(
 
 
 def _state_line(view: DestinationView) -> str:
-    s = view.state
-    if view.destination.paused:
-        status = "paused"
-    elif s.attempts:
-        status = f"retrying ({s.attempts} failed)"
-    elif s.snapshot_after is not None:
-        status = "snapshot"
-    else:
-        status = "ok"
-    return status
+    if view.status == "retrying":
+        return f"retrying ({view.state.attempts} failed)"
+    return view.status
 
 
 @destinations_app.command("list")
@@ -133,6 +152,7 @@ def list_(store: StoreOption = None, rules: RulesOption = None) -> None:
     with _opened(store, rules) as graph:
         views = graph.destinations.views()
     table = Table("name", "segment", "to", "state", "lag", "delivered", "dead")
+    stopped = [v for v in views if v.problem is not None]
     for v in views:
         table.add_row(
             v.destination.name,
@@ -144,6 +164,12 @@ def list_(store: StoreOption = None, rules: RulesOption = None) -> None:
             str(len(v.dead_letters)),
         )
     out.print(table)
+    for v in stopped:
+        console.print(
+            f"[bold red]stopped:[/] {v.destination.name}: {v.problem}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @destinations_app.command("show")
@@ -164,11 +190,19 @@ def show(
         "config": d.config(),
         "paused": d.paused,
         "state": _state_line(view),
+        "stopped": {
+            "reason": s.stopped,
+            "at": s.stopped_at.isoformat() if s.stopped_at else None,
+            "message": view.problem,
+        }
+        if s.stopped is not None
+        else None,
         "cursor_seq": s.cursor_seq,
         "lag": view.lag,
         "snapshot": {"seq": s.snapshot_seq, "after": s.snapshot_after}
         if s.snapshot_after is not None
         else None,
+        "last_snapshot_at": s.snapshot_at.isoformat() if s.snapshot_at else None,
         "attempts": s.attempts,
         "next_attempt_at": s.next_attempt_at.isoformat() if s.next_attempt_at else None,
         "last_error": s.last_error,
@@ -225,7 +259,8 @@ def pause(name: NameArgument, store: StoreOption = None, rules: RulesOption = No
 
 @destinations_app.command("resume")
 def resume(name: NameArgument, store: StoreOption = None, rules: RulesOption = None) -> None:
-    """Deliver again, from where it stopped."""
+    """Deliver again, from where it stopped. A destination stopped because its segment
+    was deleted starts over with a new snapshot once the segment is defined again."""
     with _opened(store, rules) as graph:
         graph.destinations.set_paused(name, False, actor=cli_actor())
     console.print(f"destination {name} resumed", highlight=False)

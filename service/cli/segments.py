@@ -97,12 +97,21 @@ def segments_delete(
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
-    """Delete a segment with its members and change log."""
+    """Delete a segment with its members and change log. Destinations that follow it stop
+    (state segment_removed) until removed, or resumed once the segment is defined again."""
     with _opened(store, rules) as graph:
         deleted = graph.segments.delete(name, actor=cli_actor())
     if not deleted:
         raise _fail(UnknownSegment(name))
     console.print(f"segment [bold]{name}[/] deleted")
+    if deleted.stopped_destinations:
+        console.print(
+            f"[bold yellow]warning:[/] destination(s) {', '.join(deleted.stopped_destinations)} "
+            f"followed segment {name} and are stopped (segment_removed): remove them, or "
+            "define the segment again and `idgraph destinations resume` them",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command("export-segment")

@@ -13,6 +13,12 @@ from graphql import GraphQLError
 
 from identity import destinations as domain
 from identity import model
+from identity.destinations.model import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from identity.errors import IdgraphError
 from identity.segments import change_cursor
 from service.auth import DESTINATIONS_READ, DESTINATIONS_WRITE, PII_READ
@@ -51,6 +57,17 @@ class DeadLetter:
 
 @strawberry.type(description="Where delivery stands.")
 class DestinationState:
+    status: str = strawberry.field(
+        description="`ok`, `snapshot`, `retrying`, `paused`, or `segment_removed`: stopped, "
+        "its segment deleted (see `stoppedAt`, `problem`)."
+    )
+    stopped_at: datetime | None = strawberry.field(description="When it stopped, if it did.")
+    problem: str | None = strawberry.field(
+        description="What a stopped destination needs from a steward."
+    )
+    last_snapshot_at: datetime | None = strawberry.field(
+        description="When its newest full snapshot began."
+    )
     cursor: str = strawberry.field(
         description="The segment changes cursor acknowledged (as `segmentChanges` takes it)."
     )
@@ -76,6 +93,8 @@ class Destination:
     format: str | None
     fields: list[str]
     batch_size: int
+    max_batch_bytes: int
+    snapshot_every_hours: float | None
     requires_consent: str | None
     max_attempts: int
     paused: bool
@@ -96,12 +115,18 @@ class Destination:
             format=d.format if d.kind == "file" else None,
             fields=list(d.fields),
             batch_size=d.batch_size,
+            max_batch_bytes=d.max_batch_bytes,
+            snapshot_every_hours=d.snapshot_every_hours,
             requires_consent=d.requires_consent,
             max_attempts=d.max_attempts,
             paused=d.paused,
             created_at=d.created_at,
             created_by=d.created_by,
             state=DestinationState(
+                status=view.status,
+                stopped_at=s.stopped_at,
+                problem=view.problem,
+                last_snapshot_at=s.snapshot_at,
                 cursor=change_cursor(s.cursor_seq),
                 lag=view.lag,
                 snapshot_in_progress=s.snapshot_after is not None,
@@ -191,15 +216,43 @@ class AddDestinationInput:
     format: str = "csv"
     fields: list[str] = strawberry.field(default_factory=lambda: ["profile_id"])
     start: str = strawberry.field(default="snapshot", description="`snapshot` or `now`")
-    batch_size: int = 1000
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_batch_bytes: int = strawberry.field(
+        default=DEFAULT_MAX_BATCH_BYTES,
+        description="A batch closes before its NDJSON body passes this many bytes; a row "
+        "larger than that goes alone.",
+    )
+    snapshot_every_hours: float | None = strawberry.field(
+        default=None,
+        description="A folder only: a new full snapshot this often beside the deltas "
+        "(null: one snapshot, at the start).",
+    )
     requires_consent: str | None = None
-    max_attempts: int = 10
-    timeout_seconds: float = 30.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     secret_env: str | None = strawberry.field(
         default=None,
         description="Read the secret from this environment variable of the servers instead "
         "of generating one and keeping it in the store.",
     )
+
+    def settings(self) -> domain.DestinationSettings:
+        return domain.DestinationSettings(
+            self.name,
+            self.segment,
+            url=self.webhook,
+            folder=self.folder,
+            format=self.format,
+            fields=self.fields,
+            batch_size=self.batch_size,
+            max_batch_bytes=self.max_batch_bytes,
+            snapshot_every_hours=self.snapshot_every_hours,
+            requires_consent=self.requires_consent,
+            start=self.start,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.timeout_seconds,
+            secret_env=self.secret_env,
+        )
 
 
 AddResult = Annotated[
@@ -250,21 +303,7 @@ async def _add_destination(info: Info, input: AddDestinationInput) -> AddResult:
         )
 
     def add() -> DestinationAdded:
-        added = service.add(
-            input.name,
-            input.segment,
-            url=input.webhook,
-            folder=input.folder,
-            format=input.format,
-            fields=input.fields,
-            batch_size=input.batch_size,
-            requires_consent=input.requires_consent,
-            start=input.start,
-            max_attempts=input.max_attempts,
-            timeout_seconds=input.timeout_seconds,
-            secret_env=input.secret_env,
-            actor=info.context.actor,
-        )
+        added = service.add(input.settings(), actor=info.context.actor)
         return DestinationAdded(destination=_view(info, input.name), secret=added.secret)
 
     return await call(_refused_or(add))
@@ -320,7 +359,11 @@ class DestinationMutations:
         resolver=_pause_destination, extensions=needs(DESTINATIONS_WRITE)
     )
     resume_destination: ChangeResult = strawberry.mutation(
-        resolver=_resume_destination, extensions=needs(DESTINATIONS_WRITE)
+        resolver=_resume_destination,
+        extensions=needs(DESTINATIONS_WRITE),
+        description="Deliver again. A destination stopped because its segment was deleted "
+        "starts over with a new snapshot once the segment is defined again (refused, "
+        "INVALID_ARGUMENT, while it is not).",
     )
     remove_destination: RemoveResult = strawberry.mutation(
         resolver=_remove_destination,

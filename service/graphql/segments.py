@@ -138,6 +138,10 @@ class SegmentInvalid:
 @strawberry.type
 class SegmentDeleted:
     name: str
+    stopped_destinations: list[str] = strawberry.field(
+        description="Destinations that followed the segment, now stopped (`segment_removed`) "
+        "until removed, or resumed once the segment is defined again."
+    )
 
 
 @strawberry.type
@@ -190,7 +194,7 @@ async def _delete_segment(info: Info, name: str) -> DeleteSegmentResult:
     deleted = await call(info.context.graph.segments.delete, name, info.context.actor)
     if not deleted:
         return SegmentNotFound(name=name, message=str(UnknownSegment(name)))
-    return SegmentDeleted(name=name)
+    return SegmentDeleted(name=name, stopped_destinations=deleted.stopped_destinations)
 
 
 @strawberry.type
@@ -203,5 +207,6 @@ class SegmentMutations:
     delete_segment: DeleteSegmentResult = strawberry.mutation(
         resolver=_delete_segment,
         extensions=needs(ADMIN),
-        description="Delete a segment, its members and its change log.",
+        description="Delete a segment, its members and its change log; destinations that "
+        "follow it stop (named in `stoppedDestinations`).",
     )

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from identity.demo.generator import generate
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
 from identity.readers import read_file
@@ -93,12 +93,14 @@ def _push(graph: IdentityGraph, name: str, failure_rate: float, batch: int) -> d
     process, base = _start_receiver(failure_rate)
     try:
         graph.destinations.add(
-            name,
-            "has-email",
-            url=f"{base}/hook",
-            batch_size=batch,
-            fields=["email", "first_name", "last_name"],
-            max_attempts=100,
+            DestinationSettings(
+                name,
+                "has-email",
+                url=f"{base}/hook",
+                batch_size=batch,
+                fields=["email", "first_name", "last_name"],
+                max_attempts=100,
+            )
         )
         members = graph.store.segments.sizes(["has-email"])["has-email"]
         worker = DeliveryWorker(graph.destinations, worker_id=f"bench-{name}")

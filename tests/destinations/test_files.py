@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.destinations.files import parquet_available
 from identity.errors import ConfigError, InvalidArgument
 from identity.graph import IdentityGraph
@@ -57,7 +57,9 @@ def test_a_folder_gets_a_snapshot_then_deltas_and_a_manifest(
     ingest(graph, *[{"id": f"c{i}", "email": f"c{i}@x.org", "first": f"A{i}"} for i in range(5)])
     graph.segments.define("named", NAMED)
     graph.destinations.add(
-        "lake", "named", folder=str(tmp_path), fields=["email", "first_name"], batch_size=2
+        DestinationSettings(
+            "lake", "named", folder=str(tmp_path), fields=["email", "first_name"], batch_size=2
+        )
     )
     worker = _worker(graph, clock)
     worker.run_until_idle()
@@ -91,7 +93,9 @@ def test_a_crash_between_the_manifest_and_the_cursor_writes_nothing_twice(
     graph: IdentityGraph, clock: FakeTime, tmp_path: Path
 ) -> None:
     graph.segments.define("named", NAMED)
-    graph.destinations.add("lake", "named", folder=str(tmp_path), start="now", batch_size=2)
+    graph.destinations.add(
+        DestinationSettings("lake", "named", folder=str(tmp_path), start="now", batch_size=2)
+    )
     ingest(graph, *[{"id": f"c{i}", "email": f"c{i}@x.org", "first": "A"} for i in range(3)])
     folder = tmp_path / "named"
 
@@ -122,14 +126,18 @@ def test_parquet_is_written_with_pyarrow_and_refused_clearly_without_it(
     ingest(graph, {"id": "c0", "email": "c0@x.org", "first": "A"})
     if not parquet_available():
         with pytest.raises(ConfigError, match=r"idgraph\[parquet\]") as error:
-            graph.destinations.add("lake", "named", folder=str(tmp_path), format="parquet")
+            graph.destinations.add(
+                DestinationSettings("lake", "named", folder=str(tmp_path), format="parquet")
+            )
         assert error.value.field == "format"
         assert not graph.destinations.all()
         return
     import pyarrow.parquet as pq
 
     graph.destinations.add(
-        "lake", "named", folder=str(tmp_path), format="parquet", fields=["email"]
+        DestinationSettings(
+            "lake", "named", folder=str(tmp_path), format="parquet", fields=["email"]
+        )
     )
     _worker(graph, clock).run_until_idle()
     manifest = _check_consistent(tmp_path / "named")
@@ -142,9 +150,9 @@ def test_two_destinations_cannot_share_a_segments_folder(
     graph: IdentityGraph, tmp_path: Path
 ) -> None:
     graph.segments.define("named", NAMED)
-    graph.destinations.add("lake", "named", folder=str(tmp_path))
+    graph.destinations.add(DestinationSettings("lake", "named", folder=str(tmp_path)))
     with pytest.raises(InvalidArgument, match="destination lake already writes segment named"):
-        graph.destinations.add("pond", "named", folder=str(tmp_path))
+        graph.destinations.add(DestinationSettings("pond", "named", folder=str(tmp_path)))
     with pytest.raises(InvalidArgument, match="must be an absolute path") as error:
-        graph.destinations.add("pond", "named", folder="relative/dir")
+        graph.destinations.add(DestinationSettings("pond", "named", folder="relative/dir"))
     assert error.value.argument == "folder"

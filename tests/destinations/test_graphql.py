@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.graph import IdentityGraph
 from service.app import create_app
 from service.auth import create_token
@@ -150,7 +150,7 @@ def test_the_server_delivers_unless_destinations_are_off(
     graph: IdentityGraph, receiver: Receiver, tmp_path: Path
 ) -> None:
     graph.segments.define("named", {"where": {"attribute": "first_name", "exists": True}})
-    graph.destinations.add("hook", "named", url=receiver.url, start="now")
+    graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url, start="now"))
     ingest(graph, {"id": "a", "email": "a@example.com", "first": "Ann"})
     settings = Settings(tokens_file=tmp_path / "t.toml", destinations="off")
     with TestClient(create_app(settings, graph)):
@@ -171,7 +171,9 @@ def test_metrics_show_each_destinations_lag_attempts_and_dead_letters(
     graph: IdentityGraph, receiver: Receiver, clock: FakeTime, tmp_path: Path
 ) -> None:
     graph.segments.define("named", {"where": {"attribute": "first_name", "exists": True}})
-    graph.destinations.add("hook", "named", url=receiver.url, start="now", batch_size=1)
+    graph.destinations.add(
+        DestinationSettings("hook", "named", url=receiver.url, start="now", batch_size=1)
+    )
     ingest(graph, {"id": "a", "email": "a@x.org", "first": "A"})
     receiver.will("400")
     DeliveryWorker(graph.destinations, clock=clock.now, sleep=clock.sleep).run_until_idle()

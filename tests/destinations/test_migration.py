@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from identity.destinations import DeliveryWorker
+from identity.destinations import DeliveryWorker, DestinationSettings
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from identity.migration import migrate_store
@@ -28,9 +28,11 @@ def test_destinations_are_copied_with_their_state_and_dead_letters(
     receiver = Receiver(lambda: source.destinations.all()[0].secret or "").start()
     try:
         source.destinations.add(
-            "hook", "named", url=receiver.url, start="now", batch_size=1, max_attempts=1
+            DestinationSettings(
+                "hook", "named", url=receiver.url, start="now", batch_size=1, max_attempts=1
+            )
         )
-        source.destinations.add("lake", "named", folder=str(tmp_path / "lake"))
+        source.destinations.add(DestinationSettings("lake", "named", folder=str(tmp_path / "lake")))
         ingest(
             source,
             {"id": "a", "email": "a@x.org", "first": "A"},

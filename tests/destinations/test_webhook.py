@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from identity.destinations import Backoff, DeliveryWorker
+from identity.destinations import Backoff, DeliveryWorker, DestinationSettings
 from identity.destinations.signing import signature, verify
 from identity.graph import IdentityGraph
 from identity.segments import change_cursor
@@ -30,7 +30,7 @@ def _worker(graph: IdentityGraph, clock: FakeTime, **kwargs: Any) -> DeliveryWor
 
 def _add(graph: IdentityGraph, receiver: Receiver, **kwargs: Any) -> None:
     kwargs.setdefault("fields", ["profile_id", "email", "first_name"])
-    graph.destinations.add("hook", "named", url=receiver.url, **kwargs)
+    graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url, **kwargs))
 
 
 def _people(graph: IdentityGraph, n: int, prefix: str = "c") -> None:
@@ -339,7 +339,9 @@ def test_a_secret_kept_in_the_environment_signs_and_its_absence_is_an_error_not_
     receiver = Receiver(lambda: "whsec_from_env", lambda: clock.now().timestamp()).start()
     try:
         added = graph.destinations.add(
-            "hook", "named", url=receiver.url, start="now", secret_env="HOOK_SECRET"
+            DestinationSettings(
+                "hook", "named", url=receiver.url, start="now", secret_env="HOOK_SECRET"
+            )
         )
         assert added.secret is None and graph.destinations.all()[0].secret is None
         ingest(graph, {"id": "a", "email": "a@example.com", "first": "Ann"})

@@ -111,3 +111,32 @@ def test_dead_letters_keep_their_fields_and_go_with_their_destination(store: Sto
     assert not store.destinations.remove("hook")
     assert store.destinations.get() == [] and store.destinations.states(["hook"]) == {}
     assert store.destinations.dead_letters("hook", status=None) == []
+
+
+def test_a_deleted_segment_stops_its_destinations_and_only_a_steward_restarts_them(
+    store: Store,
+) -> None:
+    store.destinations.add(_row(), DestinationState("hook", cursor_seq=3))
+    store.destinations.add(_row("lake"), DestinationState("lake"))
+    other = replace(_row("other"), segment="vip")
+    store.destinations.add(other, DestinationState("other"))
+    store.destinations.save_state(
+        DestinationState("hook", cursor_seq=3, attempts=2, next_attempt_at=T0), None
+    )
+    at = T0 + timedelta(hours=1)
+    assert store.destinations.stop_following("named", "segment_removed", at) == ["hook", "lake"]
+    assert store.destinations.stop_following("named", "segment_removed", at) == []  # once
+    states = store.destinations.states(["hook", "lake", "other"])
+    assert states["hook"] == DestinationState(
+        "hook", cursor_seq=3, stopped="segment_removed", stopped_at=at
+    )
+    assert states["other"].stopped is None
+    # A worker saving a state it read before the stop (stopped None) keeps it stopped.
+    store.destinations.lease("hook", "a", T0, T0 + timedelta(seconds=60))
+    assert store.destinations.save_state(DestinationState("hook", cursor_seq=9), "a")
+    held = store.destinations.states(["hook"])["hook"]
+    assert (held.cursor_seq, held.stopped, held.stopped_at) == (9, "segment_removed", at)
+    # A steward's edit (no owner) clears it, with the snapshot time.
+    restarted = replace(held, stopped=None, stopped_at=None, snapshot_at=at)
+    assert store.destinations.save_state(restarted, None)
+    assert store.destinations.states(["hook"])["hook"] == restarted

@@ -94,6 +94,34 @@ def test_upgrading_a_store_with_profiles_leaves_its_read_model_stale(tmp_path: P
     store.close()
 
 
+def test_upgrading_a_version_8_store_keeps_its_destinations_running(tmp_path: Path) -> None:
+    """Migration 0009 adds a destination's stop and snapshot time: an existing one reads
+    as running, with no snapshot time, and can be stopped."""
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:8]:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT INTO destinations (name, segment, kind, config, paused, created_at, "
+            "created_by) VALUES ('hook', 'named', 'webhook', '{}', 0, "
+            "'2026-01-01T00:00:00+00:00', 'cli:ann')"
+        )
+        conn.execute("INSERT INTO destination_state (name, cursor_seq) VALUES ('hook', 7)")
+    store = SQLiteStore(path)
+    assert store.schema_version == len(migrations()) == 9
+    state = store.destinations.states(["hook"])["hook"]
+    assert (state.cursor_seq, state.stopped, state.stopped_at, state.snapshot_at) == (
+        7,
+        None,
+        None,
+        None,
+    )
+    assert store.destinations.stop_following("named", "segment_removed", NOW) == ["hook"]
+    assert store.destinations.states(["hook"])["hook"].stopped == "segment_removed"
+    store.close()
+
+
 def test_a_store_from_a_newer_idgraph_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SQLiteStore(path).close()

@@ -1,6 +1,10 @@
 """Destinations in Neo4j (DestinationPort): a ``(:Destination {name})`` node holds the
 config and the delivery state with its lease, and ``(:DestinationDeadLetter {id})`` nodes
-the dead letters. Times are UTC ISO-8601 text, which orders as time."""
+the dead letters. Times are UTC ISO-8601 text, which orders as time.
+
+Properties added after schema version 6 (``stopped``, ``stopped_at``, ``snapshot_at``) need
+no migration: a node without them reads as null, a running destination without a snapshot
+time; the schema version is unchanged."""
 
 from __future__ import annotations
 
@@ -82,6 +86,15 @@ class Neo4jDestinations(Area, DestinationPort):
             lambda s: s.run("save_destination_state", name=state.name, owner=owner, state=params),
         )
         return bool(rows) and int(rows[0]["saved"]) > 0
+
+    def stop_following(self, segment: str, reason: str, at: datetime) -> list[str]:
+        rows = self._db.write(
+            "destinations.stop_following",
+            lambda s: s.run(
+                "stop_destinations_of_segment", segment=segment, reason=reason, at=utc_stamp(at)
+            ),
+        )
+        return sorted(str(r["name"]) for r in rows)
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
         params = dead_letter_params(letter)

@@ -93,6 +93,14 @@ class SQLiteDestinations(DestinationPort):
             ).rowcount
         return saved > 0
 
+    def stop_following(self, segment: str, reason: str, at: datetime) -> list[str]:
+        with self._db.transaction("destinations.stop_following"):
+            rows = self._db.execute(
+                _sql("stop_following"),
+                {"segment": segment, "reason": reason, "at": utc_stamp(at)},
+            ).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
     def add_dead_letter(self, letter: DeadLetter) -> int:
         with self._db.transaction("destinations.add_dead_letter"):
             cursor = self._db.execute(_sql("add_dead_letter"), dead_letter_params(letter))

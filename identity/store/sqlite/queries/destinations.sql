@@ -33,7 +33,8 @@ UPDATE destinations
 
 -- name: states
 SELECT name, cursor_seq, snapshot_seq, snapshot_after, attempts, next_attempt_at, last_error,
-       last_status, delivered_batches, delivered_rows, last_delivered_at, lease_owner, lease_until
+       last_status, delivered_batches, delivered_rows, last_delivered_at, lease_owner, lease_until,
+       stopped, stopped_at, snapshot_at
   FROM destination_state
   WHERE name IN (SELECT value FROM json_each(:names));
 
@@ -49,7 +50,9 @@ UPDATE destination_state
   SET lease_owner = NULL, lease_until = NULL
   WHERE name = :name AND lease_owner = :owner;
 
--- :owner NULL writes whoever holds the lease (a steward's edit).
+-- :owner NULL writes whoever holds the lease (a steward's edit). A worker (:owner given)
+-- may stop a destination but never clears a stop: a segment deleted while it delivered
+-- keeps its destinations stopped.
 -- name: save_state
 UPDATE destination_state
   SET cursor_seq = :cursor_seq,
@@ -61,7 +64,10 @@ UPDATE destination_state
       last_status = :last_status,
       delivered_batches = :delivered_batches,
       delivered_rows = :delivered_rows,
-      last_delivered_at = :last_delivered_at
+      last_delivered_at = :last_delivered_at,
+      stopped = CASE WHEN :owner IS NULL THEN :stopped ELSE coalesce(stopped, :stopped) END,
+      stopped_at = CASE WHEN :owner IS NULL THEN :stopped_at ELSE coalesce(stopped_at, :stopped_at) END,
+      snapshot_at = :snapshot_at
   WHERE name = :name
   AND (:owner IS NULL OR lease_owner = :owner);
 
@@ -82,3 +88,12 @@ SELECT id, destination, kind, from_seq, to_seq, after_id, last_id, status, attem
 UPDATE destination_dead_letters
   SET status = :status, attempts = :attempts, last_status = :last_status, last_error = :last_error, at = :at
   WHERE id = :id;
+
+-- Stops every running destination that follows :segment (its segment was deleted);
+-- returns their names.
+-- name: stop_following
+UPDATE destination_state
+  SET stopped = :reason, stopped_at = :at, attempts = 0, next_attempt_at = NULL
+  WHERE stopped IS NULL
+  AND name IN (SELECT name FROM destinations WHERE segment = :segment)
+  RETURNING name;
