@@ -27,8 +27,9 @@ run: `--people 3000 --stores sqlite --runs 1 --read-seconds 10 --no-write`.
    (median): profiles/s, MB/s and the time to the first byte of the body, measured by a
    client in this process (the server runs in its own). While each export runs, the
    resident memory (VmRSS) of the server's worker processes and the export processes they
-   start (summed) and of the Neo4j JVM is sampled every 100 ms: peak minus the idle value just before the export. The same
-   export of ``many-events`` shows whether that peak grows with the audience.
+   start (summed) and of the Neo4j JVM is sampled every 100 ms: peak minus the idle value
+   just before the export. The same export of ``many-events`` shows whether that peak grows
+   with the audience.
 4. Concurrent reads: the ``light`` lookups of tests/benchmarks/serve.py (open loop from a
    separate process at ``--read-rate``/s for ``--read-seconds``), idle and while exports of
    ``has-email`` (ndjson, all fields) run back to back: p50, p99, max; the target is a
@@ -700,7 +701,8 @@ def report(results: list[Result], cache: Cache, args: argparse.Namespace) -> str
     )
     rebuild = "; ".join(f"{LABELS[r.store]}: {r.rebuild}" for r in results)
     lines += [
-        f"Server workers' and their export processes' resident memory, summed: {idle}. `idgraph profiles rebuild` on the "
+        f"Server workers' and their export processes' resident memory, summed: {idle}. "
+        "`idgraph profiles rebuild` on the "
         f"served copy: {rebuild}. Reproduce: `python -m tests.benchmarks.activation "
         + " ".join(_reproduce(args))
         + "`.",
