@@ -205,11 +205,23 @@ _WHOLE_GRAPH = {
     "last_change_seq",
     "links_of_type",
     "identifier_flags",
+    "stop_destinations_of_segment",
     "clear_blocking_keys",
     "clear_match_fields",
     "clear_profile_views",
     "delete_everything",
 }
+
+
+_SORTED_PAGES = {
+    # One profile's events, reached through its records and identifiers, not an index:
+    # sorting them is the page's work, bounded by the profile.
+    "journey_newest_first",
+    "journey_oldest_first",
+    # Every link of a type, ordered by both ends: a whole-graph read (above).
+    "links_of_type",
+}
+"""Keyset pages that sort what they read, and why that is bounded or intended."""
 
 
 def _operators(plan: Any) -> Iterator[tuple[str, str]]:
@@ -286,3 +298,45 @@ def test_statements_seek_their_keys_whatever_the_statistics(neo4j_store: Neo4jSt
         "with profiles": with_profiles,
         "with events": with_events,
     } == {"empty": {}, "records only": {}, "with profiles": {}, "with events": {}}
+
+
+@pytest.mark.neo4j
+def test_keyset_pages_read_in_index_order_and_stop_at_their_limit(
+    neo4j_store: Neo4jStore,
+) -> None:
+    # A page "above $after, ascending, up to $limit" must be read in index order and stop
+    # at $limit. A plan with Top (sort, then keep the first $limit) seeks every entry above
+    # $after on every page: an export of 90,921 members took 182 pages of up to 90,921
+    # entries each, half the time of the export at 100,000 people.
+    server = neo4j_server()
+    assert not isinstance(server, NoNeo4j)
+    uri, settings = server
+    user, password = settings.get("user"), settings.get("password")
+    driver = neo4j.GraphDatabase.driver(
+        uri,
+        auth=(user, password or "") if user else None,
+        notifications_min_severity="OFF",
+    )
+    pages = [
+        name
+        for name in cypher.available()
+        if "$after" in cypher.statement(name)
+        and "LIMIT $limit" in cypher.statement(name)
+        and name not in _SORTED_PAGES
+    ]
+    try:
+        with driver.session(database=settings.get("database")) as session:
+            sorted_pages = {
+                name: [
+                    operator
+                    for operator, _ in _operators(
+                        session.run(_explain(cypher.statement(name))).consume().plan
+                    )
+                    if operator == "Top"
+                ]
+                for name in pages
+            }
+    finally:
+        driver.close()
+    assert {"segment_members", "export_profile_views", "segment_changes"} <= set(pages)
+    assert {name: found for name, found in sorted_pages.items() if found} == {}
