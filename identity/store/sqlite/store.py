@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ from identity.errors import ConfigError, StoreError, StoreUnavailable
 from identity.model import StoreCounts, StoreHealth
 from identity.store.base import Store
 from identity.store.sqlite.audit import SQLiteAudit
-from identity.store.sqlite.connection import Connection
+from identity.store.sqlite.connection import Connection, is_busy
 from identity.store.sqlite.copy import SQLiteCopy
 from identity.store.sqlite.destinations import SQLiteDestinations
 from identity.store.sqlite.events import SQLiteEvents
@@ -38,6 +39,8 @@ DEFAULT_WRITE_QUEUE = 8
 """Writes of one process that may wait for the write lock at once."""
 _OPEN_TIMEOUT = 30.0
 """Seconds opening (and migrating) waits for other processes opening the same file."""
+_OPEN_RETRY_SECONDS = 0.02
+"""Pause between tries to put a new file in WAL mode while another opener holds it."""
 
 _BUDGET_STEPS = 10_000
 """Steps of SQLite's virtual machine between checks of the call's time budget (well under
@@ -57,6 +60,23 @@ def migrations() -> list[tuple[int, str, str]]:
         if version != expected:
             raise StoreError(f"schema migrations are not numbered 1..n: {name}")
     return found
+
+
+def _write_ahead_log(raw: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode, waiting up to ``timeout`` seconds for other connections
+    opening it at the same time. Switching a new file's journal mode needs its exclusive
+    lock, and SQLite refuses that at once ("database is locked") rather than through the
+    busy handler when another connection holds a shared lock it wants to raise: so the
+    workers of `idgraph serve` starting together on a new file failed now and then."""
+    until = time.monotonic() + timeout
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if not is_busy(error) or time.monotonic() >= until:
+                raise
+            time.sleep(_OPEN_RETRY_SECONDS)
 
 
 class SQLiteStore(Store):
@@ -92,7 +112,7 @@ class SQLiteStore(Store):
                 check_same_thread=False,
                 timeout=max(busy_timeout, _OPEN_TIMEOUT),
             )
-            raw.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(raw, max(busy_timeout, _OPEN_TIMEOUT))
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store {self.path}: {error}") from error
         raw.execute("PRAGMA synchronous = NORMAL")
