@@ -18,7 +18,6 @@ import jellyfish
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import recordlinkage.index
 
 from identity.errors import ConfigError
 from identity.matching.comparisons import (
@@ -322,6 +321,11 @@ class Linker:
         keys = [self._keys(frame, rule)] + ([] if other is None else [self._keys(other, rule)])
         keys = self._drop_oversized(number, keys, capped)
         names = list(keys[0].columns)
+        # Imported here: recordlinkage brings scikit-learn and SciPy's statistics, most of
+        # the time and memory of importing the domain, for the batch linker alone (every
+        # API process, export process and CLI command imports this module).
+        import recordlinkage.index
+
         indexer: recordlinkage.base.BaseIndexAlgorithm
         if isinstance(rule, SortedNeighbourhoodRule):
             indexer = recordlinkage.index.SortedNeighbourhood(
