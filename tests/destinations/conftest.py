@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from identity.destinations import DeliveryWorker
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
 from identity.rules import load_rules
@@ -80,3 +83,25 @@ def receiver(graph: IdentityGraph, clock: FakeTime) -> Iterator[Receiver]:
 def ingest(graph: IdentityGraph, *rows: dict[str, Any]) -> None:
     report = graph.ingest.ingest_rows("crm", list(enumerate(rows, start=1)))
     assert not report.errors, report.errors
+
+
+NAMED = {"where": {"attribute": "first_name", "exists": True}}
+"""The segment most destination tests follow: profiles with a first name."""
+
+
+class Crash(BaseException):
+    """The process dies at the point a test chooses (not an Exception: nothing catches it)."""
+
+
+def delivery_worker(
+    graph: IdentityGraph, clock: FakeTime, name: str = "w1", **kw: Any
+) -> DeliveryWorker:
+    """A delivery worker on the test's clock, which sleeps by moving that clock."""
+    return DeliveryWorker(
+        graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id=name, **kw
+    )
+
+
+def read_csv(folder: Path, name: str) -> list[dict[str, str]]:
+    with (folder / name).open(newline="") as handle:
+        return list(csv.DictReader(handle))

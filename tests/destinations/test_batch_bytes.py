@@ -15,12 +15,11 @@ import pytest
 from identity.destinations import Backoff, DeliveryWorker, DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
-from tests.destinations.conftest import FakeTime, ingest
+from tests.destinations.conftest import NAMED, FakeTime, ingest
 from tests.destinations.receiver import Consumer, Receiver, feed
 from tests.destinations.test_cli import cli_graph, idgraph  # noqa: F401  (the fixture)
 from tests.destinations.test_graphql import ADD, Call, api  # noqa: F401  (the fixture)
 
-NAMED = {"where": {"attribute": "first_name", "exists": True}}
 LIMIT = 1500
 
 

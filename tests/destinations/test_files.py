@@ -4,36 +4,18 @@ consistent and no range is written twice; on both stores."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from identity.destinations import DeliveryWorker, DestinationSettings
+from identity.destinations import DestinationSettings
 from identity.destinations.files import parquet_available
 from identity.errors import ConfigError, InvalidArgument
 from identity.graph import IdentityGraph
 from identity.segments import change_cursor
-from tests.destinations.conftest import FakeTime, ingest
-
-NAMED = {"where": {"attribute": "first_name", "exists": True}}
-
-
-class Crash(BaseException):
-    pass
-
-
-def _worker(graph: IdentityGraph, clock: FakeTime, name: str = "w1", **kw: Any) -> DeliveryWorker:
-    return DeliveryWorker(
-        graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id=name, **kw
-    )
-
-
-def _read(folder: Path, name: str) -> list[dict[str, str]]:
-    with (folder / name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
+from tests.destinations.conftest import NAMED, Crash, FakeTime, delivery_worker, ingest, read_csv
 
 
 def _check_consistent(folder: Path) -> dict[str, Any]:
@@ -61,7 +43,7 @@ def test_a_folder_gets_a_snapshot_then_deltas_and_a_manifest(
             "lake", "named", folder=str(tmp_path), fields=["email", "first_name"], batch_size=2
         )
     )
-    worker = _worker(graph, clock)
+    worker = delivery_worker(graph, clock)
     worker.run_until_idle()
     ingest(
         graph, {"id": "c0", "email": "c0@x.org"}, {"id": "n1", "email": "n1@x.org", "first": "N"}
@@ -71,11 +53,11 @@ def test_a_folder_gets_a_snapshot_then_deltas_and_a_manifest(
     manifest = _check_consistent(folder)
     snapshot = manifest["snapshot"]
     assert snapshot["complete"] and len(snapshot["files"]) == 3
-    rows = [r for f in snapshot["files"] for r in _read(folder, f["file"])]
+    rows = [r for f in snapshot["files"] for r in read_csv(folder, f["file"])]
     assert list(rows[0]) == ["profile_id", "email", "first_name"]
     assert sorted(r["email"] for r in rows) == [f"c{i}@x.org" for i in range(5)]
     (delta,) = manifest["deltas"]
-    changes = _read(folder, delta["file"])
+    changes = read_csv(folder, delta["file"])
     assert list(changes[0]) == [
         "seq",
         "kind",
@@ -103,16 +85,16 @@ def test_a_crash_between_the_manifest_and_the_cursor_writes_nothing_twice(
         raise Crash
 
     with pytest.raises(Crash):
-        _worker(graph, clock, after_send=crash).run_once()
+        delivery_worker(graph, clock, after_send=crash).run_once()
     written = sorted(p.name for p in folder.iterdir())
     state = graph.store.destinations.states(["lake"])["lake"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["seq"] > state.cursor_seq  # the file is in, the cursor is not
     clock.advance(61)
-    _worker(graph, clock, "w2").run_until_idle()
+    delivery_worker(graph, clock, "w2").run_until_idle()
     manifest = _check_consistent(folder)
     assert set(written) <= {p.name for p in folder.iterdir()}
-    rows = [r for d in manifest["deltas"] for r in _read(folder, d["file"])]
+    rows = [r for d in manifest["deltas"] for r in read_csv(folder, d["file"])]
     feed = graph.store.segments.changes("named", after=0, limit=100)
     assert [int(r["seq"]) for r in rows] == [c.seq for c in feed]  # each change once
     state = graph.store.destinations.states(["lake"])["lake"]
@@ -139,7 +121,7 @@ def test_parquet_is_written_with_pyarrow_and_refused_clearly_without_it(
             "lake", "named", folder=str(tmp_path), format="parquet", fields=["email"]
         )
     )
-    _worker(graph, clock).run_until_idle()
+    delivery_worker(graph, clock).run_until_idle()
     manifest = _check_consistent(tmp_path / "named")
     table = pq.read_table(tmp_path / "named" / manifest["snapshot"]["files"][0]["file"])
     assert table.column_names == ["profile_id", "email"]

@@ -7,7 +7,6 @@ stores."""
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from datetime import timedelta
@@ -16,29 +15,12 @@ from typing import Any
 
 import pytest
 
-from identity.destinations import DeliveryWorker, DestinationSettings
+from identity.destinations import DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
-from tests.destinations.conftest import FakeTime, ingest
+from tests.destinations.conftest import NAMED, Crash, FakeTime, delivery_worker, ingest, read_csv
 from tests.destinations.test_cli import cli_graph, idgraph  # noqa: F401  (the fixture)
 from tests.destinations.test_graphql import ADD, Call, api  # noqa: F401  (the fixture)
-
-NAMED = {"where": {"attribute": "first_name", "exists": True}}
-
-
-class Crash(BaseException):
-    pass
-
-
-def _worker(graph: IdentityGraph, clock: FakeTime, name: str = "w1", **kw: Any) -> DeliveryWorker:
-    return DeliveryWorker(
-        graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id=name, **kw
-    )
-
-
-def _read(folder: Path, name: str) -> list[dict[str, str]]:
-    with (folder / name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -53,14 +35,14 @@ def _load(folder: Path, skip_older: bool = True) -> set[str]:
     manifest = _manifest(folder)
     snapshot = manifest["snapshot"]
     assert snapshot["complete"]
-    held = {r["profile_id"] for f in snapshot["files"] for r in _read(folder, f["file"])}
+    held = {r["profile_id"] for f in snapshot["files"] for r in read_csv(folder, f["file"])}
     deltas = manifest["deltas"]
     for before, after in itertools.pairwise(deltas):
         assert before["to_seq"] == after["from_seq"]
     if deltas:
         assert deltas[0]["from_seq"] <= snapshot["seq"] < deltas[0]["to_seq"]
     for delta in deltas:
-        for row in _read(folder, delta["file"]):
+        for row in read_csv(folder, delta["file"]):
             if skip_older and int(row["seq"]) <= snapshot["seq"]:
                 continue
             if row["kind"] == "entered":
@@ -76,7 +58,7 @@ def _all_delta_seqs(folder: Path) -> list[int]:
     spans = [tuple(int(x) for x in p.stem.split("-")[1:]) for p in files]
     for (_, to_seq), (from_seq, _) in itertools.pairwise(spans):
         assert to_seq == from_seq  # no gap, no overlap
-    return [int(r["seq"]) for p in files for r in _read(folder, p.name)]
+    return [int(r["seq"]) for p in files for r in read_csv(folder, p.name)]
 
 
 def _round(graph: IdentityGraph, n: int) -> None:
@@ -97,7 +79,7 @@ def test_a_new_snapshot_is_written_every_so_often_beside_continuous_deltas(
             "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=24
         )
     )
-    worker = _worker(graph, clock)
+    worker = delivery_worker(graph, clock)
     worker.run_until_idle()
     folder = tmp_path / "named"
     first = _manifest(folder)["snapshot"]
@@ -140,11 +122,11 @@ def test_a_crash_in_a_recurring_snapshot_leaves_the_folder_consistent(
             "lake", "named", folder=str(tmp_path), batch_size=3, snapshot_every_hours=1
         )
     )
-    _worker(graph, clock).run_until_idle()
+    delivery_worker(graph, clock).run_until_idle()
     folder = tmp_path / "named"
     first = _manifest(folder)["snapshot"]["seq"]
     _round(graph, 0)
-    _worker(graph, clock).run_until_idle()
+    delivery_worker(graph, clock).run_until_idle()
     _round(graph, 1)  # pending when the snapshot comes due
     clock.advance(3600)
     sent: list[str] = []
@@ -155,7 +137,7 @@ def test_a_crash_in_a_recurring_snapshot_leaves_the_folder_consistent(
             raise Crash
 
     with pytest.raises(Crash):
-        _worker(graph, clock, after_send=crash_on_second_page).run_until_idle()
+        delivery_worker(graph, clock, after_send=crash_on_second_page).run_until_idle()
     assert sent == ["snapshot", "snapshot"]
     manifest = _manifest(folder)
     # Mid-snapshot: the loader still sees the first snapshot whole and its deltas.
@@ -163,7 +145,7 @@ def test_a_crash_in_a_recurring_snapshot_leaves_the_folder_consistent(
     assert len(manifest["next_snapshot"]["files"]) == 2
     assert _load(folder) != set(graph.store.segments.members("named", limit=100))  # round 1
     clock.advance(61)  # the crashed worker's lease runs out
-    _worker(graph, clock, "w2").run_until_idle()
+    delivery_worker(graph, clock, "w2").run_until_idle()
     manifest = _manifest(folder)
     assert manifest["next_snapshot"] is None and manifest["snapshot"]["seq"] > first
     assert [f["file"].rsplit("-", 1)[1] for f in manifest["snapshot"]["files"]] == [

@@ -13,21 +13,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from identity.destinations import DeliveryWorker, DestinationSettings
+from identity.destinations import DestinationSettings
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
-from tests.destinations.conftest import FakeTime, ingest
+from tests.destinations.conftest import NAMED, FakeTime, delivery_worker, ingest
 from tests.destinations.receiver import Receiver
 from tests.destinations.test_cli import cli_graph, idgraph  # noqa: F401  (the fixture)
-
-NAMED = {"where": {"attribute": "first_name", "exists": True}}
-
-
-def _worker(graph: IdentityGraph, clock: FakeTime) -> DeliveryWorker:
-    return DeliveryWorker(graph.destinations, clock=clock.now, sleep=clock.sleep, worker_id="w1")
 
 
 def test_a_deleted_segment_stops_its_destination_until_it_is_defined_again_and_resumed(
@@ -38,7 +32,7 @@ def test_a_deleted_segment_stops_its_destination_until_it_is_defined_again_and_r
     graph.segments.define("other", NAMED)
     graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url))
     graph.destinations.add(DestinationSettings("keeps", "other", url=receiver.url, start="now"))
-    worker = _worker(graph, clock)
+    worker = delivery_worker(graph, clock)
     worker.run_until_idle()
     assert [row["kind"] for r in receiver.requests for row in r.rows] == ["snapshot"]
 
@@ -101,7 +95,7 @@ def test_a_segment_deleted_behind_the_services_back_stops_its_destination_once(
     ingest(graph, {"id": "a", "email": "a@x.org", "first": "A"})
     graph.segments.define("named", NAMED)
     graph.destinations.add(DestinationSettings("hook", "named", url=receiver.url))
-    worker = _worker(graph, clock)
+    worker = delivery_worker(graph, clock)
     worker.run_until_idle()
     graph.store.segments.delete("named")
     with caplog.at_level(logging.INFO, logger="identity.destinations"):

@@ -15,10 +15,8 @@ from identity.destinations import Backoff, DeliveryWorker, DestinationSettings
 from identity.destinations.signing import signature, verify
 from identity.graph import IdentityGraph
 from identity.segments import change_cursor
-from tests.destinations.conftest import FakeTime, ingest
+from tests.destinations.conftest import NAMED, FakeTime, ingest
 from tests.destinations.receiver import Consumer, Receiver, feed
-
-NAMED = {"where": {"attribute": "first_name", "exists": True}}
 
 
 def _worker(graph: IdentityGraph, clock: FakeTime, **kwargs: Any) -> DeliveryWorker:

@@ -44,7 +44,7 @@ class _Plan:
     then put in the columns' order with one C-level pick, as the port says and the SQLite
     store returns."""
 
-    __slots__ = ("groups", "in_order", "pick", "properties")
+    __slots__ = ("groups", "pick", "properties")
 
     def __init__(self, columns: Sequence[ViewColumn]) -> None:
         self.properties: list[str] = []
@@ -60,8 +60,8 @@ class _Plan:
             grouped += mine
             self.groups.append((mine[0].part, prop in JSON_PROPERTIES, [c.name for c in mine]))
         order = [grouped.index(c) for c in columns]
-        self.in_order = order == list(range(len(order)))
-        self.pick = itemgetter(*order) if len(order) > 1 else lambda values: (values[0],)
+        # Out of order means two columns or more, so the pick gives a tuple.
+        self.pick = None if order == list(range(len(order))) else itemgetter(*order)
 
     def values(self, read: Sequence[Any]) -> tuple[JSONValue, ...]:
         values: list[Any] = []
@@ -72,7 +72,7 @@ class _Plan:
                 continue
             document = {} if value is None else json.loads(value)
             values += view_document_values(part, document, names)
-        picked: tuple[JSONValue, ...] = tuple(values) if self.in_order else self.pick(values)
+        picked: tuple[JSONValue, ...] = tuple(values) if self.pick is None else self.pick(values)
         return picked
 
 

@@ -115,8 +115,8 @@ class _PagePlan:
         grouped = [c for p in self.whole for c in columns if c.part == p]
         grouped += [c for c in columns if c.part not in self.whole]
         order = [grouped.index(c) for c in columns]
-        self.in_order = order == list(range(len(order)))
-        self.pick = itemgetter(*order) if len(order) > 1 else lambda values: (values[0],)
+        # Out of order means two columns or more, so the pick gives a tuple.
+        self.pick = None if order == list(range(len(order))) else itemgetter(*order)
 
     def values(self, row: Sequence[Any]) -> tuple[JSONValue, ...]:
         """The asked columns' values from one result row (after its id and held flag)."""
@@ -132,7 +132,7 @@ class _PagePlan:
             values += rest
         else:
             values += [decode(value) for decode, value in zip(self.decoders, rest, strict=True)]
-        picked: tuple[JSONValue, ...] = tuple(values) if self.in_order else self.pick(values)
+        picked: tuple[JSONValue, ...] = tuple(values) if self.pick is None else self.pick(values)
         return picked
 
 
