@@ -8,10 +8,10 @@ retention, and a source's changed priority or consent mapping.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 from identity.model import ProfileId
-from identity.profile_view import ProfileViewService
+from identity.profile_view import ProfileViewService, RowWorkers
 from identity.resolution import Resolution
 from identity.segments import SegmentService
 
@@ -47,3 +47,35 @@ class DerivedData:
         self.views.forget(gone)
         self.views.refresh(set(live) - gone)
         return self.segments.profiles_changed(set(live), merged=merged, deleted=list(deleted))
+
+    def after_bulk(
+        self,
+        outcome: Resolution,
+        workers: RowWorkers | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int = 2_000,
+    ) -> None:
+        """What :meth:`on_resolution` does, for a resolution committed without telling
+        its listeners (a bulk load's): rows written batch by batch, each its own unit of
+        work, computed by ``workers`` when given; then segments. ``progress`` gets
+        (profiles done, profiles to do)."""
+        store = self.views.store
+        changes = outcome.changes
+        gone = set(changes.merged) | set(changes.deleted)
+        with store.unit_of_work():
+            self.views.forget(gone)
+        live = sorted(outcome.affected - gone)
+        done = 0
+        for batch, _ in self.views.write_rows(_chunks(live, batch_size), workers):
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(live))
+        with store.unit_of_work():
+            self.segments.profiles_changed(
+                set(live), merged=changes.merged, deleted=list(changes.deleted)
+            )
+
+
+def _chunks(ids: Sequence[ProfileId], size: int) -> Iterator[list[ProfileId]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])

@@ -197,6 +197,11 @@ class RowProblem:
     def as_dict(self) -> dict[str, object]:
         return {"row": self.row, "field": self.field, "problem": self.problem, "key": self.key}
 
+    def __reduce__(self) -> tuple[type[RowProblem], tuple[object, ...]]:
+        # Constructor arguments: cheaper than a slotted dataclass's default pickling, and
+        # bulk ingest's mapping workers send every warning back by pickle.
+        return (RowProblem, (self.row, self.field, self.problem, self.key, self.value))
+
 
 class TimeBudgetExceeded(IdgraphError):
     """The work of a call ran past the time budget its caller gave (:mod:`identity.deadline`)."""

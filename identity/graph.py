@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from identity.audit import AuditService
@@ -16,6 +17,7 @@ from identity.derived import DerivedData
 from identity.destinations import DestinationService
 from identity.events import EventService
 from identity.ingest import IngestService
+from identity.ingest.bulk import BulkIngest
 from identity.journeys import JourneyService
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.matching.search import ProfileSearch
@@ -24,6 +26,7 @@ from identity.privacy.access import PersonDataService
 from identity.privacy.erasure import ErasureService, Forgetting
 from identity.privacy.retention import RetentionService
 from identity.profile_view import ProfileViewService
+from identity.profile_view_workers import StoreOpener
 from identity.profiles import ProfileService
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
@@ -40,8 +43,16 @@ class IdentityGraph:
     of segment time windows); a fixed clock evaluates a data set as of its own date.
     """
 
-    def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        clock: Callable[[], datetime] = utc_now,
+        opener: StoreOpener | None = None,
+    ) -> None:
         self.store = store
+        self.opener = opener
+        """Opens this store again in a worker process (None: work stays in this one)."""
         self.rules = rules
         self.clock = clock
         self.normaliser = Normaliser(rules)
@@ -86,6 +97,7 @@ class IdentityGraph:
         self.erasure = ErasureService(
             store, rules, self.normaliser, self.forgetting, self.ingest, self.audit, clock=clock
         )
+        self.bulk = BulkIngest(self.ingest, self.derived, opener=opener)
         self.retention = RetentionService(store, self.forgetting, self.audit, clock=clock)
         self.destinations = DestinationService(
             store, rules, self.segments, self.catalog, self.audit, clock=clock
@@ -95,7 +107,7 @@ class IdentityGraph:
     def open(cls, store_url: str, rules_path: Path | None = None) -> IdentityGraph:
         """Open the store at ``store_url`` with the rules file (or the packaged default)."""
         rules = load_rules(rules_path)
-        return cls(open_store(store_url), rules)
+        return cls(open_store(store_url), rules, opener=partial(open_store, store_url))
 
     def probabilistic(self) -> ProbabilisticMatcher:
         """The probabilistic matcher; ConfigError when the rules have no [matching]."""

@@ -46,6 +46,11 @@ class Identifier:
     def key(self) -> IdentifierKey:
         return IdentifierKey(self.kind, self.value)
 
+    def __reduce__(self) -> tuple[type[Identifier], tuple[str, str, str]]:
+        # Pickled as constructor arguments: a slotted dataclass's default pickling goes
+        # through dataclasses.fields() per object, which bulk mapping workers pay per row.
+        return (Identifier, (self.kind, self.value, self.original))
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
@@ -66,6 +71,13 @@ class SourceRecord:
     @property
     def ref(self) -> RecordRef:
         return RecordRef(self.source, self.key)
+
+    def __reduce__(self) -> tuple[type[SourceRecord], tuple[object, ...]]:
+        # As Identifier's: bulk ingest's mapping workers send records back by pickle.
+        return (
+            SourceRecord,
+            (self.source, self.key, self.identifiers, self.attributes, self.timestamp, self.raw),
+        )
 
 
 @dataclass(frozen=True, slots=True)

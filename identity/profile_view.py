@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from identity.consent import ConsentStatement, current_consent, statements
 from identity.journeys import TraitFacts, trait_facts
@@ -62,6 +63,16 @@ ACTIVITY_COLUMNS = (
 )
 """The columns of a row that events change: what :meth:`ProfileViewService.refresh_activity`
 recomputes (the golden record and identifiers stay as stored)."""
+
+
+class RowWorkers(Protocol):
+    """Computes rows of batches of profiles in other processes
+    (identity/profile_view_workers.py ViewWorkers)."""
+
+    def rows(
+        self, batches: Iterable[list[ProfileId]], now: datetime
+    ) -> Iterator[tuple[list[ProfileId], list[ProfileViewRow]]]: ...
+
 REFRESH_BATCH = 5_000
 """Profiles recomputed per read inside a write: an ingest batch's worth (5,000 records),
 so that a batch costs the store a fixed number of statements."""
@@ -366,21 +377,22 @@ class ProfileViewService:
         self.store.views.delete(sorted(set(profile_ids)))
 
     def rebuild(
-        self, batch_size: int = BATCH, progress: Callable[[int], None] | None = None
+        self,
+        batch_size: int = BATCH,
+        progress: Callable[[int], None] | None = None,
+        workers: RowWorkers | None = None,
     ) -> RebuildReport:
         """Recompute every live profile's row, drop rows of profiles no longer live, and
         mark the view built with these rules. Each batch is its own unit of work, so a
         write running meanwhile lands before a batch (and is recomputed) or after it (and
-        writes its own row). ``progress`` gets the profiles done so far."""
+        writes its own row). ``progress`` gets the profiles done so far; ``workers``
+        compute rows in other processes (identity/profile_view_workers.py)."""
         started = time.perf_counter()
         report = RebuildReport()
-        for batch in _batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size):
-            with self.store.unit_of_work():
-                views = self.recompute(batch)
-                now = self.clock()
-                self.store.views.put([v.to_row(now) for v in views.values()])
+        batches = _batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size)
+        for batch, written in self.write_rows(batches, workers):
             report.profiles += len(batch)
-            report.written += len(views)
+            report.written += written
             if progress is not None:
                 progress(report.profiles)
         for batch in _batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
@@ -393,6 +405,30 @@ class ProfileViewService:
         self._fresh = True
         report.seconds = time.perf_counter() - started
         return report
+
+    def write_rows(
+        self, batches: Iterable[list[ProfileId]], workers: RowWorkers | None = None
+    ) -> Iterator[tuple[list[ProfileId], int]]:
+        """Recompute and store the rows of each batch of profiles, each batch its own unit
+        of work (ids no longer live lose their rows); yields each batch and the rows
+        written. With ``workers``, rows are computed in other processes, which read what
+        is committed: call after the change that made the profiles, not inside it."""
+        now = self.clock()
+        computed: Iterable[tuple[list[ProfileId], list[ProfileViewRow]]]
+        if workers is None:
+            computed = (
+                (batch, [v.to_row(now) for v in self.recompute(batch).values()])
+                for batch in batches
+            )
+        else:
+            computed = workers.rows(batches, now)
+        for batch, rows in computed:
+            with self.store.unit_of_work():
+                self._claim_new()
+                self.store.views.put(rows)
+                written = {row.profile_id for row in rows}
+                self.store.views.delete([pid for pid in batch if pid not in written])
+            yield batch, len(rows)
 
     def check(
         self, batch_size: int = BATCH, progress: Callable[[int], None] | None = None

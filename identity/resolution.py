@@ -99,6 +99,7 @@ class Resolver:
         status_changed: Collection[IdentifierKey] = (),
         matcher_links_only: bool = False,
         identifier_counts: Mapping[IdentifierKey, int] | None = None,
+        notify: bool = True,
     ) -> Resolution:
         """Re-resolve everything that ``seeds`` (changed records) can affect.
 
@@ -111,6 +112,8 @@ class Resolver:
         do not depend on them), which saves rewriting every one of them.
         ``identifier_counts`` are current record counts the caller already holds (the
         ingest counts the touched identifiers): they are not asked for again.
+        ``notify`` False: the listeners (read model, segments) are not told; the caller
+        brings them up to date itself (a bulk load does, after committing).
         Call inside a unit of work.
         """
         store = self.store
@@ -158,8 +161,9 @@ class Resolver:
             - set(changes.merged)
             - set(changes.deleted)
         )
-        for listener in self.listeners:
-            listener(outcome)
+        if notify:
+            for listener in self.listeners:
+                listener(outcome)
         return outcome
 
     def _compared_attributes(

@@ -6,6 +6,8 @@ The one place that reads the environment; the domain is handed what it needs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -181,10 +183,16 @@ class Settings(BaseSettings):
     def open_store(self, store: str | None = None) -> Store:
         """The store ``store`` (default: these settings') names, with the Neo4j
         credentials of these settings."""
+        return self.store_opener(store)()
+
+    def store_opener(self, store: str | None = None) -> Callable[[], Store]:
+        """What :meth:`open_store` calls, as a picklable function: worker processes open
+        the same store with it."""
         from identity.store.factory import open_store
 
         password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
-        return open_store(
+        return partial(
+            open_store,
             store or self.store,
             user=self.neo4j_user,
             password=password,
@@ -199,9 +207,10 @@ class Settings(BaseSettings):
         from identity.graph import IdentityGraph
         from identity.rules import load_rules
 
-        opened = self.open_store(store)
+        opener = self.store_opener(store)
+        opened = opener()
         try:
-            return IdentityGraph(opened, load_rules(rules or self.rules))
+            return IdentityGraph(opened, load_rules(rules or self.rules), opener=opener)
         except BaseException:
             opened.close()
             raise

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
-from rich.progress import TaskID
+from rich.progress import Progress, TaskID
 
 from identity.errors import (
     IdgraphError,
@@ -170,6 +170,25 @@ def _check_files(files: list[Path], reading: Reading, done: Ingesting) -> dict[P
     return totals
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Loading:
+    """How an ``ingest`` command loads: incrementally or in bulk, and with what."""
+
+    bulk: bool | None = None
+    """True/False: the option given; None: bulk from :data:`BULK_ROWS` rows on."""
+    workers: int | None = None
+    """Mapping processes of the bulk path (None: one per core but one)."""
+    defer: bool = False
+    """Leave a bulk load's new records for a later ingest or `idgraph resolve`."""
+
+    def bulk_for(self, rows: int) -> bool:
+        return self.bulk if self.bulk is not None else rows >= BULK_ROWS
+
+
+BULK_ROWS = 100_000
+"""Rows (of all files of one command) from which ``ingest`` takes the bulk path."""
+
+
 def ingest_files(
     graph: IdentityGraph,
     files: list[Path],
@@ -177,16 +196,23 @@ def ingest_files(
     done: Ingesting,
     register: SourceMapping | None = None,
     quiet: bool = False,
+    loading: Loading | None = None,
 ) -> None:
     """Check every file (:func:`_check_files`), register the mapping when asked, then load
-    the files one by one."""
+    the files one by one; in bulk when ``loading`` says so (docs/scale.md)."""
+    loading = loading or Loading(bulk=False)
     source = done.source
     totals = _check_files(files, reading, done)
+    bulk = loading.bulk_for(sum(totals.values()))
     if register is not None:
         graph.ingest.register_source(register)
         done.stored = True
-    for path in files:
+    if bulk and loading.workers is not None:
+        graph.bulk.workers = loading.workers
+    for number, path in enumerate(files, start=1):
         done.current = path
+        # A bulk command resolves once, after its last file.
+        defer = loading.defer or number < len(files)
         with _progress_bars(disable=quiet) as progress:
             task = progress.add_task(f"{source} ← {path.name}", total=totals[path])
 
@@ -202,11 +228,48 @@ def ingest_files(
                 encoding=reading.encoding,
                 allow_multiline=reading.allow_multiline,
             )
-            report = graph.ingest.ingest_rows(source, rows, progress=advance, actor=cli_actor())
+            if bulk:
+                report = graph.bulk.ingest_rows(
+                    source,
+                    rows,
+                    progress=advance,
+                    actor=cli_actor(),
+                    resolving=_phase(progress, "resolving new records"),
+                    viewing=_phase(progress, "read model"),
+                    defer=defer,
+                )
+            else:
+                report = graph.ingest.ingest_rows(
+                    source, rows, progress=advance, actor=cli_actor()
+                )
             progress.update(task, completed=report.received, total=report.received)
         done.loaded.append((path, report))
         _print_report(report)
     done.current = None
+    if loading.defer and bulk:
+        console.print(
+            "new records are stored without profiles until `idgraph resolve` "
+            "(or an ingest without --defer-resolution) resolves them"
+        )
+    elif graph.bulk.pending():
+        # Records an earlier deferred or stopped bulk load left: resolved now.
+        with _progress_bars(disable=quiet) as progress:
+            graph.bulk.resolve_pending(
+                _phase(progress, "resolving pending records"), _phase(progress, "read model")
+            )
+
+
+def _phase(progress: Progress, name: str) -> Callable[[int, int], None]:
+    """A progress callback of (done, total) that adds its bar at the first call."""
+    task: TaskID | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = progress.add_task(name, total=total)
+        progress.update(task, completed=done, total=total)
+
+    return update
 
 
 @app.command()
@@ -240,6 +303,29 @@ def ingest(
             help="Write every error and warning as CSV (always written; header only if none)",
         ),
     ] = None,
+    bulk: Annotated[
+        bool | None,
+        typer.Option(
+            "--bulk/--no-bulk",
+            help=f"Map rows in worker processes and resolve new records once, at the end "
+            f"(default: from {BULK_ROWS:,} rows on)",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=0, help="Mapping processes of a bulk load (default: cores - 1)"
+        ),
+    ] = None,
+    defer_resolution: Annotated[
+        bool,
+        typer.Option(
+            "--defer-resolution",
+            help="Bulk: store the records, resolve them later with `idgraph resolve` or the "
+            "next ingest (load several sources, then resolve once)",
+        ),
+    ] = False,
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
@@ -247,7 +333,10 @@ def ingest(
 
     Every file is read once first: one that cannot be read whole (not text in its
     encoding, a CSV whose layout is broken) stops the command before anything is stored.
+    Large inputs take the bulk path (docs/scale.md): the result is the same profiles.
     """
+    if defer_resolution and bulk is False:
+        raise typer.BadParameter("--defer-resolution is for bulk loads: drop --no-bulk")
     if source is None and mapping is None:
         raise typer.BadParameter("give --source NAME (registered) or --mapping FILE")
     if encoding is not None and (problem := encoding_problem(encoding)) is not None:
@@ -266,7 +355,8 @@ def ingest(
                     done.source = loaded.source
                 settings = loaded or graph.ingest.source(done.source)
                 reading = Reading.of(settings, fmt, encoding, allow_multiline)
-                ingest_files(graph, files, reading, done, register=loaded)
+                loading = Loading(True if defer_resolution else bulk, workers, defer_resolution)
+                ingest_files(graph, files, reading, done, register=loaded, loading=loading)
             except (IdgraphError, click.ClickException) as error:
                 failure = error
                 raise
@@ -277,6 +367,26 @@ def ingest(
         if errors_out is not None:
             _write_problems(errors_out, done, failure)
             console.print(f"errors and warnings written to {errors_out}")
+
+
+@app.command()
+def resolve(store: StoreOption = None, rules: RulesOption = None) -> None:
+    """Resolve the records bulk loads stored without a profile: those of loads run with
+    --defer-resolution, or of a load that stopped before its end (docs/scale.md)."""
+    with _opened(store, rules) as graph:
+        if not graph.bulk.pending():
+            console.print("nothing to resolve: every stored record has its profile")
+            return
+        with _progress_bars() as progress:
+            report = graph.bulk.resolve_pending(
+                _phase(progress, "resolving pending records"), _phase(progress, "read model")
+            )
+    console.print(
+        f"resolved: profiles +{report.profiles_created:,} created, "
+        f"{report.profiles_merged:,} merged, {report.profiles_split:,} split; "
+        f"{report.seconds:.1f}s",
+        highlight=False,
+    )
 
 
 def _print_refusal(failure: BaseException | None, done: Ingesting) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from identity.profile_view_workers import ViewWorkers
 from service.cli.common import RulesOption, StoreOption, _opened, _progress_bars, app, console
 
 profiles_app = typer.Typer(
@@ -32,6 +33,16 @@ def rebuild(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=10_000, help="Profiles per transaction")
     ] = 500,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Compute rows in this many processes (0: in this one). Faster on several "
+            "cores, but a write landing while its profile's batch is in flight can leave "
+            "that row stale: use it while nothing else writes",
+        ),
+    ] = 0,
     store: StoreOption = None,
     rules: RulesOption = None,
 ) -> None:
@@ -52,6 +63,9 @@ def rebuild(
 
             if check_only:
                 differences = views.check(batch_size, progress=progress)
+            elif workers and graph.opener is not None:
+                with ViewWorkers(graph.opener, graph.rules, workers) as pool:
+                    report = views.rebuild(batch_size, progress=progress, workers=pool)
             else:
                 report = views.rebuild(batch_size, progress=progress)
     if not check_only:

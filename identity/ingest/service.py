@@ -17,12 +17,20 @@ from datetime import datetime
 from identity.audit import SYSTEM, AuditService
 from identity.catalog import FieldCatalog
 from identity.errors import ConfigError, RowProblem, UnknownSource
-from identity.mapping import RecordMapper, SourceMapping
+from identity.ingest.rows import Row, RowMapping
+from identity.mapping import MappedRow, SourceMapping
 from identity.matching.matcher import ProbabilisticMatcher
-from identity.model import IdentifierKey, JSONValue, ProfileId, SourceRecord
+from identity.model import (
+    IdentifierKey,
+    JSONValue,
+    ProfileId,
+    RecordId,
+    RecordWrite,
+    SourceRecord,
+)
 from identity.normalise import Normaliser
 from identity.privacy.suppression import SuppressionList
-from identity.resolution import Resolver, utc_now
+from identity.resolution import Resolution, Resolver, utc_now
 from identity.rules import Rules
 from identity.store.base import Store
 
@@ -64,6 +72,16 @@ class IngestReport:
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
 
+    def add(self, mapped: MappedRow) -> None:
+        """Count one mapped row and keep its problems."""
+        self.received += 1
+        self.warnings.extend(mapped.warnings)
+        if mapped.record is None:
+            self.rejected += 1
+            self.errors.extend(mapped.errors)
+        else:
+            self.accepted += 1
+
     def as_dict(self) -> dict[str, JSONValue]:
         return {
             "source": self.source,
@@ -86,9 +104,6 @@ class IngestReport:
             "warnings": [w.as_dict() for w in self.warnings],
         }
 
-
-Row = tuple[int, "dict[str, JSONValue] | RowProblem"]
-"""A numbered input row (1-based), or the problem that stopped it being read."""
 
 ProgressCallback = Callable[[IngestProgress], None]
 
@@ -174,27 +189,14 @@ class IngestService:
         batches stored and the failing batch not at all.
         """
         mapping = self.source(source)
-        mapper = RecordMapper(mapping, self.normaliser)
-        limits, key_only = self.rules.limits, (mapping.key,)
+        rows_mapping = RowMapping(mapping, self.rules, self.normaliser)
         report = IngestReport(source=source)
         started = time.perf_counter()
         batch: list[SourceRecord] = []
-        for number, row in rows:
-            report.received += 1
-            if not isinstance(row, RowProblem):
-                row = limits.admit(row, number, mapping.key, strict=key_only)
-            if isinstance(row, RowProblem):
-                report.rejected += 1
-                report.errors.append(row)
-            else:
-                mapped = mapper.map_row(row, number)
-                report.warnings.extend(mapped.warnings)
-                if mapped.record is None:
-                    report.rejected += 1
-                    report.errors.extend(mapped.errors)
-                else:
-                    report.accepted += 1
-                    batch.append(mapped.record)
+        for mapped in rows_mapping.map_all(rows):
+            report.add(mapped)
+            if mapped.record is not None:
+                batch.append(mapped.record)
             if len(batch) >= self.batch_size:
                 self._write(batch, report)
                 batch = []
@@ -202,6 +204,18 @@ class IngestService:
                     progress(IngestProgress(report.received, report.accepted, report.rejected))
         if batch:
             self._write(batch, report)
+        self.finish(report, started, progress, actor)
+        return report
+
+    def finish(
+        self,
+        report: IngestReport,
+        started: float,
+        progress: ProgressCallback | None = None,
+        actor: str = SYSTEM,
+    ) -> None:
+        """Close a report: the warning of an empty input, the last progress, the time, the
+        audit entry."""
         if report.received == 0:
             # Not an error (a CSV of a header alone is a valid export of nothing), but an
             # empty export is more often a job that failed upstream: say so.
@@ -215,8 +229,7 @@ class IngestService:
             summary = report.as_dict()
             summary["errors"] = len(report.errors)
             summary["warnings"] = len(report.warnings)
-            self.audit.record(actor, "ingest", target=source, after=summary)
-        return report
+            self.audit.record(actor, "ingest", target=report.source, after=summary)
 
     def write_records(self, records: list[SourceRecord], source: str) -> IngestReport:
         """Store and resolve records made by the domain itself (no mapping, no row
@@ -228,47 +241,81 @@ class IngestService:
         return report
 
     def _write(self, batch: list[SourceRecord], report: IngestReport) -> None:
-        store = self.store
-        with store.unit_of_work():
-            screened = self.suppression.screen_records(batch)
-            report.suppressed += screened.dropped
-            batch = screened.records
-            if not batch:
+        with self.store.unit_of_work():
+            stored = self.store_batch(batch, report)
+            if stored is None:
                 return
-            keys: set[IdentifierKey] = {i.key for r in batch for i in r.identifiers}
-            if self.matcher is not None:
-                self.matcher.index.start_if_empty()
-            before = store.records.identifier_counts(keys)
-            writes = store.records.upsert(batch, self.clock())
-            self.catalog.note(name for r in batch for name in r.attributes)
-            removed: Counter[IdentifierKey] = Counter()
-            for w in writes:
-                removed.update(w.removed_identifiers)
-            touched = keys | set(removed)
-            after = store.records.identifier_counts(touched)
-            for key in removed.keys() - keys:
-                # Not asked for before the upsert: it only lost holders in this batch.
-                before[key] = after[key] + removed[key]
-            status_changed = self.rules.linking_changed(touched, before, after)
-            seeds = [w.record_id for w in writes if w.created or w.changed]
-            if self.matcher is not None:
-                # Duplicate refs in a batch share a record id: the last one was stored.
-                written = {w.record_id: r for r, w in zip(batch, writes, strict=True)}
-                # A limited identifier that starts or stops linking (its cap) changes
-                # which of its holders' pairs are duplicate accounts: score them again.
-                found = self.matcher.link_records(
-                    [(rid, written[rid]) for rid in seeds],
-                    rescore=self.matcher.rescored_on(status_changed),
-                )
-                report.probabilistic_links += found.links
-                report.review_pairs += found.reviews
-                report.probabilistic_skipped = found.skipped
-            outcome = self.resolver.resolve(seeds, touched, status_changed, identifier_counts=after)
+            outcome = self.resolver.resolve(
+                stored.seeds, stored.touched, stored.status_changed, identifier_counts=stored.after
+            )
+        stored.count(report)
+        count_resolution(outcome, report)
+
+    def store_batch(self, batch: list[SourceRecord], report: IngestReport) -> StoredBatch | None:
+        """Write one batch of records (suppressed ones dropped), index and score them;
+        what to resolve is returned, not resolved. None when suppression left nothing.
+        Call inside a unit of work."""
+        store = self.store
+        screened = self.suppression.screen_records(batch)
+        report.suppressed += screened.dropped
+        batch = screened.records
+        if not batch:
+            return None
+        keys: set[IdentifierKey] = {i.key for r in batch for i in r.identifiers}
+        if self.matcher is not None:
+            self.matcher.index.start_if_empty()
+        before = store.records.identifier_counts(keys)
+        writes = store.records.upsert(batch, self.clock())
+        self.catalog.note(name for r in batch for name in r.attributes)
+        removed: Counter[IdentifierKey] = Counter()
+        for w in writes:
+            removed.update(w.removed_identifiers)
+        touched = keys | set(removed)
+        after = store.records.identifier_counts(touched)
+        for key in removed.keys() - keys:
+            # Not asked for before the upsert: it only lost holders in this batch.
+            before[key] = after[key] + removed[key]
+        status_changed = self.rules.linking_changed(touched, before, after)
+        seeds = [w.record_id for w in writes if w.created or w.changed]
+        if self.matcher is not None:
+            # Duplicate refs in a batch share a record id: the last one was stored.
+            written = {w.record_id: r for r, w in zip(batch, writes, strict=True)}
+            # A limited identifier that starts or stops linking (its cap) changes
+            # which of its holders' pairs are duplicate accounts: score them again.
+            found = self.matcher.link_records(
+                [(rid, written[rid]) for rid in seeds],
+                rescore=self.matcher.rescored_on(status_changed),
+            )
+            report.probabilistic_links += found.links
+            report.review_pairs += found.reviews
+            report.probabilistic_skipped = found.skipped
+        return StoredBatch(writes, seeds, touched, after, status_changed)
+
+
+@dataclass(slots=True)
+class StoredBatch:
+    """A batch of records written and scored, not yet resolved."""
+
+    writes: list[RecordWrite]
+    seeds: list[RecordId]
+    """Records created or changed: the resolver's starting points."""
+    touched: set[IdentifierKey]
+    """Identifiers whose record counts the batch changed."""
+    after: dict[IdentifierKey, int]
+    """Their record counts after the batch."""
+    status_changed: list[IdentifierKey]
+    """Those among them that started or stopped linking (a cap crossed)."""
+
+    def count(self, report: IngestReport) -> None:
         # Duplicate refs in one batch are reported once per row, as written.
+        writes = self.writes
         report.created += sum(1 for w in writes if w.created)
         report.updated += sum(1 for w in writes if w.changed and not w.created)
         report.unchanged += sum(1 for w in writes if not w.changed and not w.created)
-        report.profiles_created += outcome.profiles_created
-        report.profiles_merged += outcome.profiles_merged
-        report.profiles_split += outcome.profiles_split
-        report.flagged_identifiers += len(outcome.flagged)
+
+
+def count_resolution(outcome: Resolution, report: IngestReport) -> None:
+    report.profiles_created += outcome.profiles_created
+    report.profiles_merged += outcome.profiles_merged
+    report.profiles_split += outcome.profiles_split
+    report.flagged_identifiers += len(outcome.flagged)

@@ -1,0 +1,214 @@
+"""The bulk path for large files: rows mapped in worker processes, records written in
+large batches, and the records a load creates resolved once, at the end.
+
+The incremental path re-clusters each batch's closure as it goes, and most of a large
+load's closures are the same profiles over and over (a person's CRM record, then their
+shop account, then their receipts). Here a batch is written, indexed and scored by the
+match model as on the incremental path, but records it *creates* are left without a
+profile; a record it *changes* (and every holder of an identifier that crossed its cap)
+is resolved in the batch's own unit of work, as before, since it already belongs to a
+profile. When every batch is in, the records without a profile are resolved in one pass
+(:meth:`BulkIngest.resolve_pending`), which keeps the read model and segments current in
+the same units of work. Profiles do not depend on the order records arrived in
+(identity/clustering.py), so the result is the partition the incremental path gives, with
+stable ids kept by the same rules.
+
+Until that pass ends, new records are stored without a profile: lookups do not find them
+yet. A load stopped part way (killed, a failure) leaves a marker in the store's metadata;
+the next bulk ingest, or ``idgraph ingest --resume-pending``, resolves what it left.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+
+from identity.audit import SYSTEM
+from identity.derived import DerivedData
+from identity.ingest.pool import MappingPool
+from identity.ingest.rows import Row
+from identity.ingest.service import (
+    IngestProgress,
+    IngestReport,
+    IngestService,
+    ProgressCallback,
+    count_resolution,
+)
+from identity.mapping import MappedRow
+from identity.model import RecordId, SourceRecord
+from identity.profile_view_workers import StoreOpener, ViewWorkers, default_view_workers
+
+PENDING_KEY = "bulk_ingest_pending"
+"""Metadata set while a bulk load has records it has not resolved yet, or read-model rows
+it has not written (stage "views")."""
+VIEWS = "views"
+WRITE_BATCH = 20_000
+"""Records per write: one unit of work, one upsert, one index write, one scoring call."""
+RESOLVE_BATCH = 1_000_000
+"""Records without a profile resolved per unit of work. One pass is fastest; a networked
+store caps a transaction's memory (Neo4j's heap), so its adapter may want fewer."""
+
+
+def default_workers() -> int:
+    """One mapping process per core but one: the calling process writes to the store."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+ResolveProgress = Callable[[int, int], None]
+"""Called with (records resolved so far, records to resolve)."""
+
+
+class BulkIngest:
+    """Loads rows of a registered source in bulk (see the module's docstring)."""
+
+    def __init__(
+        self,
+        ingest: IngestService,
+        derived: DerivedData,
+        opener: StoreOpener | None = None,
+        workers: int | None = None,
+        view_workers: int | None = None,
+        batch_size: int = WRITE_BATCH,
+        resolve_batch: int = RESOLVE_BATCH,
+    ) -> None:
+        self.ingest = ingest
+        self.derived = derived
+        self.store = ingest.store
+        self.resolver = ingest.resolver
+        self.opener = opener
+        """Opens the store in worker processes; None: rows are computed in this one."""
+        self.workers = default_workers() if workers is None else workers
+        """Processes mapping rows (0: this one)."""
+        self.view_workers = default_view_workers() if view_workers is None else view_workers
+        """Processes computing read-model rows, given an opener (0: this one)."""
+        self.batch_size = batch_size
+        self.resolve_batch = resolve_batch
+
+    def ingest_rows(
+        self,
+        source: str,
+        rows: Iterable[Row],
+        progress: ProgressCallback | None = None,
+        actor: str = SYSTEM,
+        resolving: ResolveProgress | None = None,
+        viewing: ResolveProgress | None = None,
+        defer: bool = False,
+    ) -> IngestReport:
+        """Map, store and resolve rows of a registered source. Raises UnknownSource.
+
+        Bad rows are reported as on the incremental path. Each batch is written in one unit
+        of work; a failure leaves earlier batches stored (their new records resolved by
+        the next bulk ingest or :meth:`resolve_pending`) and the failing batch not at all.
+        ``defer``: leave the new records pending, for a later bulk ingest (of another
+        source, say) or :meth:`resolve_pending` to resolve them all at once.
+        ``resolving`` and ``viewing`` get the progress of resolution and of the read model.
+        """
+        mapping = self.ingest.source(source)
+        report = IngestReport(source=source)
+        started = time.perf_counter()
+        with MappingPool(mapping, self.ingest.rules, self.workers) as pool:
+            for batch in self._batches(pool.map(rows), report):
+                self._write(batch, report)
+                if progress is not None:
+                    progress(IngestProgress(report.received, report.accepted, report.rejected))
+        if not defer:
+            self._resolve(report, resolving, viewing)
+        self.ingest.finish(report, started, progress, actor)
+        return report
+
+    def pending(self) -> bool:
+        """Whether a bulk load left records it has not resolved."""
+        return bool(self.store.meta.get(PENDING_KEY))
+
+    def resolve_pending(
+        self,
+        resolving: ResolveProgress | None = None,
+        viewing: ResolveProgress | None = None,
+    ) -> IngestReport:
+        """Resolve what deferred or stopped bulk loads left without a profile."""
+        report = IngestReport(source="")
+        started = time.perf_counter()
+        self._resolve(report, resolving, viewing)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _batches(
+        self, mapped: Iterable[MappedRow], report: IngestReport
+    ) -> Iterator[list[SourceRecord]]:
+        batch: list[SourceRecord] = []
+        for outcome in mapped:
+            report.add(outcome)
+            record = outcome.record
+            if record is not None:
+                batch.append(record)
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def _write(self, batch: list[SourceRecord], report: IngestReport) -> None:
+        store = self.store
+        with store.unit_of_work():
+            if not store.meta.get(PENDING_KEY):
+                store.meta.set(PENDING_KEY, {"source": report.source})
+            stored = self.ingest.store_batch(batch, report)
+            if stored is None:
+                return
+            # Records that already had a profile, holders of an identifier that started
+            # or stopped linking, and the identifiers' flags: now, as the incremental
+            # path does them. Created records wait for the end.
+            changed = [w.record_id for w in stored.writes if w.changed and not w.created]
+            outcome = self.resolver.resolve(
+                changed, stored.touched, stored.status_changed, identifier_counts=stored.after
+            )
+            count_resolution(outcome, report)
+        stored.count(report)
+
+    def _unresolved(self) -> list[RecordId]:
+        store = self.store
+        refs = [ref for ref, profile in store.records.scan_profiles() if profile is None]
+        return sorted(store.records.ids(refs).values()) if refs else []
+
+    def _resolve(
+        self,
+        report: IngestReport,
+        resolving: ResolveProgress | None,
+        viewing: ResolveProgress | None,
+    ) -> None:
+        """Resolve every record without a profile, then bring the read model and segments
+        up to date; the pending marker goes when all of it is done."""
+        store = self.store
+        state = store.meta.get(PENDING_KEY)
+        if isinstance(state, dict) and state.get("stage") == VIEWS:
+            # Stopped after resolving, before every row was written: which profiles it
+            # changed is lost, so every row is recomputed.
+            self._rebuild_views(viewing)
+        seeds = self._unresolved()
+        total = len(seeds)
+        with self._view_workers() as workers:
+            for start in range(0, total, self.resolve_batch) if total else [0]:
+                chunk = seeds[start : start + self.resolve_batch]
+                if resolving is not None:
+                    resolving(start, total)
+                with store.unit_of_work():
+                    outcome = self.resolver.resolve(chunk, notify=False)
+                    store.meta.set(PENDING_KEY, {"source": report.source, "stage": VIEWS})
+                count_resolution(outcome, report)
+                self.derived.after_bulk(outcome, workers, viewing)
+        with store.unit_of_work():
+            store.meta.set(PENDING_KEY, None)
+        if resolving is not None:
+            resolving(total, total)
+
+    def _rebuild_views(self, viewing: ResolveProgress | None) -> None:
+        with self._view_workers() as workers:
+            self.derived.views.rebuild(workers=workers)
+        self.derived.segments.refresh()
+
+    def _view_workers(self) -> AbstractContextManager[ViewWorkers | None]:
+        if self.opener is None or self.view_workers == 0:
+            return nullcontext()
+        return ViewWorkers(self.opener, self.ingest.rules, self.view_workers)
