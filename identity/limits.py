@@ -281,7 +281,8 @@ def nfc(text: str) -> str:
 def _needs_nfc(value: Any) -> bool:
     """Whether a string in ``value`` (a name or a value, at any depth) is not NFC."""
     if isinstance(value, str):
-        return not unicodedata.is_normalized("NFC", value)
+        # ASCII is always NFC, and str.isascii() reads a flag CPython keeps.
+        return not (value.isascii() or unicodedata.is_normalized("NFC", value))
     if isinstance(value, list):
         return any(_needs_nfc(item) for item in value)
     if isinstance(value, dict):

@@ -73,6 +73,7 @@ class RowWorkers(Protocol):
         self, batches: Iterable[list[ProfileId]], now: datetime
     ) -> Iterator[tuple[list[ProfileId], list[ProfileViewRow]]]: ...
 
+
 REFRESH_BATCH = 5_000
 """Profiles recomputed per read inside a write: an ingest batch's worth (5,000 records),
 so that a batch costs the store a fixed number of statements."""

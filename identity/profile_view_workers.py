@@ -9,6 +9,7 @@ Workers read what is committed: use them after the change that made the profiles
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -33,6 +34,7 @@ _views: ProfileViewService | None = None
 
 def _start(opener: StoreOpener, rules: Rules) -> None:
     global _views  # one store connection and service per worker process
+    gc.set_threshold(100_000, 50, 100)  # as identity.ingest.bulk.rare_collections says
     store = opener()
     _views = ProfileViewService(store, rules, ProfileService(store, rules, Normaliser(rules)))
 

@@ -181,11 +181,11 @@ class Resolver:
         names = {name for name in self._compared.values() if name}
         return {
             rid: {
-                name: normalise_name(str(rec.record.attributes[name]))
-                for name in names
-                if rec.record.attributes.get(name) not in (None, "")
+                name: normalise_name(str(value))
+                for name, value in held.items()
+                if value not in (None, "")
             }
-            for rid, rec in self.store.records.get(needed).items()
+            for rid, held in self.store.records.attributes_of(needed, names).items()
         }
 
     def _closure(

@@ -48,19 +48,43 @@ def golden_record(
     rules: SurvivorshipRules,
 ) -> tuple[GoldenAttribute, ...]:
     """Choose every attribute present in ``records``; sorted by attribute name."""
-    candidates: dict[str, list[_Candidate]] = {}
+    held: dict[str, list[tuple[JSONValue, StoredRecord]]] = {}
     for stored in records:
-        rec = stored.record
-        priority = priorities.get(rec.source, DEFAULT_PRIORITY)
-        recency = rec.timestamp or stored.updated_at
-        for name, value in rec.attributes.items():
-            if _is_empty(value):
-                continue
-            candidates.setdefault(name, []).append(
-                _Candidate(value, _comparable(value), stored, priority, recency)
+        for name, value in stored.record.attributes.items():
+            if not _is_empty(value):
+                held.setdefault(name, []).append((value, stored))
+    chosen: list[GoldenAttribute] = []
+    for name in sorted(held):
+        found = held[name]
+        if len(found) == 1:
+            # Most attributes of most profiles have one candidate: nothing to compare.
+            value, stored = found[0]
+            chosen.append(_golden(name, value, stored, "only_value", 1))
+            continue
+        pool = [
+            _Candidate(
+                value,
+                _comparable(value),
+                stored,
+                priorities.get(stored.record.source, DEFAULT_PRIORITY),
+                stored.record.timestamp or stored.updated_at,
             )
-    return tuple(
-        _choose(name, candidates[name], rules.rules_for(name)) for name in sorted(candidates)
+            for value, stored in found
+        ]
+        chosen.append(_choose(name, pool, rules.rules_for(name)))
+    return tuple(chosen)
+
+
+def _golden(
+    name: str, value: JSONValue, stored: StoredRecord, rule: str, candidates: int
+) -> GoldenAttribute:
+    rec = stored.record
+    return GoldenAttribute(
+        name=name,
+        value=value,
+        provenance=Provenance(rec.source, rec.key, rec.timestamp),
+        rule=rule,
+        candidates=candidates,
     )
 
 
@@ -85,11 +109,4 @@ def _choose(name: str, pool: list[_Candidate], order: Sequence[str]) -> GoldenAt
     if len({c.comparable for c in remaining}) > 1:
         rule = "tie_break"
     chosen = min(remaining, key=lambda c: (c.record.ref, c.comparable))
-    rec = chosen.record.record
-    return GoldenAttribute(
-        name=name,
-        value=chosen.value,
-        provenance=Provenance(rec.source, rec.key, rec.timestamp),
-        rule=rule,
-        candidates=len(pool),
-    )
+    return _golden(name, chosen.value, chosen.record, rule, len(pool))

@@ -10,6 +10,7 @@ connection and the driver's threads.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,7 @@ _worker: RowMapping | None = None
 
 def _start(mapping: dict[str, JSONValue], source: str, rules: Rules) -> None:
     global _worker  # one mapping per worker process, built once
+    gc.set_threshold(100_000, 50, 100)  # as identity.ingest.bulk.rare_collections says
     loaded = SourceMapping.from_document(mapping, path=f"source '{source}'", rules=rules)
     _worker = RowMapping(loaded, rules)
 

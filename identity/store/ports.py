@@ -106,6 +106,14 @@ class RecordPort(ABC):
         """Records by id; unknown ids are absent from the result."""
 
     @abstractmethod
+    def attributes_of(
+        self, record_ids: Collection[RecordId], names: Collection[str]
+    ) -> dict[RecordId, dict[str, JSONValue]]:
+        """The attributes called ``names`` that each record holds (a record holding none
+        maps to {}; unknown ids are absent): what the resolver compares, without reading
+        and decoding whole records."""
+
+    @abstractmethod
     def ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
         """Ids of the records with these refs; unknown refs are absent."""
 

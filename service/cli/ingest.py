@@ -239,9 +239,7 @@ def ingest_files(
                     defer=defer,
                 )
             else:
-                report = graph.ingest.ingest_rows(
-                    source, rows, progress=advance, actor=cli_actor()
-                )
+                report = graph.ingest.ingest_rows(source, rows, progress=advance, actor=cli_actor())
             progress.update(task, completed=report.received, total=report.received)
         done.loaded.append((path, report))
         _print_report(report)

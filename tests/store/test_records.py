@@ -44,6 +44,18 @@ def test_upsert_creates_records_and_reads_them_back_exactly(store: Store) -> Non
     assert got.ingested_at == T0 and got.updated_at == T0
 
 
+def test_attributes_of_picks_the_named_attributes_of_each_record(store: Store) -> None:
+    held = {"first_name": "Zoë", "tags": ["a", "b"], "score": 1.5, "vip": True, "no": False}
+    rich, bare = insert(store, rec("c1", ident(EMAIL), **held), rec("c2", ident(PHONE)))
+    names = ["first_name", "tags", "score", "vip", "no", "absent"]
+    assert store.records.attributes_of([rich, bare, 999_999], names) == {
+        rich: held,
+        bare: {},
+    }
+    assert store.records.attributes_of([rich], ["vip"]) == {rich: {"vip": True}}
+    assert store.records.attributes_of([], names) == {}
+
+
 def test_resending_an_identical_record_changes_nothing(store: Store) -> None:
     first = store.records.upsert([rec("c1", ident(EMAIL))], T0)[0]
     again = store.records.upsert([rec("c1", ident(EMAIL))], T1)[0]

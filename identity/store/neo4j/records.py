@@ -14,6 +14,7 @@ from identity.model import (
     IdentifierFlag,
     IdentifierFlagReason,
     IdentifierKey,
+    JSONValue,
     ProfileId,
     RecordId,
     RecordRef,
@@ -114,6 +115,19 @@ class Neo4jRecords(Area, RecordPort):
         ids = unique(record_ids)
         rows = self._db.read("records.get", lambda s: s.batched("records_by_id", "ids", ids))
         return {int(row["id"]): _record(row) for row in rows}
+
+    def attributes_of(
+        self, record_ids: Collection[RecordId], names: Collection[str]
+    ) -> dict[RecordId, dict[str, JSONValue]]:
+        ids, wanted = unique(record_ids), set(names)
+        rows = self._db.read(
+            "records.attributes_of", lambda s: s.batched("record_attributes", "ids", ids)
+        )
+        result: dict[RecordId, dict[str, JSONValue]] = {}
+        for row in rows:
+            held = json.loads(row["attributes"])
+            result[int(row["id"])] = {k: v for k, v in held.items() if k in wanted}
+        return result
 
     def ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
         wanted = [{"source": s, "key": k} for s, k in unique(RecordRef(*r) for r in refs)]

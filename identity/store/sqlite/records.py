@@ -17,6 +17,7 @@ from identity.model import (
     IdentifierFlag,
     IdentifierFlagReason,
     IdentifierKey,
+    JSONValue,
     ProfileId,
     RecordId,
     RecordRef,
@@ -69,6 +70,17 @@ def identifier_flag(kind: str, value: str, reason: str, count: int) -> Identifie
     return IdentifierFlag(IdentifierKey(kind, value), IdentifierFlagReason(reason), count)
 
 
+def _json_each_value(value: Any, kind: str) -> JSONValue:
+    """A value as json_each gives it (arrays and objects as JSON text, true and false
+    as 1 and 0) as the JSON value it is."""
+    if kind in ("array", "object"):
+        loaded: JSONValue = json.loads(value)
+        return loaded
+    if kind in ("true", "false"):
+        return kind == "true"
+    return value
+
+
 class SQLiteRecords(RecordPort):
     def __init__(self, db: Connection) -> None:
         self._db = db
@@ -113,6 +125,18 @@ class SQLiteRecords(RecordPort):
         with self._db.reading("records.get") as conn:
             rows = conn.execute(_sql("records_by_id"), {"ids": dumps(list(record_ids))}).fetchall()
         return {row[0]: stored_record(row) for row in rows}
+
+    def attributes_of(
+        self, record_ids: Collection[RecordId], names: Collection[str]
+    ) -> dict[RecordId, dict[str, JSONValue]]:
+        result: dict[RecordId, dict[str, JSONValue]] = {}
+        params = {"ids": dumps(list(record_ids)), "names": dumps(sorted(set(names)))}
+        with self._db.reading("records.attributes_of") as conn:
+            for rid, name, value, kind in conn.execute(_sql("record_attributes"), params):
+                held = result.setdefault(rid, {})
+                if name is not None:
+                    held[name] = _json_each_value(value, kind)
+        return result
 
     def ids(self, refs: Collection[RecordRef]) -> dict[RecordRef, RecordId]:
         with self._db.reading("records.ids") as conn:

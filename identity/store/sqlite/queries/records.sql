@@ -11,6 +11,12 @@ SELECT r.id, r.source, r.key, r.identifiers, r.attributes, r.raw, r.timestamp, r
   FROM records r
   WHERE r.id IN (SELECT value FROM json_each(:ids));
 
+-- name: record_attributes
+SELECT r.id, a.key, a.value, a.type
+  FROM records r
+  LEFT JOIN json_each(r.attributes) a ON a.key IN (SELECT value FROM json_each(:names))
+  WHERE r.id IN (SELECT value FROM json_each(:ids));
+
 -- name: insert_record
 INSERT INTO records (source, key, identifiers, attributes, raw, timestamp, ingested_at, updated_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
