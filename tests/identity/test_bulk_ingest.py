@@ -71,8 +71,10 @@ def test_bulk_and_incremental_loads_give_the_same_profiles_and_keep_the_same_ids
     offset = data.draw(st.integers(0, len(before)))
     second = [{"id": f"k{i + offset:02d}", **row} for i, row in enumerate(after)]
     batch = data.draw(st.integers(1, len(second)))
+    resolve_batch = data.draw(st.integers(1, len(second)))
     separate = len(first) >= 2 and data.draw(st.booleans())
     note(f"first={first} second={second} batch={batch} separate={separate}")
+    note(f"resolve_batch={resolve_batch}")
 
     graphs: list[IdentityGraph] = []
     old_ids: list[dict[ProfileId, frozenset[RecordRef]]] = []
@@ -91,6 +93,7 @@ def test_bulk_and_incremental_loads_give_the_same_profiles_and_keep_the_same_ids
                 graph.stewardship.separate_records(a, b, "two people", "steward")
             old_ids.append({pid: records_of(graph, pid) for pid in profile_ids(graph)})
             graph.bulk.batch_size = batch
+            graph.bulk.resolve_batch = resolve_batch
             graph.bulk.workers = 0
             load(graph, "shop", second[: len(second) // 2], bulk)
             load(graph, "crm", second, bulk)
