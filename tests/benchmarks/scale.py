@@ -1,24 +1,22 @@
-"""Benchmark: batch resolution of ~1M records, then real-time resolution over HTTP against
-the store it built.
+"""Benchmark: the batch at scale, as a user runs it with the CLI, beside Splink on DuckDB
+on the same records in the same run.
 
-Run with `.venv/bin/python -m tests.benchmarks.scale --records 1000000` (`make bench`
-runs it). One run, on purpose: the batch phase alone takes minutes.
+Run with `.venv/bin/python -m tests.benchmarks.scale --records 100000 300000 1000000`
+(`make bench` runs the million). Per size, the demo generator (seed 7) writes people until
+its five sources hold about ``--records`` records; then, each step its own `idgraph`
+process on a fresh embedded store, timed with its peak resident memory (the largest
+process of the step, worker processes included, from the kernel's accounting):
 
-1. Batch: the demo generator produces people until the sources hold about ``--records``
-   records; the real CLI registers the sources, ingests every file into a fresh embedded
-   store (deterministic matching, match index), trains the Fellegi-Sunter model
-   (`idgraph train`) and links every candidate pair (`idgraph link`). Each phase is timed;
-   their sum is the batch resolution time, compared with Splink's headline of "a million
-   records on a laptop in around a minute" (a claim from its documentation on other
-   hardware, not measured here). Pairwise quality of the final profiles against the
-   generator's truth is reported too.
-2. Real time: `idgraph serve` (uvicorn) serves that store; ``--requests`` records, each a
-   copy of a stored webshop account under a new key (the same person opening another
-   account), are sent one per request to `POST /v1/records`, sequentially, after a
-   warm-up. Each request maps, stores, indexes, scores the record against every record
-   sharing a blocking key with the persisted model, links and re-resolves its profile
-   before answering. Latency is measured at the client; p50/p95/p99/max are reported,
-   with a GraphQL `profileByIdentifier` lookup for comparison.
+1. `idgraph sources add`, then `idgraph ingest --bulk --defer-resolution` of four sources
+   and `idgraph ingest --bulk` of the fifth, which resolves all of them once
+   (docs/scale.md). Their sum is the ingest.
+2. `idgraph train`, then `idgraph link` (``--engine``: local, and Spark in local mode
+   where asked, each on its own copy of the trained store).
+3. Pairwise precision, recall and F1 of the final profiles against the generator's truth
+   (`idgraph export-profiles`).
+4. Splink (the `bench` extra) on the records of the same store, as
+   tests/benchmarks/generator_linkage.py runs it: its time, peak memory and the scores of
+   the connected components of its predicted pairs.
 
 The table is written into docs/benchmarks.md between the markers.
 """
@@ -26,151 +24,200 @@ The table is written into docs/benchmarks.md between the markers.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import random
+import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from identity.demo.generator import generate
-from identity.evaluation import load_assignment, pairwise
-from identity.graph import IdentityGraph
-from tests.benchmarks.common import IDGRAPH, machine, percentiles, serve, write_section
+from identity.evaluation import PairwiseScores, load_assignment, pairwise
+from tests.benchmarks.common import IDGRAPH, load_average, machine, run_measured, write_section
 
 RECORDS_PER_PERSON = 3.42
 """Records the generator writes per person (10,259 for 3,000 people, seed 7)."""
-TOKEN = "bench-token"
-LOOKUP = 'query ($v: String!) { profileByIdentifier(kind: "email", value: $v) { id } }'
+SOURCES = ("crm", "webshop", "pos", "support", "marketing")
+SPLINK_CHILD = """
+import pickle, sys
+from tests.benchmarks.scale import splink_outcome
+print(pickle.dumps(splink_outcome(sys.argv[1], sys.argv[2])).hex())
+"""
 
 
-def _run(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([IDGRAPH, *args], check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+@dataclass
+class Step:
+    seconds: float = 0.0
+    peak_mib: float = 0.0
+
+    def add(self, seconds: float, peak_kib: int) -> None:
+        self.seconds += seconds
+        self.peak_mib = max(self.peak_mib, peak_kib / 1024)
+
+
+@dataclass
+class SizeResult:
+    records: int
+    people: int
+    steps: dict[str, Step] = field(default_factory=dict)
+    scores: dict[str, PairwiseScores] = field(default_factory=dict)
+    load: str = ""
+
+
+def splink_outcome(store: str, truth: str) -> tuple[float, PairwiseScores]:
+    """Splink's time and scores on the records of ``store`` (run in a child process, so
+    that its peak memory is its own)."""
+    from identity.graph import IdentityGraph
+    from tests.benchmarks.generator_linkage import Population, _peer_input, run_splink
+
+    graph = IdentityGraph.open(f"sqlite:///{store}")
+    try:
+        matcher = graph.probabilistic()
+        frame = matcher.all_frame()
+        population = Population(
+            "demo", 0, 7, (), (), load_assignment(Path(truth)), {}, Path(store).parent, Path()
+        )
+        data = _peer_input(graph, matcher, frame, population)
+    finally:
+        graph.close()
+    outcome = run_splink(data, population)
+    return outcome.seconds, outcome.scores
+
+
+def _splink(
+    store: Path, truth: Path, env: dict[str, str], log: Path
+) -> tuple[Step, PairwiseScores]:
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-c", SPLINK_CHILD, str(store), str(truth)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=out,
+        )
+        assert process.stdout is not None
+        answer = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"Splink failed: see {log}")
+    seconds, scores = pickle.loads(bytes.fromhex(answer.decode().strip().splitlines()[-1]))
+    step = Step()
+    step.add(time.perf_counter() - started, int(usage.ru_maxrss))
+    del seconds  # the child's own timing leaves out its imports; the wall time is used
+    return step, scores
+
+
+def measure(records: int, seed: int, engines: list[str], splink: bool, work: Path) -> SizeResult:
+    people = math.ceil(records / RECORDS_PER_PERSON)
+    print(f"generating {people:,} people ...", file=sys.stderr)
+    files = generate(work / "demo", people=people, seed=seed)
+    result = SizeResult(sum(files.records.values()), people)
+    log = work / "commands.log"
+    store = work / "store.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
+    env |= {"IDGRAPH_STORE": f"sqlite:///{store}", "IDGRAPH_TOKENS_FILE": str(work / "t.toml")}
+    mappings = sorted(map(str, files.mappings_dir.glob("*.toml")))
+    run_measured([IDGRAPH, "sources", "add", *mappings], env, log)
+    ingest = result.steps.setdefault("ingest", Step())
+    for number, source in enumerate(SOURCES, start=1):
+        defer = ["--defer-resolution"] if number < len(SOURCES) else []
+        command = [IDGRAPH, "ingest", str(files.files[source]), "--source", source, "--bulk"]
+        run = run_measured([*command, *defer], env, log)
+        ingest.add(run.seconds, run.peak_rss_kib)
+        print(f"  ingest {source}: {run.seconds:.0f} s", file=sys.stderr)
+    run = run_measured([IDGRAPH, "train"], env, log)
+    result.steps.setdefault("train", Step()).add(run.seconds, run.peak_rss_kib)
+    print(f"  train: {run.seconds:.0f} s", file=sys.stderr)
+    trained = work / "trained.db"
+    shutil.copy(store, trained)
+    for engine in engines:
+        shutil.copy(trained, store)
+        extra = ["--engine", "spark", "--spark-master", "local[2]"] if engine == "spark" else []
+        run = run_measured([IDGRAPH, "link", *extra], env, log)
+        result.steps.setdefault(f"link ({engine})", Step()).add(run.seconds, run.peak_rss_kib)
+        print(f"  link ({engine}): {run.seconds:.0f} s", file=sys.stderr)
+        export = work / f"profiles-{engine}.csv"
+        run_measured([IDGRAPH, "export-profiles", "--out", str(export)], env, log)
+        result.scores[engine] = pairwise(load_assignment(export), load_assignment(files.truth))
+    if splink:
+        step, scores = _splink(trained, files.truth, env, log)
+        result.steps["Splink"] = step
+        result.scores["Splink"] = scores
+        print(f"  Splink: {step.seconds:.0f} s", file=sys.stderr)
+    result.load = load_average()
+    return result
+
+
+def table(results: list[SizeResult], engines: list[str]) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; one run per size, each step "
+        "its own process on a fresh embedded store. Peak memory is the step's largest "
+        "process (worker processes included).",
+        "",
+        "| records | step | time | records/s | peak memory | precision | recall | F1 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        batch = Step()
+        for name in ("ingest", "train", f"link ({engines[0]})"):
+            step = result.steps[name]
+            batch.seconds += step.seconds
+            batch.peak_mib = max(batch.peak_mib, step.peak_mib)
+        rows: list[tuple[str, Step, PairwiseScores | None]] = [
+            ("ingest (bulk, 5 sources)", result.steps["ingest"], None),
+            ("train", result.steps["train"], None),
+            *(
+                (f"link, {e} engine", result.steps[f"link ({e})"], result.scores[e])
+                for e in engines
+            ),
+            (f"**total** (ingest, train, link {engines[0]})", batch, result.scores[engines[0]]),
+        ]
+        if "Splink" in result.steps:
+            rows.append(
+                (
+                    "Splink 5 on DuckDB (same records)",
+                    result.steps["Splink"],
+                    result.scores["Splink"],
+                )
+            )
+        for name, step, scores in rows:
+            quality = (
+                f"{scores.precision:.4f} | {scores.recall:.4f} | {scores.f1:.4f}"
+                if scores is not None
+                else "| |"
+            )
+            lines.append(
+                f"| {result.records:,} | {name} | {step.seconds:,.0f} s | "
+                f"{result.records / step.seconds:,.0f} | {step.peak_mib:,.0f} MiB | {quality} |"
+            )
+    lines.append("")
+    lines.append(
+        "Load average (1 / 5 / 15 min) at the end of each size: "
+        + "; ".join(f"{r.records:,} records: {r.load}" for r in results)
+    )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--records", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--engines", nargs="+", default=["local"], choices=["local", "spark"])
+    parser.add_argument("--no-splink", action="store_true", help="leave Splink out")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the doc")
     args = parser.parse_args()
-
-    people = math.ceil(args.records / RECORDS_PER_PERSON)
-    with tempfile.TemporaryDirectory(prefix="idgraph-scale-") as tmp:
-        work = Path(tmp)
-        print(f"generating {people:,} people ...", file=sys.stderr)
-        files = generate(work / "demo", people=people, seed=args.seed)
-        records = sum(files.records.values())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
-        env |= {
-            "IDGRAPH_STORE": f"sqlite:///{work / 'store.db'}",
-            "IDGRAPH_TOKENS_FILE": str(work / "tokens.toml"),
-            "IDGRAPH_DEV_TOKEN": TOKEN,
-        }
-        _run(["sources", "add", *map(str, sorted(files.mappings_dir.glob("*.toml")))], env)
-        phases: dict[str, float] = {"ingest": 0.0}
-        for source, path in sorted(files.files.items()):
-            print(f"ingesting {source} ...", file=sys.stderr)
-            phases["ingest"] += _run(["ingest", str(path), "--source", source], env)
-        print(f"ingest {phases['ingest']:.0f}s; training ...", file=sys.stderr)
-        phases["train"] = _run(["train"], env)
-        print(f"train {phases['train']:.0f}s; linking ...", file=sys.stderr)
-        phases["link"] = _run(["link"], env)
-        batch = sum(phases.values())
-        print(f"link {phases['link']:.0f}s; batch total {batch:.0f}s", file=sys.stderr)
-        graph = IdentityGraph.open(f"sqlite:///{work / 'store.db'}")
-        try:
-            model = graph.probabilistic().model()
-            trained_on = model.trained_on if model is not None else {}
-            pairs = int(str(trained_on.get("candidate_pairs", 0)))
-            skipped = int(str(trained_on.get("oversized_blocking_keys", 0)))
-        finally:
-            graph.close()
-        export = work / "profiles.csv"
-        _run(["export-profiles", "--out", str(export)], env)
-        scores = pairwise(load_assignment(export), load_assignment(files.truth))
-
-        rows = [json.loads(line) for line in files.files["webshop"].read_text().splitlines()]
-        rng = random.Random(args.seed)
-        chosen = rng.sample(rows, min(len(rows), args.requests + 50))
-        process, base = serve(env, work)
-        posts: list[float] = []
-        lookups: list[float] = []
-        linked = 0
-        try:
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-                for number, row in enumerate(chosen):
-                    copy = {**row, "account_id": f"{row['account_id']}-rt{number}"}
-                    started = time.perf_counter()
-                    response = client.post("/v1/records", params={"source": "webshop"}, json=copy)
-                    elapsed = time.perf_counter() - started
-                    response.raise_for_status()
-                    report = response.json()
-                    if number >= 50:  # the first 50 warm the caches
-                        posts.append(elapsed)
-                        linked += report["probabilistic_links"] > 0
-                    if row.get("email"):
-                        started = time.perf_counter()
-                        client.post(
-                            "/graphql", json={"query": LOOKUP, "variables": {"v": row["email"]}}
-                        ).raise_for_status()
-                        if number >= 50:
-                            lookups.append(time.perf_counter() - started)
-        finally:
-            process.terminate()
-            process.wait(30)
-        post_ms, lookup_ms = percentiles(posts), percentiles(lookups)
-
-    splink_headline = 60.0
-    table = "\n".join(
-        [
-            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; one run.",
-            "",
-            "**Batch resolution** (demo generator, "
-            f"{people:,} people, seed {args.seed}: {records:,} records, embedded store)",
-            "",
-            "| phase | time |",
-            "|---|---:|",
-            f"| `idgraph ingest` (all sources: deterministic matching, match index) | "
-            f"{phases['ingest']:.0f} s |",
-            f"| `idgraph train` | {phases['train']:.0f} s |",
-            f"| `idgraph link` | {phases['link']:.0f} s |",
-            f"| **total** | **{batch:.0f} s ({batch / 60:.1f} min)**, "
-            f"{records / batch:,.0f} records/s; ×{batch / splink_headline:.1f} Splink's "
-            "headline minute |",
-            "",
-            f"Final profiles: pairwise precision {scores.precision:.4f}, recall "
-            f"{scores.recall:.4f}, F1 {scores.f1:.4f}. Candidate pairs: {pairs:,}; blocking "
-            f"key values skipped as held by more than max_block_size records: {skipped:,}.",
-            "",
-            f"**Real time over HTTP** against that store ({records:,} records), "
-            f"{len(posts):,} sequential requests after 50 warm-up:",
-            "",
-            "| request | p50 | p95 | p99 | max |",
-            "|---|---:|---:|---:|---:|",
-            "| `POST /v1/records` one new record: store, score, link, resolve | "
-            + " | ".join(f"{post_ms[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
-            + " |",
-            "| GraphQL `profileByIdentifier` by e-mail | "
-            + " | ".join(f"{lookup_ms[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
-            + " |",
-            "",
-            f"{linked:,} of the {len(posts):,} records were linked by the match model "
-            "in their request.",
-        ]
-    )
-    print(table)
+    results = []
+    for records in args.records:
+        with tempfile.TemporaryDirectory(prefix="idgraph-scale-") as tmp:
+            results.append(measure(records, args.seed, args.engines, not args.no_splink, Path(tmp)))
+    text = table(results, args.engines)
+    print(text)
     if not args.no_write:
-        write_section("scale", table, "Scale: 1M records in batch, then one at a time")
+        write_section("scale", text, "Scale: 1M records in batch")
 
 
 if __name__ == "__main__":
