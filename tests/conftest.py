@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,3 +18,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
         yield
     finally:
         RUNNING.remove(item)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One Spark local-mode session for every test that asks (starting the JVM costs
+    seconds); `idgraph link --engine spark` in a test runs on it, as on a notebook's."""
+    from service.spark_session import spark_session
+
+    with spark_session("local[2]", partitions=2) as session:
+        yield session

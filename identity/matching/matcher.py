@@ -264,7 +264,9 @@ class ProbabilisticMatcher:
         record_ids: list[RecordId] = [int(x) for x in frame.index]
         return self.store_links(record_ids, links, len(scored), scored.capped)
 
-    def decide_links(self, model: MatchModel, scored: ScoredPairs, frame: pd.DataFrame) -> list[Link]:
+    def decide_links(
+        self, model: MatchModel, scored: ScoredPairs, frame: pd.DataFrame
+    ) -> list[Link]:
         """The MATCH and REVIEW links of scored pairs, as :meth:`link_all` decides them: for
         another engine that scores the pairs itself (``frame`` holds at least every pair's
         left record)."""

@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,7 @@ def write_match_rows(
 
 
 def _rows_table(pa: Any, schema: Any, rows: Sequence[MatchRow], fields: Sequence[str]) -> Any:
-    columns = {ID: [row.record_id for row in rows]}
+    columns: dict[str, list[Any]] = {ID: [row.record_id for row in rows]}
     for name in fields:
         columns[name] = [row.fields.get(name) for row in rows]
     return pa.table(columns, schema=schema)
@@ -157,7 +157,9 @@ class SparkLinker:
         # closures plain pickle refuses.
         from pyspark import cloudpickle
 
-        self._settings = spark.sparkContext.broadcast(cloudpickle.dumps(settings))
+        # (pyspark's bundled cloudpickle has no annotations)
+        pickled: bytes = cloudpickle.dumps(settings)  # type: ignore[no-untyped-call]
+        self._settings = spark.sparkContext.broadcast(pickled)
         self._model = spark.sparkContext.broadcast(self.model.to_document())
 
     # -- blocking ------------------------------------------------------------------------
@@ -190,7 +192,9 @@ class SparkLinker:
                                 "label": ["|".join(v) for v in lists],
                                 ID: ids[held],
                                 "sort": [v[0] if sorted_rule else None for v in lists],
-                                "block": [json.dumps(v[1:]) if sorted_rule else None for v in lists],
+                                "block": [
+                                    json.dumps(v[1:]) if sorted_rule else None for v in lists
+                                ],
                             }
                         )
                     )
@@ -206,17 +210,26 @@ class SparkLinker:
         sql = _pyspark()
         f = sql.functions
         keys = self._keys(rows).persist()
-        sizes = keys.groupBy("rule", "key").agg(f.count("*").alias("n"), f.first("label").alias("label"))
+        sizes = keys.groupBy("rule", "key").agg(
+            f.count("*").alias("n"), f.first("label").alias("label")
+        )
         over = sizes.where(f.col("n") > self.settings.max_block_size)
         capped = BlockingCap()
-        found = over.select("rule", "label", "n").collect()
-        for number in sorted({row["rule"] for row in found}):
-            mine = [row for row in found if row["rule"] == number]
+        oversized = over.select("rule", "key", "label", "n").collect()
+        for number in sorted({row["rule"] for row in oversized}):
+            held = [row for row in oversized if row["rule"] == number]
             capped.add(
                 number,
-                pd.Series([row["n"] for row in mine], index=[row["label"] for row in mine]),
+                pd.Series([row["n"] for row in held], index=[row["label"] for row in held]),
             )
-        kept = keys.join(over.select("rule", "key"), ["rule", "key"], "left_anti")
+        kept = keys
+        if oversized:
+            # The few oversized keys (each holds over max_block_size records) from the
+            # driver, so the grouping above is not run again for the join.
+            left_out = self.spark.createDataFrame(
+                [(row["rule"], row["key"]) for row in oversized], "rule int, key string"
+            )
+            kept = keys.join(f.broadcast(left_out), ["rule", "key"], "left_anti")
         exact = [
             number
             for number, rule in enumerate(self.settings.blocking)
@@ -339,32 +352,56 @@ def _neighbour_pairs(sql: Any, keys: DataFrame, window: int) -> DataFrame:
 
 def connected_components(spark: SparkSession, edges: DataFrame) -> DataFrame:
     """``id`` and ``component`` (the smallest id in it) of every record an edge (``a``,
-    ``b``) touches: each round every record takes the smallest label among itself and
-    its neighbours, then the label of its label (pointer jumping, so a long chain settles
-    in a logarithmic number of rounds, not its length), until no label changes. Labels
-    only ever decrease, so an unchanged sum of labels means none changed."""
+    ``b``) touches. Each round, as in Shiloach-Vishkin: every record takes the smallest
+    label among its own and its neighbours', every label seen beside a smaller one
+    hooks its whole tree to that one, then every record takes its label's label
+    (pointer jumping); a chain settles in a few rounds, not in its length. Labels only
+    decrease, so an unchanged sum of labels means the labels are settled."""
     f = _pyspark().functions
     both = edges.select("a", "b").unionByName(
         edges.select(f.col("b").alias("a"), f.col("a").alias("b"))
     )
     both = both.where(f.col("a") != f.col("b")).distinct().localCheckpoint()
     labels = both.groupBy(f.col("a").alias(ID)).agg(f.least(f.col("a"), f.min("b")).alias("label"))
-    labels = labels.localCheckpoint()
-    total = labels.agg(f.sum("label")).first()[0]
+    # Checkpointed, so a round's plan starts from the last labels, not from the first
+    # round; lazily, so the job that sums them also fills the checkpoint.
+    labels = labels.localCheckpoint(eager=False)
+    total = _sum_of(labels, "label")
     for _ in range(_MAX_COMPONENT_ROUNDS):
-        seen = both.join(labels.select(f.col(ID).alias("b"), "label"), "b").select(
-            f.col("a").alias(ID), "label"
+        ends = both.join(labels.select(f.col(ID).alias("a"), f.col("label").alias("la")), "a").join(
+            labels.select(f.col(ID).alias("b"), f.col("label").alias("lb")), "b"
         )
-        lowest = labels.unionByName(seen).groupBy(ID).agg(f.min("label").alias("label"))
-        jumped = lowest.join(
-            lowest.select(f.col(ID).alias("label"), f.col("label").alias("next")), "label"
-        ).select(ID, f.least("label", "next").alias("label"))
-        labels = jumped.localCheckpoint()
-        now = labels.agg(f.sum("label")).first()[0]
+        seen = ends.groupBy(f.col("a").alias(ID)).agg(f.min("lb").alias("seen"))
+        hooks = (
+            ends.where(f.col("lb") < f.col("la"))
+            .groupBy(f.col("la").alias("label"))
+            .agg(f.min("lb").alias("hook"))
+        )
+        step = (
+            labels.join(seen, ID, "left")
+            .join(hooks, "label", "left")
+            .select(
+                ID,
+                f.least("label", f.coalesce("seen", "label"), f.coalesce("hook", "label")).alias(
+                    "label"
+                ),
+            )
+            .localCheckpoint(eager=False)
+        )
+        jumped = step.join(
+            step.select(f.col(ID).alias("label"), f.col("label").alias("next")), "label", "left"
+        ).select(ID, f.least("label", f.coalesce("next", "label")).alias("label"))
+        labels = jumped.localCheckpoint(eager=False)
+        now = _sum_of(labels, "label")
         if now == total:
             return labels.withColumnRenamed("label", "component")
         total = now
     raise RuntimeError(f"connected components did not settle in {_MAX_COMPONENT_ROUNDS} rounds")
+
+
+def _sum_of(frame: DataFrame, column: str) -> int:
+    found = frame.agg(_pyspark().functions.sum(column)).first()
+    return int(found[0]) if found is not None and found[0] is not None else 0
 
 
 def link_with_spark(
@@ -415,10 +452,11 @@ def link_with_spark(
     candidates = pairs.count()
     lap("blocking")
     say(f"scoring {candidates:,} candidate pairs on Spark")
-    scored = engine.scored_pairs(rows, pairs).toPandas()
+    scored = cast(pd.DataFrame, engine.scored_pairs(rows, pairs).toPandas())
     scored = scored.sort_values(["left", "right"], kind="stable").reset_index(drop=True)
     lap("scoring")
-    record_ids = [int(x) for x in rows.select(ID).toPandas()[ID].to_numpy()]
+    ids = cast(pd.DataFrame, rows.select(ID).toPandas())
+    record_ids = [int(x) for x in ids[ID].to_numpy()]
     involved = sorted(set(scored["left"].tolist()) | set(scored["right"].tolist()))
     known = matcher.store.records.refs(involved)
     unknown = [rid for rid in involved if rid not in known]
@@ -468,6 +506,7 @@ def _component_sizes(spark: SparkSession, edges: list[tuple[int, int]]) -> Compo
         pd.DataFrame(np.asarray(edges, dtype=np.int64), columns=["a", "b"])
     )
     found = connected_components(spark, frame)
-    sizes = found.groupBy("component").count().toPandas()["count"].to_numpy()
+    counted = cast(pd.DataFrame, found.groupBy("component").count().toPandas())
+    sizes = counted["count"].to_numpy()
     ordered = tuple(int(n) for n in sorted(sizes.tolist(), reverse=True))
     return Components(len(ordered), ordered)

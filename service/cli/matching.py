@@ -7,7 +7,7 @@ import csv
 import dataclasses
 import gzip
 import tempfile
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,7 +106,7 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
     console.print(f"prior {model.prior:.3g}; trained on {model.trained_on}", highlight=False)
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     local = "local"
     spark = "spark"
 

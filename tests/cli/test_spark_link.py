@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -58,8 +59,11 @@ def stored_links(path: Path) -> list[tuple[object, ...]]:
 
 
 def test_link_on_spark_from_exported_match_rows_stores_the_local_engines_links(
-    trained: Path, tmp_path: Path
+    spark: Any, trained: Path, tmp_path: Path
 ) -> None:
+    # The command runs on the session the fixture started (as in a notebook): starting
+    # a JVM of its own, with --spark-master, is what tests/identity/test_spark_engine.py's
+    # session does through the same function.
     spark_store = tmp_path / "spark.db"
     shutil.copy(trained, spark_store)
     local = run("link", "--store", f"sqlite:///{trained}")
@@ -73,7 +77,7 @@ def test_link_on_spark_from_exported_match_rows_stores_the_local_engines_links(
         "--engine",
         "spark",
         "--spark-master",
-        "local[1]",
+        "local[2]",
         "--match-rows",
         str(rows),
     )
@@ -92,6 +96,10 @@ def test_link_on_spark_without_pyspark_or_java_says_what_to_install(
         output = fails("link", "--store", store, "--engine", "spark")
     assert "pyspark is not installed" in output
     assert "pip install 'idgraph[spark]'" in output
+    from pyspark.sql import SparkSession
+
+    # As in a process where no session runs yet (another test's may).
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(trained.parent))
     output = fails("link", "--store", store, "--engine", "spark")

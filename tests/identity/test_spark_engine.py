@@ -3,9 +3,9 @@ the same candidates, links and profiles as the local engine on the demo generato
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,13 @@ from identity.matching.spark import (
 from identity.model import MatchRow
 from identity.readers import read_file
 from identity.rules import SortedNeighbourhoodRule
-from service.spark_session import spark_session
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    # One session for the module: starting the JVM costs seconds.
-    with spark_session("local[2]", partitions=4) as session:
-        yield session
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store of the demo generator's people, ingested and trained, not yet linked."""
     tmp = tmp_path_factory.mktemp("spark-demo")
-    files = generate(tmp / "demo", people=1000, seed=23)
+    files = generate(tmp / "demo", people=600, seed=23)
     path = tmp / "trained.db"
     graph = IdentityGraph.open(f"sqlite:///{path}")
     for mapping in sorted(files.mappings_dir.glob("*.toml")):
@@ -138,20 +130,26 @@ def test_spark_blocking_pairs_sorted_neighbourhoods_and_caps_keys_as_the_local_e
     want_capped = local.oversized_keys(frame)
     assert want_capped.keys > 0 and len(want) > 1000
 
+    names = [c.field for c in settings.comparisons]
     parquet = tmp_path / "rows.parquet"
-    write_match_rows([rows], [c.field for c in settings.comparisons], parquet)
+    write_match_rows([rows], names, parquet)
+    rows_df = read_match_rows(spark, str(parquet), names)
+    pairs, capped = SparkLinker(spark, settings).candidate_pairs(rows_df)
+    got = {(int(r["left"]), int(r["right"])) for r in pairs.collect()}
+    assert got == want
+    assert (capped.keys, capped.records, capped.largest) == (
+        want_capped.keys,
+        want_capped.records,
+        want_capped.largest,
+    )
+    # The same rows read from CSV (empty = missing) are the same rows.
     csv = tmp_path / "rows.csv"
     frame.reset_index().to_csv(csv, index=False)
-    for path in (parquet, csv):
-        rows_df = read_match_rows(spark, str(path), [c.field for c in settings.comparisons])
-        pairs, capped = SparkLinker(spark, settings).candidate_pairs(rows_df)
-        got = {(int(r["left"]), int(r["right"])) for r in pairs.collect()}
-        assert got == want, path.name
-        assert (capped.keys, capped.records, capped.largest) == (
-            want_capped.keys,
-            want_capped.records,
-            want_capped.largest,
-        )
+    from_csv = read_match_rows(spark, str(csv), names).toPandas().sort_values("id")
+    from_parquet = rows_df.toPandas().sort_values("id")
+    pd.testing.assert_frame_equal(
+        from_csv.reset_index(drop=True), from_parquet.reset_index(drop=True)
+    )
 
 
 def test_match_rows_that_the_store_does_not_hold_are_refused_naming_the_file(
@@ -180,7 +178,7 @@ def test_spark_connected_components_agree_with_networkx_on_a_random_graph(spark:
     edges = [tuple(rng.sample(nodes, 2)) for _ in range(200)]
     # A long chain, numbered against its order, settles only by jumping labels; a star.
     chain = rng.sample(range(20_000, 30_000), 60)
-    edges += list(zip(chain, chain[1:], strict=False))
+    edges += list(itertools.pairwise(chain))
     edges += [(40_000, leaf) for leaf in range(40_001, 40_050)]
     frame = spark.createDataFrame(pd.DataFrame(edges, columns=["a", "b"]))
     found = connected_components(spark, frame).toPandas()
