@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,7 @@ class SparkLinker:
         pickled: bytes = cloudpickle.dumps(settings)  # type: ignore[no-untyped-call]
         self._settings = spark.sparkContext.broadcast(pickled)
         self._model = spark.sparkContext.broadcast(self.model.to_document())
+        self._cached: list[DataFrame] = []
 
     # -- blocking ------------------------------------------------------------------------
 
@@ -198,7 +200,8 @@ class SparkLinker:
                             }
                         )
                     )
-                yield pd.concat(parts, ignore_index=True)
+                if parts:
+                    yield pd.concat(parts, ignore_index=True)
 
         schema = "rule int, key string, label string, id long, sort string, block string"
         return rows.mapInPandas(derive, schema)
@@ -209,7 +212,9 @@ class SparkLinker:
         ``max_block_size`` records (each gives no pairs, as in the local engine)."""
         sql = _pyspark()
         f = sql.functions
+        # Cached: the key sizes and the joins both read the keys, derived in Python.
         keys = self._keys(rows).persist()
+        self._cached.append(keys)
         sizes = keys.groupBy("rule", "key").agg(
             f.count("*").alias("n"), f.first("label").alias("label")
         )
@@ -254,6 +259,12 @@ class SparkLinker:
         for more in pairs[1:]:
             union = union.unionByName(more)
         return union.distinct(), capped
+
+    def release(self) -> None:
+        """Drop what this linker cached on the cluster."""
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
 
     # -- scoring -------------------------------------------------------------------------
 
@@ -415,7 +426,6 @@ def link_with_spark(
     ``work_dir``), or the match rows file ``match_rows`` (record ids of this store), are
     blocked and scored on ``spark``; the links are written through the store and the
     profiles re-resolved as :meth:`ProbabilisticMatcher.link_all` does."""
-    import time
 
     def say(message: str) -> None:
         if progress is not None:
@@ -446,28 +456,35 @@ def link_with_spark(
         lap("export")
     rows = read_match_rows(spark, match_rows, fields).persist()
     engine = SparkLinker(spark, matcher.settings, model)
-    say("blocking on Spark")
-    pairs, capped = engine.candidate_pairs(rows)
-    pairs = pairs.persist()
-    candidates = pairs.count()
-    lap("blocking")
-    say(f"scoring {candidates:,} candidate pairs on Spark")
-    scored = cast(pd.DataFrame, engine.scored_pairs(rows, pairs).toPandas())
-    scored = scored.sort_values(["left", "right"], kind="stable").reset_index(drop=True)
-    lap("scoring")
-    ids = cast(pd.DataFrame, rows.select(ID).toPandas())
-    record_ids = [int(x) for x in ids[ID].to_numpy()]
-    involved = sorted(set(scored["left"].tolist()) | set(scored["right"].tolist()))
-    known = matcher.store.records.refs(involved)
-    unknown = [rid for rid in involved if rid not in known]
-    if unknown:
-        raise ConfigError(
-            f"{len(unknown):,} record ids of the match rows are not in the store "
-            f"(first: {unknown[:5]}): match rows must come from this store",
-            path=match_rows,
-        )
-    say(f"deciding {len(scored):,} pairs at or above the review threshold")
-    frame = _involved_frame(spark, rows, involved, fields)
+    # What is cached on the cluster is dropped however this ends: the session may be a
+    # notebook's, running on.
+    try:
+        say("blocking on Spark")
+        pairs, capped = engine.candidate_pairs(rows)
+        pairs = pairs.persist()
+        engine._cached.append(pairs)
+        candidates = pairs.count()
+        lap("blocking")
+        say(f"scoring {candidates:,} candidate pairs on Spark")
+        scored = cast(pd.DataFrame, engine.scored_pairs(rows, pairs).toPandas())
+        scored = scored.sort_values(["left", "right"], kind="stable").reset_index(drop=True)
+        lap("scoring")
+        ids = cast(pd.DataFrame, rows.select(ID).toPandas())
+        record_ids = [int(x) for x in ids[ID].to_numpy()]
+        involved = sorted(set(scored["left"].tolist()) | set(scored["right"].tolist()))
+        known = matcher.store.records.refs(involved)
+        unknown = [rid for rid in involved if rid not in known]
+        if unknown:
+            raise ConfigError(
+                f"{len(unknown):,} record ids of the match rows are not in the store "
+                f"(first: {unknown[:5]}): match rows must come from this store",
+                path=match_rows,
+            )
+        say(f"deciding {len(scored):,} pairs at or above the review threshold")
+        frame = _involved_frame(spark, rows, involved, fields)
+    finally:
+        engine.release()
+        rows.unpersist()
     vectors = scored[[f"level_{i}" for i in range(len(fields))]].to_numpy(dtype=np.int8)
     result = ScoredPairs(
         scored["left"].to_numpy(np.int64),
@@ -484,8 +501,6 @@ def link_with_spark(
     edges = [(link.a, link.b) for link in links if link.type is LinkType.MATCH]
     components = _component_sizes(spark, edges)
     lap("components")
-    pairs.unpersist()
-    rows.unpersist()
     return SparkLinkReport(report, components, timings)
 
 
