@@ -65,10 +65,8 @@ def spark_session(
         .appName("idgraph-link")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.local.dir", str(scratch / "local"))
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.driver.extraJavaOptions", java_options)
-        .config("spark.executor.extraJavaOptions", java_options)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
     )
@@ -76,10 +74,15 @@ def spark_session(
         # pyspark starts its Python workers with PYSPARK_PYTHON (else whatever `python3`
         # is on PATH, without idgraph's packages).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.config("spark.sql.shuffle.partitions", str(partitions or 8))
+        # Shuffle files in the temporary folder: on a cluster each node has its own.
+        builder = builder.config("spark.local.dir", str(scratch / "local")).config(
+            "spark.sql.shuffle.partitions", str(partitions or 8)
+        )
     elif partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
     for key, value in (conf or {}).items():
+        if key == "spark.driver.extraJavaOptions":
+            value = f"{java_options} {value}"
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

@@ -26,5 +26,8 @@ def spark() -> Iterator[Any]:
     seconds); `idgraph link --engine spark` in a test runs on it, as on a notebook's."""
     from service.spark_session import spark_session
 
-    with spark_session("local[2]", partitions=2) as session:
+    # The JIT's first tier only: the tests' jobs are small and short, so compiling hot code
+    # fully costs more than it saves (a third off starting the JVM and the first jobs).
+    fast_start = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+    with spark_session("local[2]", conf=fast_start, partitions=2) as session:
         yield session
