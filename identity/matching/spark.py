@@ -98,10 +98,15 @@ def read_match_rows(spark: SparkSession, path: str, fields: Sequence[str]) -> Da
     one column per compared field; an empty value is missing. ConfigError naming the
     columns the file lacks."""
     functions = _pyspark().functions
-    if path.lower().endswith((".csv", ".csv.gz")):
-        frame = spark.read.option("header", True).csv(path)
-    else:
-        frame = spark.read.parquet(path)
+    from pyspark.errors import AnalysisException
+
+    try:
+        if path.lower().endswith((".csv", ".csv.gz")):
+            frame = spark.read.option("header", True).csv(path)
+        else:
+            frame = spark.read.parquet(path)
+    except AnalysisException as error:  # no such path, not Parquet
+        raise ConfigError(f"cannot read the match rows: {error}", path=path) from error
     missing = [name for name in (ID, *fields) if name not in frame.columns]
     if missing:
         raise ConfigError(
@@ -410,6 +415,26 @@ def connected_components(spark: SparkSession, edges: DataFrame) -> DataFrame:
     raise RuntimeError(f"connected components did not settle in {_MAX_COMPONENT_ROUNDS} rounds")
 
 
+def _check_ids(rows: DataFrame, path: str) -> None:
+    """ConfigError unless every row of a match rows file has its own integer id."""
+    f = _pyspark().functions
+    found = rows.agg(
+        f.count("*").alias("rows"), f.count(ID).alias("ids"), f.countDistinct(ID).alias("distinct")
+    ).first()
+    if found is None:
+        return
+    if found["ids"] != found["rows"]:
+        raise ConfigError(
+            f"{found['rows'] - found['ids']:,} match rows have no integer id", path=path, field=ID
+        )
+    if found["distinct"] != found["ids"]:
+        raise ConfigError(
+            f"{found['ids'] - found['distinct']:,} match rows repeat another row's id",
+            path=path,
+            field=ID,
+        )
+
+
 def _sum_of(frame: DataFrame, column: str) -> int:
     found = frame.agg(_pyspark().functions.sum(column)).first()
     return int(found[0]) if found is not None and found[0] is not None else 0
@@ -454,6 +479,8 @@ def link_with_spark(
         match_rows = str(work_dir / "match_rows.parquet")
         write_match_rows(matcher.store.matching.scan_rows(), fields, Path(match_rows))
         lap("export")
+    else:
+        _check_ids(read_match_rows(spark, match_rows, fields), match_rows)
     rows = read_match_rows(spark, match_rows, fields).persist()
     engine = SparkLinker(spark, matcher.settings, model)
     # What is cached on the cluster is dropped however this ends: the session may be a

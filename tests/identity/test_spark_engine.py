@@ -168,6 +168,12 @@ def test_match_rows_that_the_store_does_not_hold_are_refused_naming_the_file(
         pd.DataFrame({"id": [1], "email": ["a@example.com"]}).to_csv(tmp_path / "thin.csv")
         with pytest.raises(ConfigError, match="no column first_name"):
             link_with_spark(matcher, spark, match_rows=str(tmp_path / "thin.csv"))
+        twice = tmp_path / "twice.parquet"
+        write_match_rows([rows[:3] + rows[:1]], fields, twice)
+        with pytest.raises(ConfigError, match="1 match rows repeat another row's id"):
+            link_with_spark(matcher, spark, match_rows=str(twice))
+        with pytest.raises(ConfigError, match="cannot read the match rows"):
+            link_with_spark(matcher, spark, match_rows=str(tmp_path / "absent.parquet"))
     finally:
         graph.close()
 
