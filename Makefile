@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The spark extra too: the Spark engine's tests run it in local mode on the machine's Java.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -133,7 +134,7 @@ neo4j-stop:
 
 # The bench extra (Splink, the linkage benchmark's peer) on top of dev.
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,bench]'
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 ## Heavy measurements (not part of the tests); results go to docs/benchmarks.md.

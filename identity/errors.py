@@ -20,6 +20,11 @@ class ConfigError(IdgraphError):
         super().__init__(f"{message} ({where})" if where else message)
 
 
+class EngineUnavailable(IdgraphError):
+    """A batch engine asked for cannot run here (Spark without pyspark or without Java);
+    the message says what to install."""
+
+
 class UnknownSource(IdgraphError):
     """No mapping is registered for the source. How to register one depends on where the
     caller is (a CLI flag, an HTTP route): each front end adds its own hint."""

@@ -278,6 +278,12 @@ class Linker:
             columns[f"key_{number}"] = values
         return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
+    def blocking_keys(self, frame: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
+        """A rule's blocking keys of the records of a frame, as this linker blocks on them
+        (one column per key, rows by position, missing as None): for another engine that
+        blocks itself and must find the same pairs."""
+        return self._keys(frame, rule)
+
     def _drop_oversized(
         self, number: int, keys: list[pd.DataFrame], capped: BlockingCap
     ) -> list[pd.DataFrame]:

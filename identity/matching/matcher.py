@@ -261,8 +261,27 @@ class ProbabilisticMatcher:
         frame = self.all_frame() if frame is None else frame
         _, scored = Linker(self.settings, model).score(frame)
         links = self._links(model, scored, frame)
-        reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         record_ids: list[RecordId] = [int(x) for x in frame.index]
+        return self.store_links(record_ids, links, len(scored), scored.capped)
+
+    def decide_links(
+        self, model: MatchModel, scored: ScoredPairs, frame: pd.DataFrame
+    ) -> list[Link]:
+        """The MATCH and REVIEW links of scored pairs, as :meth:`link_all` decides them: for
+        another engine that scores the pairs itself (``frame`` holds at least every pair's
+        left record)."""
+        return self._links(model, scored, frame)
+
+    def store_links(
+        self,
+        record_ids: list[RecordId],
+        links: list[Link],
+        candidate_pairs: int,
+        capped: BlockingCap,
+    ) -> LinkReport:
+        """Make ``links`` this matcher's links of ``record_ids`` (every record scored) and
+        re-resolve the profiles they change, in batches, as :meth:`link_all` describes."""
+        reviews = sum(1 for link in links if link.type is LinkType.REVIEW)
         merged = split = 0
         by_record: dict[RecordId, list[Link]] = {}
         for link in links:
@@ -278,13 +297,13 @@ class ProbabilisticMatcher:
             split += outcome.profiles_split
         outcomes = [link.evidence[NOTE].get("outcome") for link in links if NOTE in link.evidence]
         return LinkReport(
-            records=len(frame),
-            candidate_pairs=len(scored),
+            records=len(record_ids),
+            candidate_pairs=candidate_pairs,
             links=len(links) - reviews,
             reviews=reviews,
             profiles_merged=merged,
             profiles_split=split,
-            oversized_keys=scored.capped,
+            oversized_keys=capped,
             duplicates_held=outcomes.count("held"),
             duplicates_linked=outcomes.count("linked"),
         )

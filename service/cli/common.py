@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -87,7 +88,9 @@ def _opened(store: str | None, rules: Path | None) -> Iterator[IdentityGraph]:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {error}{_cli_hint(error)}", soft_wrap=True, highlight=False)
+    # Escaped: an error's text is not markup (`idgraph[spark]` would lose its brackets).
+    message = escape(f"{error}{_cli_hint(error)}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import tempfile
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -25,6 +27,9 @@ from service.cli.common import (
     console,
     out,
 )
+
+if TYPE_CHECKING:
+    from identity.matching.matcher import LinkReport, ProbabilisticMatcher
 
 
 @app.command("export-profiles")
@@ -101,13 +106,96 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
     console.print(f"prior {model.prior:.3g}; trained on {model.trained_on}", highlight=False)
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 @app.command()
-def link(store: StoreOption = None, rules: RulesOption = None) -> None:
+def link(
+    store: StoreOption = None,
+    rules: RulesOption = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="local (this process) or spark (docs/scale.md)")
+    ] = Engine.local,
+    spark_master: Annotated[
+        str, typer.Option("--spark-master", help="Spark master URL: local[2], spark://h:7077, yarn")
+    ] = "local[2]",
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option("--spark-conf", help="KEY=VALUE Spark setting (repeatable)"),
+    ] = None,
+    match_rows: Annotated[
+        str | None,
+        typer.Option(
+            "--match-rows",
+            help="Spark: read the match rows from this Parquet or CSV (from `idgraph "
+            "export-match-rows`) instead of exporting them from the store",
+        ),
+    ] = None,
+) -> None:
     """Link the stored records with the trained model and re-resolve their profiles."""
+    if engine is Engine.local and match_rows is not None:
+        raise _fail(ValueError("--match-rows needs --engine spark"))
     with _opened(store, rules) as graph:
         matcher = graph.probabilistic()
-        with console.status("scoring candidate pairs ..."):
-            report = matcher.link_all()
+        if engine is Engine.spark:
+            report = _link_on_spark(matcher, spark_master, spark_conf or [], match_rows)
+        else:
+            with console.status("scoring candidate pairs ..."):
+                report = matcher.link_all()
+    _print_link_report(report)
+
+
+def _link_on_spark(
+    matcher: ProbabilisticMatcher, master: str, conf: list[str], match_rows: str | None
+) -> LinkReport:
+    from identity.matching.spark import link_with_spark
+    from service.spark_session import spark_session
+
+    settings: dict[str, str] = {}
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(ValueError(f"--spark-conf takes KEY=VALUE, got {item!r}"))
+        settings[key.strip()] = value.strip()
+    with (
+        console.status(f"starting Spark on {master} ...") as status,
+        tempfile.TemporaryDirectory(prefix="idgraph-link-") as work,
+        spark_session(master, settings) as spark,
+    ):
+        found = link_with_spark(
+            matcher, spark, match_rows=match_rows, work_dir=Path(work), progress=status.update
+        )
+    sizes = found.components
+    console.print(
+        f"Spark: {sizes.count:,} connected components of the MATCH links (largest "
+        f"{sizes.largest:,} records); seconds by stage: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in found.timings.items()),
+        highlight=False,
+    )
+    return found.report
+
+
+@app.command("export-match-rows")
+def export_match_rows(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write")],
+    store: StoreOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Write every record's match row (id and compared fields) to Parquet, for
+    `idgraph link --engine spark --match-rows` on a cluster (docs/scale.md)."""
+    from identity.matching.spark import write_match_rows
+
+    with _opened(store, rules) as graph:
+        matcher = graph.probabilistic()
+        matcher.index.ensure()
+        fields = [c.field for c in matcher.settings.comparisons]
+        count = write_match_rows(graph.store.matching.scan_rows(), fields, out_file)
+    console.print(f"wrote {count:,} match rows to {out_file}")
+
+
+def _print_link_report(report: LinkReport) -> None:
     console.print(
         f"{report.records:,} records, {report.candidate_pairs:,} candidate pairs: "
         f"{report.links:,} links, {report.reviews:,} for review; profiles "
