@@ -47,9 +47,6 @@ it has not written (stage "views")."""
 VIEWS = "views"
 WRITE_BATCH = 20_000
 """Records per write: one unit of work, one upsert, one index write, one scoring call."""
-RESOLVE_BATCH = 200_000
-"""Records without a profile resolved per unit of work (whole groups of records sharing
-identifiers): memory follows it, about 1 GB for 200,000 records."""
 
 
 @contextmanager
@@ -92,7 +89,7 @@ class BulkIngest:
         workers: int | None = None,
         view_workers: int | None = None,
         batch_size: int = WRITE_BATCH,
-        resolve_batch: int = RESOLVE_BATCH,
+        resolve_batch: int | None = None,
     ) -> None:
         self.ingest = ingest
         self.derived = derived
@@ -105,7 +102,9 @@ class BulkIngest:
         self.view_workers = default_view_workers() if view_workers is None else view_workers
         """Processes computing read-model rows, given an opener (0: this one)."""
         self.batch_size = batch_size
-        self.resolve_batch = resolve_batch
+        self.resolve_batch = resolve_batch or ingest.store.records_per_unit_of_work
+        """Records without a profile resolved per unit of work (whole groups of records
+        sharing identifiers): memory follows it, about 1 GB for 200,000 records."""
 
     def ingest_rows(
         self,

@@ -57,6 +57,9 @@ class Neo4jStore(Store):
     """The identity graph in a Neo4j 5 database."""
 
     backend = "neo4j"
+    # A transaction lives in the server's heap: at 100,000 records one of a whole
+    # store's links outgrew a 1 GB heap (identity/matching/matcher.py link_all).
+    records_per_unit_of_work = 20_000
 
     def __init__(
         self,
