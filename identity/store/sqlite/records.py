@@ -186,7 +186,8 @@ class SQLiteRecords(RecordPort):
         self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
     ) -> None:
         with self._db.transaction("records.put_flags"):
-            self._db.executemany(_sql("clear_flag"), [(k.kind, k.value) for k in cleared])
+            if cleared:
+                self._db.execute(_sql("clear_flags"), {"keys": key_list(cleared)})
             self._db.executemany(
                 _sql("put_flag"),
                 [(f.key.kind, f.key.value, f.reason.value, f.record_count) for f in flags],

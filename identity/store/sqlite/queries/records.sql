@@ -84,11 +84,12 @@ INSERT INTO identifier_flags (kind, value, reason, record_count)
   ON CONFLICT (kind, value)
   DO UPDATE SET reason = excluded.reason, record_count = excluded.record_count;
 
--- name: clear_flag
+-- name: clear_flags
+-- One statement for a batch's keys (most of them never had a flag): a DELETE per key
+-- was most of what refreshing a bulk load's flags cost.
 DELETE
   FROM identifier_flags
-  WHERE kind = ?
-  AND value = ?;
+  WHERE (kind, value) IN (SELECT value ->> 0, value ->> 1 FROM json_each(:keys));
 
 -- name: flags
 SELECT kind, value, reason, record_count
