@@ -143,7 +143,7 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.linkage --runs 3
 	$(BIN)/python -m tests.benchmarks.generator_linkage --people 10000 100000 --runs 1
 	$(BIN)/python -m tests.benchmarks.generator_linkage --generator worldgen --people 10000 100000 --runs 1
-	$(BIN)/python -m tests.benchmarks.scale --records 1000000
+	$(BIN)/python -m tests.benchmarks.scale --records 100000 300000 1000000 --engines local spark --requests 1000
 	$(BIN)/python -m tests.benchmarks.journeys --people 100000 --events 2000000
 	$(BIN)/python -m tests.benchmarks.attacks
 	$(BIN)/python -m tests.benchmarks.graphql_cpu --requests 1000 --runs 5 --write

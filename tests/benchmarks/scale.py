@@ -17,6 +17,12 @@ process of the step, worker processes included, from the kernel's accounting):
 4. Splink (the `bench` extra) on the records of the same store, as
    tests/benchmarks/generator_linkage.py runs it: its time, peak memory and the scores of
    the connected components of its predicted pairs.
+5. With ``--requests N``, real time against the largest store: `idgraph serve` (uvicorn)
+   and N records, each a copy of a stored webshop account under a new key, sent one per
+   request to `POST /v1/records` after 50 warm-up requests (each maps, stores, indexes,
+   scores against its blocking-key neighbours, links and re-resolves before answering),
+   with a GraphQL `profileByIdentifier` lookup beside each. Sequential on purpose: the
+   latency of one write on a store of this size, not a load test (serve.py is that).
 
 The table is written into docs/benchmarks.md between the markers.
 """
@@ -24,9 +30,11 @@ The table is written into docs/benchmarks.md between the markers.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import pickle
+import random
 import shutil
 import subprocess
 import sys
@@ -35,13 +43,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from identity.demo.generator import generate
+import httpx
+
+from identity.demo.generator import DemoFiles, generate
 from identity.evaluation import PairwiseScores, load_assignment, pairwise
-from tests.benchmarks.common import IDGRAPH, load_average, machine, run_measured, write_section
+from tests.benchmarks.common import (
+    IDGRAPH,
+    load_average,
+    machine,
+    percentiles,
+    run_measured,
+    serve,
+    write_section,
+)
 
 RECORDS_PER_PERSON = 3.42
 """Records the generator writes per person (10,259 for 3,000 people, seed 7)."""
 SOURCES = ("crm", "webshop", "pos", "support", "marketing")
+TOKEN = "bench-token"
+LOOKUP = 'query ($v: String!) { profileByIdentifier(kind: "email", value: $v) { id } }'
 SPLINK_CHILD = """
 import pickle, sys
 from tests.benchmarks.scale import splink_outcome
@@ -66,6 +86,53 @@ class SizeResult:
     steps: dict[str, Step] = field(default_factory=dict)
     scores: dict[str, PairwiseScores] = field(default_factory=dict)
     load: str = ""
+    realtime: str = ""
+
+
+def realtime(files: DemoFiles, env: dict[str, str], work: Path, requests: int, seed: int) -> str:
+    """Sequential single-record writes and lookups against the store just built."""
+    rows = [json.loads(line) for line in files.files["webshop"].read_text().splitlines()]
+    chosen = random.Random(seed).sample(rows, min(len(rows), requests + 50))
+    env = {**env, "IDGRAPH_DEV_TOKEN": TOKEN}
+    process, base = serve(env, work)
+    posts: list[float] = []
+    lookups: list[float] = []
+    try:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for number, row in enumerate(chosen):
+                copy = {**row, "account_id": f"{row['account_id']}-rt{number}"}
+                started = time.perf_counter()
+                client.post("/v1/records", params={"source": "webshop"}, json=copy)
+                elapsed = time.perf_counter() - started
+                if number >= 50:  # the first 50 warm the caches
+                    posts.append(elapsed)
+                if row.get("email"):
+                    started = time.perf_counter()
+                    client.post(
+                        "/graphql", json={"query": LOOKUP, "variables": {"v": row["email"]}}
+                    )
+                    if number >= 50:
+                        lookups.append(time.perf_counter() - started)
+    finally:
+        process.terminate()
+        process.wait(30)
+    post_ms, lookup_ms = percentiles(posts), percentiles(lookups)
+    return "\n".join(
+        [
+            f"**Real time over HTTP** on the last store, {len(posts):,} sequential requests "
+            "after 50 warm-up:",
+            "",
+            "| request | p50 | p95 | p99 | max |",
+            "|---|---:|---:|---:|---:|",
+            "| `POST /v1/records` one new record: store, score, link, resolve | "
+            + " | ".join(f"{post_ms[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
+            + " |",
+            "| GraphQL `profileByIdentifier` by e-mail | "
+            + " | ".join(f"{lookup_ms[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
+            + " |",
+        ]
+    )
 
 
 def splink_outcome(store: str, truth: str) -> tuple[float, PairwiseScores]:
@@ -111,7 +178,9 @@ def _splink(
     return step, scores
 
 
-def measure(records: int, seed: int, engines: list[str], splink: bool, work: Path) -> SizeResult:
+def measure(
+    records: int, seed: int, engines: list[str], splink: bool, requests: int, work: Path
+) -> SizeResult:
     people = math.ceil(records / RECORDS_PER_PERSON)
     print(f"generating {people:,} people ...", file=sys.stderr)
     files = generate(work / "demo", people=people, seed=seed)
@@ -149,6 +218,8 @@ def measure(records: int, seed: int, engines: list[str], splink: bool, work: Pat
         result.scores["Splink"] = scores
         print(f"  Splink: {step.seconds:.0f} s", file=sys.stderr)
     result.load = load_average()
+    if requests:
+        result.realtime = realtime(files, env, work, requests, seed)
     return result
 
 
@@ -199,6 +270,7 @@ def table(results: list[SizeResult], engines: list[str]) -> str:
         "Load average (1 / 5 / 15 min) at the end of each size: "
         + "; ".join(f"{r.records:,} records: {r.load}" for r in results)
     )
+    lines.extend(["", r.realtime] if (r := results[-1]).realtime else [])
     return "\n".join(lines)
 
 
@@ -208,12 +280,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engines", nargs="+", default=["local"], choices=["local", "spark"])
     parser.add_argument("--no-splink", action="store_true", help="leave Splink out")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="real-time requests against the last store"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the doc")
     args = parser.parse_args()
     results = []
-    for records in args.records:
+    for number, records in enumerate(args.records, start=1):
+        requests = args.requests if number == len(args.records) else 0
+        splink = not args.no_splink
         with tempfile.TemporaryDirectory(prefix="idgraph-scale-") as tmp:
-            results.append(measure(records, args.seed, args.engines, not args.no_splink, Path(tmp)))
+            work = Path(tmp)
+            results.append(measure(records, args.seed, args.engines, splink, requests, work))
     text = table(results, args.engines)
     print(text)
     if not args.no_write:
