@@ -169,10 +169,13 @@ class RssSampler(threading.Thread):
 
 @dataclass(frozen=True)
 class Run:
-    """A finished command: how long it took and its peak resident memory."""
+    """A finished command: how long it took, its peak resident memory, and the CPU time
+    it and its worker processes used (user + system: what a loaded machine changes
+    least)."""
 
     seconds: float
     peak_rss_kib: int
+    cpu_seconds: float = 0.0
 
 
 class CommandFailed(RuntimeError):
@@ -193,7 +196,8 @@ def run_measured(command: list[str], env: dict[str, str], log: Path) -> Run:
         lines = log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
         name = " ".join([Path(command[0]).name, *command[1:2]])
         raise CommandFailed(f"`{name}` failed after {seconds:.0f} s: {lines[-1].strip()}")
-    return Run(seconds, int(usage.ru_maxrss))  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, int(usage.ru_maxrss), cpu)  # KiB on Linux
 
 
 MAX_CONNECTIONS = 1000

@@ -73,10 +73,12 @@ print(pickle.dumps(splink_outcome(sys.argv[1], sys.argv[2])).hex())
 class Step:
     seconds: float = 0.0
     peak_mib: float = 0.0
+    cpu: float = 0.0
 
-    def add(self, seconds: float, peak_kib: int) -> None:
+    def add(self, seconds: float, peak_kib: int, cpu: float = 0.0) -> None:
         self.seconds += seconds
         self.peak_mib = max(self.peak_mib, peak_kib / 1024)
+        self.cpu += cpu
 
 
 @dataclass
@@ -173,7 +175,7 @@ def _splink(
         raise RuntimeError(f"Splink failed: see {log}")
     seconds, scores = pickle.loads(bytes.fromhex(answer.decode().strip().splitlines()[-1]))
     step = Step()
-    step.add(time.perf_counter() - started, int(usage.ru_maxrss))
+    step.add(time.perf_counter() - started, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime)
     del seconds  # the child's own timing leaves out its imports; the wall time is used
     return step, scores
 
@@ -196,10 +198,10 @@ def measure(
         defer = ["--defer-resolution"] if number < len(SOURCES) else []
         command = [IDGRAPH, "ingest", str(files.files[source]), "--source", source, "--bulk"]
         run = run_measured([*command, *defer], env, log)
-        ingest.add(run.seconds, run.peak_rss_kib)
+        ingest.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
         print(f"  ingest {source}: {run.seconds:.0f} s", file=sys.stderr)
     run = run_measured([IDGRAPH, "train"], env, log)
-    result.steps.setdefault("train", Step()).add(run.seconds, run.peak_rss_kib)
+    result.steps.setdefault("train", Step()).add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
     print(f"  train: {run.seconds:.0f} s", file=sys.stderr)
     trained = work / "trained.db"
     shutil.copy(store, trained)
@@ -207,7 +209,8 @@ def measure(
         shutil.copy(trained, store)
         extra = ["--engine", "spark", "--spark-master", "local[2]"] if engine == "spark" else []
         run = run_measured([IDGRAPH, "link", *extra], env, log)
-        result.steps.setdefault(f"link ({engine})", Step()).add(run.seconds, run.peak_rss_kib)
+        link = result.steps.setdefault(f"link ({engine})", Step())
+        link.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
         print(f"  link ({engine}): {run.seconds:.0f} s", file=sys.stderr)
         export = work / f"profiles-{engine}.csv"
         run_measured([IDGRAPH, "export-profiles", "--out", str(export)], env, log)
@@ -226,18 +229,17 @@ def measure(
 def table(results: list[SizeResult], engines: list[str]) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; one run per size, each step "
-        "its own process on a fresh embedded store. Peak memory is the step's largest "
-        "process (worker processes included).",
+        "its own process on a fresh embedded store. CPU time is user + system of the "
+        "step's processes, worker processes included; peak memory is its largest process.",
         "",
-        "| records | step | time | records/s | peak memory | precision | recall | F1 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| records | step | time | records/s | CPU time | peak memory | precision | recall | F1 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         batch = Step()
         for name in ("ingest", "train", f"link ({engines[0]})"):
             step = result.steps[name]
-            batch.seconds += step.seconds
-            batch.peak_mib = max(batch.peak_mib, step.peak_mib)
+            batch.add(step.seconds, int(step.peak_mib * 1024), step.cpu)
         rows: list[tuple[str, Step, PairwiseScores | None]] = [
             ("ingest (bulk, 5 sources)", result.steps["ingest"], None),
             ("train", result.steps["train"], None),
@@ -263,7 +265,8 @@ def table(results: list[SizeResult], engines: list[str]) -> str:
             )
             lines.append(
                 f"| {result.records:,} | {name} | {step.seconds:,.0f} s | "
-                f"{result.records / step.seconds:,.0f} | {step.peak_mib:,.0f} MiB | {quality} |"
+                f"{result.records / step.seconds:,.0f} | {step.cpu:,.0f} s | "
+                f"{step.peak_mib:,.0f} MiB | {quality} |"
             )
     lines.append("")
     lines.append(
