@@ -101,7 +101,7 @@ class BulkIngest:
         """Processes mapping rows (0: this one)."""
         self.view_workers = default_view_workers() if view_workers is None else view_workers
         """Processes computing read-model rows, given an opener (0: this one)."""
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, ingest.store.records_per_unit_of_work)
         self.resolve_batch = resolve_batch or ingest.store.records_per_unit_of_work
         """Records without a profile resolved per unit of work (whole groups of records
         sharing identifiers): memory follows it, about 1 GB for 200,000 records."""

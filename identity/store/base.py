@@ -57,8 +57,8 @@ class Store(UnitOfWork):
     backend: str = "abstract"
     copy: CopyPort
     records_per_unit_of_work: int = 200_000
-    """How many records a bulk load resolves in one unit of work: what one transaction
-    holds comfortably (identity/ingest/bulk.py)."""
+    """How many records a bulk load writes or resolves in one unit of work at most: what
+    one transaction holds comfortably (identity/ingest/bulk.py)."""
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

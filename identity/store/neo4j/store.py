@@ -57,9 +57,10 @@ class Neo4jStore(Store):
     """The identity graph in a Neo4j 5 database."""
 
     backend = "neo4j"
-    # A transaction lives in the server's heap: at 100,000 records one of a whole
-    # store's links outgrew a 1 GB heap (identity/matching/matcher.py link_all).
-    records_per_unit_of_work = 20_000
+    # A transaction lives in the server's heap: with a 1 GB heap, one writing 20,000
+    # records ran out of transaction memory (MemoryPoolOutOfMemoryError); the incremental
+    # path's 5,000 fit.
+    records_per_unit_of_work = 5_000
 
     def __init__(
         self,
