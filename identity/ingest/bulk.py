@@ -69,6 +69,13 @@ def rare_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _after(offset: int, progress: ResolveProgress | None) -> ResolveProgress | None:
+    """``progress`` of a later batch counted on from the batches before it."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(offset + done, offset + total)
+
+
 def default_workers() -> int:
     """One mapping process per core but one: the calling process writes to the store."""
     return max(1, (os.cpu_count() or 2) - 1)
@@ -209,7 +216,7 @@ class BulkIngest:
             # changed is lost, so every row is recomputed.
             self._rebuild_views(viewing)
         seeds = self._unresolved()
-        total, done = len(seeds), 0
+        total, done, viewed = len(seeds), 0, 0
         with self._view_workers() as workers:
             for chunk in self._resolution_batches(seeds) if seeds else [[]]:
                 if resolving is not None:
@@ -223,7 +230,8 @@ class BulkIngest:
                     outcome = self.resolver.resolve(chunk, notify=False)
                     store.meta.set(PENDING_KEY, {"source": report.source, "stage": VIEWS})
                 count_resolution(outcome, report)
-                self.derived.after_bulk(outcome, workers, viewing)
+                self.derived.after_bulk(outcome, workers, _after(viewed, viewing))
+                viewed += len(outcome.affected)
         with store.unit_of_work():
             store.meta.set(PENDING_KEY, None)
         if resolving is not None:
