@@ -9,12 +9,8 @@ Workers read what is committed: use them after the change that made the profiles
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from types import TracebackType
 
@@ -24,6 +20,7 @@ from identity.profile_view import ProfileViewService
 from identity.profiles import ProfileService
 from identity.rules import Rules
 from identity.store.base import Store
+from identity.worker_processes import OrderedWorkers, rare_collections_in_worker
 
 StoreOpener = Callable[[], Store]
 """Opens the store again in another process; must pickle (``functools.partial`` of
@@ -34,13 +31,14 @@ _views: ProfileViewService | None = None
 
 def _start(opener: StoreOpener, rules: Rules) -> None:
     global _views  # one store connection and service per worker process
-    gc.set_threshold(100_000, 50, 100)  # as identity.ingest.bulk.rare_collections says
+    rare_collections_in_worker()
     store = opener()
     _views = ProfileViewService(store, rules, ProfileService(store, rules, Normaliser(rules)))
 
 
-def _rows(batch: list[ProfileId], now: datetime) -> list[ProfileViewRow]:
+def _rows(task: tuple[list[ProfileId], datetime]) -> list[ProfileViewRow]:
     assert _views is not None, "the worker was started without its store"
+    batch, now = task
     return [view.to_row(now) for view in _views.recompute(batch).values()]
 
 
@@ -53,18 +51,12 @@ class ViewWorkers:
     """``workers`` processes computing read-model rows; a context manager."""
 
     def __init__(self, opener: StoreOpener, rules: Rules, workers: int | None = None) -> None:
-        self.opener = opener
-        self.rules = rules
         self.workers = default_view_workers() if workers is None else max(1, workers)
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: OrderedWorkers[tuple[list[ProfileId], datetime], list[ProfileViewRow]]
+        self._pool = OrderedWorkers(self.workers, _rows, _start, (opener, rules))
 
     def __enter__(self) -> ViewWorkers:
-        self._executor = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start,
-            initargs=(self.opener, self.rules),
-        )
+        self._pool.__enter__()
         return self
 
     def __exit__(
@@ -73,28 +65,11 @@ class ViewWorkers:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        self._pool.__exit__(kind, error, trace)
 
     def rows(
         self, batches: Iterable[list[ProfileId]], now: datetime
     ) -> Iterator[tuple[list[ProfileId], list[ProfileViewRow]]]:
-        """Each batch with the rows of its live profiles, in input order; a few batches
-        per worker in flight."""
-        executor = self._executor
-        if executor is None:
-            raise RuntimeError("use ViewWorkers as a context manager")
-        source = iter(batches)
-        in_flight: deque[tuple[list[ProfileId], Future[list[ProfileViewRow]]]] = deque()
-        window = 3 * self.workers
-        while True:
-            while len(in_flight) < window:
-                batch = next(source, None)
-                if batch is None:
-                    break
-                in_flight.append((batch, executor.submit(_rows, batch, now)))
-            if not in_flight:
-                return
-            batch, future = in_flight.popleft()
-            yield batch, future.result()
+        """Each batch with the rows of its live profiles, in input order."""
+        for (batch, _), rows in self._pool.map((batch, now) for batch in batches):
+            yield batch, rows

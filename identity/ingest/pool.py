@@ -4,17 +4,12 @@ Mapping a row (the input limits, NFC, e-mail validation, phone parsing, names an
 is pure Python and the larger part of an ingest's work; worker processes map chunks of
 rows while the calling process reads the file and writes to the store, so both cores work.
 Results come back in input order, so a key repeated in a file keeps its last row, as on
-the incremental path. Workers are started with "spawn": a fork would copy an open store
-connection and the driver's threads.
+the incremental path.
 """
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from types import TracebackType
 
@@ -22,6 +17,7 @@ from identity.ingest.rows import Row, RowMapping
 from identity.mapping import MappedRow, SourceMapping
 from identity.model import JSONValue
 from identity.rules import Rules
+from identity.worker_processes import OrderedWorkers, rare_collections_in_worker
 
 CHUNK_ROWS = 1000
 """Rows per task: large enough that pickling is a small share, small enough to keep the
@@ -32,7 +28,7 @@ _worker: RowMapping | None = None
 
 def _start(mapping: dict[str, JSONValue], source: str, rules: Rules) -> None:
     global _worker  # one mapping per worker process, built once
-    gc.set_threshold(100_000, 50, 100)  # as identity.ingest.bulk.rare_collections says
+    rare_collections_in_worker()
     loaded = SourceMapping.from_document(mapping, path=f"source '{source}'", rules=rules)
     _worker = RowMapping(loaded, rules)
 
@@ -45,24 +41,20 @@ def _map_chunk(rows: list[Row]) -> list[MappedRow]:
 class MappingPool:
     """Maps rows of one source in ``workers`` processes (0: in this process).
 
-    Use as a context manager; :meth:`map` yields the rows' outcomes in input order, with
-    at most a few chunks per worker in flight, so memory stays bounded on any file size.
+    Use as a context manager; :meth:`map` yields the rows' outcomes in input order.
     """
 
     def __init__(self, mapping: SourceMapping, rules: Rules, workers: int) -> None:
         self.mapping = mapping
         self.rules = rules
         self.workers = max(0, workers)
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: OrderedWorkers[list[Row], list[MappedRow]] | None = None
 
     def __enter__(self) -> MappingPool:
         if self.workers:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start,
-                initargs=(self.mapping.to_document(), self.mapping.source, self.rules),
-            )
+            initargs = (self.mapping.to_document(), self.mapping.source, self.rules)
+            self._pool = OrderedWorkers(self.workers, _map_chunk, _start, initargs, in_flight=4)
+            self._pool.__enter__()
         return self
 
     def __exit__(
@@ -71,24 +63,15 @@ class MappingPool:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            self._pool.__exit__(kind, error, trace)
+            self._pool = None
 
     def map(self, rows: Iterable[Row]) -> Iterator[MappedRow]:
-        executor = self._executor
-        if executor is None:
+        if self._pool is None:
             yield from RowMapping(self.mapping, self.rules).map_all(rows)
             return
         source = iter(rows)
-        in_flight: deque[Future[list[MappedRow]]] = deque()
-        window = 4 * self.workers
-        while True:
-            while len(in_flight) < window:
-                chunk = list(islice(source, CHUNK_ROWS))
-                if not chunk:
-                    break
-                in_flight.append(executor.submit(_map_chunk, chunk))
-            if not in_flight:
-                return
-            yield from in_flight.popleft().result()
+        chunks = iter(lambda: list(islice(source, CHUNK_ROWS)), [])
+        for _, mapped in self._pool.map(chunks):
+            yield from mapped
