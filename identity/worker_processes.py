@@ -21,11 +21,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+RARE_COLLECTIONS = (100_000, 50, 100)
+"""Cyclic garbage collector thresholds for bulk work: a collection per 100,000 new
+objects instead of 700 (identity.ingest.bulk.rare_collections says why)."""
+
+
 def rare_collections_in_worker() -> None:
-    """Workers keep batches of objects alive while they work on them: the cyclic
-    collector's default thresholds would rescan them over and over (see
-    identity.ingest.bulk.rare_collections)."""
-    gc.set_threshold(100_000, 50, 100)
+    """Workers keep batches of objects alive while they work on them: the collector's
+    default thresholds would rescan them over and over."""
+    gc.set_threshold(*RARE_COLLECTIONS)
 
 
 class OrderedWorkers(Generic[T, R]):

@@ -7,15 +7,16 @@ shop account, then their receipts). Here a batch is written, indexed and scored 
 match model as on the incremental path, but records it *creates* are left without a
 profile; a record it *changes* (and every holder of an identifier that crossed its cap)
 is resolved in the batch's own unit of work, as before, since it already belongs to a
-profile. When every batch is in, the records without a profile are resolved in one pass
-(:meth:`BulkIngest.resolve_pending`), which keeps the read model and segments current in
-the same units of work. Profiles do not depend on the order records arrived in
-(identity/clustering.py), so the result is the partition the incremental path gives, with
-stable ids kept by the same rules.
+profile. When every batch is in, the records without a profile are resolved once, in
+batches of whole groups of records that share identifiers; after each commits, worker
+processes compute the read model's rows of the profiles it changed, then segments
+follow. Profiles do not depend on the order records arrived in (identity/clustering.py),
+so the result is the partition the incremental path gives, with ids kept by the same
+rules (docs/scale.md says where ids can differ).
 
-Until that pass ends, new records are stored without a profile: lookups do not find them
-yet. A load stopped part way (killed, a failure) leaves a marker in the store's metadata;
-the next bulk ingest, or ``idgraph ingest --resume-pending``, resolves what it left.
+Until the end, new records are stored without a profile: lookups do not find them yet.
+A load stopped part way (killed, a failure) leaves a marker in the store's metadata; the
+next ingest, or ``idgraph resolve``, resolves what it left.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from identity.ingest.service import (
 from identity.mapping import MappedRow
 from identity.model import IdentifierKey, RecordId, SourceRecord
 from identity.profile_view_workers import StoreOpener, ViewWorkers, default_view_workers
+from identity.worker_processes import RARE_COLLECTIONS
 
 PENDING_KEY = "bulk_ingest_pending"
 """Metadata set while a bulk load has records it has not resolved yet, or read-model rows
@@ -61,7 +63,7 @@ def rare_collections() -> Iterator[None]:
     """
     threshold = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(*RARE_COLLECTIONS)
     try:
         yield
     finally:
@@ -154,13 +156,22 @@ class BulkIngest:
         self,
         resolving: ResolveProgress | None = None,
         viewing: ResolveProgress | None = None,
+        actor: str = SYSTEM,
     ) -> IngestReport:
-        """Resolve what deferred or stopped bulk loads left without a profile."""
+        """Resolve what deferred or stopped bulk loads left without a profile; audited."""
         report = IngestReport(source="")
         started = time.perf_counter()
         with rare_collections():
             self._resolve(report, resolving, viewing)
         report.seconds = time.perf_counter() - started
+        if self.ingest.audit is not None:
+            summary = {
+                "profiles_created": report.profiles_created,
+                "profiles_merged": report.profiles_merged,
+                "profiles_split": report.profiles_split,
+                "seconds": round(report.seconds, 3),
+            }
+            self.ingest.audit.record(actor, "resolve", target="pending", after=summary)
         return report
 
     def _batches(

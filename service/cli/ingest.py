@@ -253,7 +253,9 @@ def ingest_files(
         # Records an earlier deferred or stopped bulk load left: resolved now.
         with _progress_bars(disable=quiet) as progress:
             graph.bulk.resolve_pending(
-                _phase(progress, "resolving pending records"), _phase(progress, "read model")
+                _phase(progress, "resolving pending records"),
+                _phase(progress, "read model"),
+                actor=cli_actor(),
             )
 
 
@@ -377,7 +379,9 @@ def resolve(store: StoreOption = None, rules: RulesOption = None) -> None:
             return
         with _progress_bars() as progress:
             report = graph.bulk.resolve_pending(
-                _phase(progress, "resolving pending records"), _phase(progress, "read model")
+                _phase(progress, "resolving pending records"),
+                _phase(progress, "read model"),
+                actor=cli_actor(),
             )
     console.print(
         f"resolved: profiles +{report.profiles_created:,} created, "

@@ -91,6 +91,7 @@ def test_resolve_finishes_a_deferred_load(demo: DemoFiles, graph: IdentityGraph)
     assert {pid for _, pid in graph.store.records.scan_profiles()} == {None}
     out = run("resolve")
     assert "resolved: profiles +" in out
+    assert graph.store.audit.entries(action="resolve", limit=1), "resolve was not audited"
     assert None not in {pid for _, pid in graph.store.records.scan_profiles()}
     assert graph.views.check() == []
 
