@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from identity.errors import InvalidIdentifier, UnknownIdentifierKind
-from identity.normalise import Normaliser, normalise_name, normalise_text
+from identity.normalise import Normaliser, normalise_name, normalise_text, validated_email
 from identity.rules import load_rules
 
 
@@ -126,3 +131,59 @@ def test_names_compare_after_unicode_normalisation_and_transliteration() -> None
 def test_text_comparison_folds_case_and_space_but_keeps_letters() -> None:
     assert normalise_text("  Main   STREET ") == "main street"
     assert normalise_text("Zoë") != normalise_text("Zoe")
+
+
+# -- e-mail domains validated once ---------------------------------------------------------
+
+_ATEXT_CHARS = "abcXYZ019_!#$%&'*+-/=?^`{|}~."
+_DOMAINS_SEEN = [
+    "example.com",
+    "Gmail.COM",
+    "sub.domain.co.uk",
+    "x.test",
+    "x.local",
+    "localhost",
+    "invalid",
+    "com",
+    "-bad.com",
+    "exa_mple.com",
+    "münchen.de",
+    "xn--mnchen-3ya.de",
+    "[127.0.0.1]",
+    "1.2.3.4",
+    "a" * 63 + ".com",
+    "b" * 64 + ".com",
+    "x.com.",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    local=st.one_of(
+        st.text(alphabet=_ATEXT_CHARS, max_size=70),
+        st.text(alphabet=_ATEXT_CHARS + ' "<>@éÄ\\', max_size=12),
+        st.sampled_from(["Postmaster", "ABUSE", "info", "Info.Desk", "a" * 64, "a" * 65]),
+    ),
+    domain=st.sampled_from(_DOMAINS_SEEN),
+    labels=st.integers(0, 4),
+)
+def test_an_address_at_a_domain_seen_before_normalises_as_email_validator_says(
+    local: str, domain: str, labels: int
+) -> None:
+    def outcome(check: Callable[[str], tuple[str, str]], text: str) -> object:
+        try:
+            return check(text)
+        except EmailNotValidError as error:
+            return str(error)
+
+    def oracle(text: str) -> tuple[str, str]:
+        checked = validate_email(text, check_deliverability=False)
+        return checked.local_part, checked.domain
+
+    # Long addresses too (labels of 50 letters: one may have 63): the length limits
+    # hold on the fast path.
+    if not domain.startswith("["):
+        domain = "".join(f"{'d' * 50}." for _ in range(labels)) + domain
+    outcome(validated_email, f"warm.up@{domain}")  # the domain is now known, if valid
+    text = f"{local}@{domain}"
+    assert outcome(validated_email, text) == outcome(oracle, text)
