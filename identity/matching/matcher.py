@@ -27,6 +27,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -317,7 +318,7 @@ class ProbabilisticMatcher:
             say(phase, min(start + _DECIDE_SLICE, len(chosen)), len(chosen))
         record_ids: list[RecordId] = [int(x) for x in frame.index]
         say("comparing with the stored links", 0, None)
-        batches = self._link_batches(record_ids, decided.pairs())
+        batches = self._link_batches(record_ids, decided)
         total = sum(len(records) for records, _ in batches)
         holding = decided.holders()
         merged = split = done = 0
@@ -354,9 +355,7 @@ class ProbabilisticMatcher:
         )
 
     def _link_batches(
-        self,
-        record_ids: list[RecordId],
-        after: dict[tuple[RecordId, RecordId], tuple[LinkType, float]],
+        self, record_ids: list[RecordId], decided: _Decided
     ) -> list[tuple[set[RecordId], set[RecordId]]]:
         """Batches of (records whose links to rewrite, records to re-resolve).
 
@@ -372,60 +371,76 @@ class ProbabilisticMatcher:
         (identity/clustering.py), so such a link joins nothing, whatever its weight. Most
         of a first link's pairs are of that kind (the same person's records sharing an
         e-mail or a phone: 93% of the links at 341,231 demo records), and re-resolving
-        their profiles was most of its time."""
-        stored = self.store.links.of(
-            record_ids,
-            types=(LinkType.MATCH, LinkType.REVIEW, LinkType.MUST_LINK),
-            evidence=False,
+        their profiles was most of its time.
+
+        The stored links are read a slice of records at a time and kept as arrays, as the
+        new ones are: millions of links as objects and dictionaries held 5 GB."""
+        ids = np.asarray(record_ids, dtype=np.int64)
+        stored = _StoredLinks.read(self.store, record_ids)
+        width = int(max(ids.max(initial=0), stored.a.max(initial=0), stored.b.max(initial=0)))
+        width = max(width, int(stored.joined.max(initial=0))) + 1
+        stored.key_by(width)
+        new_keys = decided.a * width + decided.b
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_match, new_weight = (
+            new_keys[order],
+            decided.match[order],
+            decided.weight[order],
         )
-        before = {(x.a, x.b): (x.type, x.weight) for x in stored if x.matcher == MATCHER}
-        joined = _joined_before_matching(
-            record_ids,
-            [
-                (x.a, x.b)
-                for x in stored
-                if x.type is LinkType.MUST_LINK
-                or (x.type is LinkType.MATCH and x.matcher == DETERMINISTIC)
-            ],
+        keys = np.union1d(stored.keys, new_keys)
+        was, old_at = _lookup(stored.keys, keys)
+        now, new_at = _lookup(new_keys, keys)
+        # One element more, so an empty side can be indexed (where masked off anyway).
+        old_type, old_weight = np.append(stored.match, False), np.append(stored.weight, 0.0)
+        new_type, new_weighed = np.append(new_match, False), np.append(new_weight, 0.0)
+        old_match, now_match = was & old_type[old_at], now & new_type[new_at]
+        changed = (was != now) | (
+            was
+            & now
+            & ((old_type[old_at] != new_type[new_at]) | (old_weight[old_at] != new_weighed[new_at]))
         )
-        del stored
-        changed = [
-            pair for pair in before.keys() | after.keys() if before.get(pair) != after.get(pair)
-        ]
-        if not changed:
+        keys, old_match, now_match = keys[changed], old_match[changed], now_match[changed]
+        if len(keys) == 0:
             return []
-        resolve = {
-            rid
-            for pair in changed
-            if LinkType.MATCH in (before.get(pair, (None,))[0], after.get(pair, (None,))[0])
-            and not joined(*pair)
-            for rid in pair
-        }
-        # Union-find over the changed pairs and the records' current profiles.
-        parent: dict[object, object] = {}
-
-        def find(x: object) -> object:
-            parent.setdefault(x, x)
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for a, b in changed:
-            parent[find(a)] = find(b)
-        touched = {rid for pair in changed for rid in pair}
-        for rid, pid in self.store.profiles.ids_of(touched).items():
-            parent[find(rid)] = find(("profile", pid))
-        groups: dict[object, set[RecordId]] = {}
-        for rid in sorted(touched):
-            groups.setdefault(find(rid), set()).add(rid)
+        a, b = keys // width, keys % width
+        position = np.full(width, -1, dtype=np.int64)
+        position[ids] = np.arange(len(ids))
+        ends = position[stored.joined]
+        ends = ends[(ends >= 0).all(axis=1)]
+        labels = _components(len(ids), ends[:, 0], ends[:, 1])
+        pa, pb = position[a], position[b]
+        joined = (pa >= 0) & (pb >= 0) & (labels[np.maximum(pa, 0)] == labels[np.maximum(pb, 0)])
+        resolving = (old_match | now_match) & ~joined
+        resolve = set(np.concatenate([a[resolving], b[resolving]]).tolist())
+        # Components of the changed pairs and the records' current profiles.
+        touched = np.unique(np.concatenate([a, b]))
+        profiles = self.store.profiles.ids_of(touched.tolist())
+        profile_codes, _ = pd.factorize(
+            np.asarray([profiles.get(rid) for rid in touched.tolist()], dtype=object)
+        )
+        at = np.searchsorted(touched, np.concatenate([a, b]))
+        edges_from = [at[: len(a)]]
+        edges_to = [at[len(a) :]]
+        held = profile_codes >= 0
+        edges_from.append(np.flatnonzero(held))
+        edges_to.append(len(touched) + profile_codes[held])
+        count = len(touched) + int(profile_codes.max(initial=-1)) + 1
+        group = _components(count, np.concatenate(edges_from), np.concatenate(edges_to))[
+            : len(touched)
+        ]
+        # Groups in the order of their smallest record; records ascending within them.
+        order = np.lexsort((touched, group))
+        group, members = group[order], touched[order]
+        starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+        groups = np.split(members, starts[1:])
+        groups.sort(key=lambda g: int(g[0]))
         batches: list[tuple[set[RecordId], set[RecordId]]] = []
         records: set[RecordId] = set()
-        for group in sorted(groups.values(), key=min):
-            if records and len(records) + len(group) > self.batch_size:
+        for found in groups:
+            if records and len(records) + len(found) > self.batch_size:
                 batches.append((records, records & resolve))
                 records = set()
-            records |= group
+            records |= set(found.tolist())
         batches.append((records, records & resolve))
         return batches
 
@@ -500,28 +515,87 @@ class ProbabilisticMatcher:
         return result
 
 
-def _joined_before_matching(
-    record_ids: Sequence[RecordId], edges: Sequence[tuple[RecordId, RecordId]]
-) -> Callable[[RecordId, RecordId], bool]:
-    """Whether two records are in one component of ``edges`` (the stored deterministic
-    links and must-links among ``record_ids``, ascending): connected components once."""
+def _lookup(
+    sorted_keys: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Which ``keys`` are in ``sorted_keys``, and where (0 where not: mask the result, and
+    index an array of ``sorted_keys``' length padded with one element)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys, at
+
+
+def _components(
+    count: int, first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int32]:
+    """The connected component of each of ``count`` nodes, given edges (first, second)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    ids = np.asarray(record_ids, dtype=np.int64)
-    ends = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    at = np.searchsorted(ids, ends)
-    inside = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == ends)
-    at = at[inside.all(axis=1)]
-    graph = coo_matrix((np.ones(len(at), dtype=np.int8), (at[:, 0], at[:, 1])), (len(ids),) * 2)
+    graph = coo_matrix((np.ones(len(first), dtype=np.int8), (first, second)), (count, count))
     _, labels = connected_components(graph, directed=False)
-    position = {rid: i for i, rid in enumerate(record_ids)}
+    found: npt.NDArray[np.int32] = labels
+    return found
 
-    def joined(a: RecordId, b: RecordId) -> bool:
-        i, j = position.get(a), position.get(b)
-        return i is not None and j is not None and bool(labels[i] == labels[j])
 
-    return joined
+_READ_SLICE = 50_000
+"""Records whose stored links are read at a time."""
+
+
+@dataclass(slots=True)
+class _StoredLinks:
+    """This matcher's stored links as arrays (distinct pairs), and the pairs that
+    must-links and deterministic links join; keyed ``a * width + b`` by :meth:`key_by`."""
+
+    a: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    match: npt.NDArray[np.bool_]
+    weight: npt.NDArray[np.float64]
+    joined: npt.NDArray[np.int64]
+    """(a, b) rows: the stored deterministic links and must-links."""
+    keys: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @classmethod
+    def read(cls, store: Store, record_ids: Sequence[RecordId]) -> _StoredLinks:
+        a, b, match, weight, joined = [], [], [], [], []
+        types = (LinkType.MATCH, LinkType.REVIEW, LinkType.MUST_LINK)
+        for start in range(0, len(record_ids), _READ_SLICE):
+            found = store.links.of(record_ids[start : start + _READ_SLICE], types, evidence=False)
+            ours = [x for x in found if x.matcher == MATCHER]
+            a.append(np.asarray([x.a for x in ours], dtype=np.int64))
+            b.append(np.asarray([x.b for x in ours], dtype=np.int64))
+            match.append(np.asarray([x.type is LinkType.MATCH for x in ours], dtype=bool))
+            weight.append(np.asarray([x.weight for x in ours], dtype=np.float64))
+            joined.append(
+                np.asarray(
+                    [
+                        (x.a, x.b)
+                        for x in found
+                        if x.type is LinkType.MUST_LINK
+                        or (x.type is LinkType.MATCH and x.matcher == DETERMINISTIC)
+                    ],
+                    dtype=np.int64,
+                ).reshape(-1, 2)
+            )
+
+        def joined_up(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+            return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+        return cls(
+            joined_up(a, np.int64),
+            joined_up(b, np.int64),
+            joined_up(match, bool),
+            joined_up(weight, np.float64),
+            np.concatenate(joined) if joined else np.empty((0, 2), dtype=np.int64),
+        )
+
+    def key_by(self, width: int) -> None:
+        """Key the links ``a * width + b``, sorted, each pair once (a link between two
+        slices of records was read twice)."""
+        self.keys, first = np.unique(self.a * width + self.b, return_index=True)
+        self.a, self.b = self.a[first], self.b[first]
+        self.match, self.weight = self.match[first], self.weight[first]
 
 
 _DECIDE_SLICE = 50_000
@@ -563,18 +637,6 @@ class _Decided:
         outcomes = [x.evidence[NOTE].get("outcome") for x in noted]
         self.held += outcomes.count("held")
         self.linked += outcomes.count("linked")
-
-    def pairs(self) -> dict[tuple[RecordId, RecordId], tuple[LinkType, float]]:
-        """(type, weight) of each pair, as :meth:`ProbabilisticMatcher._link_batches`
-        compares them with the stored links."""
-        types = np.where(self.match, 0, 1).tolist()
-        kinds = (LinkType.MATCH, LinkType.REVIEW)
-        return {
-            (a, b): (kinds[t], w)
-            for a, b, t, w in zip(
-                self.a.tolist(), self.b.tolist(), types, self.weight.tolist(), strict=True
-            )
-        }
 
     def holders(self) -> Callable[[Sequence[RecordId]], Positions]:
         """A lookup of the pairs (their positions, ascending) touching any of some records
