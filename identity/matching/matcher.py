@@ -391,13 +391,16 @@ class ProbabilisticMatcher:
         was, old_at = _lookup(stored.keys, keys)
         now, new_at = _lookup(new_keys, keys)
         # One element more, so an empty side can be indexed (where masked off anyway).
-        old_type, old_weight = np.append(stored.match, False), np.append(stored.weight, 0.0)
-        new_type, new_weighed = np.append(new_match, False), np.append(new_weight, 0.0)
+        old_type, old_weights = np.append(stored.match, False), np.append(stored.weight, 0.0)
+        new_type, new_weights = np.append(new_match, False), np.append(new_weight, 0.0)
         old_match, now_match = was & old_type[old_at], now & new_type[new_at]
         changed = (was != now) | (
             was
             & now
-            & ((old_type[old_at] != new_type[new_at]) | (old_weight[old_at] != new_weighed[new_at]))
+            & (
+                (old_type[old_at] != new_type[new_at])
+                | (old_weights[old_at] != new_weights[new_at])
+            )
         )
         keys, old_match, now_match = keys[changed], old_match[changed], now_match[changed]
         if len(keys) == 0:
