@@ -121,6 +121,10 @@ BlockingRule = tuple[str, ...] | SortedNeighbourhoodRule
 under a sorted-neighbourhood rule."""
 
 DEFAULT_MAX_BLOCK_SIZE = 2000
+DEFAULT_CHUNK_PAIRS = 1_000_000
+"""Candidate pairs compared and scored at a time: bounds the memory of batch linking."""
+DEFAULT_EM_SAMPLE_PAIRS = 2_000_000
+"""Candidate pairs per blocking rule that EM trains m on (a seeded sample beyond it)."""
 
 
 def rule_keys(rule: BlockingRule) -> tuple[str, ...]:
@@ -148,6 +152,12 @@ class MatchingRules:
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     """A blocking key held by more records than this gives no candidates (a shop's own
     phone number on thousands of receipts would otherwise pair them all)."""
+    chunk_pairs: int = DEFAULT_CHUNK_PAIRS
+    """Candidate pairs compared and scored at a time in batch (memory, not results)."""
+    em_sample_pairs: int = DEFAULT_EM_SAMPLE_PAIRS
+    """At most this many of a blocking rule's candidate pairs train m by EM (a seeded
+    sample): comparing every pair of a million records to learn a few dozen proportions
+    costs minutes and gigabytes."""
     link_requires_one_of: tuple[str, ...] = ()
     """Fields at least one of which must weigh for a pair (agree at a level of positive
     weight) for it to link; a pair with none of them goes to review at most. Names alone
@@ -526,6 +536,8 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
             "require_agreement",
             "link_requires_one_of",
             "max_block_size",
+            "chunk_pairs",
+            "em_sample_pairs",
             "duplicates_require_agreement",
         },
         path,
@@ -552,6 +564,12 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
     rules = tuple(_blocking_rule(rule, path, number) for number, rule in enumerate(blocking, 1))
     max_block_size = positive_int(
         doc.get("max_block_size", DEFAULT_MAX_BLOCK_SIZE), path, "matching.max_block_size"
+    )
+    chunk_pairs = positive_int(
+        doc.get("chunk_pairs", DEFAULT_CHUNK_PAIRS), path, "matching.chunk_pairs"
+    )
+    em_sample_pairs = positive_int(
+        doc.get("em_sample_pairs", DEFAULT_EM_SAMPLE_PAIRS), path, "matching.em_sample_pairs"
     )
     thresholds: dict[str, float] = {}
     for name, default in (("link_threshold", 0.95), ("review_threshold", 0.6)):
@@ -598,6 +616,8 @@ def _matching(doc: object, path: str) -> MatchingRules | None:
         require_agreement=tuple(required),
         link_requires_one_of=tuple(corroborating),
         max_block_size=max_block_size,
+        chunk_pairs=chunk_pairs,
+        em_sample_pairs=em_sample_pairs,
         duplicates_require_agreement=tuple(duplicates_required),
         **thresholds,
     )

@@ -140,6 +140,22 @@ class MatchIndex:
         columns = {name: [r.fields.get(name) for r in ordered] for name in self.fields}
         return pd.DataFrame(columns, index=pd.Index([r.record_id for r in ordered], name="id"))
 
+    def frame_of_batches(
+        self, batches: Iterable[Sequence[MatchRow]], progress: Progress | None = None
+    ) -> pd.DataFrame:
+        """:meth:`frame` of rows read batch by batch, holding only the values, never every
+        row object at once (a million rows with their keys weigh gigabytes as objects)."""
+        ids: list[RecordId] = []
+        columns: dict[str, list[str | None]] = {name: [] for name in self.fields}
+        for batch in batches:
+            ids.extend(row.record_id for row in batch)
+            for name, values in columns.items():
+                values.extend(row.fields.get(name) for row in batch)
+            if progress is not None:
+                progress(len(ids))
+        frame = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
+        return frame if frame.index.is_monotonic_increasing else frame.sort_index(kind="stable")
+
     # -- keeping the store's index ---------------------------------------------------------
 
     def is_current(self) -> bool:

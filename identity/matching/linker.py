@@ -11,7 +11,7 @@ is a list of keys, a key being a field or a derived form of it (``surname:sound`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import jellyfish
@@ -31,6 +31,8 @@ from identity.matching.comparisons import (
 )
 from identity.matching.model import MatchModel, Vectors, probabilities
 from identity.rules import (
+    DEFAULT_CHUNK_PAIRS,
+    DEFAULT_EM_SAMPLE_PAIRS,
     DEFAULT_MAX_BLOCK_SIZE,
     BlockingRule,
     SortedNeighbourhoodRule,
@@ -55,6 +57,9 @@ _DERIVED: dict[str, Callable[[str | None], str | None]] = {
 
 Positions = npt.NDArray[np.int64]
 """Row positions of records in a frame."""
+Progress = Callable[[str, int, int | None], None]
+"""Told the phase of a long job (``"scoring candidate pairs"``), how much of it is done and
+out of how much (None: not known ahead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,11 @@ class LinkageSettings:
     """Match probability at or above which (and below link) a pair is queued for review."""
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     """A rule's key value held by more records than this gives no candidates."""
+    chunk_pairs: int = DEFAULT_CHUNK_PAIRS
+    """Candidate pairs compared (and scored) at a time: memory, never results."""
+    em_sample_pairs: int = DEFAULT_EM_SAMPLE_PAIRS
+    """At most this many of each blocking rule's candidate pairs train m by EM, and of all
+    candidates the prior (seeded samples beyond it)."""
 
     @classmethod
     def build(
@@ -78,6 +88,8 @@ class LinkageSettings:
         link_threshold: float = 0.9,
         review_threshold: float = 0.5,
         max_block_size: int = DEFAULT_MAX_BLOCK_SIZE,
+        chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
+        em_sample_pairs: int = DEFAULT_EM_SAMPLE_PAIRS,
     ) -> LinkageSettings:
         """From ``{field: comparison kind}`` and blocking rules; ConfigError naming a bad one."""
         comparisons = []
@@ -111,14 +123,21 @@ class LinkageSettings:
             raise ConfigError(
                 "thresholds must satisfy 0 < review <= link < 1", field="link_threshold"
             )
-        if max_block_size < 1:
-            raise ConfigError("must be a positive integer", field="max_block_size")
+        for name, value in (
+            ("max_block_size", max_block_size),
+            ("chunk_pairs", chunk_pairs),
+            ("em_sample_pairs", em_sample_pairs),
+        ):
+            if value < 1:
+                raise ConfigError("must be a positive integer", field=name)
         return cls(
             tuple(comparisons),
             tuple(rules),
             link_threshold,
             review_threshold,
             max_block_size,
+            chunk_pairs,
+            em_sample_pairs,
         )
 
 
@@ -191,6 +210,9 @@ class ScoredPairs:
     probabilities: np.ndarray = field(init=False)
     capped: BlockingCap = field(default_factory=lambda: BlockingCap())
     """Key values blocking skipped as oversized (batch scoring only)."""
+    candidates: int = 0
+    """Candidate pairs scored (batch scoring only): more than these pairs when only the
+    ones at or above a threshold were kept (:meth:`Linker.score_above`)."""
 
     def __post_init__(self) -> None:
         self.probabilities = probabilities(self.weights)
@@ -202,7 +224,7 @@ class ScoredPairs:
 @dataclass(frozen=True, slots=True)
 class _Blocked:
     """Candidate pairs as row positions (left frame, right frame), sorted and distinct, and
-    for each blocking rule the rows of the union it found."""
+    for each blocking rule the rows of the union it found (when asked for: training)."""
 
     left: Positions
     right: Positions
@@ -228,6 +250,47 @@ class BlockingCap:
         self.records += int(sizes.sum())
         found = [(int(n), f"{number}:{key}") for key, n in sizes.items()]
         self.largest = sorted(self.largest + found, reverse=True)[:5]
+
+
+def _block_pairs(keys: list[pd.DataFrame]) -> tuple[Positions, Positions]:
+    """The pairs of rows agreeing on every key column, as recordlinkage's block index
+    gives them: a row missing any key pairs with nothing; one frame of keys pairs each
+    row with every earlier one (the later row first), two frames pair across them. Made
+    group by group with integer arrays, without the self-join of every block recordlinkage
+    makes and filters (a block of 2,000 records is 4 million joined rows)."""
+    combined = pd.concat(keys, ignore_index=True) if len(keys) > 1 else keys[0]
+    grouped = combined.groupby(list(combined.columns), dropna=True, sort=False).ngroup()
+    codes = grouped.fillna(-1).to_numpy(dtype=np.int64)
+    if len(keys) == 1:
+        rows = np.flatnonzero(codes >= 0)
+        rows = rows[np.argsort(codes[rows], kind="stable")]  # by group, then position
+        groups = codes[rows]
+        starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+        first = np.repeat(starts, np.diff(np.append(starts, len(rows))))
+        earlier = np.arange(len(rows)) - first  # each row pairs with the ones before it
+        left = np.repeat(rows, earlier)
+        right = rows[np.repeat(first, earlier) + _ranges(earlier)]
+        return left, right
+    size = len(keys[0])
+    codes_a, codes_b = codes[:size], codes[size:]
+    rows_b = np.flatnonzero(codes_b >= 0)
+    rows_b = rows_b[np.argsort(codes_b[rows_b], kind="stable")]
+    held_b = np.bincount(codes_b[rows_b], minlength=int(codes.max(initial=-1)) + 1)
+    start_b = np.cumsum(held_b) - held_b
+    rows_a = np.flatnonzero(codes_a >= 0)
+    matched = held_b[codes_a[rows_a]]
+    left = np.repeat(rows_a, matched)
+    right = rows_b[np.repeat(start_b[codes_a[rows_a]], matched) + _ranges(matched)]
+    return left, right
+
+
+def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0..count-1 for each count, concatenated (``[2, 0, 3]``: 0 1 0 1 2)."""
+    total = int(counts.sum())
+    found: npt.NDArray[np.int64] = np.arange(total, dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return found
 
 
 class Linker:
@@ -322,23 +385,22 @@ class Linker:
         other: pd.DataFrame | None,
         capped: BlockingCap,
     ) -> tuple[Positions, Positions]:
-        """One rule's pairs by recordlinkage's blocking or sorted-neighbourhood indexer, as
-        row positions."""
+        """One rule's pairs as row positions: a block rule's by :func:`_block_pairs` (the
+        pairs recordlinkage's block index gives), a sorted neighbourhood's by
+        recordlinkage's indexer."""
         keys = [self._keys(frame, rule)] + ([] if other is None else [self._keys(other, rule)])
         keys = self._drop_oversized(number, keys, capped)
+        if not isinstance(rule, SortedNeighbourhoodRule):
+            return _block_pairs(keys)
         names = list(keys[0].columns)
         # Imported here: recordlinkage brings scikit-learn and SciPy's statistics, most of
         # the time and memory of importing the domain, for the batch linker alone (every
         # API process, export process and CLI command imports this module).
         import recordlinkage.index
 
-        indexer: recordlinkage.base.BaseIndexAlgorithm
-        if isinstance(rule, SortedNeighbourhoodRule):
-            indexer = recordlinkage.index.SortedNeighbourhood(
-                left_on=names[0], window=rule.window, block_on=names[1:]
-            )
-        else:
-            indexer = recordlinkage.index.Block(left_on=names, right_on=names)
+        indexer = recordlinkage.index.SortedNeighbourhood(
+            left_on=names[0], window=rule.window, block_on=names[1:]
+        )
         found: pd.MultiIndex = indexer.index(*keys)
         # The keys frames are indexed by position, so the pair labels are the positions.
         return (
@@ -346,7 +408,9 @@ class Linker:
             found.get_level_values(1).to_numpy(dtype=np.int64),
         )
 
-    def _block(self, frame: pd.DataFrame, other: pd.DataFrame | None) -> _Blocked:
+    def _block(
+        self, frame: pd.DataFrame, other: pd.DataFrame | None, by_rule: bool = False
+    ) -> _Blocked:
         for named, data in (("frame", frame), ("other frame", other)):
             if data is not None and not data.index.is_unique:
                 raise ValueError(f"the {named}'s index (record ids) is not unique")
@@ -355,10 +419,14 @@ class Linker:
         capped = BlockingCap()
         for number, rule in enumerate(self.settings.blocking):
             left, right = self._rule_pairs(number, rule, frame, other, capped)
-            keys.append(left * width + right)
-        union = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
-        by_rule = tuple(np.searchsorted(union, found) for found in keys)
-        return _Blocked(union // width, union % width, by_rule, capped)
+            # Sorted, so a rule's sample (training) does not depend on how it was found.
+            keys.append(np.sort(left * width + right))
+        # Sorted and distinct; np.unique's hashing took 11 s for 4 million pairs.
+        union = np.sort(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+        if len(union):
+            union = union[np.concatenate([[True], union[1:] != union[:-1]])]
+        rows = tuple(np.searchsorted(union, found) for found in keys) if by_rule else ()
+        return _Blocked(union // width, union % width, rows, capped)
 
     @staticmethod
     def _index(blocked: _Blocked, frame: pd.DataFrame, other: pd.DataFrame | None) -> pd.MultiIndex:
@@ -407,26 +475,22 @@ class Linker:
         right: Positions,
         frame: pd.DataFrame,
         other: pd.DataFrame | None,
+        progress: Progress | None = None,
+        phase: str = "comparing pairs",
     ) -> tuple[Vectors, dict[int, Strings]]:
+        """Every pair's vector, compared chunk by chunk (all in memory at the end)."""
+        comparer = PairComparer(self.settings, frame, other, left, right)
         vectors = np.empty((len(left), len(self.settings.comparisons)), dtype=np.int8)
-        exact: dict[int, Strings] = {}
-        for column, comparison in enumerate(self.settings.comparisons):
-            covered_a = covered_records(frame, comparison)
-            covered_b = covered_a if other is None else covered_records(other, comparison)
-            both = None
-            needed_left, needed_right = left, right
-            if covered_a is not None and covered_b is not None:
-                both = covered_a[left] & covered_b[right]
-                needed_left, needed_right = left[~both], right[~both]
-            if other is None:
-                a = compared_values(frame, comparison, np.concatenate([needed_left, needed_right]))
-                b = None
-            else:
-                a = compared_values(frame, comparison, needed_left)
-                b = compared_values(other, comparison, needed_right)
-            vectors[:, column] = _levels(comparison, a, b, left, right, both)
-            if comparison.term_frequency:
-                exact[column] = a[left]
+        exact: dict[int, Strings] = {
+            column: np.empty(len(left), dtype=object) for column in comparer.tf_columns
+        }
+        for start, stop in comparer.chunks():
+            found, values = comparer.compare(start, stop)
+            vectors[start:stop] = found
+            for column, chunk in values.items():
+                exact[column][start:stop] = chunk
+            if progress is not None:
+                progress(phase, stop, len(left))
         return vectors, exact
 
     # -- training and scoring --------------------------------------------------------------
@@ -437,8 +501,14 @@ class Linker:
         other: pd.DataFrame | None = None,
         random_pairs: int = 200_000,
         seed: int = 42,
+        progress: Progress | None = None,
     ) -> MatchModel:
-        """u from random pairs, term frequencies from the data, m and prior by EM."""
+        """u from random pairs, term frequencies from the data, m and prior by EM.
+
+        m and the prior are estimated on at most ``em_sample_pairs`` of each blocking
+        rule's candidates and of their union (seeded uniform samples; all of them when
+        fewer): a few dozen proportions do not need every one of tens of millions of
+        pairs compared."""
         model = MatchModel.start(self.settings.comparisons)
         rng = np.random.default_rng(seed)
         right = frame if other is None else other
@@ -446,7 +516,9 @@ class Linker:
         li = rng.integers(0, len(frame), n)
         ri = rng.integers(0, len(right), n)
         keep = li != ri if other is None else np.ones(n, dtype=bool)
-        vectors, _ = self._compare_positions(li[keep], ri[keep], frame, other)
+        vectors, _ = self._compare_positions(
+            li[keep], ri[keep], frame, other, progress, "comparing random pairs (u)"
+        )
         model.estimate_u(vectors)
         combined = frame if other is None else pd.concat([frame, other])
         for comparison in self.settings.comparisons:
@@ -455,16 +527,34 @@ class Linker:
             if comparison.term_frequency and combined[comparison.field].astype(bool).any():
                 values = compared_values(combined, comparison)
                 model.estimate_term_frequencies(comparison.name, list(values))
-        # The candidates are blocked and compared once; each blocking rule's EM session
-        # takes its rows of the union.
-        blocked = self._block(frame, other)
-        compared, _ = self._compare_positions(blocked.left, blocked.right, frame, other)
+        if progress is not None:
+            progress("blocking", 0, None)
+        blocked = self._block(frame, other, by_rule=True)
+        # Each blocking rule's EM session takes (a sample of) its rows of the union, and
+        # the prior a sample of the whole union; the union of the samples is compared once.
+        sample_rng = np.random.default_rng(seed)
+        limit = self.settings.em_sample_pairs
+        rule_rows = [_sample(rows, limit, sample_rng) for rows in blocked.by_rule]
+        all_rows = _sample(np.arange(len(blocked), dtype=np.int64), limit, sample_rng)
+        chosen = np.unique(np.concatenate([all_rows, *rule_rows]))
+        compared, _ = self._compare_positions(
+            blocked.left[chosen],
+            blocked.right[chosen],
+            frame,
+            other,
+            progress,
+            f"comparing {len(chosen):,} of {len(blocked):,} candidates (m)",
+        )
         # m by EM in one session per blocking rule, on that rule's pairs, leaving out the
         # comparisons the rule blocks on (blocking made them agree); each comparison's m is
         # the mean over the sessions that estimated it.
+        if progress is not None:
+            progress("estimating m and the prior (EM)", 0, None)
         estimates: dict[int, list[list[float]]] = {}
         iterations = 0
-        for rule, rows in zip(self.settings.blocking, blocked.by_rule, strict=True):
+        for rule, all_of_rule, rows in zip(
+            self.settings.blocking, blocked.by_rule, rule_rows, strict=True
+        ):
             # A sorted neighbourhood's key mostly agrees too (neighbours are near values).
             blocked_fields = self._blocked_fields(rule)
             columns = [
@@ -473,8 +563,11 @@ class Linker:
             if not columns or len(rows) == 0:
                 continue
             session = MatchModel.from_document(model.to_document())
-            session.prior = min(0.5, max(1e-6, len(frame) / len(rows) * 0.5))
-            iterations += session.estimate_m(compared[rows], columns=columns)
+            # The starting prior from the rule's whole count, not its sample's.
+            session.prior = min(0.5, max(1e-6, len(frame) / len(all_of_rule) * 0.5))
+            iterations += session.estimate_m(
+                compared[np.searchsorted(chosen, rows)], columns=columns
+            )
             for i in columns:
                 estimates.setdefault(i, []).append(session.comparisons[i].m)
         for i, found in estimates.items():
@@ -484,7 +577,7 @@ class Linker:
         # prior of two random records matching: scores then read as for any pair, so a
         # candidate links on its evidence, not for having passed blocking.
         model.prior = min(0.5, max(1e-6, len(frame) / max(len(blocked), 1) * 0.5))
-        model.estimate_m(compared, update_m=False)
+        model.estimate_m(compared[np.searchsorted(chosen, all_rows)], update_m=False)
         n = len(frame)
         all_pairs = n * (n - 1) / 2 if other is None else n * len(other)
         model.prior = min(0.5, max(1e-12, model.prior * len(blocked) / max(all_pairs, 1.0)))
@@ -492,6 +585,7 @@ class Linker:
             "records": len(combined),
             "random_pairs": len(vectors),
             "candidate_pairs": len(blocked),
+            "em_pairs": len(chosen),
             "em_iterations": iterations,
             "oversized_blocking_keys": blocked.capped.keys,
         }
@@ -515,7 +609,8 @@ class Linker:
     def score(
         self, frame: pd.DataFrame, other: pd.DataFrame | None = None
     ) -> tuple[pd.MultiIndex, ScoredPairs]:
-        """Every candidate pair with its weight and probability under the current model."""
+        """Every candidate pair with its weight and probability under the current model
+        (all of them in memory: :meth:`score_above` keeps only the pairs that count)."""
         blocked = self._block(frame, other)
         vectors, exact = self._compare_positions(blocked.left, blocked.right, frame, other)
         weights = self.model.weights(vectors, exact)
@@ -527,43 +622,175 @@ class Linker:
             weights,
         )
         scored.capped = blocked.capped
+        scored.candidates = len(blocked)
         return self._index(blocked, frame, other), scored
 
+    def score_above(
+        self,
+        frame: pd.DataFrame,
+        threshold: float,
+        other: pd.DataFrame | None = None,
+        progress: Progress | None = None,
+    ) -> ScoredPairs:
+        """The candidate pairs whose match probability is at least ``threshold``, in the
+        order :meth:`score` gives them, with equal vectors and weights; ``candidates``
+        counts every pair scored. Pairs are compared and scored ``chunk_pairs`` at a time
+        and only the kept ones stay, so memory follows the links, not the candidates.
+        """
+        if progress is not None:
+            progress("blocking", 0, None)
+        blocked = self._block(frame, other)
+        comparer = PairComparer(self.settings, frame, other, blocked.left, blocked.right)
+        kept: list[tuple[Positions, Vectors, npt.NDArray[np.float64]]] = []
+        for start, stop in comparer.chunks():
+            vectors, exact = comparer.compare(start, stop)
+            weights = self.model.weights(vectors, exact)
+            at = np.flatnonzero(probabilities(weights) >= threshold)
+            kept.append((at + start, vectors[at], weights[at]))
+            if progress is not None:
+                progress("scoring candidate pairs", stop, len(blocked))
+        rows = np.concatenate([k[0] for k in kept]) if kept else np.empty(0, dtype=np.int64)
+        width = len(self.settings.comparisons)
+        right = frame if other is None else other
+        scored = ScoredPairs(
+            frame.index.to_numpy()[blocked.left[rows]],
+            right.index.to_numpy()[blocked.right[rows]],
+            np.concatenate([k[1] for k in kept]) if kept else np.empty((0, width), np.int8),
+            np.concatenate([k[2] for k in kept]) if kept else np.empty(0, np.float64),
+        )
+        scored.capped = blocked.capped
+        scored.candidates = len(blocked)
+        return scored
 
-def _levels(
-    comparison: Comparison,
-    a: Strings,
-    b: Strings | None,
-    left: Positions,
-    right: Positions,
-    both: Mask | None = None,
-) -> LevelIndex:
-    """The comparison's level of each pair (``a[left[i]]``, ``b[right[i]]``), computed once
-    per distinct pair of values. ``b`` is None when both sides come from ``a``. The pairs
-    in ``both`` (both records have the comparison's overlapping fields) are settled by
-    :meth:`Comparison.settle_overlap` without running the levels."""
-    # One code per distinct value over both sides; None and NaN (code -1) and "" are not
-    # present, and a pair with a side not present is MISSING.
-    codes, uniques = pd.factorize(a if b is None else np.concatenate([a, b]))
-    valid = np.fromiter((bool(v) for v in uniques), bool, len(uniques))
-    codes = np.where(codes >= 0, codes, len(uniques))
-    valid = np.append(valid, False)
-    codes_a = codes[: len(a)]
-    codes_b = codes_a if b is None else codes[len(a) :]
-    at_a, at_b = codes_a[left], codes_b[right]
-    present = valid[at_a] & valid[at_b]
-    settled = None
-    if both is not None:
-        settled = present & both
-        present &= ~both
-    width = len(uniques) + 1
-    pair_codes = at_a[present].astype(np.int64) * width + at_b[present]
-    inverse, distinct = pd.factorize(pair_codes)
-    found = comparison.compare(
-        uniques[distinct // width].tolist(), uniques[distinct % width].tolist()
-    )
-    out = np.full(len(left), MISSING, dtype=np.int8)
-    out[present] = found[inverse]
-    if settled is not None:
-        comparison.settle_overlap(out, settled, at_a == at_b)
-    return out
+
+def _sample(rows: Positions, limit: int, rng: np.random.Generator) -> Positions:
+    """At most ``limit`` of ``rows``, drawn without replacement, in their order; all of them
+    (the same array) when there are no more than that."""
+    if len(rows) <= limit:
+        return rows
+    return rows[np.sort(rng.choice(len(rows), size=limit, replace=False))]
+
+
+class PairComparer:
+    """Comparison vectors of many pairs of records, a chunk of pairs at a time.
+
+    Whatever belongs to a record, not a pair (its compared value, a full name joined from
+    its parts, whether it has the overlapping fields, the code of its value), is worked out
+    once over the frame; a chunk then costs integer-array work over its pairs plus each
+    comparison run once per distinct pair of values in it (FEBRL's states, street numbers
+    and common names repeat across many pairs), its levels spread back over the pairs.
+    A pair's levels depend on its two values alone, so the vectors do not depend on where
+    the chunks fall.
+    """
+
+    def __init__(
+        self,
+        settings: LinkageSettings,
+        frame: pd.DataFrame,
+        other: pd.DataFrame | None,
+        left: Positions,
+        right: Positions,
+    ) -> None:
+        self.settings = settings
+        self.left = left
+        self.right = right
+        self.columns = [
+            _ComparedColumn(comparison, frame, other, left, right, settings.chunk_pairs)
+            for comparison in settings.comparisons
+        ]
+        self.tf_columns = [
+            i for i, comparison in enumerate(settings.comparisons) if comparison.term_frequency
+        ]
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def chunks(self) -> Iterator[tuple[int, int]]:
+        """(start, stop) of each chunk of at most ``chunk_pairs`` pairs, in order."""
+        size = self.settings.chunk_pairs
+        for start in range(0, len(self.left), size):
+            yield start, min(start + size, len(self.left))
+
+    def compare(self, start: int, stop: int) -> tuple[Vectors, dict[int, Strings]]:
+        """The vectors of pairs ``start:stop``, and the left record's compared value of
+        each term-frequency column (what the model's exact level is adjusted by)."""
+        left, right = self.left[start:stop], self.right[start:stop]
+        vectors = np.empty((len(left), len(self.columns)), dtype=np.int8)
+        exact: dict[int, Strings] = {}
+        for number, column in enumerate(self.columns):
+            vectors[:, number] = column.levels(left, right)
+            if number in self.tf_columns:
+                exact[number] = column.values_a[left]
+        return vectors, exact
+
+
+class _ComparedColumn:
+    """One comparison's per-record state over a frame (and another frame, linking two)."""
+
+    def __init__(
+        self,
+        comparison: Comparison,
+        frame: pd.DataFrame,
+        other: pd.DataFrame | None,
+        left: Positions,
+        right: Positions,
+        chunk: int,
+    ) -> None:
+        self.comparison = comparison
+        self.covered_a = covered_records(frame, comparison)
+        self.covered_b = self.covered_a if other is None else covered_records(other, comparison)
+        # A field made of parts is joined from them only at the records of pairs that
+        # compare it (not both covered): joining every first and last name of a million
+        # records costs seconds. Those records are found a chunk of pairs at a time.
+        wanted_a: Positions | None = None
+        wanted_b: Positions | None = None
+        if comparison.parts is not None and comparison.part_fields:
+            mask_a = np.zeros(len(frame), dtype=bool)
+            mask_b = mask_a if other is None else np.zeros(len(other), dtype=bool)
+            for start in range(0, len(left), chunk):
+                needed_left, needed_right = (
+                    left[start : start + chunk],
+                    right[start : start + chunk],
+                )
+                if self.covered_a is not None and self.covered_b is not None:
+                    compares = ~(self.covered_a[needed_left] & self.covered_b[needed_right])
+                    needed_left, needed_right = needed_left[compares], needed_right[compares]
+                mask_a[needed_left] = True
+                mask_b[needed_right] = True
+            wanted_a, wanted_b = np.flatnonzero(mask_a), np.flatnonzero(mask_b)
+        a = compared_values(frame, comparison, wanted_a)
+        b = a if other is None else compared_values(other, comparison, wanted_b)
+        self.values_a: Strings = a
+        # One code per distinct value over both sides; None and NaN (code -1) and "" are
+        # not present, and a pair with a side not present is MISSING.
+        codes, uniques = pd.factorize(a if other is None else np.concatenate([a, b]))
+        valid = np.fromiter((bool(v) for v in uniques), bool, len(uniques))
+        self.codes = np.where(codes >= 0, codes, len(uniques))
+        self.valid = np.append(valid, False)
+        self.uniques: Strings = np.asarray(uniques, dtype=object)
+        self.codes_a = self.codes[: len(a)]
+        self.codes_b = self.codes_a if other is None else self.codes[len(a) :]
+
+    def levels(self, left: Positions, right: Positions) -> LevelIndex:
+        """The comparison's level of each pair (``left[i]``, ``right[i]``). The pairs whose
+        records both have the comparison's overlapping fields are settled by
+        :meth:`Comparison.settle_overlap` without running the levels."""
+        comparison = self.comparison
+        at_a, at_b = self.codes_a[left], self.codes_b[right]
+        present = self.valid[at_a] & self.valid[at_b]
+        settled = None
+        if self.covered_a is not None and self.covered_b is not None:
+            both = self.covered_a[left] & self.covered_b[right]
+            settled = present & both
+            present &= ~both
+        width = len(self.uniques) + 1
+        pair_codes = at_a[present].astype(np.int64) * width + at_b[present]
+        inverse, distinct = pd.factorize(pair_codes)
+        found = comparison.compare(
+            self.uniques[distinct // width].tolist(), self.uniques[distinct % width].tolist()
+        )
+        out = np.full(len(left), MISSING, dtype=np.int8)
+        out[present] = found[inverse]
+        if settled is not None:
+            comparison.settle_overlap(out, settled, at_a == at_b)
+        return out

@@ -7,7 +7,7 @@ blocking keys with :meth:`Linker.blocking_keys` and compares and weighs its pair
 :meth:`Linker.compare` and :meth:`MatchModel.weights`, the code the local engine runs; Spark
 does the joins, the oversized-key cap and the shuffles. Pairs at or above the review
 threshold come back to the driver, where :meth:`ProbabilisticMatcher.decide_links` and
-:meth:`ProbabilisticMatcher.store_links` turn them into links and profiles (the resolver's
+:meth:`ProbabilisticMatcher.link_scored` turn them into links and profiles (the resolver's
 limits, cannot-links and stable ids hold). pyspark is imported only here, and only when
 the engine runs: the domain works without it.
 """
@@ -518,11 +518,13 @@ def link_with_spark(
         scored["right"].to_numpy(np.int64),
         vectors,
         scored["weight"].to_numpy(np.float64),
+        capped=capped,
+        candidates=candidates,
     )
     links = matcher.decide_links(model, result, frame)
     lap("deciding")
     say(f"writing {len(links):,} links and re-resolving profiles")
-    report = matcher.store_links(record_ids, links, candidates, capped)
+    report = matcher.link_scored(model, result, frame, record_ids)
     lap("writing")
     say("connected components of the MATCH links on Spark")
     edges = [(link.a, link.b) for link in links if link.type is LinkType.MATCH]

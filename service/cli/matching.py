@@ -7,12 +7,25 @@ import csv
 import dataclasses
 import gzip
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Column, Table
+from rich.text import Text
 
 from identity.errors import (
     IdgraphError,
@@ -80,6 +93,55 @@ def evaluate(
     out.print(table)
 
 
+class _CountColumn(ProgressColumn):
+    """How much of a phase is done: ``1,200,000 / 26,503,869``, a bare count where the
+    total is not known ahead, nothing for a phase without counts."""
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        if task.fields.get("counted") is False:
+            return Text("")
+        if task.total is None:
+            return Text(f"{done:,}", style="progress.download")
+        return Text(f"{done:,} / {int(task.total):,}", style="progress.download")
+
+
+@contextmanager
+def _phases() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress line per phase of a long job (reading records, blocking, scoring pairs,
+    writing links), each with its count, out of what where known, and its time: a
+    minutes-long `train` or `link` says what it is doing and how far it is."""
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=24),
+        _CountColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    current: list[tuple[str, TaskID]] = []
+
+    def finish() -> None:
+        # The phase is over: its bar full, its count what it reached.
+        task = bars.tasks[-1]
+        bars.update(current[-1][1], total=max(task.completed, 1), completed=max(task.completed, 1))
+
+    def update(phase: str, done: int, total: int | None) -> None:
+        if not current or current[-1][0] != phase:
+            if current:
+                finish()
+            task = bars.add_task(phase, total=total, counted=bool(done or total))
+            current.append((phase, task))
+        task = current[-1][1]
+        if done or total:
+            bars.update(task, completed=done, total=total, counted=True)
+
+    with bars:
+        yield update
+        if current:
+            finish()
+
+
 @app.command()
 def train(store: StoreOption = None, rules: RulesOption = None) -> None:
     """Estimate the probabilistic match model on the stored records and keep it in the store.
@@ -88,10 +150,8 @@ def train(store: StoreOption = None, rules: RulesOption = None) -> None:
     """
     with _opened(store, rules) as graph:
         matcher = graph.probabilistic()
-        with console.status("reading records ...") as status:
-            frame = matcher.all_frame(progress=status.update)
-        with console.status(f"training on {len(frame):,} records ..."):
-            model = matcher.train(frame)
+        with _phases() as progress:
+            model = matcher.train(progress=progress)
     table = Table("comparison", "level", "m", "u", "weight")
     for params in model.comparisons:
         for level, name in enumerate(params.levels):
@@ -142,8 +202,8 @@ def link(
         if engine is Engine.spark:
             report = _link_on_spark(matcher, spark_master, spark_conf or [], match_rows)
         else:
-            with console.status("scoring candidate pairs ..."):
-                report = matcher.link_all()
+            with _phases() as progress:
+                report = matcher.link_all(progress=progress)
     _print_link_report(report)
 
 

@@ -288,3 +288,34 @@ def test_the_derived_keys_read_an_initial_and_an_e_mails_handle() -> None:
     ).astype(object)
     # J Smith meets John Smith (not J Jones, not Adam Smith); the two handles meet.
     assert pairs_of(Linker(settings), frame) == {(2, 1), (3, 2)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_block_rules_give_the_pairs_of_recordlinkages_block_index(seed: int) -> None:
+    # The linker makes a block rule's pairs itself, group by group; they must be exactly
+    # recordlinkage's, within one frame (later record first) and across two.
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[str | None]] = {
+        "first_name": ["ann", "bob", "cy", None],
+        "last_name": ["lee", "li", None],
+        "birth_date": ["1980-01-01", "1990-02-02", None],
+    }
+
+    def random_people(n: int, start: int) -> pd.DataFrame:
+        rows = [
+            tuple(options[int(rng.integers(len(options)))] for options in values.values())
+            for _ in range(n)
+        ]
+        frame = pd.DataFrame(rows, columns=list(values), dtype=object)
+        frame.index = pd.Index(range(start, start + n), name="id")
+        return frame
+
+    rule = ["last_name", "first_name"]
+    linker = Linker(LinkageSettings.build(FIELDS, [rule]))
+    frame = random_people(int(rng.integers(0, 40)), 1)
+    other = random_people(int(rng.integers(0, 40)), 1000)
+    indexer = recordlinkage.Index()
+    indexer.block(left_on=rule, right_on=rule)
+    assert set(linker.candidate_pairs(frame)) == set(indexer.index(frame))
+    assert set(linker.candidate_pairs(frame, other)) == set(indexer.index(frame, other))
+    assert len(linker.candidate_pairs(frame)) == len(indexer.index(frame))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from identity.clustering import DETERMINISTIC
@@ -13,6 +14,7 @@ from identity.errors import ConfigError
 from identity.evaluation import load_assignment, pairwise
 from identity.graph import IdentityGraph
 from identity.mapping import load_mapping
+from identity.matching.linker import Linker
 from identity.matching.matcher import MATCHER, ProbabilisticMatcher
 from identity.matching.model import ComparisonParameters, MatchModel, probability
 from identity.model import LinkType
@@ -242,3 +244,92 @@ def test_forgetting_deleted_records_values_lowers_their_counts_and_drops_the_las
     restored.term_frequency_total = None
     MatchModel(0.01, [restored]).forget_term_frequencies("last_name", ["smith", "zed"])
     assert restored.term_frequencies == {"smith": pytest.approx(1 / 5)}
+
+
+def test_scoring_in_chunks_keeps_exactly_the_pairs_that_scoring_all_at_once_keeps(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    # Batch linking compares and scores chunk_pairs pairs at a time and keeps only those at
+    # or above the review threshold; the kept pairs, their levels and weights must not
+    # depend on where the chunks fall.
+    graph, _ = demo
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    frame = matcher.all_frame()
+    model = Linker(matcher.settings).train(frame)
+    threshold = matcher.settings.review_threshold
+    _, everything = Linker(replace(matcher.settings, chunk_pairs=10**9), model).score(frame)
+    kept = everything.probabilities >= threshold
+    assert 0 < kept.sum() < len(everything)
+    for chunk in (7, 1_000, 10**9):
+        found = Linker(replace(matcher.settings, chunk_pairs=chunk), model).score_above(
+            frame, threshold
+        )
+        assert found.candidates == len(everything)
+        assert np.array_equal(found.left, everything.left[kept])
+        assert np.array_equal(found.right, everything.right[kept])
+        assert np.array_equal(found.vectors, everything.vectors[kept])
+        assert np.array_equal(found.weights, everything.weights[kept])
+
+
+def test_link_all_in_chunks_of_seven_pairs_stores_the_links_of_one_chunk(tmp_path: Path) -> None:
+    files = generate(tmp_path / "demo", people=200, seed=3)
+    outcomes = []
+    for chunk in (10**9, 7):
+        graph = IdentityGraph.open(f"sqlite:///{tmp_path / f'store-{chunk}.db'}")
+        for path in sorted(files.mappings_dir.glob("*.toml")):
+            graph.ingest.register_source(load_mapping(path, rules=graph.rules))
+        for source, path in sorted(files.files.items()):
+            mapping = graph.ingest.source(source)
+            graph.ingest.ingest_rows(source, read_file(path, mapping.format))
+        matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+        matcher.train()
+        matcher.settings = replace(matcher.settings, chunk_pairs=chunk)
+        report = matcher.link_all()
+        rids = record_ids(graph)
+        refs = graph.store.records.refs(rids)
+        links = sorted(
+            (refs[x.a], refs[x.b], x.type.value, x.weight, repr(sorted(x.evidence.items())))
+            for x in graph.store.links.of(rids)
+            if x.matcher == MATCHER
+        )
+        profiles = dict(graph.store.records.scan_profiles())
+        partition = sorted(
+            sorted(ref for ref, pid in profiles.items() if pid == profile)
+            for profile in set(profiles.values())
+        )
+        outcomes.append((links, partition, report))
+        graph.close()
+    assert outcomes[0][2].links > 0
+    assert outcomes[1] == outcomes[0]
+
+
+def test_em_on_a_sample_that_covers_every_candidate_is_em_on_every_candidate(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, _ = demo
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    frame = matcher.all_frame()
+    everything = Linker(replace(matcher.settings, em_sample_pairs=10**9)).train(frame)
+    candidates = everything.trained_on["candidate_pairs"]
+    assert isinstance(candidates, int) and candidates > 1_000
+    exactly = Linker(replace(matcher.settings, em_sample_pairs=candidates)).train(frame)
+    assert exactly.to_document() == everything.to_document()
+    assert everything.trained_on["em_pairs"] == candidates
+
+
+def test_em_on_a_fifth_of_the_candidates_learns_nearly_the_same_model(
+    demo: tuple[IdentityGraph, Path],
+) -> None:
+    graph, _ = demo
+    matcher = ProbabilisticMatcher(graph.store, graph.rules, graph.resolver)
+    frame = matcher.all_frame()
+    everything = Linker(replace(matcher.settings, em_sample_pairs=10**9)).train(frame)
+    candidates = everything.trained_on["candidate_pairs"]
+    assert isinstance(candidates, int)
+    sampled = Linker(replace(matcher.settings, em_sample_pairs=candidates // 5)).train(frame)
+    em_pairs = sampled.trained_on["em_pairs"]
+    assert isinstance(em_pairs, int) and em_pairs < candidates
+    for ours, theirs in zip(sampled.comparisons, everything.comparisons, strict=True):
+        assert ours.u == theirs.u  # u comes from random pairs, not the sample
+        assert ours.m == pytest.approx(theirs.m, abs=0.05), ours.name
+    assert sampled.prior == pytest.approx(everything.prior, rel=0.25)
