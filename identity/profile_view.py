@@ -412,24 +412,30 @@ class ProfileViewService:
     ) -> Iterator[tuple[list[ProfileId], int]]:
         """Recompute and store the rows of each batch of profiles, each batch its own unit
         of work (ids no longer live lose their rows); yields each batch and the rows
-        written. With ``workers``, rows are computed in other processes, which read what
-        is committed: call after the change that made the profiles, not inside it."""
+        written. Without ``workers``, a batch is read and written in one unit of work, so
+        a write running meanwhile lands before it (and is recomputed) or after it (and
+        writes its own row). With ``workers``, rows are computed in other processes, which
+        read what is committed: call after the change that made the profiles, not inside
+        it; a write landing between a worker's read and the row's write can leave that
+        row stale (docs/scale.md)."""
         now = self.clock()
-        computed: Iterable[tuple[list[ProfileId], list[ProfileViewRow]]]
         if workers is None:
-            computed = (
-                (batch, [v.to_row(now) for v in self.recompute(batch).values()])
-                for batch in batches
-            )
-        else:
-            computed = workers.rows(batches, now)
-        for batch, rows in computed:
+            for batch in batches:
+                with self.store.unit_of_work():
+                    rows = [v.to_row(now) for v in self.recompute(batch).values()]
+                    self._store_rows(batch, rows)
+                yield batch, len(rows)
+            return
+        for batch, rows in workers.rows(batches, now):
             with self.store.unit_of_work():
-                self._claim_new()
-                self.store.views.put(rows)
-                written = {row.profile_id for row in rows}
-                self.store.views.delete([pid for pid in batch if pid not in written])
+                self._store_rows(batch, rows)
             yield batch, len(rows)
+
+    def _store_rows(self, batch: list[ProfileId], rows: list[ProfileViewRow]) -> None:
+        self._claim_new()
+        self.store.views.put(rows)
+        written = {row.profile_id for row in rows}
+        self.store.views.delete([pid for pid in batch if pid not in written])
 
     def check(
         self, batch_size: int = BATCH, progress: Callable[[int], None] | None = None
