@@ -151,9 +151,15 @@ class Resolver:
         outcome.profiles_merged = len(outcome.changes.merged) - len(moved)
         outcome.profiles_split = self._count_splits(result, old)
         changes = outcome.changes
+        # The seeds' own profiles count when their records changed. When only matcher
+        # links did (``idgraph link``), a profile whose records stayed is as it was:
+        # links are not part of the read model, so only moved records count.
+        own: set[ProfileId] = set()
+        if not matcher_links_only or touched_identifiers:
+            own = {changes.assignments.get(rid) or old[rid] for rid in start if rid in old}
         outcome.affected = (
             (
-                {changes.assignments.get(rid) or old[rid] for rid in start if rid in old}
+                own
                 | {changes.assignments[rid] for rid in start if rid in changes.assignments}
                 | set(changes.created)
                 | changes.touched

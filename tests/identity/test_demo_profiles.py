@@ -74,6 +74,12 @@ def seen(found: Facts, profile: Profile) -> list[datetime]:
     return times + [r.record.timestamp for r in profile.records if r.record.timestamp]
 
 
+def test_the_read_model_equals_a_recomputation_after_linking_and_events(demo: Demo) -> None:
+    # `link` re-resolves only the profiles whose records its links move, and refreshes
+    # only those rows (links are not part of a row).
+    assert demo.graph.views.check() == []
+
+
 # -- traits from event and record times --------------------------------------------------------
 
 
