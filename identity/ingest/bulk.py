@@ -110,10 +110,12 @@ class BulkIngest:
         """Processes mapping rows (0: this one)."""
         self.view_workers = default_view_workers() if view_workers is None else view_workers
         """Processes computing read-model rows, given an opener (0: this one)."""
-        self.batch_size = min(batch_size, ingest.store.records_per_unit_of_work)
-        self.resolve_batch = resolve_batch or ingest.store.records_per_unit_of_work
+        self.batch_size = batch_size
+        """Records written per unit of work, at most the store's records_per_unit_of_work."""
+        self.resolve_batch = resolve_batch
         """Records without a profile resolved per unit of work (whole groups of records
-        sharing identifiers): memory follows it, about 1 GB for 200,000 records."""
+        sharing identifiers; None: the store's records_per_unit_of_work). Memory follows
+        it, about 1 GB for 200,000 records."""
 
     def ingest_rows(
         self,
@@ -177,13 +179,14 @@ class BulkIngest:
     def _batches(
         self, mapped: Iterable[MappedRow], report: IngestReport
     ) -> Iterator[list[SourceRecord]]:
+        size = min(self.batch_size, self.store.records_per_unit_of_work)
         batch: list[SourceRecord] = []
         for outcome in mapped:
             report.add(outcome)
             record = outcome.record
             if record is not None:
                 batch.append(record)
-                if len(batch) >= self.batch_size:
+                if len(batch) >= size:
                     yield batch
                     batch = []
         if batch:
@@ -253,7 +256,8 @@ class BulkIngest:
         linking identifier in one batch, so that each profile is resolved once and a
         batch's closure stays its own size (memory grows with the closure: about 5 GB
         for a million records in one)."""
-        if len(seeds) <= self.resolve_batch:
+        size = self.resolve_batch or self.store.records_per_unit_of_work
+        if len(seeds) <= size:
             return [seeds]
         import numpy as np
         from scipy.sparse import coo_matrix
@@ -292,7 +296,7 @@ class BulkIngest:
             groups.setdefault(label, []).append(rid)
         batches: list[list[RecordId]] = [[]]
         for group in groups.values():
-            if batches[-1] and len(batches[-1]) + len(group) > self.resolve_batch:
+            if batches[-1] and len(batches[-1]) + len(group) > size:
                 batches.append([])
             batches[-1].extend(group)
         return batches
