@@ -8,10 +8,10 @@ retention, and a source's changed priority or consent mapping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 
 from identity.model import ProfileId
-from identity.profile_view import ProfileViewService, RowWorkers
+from identity.profile_view import ProfileViewService, RowWorkers, in_batches
 from identity.resolution import Resolution
 from identity.segments import SegmentService
 
@@ -66,7 +66,7 @@ class DerivedData:
             self.views.forget(gone)
         live = sorted(outcome.affected - gone)
         done = 0
-        for batch, _ in self.views.write_rows(_chunks(live, batch_size), workers):
+        for batch, _ in self.views.write_rows(in_batches(live, batch_size), workers):
             done += len(batch)
             if progress is not None:
                 progress(done, len(live))
@@ -74,8 +74,3 @@ class DerivedData:
             self.segments.profiles_changed(
                 set(live), merged=changes.merged, deleted=list(changes.deleted)
             )
-
-
-def _chunks(ids: Sequence[ProfileId], size: int) -> Iterator[list[ProfileId]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])

@@ -390,13 +390,13 @@ class ProfileViewService:
         compute rows in other processes (identity/profile_view_workers.py)."""
         started = time.perf_counter()
         report = RebuildReport()
-        batches = _batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size)
+        batches = in_batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size)
         for batch, written in self.write_rows(batches, workers):
             report.profiles += len(batch)
             report.written += written
             if progress is not None:
                 progress(report.profiles)
-        for batch in _batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
+        for batch in in_batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
             with self.store.unit_of_work():
                 live = self.store.profiles.get(batch)
                 gone = [pid for pid in batch if pid not in live]
@@ -445,7 +445,7 @@ class ProfileViewService:
         differences: list[Difference] = []
         stamp = datetime.fromtimestamp(0).astimezone()
         done = 0
-        for batch in _batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size):
+        for batch in in_batches(self.store.profiles.scan_ids(batch_size=batch_size), batch_size):
             with self.store.reading():
                 stored = self.store.views.get(batch)
                 truth = self.recompute(batch)
@@ -454,7 +454,7 @@ class ProfileViewService:
             done += len(batch)
             if progress is not None:
                 progress(done)
-        for batch in _batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
+        for batch in in_batches(self.store.views.scan_ids(batch_size=batch_size), batch_size):
             live = self.store.profiles.get(batch)
             differences.extend(
                 Difference(pid, "profile_id", pid, None) for pid in batch if pid not in live
@@ -511,7 +511,7 @@ def _compare(
             yield Difference(pid, name, a, b)
 
 
-def _batches(ids: Iterator[ProfileId], size: int) -> Iterator[list[ProfileId]]:
+def in_batches(ids: Iterable[ProfileId], size: int) -> Iterator[list[ProfileId]]:
     batch: list[ProfileId] = []
     for pid in ids:
         batch.append(pid)
