@@ -288,8 +288,8 @@ class BulkIngest:
         counts = np.bincount(cols, minlength=len(keys))
         keep = counts[cols] <= np.asarray(caps, dtype=np.int64)[cols]
         rows, cols = rows[keep], cols[keep] + n
-        size = n + len(keys)
-        edges = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
+        nodes = n + len(keys)
+        edges = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(nodes, nodes))
         _, labels = connected_components(edges, directed=False)
         groups: dict[int, list[RecordId]] = {}
         for rid, label in zip(seeds, labels[:n].tolist(), strict=True):

@@ -159,3 +159,24 @@ def test_a_load_stopped_after_resolving_rebuilds_the_read_model_when_resumed() -
         assert members(graph) == {frozenset({RecordRef("crm", "1")})}
     finally:
         graph.close()
+
+
+def test_pending_records_resolve_in_batches_of_whole_groups_sharing_identifiers() -> None:
+    graph = open_graph()
+    try:
+        graph.bulk.workers = 0
+        # Three pairs of records sharing an e-mail, and one record alone.
+        rows = [
+            {"id": f"{person}{n}", "email": f"p{person}@example.com", "first": "Ann"}
+            for person in (1, 2, 3)
+            for n in (1, 2)
+        ] + [{"id": "9", "email": "alone@example.com"}]
+        graph.bulk.ingest_rows("crm", list(enumerate(rows, start=1)), defer=True)
+        graph.bulk.resolve_batch = 3
+        starts: list[int] = []
+        graph.bulk.resolve_pending(resolving=lambda done, total: starts.append(done))
+        # A batch takes whole pairs up to its size (2 + 2 > 3): 2, 2, then 2 + 1.
+        assert starts == [0, 2, 4, 7]
+        assert len(partition(graph)) == 4
+    finally:
+        graph.close()
