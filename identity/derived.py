@@ -54,23 +54,35 @@ class DerivedData:
         workers: RowWorkers | None = None,
         progress: Callable[[int, int], None] | None = None,
         batch_size: int = 2_000,
-    ) -> None:
+    ) -> Callable[[], None]:
         """What :meth:`on_resolution` does, for a resolution committed without telling
         its listeners (a bulk load's): rows written batch by batch, each its own unit of
         work, computed by ``workers`` when given; then segments. ``progress`` gets
-        (profiles done, profiles to do)."""
+        (profiles done, profiles to do).
+
+        Returns the rest of the work, to call before the next ``after_bulk``: the ids
+        merged away are forgotten now and the workers start on the rows, so the caller
+        can resolve its next batch meanwhile; the returned call writes the rows and
+        re-evaluates segments. Rows of profiles the next batch changes again are written
+        again by its own ``after_bulk``, which comes later (and forgets ids it merged
+        away after these rows are in)."""
         store = self.views.store
         changes = outcome.changes
         gone = set(changes.merged) | set(changes.deleted)
         with store.unit_of_work():
             self.views.forget(gone)
         live = sorted(outcome.affected - gone)
-        done = 0
-        for batch, _ in self.views.write_rows(in_batches(live, batch_size), workers):
-            done += len(batch)
-            if progress is not None:
-                progress(done, len(live))
-        with store.unit_of_work():
-            self.segments.profiles_changed(
-                set(live), merged=changes.merged, deleted=list(changes.deleted)
-            )
+        written = self.views.write_rows(in_batches(live, batch_size), workers)
+
+        def finish() -> None:
+            done = 0
+            for batch, _ in written:
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(live))
+            with store.unit_of_work():
+                self.segments.profiles_changed(
+                    set(live), merged=changes.merged, deleted=list(changes.deleted)
+                )
+
+        return finish

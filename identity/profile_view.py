@@ -417,16 +417,25 @@ class ProfileViewService:
         writes its own row). With ``workers``, rows are computed in other processes, which
         read what is committed: call after the change that made the profiles, not inside
         it; a write landing between a worker's read and the row's write can leave that
-        row stale (docs/scale.md)."""
+        row stale (docs/scale.md). The workers start on the first batches at once."""
         now = self.clock()
         if workers is None:
-            for batch in batches:
-                with self.store.unit_of_work():
-                    rows = [v.to_row(now) for v in self.recompute(batch).values()]
-                    self._store_rows(batch, rows)
-                yield batch, len(rows)
-            return
-        for batch, rows in workers.rows(batches, now):
+            return self._compute_and_write(batches, now)
+        return self._write_computed(workers.rows(batches, now))
+
+    def _compute_and_write(
+        self, batches: Iterable[list[ProfileId]], now: datetime
+    ) -> Iterator[tuple[list[ProfileId], int]]:
+        for batch in batches:
+            with self.store.unit_of_work():
+                rows = [v.to_row(now) for v in self.recompute(batch).values()]
+                self._store_rows(batch, rows)
+            yield batch, len(rows)
+
+    def _write_computed(
+        self, computed: Iterable[tuple[list[ProfileId], list[ProfileViewRow]]]
+    ) -> Iterator[tuple[list[ProfileId], int]]:
+        for batch, rows in computed:
             with self.store.unit_of_work():
                 self._store_rows(batch, rows)
             yield batch, len(rows)

@@ -50,10 +50,13 @@ def default_view_workers() -> int:
 class ViewWorkers:
     """``workers`` processes computing read-model rows; a context manager."""
 
-    def __init__(self, opener: StoreOpener, rules: Rules, workers: int | None = None) -> None:
+    def __init__(
+        self, opener: StoreOpener, rules: Rules, workers: int | None = None, in_flight: int = 3
+    ) -> None:
+        """``in_flight``: batches per worker computed ahead of the caller taking them."""
         self.workers = default_view_workers() if workers is None else max(1, workers)
         self._pool: OrderedWorkers[tuple[list[ProfileId], datetime], list[ProfileViewRow]]
-        self._pool = OrderedWorkers(self.workers, _rows, _start, (opener, rules))
+        self._pool = OrderedWorkers(self.workers, _rows, _start, (opener, rules), in_flight)
 
     def __enter__(self) -> ViewWorkers:
         self._pool.__enter__()
@@ -70,6 +73,7 @@ class ViewWorkers:
     def rows(
         self, batches: Iterable[list[ProfileId]], now: datetime
     ) -> Iterator[tuple[list[ProfileId], list[ProfileViewRow]]]:
-        """Each batch with the rows of its live profiles, in input order."""
-        for (batch, _), rows in self._pool.map((batch, now) for batch in batches):
-            yield batch, rows
+        """Each batch with the rows of its live profiles, in input order; the first
+        batches start at once."""
+        answers = self._pool.map((batch, now) for batch in batches)
+        return ((batch, rows) for (batch, _), rows in answers)

@@ -70,19 +70,27 @@ class OrderedWorkers(Generic[T, R]):
             self._executor = None
 
     def map(self, items: Iterable[T]) -> Iterator[tuple[T, R]]:
-        """Each item with its answer, in input order."""
+        """Each item with its answer, in input order. The first items are submitted at
+        once, not at the first ``next``: the workers start while the caller does
+        something else (the bulk path resolves its next batch meanwhile)."""
         executor = self._executor
         if executor is None:
             raise RuntimeError("use OrderedWorkers as a context manager")
         source = iter(items)
         pending: deque[tuple[T, Future[R]]] = deque()
-        while True:
+
+        def fill() -> None:
             while len(pending) < self.window:
                 item = next(source, None)
                 if item is None:
-                    break
+                    return
                 pending.append((item, executor.submit(self.task, item)))
-            if not pending:
-                return
-            item, future = pending.popleft()
-            yield item, future.result()
+
+        def answers() -> Iterator[tuple[T, R]]:
+            while pending:
+                item, future = pending.popleft()
+                fill()
+                yield item, future.result()
+
+        fill()
+        return answers()

@@ -139,7 +139,10 @@ class BulkIngest:
         mapping = self.ingest.source(source)
         report = IngestReport(source=source)
         started = time.perf_counter()
-        with rare_collections(), MappingPool(mapping, self.ingest.rules, self.workers) as pool:
+        # Mapped ahead: the batch being written and the next one.
+        ahead = 2 * self._write_batch()
+        pool = MappingPool(mapping, self.ingest.rules, self.workers, ahead)
+        with rare_collections(), pool:
             for batch in self._batches(pool.map(rows), report):
                 self._write(batch, report)
                 if progress is not None:
@@ -179,7 +182,7 @@ class BulkIngest:
     def _batches(
         self, mapped: Iterable[MappedRow], report: IngestReport
     ) -> Iterator[list[SourceRecord]]:
-        size = min(self.batch_size, self.store.records_per_unit_of_work)
+        size = self._write_batch()
         batch: list[SourceRecord] = []
         for outcome in mapped:
             report.add(outcome)
@@ -191,6 +194,9 @@ class BulkIngest:
                     batch = []
         if batch:
             yield batch
+
+    def _write_batch(self) -> int:
+        return min(self.batch_size, self.store.records_per_unit_of_work)
 
     def _write(self, batch: list[SourceRecord], report: IngestReport) -> None:
         store = self.store
@@ -232,6 +238,9 @@ class BulkIngest:
         seeds = self._unresolved()
         total, done, viewed = len(seeds), 0, 0
         with self._view_workers() as workers:
+            # The workers compute a batch's read-model rows while this process resolves
+            # the next batch; its rows are written once that one is committed.
+            rest_of_views: Callable[[], None] | None = None
             for chunk in self._resolution_batches(seeds) if seeds else [[]]:
                 if resolving is not None:
                     resolving(done, total)
@@ -244,8 +253,12 @@ class BulkIngest:
                     outcome = self.resolver.resolve(chunk, notify=False)
                     store.meta.set(PENDING_KEY, {"source": report.source, "stage": VIEWS})
                 count_resolution(outcome, report)
-                self.derived.after_bulk(outcome, workers, _after(viewed, viewing))
+                if rest_of_views is not None:
+                    rest_of_views()
+                rest_of_views = self.derived.after_bulk(outcome, workers, _after(viewed, viewing))
                 viewed += len(outcome.affected)
+            if rest_of_views is not None:
+                rest_of_views()
         with store.unit_of_work():
             store.meta.set(PENDING_KEY, None)
         if resolving is not None:
@@ -309,4 +322,5 @@ class BulkIngest:
     def _view_workers(self) -> AbstractContextManager[ViewWorkers | None]:
         if self.opener is None or self.view_workers == 0:
             return nullcontext()
-        return ViewWorkers(self.opener, self.ingest.rules, self.view_workers)
+        # Enough batches ahead to keep the workers busy while the next batch resolves.
+        return ViewWorkers(self.opener, self.ingest.rules, self.view_workers, in_flight=10)

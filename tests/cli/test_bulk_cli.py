@@ -57,8 +57,11 @@ def incremental(demo: DemoFiles) -> IdentityGraph:
 
 
 def test_a_bulk_load_of_five_sources_makes_the_profiles_of_an_incremental_one(
-    demo: DemoFiles, graph: IdentityGraph
+    demo: DemoFiles, graph: IdentityGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Small units of work, so that records are written and resolved in several batches
+    # and the workers compute one batch's read-model rows while the next one resolves.
+    monkeypatch.setattr(type(graph.store), "records_per_unit_of_work", 120)
     run("sources", "add", *map(str, sorted(demo.mappings_dir.glob("*.toml"))))
     for source in ORDER[:-1]:
         out = run(
