@@ -26,10 +26,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 
 from identity.audit import SYSTEM
 from identity.derived import DerivedData
-from identity.ingest.pool import MappingPool
+from identity.ingest.pool import Mapped, MappingPool
 from identity.ingest.rows import Row
 from identity.ingest.service import (
     IngestProgress,
@@ -38,8 +39,8 @@ from identity.ingest.service import (
     ProgressCallback,
     count_resolution,
 )
-from identity.mapping import MappedRow
-from identity.model import IdentifierKey, RecordId, SourceRecord
+from identity.matching.index import MatchFields
+from identity.model import IdentifierKey, RecordId, RecordRef, SourceRecord
 from identity.profile_view_workers import StoreOpener, ViewWorkers, default_view_workers
 from identity.worker_processes import RARE_COLLECTIONS
 
@@ -85,6 +86,14 @@ def default_workers() -> int:
 
 ResolveProgress = Callable[[int, int], None]
 """Called with (records resolved so far, records to resolve)."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Records to write in one unit of work, with the match rows the workers derived."""
+
+    records: list[SourceRecord] = field(default_factory=list)
+    match: dict[RecordRef, tuple[SourceRecord, MatchFields]] = field(default_factory=dict)
 
 
 class BulkIngest:
@@ -179,31 +188,31 @@ class BulkIngest:
             self.ingest.audit.record(actor, "resolve", target="pending", after=summary)
         return report
 
-    def _batches(
-        self, mapped: Iterable[MappedRow], report: IngestReport
-    ) -> Iterator[list[SourceRecord]]:
+    def _batches(self, mapped: Iterable[Mapped], report: IngestReport) -> Iterator[_Batch]:
         size = self._write_batch()
-        batch: list[SourceRecord] = []
-        for outcome in mapped:
+        batch = _Batch()
+        for outcome, match in mapped:
             report.add(outcome)
             record = outcome.record
             if record is not None:
-                batch.append(record)
-                if len(batch) >= size:
+                batch.records.append(record)
+                if match is not None:
+                    batch.match[record.ref] = (record, match)
+                if len(batch.records) >= size:
                     yield batch
-                    batch = []
-        if batch:
+                    batch = _Batch()
+        if batch.records:
             yield batch
 
     def _write_batch(self) -> int:
         return min(self.batch_size, self.store.records_per_unit_of_work)
 
-    def _write(self, batch: list[SourceRecord], report: IngestReport) -> None:
+    def _write(self, batch: _Batch, report: IngestReport) -> None:
         store = self.store
         with store.unit_of_work():
             if not store.meta.get(PENDING_KEY):
                 store.meta.set(PENDING_KEY, {"source": report.source})
-            stored = self.ingest.store_batch(batch, report)
+            stored = self.ingest.store_batch(batch.records, report, batch.match)
             if stored is None:
                 return
             # Records that already had a profile, holders of an identifier that started

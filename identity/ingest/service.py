@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,12 +19,14 @@ from identity.catalog import FieldCatalog
 from identity.errors import ConfigError, RowProblem, UnknownSource
 from identity.ingest.rows import Row, RowMapping
 from identity.mapping import MappedRow, SourceMapping
+from identity.matching.index import MatchFields
 from identity.matching.matcher import ProbabilisticMatcher
 from identity.model import (
     IdentifierKey,
     JSONValue,
     ProfileId,
     RecordId,
+    RecordRef,
     RecordWrite,
     SourceRecord,
 )
@@ -251,9 +253,15 @@ class IngestService:
         stored.count(report)
         count_resolution(outcome, report)
 
-    def store_batch(self, batch: list[SourceRecord], report: IngestReport) -> StoredBatch | None:
+    def store_batch(
+        self,
+        batch: list[SourceRecord],
+        report: IngestReport,
+        match: Mapping[RecordRef, tuple[SourceRecord, MatchFields]] | None = None,
+    ) -> StoredBatch | None:
         """Write one batch of records (suppressed ones dropped), index and score them;
         what to resolve is returned, not resolved. None when suppression left nothing.
+        ``match``: the records' match rows, derived elsewhere (the bulk path's workers).
         Call inside a unit of work."""
         store = self.store
         screened = self.suppression.screen_records(batch)
@@ -285,6 +293,7 @@ class IngestService:
             found = self.matcher.link_records(
                 [(rid, written[rid]) for rid in seeds],
                 rescore=self.matcher.rescored_on(status_changed),
+                derived=match,
             )
             report.probabilistic_links += found.links
             report.review_pairs += found.reviews

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -25,7 +25,7 @@ from identity.matching.comparisons import full_name_value
 from identity.matching.linker import _DERIVED, LinkageSettings
 from identity.model import JSONValue, MatchRow, RecordId, RecordRef, SourceRecord
 from identity.normalise import normalise_name, normalise_text
-from identity.rules import BlockingRule, Rules, SortedNeighbourhoodRule, rule_keys
+from identity.rules import BlockingRule, MatchingRules, Rules, SortedNeighbourhoodRule, rule_keys
 from identity.store.base import Store
 
 INDEX_KEY = "match_index"
@@ -37,6 +37,19 @@ _REBUILD_BATCH = 10_000
 
 Progress = Callable[[int], None]
 """Called with the number of records indexed so far during a rebuild."""
+
+
+def linkage_settings(matching: MatchingRules) -> LinkageSettings:
+    """The linkage settings of the rules' ``[matching]`` section."""
+    return LinkageSettings.build(
+        dict(matching.fields),
+        matching.blocking,
+        link_threshold=matching.link_threshold,
+        review_threshold=matching.review_threshold,
+        max_block_size=matching.max_block_size,
+        chunk_pairs=matching.chunk_pairs,
+        em_sample_pairs=matching.em_sample_pairs,
+    )
 
 
 def model_fingerprint(rules: Rules, settings: LinkageSettings) -> str:
@@ -69,15 +82,17 @@ def _rule_document(rule: BlockingRule) -> JSONValue:
     return list(rule)
 
 
-class MatchIndex:
-    """Derives match rows from records and keeps the store's match index current."""
+MatchFields = tuple[dict[str, str | None], tuple[str, ...]]
+"""A record's compared values and blocking keys: its match row but for its id."""
 
-    def __init__(self, store: Store, rules: Rules, settings: LinkageSettings) -> None:
-        self.store = store
+
+class MatchRows:
+    """Derives a record's match row from the record alone: the bulk path derives them in
+    its mapping workers (identity/ingest/pool.py), where the store is not at hand."""
+
+    def __init__(self, rules: Rules, settings: LinkageSettings) -> None:
         self.rules = rules
         self.settings = settings
-        self.fingerprint = settings_fingerprint(rules)
-        self._checked = False
         self.fields = [c.field for c in settings.comparisons]
         kinds = rules.matching.fields if rules.matching else {}
         self._cleaners = {name: _cleaner(kinds.get(name)) for name in self.fields}
@@ -130,9 +145,26 @@ class MatchIndex:
                 keys.append(f"{number}:{'|'.join(parts)}")
         return tuple(keys)
 
-    def row_of(self, record_id: RecordId, record: SourceRecord) -> MatchRow:
+    def match_fields(self, record: SourceRecord) -> MatchFields:
         fields = self.fields_of(record)
-        return MatchRow(record_id, fields, self.keys_of(fields))
+        return fields, self.keys_of(fields)
+
+    def row_of(
+        self, record_id: RecordId, record: SourceRecord, derived: MatchFields | None = None
+    ) -> MatchRow:
+        """The record's row; ``derived``: its :meth:`match_fields`, worked out elsewhere."""
+        fields, keys = derived or self.match_fields(record)
+        return MatchRow(record_id, fields, keys)
+
+
+class MatchIndex(MatchRows):
+    """Derives match rows from records and keeps the store's match index current."""
+
+    def __init__(self, store: Store, rules: Rules, settings: LinkageSettings) -> None:
+        super().__init__(rules, settings)
+        self.store = store
+        self.fingerprint = settings_fingerprint(rules)
+        self._checked = False
 
     def frame(self, rows: Iterable[MatchRow]) -> pd.DataFrame:
         """One row per record (index = record id, ascending), one column per field."""
@@ -175,8 +207,15 @@ class MatchIndex:
             self.store.meta.set(INDEX_KEY, {"settings": self.fingerprint})
         self._checked = True
 
-    def put(self, records: Sequence[tuple[RecordId, SourceRecord]]) -> list[MatchRow]:
-        rows = [self.row_of(rid, record) for rid, record in records]
+    def put(
+        self,
+        records: Sequence[tuple[RecordId, SourceRecord]],
+        derived: Mapping[RecordRef, tuple[SourceRecord, MatchFields]] | None = None,
+    ) -> list[MatchRow]:
+        """Store the records' rows. ``derived``: rows worked out elsewhere, each with the
+        record it was derived from; used only for that very record (suppression may
+        have stored another, with identifiers left out)."""
+        rows = [self.row_of(rid, r, _derived_for(r, derived)) for rid, r in records]
         self.store.matching.put_rows(rows)
         return rows
 
@@ -215,6 +254,13 @@ class MatchIndex:
     def all_rows(self) -> Iterator[MatchRow]:
         for batch in self.store.matching.scan_rows():
             yield from batch
+
+
+def _derived_for(
+    record: SourceRecord, derived: Mapping[RecordRef, tuple[SourceRecord, MatchFields]] | None
+) -> MatchFields | None:
+    found = derived.get(record.ref) if derived else None
+    return found[1] if found is not None and found[0] is record else None
 
 
 def _cleaner(kind: str | None) -> Callable[[str], str]:

@@ -11,7 +11,7 @@ is a list of keys, a key being a field or a derived form of it (``surname:sound`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import jellyfish
@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from identity.errors import ConfigError
+from identity.matching.chunk_workers import default_chunk_workers, over_chunks
 from identity.matching.comparisons import (
     KINDS,
     MISSING,
@@ -484,8 +485,8 @@ class Linker:
         exact: dict[int, Strings] = {
             column: np.empty(len(left), dtype=object) for column in comparer.tf_columns
         }
-        for start, stop in comparer.chunks():
-            found, values = comparer.compare(start, stop)
+        chunks = comparer.chunks(at_least=default_chunk_workers())
+        for (start, stop), (found, values) in over_chunks(comparer.compare, chunks):
             vectors[start:stop] = found
             for column, chunk in values.items():
                 exact[column][start:stop] = chunk
@@ -641,12 +642,18 @@ class Linker:
             progress("blocking", 0, None)
         blocked = self._block(frame, other)
         comparer = PairComparer(self.settings, frame, other, blocked.left, blocked.right)
-        kept: list[tuple[Positions, Vectors, npt.NDArray[np.float64]]] = []
-        for start, stop in comparer.chunks():
+        model = self.model
+
+        def kept_of(start: int, stop: int) -> tuple[Positions, Vectors, npt.NDArray[np.float64]]:
             vectors, exact = comparer.compare(start, stop)
-            weights = self.model.weights(vectors, exact)
+            weights = model.weights(vectors, exact)
             at = np.flatnonzero(probabilities(weights) >= threshold)
-            kept.append((at + start, vectors[at], weights[at]))
+            return at + start, vectors[at], weights[at]
+
+        kept: list[tuple[Positions, Vectors, npt.NDArray[np.float64]]] = []
+        chunks = comparer.chunks(at_least=default_chunk_workers())
+        for (_, stop), found in over_chunks(kept_of, chunks):
+            kept.append(found)
             if progress is not None:
                 progress("scoring candidate pairs", stop, len(blocked))
         rows = np.concatenate([k[0] for k in kept]) if kept else np.empty(0, dtype=np.int64)
@@ -669,6 +676,10 @@ def _sample(rows: Positions, limit: int, rng: np.random.Generator) -> Positions:
     if len(rows) <= limit:
         return rows
     return rows[np.sort(rng.choice(len(rows), size=limit, replace=False))]
+
+
+_FEWEST_PAIRS_PER_WORKER = 100_000
+"""Below this, a chunk of pairs is compared faster here than a worker process starts."""
 
 
 class PairComparer:
@@ -705,11 +716,14 @@ class PairComparer:
     def __len__(self) -> int:
         return len(self.left)
 
-    def chunks(self) -> Iterator[tuple[int, int]]:
-        """(start, stop) of each chunk of at most ``chunk_pairs`` pairs, in order."""
-        size = self.settings.chunk_pairs
-        for start in range(0, len(self.left), size):
-            yield start, min(start + size, len(self.left))
+    def chunks(self, at_least: int = 1) -> list[tuple[int, int]]:
+        """(start, stop) of each chunk of at most ``chunk_pairs`` pairs, in order; at
+        least ``at_least`` of them (one per worker) when there are enough pairs to be
+        worth a process."""
+        size = min(
+            self.settings.chunk_pairs, max(_FEWEST_PAIRS_PER_WORKER, -(-len(self) // at_least))
+        )
+        return [(start, min(start + size, len(self.left))) for start in range(0, len(self), size)]
 
     def compare(self, start: int, stop: int) -> tuple[Vectors, dict[int, Strings]]:
         """The vectors of pairs ``start:stop``, and the left record's compared value of

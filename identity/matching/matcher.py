@@ -37,10 +37,9 @@ from identity.clustering import DETERMINISTIC
 from identity.duplicates import NOTE, DuplicateAccounts
 from identity.errors import ConfigError
 from identity.matching.comparisons import Strings
-from identity.matching.index import MatchIndex, model_fingerprint
+from identity.matching.index import MatchFields, MatchIndex, linkage_settings, model_fingerprint
 from identity.matching.linker import (
     BlockingCap,
-    LinkageSettings,
     Linker,
     Positions,
     Progress,
@@ -55,6 +54,7 @@ from identity.model import (
     LinkType,
     MatchRow,
     RecordId,
+    RecordRef,
     SourceRecord,
 )
 from identity.resolution import Resolver
@@ -120,15 +120,7 @@ class ProbabilisticMatcher:
         self.rules = rules
         self.resolver = resolver
         self.batch_size = batch_size
-        self.settings = LinkageSettings.build(
-            dict(rules.matching.fields),
-            rules.matching.blocking,
-            link_threshold=rules.matching.link_threshold,
-            review_threshold=rules.matching.review_threshold,
-            max_block_size=rules.matching.max_block_size,
-            chunk_pairs=rules.matching.chunk_pairs,
-            em_sample_pairs=rules.matching.em_sample_pairs,
-        )
+        self.settings = linkage_settings(rules.matching)
         self.index = MatchIndex(store, rules, self.settings)
         self.fingerprint = model_fingerprint(rules, self.settings)
         names = [c.field for c in self.settings.comparisons]
@@ -488,13 +480,15 @@ class ProbabilisticMatcher:
         self,
         records: Sequence[tuple[RecordId, SourceRecord]],
         rescore: Sequence[RecordId] = (),
+        derived: Mapping[RecordRef, tuple[SourceRecord, MatchFields]] | None = None,
     ) -> IncrementalLinks:
         """Index arriving (new or changed) records and, when a model fits the settings,
         replace their probabilistic links by scoring them against every record sharing a
         blocking key; ``rescore`` names stored records to score again the same way (see
-        :meth:`rescored_on`). Call inside the ingest's unit of work, before resolving."""
+        :meth:`rescored_on`). ``derived``: match rows worked out elsewhere
+        (:meth:`MatchIndex.put`). Call inside the ingest's unit of work, before resolving."""
         result = IncrementalLinks()
-        rows = self.index.put(records)
+        rows = self.index.put(records, derived)
         model, why = self.current_model()
         if model is None or not self.index.is_current():
             result.skipped = why or "the match index is being rebuilt (run `idgraph train`)"
