@@ -49,6 +49,7 @@ from identity.demo.generator import DemoFiles, generate
 from identity.evaluation import PairwiseScores, load_assignment, pairwise
 from tests.benchmarks.common import (
     IDGRAPH,
+    CommandFailed,
     load_average,
     machine,
     percentiles,
@@ -89,6 +90,7 @@ class SizeResult:
     scores: dict[str, PairwiseScores] = field(default_factory=dict)
     load: str = ""
     realtime: str = ""
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def realtime(files: DemoFiles, env: dict[str, str], work: Path, requests: int, seed: int) -> str:
@@ -199,7 +201,11 @@ def measure(
         command = [IDGRAPH, "ingest", str(files.files[source]), "--source", source, "--bulk"]
         run = run_measured([*command, *defer], env, log)
         ingest.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
-        print(f"  ingest {source}: {run.seconds:.0f} s", file=sys.stderr)
+        print(
+            f"  ingest {source}: {run.seconds:.0f} s, CPU {run.cpu_seconds:.0f} s, "
+            f"peak {run.peak_rss_kib / 1024:,.0f} MiB",
+            file=sys.stderr,
+        )
     run = run_measured([IDGRAPH, "train"], env, log)
     result.steps.setdefault("train", Step()).add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
     print(f"  train: {run.seconds:.0f} s", file=sys.stderr)
@@ -208,7 +214,16 @@ def measure(
     for engine in engines:
         shutil.copy(trained, store)
         extra = ["--engine", "spark", "--spark-master", "local[2]"] if engine == "spark" else []
-        run = run_measured([IDGRAPH, "link", *extra], env, log)
+        try:
+            run = run_measured([IDGRAPH, "link", *extra], env, log)
+        except CommandFailed as error:
+            if engine == engines[0]:
+                raise
+            # Another engine failing (out of memory, say) is a result, not the end of
+            # the run: the table says so.
+            result.failed[engine] = str(error)
+            print(f"  link ({engine}): {error}", file=sys.stderr)
+            continue
         link = result.steps.setdefault(f"link ({engine})", Step())
         link.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
         print(f"  link ({engine}): {run.seconds:.0f} s", file=sys.stderr)
@@ -246,6 +261,7 @@ def table(results: list[SizeResult], engines: list[str]) -> str:
             *(
                 (f"link, {e} engine", result.steps[f"link ({e})"], result.scores[e])
                 for e in engines
+                if e not in result.failed
             ),
             (f"**total** (ingest, train, link {engines[0]})", batch, result.scores[engines[0]]),
         ]
@@ -268,6 +284,8 @@ def table(results: list[SizeResult], engines: list[str]) -> str:
                 f"{result.records / step.seconds:,.0f} | {step.cpu:,.0f} s | "
                 f"{step.peak_mib:,.0f} MiB | {quality} |"
             )
+        for engine, error in result.failed.items():
+            lines.append(f"| {result.records:,} | link, {engine} engine | failed: {error} |")
     lines.append("")
     lines.append(
         "Load average (1 / 5 / 15 min) at the end of each size: "
