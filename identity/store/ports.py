@@ -21,6 +21,7 @@ from identity.model import (
     DeadLetter,
     DestinationRow,
     DestinationState,
+    EncodedLink,
     Event,
     EventQuery,
     EventWrite,
@@ -222,6 +223,15 @@ class LinkPort(ABC):
 
         How a matcher re-states its view of a part of the graph after re-resolving it.
         """
+
+    @abstractmethod
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        """:meth:`replace` with links whose evidence is already encoded (all ``matcher``'s):
+        ``idgraph link`` rewrites hundreds of thousands of links, and building a
+        :class:`Link` and encoding its evidence for each was much of its time. The stored
+        links are the ones :meth:`replace` stores for the same links decoded."""
 
     @abstractmethod
     def delete(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from identity.model import Link, LinkType
+from identity.model import EncodedLink, Link, LinkType
+from identity.store.changes import dumps
 from identity.store.base import Store
 from tests.store.builders import insert, rec
 
@@ -77,6 +78,35 @@ def test_replace_links_touches_only_that_matcher_around_those_records(store: Sto
         (a, b, "fellegi_sunter"),
         (a, c, "deterministic"),
         (c, d, "deterministic"),
+    ]
+
+
+def test_replace_with_encoded_links_stores_what_replace_stores_for_them_decoded(
+    store: Store,
+) -> None:
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    evidence = {"match_weight": 12.5, "fields": {"name": {"level": "exact", "weight": 3.25}}}
+    store.links.put(
+        [
+            Link(a, b, LinkType.MATCH, "deterministic"),
+            Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.9),
+            Link(a, d, LinkType.REVIEW, "fellegi_sunter", 0.5),
+            Link(c, d, LinkType.MATCH, "fellegi_sunter", 0.8),
+        ]
+    )
+    store.links.replace_encoded(
+        [a, b],
+        "fellegi_sunter",
+        [
+            EncodedLink(a, c, LinkType.MATCH, 0.991, dumps(evidence)),
+            EncodedLink(d, b, LinkType.REVIEW, 0.7, dumps({"note": "Zoë"})),
+        ],
+    )
+    assert store.links.of([a, b, c, d]) == [
+        Link(a, b, LinkType.MATCH, "deterministic"),
+        Link(a, c, LinkType.MATCH, "fellegi_sunter", 0.991, evidence),
+        Link(b, d, LinkType.REVIEW, "fellegi_sunter", 0.7, {"note": "Zoë"}),
+        Link(c, d, LinkType.MATCH, "fellegi_sunter", 0.8),
     ]
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from identity.model import Link, LinkType, RecordId
+from identity.model import EncodedLink, Link, LinkType, RecordId
 from identity.store.changes import dumps, unique
 from identity.store.neo4j.connection import Area, Row, Statements
 from identity.store.ports import LinkPort
@@ -90,6 +90,31 @@ class Neo4jLinks(Area, LinkPort):
     ) -> None:
         ids = unique(record_ids)
         rows = _link_rows(links)
+
+        def work(s: Statements) -> None:
+            s.batched("delete_matcher_links", "ids", ids, matcher=matcher)
+            s.batched("put_links", "rows", rows)
+
+        self._db.write("links.replace", work)
+
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        ids = unique(record_ids)
+        # One row per (a, b, type), the last given winning, as _link_rows keeps them.
+        rows = list(
+            {
+                (min(x.a, x.b), max(x.a, x.b), LinkType(x.type).value): {
+                    "a": min(x.a, x.b),
+                    "b": max(x.a, x.b),
+                    "type": LinkType(x.type).value,
+                    "matcher": matcher,
+                    "weight": float(x.weight),
+                    "evidence": x.evidence,
+                }
+                for x in links
+            }.values()
+        )
 
         def work(s: Statements) -> None:
             s.batched("delete_matcher_links", "ids", ids, matcher=matcher)

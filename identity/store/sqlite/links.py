@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from identity.model import Link, LinkType, RecordId
+from identity.model import EncodedLink, Link, LinkType, RecordId
 from identity.store.changes import dumps
 from identity.store.ports import LinkPort
 from identity.store.sqlite.connection import Connection
@@ -72,6 +72,19 @@ class SQLiteLinks(LinkPort):
                 _sql("delete_matcher_links"), {"matcher": matcher, "ids": dumps(list(record_ids))}
             )
             self._db.executemany(_sql("put_link"), _link_rows(links))
+
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        rows = [
+            (min(x.a, x.b), max(x.a, x.b), LinkType(x.type).value, matcher, x.weight, x.evidence)
+            for x in links
+        ]
+        with self._db.transaction("links.replace"):
+            self._db.execute(
+                _sql("delete_matcher_links"), {"matcher": matcher, "ids": dumps(list(record_ids))}
+            )
+            self._db.executemany(_sql("put_link"), rows)
 
     def delete(
         self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]
