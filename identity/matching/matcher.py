@@ -389,8 +389,9 @@ class ProbabilisticMatcher:
         e-mail or a phone: 93% of the links at 341,231 demo records), and re-resolving
         their profiles was most of its time.
 
-        The stored links are read a slice of records at a time and kept as arrays, as the
-        new ones are: millions of links as objects and dictionaries held 5 GB."""
+        The stored links are read a page at a time, without their evidence, and kept as
+        arrays, as the new ones are: millions of links as objects and dictionaries held
+        5 GB."""
         ids = np.asarray(record_ids, dtype=np.int64)
         stored = _StoredLinks.read(self.store, record_ids)
         width = int(max(ids.max(initial=0), stored.a.max(initial=0), stored.b.max(initial=0)))
@@ -558,10 +559,6 @@ def _components(
     return found
 
 
-_READ_SLICE = 50_000
-"""Records whose stored links are read at a time."""
-
-
 @dataclass(slots=True)
 class _StoredLinks:
     """This matcher's stored links as arrays (distinct pairs), and the pairs that
@@ -577,10 +574,14 @@ class _StoredLinks:
 
     @classmethod
     def read(cls, store: Store, record_ids: Sequence[RecordId]) -> _StoredLinks:
+        """The stored links touching ``record_ids``, streamed without their evidence."""
         a, b, match, weight, joined = [], [], [], [], []
+        ids = np.unique(np.asarray(record_ids, dtype=np.int64))
         types = (LinkType.MATCH, LinkType.REVIEW, LinkType.MUST_LINK)
-        for start in range(0, len(record_ids), _READ_SLICE):
-            found = store.links.of(record_ids[start : start + _READ_SLICE], types, evidence=False)
+        for page in store.links.scan(types):
+            ends = np.asarray([(x.a, x.b) for x in page], dtype=np.int64).reshape(-1, 2)
+            touching = (np.isin(ends[:, 0], ids) | np.isin(ends[:, 1], ids)).tolist()
+            found = [x for x, keep in zip(page, touching, strict=True) if keep]
             ours = [x for x in found if x.matcher == MATCHER]
             a.append(np.asarray([x.a for x in ours], dtype=np.int64))
             b.append(np.asarray([x.b for x in ours], dtype=np.int64))
@@ -610,8 +611,8 @@ class _StoredLinks:
         )
 
     def key_by(self, width: int) -> None:
-        """Key the links ``a * width + b``, sorted, each pair once (a link between two
-        slices of records was read twice)."""
+        """Key the links ``a * width + b``, sorted, each pair once (the first in the
+        store's order where one pair has links of two types)."""
         self.keys, first = np.unique(self.a * width + self.b, return_index=True)
         self.a, self.b = self.a[first], self.b[first]
         self.match, self.weight = self.match[first], self.weight[first]

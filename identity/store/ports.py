@@ -205,6 +205,14 @@ class LinkPort(ABC):
         back empty (clustering needs only the ends, and evidence is the bulk of a link)."""
 
     @abstractmethod
+    def scan(self, types: Collection[LinkType], batch_size: int = 50_000) -> Iterator[list[Link]]:
+        """Every link of ``types``, without its evidence (empty), in pages of about
+        ``batch_size`` links (or of the links of ``batch_size`` records), each link once,
+        ordered by (a, b, type, matcher): ``idgraph link`` compares its new links with the
+        stored ones, and reading them by record (:meth:`of`, a slice of ids at a time)
+        found every link twice, through a lookup per id."""
+
+    @abstractmethod
     def of_type(
         self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
     ) -> list[Link]:

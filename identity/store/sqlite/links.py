@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from identity.model import EncodedLink, Link, LinkType, RecordId
-from identity.store.changes import dumps
+from identity.store.changes import dumps, keyset_pages
 from identity.store.ports import LinkPort
 from identity.store.sqlite.connection import Connection
 from identity.store.sqlite.statements import statement
@@ -49,6 +49,22 @@ class SQLiteLinks(LinkPort):
             for a, b, kind, matcher, weight, found in rows
             if wanted is None or kind in wanted
         ]
+
+    def scan(self, types: Collection[LinkType], batch_size: int = 50_000) -> Iterator[list[Link]]:
+        wanted = dumps(sorted({LinkType(t).value for t in types}))
+
+        def fetch(after: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+            with self._db.reading("links.scan") as conn:
+                found: list[tuple[Any, ...]] = conn.execute(
+                    _sql("links_scan"), (*after, wanted, batch_size)
+                ).fetchall()
+                return found
+
+        pages = keyset_pages(fetch, lambda row: tuple(row[:4]), (0, 0, "", ""), batch_size)
+        for rows in pages:
+            yield [
+                Link(a, b, LinkType(kind), matcher, weight) for a, b, kind, matcher, weight in rows
+            ]
 
     def of_type(
         self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
