@@ -226,7 +226,7 @@ class ProbabilisticMatcher:
         duplicate accounts within one source decided by the rules."""
         chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
         values = self._left_values(scored, chosen, frame)
-        return self._decide(model.explainer(), scored, chosen, values)
+        return self._decide(model.explainer(), scored, chosen, values)[0]
 
     def _left_values(
         self, scored: ScoredPairs, chosen: Positions, frame: pd.DataFrame
@@ -246,10 +246,13 @@ class ProbabilisticMatcher:
         scored: ScoredPairs,
         chosen: Positions,
         tf_values: dict[int, Strings],
-    ) -> list[Link]:
+    ) -> tuple[list[Link], list[str | None]]:
         """The links of the scored pairs ``chosen`` (``tf_values`` aligned with it), each
-        with its explanation, duplicate accounts within one source decided by the rules."""
+        with its explanation, duplicate accounts within one source decided by the rules;
+        and each explanation as the stores encode it, None where the link's evidence is
+        more than the explanation (encode that whole)."""
         links: list[Link] = []
+        texts: list[str | None] = []
         values: list[str | None] = [None] * len(self._names)
         lefts, rights = scored.left[chosen].tolist(), scored.right[chosen].tolist()
         by_column = [(column, found.tolist()) for column, found in tf_values.items()]
@@ -257,22 +260,25 @@ class ProbabilisticMatcher:
             for column, found in by_column:
                 values[column] = found[n]
             levels = scored.vectors[i].tolist()
-            chance, evidence = explainer.explain(levels, values)
+            chance, evidence, text = explainer.explain_encoded(levels, values)
             vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
+                text = None
             uncorroborated = bool(self._corroborating) and not _weighs_for(
                 evidence, self._corroborating
             )
             if uncorroborated:
                 evidence["needs_one_of"] = list(self._corroborating)
+                text = None
+            texts.append(text)
             kind = (
                 LinkType.MATCH
                 if chance >= self.settings.link_threshold and not vetoed and not uncorroborated
                 else LinkType.REVIEW
             )
             links.append(Link(lefts[n], rights[n], kind, MATCHER, chance, evidence))
-        return self.duplicates.decide(links)
+        return self.duplicates.decide(links), texts
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -338,7 +344,7 @@ class ProbabilisticMatcher:
         for start in range(0, len(chosen), _DECIDE_SLICE):
             at = slice(start, start + _DECIDE_SLICE)
             part = {column: found[at] for column, found in tf_values.items()}
-            decided.put(start, self._decide(explainer, scored, chosen[at], part))
+            decided.put(start, *self._decide(explainer, scored, chosen[at], part))
             say(phase, min(start + _DECIDE_SLICE, len(chosen)), len(chosen))
         say("comparing with the stored links", 0, None)
         batches = self._link_batches(record_ids, decided)
@@ -649,13 +655,19 @@ class _Decided:
             [""] * n,
         )
 
-    def put(self, start: int, links: Sequence[Link]) -> None:
+    def put(self, start: int, links: Sequence[Link], texts: Sequence[str | None]) -> None:
+        """Keep ``links`` from position ``start`` on, ``texts`` their explanations encoded
+        (:meth:`ProbabilisticMatcher._decide`): the evidence is encoded whole only where
+        there is no text or a duplicate-account note was added to it since."""
         at = slice(start, start + len(links))
         self.a[at] = [x.a for x in links]
         self.b[at] = [x.b for x in links]
         self.match[at] = [x.type is LinkType.MATCH for x in links]
         self.weight[at] = [x.weight for x in links]
-        self.evidence[at] = [dumps(x.evidence) for x in links]
+        self.evidence[at] = [
+            text if text is not None and NOTE not in x.evidence else dumps(x.evidence)
+            for x, text in zip(links, texts, strict=True)
+        ]
         outcomes = [x.evidence[NOTE].get("outcome") for x in links if NOTE in x.evidence]
         self.held += outcomes.count("held")
         self.linked += outcomes.count("linked")
