@@ -137,6 +137,20 @@ class Link:
             object.__setattr__(self, "b", b)
 
 
+class EncodedLink(NamedTuple):
+    """One matcher's link with its evidence already JSON text, as the stores keep it
+    (compact, non-ASCII as is: ``identity.store.changes.dumps``). ``idgraph link`` writes
+    hundreds of thousands of links a run; handing them over encoded saves a
+    :class:`Link` and its evidence dictionaries per link, and the evidence is encoded
+    once however many times it is written. ``a < b``, as in a :class:`Link`."""
+
+    a: RecordId
+    b: RecordId
+    type: LinkType
+    weight: float
+    evidence: str
+
+
 class IdentifierFlagReason(StrEnum):
     BLOCKLISTED = "blocklisted"
     OVER_CAP = "over_cardinality_cap"

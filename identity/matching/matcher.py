@@ -25,7 +25,7 @@ because clustering refuses any union that breaks them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ from identity.matching.linker import (
 )
 from identity.matching.model import Explainer, MatchModel
 from identity.model import (
+    EncodedLink,
     IdentifierKey,
     JSONValue,
     Link,
@@ -60,6 +61,7 @@ from identity.model import (
 from identity.resolution import Resolver
 from identity.rules import Rules
 from identity.store.base import Store
+from identity.store.changes import dumps
 
 MATCHER = "fellegi_sunter"
 MODEL_KEY = "match_model"
@@ -216,7 +218,7 @@ class ProbabilisticMatcher:
         duplicate accounts within one source decided by the rules."""
         chosen = np.flatnonzero(scored.probabilities >= self.settings.review_threshold)
         values = self._left_values(scored, chosen, frame)
-        return self._decide(model.explainer(), scored, chosen, values)
+        return self._decide(model.explainer(), scored, chosen, values)[0]
 
     def _left_values(
         self, scored: ScoredPairs, chosen: Positions, frame: pd.DataFrame
@@ -236,13 +238,13 @@ class ProbabilisticMatcher:
         scored: ScoredPairs,
         chosen: Positions,
         tf_values: dict[int, Strings],
-        decided: Mapping[tuple[RecordId, RecordId], Link] | None = None,
-    ) -> list[Link]:
+    ) -> tuple[list[Link], list[str | None]]:
         """The links of the scored pairs ``chosen`` (``tf_values`` aligned with it), each
-        with its explanation, duplicate accounts within one source decided by the rules
-        (or, given ``decided``, the duplicate-account links already decided: a second
-        pass over the same pairs need not read the store again)."""
+        with its explanation, duplicate accounts within one source decided by the rules;
+        and each explanation as the stores encode it, None where the link's evidence is
+        more than the explanation (encode that whole)."""
         links: list[Link] = []
+        texts: list[str | None] = []
         values: list[str | None] = [None] * len(self._names)
         lefts, rights = scored.left[chosen].tolist(), scored.right[chosen].tolist()
         by_column = [(column, found.tolist()) for column, found in tf_values.items()]
@@ -250,24 +252,25 @@ class ProbabilisticMatcher:
             for column, found in by_column:
                 values[column] = found[n]
             levels = scored.vectors[i].tolist()
-            chance, evidence = explainer.explain(levels, values)
+            chance, evidence, text = explainer.explain_encoded(levels, values)
             vetoed = [self._names[c] for c, last in self._vetoes if levels[c] == last]
             if vetoed:
                 evidence["disagrees_on"] = vetoed
+                text = None
             uncorroborated = bool(self._corroborating) and not _weighs_for(
                 evidence, self._corroborating
             )
             if uncorroborated:
                 evidence["needs_one_of"] = list(self._corroborating)
+                text = None
+            texts.append(text)
             kind = (
                 LinkType.MATCH
                 if chance >= self.settings.link_threshold and not vetoed and not uncorroborated
                 else LinkType.REVIEW
             )
             links.append(Link(lefts[n], rights[n], kind, MATCHER, chance, evidence))
-        if decided is not None:
-            return [decided.get((x.a, x.b), x) for x in links]
-        return self.duplicates.decide(links)
+        return self.duplicates.decide(links), texts
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -287,8 +290,10 @@ class ProbabilisticMatcher:
 
         Memory follows the links, not the candidates: pairs are scored a chunk at a time
         (:meth:`Linker.score_above`), and the links with their explanations (a few
-        kilobytes each as objects) are made twice, once to learn each pair's type and
-        weight and again batch by batch as they are written, never all at once."""
+        kilobytes each as objects) are made a slice at a time, each kept only as arrays
+        and its evidence as the JSON text the store writes (a few hundred bytes): making
+        them again batch by batch as they were written, as this once did, doubled the
+        explaining and encoding that was most of a first link's time."""
         model, why = self.current_model()
         if model is None:
             raise ConfigError(f"{why}", field="model")
@@ -331,7 +336,7 @@ class ProbabilisticMatcher:
         for start in range(0, len(chosen), _DECIDE_SLICE):
             at = slice(start, start + _DECIDE_SLICE)
             part = {column: found[at] for column, found in tf_values.items()}
-            decided.put(start, self._decide(explainer, scored, chosen[at], part))
+            decided.put(start, *self._decide(explainer, scored, chosen[at], part))
             say(phase, min(start + _DECIDE_SLICE, len(chosen)), len(chosen))
         say("comparing with the stored links", 0, None)
         batches = self._link_batches(record_ids, decided)
@@ -342,16 +347,9 @@ class ProbabilisticMatcher:
         say(phase, 0, total)
         for records, seeds in batches:
             # Every link touching the batch's records: replace_links drops all of theirs.
-            rows = holding(sorted(records))
-            touching = self._decide(
-                explainer,
-                scored,
-                chosen[rows],
-                {column: found[rows] for column, found in tf_values.items()},
-                decided.noted,
-            )
+            touching = decided.encoded(holding(sorted(records)))
             with self.store.unit_of_work():
-                self.store.links.replace(sorted(records), MATCHER, touching)
+                self.store.links.replace_encoded(sorted(records), MATCHER, touching)
                 outcome = self.resolver.resolve(sorted(seeds), matcher_links_only=True)
             merged += outcome.profiles_merged
             split += outcome.profiles_split
@@ -389,8 +387,9 @@ class ProbabilisticMatcher:
         e-mail or a phone: 93% of the links at 341,231 demo records), and re-resolving
         their profiles was most of its time.
 
-        The stored links are read a slice of records at a time and kept as arrays, as the
-        new ones are: millions of links as objects and dictionaries held 5 GB."""
+        The stored links are read a page at a time, without their evidence, and kept as
+        arrays, as the new ones are: millions of links as objects and dictionaries held
+        5 GB."""
         ids = np.asarray(record_ids, dtype=np.int64)
         stored = _StoredLinks.read(self.store, record_ids)
         width = int(max(ids.max(initial=0), stored.a.max(initial=0), stored.b.max(initial=0)))
@@ -560,10 +559,6 @@ def _components(
     return found
 
 
-_READ_SLICE = 50_000
-"""Records whose stored links are read at a time."""
-
-
 @dataclass(slots=True)
 class _StoredLinks:
     """This matcher's stored links as arrays (distinct pairs), and the pairs that
@@ -579,10 +574,14 @@ class _StoredLinks:
 
     @classmethod
     def read(cls, store: Store, record_ids: Sequence[RecordId]) -> _StoredLinks:
+        """The stored links touching ``record_ids``, streamed without their evidence."""
         a, b, match, weight, joined = [], [], [], [], []
+        ids = np.unique(np.asarray(record_ids, dtype=np.int64))
         types = (LinkType.MATCH, LinkType.REVIEW, LinkType.MUST_LINK)
-        for start in range(0, len(record_ids), _READ_SLICE):
-            found = store.links.of(record_ids[start : start + _READ_SLICE], types, evidence=False)
+        for page in store.links.scan(types):
+            ends = np.asarray([(x.a, x.b) for x in page], dtype=np.int64).reshape(-1, 2)
+            touching = (np.isin(ends[:, 0], ids) | np.isin(ends[:, 1], ids)).tolist()
+            found = [x for x, keep in zip(page, touching, strict=True) if keep]
             ours = [x for x in found if x.matcher == MATCHER]
             a.append(np.asarray([x.a for x in ours], dtype=np.int64))
             b.append(np.asarray([x.b for x in ours], dtype=np.int64))
@@ -612,8 +611,8 @@ class _StoredLinks:
         )
 
     def key_by(self, width: int) -> None:
-        """Key the links ``a * width + b``, sorted, each pair once (a link between two
-        slices of records was read twice)."""
+        """Key the links ``a * width + b``, sorted, each pair once (the first in the
+        store's order where one pair has links of two types)."""
         self.keys, first = np.unique(self.a * width + self.b, return_index=True)
         self.a, self.b = self.a[first], self.b[first]
         self.match, self.weight = self.match[first], self.weight[first]
@@ -633,10 +632,12 @@ class _Decided:
     b: npt.NDArray[np.int64]
     match: npt.NDArray[np.bool_]
     weight: npt.NDArray[np.float64]
+    evidence: list[str]
+    """Each link's explanation as stored (JSON text): encoded once, as the link is
+    decided, rather than explained and encoded again as it is written (a few hundred
+    bytes a link, a tenth of what the links held as objects)."""
     held: int = 0
     linked: int = 0
-    noted: dict[tuple[RecordId, RecordId], Link] = field(default_factory=dict)
-    """The links of duplicate accounts within one source, as decided (a few)."""
 
     @classmethod
     def of_size(cls, n: int) -> _Decided:
@@ -645,19 +646,41 @@ class _Decided:
             np.zeros(n, dtype=np.int64),
             np.zeros(n, dtype=bool),
             np.zeros(n, dtype=np.float64),
+            [""] * n,
         )
 
-    def put(self, start: int, links: Sequence[Link]) -> None:
+    def put(self, start: int, links: Sequence[Link], texts: Sequence[str | None]) -> None:
+        """Keep ``links`` from position ``start`` on, ``texts`` their explanations encoded
+        (:meth:`ProbabilisticMatcher._decide`): the evidence is encoded whole only where
+        there is no text or a duplicate-account note was added to it since."""
         at = slice(start, start + len(links))
         self.a[at] = [x.a for x in links]
         self.b[at] = [x.b for x in links]
         self.match[at] = [x.type is LinkType.MATCH for x in links]
         self.weight[at] = [x.weight for x in links]
-        noted = [x for x in links if NOTE in x.evidence]
-        self.noted.update(((x.a, x.b), x) for x in noted)
-        outcomes = [x.evidence[NOTE].get("outcome") for x in noted]
+        self.evidence[at] = [
+            text if text is not None and NOTE not in x.evidence else dumps(x.evidence)
+            for x, text in zip(links, texts, strict=True)
+        ]
+        outcomes = [x.evidence[NOTE].get("outcome") for x in links if NOTE in x.evidence]
         self.held += outcomes.count("held")
         self.linked += outcomes.count("linked")
+
+    def encoded(self, positions: Positions) -> list[EncodedLink]:
+        """The links at ``positions``, in their order, as the store writes them."""
+        evidence = self.evidence
+        match, review = LinkType.MATCH, LinkType.REVIEW
+        return [
+            EncodedLink(a, b, match if m else review, w, evidence[i])
+            for i, a, b, m, w in zip(
+                positions.tolist(),
+                self.a[positions].tolist(),
+                self.b[positions].tolist(),
+                self.match[positions].tolist(),
+                self.weight[positions].tolist(),
+                strict=True,
+            )
+        ]
 
     def holders(self) -> Callable[[Sequence[RecordId]], Positions]:
         """A lookup of the pairs (their positions, ascending) touching any of some records

@@ -24,6 +24,7 @@ import pandas as pd
 from identity.errors import ConfigError
 from identity.matching.comparisons import MISSING, Comparison
 from identity.model import JSONValue
+from identity.store.changes import dumps
 
 FloatArray = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.int8]
@@ -332,7 +333,12 @@ class Explainer:
     """:meth:`MatchModel.score` and :meth:`Score.evidence` for one pair after another, with
     every level's weight, rounded weight and name looked up once and each term-frequency
     weight computed once per value: linking a million records explains a million pairs.
-    The sums run in the same order as :meth:`MatchModel.score`, so the figures are equal."""
+    The sums run in the same order as :meth:`MatchModel.score`, so the figures are equal.
+
+    Each field's part of the evidence is also kept encoded as the stores encode it
+    (:func:`identity.store.changes.dumps`), per level and per term-frequency value, so
+    that :meth:`explain_encoded` gives a pair's evidence as text by joining them:
+    encoding each pair's evidence whole cost about as much as explaining it."""
 
     def __init__(self, model: MatchModel) -> None:
         self._prior = model.prior_weight
@@ -346,29 +352,52 @@ class Explainer:
             )
             for p in model.comparisons
         ]
-        self._tf: dict[tuple[int, str], tuple[float, float]] = {}
+        self._encoded = [
+            (
+                [_encoded_field(name, names[level], rounded[level]) for level in range(len(names))],
+                _encoded_field(name, "missing", 0.0),
+            )
+            for name, names, _, rounded, _ in self._columns
+        ]
+        self._tf: dict[tuple[int, str], tuple[float, float, str]] = {}
 
     def explain(
         self, levels: Sequence[int], exact_values: Sequence[str | None]
     ) -> tuple[float, dict[str, JSONValue]]:
         """The pair's match probability and its evidence (as ``score(...).evidence()``)."""
+        chance, evidence, _ = self.explain_encoded(levels, exact_values)
+        return chance, evidence
+
+    def explain_encoded(
+        self, levels: Sequence[int], exact_values: Sequence[str | None]
+    ) -> tuple[float, dict[str, JSONValue], str | None]:
+        """:meth:`explain`, and its evidence encoded as ``dumps(evidence)`` encodes it; None
+        where a weight is not finite (JSON spells those its own way: encode it whole)."""
         weight = self._prior
         fields: dict[str, JSONValue] = {}
+        parts: list[str] = []
         for column, level in enumerate(levels):
             name, names, weights, rounded, tf = self._columns[column]
+            encoded, missing = self._encoded[column]
             if level == MISSING:
                 fields[name] = {"level": "missing", "weight": 0.0}
+                parts.append(missing)
                 continue
             value = exact_values[column]
             if level == 0 and tf is not None and value:
                 found = self._tf.get((column, value))
                 if found is None:
                     w = _tf_weight(tf, value)
-                    found = self._tf[(column, value)] = (w, round(w, 3))
-                w, shown = found
+                    found = self._tf[(column, value)] = (
+                        w,
+                        round(w, 3),
+                        _encoded_field(name, names[level], round(w, 3)),
+                    )
+                w, shown, part = found
             else:
-                w, shown = weights[level], rounded[level]
+                w, shown, part = weights[level], rounded[level], encoded[level]
             fields[name] = {"level": names[level], "weight": shown}
+            parts.append(part)
             weight += w
         chance = probability(weight)
         evidence: dict[str, JSONValue] = {
@@ -376,7 +405,22 @@ class Explainer:
             "match_probability": round(chance, 6),
             "fields": fields,
         }
-        return chance, evidence
+        if not (math.isfinite(weight) and math.isfinite(chance)):
+            return chance, evidence, None
+        text = (
+            f'{{"match_weight":{float.__repr__(round(weight, 3))},'
+            f'"match_probability":{float.__repr__(round(chance, 6))},'
+            f'"fields":{{{",".join(parts)}}}}}'
+        )
+        return chance, evidence, text
+
+
+def _encoded_field(name: str, level: str, shown: float) -> str:
+    """One field's part of the evidence, ``"name":{"level":...,"weight":...}``, as
+    ``dumps`` encodes it (floats as ``float.__repr__``, which json uses; a weight that is
+    not finite would be spelled wrongly, but then neither is the pair's, whose evidence
+    :meth:`Explainer.explain_encoded` leaves to ``dumps``)."""
+    return f'{dumps(name)}:{{"level":{dumps(level)},"weight":{float.__repr__(float(shown))}}}'
 
 
 def probability(weight: float) -> float:

@@ -21,6 +21,7 @@ from identity.model import (
     DeadLetter,
     DestinationRow,
     DestinationState,
+    EncodedLink,
     Event,
     EventQuery,
     EventWrite,
@@ -204,6 +205,14 @@ class LinkPort(ABC):
         back empty (clustering needs only the ends, and evidence is the bulk of a link)."""
 
     @abstractmethod
+    def scan(self, types: Collection[LinkType], batch_size: int = 50_000) -> Iterator[list[Link]]:
+        """Every link of ``types``, without its evidence (empty), in pages of about
+        ``batch_size`` links (or of the links of ``batch_size`` records), each link once,
+        ordered by (a, b, type, matcher): ``idgraph link`` compares its new links with the
+        stored ones, and reading them by record (:meth:`of`, a slice of ids at a time)
+        found every link twice, through a lookup per id."""
+
+    @abstractmethod
     def of_type(
         self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
     ) -> list[Link]:
@@ -222,6 +231,15 @@ class LinkPort(ABC):
 
         How a matcher re-states its view of a part of the graph after re-resolving it.
         """
+
+    @abstractmethod
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        """:meth:`replace` with links whose evidence is already encoded (all ``matcher``'s):
+        ``idgraph link`` rewrites hundreds of thousands of links, and building a
+        :class:`Link` and encoding its evidence for each was much of its time. The stored
+        links are the ones :meth:`replace` stores for the same links decoded."""
 
     @abstractmethod
     def delete(

@@ -24,6 +24,7 @@ from identity.matching.model import MatchModel, _patterns, probabilities, probab
 from identity.matching.names import same_persons_name
 from identity.normalise import normalise_name
 from identity.rules import SortedNeighbourhoodRule, rule_keys
+from identity.store.changes import dumps
 from tests.benchmarks.common import FEBRL_BLOCKING, FEBRL_FIELDS, febrl_frame
 
 
@@ -421,6 +422,9 @@ def test_the_explainer_gives_the_scores_and_evidence_of_score_pair_by_pair() -> 
         values = [names[int(rng.integers(len(names)))], None]
         score = model.score(levels, values)
         assert explainer.explain(levels, values) == (score.probability, score.evidence())
+        # The evidence encoded from its parts is what the stores' encoding of it gives.
+        _, evidence, text = explainer.explain_encoded(levels, values)
+        assert text == dumps(evidence)
 
 
 def test_settings_name_the_bad_comparison_or_blocking_key() -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from identity.model import Link, LinkType
+from identity.model import EncodedLink, Link, LinkType
 from identity.store.base import Store
+from identity.store.changes import dumps
 from tests.store.builders import insert, rec
 
 
@@ -63,6 +64,36 @@ def test_links_can_be_read_without_their_evidence(store: Store) -> None:
     assert store.links.of([b])[0].evidence == {"fields": {"x": 1}}
 
 
+def test_links_of_some_types_are_scanned_in_pages_without_their_evidence(store: Store) -> None:
+    ids = insert(store, *(rec(f"r{i}") for i in range(5)))
+    a, b, c, d, e = ids
+    store.links.put(
+        [
+            Link(d, c, LinkType.MATCH, "fellegi_sunter", 0.97, {"fields": {"x": 1}}),
+            Link(a, b, LinkType.REVIEW, "fellegi_sunter", 0.7, {"y": 2}),
+            Link(a, b, LinkType.MATCH, "deterministic"),
+            Link(a, e, LinkType.CANNOT_LINK, "steward"),
+            Link(b, e, LinkType.MUST_LINK, "steward"),
+            Link(a, c, LinkType.MATCH, "deterministic"),
+        ]
+    )
+    types = [LinkType.MATCH, LinkType.REVIEW, LinkType.MUST_LINK]
+    pages = list(store.links.scan(types, batch_size=2))
+    assert all(pages)
+    assert [x for page in pages for x in page] == [
+        Link(a, b, LinkType.MATCH, "deterministic"),
+        Link(a, b, LinkType.REVIEW, "fellegi_sunter", 0.7),
+        Link(a, c, LinkType.MATCH, "deterministic"),
+        Link(b, e, LinkType.MUST_LINK, "steward"),
+        Link(c, d, LinkType.MATCH, "fellegi_sunter", 0.97),
+    ]
+    assert [x for page in store.links.scan([LinkType.CANNOT_LINK]) for x in page] == [
+        Link(a, e, LinkType.CANNOT_LINK, "steward")
+    ]
+    # A page larger than every link: one page.
+    assert [len(page) for page in store.links.scan(types, batch_size=100)] == [5]
+
+
 def test_replace_links_touches_only_that_matcher_around_those_records(store: Store) -> None:
     a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
     store.links.put(
@@ -77,6 +108,35 @@ def test_replace_links_touches_only_that_matcher_around_those_records(store: Sto
         (a, b, "fellegi_sunter"),
         (a, c, "deterministic"),
         (c, d, "deterministic"),
+    ]
+
+
+def test_replace_with_encoded_links_stores_what_replace_stores_for_them_decoded(
+    store: Store,
+) -> None:
+    a, b, c, d = insert(store, rec("a"), rec("b"), rec("c"), rec("d"))
+    evidence = {"match_weight": 12.5, "fields": {"name": {"level": "exact", "weight": 3.25}}}
+    store.links.put(
+        [
+            Link(a, b, LinkType.MATCH, "deterministic"),
+            Link(a, b, LinkType.MATCH, "fellegi_sunter", 0.9),
+            Link(a, d, LinkType.REVIEW, "fellegi_sunter", 0.5),
+            Link(c, d, LinkType.MATCH, "fellegi_sunter", 0.8),
+        ]
+    )
+    store.links.replace_encoded(
+        [a, b],
+        "fellegi_sunter",
+        [
+            EncodedLink(a, c, LinkType.MATCH, 0.991, dumps(evidence)),
+            EncodedLink(d, b, LinkType.REVIEW, 0.7, dumps({"note": "Zoë"})),
+        ],
+    )
+    assert store.links.of([a, b, c, d]) == [
+        Link(a, b, LinkType.MATCH, "deterministic"),
+        Link(a, c, LinkType.MATCH, "fellegi_sunter", 0.991, evidence),
+        Link(b, d, LinkType.REVIEW, "fellegi_sunter", 0.7, {"note": "Zoë"}),
+        Link(c, d, LinkType.MATCH, "fellegi_sunter", 0.8),
     ]
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from identity.model import Link, LinkType, RecordId
-from identity.store.changes import dumps, unique
+from identity.model import EncodedLink, Link, LinkType, RecordId
+from identity.store.changes import dumps, keyset_pages, unique
 from identity.store.neo4j.connection import Area, Row, Statements
 from identity.store.ports import LinkPort
 
@@ -64,6 +64,34 @@ class Neo4jLinks(Area, LinkPort):
         # Batches of ids can find the same link twice; order as one statement would.
         return [links[k] for k in sorted(links)]
 
+    def scan(self, types: Collection[LinkType], batch_size: int = 50_000) -> Iterator[list[Link]]:
+        wanted = sorted({LinkType(t).value for t in types})
+
+        def fetch(after: int) -> list[Row]:
+            return self._db.read(
+                "links.scan",
+                lambda s: s.run("links_scan", after=after, limit=batch_size, types=wanted),
+            )
+
+        # Pages of records, each with the links it is the lower end of (as copy.links).
+        for rows in keyset_pages(fetch, lambda row: int(row["a"]), 0, batch_size):
+            page: list[Link] = []
+            for row in rows:
+                a = int(row["a"])
+                found = [
+                    Link(
+                        a,
+                        int(link["b"]),
+                        LinkType(link["type"]),
+                        link["matcher"],
+                        float(link["weight"]),
+                    )
+                    for link in row["links"]
+                ]
+                page.extend(sorted(found, key=lambda x: (x.b, x.type.value, x.matcher)))
+            if page:
+                yield page
+
     def of_type(
         self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
     ) -> list[Link]:
@@ -90,6 +118,31 @@ class Neo4jLinks(Area, LinkPort):
     ) -> None:
         ids = unique(record_ids)
         rows = _link_rows(links)
+
+        def work(s: Statements) -> None:
+            s.batched("delete_matcher_links", "ids", ids, matcher=matcher)
+            s.batched("put_links", "rows", rows)
+
+        self._db.write("links.replace", work)
+
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        ids = unique(record_ids)
+        # One row per (a, b, type), the last given winning, as _link_rows keeps them.
+        rows = list(
+            {
+                (min(x.a, x.b), max(x.a, x.b), LinkType(x.type).value): {
+                    "a": min(x.a, x.b),
+                    "b": max(x.a, x.b),
+                    "type": LinkType(x.type).value,
+                    "matcher": matcher,
+                    "weight": float(x.weight),
+                    "evidence": x.evidence,
+                }
+                for x in links
+            }.values()
+        )
 
         def work(s: Statements) -> None:
             s.batched("delete_matcher_links", "ids", ids, matcher=matcher)

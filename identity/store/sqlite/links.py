@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from identity.model import Link, LinkType, RecordId
-from identity.store.changes import dumps
+from identity.model import EncodedLink, Link, LinkType, RecordId
+from identity.store.changes import dumps, keyset_pages
 from identity.store.ports import LinkPort
 from identity.store.sqlite.connection import Connection
 from identity.store.sqlite.statements import statement
@@ -50,6 +50,22 @@ class SQLiteLinks(LinkPort):
             if wanted is None or kind in wanted
         ]
 
+    def scan(self, types: Collection[LinkType], batch_size: int = 50_000) -> Iterator[list[Link]]:
+        wanted = dumps(sorted({LinkType(t).value for t in types}))
+
+        def fetch(after: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+            with self._db.reading("links.scan") as conn:
+                found: list[tuple[Any, ...]] = conn.execute(
+                    _sql("links_scan"), (*after, wanted, batch_size)
+                ).fetchall()
+                return found
+
+        pages = keyset_pages(fetch, lambda row: tuple(row[:4]), (0, 0, "", ""), batch_size)
+        for rows in pages:
+            yield [
+                Link(a, b, LinkType(kind), matcher, weight) for a, b, kind, matcher, weight in rows
+            ]
+
     def of_type(
         self, type: LinkType, after: tuple[RecordId, RecordId] | None = None, limit: int = 100
     ) -> list[Link]:
@@ -72,6 +88,19 @@ class SQLiteLinks(LinkPort):
                 _sql("delete_matcher_links"), {"matcher": matcher, "ids": dumps(list(record_ids))}
             )
             self._db.executemany(_sql("put_link"), _link_rows(links))
+
+    def replace_encoded(
+        self, record_ids: Collection[RecordId], matcher: str, links: Sequence[EncodedLink]
+    ) -> None:
+        rows = [
+            (min(x.a, x.b), max(x.a, x.b), LinkType(x.type).value, matcher, x.weight, x.evidence)
+            for x in links
+        ]
+        with self._db.transaction("links.replace"):
+            self._db.execute(
+                _sql("delete_matcher_links"), {"matcher": matcher, "ids": dumps(list(record_ids))}
+            )
+            self._db.executemany(_sql("put_link"), rows)
 
     def delete(
         self, pairs: Collection[tuple[RecordId, RecordId]], types: Collection[LinkType]

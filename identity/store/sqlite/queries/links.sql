@@ -10,6 +10,15 @@ SELECT a, b, type, matcher, weight, CASE WHEN :evidence THEN evidence END
   WHERE b IN (SELECT value FROM json_each(:ids))
   ORDER BY a, b, type, matcher;
 
+-- name: links_scan
+-- Keyset pages of the links of some types (a JSON array), without their evidence.
+SELECT a, b, type, matcher, weight
+  FROM links
+  WHERE (a, b, type, matcher) > (?, ?, ?, ?)
+  AND type IN (SELECT value FROM json_each(?))
+  ORDER BY a, b, type, matcher
+  LIMIT ?;
+
 -- name: links_of_type
 SELECT a, b, type, matcher, weight, evidence
   FROM links
