@@ -486,7 +486,8 @@ class Linker:
             column: np.empty(len(left), dtype=object) for column in comparer.tf_columns
         }
         chunks = comparer.chunks(at_least=default_chunk_workers())
-        for (start, stop), (found, values) in over_chunks(comparer.compare, chunks):
+        for (start, stop), found in over_chunks(comparer.levels, chunks):
+            values = comparer.exact(start, stop)
             vectors[start:stop] = found
             for column, chunk in values.items():
                 exact[column][start:stop] = chunk
@@ -728,14 +729,21 @@ class PairComparer:
     def compare(self, start: int, stop: int) -> tuple[Vectors, dict[int, Strings]]:
         """The vectors of pairs ``start:stop``, and the left record's compared value of
         each term-frequency column (what the model's exact level is adjusted by)."""
+        return self.levels(start, stop), self.exact(start, stop)
+
+    def levels(self, start: int, stop: int) -> Vectors:
+        """The vectors of pairs ``start:stop``: the comparisons' work."""
         left, right = self.left[start:stop], self.right[start:stop]
         vectors = np.empty((len(left), len(self.columns)), dtype=np.int8)
-        exact: dict[int, Strings] = {}
         for number, column in enumerate(self.columns):
             vectors[:, number] = column.levels(left, right)
-            if number in self.tf_columns:
-                exact[number] = column.values_a[left]
-        return vectors, exact
+        return vectors
+
+    def exact(self, start: int, stop: int) -> dict[int, Strings]:
+        """The left record's compared value of each term-frequency column of pairs
+        ``start:stop``: a lookup, cheaper here than pickled back from a worker."""
+        left = self.left[start:stop]
+        return {number: self.columns[number].values_a[left] for number in self.tf_columns}
 
 
 class _ComparedColumn:
