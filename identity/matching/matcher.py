@@ -38,15 +38,9 @@ from identity.duplicates import NOTE, DuplicateAccounts
 from identity.errors import ConfigError
 from identity.matching.comparisons import Strings
 from identity.matching.index import MatchFields, MatchIndex, linkage_settings, model_fingerprint
-from identity.matching.linker import (
-    BlockingCap,
-    Linker,
-    Positions,
-    Progress,
-    ScoredPairs,
-    compared_values,
-)
+from identity.matching.linker import BlockingCap, Linker, Progress, ScoredPairs
 from identity.matching.model import Explainer, MatchModel
+from identity.matching.pairs import Positions, compared_values
 from identity.model import (
     EncodedLink,
     IdentifierKey,

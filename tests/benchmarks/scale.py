@@ -50,6 +50,7 @@ from identity.evaluation import PairwiseScores, load_assignment, pairwise
 from tests.benchmarks.common import (
     IDGRAPH,
     CommandFailed,
+    Run,
     load_average,
     machine,
     percentiles,
@@ -182,6 +183,15 @@ def _splink(
     return step, scores
 
 
+def say(step: str, run: Run) -> None:
+    """A step's figures on stderr as it ends: a run stopped later still has them."""
+    print(
+        f"  {step}: {run.seconds:.0f} s, CPU {run.cpu_seconds:.0f} s, "
+        f"peak {run.peak_rss_kib / 1024:,.0f} MiB",
+        file=sys.stderr,
+    )
+
+
 def measure(
     records: int, seed: int, engines: list[str], splink: bool, requests: int, work: Path
 ) -> SizeResult:
@@ -201,14 +211,10 @@ def measure(
         command = [IDGRAPH, "ingest", str(files.files[source]), "--source", source, "--bulk"]
         run = run_measured([*command, *defer], env, log)
         ingest.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
-        print(
-            f"  ingest {source}: {run.seconds:.0f} s, CPU {run.cpu_seconds:.0f} s, "
-            f"peak {run.peak_rss_kib / 1024:,.0f} MiB",
-            file=sys.stderr,
-        )
+        say(f"ingest {source}", run)
     run = run_measured([IDGRAPH, "train"], env, log)
     result.steps.setdefault("train", Step()).add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
-    print(f"  train: {run.seconds:.0f} s", file=sys.stderr)
+    say("train", run)
     trained = work / "trained.db"
     shutil.copy(store, trained)
     for engine in engines:
@@ -226,7 +232,7 @@ def measure(
             continue
         link = result.steps.setdefault(f"link ({engine})", Step())
         link.add(run.seconds, run.peak_rss_kib, run.cpu_seconds)
-        print(f"  link ({engine}): {run.seconds:.0f} s", file=sys.stderr)
+        say(f"link ({engine})", run)
         export = work / f"profiles-{engine}.csv"
         run_measured([IDGRAPH, "export-profiles", "--out", str(export)], env, log)
         result.scores[engine] = pairwise(load_assignment(export), load_assignment(files.truth))
@@ -312,7 +318,14 @@ def main() -> None:
         splink = not args.no_splink
         with tempfile.TemporaryDirectory(prefix="idgraph-scale-") as tmp:
             work = Path(tmp)
-            results.append(measure(records, args.seed, args.engines, splink, requests, work))
+            try:
+                results.append(measure(records, args.seed, args.engines, splink, requests, work))
+            finally:
+                # The commands' output outlives the store: a failure is explained there.
+                if (work / "commands.log").exists():
+                    kept = Path(tempfile.gettempdir()) / f"idgraph-scale-{records}.log"
+                    shutil.copy(work / "commands.log", kept)
+                    print(f"  commands' output: {kept}", file=sys.stderr)
     text = table(results, args.engines)
     print(text)
     if not args.no_write:
