@@ -4,7 +4,6 @@ ids, times and redirects.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
@@ -15,7 +14,6 @@ from identity.model import (
     IdentifierFlagReason,
     IdentifierKey,
     Link,
-    LinkType,
     MembershipKind,
     ProfileChangeKind,
     ProfileChangeRecord,
@@ -30,6 +28,7 @@ from identity.store.changes import dumps, encode_stamp, event_from_document, ide
 from identity.store.neo4j.audit import audit_row, require_audit_entries
 from identity.store.neo4j.connection import Area, Neo4jConnection, Statements, last
 from identity.store.neo4j.cypher import statement
+from identity.store.neo4j.links import links_of_record
 from identity.store.neo4j.segments import apply_members, require_segments, segment_change_from_row
 from identity.store.ports import CopyPort
 
@@ -79,19 +78,7 @@ class Neo4jCopy(Area, CopyPort):
             "copy.links", statement("links_page"), 0, last("a", int), batch_size
         ):
             for row in rows:
-                a = int(row["a"])
-                found = [
-                    Link(
-                        a,
-                        int(link["b"]),
-                        LinkType(link["type"]),
-                        link["matcher"],
-                        float(link["weight"]),
-                        json.loads(link["evidence"]),
-                    )
-                    for link in row["links"]
-                ]
-                yield from sorted(found, key=lambda x: (x.b, x.type.value, x.matcher))
+                yield from links_of_record(row)
 
     def events(self, batch_size: int = 10_000) -> Iterator[Event]:
         for rows in self._db.pages(

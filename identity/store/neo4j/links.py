@@ -25,6 +25,25 @@ def link_of(row: Row) -> Link:
     )
 
 
+def links_of_record(row: Row, evidence: bool = True) -> list[Link]:
+    """The links of a page row holding record ``a`` and the links it is the lower end of
+    (``links``: ``b``, ``type``, ``matcher``, ``weight``, ``evidence``), in key order;
+    ``evidence=False`` leaves evidence empty (the statement need not return it)."""
+    a = int(row["a"])
+    found = [
+        Link(
+            a,
+            int(link["b"]),
+            LinkType(link["type"]),
+            link["matcher"],
+            float(link["weight"]),
+            json.loads(link["evidence"]) if evidence else {},
+        )
+        for link in row["links"]
+    ]
+    return sorted(found, key=lambda x: (x.b, x.type.value, x.matcher))
+
+
 def _link_rows(links: Sequence[Link]) -> list[dict[str, Any]]:
     # One row per (a, b, type, matcher), the last given winning, as the embedded store's
     # upsert leaves it: put_links finds existing links before any row of its batch adds one.
@@ -75,20 +94,7 @@ class Neo4jLinks(Area, LinkPort):
 
         # Pages of records, each with the links it is the lower end of (as copy.links).
         for rows in keyset_pages(fetch, lambda row: int(row["a"]), 0, batch_size):
-            page: list[Link] = []
-            for row in rows:
-                a = int(row["a"])
-                found = [
-                    Link(
-                        a,
-                        int(link["b"]),
-                        LinkType(link["type"]),
-                        link["matcher"],
-                        float(link["weight"]),
-                    )
-                    for link in row["links"]
-                ]
-                page.extend(sorted(found, key=lambda x: (x.b, x.type.value, x.matcher)))
+            page = [link for row in rows for link in links_of_record(row, evidence=False)]
             if page:
                 yield page
 
