@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test lint typecheck unit bench clean install install-dev cypher-lint cypher-lint-install \
-	neo4j neo4j-stop neo4j-server
+	neo4j neo4j-stop neo4j-server console console-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ else
 endif
 
 ## Lint, type-check and run the whole test suite.
-test: install-dev lint typecheck cypher-lint unit
+test: install-dev lint typecheck cypher-lint console-check unit
 
 lint: install-dev
 	$(BIN)/ruff check identity service tests
@@ -56,6 +56,31 @@ $(CYPHER_LINT)/node_modules/.installed: $(CYPHER_LINT)/package.json $(CYPHER_LIN
 	touch $@
 
 cypher-lint-install: $(CYPHER_LINT)/node_modules/.installed
+
+# The steward console (docs/console.md): Preact, cytoscape.js and Chart.js bundled by esbuild,
+# pinned in console/package-lock.json. The built files are committed in
+# service/static/console/ and ship in the Python package, so `make run` needs no Node.js;
+# `make console` rebuilds them after a change to console/, and `make test` fails when the
+# committed files are not what the sources build.
+CONSOLE := console
+CONSOLE_OUT := service/static/console
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Rebuild the steward console's files from console/ (commit them with the sources).
+console: $(CONSOLE)/node_modules/.installed
+	cd $(CONSOLE) && node build.mjs
+	@echo "built $(CONSOLE_OUT)/ from $(CONSOLE)/"
+
+console-check: $(CONSOLE)/node_modules/.installed
+	@rm -rf $(CONSOLE)/.check && mkdir -p $(CONSOLE)/.check
+	@cd $(CONSOLE) && node build.mjs --out .check
+	@if ! diff -r -q $(CONSOLE)/.check $(CONSOLE_OUT); then \
+	  echo "$(CONSOLE_OUT)/ is not what console/ builds: run 'make console' and commit it"; \
+	  rm -rf $(CONSOLE)/.check; exit 1; \
+	fi
+	@rm -rf $(CONSOLE)/.check
 
 ## Check every cypher/*.cypher with Neo4j's parser and semantic analysis (Cypher 5).
 cypher-lint: cypher-lint-install

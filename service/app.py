@@ -33,7 +33,7 @@ from service.graphql.persisted import PersistedQueries, load_manifest
 from service.graphql.subscriptions import Feeds
 from service.metrics import install_metrics
 from service.ratelimit import RequestLimiter
-from service.routes import events, health, records, segments
+from service.routes import console, events, health, records, segments
 from service.webhooks import wire
 
 GIL_SWITCH_SECONDS = 0.001
@@ -288,6 +288,7 @@ def create_app(settings: Settings | None = None, graph: IdentityGraph | None = N
     app.include_router(records.router)
     app.include_router(events.router)
     app.include_router(segments.router)
+    app.include_router(console.router)
     app.include_router(
         create_graphql_router(
             settings.graphql_limits(),

@@ -209,7 +209,7 @@ def demo(
             _define_demo_segments(graph)
             counts = graph.store.counts()
             scores = pairwise(_predicted(graph), truth)
-            email = _demo_email(graph)
+            person = _demo_person(graph)
         finally:
             graph.close()
     except IdgraphError as error:
@@ -226,7 +226,7 @@ def demo(
             from service.auth import create_token
 
             token = create_token("demo", ["admin"], settings.tokens_file)
-        _print_demo_help(settings.host, settings.port, token, email)
+        _print_demo_help(settings.host, settings.port, token, person)
         serve(None, None)
 
 
@@ -246,9 +246,10 @@ def _predicted(graph: IdentityGraph) -> dict[tuple[str, str], str | None]:
     return {(ref.source, ref.key): pid for ref, pid in graph.store.records.scan_profiles()}
 
 
-def _demo_email(graph: IdentityGraph) -> str | None:
-    """An e-mail of a demo person whose profile has records from the most sources."""
-    best: tuple[int, str] | None = None
+def _demo_person(graph: IdentityGraph) -> tuple[str, str] | None:
+    """A demo person whose profile has records from the most sources: an e-mail of theirs
+    and the profile's id."""
+    best: tuple[int, str, str] | None = None
     ids = list(itertools.islice(graph.store.profiles.scan_ids(), 2000))
     for start in range(0, len(ids), 250):
         for profile in graph.profiles.get_many(ids[start : start + 250]):
@@ -257,14 +258,19 @@ def _demo_email(graph: IdentityGraph) -> str | None:
             sources = {r.record.source for r in profile.records}
             emails = [i for i in profile.identifiers if i.kind == "email" and i.links]
             if emails and (best is None or len(sources) > best[0]):
-                best = (len(sources), emails[0].value)
+                best = (len(sources), emails[0].value, profile.id)
         if best is not None and best[0] >= 4:
             break
-    return best[1] if best else None
+    return (best[1], best[2]) if best else None
 
 
-def _print_demo_help(host: str, port: int, token: str, email: str | None) -> None:
+def _print_demo_help(host: str, port: int, token: str, person: tuple[str, str] | None) -> None:
     base = f"http://{host}:{port}"
+    email = person[0] if person else None
+    # The token rides in the fragment, which the browser never sends: the console keeps it
+    # for the tab and takes it out of the address bar.
+    page = f"#/profile/{person[1]}" if person else "#/search"
+    console_url = f"{base}/console/{page}?token={token}"
     query = (
         '{ profileByIdentifier(kind: "email", value: '
         + json.dumps(email or "someone@example.com")
@@ -275,6 +281,9 @@ def _print_demo_help(host: str, port: int, token: str, email: str | None) -> Non
     body = shlex.quote(json.dumps({"query": query}))
     console.print(
         "\n[bold green]idgraph demo is ready[/]\n"
+        f"  Console:   {console_url}\n"
+        f"             (the steward console, signed in, on the demo person"
+        f"{' ' + email if email else ''})\n"
         f"  GraphiQL:  {base}/graphql  (add the header "
         f'{{"Authorization": "Bearer {token}"}})\n'
         f"  API token: {token}\n"

@@ -48,6 +48,7 @@ from service.graphql.subscriptions import (
     SubscriptionsOverWebSocket,
 )
 from service.graphql.types import Profile
+from service.graphql.viewer import ViewerQueries
 from service.metrics import GraphQLMetrics
 
 
@@ -77,6 +78,7 @@ class Query(
     SearchQueries,
     PrivacyQueries,
     DestinationQueries,
+    ViewerQueries,
 ):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,
