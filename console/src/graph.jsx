@@ -21,23 +21,28 @@ export function linkLabel(link) {
   return style === "must" ? "must-link" : style === "cannot" ? "cannot-link" : "";
 }
 
+/** Long keys and values (stitching records, device ids) shortened for the drawing only. */
+function short(text, most) {
+  return text.length > most ? `${text.slice(0, most - 1)}…` : text;
+}
+
 function elementsOf(cluster, showIdentifiers) {
   const sources = [...new Set(cluster.records.map((r) => r.source))].sort();
   const colour = (source) => SOURCE_COLOURS[sources.indexOf(source) % SOURCE_COLOURS.length];
   const elements = cluster.records.map((record) => ({
     group: "nodes",
-    data: { id: `r:${refText(record)}`, label: `${record.source}\n${record.key}`, colour: colour(record.source), ref: { source: record.source, key: record.key } },
+    data: { id: `r:${refText(record)}`, label: `${record.source}\n${short(record.key, 16)}`, colour: colour(record.source), ref: { source: record.source, key: record.key } },
     classes: "record",
   }));
   const shown = new Set(elements.map((e) => e.data.id));
   if (showIdentifiers) {
     for (const identifier of cluster.identifiers) {
       const id = `i:${identifier.kind}:${identifier.value}`;
-      const label = `${identifier.kind}\n${identifier.value}`;
+      const label = `${identifier.kind}\n${short(identifier.value, 22)}`;
       const longest = Math.max(...label.split("\n").map((line) => line.length));
       elements.push({
         group: "nodes",
-        data: { id, label, w: Math.min(longest, 34) * 5 + 12 },
+        data: { id, label, w: longest * 6.5 + 12 },
         classes: identifier.links ? "identifier" : "identifier not-linking",
       });
       for (const ref of identifier.records) {
@@ -61,11 +66,11 @@ function elementsOf(cluster, showIdentifiers) {
 }
 
 const STYLE = [
-  { selector: "node.record", style: { "background-color": "data(colour)", label: "data(label)", "text-wrap": "wrap", "font-size": 10, "text-valign": "bottom", "text-margin-y": 4, width: 26, height: 26, color: "#111827" } },
-  { selector: "node.identifier", style: { shape: "round-rectangle", "background-color": "#e5e7eb", "border-color": "#9ca3af", "border-width": 1, label: "data(label)", "text-wrap": "wrap", "font-size": 8, "text-valign": "center", "text-max-width": 170, color: "#374151", width: "data(w)", height: 24 } },
+  { selector: "node.record", style: { "background-color": "data(colour)", label: "data(label)", "text-wrap": "wrap", "font-size": 15, "text-valign": "bottom", "text-margin-y": 4, width: 30, height: 30, color: "#111827" } },
+  { selector: "node.identifier", style: { shape: "round-rectangle", "background-color": "#e5e7eb", "border-color": "#9ca3af", "border-width": 1, label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "center", "text-max-width": 170, color: "#374151", width: "data(w)", height: 28 } },
   { selector: "node.not-linking", style: { "border-style": "dashed", "background-color": "#fef3c7" } },
   { selector: "node:selected", style: { "border-width": 3, "border-color": "#111827" } },
-  { selector: "edge", style: { "curve-style": "bezier", "font-size": 9, "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
+  { selector: "edge", style: { "curve-style": "bezier", "font-size": 13, "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
   { selector: "edge.has", style: { width: 1, "line-color": "#d1d5db" } },
   { selector: "edge.link", style: { label: "data(label)", width: "data(width)" } },
   { selector: "edge.deterministic", style: { "line-color": "#2563eb", width: 2 } },
@@ -87,12 +92,17 @@ export function ClusterGraph({ cluster, showIdentifiers, onLink, onRecord }) {
       container: container.current,
       elements: elementsOf(cluster, showIdentifiers),
       style: STYLE,
-      layout: { name: "grid" },
+      layout: { name: "preset" },
       minZoom: 0.2,
       maxZoom: 3,
     });
-    // cose from the grid's positions (no random start): the same cluster draws the same way.
-    cy.layout({ name: "cose", randomize: false, animate: false, nodeRepulsion: () => 400000, idealEdgeLength: () => 90, nodeOverlap: 40, gravity: 0.2, numIter: 2000, padding: 24 }).run();
+    // Records on an inner ring, identifiers around them: links between records are chords
+    // a steward can click, and the drawing is the same every time (no random start).
+    cy.layout({
+      name: "concentric", animate: false, padding: 16, minNodeSpacing: 16, startAngle: Math.PI / 2,
+      concentric: (node) => (node.hasClass("record") ? 2 : 1), levelWidth: () => 1,
+      sort: (x, y) => x.id().localeCompare(y.id()),
+    }).run();
     cy.on("tap", "edge.link", (event) => handlers.current.onLink(links[event.target.data("index")]));
     cy.on("tap", "node.record", (event) => handlers.current.onRecord(event.target.data("ref")));
     window.idgraphConsole = { ...(window.idgraphConsole || {}), cy };
