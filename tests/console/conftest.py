@@ -1,5 +1,9 @@
 """Fixtures of the console's browser tests: one live server on the demo data and one
-chromium for the whole run, a fresh browser context and page for each test."""
+chromium for the whole run, a fresh browser context and page for each test.
+
+The server and the browser are package-scoped: started once for every test of this folder
+(a session fixture's lifetime, for tests that can see it), and stopped when the folder is
+done rather than kept through the rest of a 14-minute suite."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """`idgraph serve` on the demo data (300 people, seed 7) with a steward's token, a
     token without pii:read, a demo person and an undecided review pair."""
@@ -38,7 +42,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSer
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     started = time.monotonic()
     with sync_playwright() as driver:  # Playwright's Node driver, a process of its own
@@ -46,7 +50,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """One headless chromium (Debian's) for the whole run."""
     started = time.monotonic()
