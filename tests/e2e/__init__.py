@@ -1,11 +1,34 @@
-"""End-to-end tests against a real uvicorn process."""
+"""End-to-end tests against a real uvicorn process, and what the other suites of real
+processes (tests/fault, tests/console) share with them: a free port, waiting for a server,
+the machine's chromium."""
 
+import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+NEEDS_CHROMIUM = "this test needs Debian's chromium: apt-get install chromium"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def chromium() -> str:
+    """The path of Debian's chromium; the test fails, not skips, without it (.ci/run
+    installs it, and a browser test skipped everywhere would prove nothing)."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(NEEDS_CHROMIUM)
+    return path
 
 
 def wait_until_answering(

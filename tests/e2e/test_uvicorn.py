@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from tests.e2e import wait_until_answering
+from tests.e2e import chromium, free_port, wait_until_answering
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +26,11 @@ TOKEN = "e2e-dev-token"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """A uvicorn process over a fresh store, once it answers, and a client of it; stopped
     (SIGTERM, then killed after 10 s) at the end."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
     env |= {
         "IDGRAPH_STORE": f"sqlite:///{tmp_path}/e2e.db",
@@ -102,17 +93,13 @@ def test_register_post_and_query_over_http(server: httpx.Client) -> None:
     assert server.post("/graphql", json={"query": query}).status_code == 401
 
 
-CHROMIUM = shutil.which("chromium")
-
-
+@pytest.mark.browser
 def test_graphiql_renders_its_editor_with_every_other_host_unreachable(
     server: httpx.Client, tmp_path: Path
 ) -> None:
-    if CHROMIUM is None:  # a failure, not a skip: .ci/run installs it
-        pytest.fail("this test needs Debian's chromium: apt-get install chromium")
     # Every host name but the server's resolves to nothing: a script from a CDN fails.
     command = [
-        *(CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu"),
+        *(chromium(), "--headless=new", "--no-sandbox", "--disable-gpu"),
         f"--user-data-dir={tmp_path / 'chromium'}",
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
         "--virtual-time-budget=10000",

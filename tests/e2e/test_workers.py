@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e import wait_until_answering
+from tests.e2e import free_port, wait_until_answering
 
 pytestmark = pytest.mark.e2e
 
@@ -35,19 +34,12 @@ QUERY = """query ($value: String!) {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(tmp_path: Path, name: str, *args: str, **settings: str) -> Iterator[tuple[str, Path]]:
     """`idgraph serve ARGS` on a free port of its own over the store in tmp_path, with
     these IDGRAPH_* settings, once it answers /readyz; its base URL and its log. Stopped
     (all its processes) at the end."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
     env |= {
         "IDGRAPH_STORE": f"sqlite:///{tmp_path}/shared.db",

@@ -10,7 +10,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typer.testing import CliRunner
 
 from identity.graph import IdentityGraph
 from service.cli import app
-from tests.e2e import wait_until_answering
+from tests.e2e import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 IDGRAPH = str(Path(sys.executable).with_name("idgraph"))
@@ -275,13 +274,6 @@ def kill_group(process: subprocess.Popen[Any]) -> None:
     process.wait(timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Server:
     """`idgraph serve` on a free port over the store ``db``, in a session of its own so a
     SIGKILL reaches all its processes; started again (same port, same store) by
@@ -291,7 +283,7 @@ class Server:
         self.tmp_path = tmp_path
         self.db = db
         self.env = child_env(tmp_path, db, **settings)
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.args = args
         self.starts = 0
