@@ -41,7 +41,8 @@ export async function gql(query, variables = {}) {
   } catch {
     throw new ApiError(`the server answered HTTP ${response.status}`, "HTTP", response.status);
   }
-  const errors = body.errors || (body.detail ? [{ message: body.detail }] : []);
+  // GraphQL errors, or the service's HTTP error body ({"error": {"code", "message"}}).
+  const errors = body.errors || (body.error ? [{ message: body.error.message, extensions: { code: body.error.code } }] : []);
   if (errors.length) {
     const first = errors[0];
     const code = (first.extensions && first.extensions.code) || (response.status === 401 ? "UNAUTHENTICATED" : "ERROR");

@@ -21,7 +21,15 @@ function parseHash() {
 function useRoute() {
   const [route, setRoute] = useState(parseHash);
   useEffect(() => {
-    const changed = () => setRoute(parseHash());
+    const changed = () => {
+      // Another token handed over in the address: sign in again with it.
+      if (/[#&?]token=/.test(location.hash)) {
+        takeTokenFromUrl();
+        location.reload();
+        return;
+      }
+      setRoute(parseHash());
+    };
     addEventListener("hashchange", changed);
     return () => removeEventListener("hashchange", changed);
   }, []);

@@ -5,6 +5,7 @@ and review pair worth opening in the console."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,10 @@ class DemoServer:
     person: DemoPerson
     review: ReviewPair
     log: Path
+    console_url: str = field(default="", repr=False)
+    """The console address `idgraph demo --serve` printed (signed in, on its demo person)."""
+    admin_token: str = field(default="", repr=False)
+    """Every scope: the audit log needs `admin`."""
     timings: dict[str, float] = field(default_factory=dict, repr=False)
     """Seconds each start-up step took: demo, serve, lookups."""
 
@@ -96,36 +101,25 @@ def graphql(
 
 @contextmanager
 def demo_server(folder: Path) -> Iterator[DemoServer]:
-    """The demo loaded into a SQLite store in ``folder``, served by `idgraph serve` on a
-    free port until the end of the block (SIGTERM, SIGKILL after 20 s)."""
+    """The demo loaded into a SQLite store in ``folder`` and served on a free port by one
+    `idgraph demo --serve`, as `make run` starts it, until the end of the block (SIGTERM,
+    SIGKILL after 20 s)."""
     timings: dict[str, float] = {}
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGRAPH_")}
     env |= {
         "IDGRAPH_STORE": f"sqlite:///{folder}/idgraph.db",
         "IDGRAPH_TOKENS_FILE": str(folder / "tokens.toml"),
+        "IDGRAPH_HOST": "127.0.0.1",
+        "IDGRAPH_PORT": str(port),
+        "IDGRAPH_WORKERS": "1",
     }
-
     started = time.monotonic()
-    demo = [
-        *(IDGRAPH, "demo", "--people", str(DEMO_PEOPLE), "--seed", str(DEMO_SEED)),
-        *("--store", env["IDGRAPH_STORE"], "--out", str(folder / "demo")),
-    ]
-    done = subprocess.run(
-        demo, cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    if done.returncode != 0:
-        pytest.fail(f"idgraph demo failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    timings["demo"] = time.monotonic() - started
-
-    # Real tokens from the tokens file, as an operator creates them; no dev token, so a
-    # scope the console forgets to ask for shows as it would in production.
-    steward_token = create_token("steward", STEWARD_SCOPES, folder / "tokens.toml")
-    no_pii_token = create_token("no_pii", NO_PII_SCOPES, folder / "tokens.toml")
-
-    started = time.monotonic()
-    port = free_port()
     log = folder / "serve.log"
-    command = [IDGRAPH, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command = [
+        *(IDGRAPH, "demo", "--people", str(DEMO_PEOPLE), "--seed", str(DEMO_SEED)),
+        *("--out", str(folder / "demo"), "--serve"),
+    ]
     with log.open("wb") as out:
         # A session of its own: a SIGKILL after the timeout reaches every process of it.
         process = subprocess.Popen(
@@ -134,14 +128,28 @@ def demo_server(folder: Path) -> Iterator[DemoServer]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            wait_until_answering(client, "/readyz", process, log, "idgraph serve")
-            timings["serve"] = time.monotonic() - started
+            wait_until_answering(client, "/readyz", process, log, "idgraph demo --serve")
+            timings["demo and serve"] = time.monotonic() - started
+            # Real tokens from the tokens file, as an operator creates them (the server
+            # reads the file again when it changes), so a scope the console forgets to
+            # ask for shows as it would in production.
+            steward_token = create_token("steward", STEWARD_SCOPES, folder / "tokens.toml")
+            no_pii_token = create_token("no_pii", NO_PII_SCOPES, folder / "tokens.toml")
+            admin_token = create_token("auditor", ["admin"], folder / "tokens.toml")
             started = time.monotonic()
             person = _find_person(client, steward_token)
             review = _first_review(client, steward_token)
             timings["lookups"] = time.monotonic() - started
         yield DemoServer(
-            base_url, steward_token, no_pii_token, person, review, log, timings=timings
+            base_url,
+            steward_token,
+            no_pii_token,
+            person,
+            review,
+            log,
+            console_url=_printed_console_url(log),
+            admin_token=admin_token,
+            timings=timings,
         )
     finally:
         process.terminate()  # uvicorn's parent stops its worker
@@ -151,6 +159,13 @@ def demo_server(folder: Path) -> Iterator[DemoServer]:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _printed_console_url(log: Path) -> str:
+    found = re.search(r"Console:\s+(\S+)", log.read_text("utf-8", "replace"))
+    if found is None:
+        pytest.fail(f"idgraph demo --serve printed no console address:\n{log.read_text()}")
+    return found.group(1)
 
 
 _CHANGES = """query ($after: String) {
