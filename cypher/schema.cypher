@@ -1,7 +1,7 @@
-// The Neo4j store's schema, version 6 (2 added the match index's blocking keys, 3 events
+// The Neo4j store's schema, version 7 (2 added the match index's blocking keys, 3 events
 // and segments, 4 stewardship: the profile change log, the audit log, the review queue,
 // 5 privacy: the suppression list, events by time for retention, 6 destinations and the
-// profile read model):
+// profile read model, 7 the review queue by probability):
 // constraints and indexes, each created only if missing, so applying it at every start-up
 // is safe. Statements end with ';' and are sent one at a time (schema changes cannot share
 // a transaction with writes).
@@ -117,3 +117,8 @@ FOR (l:DestinationDeadLetter) ON (l.destination);
 // The profile read model (version 6): one (:ProfileView) node per live profile, by id.
 CREATE CONSTRAINT profile_view_id IF NOT EXISTS
 FOR (v:ProfileView) REQUIRE v.profile_id IS UNIQUE;
+
+// The review queue by probability (version 7): the links of one type by weight, sought
+// from a page's last weight downwards instead of sorting every link of the type per page.
+CREATE INDEX link_type_weight IF NOT EXISTS
+FOR ()-[l:LINK]-() ON (l.type, l.weight);

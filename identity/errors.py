@@ -113,11 +113,9 @@ class UnknownIdentifierKind(InvalidArgument):
 class InvalidCursor(IdgraphError):
     """A pagination cursor this service did not hand out (or one from another list)."""
 
-    def __init__(self, cursor: str):
+    def __init__(self, cursor: str, hint: str = "pass a cursor from an earlier page"):
         self.cursor = cursor
-        super().__init__(
-            f"not a cursor of this list: {cursor[:40]!r}; pass a cursor from an earlier page"
-        )
+        super().__init__(f"not a cursor of this list: {cursor[:40]!r}; {hint}")
 
 
 class UnknownSegment(IdgraphError):

@@ -13,7 +13,8 @@ of the records it touches, in one unit of work with its audit entry:
   record where they came from (``split_from``). A part whose records link by the rules to
   another profile (a limit kept them apart while the part was in the bigger profile)
   joins it: its new id is merged into that profile, and the change log shows both;
-- ``accept_match`` / ``reject_match``: a review pair becomes a must-link / cannot-link;
+- ``accept_match`` / ``reject_match``: a review pair becomes a must-link / cannot-link
+  (``review_queue`` lists the undecided pairs by record ids or most likely first);
 - ``undo``: removes the links an action added and restores the ones it removed, then
   re-resolves. The partition comes back; a profile id retired by a merge does not (the
   part that leaves again gets a new id whose ``split_from`` names the survivor).
@@ -27,6 +28,7 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from identity.audit import AuditService
 from identity.cursors import decode_cursor, decode_int_cursor, encode_cursor
@@ -59,6 +61,19 @@ UNDOABLE = frozenset(
     {"merge_profiles", "split_profile", "separate_records", "accept_match", "reject_match"}
 )
 _DECISIONS = (LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+
+
+class ReviewOrder(StrEnum):
+    """The order of the review queue; each order has its own cursors."""
+
+    PAIR = "pair"
+    """By record ids (a, b): the store's order."""
+    PROBABILITY = "probability"
+    """Most likely match first: by the stored link weight (the match probability, which the
+    match weight grows with) descending, ties by (a, b)."""
+
+
+_CURSOR_KINDS = {ReviewOrder.PAIR: "review", ReviewOrder.PROBABILITY: "review-by-probability"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +149,53 @@ class ProfileChangesPage:
     has_more: bool
 
 
-def review_cursor(link: Link) -> str:
-    """The cursor of a review pair: pass it as ``after`` for the pairs after it."""
-    return encode_cursor("review", link.a, link.b)
+def review_cursor(link: Link, order: ReviewOrder = ReviewOrder.PAIR) -> str:
+    """The cursor of a review pair in ``order``: pass it as ``after`` (with the same order)
+    for the pairs after it. A PROBABILITY cursor holds the weight too, so the next page
+    seeks from the pair's place even when the pair itself was decided meanwhile."""
+    if order is ReviewOrder.PROBABILITY:
+        return encode_cursor(_CURSOR_KINDS[order], link.weight, link.a, link.b)
+    return encode_cursor(_CURSOR_KINDS[order], link.a, link.b)
+
+
+def _decode_review(cursor: str, order: ReviewOrder) -> list[JSONValue]:
+    """The position in a cursor of the queue in ``order``. A cursor of the other order is
+    refused with a hint, never read in the wrong order (it would skip or repeat pairs)."""
+    size = {ReviewOrder.PAIR: 2, ReviewOrder.PROBABILITY: 3}
+    try:
+        return decode_cursor(cursor, _CURSOR_KINDS[order], size[order])
+    except InvalidCursor:
+        for other in ReviewOrder:
+            if other is order:
+                continue
+            try:
+                decode_cursor(cursor, _CURSOR_KINDS[other], size[other])
+            except InvalidCursor:
+                continue
+            raise InvalidCursor(
+                cursor,
+                f"it is a cursor of the review queue in {other.value} order: page on in that "
+                f"order, or start the {order.value} order without one",
+            ) from None
+        raise
+
+
+def _record_id(value: JSONValue, cursor: str) -> RecordId:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidCursor(cursor)
+    return value
+
+
+def _pair_position(cursor: str) -> tuple[RecordId, RecordId]:
+    a, b = _decode_review(cursor, ReviewOrder.PAIR)
+    return _record_id(a, cursor), _record_id(b, cursor)
+
+
+def _probability_position(cursor: str) -> tuple[float, RecordId, RecordId]:
+    weight, a, b = _decode_review(cursor, ReviewOrder.PROBABILITY)
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or not math.isfinite(weight):
+        raise InvalidCursor(cursor)
+    return float(weight), _record_id(a, cursor), _record_id(b, cursor)
 
 
 def profile_change_cursor(seq: int) -> str:
@@ -402,17 +461,46 @@ class StewardService:
 
     # -- the review queue ---------------------------------------------------------------------
 
-    def review_queue(self, first: int = 50, after: str | None = None) -> ReviewPage:
-        """Review pairs no steward has decided yet, by record ids, page by page."""
+    def review_queue(
+        self, first: int = 50, after: str | None = None, order: ReviewOrder = ReviewOrder.PAIR
+    ) -> ReviewPage:
+        """Review pairs no steward has decided yet, page by page: by record ids, or most
+        likely first. ``after`` is a cursor this method handed out for the same order."""
         if not 1 <= first <= 500:
             raise InvalidArgument(f"first must be between 1 and 500, got {first}")
+        order = ReviewOrder(order)
+        if order is ReviewOrder.PROBABILITY:
+            pairs, more = self._by_probability(first, after)
+        else:
+            pairs, more = self._by_pair(first, after)
         store = self.store
-        position: tuple[RecordId, RecordId] | None = None
-        if after:
-            a, b = decode_cursor(after, "review", 2)
-            if not isinstance(a, int) or not isinstance(b, int):
-                raise InvalidCursor(after)
-            position = (a, b)
+        ends = sorted({r for x in pairs for r in (x.a, x.b)})
+        refs = store.records.refs(ends)
+        profiles = store.profiles.ids_of(ends)
+        items = [
+            ReviewPair(x, refs[x.a], refs[x.b], profiles.get(x.a), profiles.get(x.b))
+            for x in pairs
+            if x.a in refs and x.b in refs
+        ]
+        end = review_cursor(pairs[-1], order) if pairs else None
+        return ReviewPage(items, end, more)
+
+    def review_count(self) -> int:
+        """How many review pairs no steward has decided yet (the whole queue's length)."""
+        return self.store.links.count_of_type(LinkType.REVIEW, without=_DECISIONS)
+
+    def _by_probability(self, first: int, after: str | None) -> tuple[list[Link], bool]:
+        """A page by probability: the store leaves decided pairs out, so one statement."""
+        position = _probability_position(after) if after else None
+        found = self.store.links.of_type_by_weight(
+            LinkType.REVIEW, after=position, limit=first + 1, without=_DECISIONS
+        )
+        return found[:first], len(found) > first
+
+    def _by_pair(self, first: int, after: str | None) -> tuple[list[Link], bool]:
+        """A page by record ids: batches of review links, decided pairs skipped."""
+        store = self.store
+        position = _pair_position(after) if after else None
         pairs: list[Link] = []
         more = False
         while True:
@@ -431,16 +519,7 @@ class StewardService:
             if more or len(batch) < first * 2:
                 break
             position = (batch[-1].a, batch[-1].b)
-        ends = sorted({r for x in pairs for r in (x.a, x.b)})
-        refs = store.records.refs(ends)
-        profiles = store.profiles.ids_of(ends)
-        items = [
-            ReviewPair(x, refs[x.a], refs[x.b], profiles.get(x.a), profiles.get(x.b))
-            for x in pairs
-            if x.a in refs and x.b in refs
-        ]
-        end = review_cursor(pairs[-1]) if pairs else None
-        return ReviewPage(items, end, more)
+        return pairs, more
 
     def capped_identifiers(self, limit: int = 100) -> list[IdentifierFlag]:
         """Identifiers that stopped linking because too many records share them."""

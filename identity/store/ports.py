@@ -247,6 +247,27 @@ class LinkPort(ABC):
     ) -> int:
         """Delete links of the given types between the given (unordered) pairs; returns count."""
 
+    @abstractmethod
+    def of_type_by_weight(
+        self,
+        type: LinkType,
+        after: tuple[float, RecordId, RecordId] | None = None,
+        limit: int = 100,
+        without: Collection[LinkType] = (),
+    ) -> list[Link]:
+        """Up to ``limit`` links of one type whose pair holds no link of a type in
+        ``without``, ordered by weight descending, then (a, b, matcher) ascending, after
+        the position ``after`` = (weight, a, b) (None: from the highest weight): the review
+        queue by probability, page by page, one statement a page. A page is a keyset
+        seek, so links written between two pages never make the reader skip or repeat
+        one that stays. The pairs excluded by ``without`` are left out by the store,
+        not by the caller, so a page is full whenever there are enough left."""
+
+    @abstractmethod
+    def count_of_type(self, type: LinkType, without: Collection[LinkType] = ()) -> int:
+        """How many pairs (a, b) hold a link of ``type`` and none of a type in ``without``:
+        the review queue's length, counted by the store in one statement."""
+
 
 class ProfilePort(ABC):
     """Profiles with their redirects, and the log of profile changes (created, merged,

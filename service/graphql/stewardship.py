@@ -20,9 +20,11 @@ from identity.model import ProfileChangeRecord, StoredAuditEntry
 from identity.stewardship import (
     ActionResult,
     ReviewPair,
+    StewardService,
     profile_change_cursor,
     review_cursor,
 )
+from identity.stewardship import ReviewOrder as DomainReviewOrder
 from service.auth import ADMIN, PROFILES_READ, STEWARD_WRITE
 from service.errors import classify, graphql_error
 from service.graphql.context import Info, call, needs
@@ -231,24 +233,55 @@ class CappedIdentifier:
     record_count: int
 
 
+@strawberry.enum(
+    description="The order of the review queue: PAIR by record ids (the store's order), "
+    "PROBABILITY most likely match first (highest probability, hence highest weight), ties "
+    "by record ids. Each order has its own cursors."
+)
+class ReviewOrder(Enum):
+    PAIR = DomainReviewOrder.PAIR.value
+    PROBABILITY = DomainReviewOrder.PROBABILITY.value
+
+
+async def _review_total(root: ReviewQueueConnection) -> int:
+    return await call(root.steward.review_count)
+
+
 @strawberry.type(
-    description="A page of the review queue: pass pageInfo.endCursor as `after` for the next."
+    description="A page of the review queue: pass pageInfo.endCursor as `after`, with the "
+    "same `order`, for the next."
 )
 class ReviewQueueConnection(Connection[ReviewItem]):
     capped_identifiers: list[CappedIdentifier] = strawberry.field(
         description="Identifiers that stopped linking at their cardinality cap (most shared "
         "first): worth a look, or a blocklist entry."
     )
+    total_count: int = strawberry.field(
+        resolver=_review_total,
+        description="How many pairs no steward has decided, in the whole queue (not this "
+        "page); counted by the store only when asked for.",
+    )
+    steward: strawberry.Private[StewardService]
 
 
 async def _review_queue(
-    info: Info, first: int = 50, after: str | None = None
+    info: Info,
+    first: int = 50,
+    after: str | None = None,
+    order: Annotated[
+        ReviewOrder,
+        strawberry.argument(
+            description="PAIR (by record ids) or PROBABILITY (most likely first); a cursor "
+            "of one order is refused (INVALID_CURSOR) in the other."
+        ),
+    ] = ReviewOrder.PAIR,
 ) -> ReviewQueueConnection:
     steward = info.context.graph.stewardship
-    page = await call(steward.review_queue, first, after)
+    domain_order = DomainReviewOrder(order.value)
+    page = await call(steward.review_queue, first, after, domain_order)
     capped = await call(steward.capped_identifiers)
     return ReviewQueueConnection.of(
-        ((review_cursor(p.link), ReviewItem.from_domain(p)) for p in page.pairs),
+        ((review_cursor(p.link, domain_order), ReviewItem.from_domain(p)) for p in page.pairs),
         has_next_page=page.has_next_page,
         end_cursor=page.end_cursor,
         capped_identifiers=[
@@ -259,6 +292,7 @@ async def _review_queue(
             )
             for f in capped
         ],
+        steward=steward,
     )
 
 

@@ -22,7 +22,7 @@ from identity.errors import (
     StoreUnavailable,
     TimeBudgetExceeded,
 )
-from identity.model import ProfileChanges, SourceRecord
+from identity.model import LinkType, ProfileChanges, SourceRecord
 from identity.store.factory import open_store
 from identity.store.sqlite import SQLiteStore, migrations
 from identity.store.sqlite.statements import available, parse, statement
@@ -109,7 +109,7 @@ def test_upgrading_a_version_8_store_keeps_its_destinations_running(tmp_path: Pa
         )
         conn.execute("INSERT INTO destination_state (name, cursor_seq) VALUES ('hook', 7)")
     store = SQLiteStore(path)
-    assert store.schema_version == len(migrations()) == 9
+    assert store.schema_version == len(migrations()) >= 9
     state = store.destinations.states(["hook"])["hook"]
     assert (state.cursor_seq, state.stopped, state.stopped_at, state.snapshot_at) == (
         7,
@@ -120,6 +120,37 @@ def test_upgrading_a_version_8_store_keeps_its_destinations_running(tmp_path: Pa
     assert store.destinations.stop_following("named", "segment_removed", NOW) == ["hook"]
     assert store.destinations.states(["hook"])["hook"].stopped == "segment_removed"
     store.close()
+
+
+def test_upgrading_a_version_9_store_pages_its_review_queue_by_weight_from_an_index(
+    tmp_path: Path,
+) -> None:
+    """Migration 0010 indexes links by (type, weight): the queue by probability reads a
+    page from the index in its order instead of sorting every review link."""
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:9]:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.executemany(
+            "INSERT INTO links (a, b, type, matcher, weight, evidence) "
+            "VALUES (?, ?, ?, ?, ?, '{}')",
+            [(1, 2, "review", "p", 0.6), (1, 3, "review", "p", 0.9), (2, 3, "match", "p", 1.0)],
+        )
+    store = SQLiteStore(path)
+    assert store.schema_version == len(migrations()) >= 10
+    found = store.links.of_type_by_weight(LinkType.REVIEW, limit=5)
+    assert [(x.a, x.b, x.weight) for x in found] == [(1, 3, 0.9), (1, 2, 0.6)]
+    store.close()
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(
+            row[-1]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN " + statement("links", "links_of_type_by_weight"),
+                {"type": "review", "weight": 0.9, "a": 1, "b": 3, "without": "[]", "limit": 5},
+            )
+        )
+    assert "links_by_type_weight" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_a_store_from_a_newer_idgraph_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -166,3 +167,37 @@ class Neo4jLinks(Area, LinkPort):
         ]
         found = self._db.write("links.delete", lambda s: s.batched("delete_links", "rows", rows))
         return sum(int(row["deleted"]) for row in found)
+
+    def of_type_by_weight(
+        self,
+        type: LinkType,
+        after: tuple[float, RecordId, RecordId] | None = None,
+        limit: int = 100,
+        without: Collection[LinkType] = (),
+    ) -> list[Link]:
+        # Record ids start at 1 and weights are finite: (+inf, 0, 0) is before every link.
+        after_weight, after_a, after_b = after or (math.inf, 0, 0)
+        rows = self._db.read(
+            "links.of_type_by_weight",
+            lambda s: s.run(
+                "links_of_type_by_weight",
+                type=LinkType(type).value,
+                after_weight=float(after_weight),
+                after_a=after_a,
+                after_b=after_b,
+                without=sorted({LinkType(t).value for t in without}),
+                limit=limit,
+            ),
+        )
+        return [link_of(row) for row in rows]
+
+    def count_of_type(self, type: LinkType, without: Collection[LinkType] = ()) -> int:
+        rows = self._db.read(
+            "links.count_of_type",
+            lambda s: s.run(
+                "count_links_of_type",
+                type=LinkType(type).value,
+                without=sorted({LinkType(t).value for t in without}),
+            ),
+        )
+        return int(rows[0]["count"])

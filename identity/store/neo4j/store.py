@@ -43,7 +43,7 @@ from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
 from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 VIEW_STATE_KEY = "profile_view"
 """The meta key of the profile read model's state (identity/profile_view.py STATE_KEY)."""

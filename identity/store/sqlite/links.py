@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -110,3 +111,32 @@ class SQLiteLinks(LinkPort):
             before = self._db.total_changes()
             self._db.executemany(_sql("delete_link"), rows)
             return self._db.total_changes() - before
+
+    def of_type_by_weight(
+        self,
+        type: LinkType,
+        after: tuple[float, RecordId, RecordId] | None = None,
+        limit: int = 100,
+        without: Collection[LinkType] = (),
+    ) -> list[Link]:
+        weight, a, b = after or (math.inf, 0, 0)
+        params = {
+            "type": LinkType(type).value,
+            "weight": float(weight),
+            "a": a,
+            "b": b,
+            "without": dumps(sorted({LinkType(t).value for t in without})),
+            "limit": limit,
+        }
+        with self._db.reading("links.of_type_by_weight") as conn:
+            rows = conn.execute(_sql("links_of_type_by_weight"), params).fetchall()
+        return [stored_link(row) for row in rows]
+
+    def count_of_type(self, type: LinkType, without: Collection[LinkType] = ()) -> int:
+        params = {
+            "type": LinkType(type).value,
+            "without": dumps(sorted({LinkType(t).value for t in without})),
+        }
+        with self._db.reading("links.count_of_type") as conn:
+            (count,) = conn.execute(_sql("count_of_type"), params).fetchone()
+        return int(count)
