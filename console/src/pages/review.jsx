@@ -16,11 +16,12 @@ function contributionsOf(evidence) {
     .sort((x, y) => Math.abs(y.weight) - Math.abs(x.weight));
 }
 
-function RecordCard({ title, ref, profileId, records }) {
-  const record = records && records.find((r) => sameRef(r, ref));
+// `at`, not `ref`: Preact keeps a prop named ref for itself.
+function RecordCard({ title, at, profileId, records }) {
+  const record = records && records.find((r) => sameRef(r, at));
   return (
     <article class="record review-record">
-      <h3>{title}: <code>{refText(ref)}</code></h3>
+      <h3>{title}: <code>{refText(at)}</code></h3>
       <p class="muted">{profileId ? <>in profile <a href={`#/profile/${profileId}`}>{profileId}</a></> : "in no profile"}{record && record.timestamp ? ` · ${formatTime(record.timestamp)}` : ""}</p>
       {record ? (
         <dl>
@@ -45,8 +46,8 @@ function Pair({ item }) {
       )}
       <ErrorBox error={error} />
       <div class="two">
-        <RecordCard title="A" ref={item.a} profileId={item.profileA} records={records} />
-        <RecordCard title="B" ref={item.b} profileId={item.profileB} records={records} />
+        <RecordCard title="A" at={item.a} profileId={item.profileA} records={records} />
+        <RecordCard title="B" at={item.b} profileId={item.profileB} records={records} />
       </div>
       <Contributions contributions={contributionsOf(item.evidence)} />
     </div>
