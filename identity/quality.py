@@ -47,6 +47,8 @@ REVIEW_QUEUE_KEY = QualityPort.REVIEW_QUEUE_KEY
 WARNINGS_BY_FIELD_KEY = QualityPort.WARNINGS_BY_FIELD_KEY
 ROW_PROBLEM_FIELD = "(row)"
 """The field name ingest warnings about a whole row (no one field) are counted under."""
+MIN_WEIGHT_WIDTH = 0.001
+"""The narrowest bin of match weights: the matcher keeps weights to three decimals."""
 MAX_WEIGHT_BINS = 1000
 """Bins a ``match_weights`` answer may hold: a width too narrow for the weights' range is
 refused rather than answered with millions of empty bins."""
@@ -129,10 +131,13 @@ class QualityService:
         """Stored probabilistic links and undecided review pairs by match weight (log2
         odds, as the matcher's evidence holds it), in bins ``[k * width, (k + 1) * width)``
         from the one holding the lowest weight to the one holding the highest, empty bins
-        between them included. Raises InvalidArgument for a width that is not a positive
-        number or would make more than :data:`MAX_WEIGHT_BINS` bins."""
-        if not (math.isfinite(width) and width > 0):
-            raise InvalidArgument(f"width must be a positive number, got {width}")
+        between them included. Raises InvalidArgument for a width below
+        :data:`MIN_WEIGHT_WIDTH` or one that would make more than :data:`MAX_WEIGHT_BINS`
+        bins."""
+        if not (math.isfinite(width) and width >= MIN_WEIGHT_WIDTH):
+            raise InvalidArgument(
+                f"width must be a number of at least {MIN_WEIGHT_WIDTH}, got {width}"
+            )
         found = self.store.quality.match_weight_bins(width)
         if not found:
             return []

@@ -53,77 +53,92 @@ class IngestWarnings:
     )
 
 
+async def _totals(root: Quality) -> Totals:
+    # profiles and records come from one count of the store, whichever is asked first.
+    if root.totals is None:
+        root.totals = asyncio.ensure_future(call(root.service.totals))
+    return await root.totals
+
+
+async def _profiles(root: Quality) -> int:
+    return (await _totals(root)).profiles
+
+
+async def _records(root: Quality) -> int:
+    return (await _totals(root)).records
+
+
+async def _match_weights(root: Quality, width: float = 2.0) -> list[WeightBin]:
+    found = await call(root.service.match_weights, width)
+    return [WeightBin(start=b.start, end=b.end, links=b.links, reviews=b.reviews) for b in found]
+
+
+async def _cluster_sizes(root: Quality) -> list[SizeBin]:
+    found = await call(root.service.cluster_sizes)
+    return [SizeBin(smallest=b.smallest, largest=b.largest, profiles=b.profiles) for b in found]
+
+
+async def _links_by_matcher(root: Quality) -> list[MatcherLinks]:
+    found = await call(root.service.links_by_matcher)
+    return [
+        MatcherLinks(matcher=x.matcher, kind=LinkKind(x.type.value), links=x.links) for x in found
+    ]
+
+
+async def _review_queue_size(root: Quality) -> int:
+    return await call(root.service.review_queue_size)
+
+
+async def _review_queue_history(root: Quality, last: int = 200) -> list[QueueSample]:
+    found = await call(root.service.review_queue_history, last)
+    return [QueueSample(at=s.at, size=s.size) for s in found]
+
+
+async def _ingest_warnings(root: Quality) -> list[IngestWarnings]:
+    found = await call(root.service.ingest_warnings)
+    return [
+        IngestWarnings(source=x.source, field=x.field, warnings=x.warnings, loads=x.loads)
+        for x in found
+    ]
+
+
 @strawberry.type(description="Counts and distributions of the graph; aggregates only.")
 class Quality:
     service: strawberry.Private[QualityService]
     totals: strawberry.Private[asyncio.Future[Totals] | None] = None
 
-    async def _totals(self) -> Totals:
-        # profiles and records come from one count of the store.
-        if self.totals is None:
-            self.totals = asyncio.ensure_future(call(self.service.totals))
-        return await self.totals
-
-    @strawberry.field(description="Live profiles.")
-    async def profiles(self) -> int:
-        return (await self._totals()).profiles
-
-    @strawberry.field(description="Stored records.")
-    async def records(self) -> int:
-        return (await self._totals()).records
-
-    @strawberry.field(
+    profiles: int = strawberry.field(resolver=_profiles, description="Live profiles.")
+    records: int = strawberry.field(resolver=_records, description="Stored records.")
+    match_weights: list[WeightBin] = strawberry.field(
+        resolver=_match_weights,
         description="Match weights (log2 odds) of stored probabilistic links and undecided "
         "review pairs, in bins of `width` (default 2.0) from the lowest to the highest weight "
-        "present."
+        "present.",
     )
-    async def match_weights(self, width: float = 2.0) -> list[WeightBin]:
-        found = await call(self.service.match_weights, width)
-        return [
-            WeightBin(start=b.start, end=b.end, links=b.links, reviews=b.reviews) for b in found
-        ]
-
-    @strawberry.field(
+    cluster_sizes: list[SizeBin] = strawberry.field(
+        resolver=_cluster_sizes,
         description="How many profiles have each number of records, smallest size first "
-        "(sizes above 50 in one bin `from: 51`)."
+        "(sizes above 50 in one bin `from: 51`).",
     )
-    async def cluster_sizes(self) -> list[SizeBin]:
-        found = await call(self.service.cluster_sizes)
-        return [SizeBin(smallest=b.smallest, largest=b.largest, profiles=b.profiles) for b in found]
-
-    @strawberry.field(
+    links_by_matcher: list[MatcherLinks] = strawberry.field(
+        resolver=_links_by_matcher,
         description="Stored links per matcher and link kind (MATCH, REVIEW, MUST_LINK, "
-        "CANNOT_LINK), most first."
+        "CANNOT_LINK), most first.",
     )
-    async def links_by_matcher(self) -> list[MatcherLinks]:
-        found = await call(self.service.links_by_matcher)
-        return [
-            MatcherLinks(matcher=x.matcher, kind=LinkKind(x.type.value), links=x.links)
-            for x in found
-        ]
-
-    @strawberry.field(description="The review queue's size now (undecided review pairs).")
-    async def review_queue_size(self) -> int:
-        return await call(self.service.review_queue_size)
-
-    @strawberry.field(
+    review_queue_size: int = strawberry.field(
+        resolver=_review_queue_size,
+        description="The review queue's size now (undecided review pairs).",
+    )
+    review_queue_history: list[QueueSample] = strawberry.field(
+        resolver=_review_queue_history,
         description="The review queue's size after each change to it (ingest, link, steward "
-        "decisions, undo), oldest first, at most `last` points."
+        "decisions, undo), oldest first, at most `last` points.",
     )
-    async def review_queue_history(self, last: int = 200) -> list[QueueSample]:
-        found = await call(self.service.review_queue_history, last)
-        return [QueueSample(at=s.at, size=s.size) for s in found]
-
-    @strawberry.field(
+    ingest_warnings: list[IngestWarnings] = strawberry.field(
+        resolver=_ingest_warnings,
         description="Field warnings of ingest per source and field over all audited loads, "
-        "most first."
+        "most first.",
     )
-    async def ingest_warnings(self) -> list[IngestWarnings]:
-        found = await call(self.service.ingest_warnings)
-        return [
-            IngestWarnings(source=x.source, field=x.field, warnings=x.warnings, loads=x.loads)
-            for x in found
-        ]
 
 
 def resolve_quality(info: Info) -> Quality:
