@@ -11,17 +11,18 @@ profiles into Python, none is computed per row):
 - ``totals``: ``Store.counts()``, the totals ``idgraph`` reports (SQLite: a count per
   table and a pass over the identifier index; Neo4j: count-store reads and one pass over
   the identifier nodes). About a second at a million records.
-- ``match_weights``: one pass over the MATCH and REVIEW links, each one's evidence parsed
-  for its ``match_weight`` (SQLite: json_extract; Neo4j: a string split), each review
-  link's decisions looked up by its records. Seconds at a million records (a few million
-  links): the dearest figure.
+- ``match_weights``: one pass over the MATCH and REVIEW links, the number after each one's
+  first ``"match_weight":`` read from its evidence text (both stores alike; no JSON parse),
+  each review link's decisions looked up by its records: the dearest figure, 0.9 s on
+  SQLite at 300,000 records and 600,000 links and 0.6 s (cold 1.2 s) on Neo4j at 200,000
+  links, so 3 s and 6 to 12 s at a million records (tests/benchmarks/quality.py).
 - ``cluster_sizes``: one pass over the records by profile (SQLite: the records_by_profile
-  index; Neo4j: each live profile's relationship degree).
-- ``links_by_matcher``: one pass over the links (SQLite: the primary key; Neo4j: the LINK
-  relationships).
+  index, 0.14 s at 300,000 records; Neo4j: each live profile's relationship degree).
+- ``links_by_matcher``: one pass over the links (SQLite: the primary key, 0.3 s at 600,000
+  links; Neo4j: the LINK relationships).
 - ``review_queue_size``: one pass over the REVIEW links (the links_by_type index / the
-  link_type index), each pair's decisions by its primary key / records: milliseconds per
-  ten thousand pairs. It also runs once per ingest load and steward action (below).
+  link_type index), each pair's decisions by its primary key / records: 0.14 s for 60,000
+  review links on SQLite. It also runs once per ingest load and steward action (below).
 - ``review_queue_history``: the newest ``last`` audit entries holding a size, read backwards
   by id (SQLite: the primary key; Neo4j: the entries, newest first, whose after holds the key).
 - ``ingest_warnings``: the ``ingest`` entries of the audit log (the action index), one per

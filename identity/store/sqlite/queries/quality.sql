@@ -3,21 +3,28 @@
 -- CANNOT_LINK between the same records (found through the links primary key).
 
 -- name: match_weight_bins
--- Probabilistic links and undecided review pairs by floor(match_weight / :width), the
--- weight read from the evidence; floor by CAST (truncation) minus one below zero, as
--- SQLite's math functions are optional at compile time.
-SELECT CAST(q AS INTEGER) - (q < CAST(q AS INTEGER)) AS bin, sum(type = 'match'), sum(type = 'review')
-  FROM (
-    SELECT l.type, w / :width AS q
-      FROM (
-        SELECT l.a, l.b, l.type, json_extract(l.evidence, '$.match_weight') AS w
-          FROM links l
-          WHERE l.type IN ('match', 'review')
-          AND json_valid(l.evidence)
-      ) l
-      WHERE typeof(w) IN ('integer', 'real')
-      AND (l.type = 'match' OR NOT EXISTS (SELECT 1 FROM links d WHERE d.a = l.a AND d.b = l.b AND d.type IN ('must_link', 'cannot_link')))
+-- Probabilistic links and undecided review pairs by floor(match_weight / :width). The
+-- weight is the number after the evidence's first "match_weight": key, as the matcher
+-- writes it first, read from the text as the Neo4j statement reads it (no JSON parse: a
+-- third cheaper, and a weight Python wrote as Infinity or NaN, which SQLite before 3.42
+-- refuses as malformed JSON, is left out instead of failing the statement). A full scan
+-- (+type: through links_by_type every link would be looked up again by key, slower), each
+-- review's decisions by the primary key. Materialised so that each expression is
+-- computed once per link (a flattened subquery recomputed it per reference); floor by CAST
+-- (truncation) minus one below zero, as SQLite's math functions are optional.
+WITH weighed AS MATERIALIZED (
+    SELECT l.a, l.b, l.type, substr(l.evidence, instr(l.evidence, '"match_weight":') + 15, 32) AS t
+      FROM links l
+      WHERE +l.type IN ('match', 'review')
+      AND instr(l.evidence, '"match_weight":') > 0
+  ), scaled AS MATERIALIZED (
+    SELECT w.type, CAST(w.t AS REAL) / :width AS q
+      FROM weighed w
+      WHERE (w.t GLOB '[0-9]*' OR w.t GLOB '-[0-9]*')
+      AND (w.type = 'match' OR NOT EXISTS (SELECT 1 FROM links d WHERE d.a = w.a AND d.b = w.b AND d.type IN ('must_link', 'cannot_link')))
   )
+SELECT CAST(q AS INTEGER) - (q < CAST(q AS INTEGER)) AS bin, sum(type = 'match'), sum(type = 'review')
+  FROM scaled
   GROUP BY bin
   ORDER BY bin;
 
