@@ -182,3 +182,30 @@ def test_ingest_warnings_are_summed_per_source_and_field_over_loads(store: Store
         FieldWarningCount("shop", "(row)", 1, 1),
         FieldWarningCount("shop", 'Mobile, "home"', 1, 1),
     ]
+
+
+def test_a_weight_later_in_the_evidence_counts_and_one_that_is_not_finite_does_not(
+    store: Store,
+) -> None:
+    a, b, c, d = insert(store, *(rec(k) for k in "abcd"))
+    store.links.put(
+        [
+            Link(
+                a,
+                b,
+                LinkType.MATCH,
+                FS,
+                0.9,
+                {"fields": {"x": {"weight": 1.0}}, "match_weight": 5.0},
+            ),
+            Link(b, c, LinkType.MATCH, FS, 1.0, {"match_weight": float("inf")}),
+            Link(c, d, LinkType.REVIEW, FS, 0.5, {"match_weight": 1e-05}),
+            Link(a, d, LinkType.REVIEW, FS, 0.5, {"match_weight": "high"}),
+        ]
+    )
+    assert store.quality.match_weight_bins(2.0) == [
+        WeightBinCount(bin=0, links=0, reviews=1),
+        WeightBinCount(bin=2, links=1, reviews=0),
+    ]
+    # The queue counts every undecided review pair, whatever its evidence.
+    assert store.quality.review_queue_size() == 2
