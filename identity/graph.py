@@ -28,6 +28,7 @@ from identity.privacy.retention import RetentionService
 from identity.profile_view import ProfileViewService
 from identity.profile_view_workers import StoreOpener
 from identity.profiles import ProfileService
+from identity.quality import QualityService
 from identity.resolution import Resolver, utc_now
 from identity.rules import Rules, load_rules
 from identity.segments import SegmentService
@@ -81,6 +82,7 @@ class IdentityGraph:
         self.segments = SegmentService(store, rules, self.views, clock=clock, audit=self.audit)
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
+        self.quality = QualityService(store, self.audit, clock=clock)
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
         self.person_data = PersonDataService(
             store, rules, self.normaliser, self.profiles, self.audit, clock=clock

@@ -52,6 +52,7 @@ from identity.model import (
     RecordId,
     RecordRef,
 )
+from identity.quality import with_review_queue
 from identity.resolution import Resolver, utc_now
 from identity.store.base import Store
 
@@ -285,6 +286,7 @@ class StewardService:
             after = self._snapshot(records)
             after["links_added"] = [_link_doc(x) for x in added]
             after["links_removed"] = [_link_doc(x) for x in removed]
+            with_review_queue(store, after)
             action_id = self.audit.record(
                 actor, action, target, reason, before=before, after=after, undoes=undoes
             )

@@ -32,6 +32,7 @@ from identity.model import (
 )
 from identity.normalise import Normaliser
 from identity.privacy.suppression import SuppressionList
+from identity.quality import WARNINGS_BY_FIELD_KEY, warnings_by_field, with_review_queue
 from identity.resolution import Resolution, Resolver, utc_now
 from identity.rules import Rules
 from identity.store.base import Store
@@ -217,7 +218,8 @@ class IngestService:
         actor: str = SYSTEM,
     ) -> None:
         """Close a report: the warning of an empty input, the last progress, the time, the
-        audit entry."""
+        audit entry (with the warnings per field and the review queue's size after the
+        load, for the quality page: identity/quality.py)."""
         if report.received == 0:
             # Not an error (a CSV of a header alone is a valid export of nothing), but an
             # empty export is more often a job that failed upstream: say so.
@@ -231,7 +233,11 @@ class IngestService:
             summary = report.as_dict()
             summary["errors"] = len(report.errors)
             summary["warnings"] = len(report.warnings)
-            self.audit.record(actor, "ingest", target=report.source, after=summary)
+            # Field names only (never a value): the quality page's warnings per field.
+            summary[WARNINGS_BY_FIELD_KEY] = warnings_by_field([w.field for w in report.warnings])
+            with self.store.unit_of_work():
+                with_review_queue(self.store, summary)
+                self.audit.record(actor, "ingest", target=report.source, after=summary)
 
     def write_records(self, records: list[SourceRecord], source: str) -> IngestReport:
         """Store and resolve records made by the domain itself (no mapping, no row

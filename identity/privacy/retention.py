@@ -19,6 +19,7 @@ from identity.audit import SYSTEM, AuditService
 from identity.mapping import SourceMapping
 from identity.model import JSONValue
 from identity.privacy.erasure import Forgetting
+from identity.quality import with_review_queue
 from identity.resolution import utc_now
 from identity.store.base import Store
 
@@ -126,5 +127,7 @@ class RetentionService:
                     progress(done)
         if not dry_run and (report.records or report.events):
             self.store.privacy.scrub()
-            self.audit.record(actor, RETENTION, after=report.as_dict())
+            with self.store.unit_of_work():
+                after = with_review_queue(self.store, report.as_dict())
+                self.audit.record(actor, RETENTION, after=after)
         return report

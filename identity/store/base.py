@@ -25,6 +25,7 @@ from identity.store.ports import (
     PrivacyPort,
     ProfilePort,
     ProfileViewPort,
+    QualityPort,
     RecordPort,
     SegmentPort,
     SourcePort,
@@ -48,6 +49,7 @@ class UnitOfWork(ABC):
     audit: AuditPort
     privacy: PrivacyPort
     destinations: DestinationPort
+    quality: QualityPort
 
 
 class Store(UnitOfWork):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from identity.model import (
     AuditEntry,
@@ -668,3 +669,83 @@ class DestinationPort(ABC):
     @abstractmethod
     def update_dead_letter(self, letter: DeadLetter) -> None:
         """Write a dead letter's status, attempts and last error after a replay."""
+
+
+class WeightBinCount(NamedTuple):
+    """Links and undecided review pairs whose match weight ``w`` has
+    ``floor(w / width) == bin``."""
+
+    bin: int
+    links: int
+    reviews: int
+
+
+class MatcherLinkCount(NamedTuple):
+    matcher: str
+    type: LinkType
+    links: int
+
+
+class QueueSizeSample(NamedTuple):
+    """The review queue's size an audit entry recorded, at the entry's time."""
+
+    entry_id: int
+    at: datetime
+    size: int
+
+
+class FieldWarningCount(NamedTuple):
+    """Ingest warnings of one source's field over the audited loads."""
+
+    source: str
+    field: str
+    warnings: int
+    loads: int
+    """How many audited loads warned about the field at least once."""
+
+
+class QualityPort(ABC):
+    """Whole-graph aggregates for the steward console's quality page (identity/quality.py).
+
+    Each method is one statement that the store aggregates (SQL GROUP BY, Cypher
+    aggregation) and returns only counts: no link, profile or record is read into Python.
+    They read the whole graph (or the whole audit log), so they cost seconds at a million
+    records: fine for a page a steward opens, never for a per-request path.
+    """
+
+    REVIEW_QUEUE_KEY = "review_queue"
+    """The key of the review queue's size in the ``after`` of the audit entries of actions
+    that can change it (ingest, link, steward actions): the queue's history."""
+    WARNINGS_BY_FIELD_KEY = "warnings_by_field"
+    """The key of the per-field warning counts in the ``after`` of an ``ingest`` entry."""
+
+    @abstractmethod
+    def match_weight_bins(self, width: float) -> list[WeightBinCount]:
+        """MATCH links and undecided REVIEW links (no MUST_LINK or CANNOT_LINK between the
+        same records) whose evidence carries a numeric ``match_weight``, counted by
+        ``floor(match_weight / width)``; only bins holding one, by ascending bin."""
+
+    @abstractmethod
+    def profile_sizes(self) -> dict[int, int]:
+        """How many live profiles hold each number of records (sizes no profile has are
+        absent), by ascending size."""
+
+    @abstractmethod
+    def links_by_matcher(self) -> list[MatcherLinkCount]:
+        """Stored links per (matcher, type), most first, then by matcher and type."""
+
+    @abstractmethod
+    def review_queue_size(self) -> int:
+        """How many REVIEW links have no MUST_LINK or CANNOT_LINK between the same
+        records: the pairs the review queue pages through, counted in one statement."""
+
+    @abstractmethod
+    def review_queue_samples(self, last: int) -> list[QueueSizeSample]:
+        """The queue sizes recorded under :attr:`REVIEW_QUEUE_KEY` in audit entries' ``after``,
+        the ``last`` newest entries that hold one, oldest first."""
+
+    @abstractmethod
+    def ingest_warnings(self) -> list[FieldWarningCount]:
+        """Warnings of ``ingest`` audit entries per source (the entry's target) and field,
+        summed from :attr:`WARNINGS_BY_FIELD_KEY` of their ``after``; most warnings first,
+        then by source and field."""

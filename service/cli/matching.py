@@ -37,12 +37,14 @@ from service.cli.common import (
     _open,
     _opened,
     app,
+    cli_actor,
     console,
     out,
 )
 
 if TYPE_CHECKING:
     from identity.matching.matcher import LinkReport, ProbabilisticMatcher
+    from identity.model import JSONValue
 
 
 @app.command("export-profiles")
@@ -204,7 +206,21 @@ def link(
         else:
             with _phases() as progress:
                 report = matcher.link_all(progress=progress)
+        # The review queue changed: its size after the run goes into the audit log
+        # (the quality page's history, identity/quality.py).
+        graph.quality.record_link(_link_counts(report), cli_actor(), engine.value)
     _print_link_report(report)
+
+
+def _link_counts(report: LinkReport) -> dict[str, JSONValue]:
+    return {
+        "records": report.records,
+        "candidate_pairs": report.candidate_pairs,
+        "links": report.links,
+        "reviews": report.reviews,
+        "profiles_merged": report.profiles_merged,
+        "profiles_split": report.profiles_split,
+    }
 
 
 def _link_on_spark(

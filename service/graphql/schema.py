@@ -37,6 +37,7 @@ from service.graphql.limits import (
 from service.graphql.observability import OperationMetrics
 from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
 from service.graphql.privacy import PrivacyMutations, PrivacyQueries
+from service.graphql.quality import QualityQueries
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -78,6 +79,7 @@ class Query(
     SearchQueries,
     PrivacyQueries,
     DestinationQueries,
+    QualityQueries,
     ViewerQueries,
 ):
     profile: Profile | None = strawberry.field(

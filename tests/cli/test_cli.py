@@ -176,6 +176,15 @@ def test_link_reports_the_blocking_keys_it_skipped_as_oversized(env: Path) -> No
     output = run("link", "--rules", str(rules))
     assert "1 blocking key values held by more than max_block_size" in output
     assert "3:+447400123456 (3 records)" in output
+    # The run is audited with the review queue's size after it (the quality page's history).
+    graph = IdentityGraph.open(f"sqlite:///{env / 'cli.db'}")
+    try:
+        (entry,) = graph.store.audit.entries(action="link")
+        assert entry.entry.target == "local" and entry.entry.actor.startswith("cli")
+        assert entry.entry.after["review_queue"] == graph.quality.review_queue_size()
+        assert graph.quality.review_queue_history()[-1].size == graph.quality.review_queue_size()
+    finally:
+        graph.close()
 
 
 def test_token_create_stores_only_a_hash_and_refuses_unknown_scopes(env: Path) -> None:

@@ -92,6 +92,7 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
         GraphQL("searchProfiles", '{ searchProfiles(name: "Ann Lee") { totalCount } }'),
         "profiles:read",
     ),
+    (GraphQL("quality", "{ quality { reviewQueueSize } }"), "profiles:read"),
     (GraphQL("auditLog", "{ auditLog { pageInfo { hasNextPage } } }"), "admin"),
     (GraphQL("personData", '{ personData(profileId: "p") }'), "privacy:read"),
     # A profile that does not exist: refused as an answer (PrivacyActionRefused).

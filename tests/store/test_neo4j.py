@@ -242,6 +242,14 @@ _WHOLE_GRAPH = {
     "clear_match_fields",
     "clear_profile_views",
     "delete_everything",
+    # The quality page's aggregates (identity/quality.py): counts over every link, live
+    # profile or audit entry of a kind, by design.
+    "quality_match_weight_bins",
+    "quality_profile_sizes",
+    "quality_links_by_matcher",
+    "quality_review_queue_size",
+    "quality_review_queue_samples",
+    "quality_ingest_loads",
 }
 
 # Pages that seek a relationship index from their cursor, in the index's order, and stop at

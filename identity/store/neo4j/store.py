@@ -39,6 +39,7 @@ from identity.store.neo4j.matching import Neo4jMatchIndex
 from identity.store.neo4j.privacy import Neo4jPrivacy
 from identity.store.neo4j.profile_view import Neo4jProfileViews
 from identity.store.neo4j.profiles import Neo4jProfiles
+from identity.store.neo4j.quality import Neo4jQuality
 from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
 from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
@@ -91,6 +92,7 @@ class Neo4jStore(Store):
         self.audit = Neo4jAudit(self._db)
         self.privacy = Neo4jPrivacy(self._db)
         self.destinations = Neo4jDestinations(self._db)
+        self.quality = Neo4jQuality(self._db)
         self.copy = Neo4jCopy(self._db, lambda: self._migrate(emptied=True))
         try:
             self._migrate()

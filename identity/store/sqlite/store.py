@@ -28,6 +28,7 @@ from identity.store.sqlite.matching import SQLiteMatchIndex
 from identity.store.sqlite.privacy import SQLitePrivacy
 from identity.store.sqlite.profile_view import SQLiteProfileViews
 from identity.store.sqlite.profiles import SQLiteProfiles
+from identity.store.sqlite.quality import SQLiteQuality
 from identity.store.sqlite.records import SQLiteRecords
 from identity.store.sqlite.segments import SQLiteSegments
 from identity.store.sqlite.sources import SQLiteMeta, SQLiteSources
@@ -150,6 +151,7 @@ class SQLiteStore(Store):
         self.privacy = SQLitePrivacy(db)
         self.destinations = SQLiteDestinations(db)
         self.copy = SQLiteCopy(db)
+        self.quality = SQLiteQuality(db)
 
     def _open_reader(self) -> sqlite3.Connection:
         """One more connection to the file, for reads only (WAL: a snapshot, no waiting)."""
