@@ -170,6 +170,7 @@ def demo(
 
     from identity.demo.generator import generate
     from identity.evaluation import load_assignment, pairwise
+    from service.cli.matching import _link_counts
     from service.config import Settings
 
     settings = Settings()
@@ -200,6 +201,8 @@ def demo(
                 with console.status("training the match model and linking ..."):
                     matcher.train()
                     linked = matcher.link_all()
+                # Audited as `idgraph link` is: the quality page's review-queue history.
+                graph.quality.record_link(_link_counts(linked), cli_actor(), "local")
                 console.print(
                     f"probabilistic matching: {linked.links:,} links, "
                     f"{linked.reviews:,} pairs for review"

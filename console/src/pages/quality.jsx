@@ -36,6 +36,8 @@ export function QualityPage() {
   if (error) return <main><h1>Quality</h1><ErrorBox error={error} /></main>;
   if (!data) return <main><h1>Quality</h1><Loading what="the figures" /></main>;
   const q = data.quality;
+  // The history's points are the queue after each change; "now" closes the line.
+  const history = [...q.reviewQueueHistory.map((s) => ({ label: formatTime(s.at), size: s.size })), { label: "now", size: q.reviewQueueSize }];
   const axes = (x, y) => ({ scales: { x: { title: { display: true, text: x } }, y: { title: { display: true, text: y }, beginAtZero: true } } });
   return (
     <main class="quality">
@@ -80,12 +82,12 @@ export function QualityPage() {
             options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, title: { display: true, text: "links" } } } },
           }} />
         <ChartBox id="chart-queue" title="Review queue over time"
-          note={q.reviewQueueHistory.length < 2 ? "Points are added as loads, links and decisions change the queue." : null}
+          note="A point after each load, link run and steward decision that changed the queue."
           config={{
             type: "line",
             data: {
-              labels: q.reviewQueueHistory.map((s) => formatTime(s.at)),
-              datasets: [{ label: "pairs waiting", data: q.reviewQueueHistory.map((s) => s.size), borderColor: GREY, backgroundColor: GREY, stepped: true }],
+              labels: history.map((s) => s.label),
+              datasets: [{ label: "pairs waiting", data: history.map((s) => s.size), borderColor: GREY, backgroundColor: GREY, stepped: true }],
             },
             options: { ...axes("time", "pairs waiting"), plugins: { legend: { display: false } } },
           }} />
