@@ -341,3 +341,69 @@ def test_suspicious_clusters_list_their_signals_and_open_the_profile(
     shot(page, "suspicious")
     first.locator("a").click()
     expect(page.get_by_test_id("suspicion")).to_be_visible()
+
+
+def other_profile(server: DemoServer) -> str:
+    """A profile other than the demo person's."""
+    nodes = api(server, "{ suspiciousClusters(first: 5) { nodes { profileId } } }")
+    ids = [n["profileId"] for n in nodes["suspiciousClusters"]["nodes"]]
+    return next(i for i in ids if i != server.person.profile_id)
+
+
+def test_merge_two_profiles_after_seeing_the_other_and_undo(
+    page: Page, console_server: DemoServer
+) -> None:
+    with undone_if_left(console_server, "merge_profiles"):
+        person = console_server.person
+        other = other_profile(console_server)
+        size = cluster_size(console_server, person.profile_id)
+        other_size = cluster_size(console_server, other)
+        open_profile(page, console_server, person.profile_id)
+        page.locator("input[name=merge-with]").fill(other)
+        page.get_by_role("button", name="Merge…").click()
+        dialog = page.locator("dialog[open]")
+        # What will change, before anything does: the other profile by name and size.
+        expect(dialog).to_contain_text(f"{other_size} records")
+        dialog.locator("textarea[name=reason]").fill("same person, two shops (browser test)")
+        dialog.get_by_role("button", name="Merge").click()
+        expect(page.get_by_test_id("action-done")).to_contain_text("Done: action")
+        merged = api(console_server, CLUSTER, id=other)["cluster"]
+        assert merged["size"] == size + other_size
+        page.get_by_test_id("action-done").get_by_role("button", name="Undo").click()
+        dialog = page.locator("dialog[open]")
+        dialog.locator("textarea[name=reason]").fill("not the same after all (browser test)")
+        dialog.get_by_role("button", name="Undo").click()
+        expect(page.get_by_test_id("action-done")).to_contain_text("Undone")
+        assert cluster_size(console_server, person.profile_id) == size
+        assert cluster_size(console_server, other) == other_size
+
+
+def test_separate_two_records_and_a_cancelled_dialog_changes_nothing(
+    page: Page, console_server: DemoServer
+) -> None:
+    with undone_if_left(console_server, "separate_records"):
+        person = console_server.person
+        before = last_audited_id(console_server, "separate_records")
+        open_profile(page, console_server, person.profile_id)
+        boxes = page.get_by_test_id("records").locator("input[type=checkbox]")
+        boxes.nth(0).check()
+        boxes.nth(1).check()
+        separate = page.get_by_role("button", name="Separate two records…")
+        separate.click()
+        page.locator("dialog[open] textarea[name=reason]").fill("changed my mind")
+        page.keyboard.press("Escape")
+        expect(page.locator("dialog[open]")).to_have_count(0)
+        assert last_audited_id(console_server, "separate_records") == before
+
+        separate.click()
+        dialog = page.locator("dialog[open]")
+        dialog.locator("textarea[name=reason]").fill("a parent and a child (browser test)")
+        dialog.get_by_role("button", name="Separate").click()
+        expect(page.get_by_test_id("action-done")).to_contain_text("Done: action")
+        entry = last_audited(console_server, "separate_records")
+        assert entry["id"] != before and entry["reason"] == "a parent and a child (browser test)"
+        page.get_by_test_id("action-done").get_by_role("button", name="Undo").click()
+        dialog = page.locator("dialog[open]")
+        dialog.locator("textarea[name=reason]").fill("wrong records (browser test)")
+        dialog.get_by_role("button", name="Undo").click()
+        expect(page.get_by_test_id("action-done")).to_contain_text("Undone")
