@@ -117,6 +117,10 @@ class LinkType(StrEnum):
     """A steward's decision that two records are different people; every matcher respects it."""
 
 
+DECISIONS = (LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+"""The link types of a steward's decision: a review pair holding one is decided."""
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """A record-to-record edge with who made it and why. ``a < b`` always."""

@@ -42,6 +42,7 @@ from identity.errors import (
     UnknownRecord,
 )
 from identity.model import (
+    DECISIONS,
     IdentifierFlag,
     IdentifierFlagReason,
     JSONValue,
@@ -61,7 +62,7 @@ STEWARD = "steward"
 UNDOABLE = frozenset(
     {"merge_profiles", "split_profile", "separate_records", "accept_match", "reject_match"}
 )
-_DECISIONS = (LinkType.MUST_LINK, LinkType.CANNOT_LINK)
+_DECISIONS = DECISIONS
 
 
 class ReviewOrder(StrEnum):

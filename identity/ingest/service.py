@@ -8,6 +8,7 @@ and resolved in batches: one store transaction per batch.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -47,6 +48,12 @@ class IngestProgress:
     rows: int
     accepted: int
     rejected: int
+
+
+QUEUE_COUNT_ROWS = 1_000
+"""A load of at least this many rows records the review queue's size after it."""
+QUEUE_COUNT_SECONDS = 60.0
+"""Smaller loads record it at most this often (per process)."""
 
 
 @dataclass(slots=True)
@@ -142,6 +149,8 @@ class IngestService:
         self.resolver = resolver
         self.batch_size = batch_size
         self.clock = clock
+        self._queue_counted = -math.inf
+        """When this service last put the review queue's size in a load's audit entry."""
 
     def register_source(self, mapping: SourceMapping) -> None:
         """Register or replace a source's mapping; its kinds must be declared in the rules."""
@@ -236,8 +245,20 @@ class IngestService:
             # Field names only (never a value): the quality page's warnings per field.
             summary[WARNINGS_BY_FIELD_KEY] = warnings_by_field([w.field for w in report.warnings])
             with self.store.unit_of_work():
-                with_review_queue(self.store, summary)
+                if self._counts_review_queue(report):
+                    with_review_queue(self.store, summary)
                 self.audit.record(actor, "ingest", target=report.source, after=summary)
+
+    def _counts_review_queue(self, report: IngestReport) -> bool:
+        """Whether this load's audit entry records the review queue's size (the quality
+        page's history): a file-sized load always; a small one, as records arrive over
+        HTTP one request at a time, at most once per :data:`QUEUE_COUNT_SECONDS` per
+        process, so that a real-time request does not pay a count of the whole queue."""
+        now = time.monotonic()
+        if report.received < QUEUE_COUNT_ROWS and now - self._queue_counted < QUEUE_COUNT_SECONDS:
+            return False
+        self._queue_counted = now
+        return True
 
     def write_records(self, records: list[SourceRecord], source: str) -> IngestReport:
         """Store and resolve records made by the domain itself (no mapping, no row

@@ -735,11 +735,6 @@ class QualityPort(ABC):
         """Stored links per (matcher, type), most first, then by matcher and type."""
 
     @abstractmethod
-    def review_queue_size(self) -> int:
-        """How many REVIEW links have no MUST_LINK or CANNOT_LINK between the same
-        records: the pairs the review queue pages through, counted in one statement."""
-
-    @abstractmethod
     def review_queue_samples(self, last: int) -> list[QueueSizeSample]:
         """The queue sizes recorded under :attr:`REVIEW_QUEUE_KEY` in audit entries' ``after``,
         the ``last`` newest entries that hold one, oldest first."""

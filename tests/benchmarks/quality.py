@@ -21,7 +21,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from identity.model import AuditEntry, JSONValue, Link, LinkType, ProfileChanges, SourceRecord
+from identity.model import (
+    DECISIONS,
+    AuditEntry,
+    JSONValue,
+    Link,
+    LinkType,
+    ProfileChanges,
+    SourceRecord,
+)
 from identity.store.base import Store
 from identity.store.sqlite import SQLiteStore
 
@@ -74,7 +82,7 @@ def measure(store: Store) -> None:
         ("match_weight_bins", lambda: quality.match_weight_bins(2.0)),
         ("profile_sizes", quality.profile_sizes),
         ("links_by_matcher", quality.links_by_matcher),
-        ("review_queue_size", quality.review_queue_size),
+        ("review_queue_size", lambda: store.links.count_of_type(LinkType.REVIEW, DECISIONS)),
         ("review_queue_samples", lambda: quality.review_queue_samples(200)),
         ("ingest_warnings", quality.ingest_warnings),
     ]

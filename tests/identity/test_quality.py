@@ -10,6 +10,7 @@ import pytest
 
 from identity.errors import InvalidArgument
 from identity.graph import IdentityGraph
+from identity.ingest.service import QUEUE_COUNT_ROWS
 from identity.model import Link, LinkType, ProfileChanges, RecordRef, SourceRecord
 from identity.quality import SizeBin, WeightBin, warnings_by_field
 from tests.identity.test_resolution import ingest, open_graph
@@ -100,3 +101,18 @@ def test_history_length_is_bounded(graph: IdentityGraph) -> None:
     for last in (0, 1001):
         with pytest.raises(InvalidArgument, match="between 1 and 1000"):
             graph.quality.review_queue_history(last)
+
+
+def test_small_loads_count_the_review_queue_at_most_once_a_minute_and_large_ones_always(
+    graph: IdentityGraph,
+) -> None:
+    # Records sent over HTTP arrive a request at a time: counting the whole queue for each
+    # would cost every request; a file-sized load always records it.
+    ingest(graph, "crm", {"id": "a", "email": "ann@example.com"})
+    ingest(graph, "crm", {"id": "b", "email": "bo@example.com"})
+    rows = ({"id": f"k{i}", "email": f"k{i}@example.com"} for i in range(QUEUE_COUNT_ROWS))
+    ingest(graph, "crm", *rows)
+    large, second, first = (e.entry.after for e in graph.store.audit.entries(action="ingest"))
+    assert first["review_queue"] == 0
+    assert "review_queue" not in second
+    assert large["received"] == QUEUE_COUNT_ROWS and large["review_queue"] == 0

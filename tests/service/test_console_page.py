@@ -88,10 +88,3 @@ def test_the_page_needs_no_token_but_the_api_does(api: Api) -> None:
     response = api.client.post("/graphql", json={"query": "{ viewer { name } }"})
     assert response.status_code == 401
 
-
-def test_viewer_names_the_token_and_its_scopes(api: Api) -> None:
-    data = api.graphql("{ viewer { name scopes } }", role="steward")
-    assert data["data"]["viewer"] == {
-        "name": "steward",
-        "scopes": ["profiles:read", "steward:write"],
-    }

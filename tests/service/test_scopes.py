@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.conftest import SCOPE_ROLES, SHOP, Api
+from tests.service.conftest import ROLES, SCOPE_ROLES, SHOP, Api
 
 pytestmark = pytest.mark.both_stores
 
@@ -137,6 +137,8 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
 ]
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 """Probes and metrics: no token, and nothing personal in them."""
+ANY_TOKEN_FIELDS = {"viewer"}
+"""GraphQL fields any valid token may read, whatever its scopes: who the caller is."""
 
 
 def _describe(operation: Operation) -> str:
@@ -212,7 +214,15 @@ def test_the_scope_table_names_every_route_and_graphql_root_field(
         role="admin",
     )["data"]["__schema"]
     fields = {f["name"] for t in ("queryType", "mutationType") for f in schema[t]["fields"]}
-    assert fields == {o.field for o, _ in SCOPE_TABLE if isinstance(o, GraphQL)}
+    assert fields == {o.field for o, _ in SCOPE_TABLE if isinstance(o, GraphQL)} | ANY_TOKEN_FIELDS
+
+
+def test_any_valid_token_reads_who_it_is_and_no_token_is_refused(scoped_api: Api) -> None:
+    for role in ROLES:
+        data = scoped_api.graphql("{ viewer { name scopes } }", role=role)
+        assert data["data"]["viewer"] == {"name": role, "scopes": sorted(ROLES[role])}, role
+    response = scoped_api.client.post("/graphql", json={"query": "{ viewer { name } }"})
+    assert response.status_code == 401
 
 
 def test_member_profiles_of_a_segment_also_need_profiles_read(scoped_api: Api) -> None:

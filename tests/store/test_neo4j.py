@@ -247,7 +247,6 @@ _WHOLE_GRAPH = {
     "quality_match_weight_bins",
     "quality_profile_sizes",
     "quality_links_by_matcher",
-    "quality_review_queue_size",
     "quality_review_queue_samples",
     "quality_ingest_loads",
 }

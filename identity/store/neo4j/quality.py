@@ -49,12 +49,6 @@ class Neo4jQuality(Area, QualityPort):
             for row in rows
         ]
 
-    def review_queue_size(self) -> int:
-        rows = self._db.read(
-            "quality.review_queue_size", lambda s: s.run("quality_review_queue_size")
-        )
-        return int(rows[0]["size"])
-
     def review_queue_samples(self, last: int) -> list[QueueSizeSample]:
         rows = self._db.read(
             "quality.review_queue_samples",

@@ -40,11 +40,6 @@ class SQLiteQuality(QualityPort):
             rows = conn.execute(_sql("links_by_matcher")).fetchall()
         return [MatcherLinkCount(m, LinkType(t), int(n)) for m, t, n in rows]
 
-    def review_queue_size(self) -> int:
-        with self._db.reading("quality.review_queue_size") as conn:
-            (size,) = conn.execute(_sql("review_queue_size")).fetchone()
-        return int(size)
-
     def review_queue_samples(self, last: int) -> list[QueueSizeSample]:
         with self._db.reading("quality.review_queue_samples") as conn:
             rows = conn.execute(_sql("review_queue_samples"), {"last": last}).fetchall()

@@ -43,13 +43,6 @@ SELECT matcher, type, count(*) AS n
   GROUP BY matcher, type
   ORDER BY n DESC, matcher, type;
 
--- name: review_queue_size
--- Through links_by_type (type, a, b), each pair's decisions through the primary key.
-SELECT count(*)
-  FROM links r
-  WHERE r.type = 'review'
-  AND NOT EXISTS (SELECT 1 FROM links d WHERE d.a = r.a AND d.b = r.b AND d.type IN ('must_link', 'cannot_link'));
-
 -- name: review_queue_samples
 -- The newest :last audit entries whose after records the queue's size, read backwards
 -- from the newest id.
