@@ -45,8 +45,11 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 # The Neo4j leg of the store suite starts tools/neo4j-server itself (tests/store/conftest.py).
+# The tests run in TEST_WORKERS processes (pytest-xdist; auto: one per core), each with its
+# own store servers; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
 unit: install-dev cypher-lint-install neo4j-server
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Neo4j's own Cypher parser (npm, pinned in tools/cypher-lint/package-lock.json), installed
 # into a git-ignored node_modules only when missing or when the pin changes.
