@@ -87,4 +87,3 @@ def test_the_page_needs_no_token_but_the_api_does(api: Api) -> None:
     assert api.client.get("/console/").status_code == 200
     response = api.client.post("/graphql", json={"query": "{ viewer { name } }"})
     assert response.status_code == 401
-
