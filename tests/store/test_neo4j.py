@@ -138,10 +138,9 @@ def test_reopening_keeps_the_schema_version(neo4j_store: Neo4jStore) -> None:
     assert health.ok and f"schema v{SCHEMA_VERSION}" in health.detail
 
 
-@pytest.mark.neo4j
-def test_a_version_6_graph_gains_the_review_queue_index_by_weight(
-    neo4j_store: Neo4jStore,
-) -> None:
+def _server_driver() -> tuple[neo4j.Driver, str, dict[str, str | None]]:
+    """A driver of its own to the suite's server (statements the store never runs: plans,
+    index listings), with the server's URI and settings (``database``: the suite's)."""
     server = neo4j_server()
     assert not isinstance(server, NoNeo4j)
     uri, settings = server
@@ -149,6 +148,14 @@ def test_a_version_6_graph_gains_the_review_queue_index_by_weight(
     driver = neo4j.GraphDatabase.driver(
         uri, auth=(user, password or "") if user else None, notifications_min_severity="OFF"
     )
+    return driver, uri, settings
+
+
+@pytest.mark.neo4j
+def test_a_version_6_graph_gains_the_review_queue_index_by_weight(
+    neo4j_store: Neo4jStore,
+) -> None:
+    driver, uri, settings = _server_driver()
 
     def indexes() -> set[str]:
         with driver.session(database=settings.get("database")) as session:
@@ -309,17 +316,9 @@ def test_statements_seek_their_keys_whatever_the_statistics(neo4j_store: Neo4jSt
     # it once per row while it adds to what it scans (10,000 records took 33 to 58 s
     # instead of 7). Every statement but the whole-graph ones must find what it is asked
     # for by its keys, whatever the statistics say.
-    server = neo4j_server()
-    assert not isinstance(server, NoNeo4j)
-    uri, settings = server
-    user, password = settings.get("user"), settings.get("password")
+    driver, _, settings = _server_driver()
     database = settings.get("database")
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    driver = neo4j.GraphDatabase.driver(
-        uri,
-        auth=(user, password or "") if user else None,
-        notifications_min_severity="OFF",
-    )
     try:
         empty = _scans(driver, database)
         emails = [Identifier("email", f"p{i}@example.com", f"p{i}@example.com") for i in range(400)]
@@ -353,15 +352,7 @@ def test_keyset_pages_read_in_index_order_and_stop_at_their_limit(
     # at $limit. A plan with Top (sort, then keep the first $limit) seeks every entry above
     # $after on every page: an export of 90,921 members took 182 pages of up to 90,921
     # entries each, half the time of the export at 100,000 people.
-    server = neo4j_server()
-    assert not isinstance(server, NoNeo4j)
-    uri, settings = server
-    user, password = settings.get("user"), settings.get("password")
-    driver = neo4j.GraphDatabase.driver(
-        uri,
-        auth=(user, password or "") if user else None,
-        notifications_min_severity="OFF",
-    )
+    driver, _, settings = _server_driver()
     pages = [
         name
         for name in cypher.available()
