@@ -5,7 +5,7 @@ import {
 } from "chart.js";
 import { useEffect, useRef } from "preact/hooks";
 import { ErrorBox, Loading, formatTime, useQuery } from "../components.jsx";
-import { QUALITY } from "../queries.js";
+import { QUALITY, QUALITY_WEIGHTS } from "../queries.js";
 
 Chart.register(BarController, BarElement, CategoryScale, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip);
 
@@ -33,6 +33,7 @@ const GREY = "#9ca3af";
 
 export function QualityPage() {
   const { data, error } = useQuery(QUALITY, {}, []);
+  const weights = useQuery(QUALITY_WEIGHTS, {}, []);
   if (error) return <main><h1>Quality</h1><ErrorBox error={error} /></main>;
   if (!data) return <main><h1>Quality</h1><Loading what="the figures" /></main>;
   const q = data.quality;
@@ -49,19 +50,21 @@ export function QualityPage() {
         <div class="tile"><strong>{q.reviewQueueSize.toLocaleString()}</strong> pairs to review</div>
       </div>
       <div class="charts">
+        {weights.error ? <ErrorBox error={weights.error} /> : !weights.data ? <Loading what="the match weights" /> : (
         <ChartBox id="chart-weights" title="Match weights of probabilistic links and review pairs"
           note="log2 odds: above the link threshold pairs link, between the thresholds they wait for review."
           config={{
             type: "bar",
             data: {
-              labels: q.matchWeights.map((b) => `${b.from.toFixed(0)}…${b.to.toFixed(0)}`),
+              labels: weights.data.quality.matchWeights.map((b) => `${b.from.toFixed(0)}…${b.to.toFixed(0)}`),
               datasets: [
-                { label: "links", data: q.matchWeights.map((b) => b.links), backgroundColor: AMBER, stack: "w" },
-                { label: "review pairs", data: q.matchWeights.map((b) => b.reviews), backgroundColor: GREY, stack: "w" },
+                { label: "links", data: weights.data.quality.matchWeights.map((b) => b.links), backgroundColor: AMBER, stack: "w" },
+                { label: "review pairs", data: weights.data.quality.matchWeights.map((b) => b.reviews), backgroundColor: GREY, stack: "w" },
               ],
             },
             options: axes("match weight", "pairs"),
           }} />
+        )}
         <ChartBox id="chart-sizes" title="Cluster sizes"
           note="Profiles by their number of records; a long tail of large clusters is worth a look (Suspicious clusters)."
           config={{
