@@ -53,7 +53,7 @@ from identity.model import (
     RecordId,
     RecordRef,
 )
-from identity.quality import with_review_queue
+from identity.quality import review_queue_size, with_review_queue
 from identity.resolution import Resolver, utc_now
 from identity.store.base import Store
 
@@ -62,7 +62,6 @@ STEWARD = "steward"
 UNDOABLE = frozenset(
     {"merge_profiles", "split_profile", "separate_records", "accept_match", "reject_match"}
 )
-_DECISIONS = DECISIONS
 
 
 class ReviewOrder(StrEnum):
@@ -490,13 +489,13 @@ class StewardService:
 
     def review_count(self) -> int:
         """How many review pairs no steward has decided yet (the whole queue's length)."""
-        return self.store.links.count_of_type(LinkType.REVIEW, without=_DECISIONS)
+        return review_queue_size(self.store)
 
     def _by_probability(self, first: int, after: str | None) -> tuple[list[Link], bool]:
         """A page by probability: the store leaves decided pairs out, so one statement."""
         position = _probability_position(after) if after else None
         found = self.store.links.of_type_by_weight(
-            LinkType.REVIEW, after=position, limit=first + 1, without=_DECISIONS
+            LinkType.REVIEW, after=position, limit=first + 1, without=DECISIONS
         )
         return found[:first], len(found) > first
 
@@ -511,7 +510,7 @@ class StewardService:
             if not batch:
                 break
             ends = sorted({r for x in batch for r in (x.a, x.b)})
-            decided = {(x.a, x.b) for x in store.links.of(ends, types=_DECISIONS)}
+            decided = {(x.a, x.b) for x in store.links.of(ends, types=DECISIONS)}
             for link in batch:
                 if (link.a, link.b) in decided:
                     continue
