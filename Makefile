@@ -181,4 +181,5 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.privacy --people 3000 --events 15000
 
 clean: neo4j-stop
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target \
+	  $(CONSOLE)/node_modules test-artifacts

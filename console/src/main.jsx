@@ -97,7 +97,9 @@ function App() {
   }
   const canReadPii = viewer.scopes.includes("pii:read") || viewer.scopes.includes("admin");
   const canAct = viewer.scopes.includes("steward:write") || viewer.scopes.includes("admin");
-  const who = { ...viewer, canReadPii, canAct };
+  // The API lets only admin read the audit log: other tokens are not offered the page.
+  const canAudit = viewer.scopes.includes("admin");
+  const who = { ...viewer, canReadPii, canAct, canAudit };
   const signOut = () => { setToken(""); setViewer(null); setAuthError(null); };
   let page;
   switch (route.page) {
@@ -113,7 +115,7 @@ function App() {
       <header class="top">
         <a class="brand" href="#/search">idgraph</a>
         <nav>
-          {NAV.map(([id, label]) => (
+          {NAV.filter(([id]) => id !== "audit" || who.canAudit).map(([id, label]) => (
             <a href={`#/${id}`} class={route.page === id || (id === "search" && route.page === "profile") ? "active" : ""}>{label}</a>
           ))}
         </nav>

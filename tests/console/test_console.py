@@ -243,8 +243,11 @@ def split_and_undo(page: Page, console_server: DemoServer) -> None:
     undo = last_audited(console_server, "undo")
     assert undo["undoes"] == split["id"] and undo["reason"] == "split by mistake (browser test)"
 
-    # Both are on the audit log page (for a token with admin), the split marked undone.
+    # Both are on the audit log page, which the API shows only to admin (a steward is not
+    # offered it), the split marked undone.
+    expect(page.locator("header.top nav")).not_to_contain_text("Audit log")
     sign_in(page, console_server, "#/audit", console_server.admin_token)
+    expect(page.locator("header.top nav")).to_contain_text("Audit log")
     audit = page.get_by_test_id("audit")
     expect(audit).to_contain_text("split by mistake (browser test)")
     expect(audit).to_contain_text(f"undone by #{undo['id']}")
