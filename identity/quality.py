@@ -23,7 +23,7 @@ profiles into Python, none is computed per row):
 - ``review_queue_size``: ``LinkPort.count_of_type``, the review queue's ``totalCount``: the
   distinct pairs of REVIEW links through the index on link type, less the few pairs a
   steward decided (found from the decisions, not by checking every pair): 0.01 s at 60,000
-  review links on SQLite; on Neo4j each review link's pair is expanded, 0.3 s at 20,000.
+  review links on SQLite; on Neo4j each review link's pair is expanded, 0.08 s at 20,000.
   It also runs for the audit entry of each steward action and of each load (a small load
   at most once a minute per process, below).
 - ``review_queue_history``: the newest ``last`` audit entries holding a size, read backwards
