@@ -33,6 +33,17 @@ pytestmark = pytest.mark.sqlite
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@contextmanager
+def _migrated_to(path: Path, count: int) -> Iterator[sqlite3.Connection]:
+    """A store file of the first ``count`` migrations (a store an older release made), open
+    for the test to add rows as that release would have."""
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:count]:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        yield conn
+
+
 def test_the_store_is_one_file_that_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "idgraph.db"
     store = SQLiteStore(path)
@@ -57,10 +68,7 @@ def test_new_files_are_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path)
 
 def test_upgrading_a_version_2_store_keeps_its_documents(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with sqlite3.connect(path) as conn:
-        for version, _, sql in migrations()[:2]:
-            conn.executescript(sql)
-            conn.execute(f"PRAGMA user_version = {version}")
+    with _migrated_to(path, 2) as conn:
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("match_model", json.dumps({"big": "x" * 100_000})), ("stamp", '{"id": "a"}')],
@@ -79,10 +87,7 @@ def test_upgrading_a_version_2_store_keeps_its_documents(tmp_path: Path) -> None
 
 def test_upgrading_a_store_with_profiles_leaves_its_read_model_stale(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with sqlite3.connect(path) as conn:
-        for version, _, sql in migrations()[:6]:
-            conn.executescript(sql)
-            conn.execute(f"PRAGMA user_version = {version}")
+    with _migrated_to(path, 6) as conn:
         conn.execute(
             "INSERT INTO profiles (id, status, created_at, updated_at) "
             "VALUES ('p_1', 'live', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
@@ -98,10 +103,7 @@ def test_upgrading_a_version_8_store_keeps_its_destinations_running(tmp_path: Pa
     """Migration 0009 adds a destination's stop and snapshot time: an existing one reads
     as running, with no snapshot time, and can be stopped."""
     path = tmp_path / "s.db"
-    with sqlite3.connect(path) as conn:
-        for version, _, sql in migrations()[:8]:
-            conn.executescript(sql)
-            conn.execute(f"PRAGMA user_version = {version}")
+    with _migrated_to(path, 8) as conn:
         conn.execute(
             "INSERT INTO destinations (name, segment, kind, config, paused, created_at, "
             "created_by) VALUES ('hook', 'named', 'webhook', '{}', 0, "
@@ -128,10 +130,7 @@ def test_upgrading_a_version_9_store_pages_its_review_queue_by_weight_from_an_in
     """Migration 0010 indexes links by (type, weight): the queue by probability reads a
     page from the index in its order instead of sorting every review link."""
     path = tmp_path / "s.db"
-    with sqlite3.connect(path) as conn:
-        for version, _, sql in migrations()[:9]:
-            conn.executescript(sql)
-            conn.execute(f"PRAGMA user_version = {version}")
+    with _migrated_to(path, 9) as conn:
         conn.executemany(
             "INSERT INTO links (a, b, type, matcher, weight, evidence) "
             "VALUES (?, ?, ?, ?, ?, '{}')",
