@@ -17,6 +17,9 @@ from playwright.sync_api import (
     Request,
     ViewportSize,
 )
+from playwright.sync_api import (
+    TimeoutError as PlaywrightTimeout,
+)
 
 from tests.e2e import chromium
 
@@ -111,3 +114,35 @@ def shot(page: Page, name: str) -> Path:
     test the ``page`` fixture made the page for; ``<name>.png`` for another page)."""
     test = _TEST_OF_PAGE.get(page)
     return screenshot(page, f"{test}--{name}" if test else name)
+
+
+_PROBABILISTIC_MIDPOINTS = """() => {
+  const cy = window.idgraphConsole.cy;
+  const box = cy.container().getBoundingClientRect();
+  return cy.edges("edge.probabilistic").map((edge) => {
+    const middle = edge.renderedMidpoint();
+    const end = (node) => node.data("ref");
+    return [box.left + middle.x, box.top + middle.y, end(edge.source()), end(edge.target())];
+  });
+}"""
+
+
+def click_a_probabilistic_link(page: Page) -> tuple[str, str]:
+    """Click the middle of a probabilistic link in the cluster graph, as a steward would,
+    until the explanation that opens is that link's (another line may cross a link's
+    middle: the click then explains that one, or nothing); the two records' refs."""
+    explanation = page.get_by_test_id("link-explanation")
+    tried = page.evaluate(_PROBABILISTIC_MIDPOINTS)
+    assert tried, "the graph draws no probabilistic link"
+    for x, y, a, b in tried:
+        page.mouse.click(x, y)
+        ends = (f"{a['source']}/{a['key']}", f"{b['source']}/{b['key']}")
+        try:
+            explanation.wait_for(timeout=2000)
+        except PlaywrightTimeout:
+            continue
+        text = explanation.inner_text()
+        if "probabilistic match" in text and all(end in text for end in ends):
+            return ends
+        explanation.get_by_role("button", name="Close the explanation").click()
+    raise AssertionError(f"no click on the middle of {len(tried)} probabilistic links explained it")

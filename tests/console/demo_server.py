@@ -41,7 +41,7 @@ class RecordRef:
 @dataclass(frozen=True, slots=True)
 class DemoPerson:
     """A profile worth a steward's look: records from at least three sources, at least one
-    pair of them joined by the probabilistic matcher."""
+    pair of them joined by the probabilistic matcher and one by a shared identifier."""
 
     profile_id: str
     email: str
@@ -180,7 +180,7 @@ _CLUSTER = """
     profileId
     records {{ source }}
     identifiers {{ kind value links }}
-    links {{ type matchWeight }}
+    links {{ type matchWeight identifier {{ kind }} }}
   }}"""
 
 
@@ -218,8 +218,11 @@ def _worth_a_look(cluster: dict[str, Any]) -> DemoPerson | None:
     probabilistic = any(
         link["type"] == "MATCH" and link["matchWeight"] is not None for link in cluster["links"]
     )
+    deterministic = any(
+        link["type"] == "MATCH" and link["identifier"] is not None for link in cluster["links"]
+    )
     emails = [i["value"] for i in cluster["identifiers"] if i["kind"] == "email" and i["links"]]
-    if len(sources) < MIN_SOURCES or not probabilistic or not emails:
+    if len(sources) < MIN_SOURCES or not probabilistic or not deterministic or not emails:
         return None
     return DemoPerson(cluster["profileId"], emails[0], tuple(sources))
 

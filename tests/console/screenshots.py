@@ -12,16 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from tests.console.browser import VIEWPORT, launch
+from tests.console.browser import VIEWPORT, click_a_probabilistic_link, launch
 from tests.console.demo_server import DemoServer, demo_server
-
-CLICK_A_LINK = """() => {
-  const cy = window.idgraphConsole.cy;
-  const edge = cy.edges("edge.probabilistic").sort((x, y) => y.data("width") - x.data("width"))[0];
-  const box = cy.container().getBoundingClientRect();
-  const middle = edge.renderedMidpoint();
-  return [box.left + middle.x, box.top + middle.y];
-}"""
 
 
 def open_page(page: Page, server: DemoServer, where: str, token: str) -> None:
@@ -45,9 +37,7 @@ def take(server: DemoServer, page: Page, out: Path) -> list[Path]:
 
     open_page(page, server, f"#/profile/{person.profile_id}", server.steward_token)
     page.locator("#cluster-graph canvas").first.wait_for()
-    x, y = page.evaluate(CLICK_A_LINK)
-    page.mouse.click(x, y)
-    page.get_by_test_id("link-explanation").wait_for()
+    click_a_probabilistic_link(page)
     save("profile")
 
     open_page(page, server, f"#/profile/{person.profile_id}", server.no_pii_token)
