@@ -185,9 +185,10 @@ _CLUSTER = """
 
 
 def _find_person(client: httpx.Client, token: str) -> DemoPerson:
-    """The first profile, in the order the demo created them, with records from three
-    sources or more, a probabilistic link and a linking e-mail. The demo's seed makes it
-    the same person on every run (its profile id differs: ids carry the time)."""
+    """The first profile in the change feed with records from three sources or more, a
+    probabilistic link, a deterministic one and a linking e-mail. Which demo person that is
+    can differ between runs (ids carry the time, and the feed lists a batch's new profiles
+    by id), so the tests assume nothing else of them."""
     seen: set[str] = set()
     after: str | None = None
     while True:
