@@ -29,6 +29,8 @@ from identity.store.changes import keyset_pages, unique_keys
 from identity.store.neo4j.cypher import statement
 
 DEFAULT_BATCH_SIZE = 10_000
+_CLOSE_WAIT = 30.0
+"""Seconds :meth:`Neo4jConnection.close` waits for statements under way."""
 """Rows per ``UNWIND`` statement: big enough that 10k records are a handful of statements,
 small enough to keep each statement's parameters to a few megabytes."""
 
@@ -100,6 +102,9 @@ class Neo4jConnection:
         """Statements sent per store operation since the store was opened (a metric)."""
         self._counts_lock = threading.Lock()
         self._local = threading.local()
+        self._idle = threading.Condition()
+        self._active = 0
+        """Statements (or explicit transactions) under way, which :meth:`close` waits for."""
         auth = (user, password or "") if user else None
         try:
             self._driver = neo4j.GraphDatabase.driver(
@@ -128,7 +133,25 @@ class Neo4jConnection:
         return f"{self.uri} (database {self.database or 'default'})"
 
     def close(self) -> None:
+        # A request can be answered before a thread it started ends (GraphQL answers as
+        # soon as one non-null field fails, while a sibling's store call still runs in the
+        # thread pool): closing the driver under that call broke its connection. Such work
+        # ends within its time budget; wait for it, up to _CLOSE_WAIT seconds.
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=_CLOSE_WAIT)
         self._driver.close()
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                if self._active == 0:
+                    self._idle.notify_all()
 
     def count(self, operation: str) -> None:
         with self._counts_lock:
@@ -204,7 +227,7 @@ class Neo4jConnection:
         try:
             if tx is not None:
                 return work(Statements(tx, self, operation))
-            with self.session() as session:
+            with self._in_use(), self.session() as session:
 
                 @neo4j.unit_of_work(timeout=_time_left())
                 def unit(managed: neo4j.ManagedTransaction) -> T:
@@ -229,7 +252,7 @@ class Neo4jConnection:
         ``CALL ... IN TRANSACTIONS`` needs: outside any explicit transaction, not retried."""
         self.count(operation)
         try:
-            with self.session() as session:
+            with self._in_use(), self.session() as session:
                 session.run(query(text)).consume()
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as error:
             raise self.error(error, operation) from error
@@ -242,6 +265,10 @@ class Neo4jConnection:
         if getattr(self._local, "tx", None) is not None:
             yield  # joins the outer block
             return
+        with self._in_use():
+            yield from self._explicit(operation, access)
+
+    def _explicit(self, operation: str, access: str) -> Iterator[None]:
         try:
             session = self.session(access)
             tx = session.begin_transaction(timeout=_time_left())
