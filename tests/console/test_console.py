@@ -204,55 +204,51 @@ def test_clicking_a_link_in_the_graph_shows_its_per_field_weights(
 
 def test_split_a_record_off_and_undo_it(page: Page, console_server: DemoServer) -> None:
     with undone_if_left(console_server, "split_profile"):
-        split_and_undo(page, console_server)
+        person = console_server.person
+        size = cluster_size(console_server, person.profile_id)
+        open_profile(page, console_server, person.profile_id)
+        records = page.get_by_test_id("records")
+        box = records.locator("input[type=checkbox]").last
+        moved = box.get_attribute("data-record")
+        assert moved is not None
+        box.check()
 
+        page.get_by_role("button", name="Split selected…").click()
+        dialog = page.locator("dialog[open]")
+        expect(dialog).to_contain_text(moved)
+        expect(dialog).to_contain_text(f"Stays ({size - 1})")
+        confirm = dialog.get_by_role("button", name="Split")
+        expect(confirm).to_be_disabled()  # a reason first
+        dialog.locator("textarea[name=reason]").fill("two people share this account (browser test)")
+        shot(page, "split-confirm")
+        confirm.click()
 
-def split_and_undo(page: Page, console_server: DemoServer) -> None:
-    person = console_server.person
-    size = cluster_size(console_server, person.profile_id)
-    open_profile(page, console_server, person.profile_id)
-    records = page.get_by_test_id("records")
-    box = records.locator("input[type=checkbox]").last
-    moved = box.get_attribute("data-record")
-    assert moved is not None
-    box.check()
+        done = page.get_by_test_id("action-done")
+        expect(done).to_contain_text("Done: action")
+        assert cluster_size(console_server, person.profile_id) == size - 1
+        expect(page.locator("main.profile .page-head")).to_contain_text(f"{size - 1} records")
+        split = last_audited(console_server, "split_profile")
+        assert split["reason"] == "two people share this account (browser test)"
+        assert f"#{split['id']}" in done.inner_text()
 
-    page.get_by_role("button", name="Split selected…").click()
-    dialog = page.locator("dialog[open]")
-    expect(dialog).to_contain_text(moved)
-    expect(dialog).to_contain_text(f"Stays ({size - 1})")
-    confirm = dialog.get_by_role("button", name="Split")
-    expect(confirm).to_be_disabled()  # a reason first
-    dialog.locator("textarea[name=reason]").fill("two people share this account (browser test)")
-    shot(page, "split-confirm")
-    confirm.click()
+        done.get_by_role("button", name="Undo").click()
+        dialog = page.locator("dialog[open]")
+        dialog.locator("textarea[name=reason]").fill("split by mistake (browser test)")
+        dialog.get_by_role("button", name="Undo").click()
+        expect(page.get_by_test_id("action-done")).to_contain_text("Undone")
+        assert cluster_size(console_server, person.profile_id) == size
+        undo = last_audited(console_server, "undo")
+        assert undo["undoes"] == split["id"] and undo["reason"] == "split by mistake (browser test)"
 
-    done = page.get_by_test_id("action-done")
-    expect(done).to_contain_text("Done: action")
-    assert cluster_size(console_server, person.profile_id) == size - 1
-    expect(page.locator("main.profile .page-head")).to_contain_text(f"{size - 1} records")
-    split = last_audited(console_server, "split_profile")
-    assert split["reason"] == "two people share this account (browser test)"
-    assert f"#{split['id']}" in done.inner_text()
-
-    done.get_by_role("button", name="Undo").click()
-    dialog = page.locator("dialog[open]")
-    dialog.locator("textarea[name=reason]").fill("split by mistake (browser test)")
-    dialog.get_by_role("button", name="Undo").click()
-    expect(page.get_by_test_id("action-done")).to_contain_text("Undone")
-    assert cluster_size(console_server, person.profile_id) == size
-    undo = last_audited(console_server, "undo")
-    assert undo["undoes"] == split["id"] and undo["reason"] == "split by mistake (browser test)"
-
-    # Both are on the audit log page, which the API shows only to admin (a steward is not
-    # offered it), the split marked undone.
-    expect(page.locator("header.top nav")).not_to_contain_text("Audit log")
-    sign_in(page, console_server, "#/audit", console_server.admin_token)
-    expect(page.locator("header.top nav")).to_contain_text("Audit log")
-    audit = page.get_by_test_id("audit")
-    expect(audit).to_contain_text("split by mistake (browser test)")
-    expect(audit).to_contain_text(f"undone by #{undo['id']}")
-    shot(page, "audit")
+        # Both are on the audit log page, which the API shows only to admin (a steward is not
+        # offered it), the split marked undone.
+        expect(page.locator("header.top nav")).not_to_contain_text("Audit log")
+        sign_in(page, console_server, "#/audit", console_server.admin_token)
+        expect(page.locator("header.top nav")).to_contain_text("Audit log")
+        audit = page.get_by_test_id("audit")
+        expect(audit).to_contain_text("split by mistake (browser test)")
+        expect(audit).to_contain_text(f"undone by #{undo['id']}")
+        shot(page, "audit")
 
 
 def probability_shown(page: Page) -> float:
@@ -262,42 +258,38 @@ def probability_shown(page: Page) -> float:
 
 def test_the_review_queue_is_worked_with_one_key(page: Page, console_server: DemoServer) -> None:
     with undone_if_left(console_server, "accept_match"):
-        work_the_review_queue(page, console_server)
+        sign_in(page, console_server, "#/review")
+        position = page.get_by_test_id("review-position")
+        expect(position).to_contain_text("Pair 1 of")
+        total = int(position.inner_text().rsplit(" ", 1)[1])
+        pair = page.get_by_test_id("review-pair")
+        first = pair.locator("h3 code").all_inner_texts()
+        shot(page, "review")
 
+        # Next and previous by keyboard, the most probable pair first.
+        first_probability = probability_shown(page)
+        page.keyboard.press("j")
+        expect(position).to_contain_text("Pair 2 of")
+        assert probability_shown(page) <= first_probability
+        page.keyboard.press("k")
+        expect(position).to_contain_text("Pair 1 of")
+        expect(pair.locator("h3 code").first).to_have_text(first[0])
 
-def work_the_review_queue(page: Page, console_server: DemoServer) -> None:
-    sign_in(page, console_server, "#/review")
-    position = page.get_by_test_id("review-position")
-    expect(position).to_contain_text("Pair 1 of")
-    total = int(position.inner_text().rsplit(" ", 1)[1])
-    pair = page.get_by_test_id("review-pair")
-    first = pair.locator("h3 code").all_inner_texts()
-    shot(page, "review")
+        page.keyboard.press("a")
+        expect(page.get_by_test_id("action-done")).to_contain_text("Done: action")
+        expect(position).to_have_text(f"Pair 1 of {total - 1}")
+        a_key = first[0].split("/", 1)[1]
+        b_key = first[1].split("/", 1)[1]
+        accepted = last_audited(console_server, "accept_match")
+        assert accepted["reason"] == "review queue"
+        assert a_key in accepted["target"] and b_key in accepted["target"]
 
-    # Next and previous by keyboard, the most probable pair first.
-    first_probability = probability_shown(page)
-    page.keyboard.press("j")
-    expect(position).to_contain_text("Pair 2 of")
-    assert probability_shown(page) <= first_probability
-    page.keyboard.press("k")
-    expect(position).to_contain_text("Pair 1 of")
-    expect(pair.locator("h3 code").first).to_have_text(first[0])
-
-    page.keyboard.press("a")
-    expect(page.get_by_test_id("action-done")).to_contain_text("Done: action")
-    expect(position).to_have_text(f"Pair 1 of {total - 1}")
-    a_key = first[0].split("/", 1)[1]
-    b_key = first[1].split("/", 1)[1]
-    accepted = last_audited(console_server, "accept_match")
-    assert accepted["reason"] == "review queue"
-    assert a_key in accepted["target"] and b_key in accepted["target"]
-
-    # Undone from the same page: the pair waits again.
-    page.get_by_test_id("action-done").get_by_role("button", name="Undo").click()
-    dialog = page.locator("dialog[open]")
-    dialog.locator("textarea[name=reason]").fill("pressed a by mistake (browser test)")
-    dialog.get_by_role("button", name="Undo").click()
-    expect(position).to_have_text(f"Pair 1 of {total}")
+        # Undone from the same page: the pair waits again.
+        page.get_by_test_id("action-done").get_by_role("button", name="Undo").click()
+        dialog = page.locator("dialog[open]")
+        dialog.locator("textarea[name=reason]").fill("pressed a by mistake (browser test)")
+        dialog.get_by_role("button", name="Undo").click()
+        expect(position).to_have_text(f"Pair 1 of {total}")
 
 
 def test_without_pii_read_the_console_shows_masked_values(
