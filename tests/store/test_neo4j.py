@@ -172,6 +172,9 @@ def test_a_version_6_graph_gains_the_review_queue_index_by_weight(
         finally:
             reopened.close()
         assert SCHEMA_VERSION >= 7 and "link_type_weight" in indexes()
+        # The index it dropped is back, online, before the next test plans on this server.
+        with driver.session(database=settings.get("database")) as session:
+            session.run("CALL db.awaitIndexes(60)").consume()
     finally:
         driver.close()
 
