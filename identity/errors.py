@@ -152,6 +152,10 @@ class UnknownAction(IdgraphError):
         super().__init__(f"no audited action with id {action_id}")
 
 
+class NothingToUndo(IdgraphError):
+    """An undo asked for when every applied rule change is already undone."""
+
+
 class StoreError(IdgraphError):
     """The store failed or is unreachable; the message never carries personal data."""
 

@@ -301,17 +301,26 @@ class Rules:
 
 def load_rules(path: Path | None = None) -> Rules:
     """Load and validate a rules file, or the packaged default when ``path`` is None."""
+    return rules_from_text(rules_text(path), str(path) if path else PACKAGED_RULES)
+
+
+PACKAGED_RULES = "identity/config/rules.toml"
+
+
+def rules_text(path: Path | None = None) -> str:
+    """The text of a rules file, or of the packaged default when ``path`` is None."""
     if path is None:
-        text = resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
-        where = "identity/config/rules.toml"
-    else:
-        try:
-            text = path.read_text("utf-8")
-        except OSError as error:
-            raise ConfigError(
-                f"cannot read the rules file: {error.strerror}", path=str(path)
-            ) from error
-        where = str(path)
+        return resources.files("identity").joinpath("config/rules.toml").read_text("utf-8")
+    try:
+        return path.read_text("utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read the rules file: {error.strerror}", path=str(path)
+        ) from error
+
+
+def rules_from_text(text: str, where: str) -> Rules:
+    """Parse and validate the text of a rules file; ``where`` names it in errors."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

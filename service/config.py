@@ -203,14 +203,17 @@ class Settings(BaseSettings):
 
     def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:
         """The domain over the store ``store`` (default: these settings') names, with the
-        Neo4j credentials of these settings; the rules file ``rules`` or the configured."""
+        Neo4j credentials of these settings; the rules file ``rules`` or the configured one,
+        else the rules the store was last rebased to (`idgraph rules apply`), else the
+        packaged default."""
         from identity.graph import IdentityGraph
-        from identity.rules import load_rules
+        from identity.rule_changes.active import current_rules
 
         opener = self.store_opener(store)
         opened = opener()
         try:
-            return IdentityGraph(opened, load_rules(rules or self.rules), opener=opener)
+            loaded, _ = current_rules(opened, rules or self.rules)
+            return IdentityGraph(opened, loaded, opener=opener)
         except BaseException:
             opened.close()
             raise

@@ -148,6 +148,23 @@ class RecordPort(ABC):
         """Ids of the records carrying each identifier, ascending; unknown keys map to []."""
 
     @abstractmethod
+    def identifiers_shared(self, kind: str, more_than: int) -> dict[IdentifierKey, int]:
+        """Identifiers of ``kind`` carried by more than ``more_than`` records, with their
+        record counts: those a changed cardinality cap may start or stop linking. Reads
+        every identifier of the kind (a rule change's census, not a request path)."""
+
+    @abstractmethod
+    def identifiers_valued(self, values: Collection[str]) -> dict[IdentifierKey, int]:
+        """Identifiers of any kind whose value, trimmed and lower-cased (ASCII), is one of
+        ``values``, with their record counts: those a changed ``any`` blocklist entry
+        names. Reads every identifier (a rule change's census, not a request path)."""
+
+    @abstractmethod
+    def holding_kinds(self, kinds: Collection[str]) -> list[RecordId]:
+        """Ids of the records carrying an identifier of one of ``kinds``, ascending: those
+        a changed kind rule may re-resolve."""
+
+    @abstractmethod
     def put_flags(
         self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
     ) -> None:

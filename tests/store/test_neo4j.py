@@ -259,6 +259,11 @@ _WHOLE_GRAPH = {
     "quality_links_by_matcher",
     "quality_review_queue_samples",
     "quality_ingest_loads",
+    # A rule change's census (identity/rule_changes): every identifier of a kind, or of any
+    # kind by value, or every holder of a kind, once per `idgraph rules diff` or `apply`.
+    "identifiers_shared",
+    "identifiers_valued",
+    "records_holding_kinds",
 }
 
 # Pages that seek a relationship index from their cursor, in the index's order, and stop at

@@ -185,6 +185,31 @@ class Neo4jRecords(Area, RecordPort):
             result[IdentifierKey(row["kind"], row["value"])].append(int(row["record_id"]))
         return result
 
+    def identifiers_shared(self, kind: str, more_than: int) -> dict[IdentifierKey, int]:
+        rows = self._db.read(
+            "records.identifiers_shared",
+            lambda s: s.run("identifiers_shared", kind=kind, more_than=more_than),
+        )
+        return {IdentifierKey(row["kind"], row["value"]): int(row["records"]) for row in rows}
+
+    def identifiers_valued(self, values: Collection[str]) -> dict[IdentifierKey, int]:
+        wanted = sorted({v.strip().lower() for v in values})
+        if not wanted:
+            return {}
+        rows = self._db.read(
+            "records.identifiers_valued", lambda s: s.run("identifiers_valued", values=wanted)
+        )
+        return {IdentifierKey(row["kind"], row["value"]): int(row["records"]) for row in rows}
+
+    def holding_kinds(self, kinds: Collection[str]) -> list[RecordId]:
+        if not kinds:
+            return []
+        rows = self._db.read(
+            "records.holding_kinds",
+            lambda s: s.run("records_holding_kinds", kinds=sorted(kinds)),
+        )
+        return sorted(int(row["id"]) for row in rows)
+
     def put_flags(
         self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
     ) -> None:

@@ -182,6 +182,26 @@ class SQLiteRecords(RecordPort):
                 result[IdentifierKey(kind, value)].append(rid)
         return result
 
+    def identifiers_shared(self, kind: str, more_than: int) -> dict[IdentifierKey, int]:
+        with self._db.reading("records.identifiers_shared") as conn:
+            rows = conn.execute(_sql("identifiers_shared"), {"kind": kind, "more_than": more_than})
+            return {IdentifierKey(k, value): count for k, value, count in rows}
+
+    def identifiers_valued(self, values: Collection[str]) -> dict[IdentifierKey, int]:
+        wanted = sorted({v.strip().lower() for v in values})
+        if not wanted:
+            return {}
+        with self._db.reading("records.identifiers_valued") as conn:
+            rows = conn.execute(_sql("identifiers_valued"), {"values": dumps(wanted)})
+            return {IdentifierKey(kind, value): count for kind, value, count in rows}
+
+    def holding_kinds(self, kinds: Collection[str]) -> list[RecordId]:
+        if not kinds:
+            return []
+        with self._db.reading("records.holding_kinds") as conn:
+            rows = conn.execute(_sql("records_holding_kinds"), {"kinds": dumps(sorted(kinds))})
+            return [rid for (rid,) in rows]
+
     def put_flags(
         self, flags: Sequence[IdentifierFlag], cleared: Collection[IdentifierKey] = ()
     ) -> None:

@@ -78,6 +78,22 @@ SELECT ri.kind, ri.value, ri.record_id
   JOIN record_identifiers ri ON ri.kind = j.value ->> 0 AND ri.value = j.value ->> 1
   ORDER BY ri.kind, ri.value, ri.record_id;
 
+-- name: identifiers_shared
+SELECT kind, value, count(*) FROM record_identifiers
+  WHERE kind = :kind
+  GROUP BY kind, value
+  HAVING count(*) > :more_than;
+
+-- name: identifiers_valued
+SELECT kind, value, count(*) FROM record_identifiers
+  WHERE lower(trim(value)) IN (SELECT value FROM json_each(:values))
+  GROUP BY kind, value;
+
+-- name: records_holding_kinds
+SELECT DISTINCT record_id FROM record_identifiers
+  WHERE kind IN (SELECT value FROM json_each(:kinds))
+  ORDER BY record_id;
+
 -- name: put_flag
 INSERT INTO identifier_flags (kind, value, reason, record_count)
   VALUES (?, ?, ?, ?)

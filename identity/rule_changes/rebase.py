@@ -1,0 +1,611 @@
+"""A rule change applied to what is already stored: the retroactive rebase, its dry run and
+its undo.
+
+The rebase re-flags the identifiers whose linking the change decides differently,
+decides again the stored matcher links whose weights the new thresholds place
+differently, and re-resolves exactly the records these and the changed kinds reach, with
+the resolver of the new rules: profile ids follow the usual rules on merge and split, the
+profile change log and segment membership follow in the same unit of work, and steward
+must-links and cannot-links are links like any other, which clustering obeys.
+
+The dry run is the same rebase in a unit of work that is then rolled back: the store's own
+transaction is the copy-on-write view (other readers never see it), and the numbers a
+diff reports are by construction the numbers an apply on the same data gives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from identity.duplicates import NOTE, DuplicateAccounts
+from identity.errors import ConfigError, NothingToUndo
+from identity.evaluation import PairwiseScores, RecordKey, pairwise
+from identity.graph import IdentityGraph
+from identity.matching.matcher import MATCHER
+from identity.model import (
+    IdentifierKey,
+    JSONValue,
+    Link,
+    LinkType,
+    MembershipKind,
+    ProfileId,
+    RecordId,
+    RecordRef,
+)
+from identity.rule_changes.active import activate, digest
+from identity.rule_changes.difference import RuleDifference, Thresholds, difference
+from identity.rules import ANY_KIND, Rules, rules_from_text
+
+APPLY = "rules.apply"
+UNDO = "rules.undo"
+LARGEST = 20
+"""How many of the largest changes a report lists."""
+RECORDS_SHOWN = 50
+"""Records listed per change (all are counted)."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedProfile:
+    """One side of a change: a profile id (None: a profile the change would create, whose
+    id a dry run cannot know) and its records of the change."""
+
+    id: ProfileId | None
+    records: int
+    """How many records the profile holds (before: all of them; after: all of them)."""
+    moved: tuple[RecordRef, ...]
+    """The records of the change it holds, at most :data:`RECORDS_SHOWN`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """Profiles whose records regroup together: ``before`` became ``after``."""
+
+    kind: str
+    """``merge``, ``split`` or ``merge and split``."""
+    records: int
+    """Records that change profile."""
+    before: tuple[ChangedProfile, ...]
+    after: tuple[ChangedProfile, ...]
+
+    def partition(self) -> tuple[frozenset[RecordRef], ...]:
+        """The records that moved, grouped as they end up, ids aside (for comparing a
+        diff's change with the apply's)."""
+        return tuple(sorted((frozenset(p.moved) for p in self.after), key=sorted))
+
+
+@dataclass(slots=True)
+class RebaseReport:
+    """What a rule change does (a diff) or did (an apply, an undo) to the stored graph."""
+
+    changes: list[str]
+    not_retroactive: list[str]
+    profiles_before: int = 0
+    profiles_after: int = 0
+    merged: int = 0
+    """Profiles before whose records join another profile's."""
+    split: int = 0
+    """Profiles before whose records end up in more than one profile."""
+    stayed: int = 0
+    """Profiles before that keep exactly their records."""
+    records_moved: int = 0
+    largest: list[ProfileChange] = field(default_factory=list)
+    segments: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Segment -> (profiles entering, profiles exiting)."""
+    started_linking: int = 0
+    stopped_linking: int = 0
+    links_to_match: int = 0
+    links_to_review: int = 0
+    links_removed: int = 0
+    read_model_rows: int = 0
+    quality_before: PairwiseScores | None = None
+    quality_after: PairwiseScores | None = None
+    seconds: float = 0.0
+    applied: bool = False
+    audit_id: int | None = None
+
+    def counts(self) -> dict[str, JSONValue]:
+        """The report's figures (no ids, no records): what the audit log keeps and what a
+        diff and the apply after it must agree on."""
+        return {
+            "profiles_before": self.profiles_before,
+            "profiles_after": self.profiles_after,
+            "merged": self.merged,
+            "split": self.split,
+            "stayed": self.stayed,
+            "records_moved": self.records_moved,
+            "started_linking": self.started_linking,
+            "stopped_linking": self.stopped_linking,
+            "links_to_match": self.links_to_match,
+            "links_to_review": self.links_to_review,
+            "links_removed": self.links_removed,
+            "read_model_rows": self.read_model_rows,
+            "segments": {k: [e, x] for k, (e, x) in sorted(self.segments.items())},
+        }
+
+
+class _DryRun(Exception):
+    """Raised inside the dry run's unit of work to roll it back."""
+
+
+class RuleChanges:
+    """Diff, apply and undo a change of the identity rules on the stored graph.
+
+    ``graph`` is opened with the current rules, whose text is ``current_text`` (the store's
+    active rules, or the file the deployment runs with).
+    """
+
+    def __init__(self, graph: IdentityGraph, current_text: str) -> None:
+        self.graph = graph
+        self.store = graph.store
+        self.current_text = current_text
+
+    def diff(
+        self,
+        new_text: str,
+        where: str = "new rules",
+        truth: Mapping[RecordKey, str] | None = None,
+        progress: Progress | None = None,
+    ) -> RebaseReport:
+        """What applying ``new_text`` would do; the store is left as it was."""
+        new_rules = rules_from_text(new_text, where)
+        found: list[RebaseReport] = []
+        try:
+            with self.store.unit_of_work():
+                found.append(self._rebase(new_rules, truth, progress, dry_run=True)[0])
+                raise _DryRun
+        except _DryRun:
+            pass
+        return found[0]
+
+    def apply(
+        self,
+        new_text: str,
+        actor: str,
+        reason: str,
+        where: str = "new rules",
+        truth: Mapping[RecordKey, str] | None = None,
+        progress: Progress | None = None,
+    ) -> RebaseReport:
+        """Rebase the stored graph onto ``new_text``, audited with its diff, in one unit of
+        work; the store's active rules become ``new_text``."""
+        _require_reason(reason)
+        new_rules = rules_from_text(new_text, where)
+        with self.store.unit_of_work():
+            report, removed = self._rebase(new_rules, truth, progress, dry_run=False)
+            report.audit_id = self.graph.audit.record(
+                actor,
+                APPLY,
+                target=digest(new_text)[:12],
+                reason=reason,
+                before={"rules": self.current_text, "digest": digest(self.current_text)},
+                after={
+                    "rules": new_text,
+                    "digest": digest(new_text),
+                    "changes": list(report.changes),
+                    "not_retroactive": list(report.not_retroactive),
+                    "counts": report.counts(),
+                    "removed_links": [_link_document(x) for x in removed],
+                },
+            )
+            activate(self.store, new_text, report.audit_id)
+        report.applied = True
+        return report
+
+    def undo(self, actor: str, reason: str, progress: Progress | None = None) -> RebaseReport:
+        """Rebase back onto the rules the last apply not yet undone replaced, putting back
+        the review pairs it removed; audited as that apply's undo."""
+        _require_reason(reason)
+        entry = self._last_apply()
+        old_text = str(entry.entry.before.get("rules", ""))
+        removed = entry.entry.after.get("removed_links")
+        new_rules = rules_from_text(old_text, f"the rules before audit entry {entry.id}")
+        with self.store.unit_of_work():
+            if isinstance(removed, list) and removed:
+                self.store.links.put([_link_of(x) for x in removed if isinstance(x, dict)])
+            report, dropped = self._rebase(new_rules, None, progress, dry_run=False)
+            report.audit_id = self.graph.audit.record(
+                actor,
+                UNDO,
+                target=digest(old_text)[:12],
+                reason=reason,
+                before={"rules": self.current_text, "digest": digest(self.current_text)},
+                after={
+                    "rules": old_text,
+                    "digest": digest(old_text),
+                    "changes": list(report.changes),
+                    "counts": report.counts(),
+                    "removed_links": [_link_document(x) for x in dropped],
+                },
+                undoes=entry.id,
+            )
+            activate(self.store, old_text, report.audit_id)
+        report.applied = True
+        return report
+
+    # -- the rebase ------------------------------------------------------------------------
+
+    def _rebase(
+        self,
+        new_rules: Rules,
+        truth: Mapping[RecordKey, str] | None,
+        progress: Progress | None,
+        dry_run: bool,
+    ) -> tuple[RebaseReport, list[Link]]:
+        """The rebase inside the caller's unit of work: its report, and the matcher links
+        it removed (below the new review threshold). A dry run's new profile ids are not
+        reported: they are rolled back with it."""
+        say = progress or (lambda _: None)
+        started = time.perf_counter()
+        store = self.store
+        change = difference(self.graph.rules, new_rules)
+        report = RebaseReport(changes=change.lines(), not_retroactive=list(change.not_retroactive))
+        say("reading the profiles")
+        before = dict(store.records.scan_profiles())
+        after_seq = store.segments.last_change_seq()
+        new_graph = IdentityGraph(store, new_rules, clock=self.graph.clock)
+        say("finding the identifiers whose linking changes")
+        counts, changed = self._identifiers(change)
+        report.started_linking = sum(
+            1 for k in changed if new_rules.link_block_reason(k, counts[k]) is None
+        )
+        report.stopped_linking = sum(
+            1 for k in changed if self.graph.rules.link_block_reason(k, counts[k]) is None
+        )
+        say("deciding the stored matcher links again")
+        seeds: set[RecordId] = set(store.records.holding_kinds(change.kinds))
+        removed: list[Link] = []
+        if change.relinks and new_rules.matching is not None:
+            moved, removed = self._relink(change, new_rules, report)
+            seeds |= moved
+        say(f"re-resolving {len(seeds):,} records and the holders of {len(changed):,} identifiers")
+        new_graph.resolver.resolve(
+            sorted(seeds),
+            touched_identifiers=changed,
+            status_changed=changed,
+            identifier_counts=counts,
+        )
+        if change.read_model:
+            say("recomputing every golden record")
+            report.read_model_rows = self._recompute_read_model(new_graph)
+        say("comparing the profiles")
+        after = dict(store.records.scan_profiles())
+        _compare(before, after, report, new_ids=not dry_run)
+        report.segments = self._segment_changes(after_seq)
+        if truth is not None:
+            report.quality_before = pairwise(_keyed(before), truth)
+            report.quality_after = pairwise(_keyed(after), truth)
+        report.seconds = time.perf_counter() - started
+        return report, removed
+
+    def _identifiers(
+        self, change: RuleDifference
+    ) -> tuple[dict[IdentifierKey, int], list[IdentifierKey]]:
+        """Record counts of every identifier the change may concern, and those whose
+        reason not to link (if any) differs between the rules."""
+        records = self.store.records
+        counts: dict[IdentifierKey, int] = {}
+        for kind, (old_cap, new_cap) in change.caps.items():
+            counts.update(records.identifiers_shared(kind, min(old_cap, new_cap)))
+        listed = {**_merged(change.blocked, change.unblocked)}
+        anywhere = listed.pop(ANY_KIND, set())
+        exact = [IdentifierKey(kind, v) for kind, values in listed.items() for v in values]
+        counts.update((k, n) for k, n in records.identifier_counts(exact).items() if n > 0)
+        if anywhere:
+            counts.update(records.identifiers_valued(anywhere))
+        before, after = change.before, change.after
+        changed = sorted(
+            k
+            for k, n in counts.items()
+            if k.kind in after.kinds
+            and after.kinds[k.kind].links
+            and before.link_block_reason(k, n) != after.link_block_reason(k, n)
+        )
+        return counts, changed
+
+    def _relink(
+        self, change: RuleDifference, new_rules: Rules, report: RebaseReport
+    ) -> tuple[set[RecordId], list[Link]]:
+        """Decide again the stored matcher links the change may decide differently: those
+        the new thresholds place on the other side, and within-source pairs when a kind's
+        duplicate settings changed. Returns the records of links that started or stopped
+        joining profiles, and the links removed."""
+        store = self.store
+        crossing = _crossing(change.thresholds)
+        candidates: set[tuple[RecordId, RecordId]] = set()
+        for page in store.links.scan((LinkType.MATCH, LinkType.REVIEW)):
+            candidates.update(
+                (x.a, x.b) for x in page if x.matcher == MATCHER and crossing(x.type, x.weight)
+            )
+        if change.kinds:
+            candidates |= self._within_source_pairs()
+        if not candidates:
+            return set(), []
+        ends = sorted({r for pair in candidates for r in pair})
+        stored = [
+            x
+            for x in store.links.of(ends, types=(LinkType.MATCH, LinkType.REVIEW))
+            if x.matcher == MATCHER
+        ]
+        redecide = [x for x in stored if (x.a, x.b) in candidates]
+        decided = {
+            (x.a, x.b): x for x in _decide(redecide, new_rules, DuplicateAccounts(store, new_rules))
+        }
+        kept: list[Link] = []
+        removed: list[Link] = []
+        moved: set[RecordId] = set()
+        for link in stored:
+            new = decided.get((link.a, link.b), link) if (link.a, link.b) in candidates else link
+            if (link.a, link.b) in candidates and (link.a, link.b) not in decided:
+                removed.append(link)
+                report.links_removed += 1
+                if link.type is LinkType.MATCH:
+                    moved.update((link.a, link.b))
+                continue
+            if new.type is not link.type:
+                moved.update((link.a, link.b))
+                if new.type is LinkType.MATCH:
+                    report.links_to_match += 1
+                else:
+                    report.links_to_review += 1
+            kept.append(new)
+        if moved or removed:
+            store.links.replace(ends, MATCHER, kept)
+        return moved, removed
+
+    def _within_source_pairs(self) -> set[tuple[RecordId, RecordId]]:
+        """Stored matcher links between records of one source: a kind's changed duplicate
+        settings (its limit, its policy) decide them again."""
+        store = self.store
+        pairs: list[tuple[RecordId, RecordId]] = []
+        for page in store.links.scan((LinkType.MATCH, LinkType.REVIEW)):
+            pairs.extend((x.a, x.b) for x in page if x.matcher == MATCHER)
+        refs = store.records.refs(sorted({r for p in pairs for r in p}))
+        return {
+            (a, b) for a, b in pairs if a in refs and b in refs and refs[a].source == refs[b].source
+        }
+
+    def _recompute_read_model(self, new_graph: IdentityGraph) -> int:
+        done = 0
+        batch: list[ProfileId] = []
+        for pid in self.store.profiles.scan_ids():
+            batch.append(pid)
+            if len(batch) >= 2_000:
+                new_graph.derived.profiles_changed(batch)
+                done += len(batch)
+                batch = []
+        if batch:
+            new_graph.derived.profiles_changed(batch)
+            done += len(batch)
+        return done
+
+    def _segment_changes(self, after_seq: int) -> dict[str, tuple[int, int]]:
+        found: dict[str, tuple[int, int]] = {}
+        for definition in self.graph.segments.definitions():
+            counted: Counter[MembershipKind] = Counter()
+            seq = after_seq
+            while page := self.store.segments.changes(definition.name, after=seq, limit=5_000):
+                counted.update(c.kind for c in page)
+                seq = page[-1].seq
+            found[definition.name] = (
+                counted[MembershipKind.ENTERED],
+                counted[MembershipKind.EXITED],
+            )
+        return found
+
+    def _last_apply(self) -> Any:
+        after: str | None = None
+        while True:
+            page = self.graph.audit.entries(first=500, after=after, action=APPLY)
+            for entry in page.entries:
+                if entry.undone_by is None:
+                    return entry
+            if not page.has_next_page:
+                raise NothingToUndo("no applied rule change is left to undo")
+            after = page.end_cursor
+
+
+def report_document(report: RebaseReport) -> dict[str, JSONValue]:
+    """The whole report as JSON (``idgraph rules diff --json``)."""
+
+    def side(p: ChangedProfile) -> dict[str, JSONValue]:
+        return {
+            "profile_id": p.id,
+            "records": p.records,
+            "moved": [{"source": r.source, "key": r.key} for r in p.moved],
+        }
+
+    def scores(s: PairwiseScores | None) -> JSONValue:
+        if s is None:
+            return None
+        return {"precision": s.precision, "recall": s.recall, "f1": s.f1}
+
+    return {
+        "applied": report.applied,
+        "audit_id": report.audit_id,
+        "changes": list(report.changes),
+        "not_retroactive": list(report.not_retroactive),
+        **report.counts(),
+        "largest": [
+            {
+                "kind": c.kind,
+                "records": c.records,
+                "before": [side(p) for p in c.before],
+                "after": [side(p) for p in c.after],
+            }
+            for c in report.largest
+        ],
+        "quality_before": scores(report.quality_before),
+        "quality_after": scores(report.quality_after),
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise ConfigError("a rule change needs a reason for the audit log", field="reason")
+
+
+def _merged(*parts: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    merged: dict[str, set[str]] = {}
+    for part in parts:
+        for kind, values in part.items():
+            merged.setdefault(kind, set()).update(values)
+    return merged
+
+
+def _crossing(thresholds: Thresholds | None) -> Callable[[LinkType, float], bool]:
+    """Whether a stored link of this type and weight may be decided differently under the
+    new thresholds (a link's other conditions do not change with them)."""
+    if thresholds is None:
+        return lambda _type, _weight: False
+    t = thresholds
+
+    def crossing(type: LinkType, weight: float) -> bool:
+        if weight < t.review_after:
+            return True
+        was_link, is_link = weight >= t.link_before, weight >= t.link_after
+        return was_link != is_link or (type is LinkType.REVIEW and is_link)
+
+    return crossing
+
+
+def _decide(links: list[Link], rules: Rules, duplicates: DuplicateAccounts) -> list[Link]:
+    """The links as the matcher decides them under ``rules`` from their stored weight and
+    evidence (its vetoes are in the evidence); those under the review threshold go."""
+    matching = rules.matching
+    assert matching is not None
+    kept: list[Link] = []
+    for link in links:
+        if link.weight < matching.review_threshold:
+            continue
+        evidence = {k: v for k, v in link.evidence.items() if k != NOTE}
+        vetoed = "disagrees_on" in evidence or "needs_one_of" in evidence
+        kind = (
+            LinkType.MATCH
+            if link.weight >= matching.link_threshold and not vetoed
+            else LinkType.REVIEW
+        )
+        kept.append(replace(link, type=kind, evidence=evidence))
+    return duplicates.decide(kept)
+
+
+def _compare(
+    before: Mapping[RecordRef, ProfileId | None],
+    after: Mapping[RecordRef, ProfileId | None],
+    report: RebaseReport,
+    new_ids: bool,
+) -> None:
+    """Fill in the report's profile figures and largest changes from each record's profile
+    before and after (records without a profile count as their own)."""
+    sizes_before = Counter(pid for pid in before.values() if pid is not None)
+    sizes_after = Counter(pid for pid in after.values() if pid is not None)
+    report.profiles_before, report.profiles_after = len(sizes_before), len(sizes_after)
+    moved = [ref for ref, pid in after.items() if before.get(ref) != pid]
+    report.records_moved = len(moved)
+    # Old and new profiles joined by a moved record are one change (a bipartite component).
+    parent: dict[tuple[str, object], tuple[str, object]] = {}
+
+    def find(x: tuple[str, object]) -> tuple[str, object]:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def side(tag: str, pid: ProfileId | None, ref: RecordRef) -> tuple[str, object]:
+        return (tag, pid if pid is not None else ref)
+
+    for ref in moved:
+        a, b = find(side("before", before.get(ref), ref)), find(side("after", after[ref], ref))
+        if a != b:
+            parent[a] = b
+    groups: dict[tuple[str, object], list[RecordRef]] = {}
+    for ref in moved:
+        groups.setdefault(find(side("after", after[ref], ref)), []).append(ref)
+    # Profiles before whose records now share a profile with another's, or spread.
+    spread: dict[object, set[object]] = {}
+    mixed: dict[object, set[object]] = {}
+    for ref, pid in after.items():
+        old: object = before.get(ref) or ref
+        new: object = pid or ref
+        spread.setdefault(old, set()).add(new)
+        mixed.setdefault(new, set()).add(old)
+    merged = {old for olds in mixed.values() if len(olds) > 1 for old in olds}
+    split = {old for old, news in spread.items() if len(news) > 1}
+    report.merged = len(merged & sizes_before.keys())
+    report.split = len(split & sizes_before.keys())
+    report.stayed = len(sizes_before.keys() - merged - split)
+    changes = [
+        _change(refs, before, after, sizes_before, sizes_after, merged, split, new_ids)
+        for refs in groups.values()
+    ]
+    changes.sort(key=lambda c: (-c.records, sorted(str(p.id) for p in c.before)))
+    report.largest = changes[:LARGEST]
+
+
+def _change(
+    refs: list[RecordRef],
+    before: Mapping[RecordRef, ProfileId | None],
+    after: Mapping[RecordRef, ProfileId | None],
+    sizes_before: Counter[ProfileId],
+    sizes_after: Counter[ProfileId],
+    merged: set[object],
+    split: set[object],
+    new_ids: bool,
+) -> ProfileChange:
+    olds: dict[ProfileId | None, list[RecordRef]] = {}
+    news: dict[ProfileId | None, list[RecordRef]] = {}
+    for ref in sorted(refs):
+        olds.setdefault(before.get(ref), []).append(ref)
+        news.setdefault(after[ref], []).append(ref)
+    was_merged = any(p in merged for p in olds)
+    was_split = any(p in split for p in olds)
+    kind = "merge and split" if was_merged and was_split else "merge" if was_merged else "split"
+    return ProfileChange(
+        kind=kind,
+        records=len(refs),
+        before=tuple(
+            ChangedProfile(p, sizes_before.get(p, 1) if p else 1, tuple(r[:RECORDS_SHOWN]))
+            for p, r in sorted(olds.items(), key=lambda i: str(i[0]))
+        ),
+        after=tuple(
+            ChangedProfile(
+                p if new_ids or p in sizes_before else None,
+                sizes_after.get(p, 1) if p else 1,
+                tuple(r[:RECORDS_SHOWN]),
+            )
+            for p, r in sorted(news.items(), key=lambda i: str(i[0]))
+        ),
+    )
+
+
+def _keyed(assignment: Mapping[RecordRef, ProfileId | None]) -> dict[RecordKey, str | None]:
+    return {(ref.source, ref.key): pid for ref, pid in assignment.items()}
+
+
+def _link_document(link: Link) -> dict[str, JSONValue]:
+    return {
+        "a": link.a,
+        "b": link.b,
+        "type": link.type.value,
+        "matcher": link.matcher,
+        "weight": link.weight,
+        "evidence": link.evidence,
+    }
+
+
+def _link_of(doc: dict[str, Any]) -> Link:
+    return Link(
+        int(doc["a"]),
+        int(doc["b"]),
+        LinkType(doc["type"]),
+        str(doc["matcher"]),
+        float(doc["weight"]),
+        dict(doc.get("evidence") or {}),
+    )
