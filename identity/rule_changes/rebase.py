@@ -143,7 +143,12 @@ class RuleChanges:
     def __init__(self, graph: IdentityGraph, current_text: str) -> None:
         self.graph = graph
         self.store = graph.store
-        self.current_text = current_text
+        self._current(current_text)
+
+    def _current(self, text: str) -> None:
+        """The rules the stored graph is resolved by: what a change is measured from."""
+        self.current_text = text
+        self.current = rules_from_text(text, "the current rules")
 
     def diff(
         self,
@@ -194,6 +199,7 @@ class RuleChanges:
                 },
             )
             activate(self.store, new_text, report.audit_id)
+        self._current(new_text)
         report.applied = True
         return report
 
@@ -225,6 +231,7 @@ class RuleChanges:
                 undoes=entry.id,
             )
             activate(self.store, old_text, report.audit_id)
+        self._current(old_text)
         report.applied = True
         return report
 
@@ -243,7 +250,7 @@ class RuleChanges:
         say = progress or (lambda _: None)
         started = time.perf_counter()
         store = self.store
-        change = difference(self.graph.rules, new_rules)
+        change = difference(self.current, new_rules)
         report = RebaseReport(changes=change.lines(), not_retroactive=list(change.not_retroactive))
         say("reading the profiles")
         before = dict(store.records.scan_profiles())
@@ -255,7 +262,7 @@ class RuleChanges:
             1 for k in changed if new_rules.link_block_reason(k, counts[k]) is None
         )
         report.stopped_linking = sum(
-            1 for k in changed if self.graph.rules.link_block_reason(k, counts[k]) is None
+            1 for k in changed if self.current.link_block_reason(k, counts[k]) is None
         )
         say("deciding the stored matcher links again")
         seeds: set[RecordId] = set(store.records.holding_kinds(change.kinds))

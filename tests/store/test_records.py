@@ -155,3 +155,50 @@ def test_identifier_flags_replace_clear_and_order(store: Store) -> None:
     store.records.put_flags([], cleared=[PHONE, IdentifierKey("email", "never@flagged.com")])
     assert [f.key for f in store.records.flags(limit=1)] == [EMAIL]
     assert len(store.records.flags()) == 2
+
+
+def test_a_rule_change_finds_the_shared_identifiers_of_a_kind_with_their_counts(
+    store: Store,
+) -> None:
+    family = IdentifierKey("email", "family@example.com")
+    own = IdentifierKey("email", "ann@example.com")
+    phone = IdentifierKey("phone", "+447911123456")
+    insert(
+        store,
+        rec("a", ident(family), ident(own), ident(phone)),
+        rec("b", ident(family), ident(phone)),
+        rec("c", ident(family)),
+    )
+    assert store.records.identifiers_shared("email", 0) == {family: 3, own: 1}
+    assert store.records.identifiers_shared("email", 2) == {family: 3}
+    assert store.records.identifiers_shared("email", 3) == {}
+    assert store.records.identifiers_shared("phone", 1) == {phone: 2}
+    assert store.records.identifiers_shared("loyalty_id", 0) == {}
+
+
+def test_a_rule_change_finds_identifiers_of_any_kind_by_their_trimmed_lower_cased_value(
+    store: Store,
+) -> None:
+    upper = IdentifierKey("customer_id", "N/A")
+    lower = IdentifierKey("account_id", "n/a")
+    other = IdentifierKey("customer_id", "C1")
+    insert(store, rec("a", ident(upper), ident(other)), rec("b", ident(upper), ident(lower)))
+    assert store.records.identifiers_valued([" N/a "]) == {upper: 2, lower: 1}
+    assert store.records.identifiers_valued(["n/a", "c1"]) == {upper: 2, lower: 1, other: 1}
+    assert store.records.identifiers_valued(["none"]) == {}
+    assert store.records.identifiers_valued([]) == {}
+
+
+def test_a_rule_change_finds_the_records_holding_a_kind_each_once_in_order(
+    store: Store,
+) -> None:
+    a, b, c = insert(
+        store,
+        rec("a", ident(EMAIL), ident(IdentifierKey("email", "x@example.com"))),
+        rec("b", ident(PHONE)),
+        rec("c", ident(EMAIL), ident(PHONE)),
+    )
+    assert store.records.holding_kinds(["email"]) == [a, c]
+    assert store.records.holding_kinds(["email", "phone"]) == [a, b, c]
+    assert store.records.holding_kinds(["device_id"]) == []
+    assert store.records.holding_kinds([]) == []
