@@ -55,7 +55,12 @@ StoreOption = Annotated[
     typer.Option("--store", help="Store URL (default: IDGRAPH_STORE or sqlite:///data/idgraph.db)"),
 ]
 RulesOption = Annotated[
-    Path | None, typer.Option("--rules", help="Rules file (default: IDGRAPH_RULES or packaged)")
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Rules file (default: IDGRAPH_RULES, else the rules the store was last rebased "
+        "to by `idgraph rules apply`, else the packaged ones)",
+    ),
 ]
 
 
