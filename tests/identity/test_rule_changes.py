@@ -369,3 +369,65 @@ def test_apply_then_undo_restores_the_partition_and_the_diff_foretold_the_apply(
         "cli:test", "back"
     )
     assert partition(graph) == before
+
+
+def test_a_value_added_for_any_kind_is_found_whatever_its_case_and_splits_its_cluster(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        [
+            {"id": "w1", "card": "Walk-In", "first": "Ann"},
+            {"id": "w2", "card": "WALK-IN", "first": "Bob"},
+            {"id": "w3", "card": "C100", "first": "Cat"},
+        ],
+    )
+    assert partition(graph) == {frozenset({"w1", "w2"}), frozenset({"w3"})}
+    new = with_blocked(PACKAGED, "any", "walk-in")
+
+    report = RuleChanges(graph, PACKAGED).apply(new, "cli:test", "till placeholder")
+
+    assert report.changes == ["blocklist.any: + walk-in"]
+    assert (report.stopped_linking, report.split) == (1, 1)
+    assert partition(graph) == {frozenset({"w1"}), frozenset({"w2"}), frozenset({"w3"})}
+
+
+def test_a_survivorship_change_recomputes_every_golden_record_and_moves_no_record(
+    graph: IdentityGraph,
+) -> None:
+    crm = {**SHOP, "source": "crm", "priority": 90}
+    graph.ingest.register_source(SourceMapping.from_document(crm, rules=graph.rules))
+    ingest(
+        graph,
+        [
+            {"id": "s1", "email": "ann@mail.example", "first": "Ann"},
+            {"id": "s2", "email": "ann@mail.example", "first": "Ann"},
+        ],
+    )
+    graph.ingest.ingest_rows(
+        "crm", [(1, {"id": "c1", "email": "ann@mail.example", "first": "Annie"})]
+    )
+    (pid,) = set(profile_of(graph, "s1"))
+    assert pid is not None
+
+    def first_name() -> object:
+        return graph.store.views.get([pid])[pid].golden["first_name"]
+
+    assert first_name() == "Annie"
+    frequent_first = with_setting(
+        PACKAGED,
+        'default = ["source_priority", "most_recent", "most_frequent"]',
+        'default = ["most_frequent", "source_priority", "most_recent"]',
+    )
+    changes = RuleChanges(graph, PACKAGED)
+
+    diff = changes.diff(frequent_first)
+    assert first_name() == "Annie"
+    applied = changes.apply(frequent_first, "cli:test", "agreement over priority")
+
+    assert diff.counts() == applied.counts()
+    assert applied.changes == ["[survivorship] changed: every golden record is recomputed"]
+    assert (applied.read_model_rows, applied.records_moved, applied.stayed) == (1, 0, 1)
+    assert first_name() == "Ann"
+    changes.undo("cli:test", "priority it is")
+    assert first_name() == "Annie"
