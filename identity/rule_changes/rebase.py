@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -211,10 +211,16 @@ class RuleChanges:
         old_text = str(entry.entry.before.get("rules", ""))
         removed = entry.entry.after.get("removed_links")
         new_rules = rules_from_text(old_text, f"the rules before audit entry {entry.id}")
+        restored = (
+            [_link_of(x) for x in removed if isinstance(x, dict)]
+            if isinstance(removed, list)
+            else []
+        )
         with self.store.unit_of_work():
-            if isinstance(removed, list) and removed:
-                self.store.links.put([_link_of(x) for x in removed if isinstance(x, dict)])
-            report, dropped = self._rebase(new_rules, None, progress, dry_run=False)
+            self.store.links.put(restored)
+            # A restored MATCH link joins again what its removal split.
+            joined = {r for x in restored if x.type is LinkType.MATCH for r in (x.a, x.b)}
+            report, dropped = self._rebase(new_rules, None, progress, dry_run=False, seeds=joined)
             report.audit_id = self.graph.audit.record(
                 actor,
                 UNDO,
@@ -243,10 +249,12 @@ class RuleChanges:
         truth: Mapping[RecordKey, str] | None,
         progress: Progress | None,
         dry_run: bool,
+        seeds: Collection[RecordId] = (),
     ) -> tuple[RebaseReport, list[Link]]:
         """The rebase inside the caller's unit of work: its report, and the matcher links
-        it removed (below the new review threshold). A dry run's new profile ids are not
-        reported: they are rolled back with it."""
+        it removed (below the new review threshold). ``seeds`` are records to re-resolve
+        whatever the change. A dry run's new profile ids are not reported: they are rolled
+        back with it."""
         say = progress or (lambda _: None)
         started = time.perf_counter()
         store = self.store
@@ -265,14 +273,17 @@ class RuleChanges:
             1 for k in changed if self.current.link_block_reason(k, counts[k]) is None
         )
         say("deciding the stored matcher links again")
-        seeds: set[RecordId] = set(store.records.holding_kinds(change.kinds))
+        resolving: set[RecordId] = set(seeds) | set(store.records.holding_kinds(change.kinds))
         removed: list[Link] = []
         if change.relinks and new_rules.matching is not None:
             moved, removed = self._relink(change, new_rules, report)
-            seeds |= moved
-        say(f"re-resolving {len(seeds):,} records and the holders of {len(changed):,} identifiers")
+            resolving |= moved
+        say(
+            f"re-resolving {len(resolving):,} records and the holders of "
+            f"{len(changed):,} identifiers"
+        )
         new_graph.resolver.resolve(
-            sorted(seeds),
+            sorted(resolving),
             touched_identifiers=changed,
             status_changed=changed,
             identifier_counts=counts,

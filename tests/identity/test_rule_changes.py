@@ -431,3 +431,36 @@ def test_a_survivorship_change_recomputes_every_golden_record_and_moves_no_recor
     assert first_name() == "Ann"
     changes.undo("cli:test", "priority it is")
     assert first_name() == "Annie"
+
+
+def test_undo_joins_again_what_removing_a_match_link_under_the_review_threshold_split(
+    graph: IdentityGraph,
+) -> None:
+    ingest(
+        graph,
+        [
+            {"id": "q1", "email": "q1@mail.example", "first": "Quinn"},
+            {"id": "q2", "email": "q2@mail.example", "first": "Quinn"},
+        ],
+    )
+    ids = graph.store.records.ids([RecordRef("shop", "q1"), RecordRef("shop", "q2")])
+    q1, q2 = ids[RecordRef("shop", "q1")], ids[RecordRef("shop", "q2")]
+    with graph.store.unit_of_work():
+        graph.store.links.put([Link(q1, q2, LinkType.MATCH, MATCHER, 0.96, {"fields": {}})])
+        graph.resolver.resolve([q1, q2], matcher_links_only=True)
+    assert partition(graph) == {frozenset({"q1", "q2"})}
+    new = with_setting(
+        with_setting(PACKAGED, "link_threshold = 0.95", "link_threshold = 0.98"),
+        "review_threshold = 0.6",
+        "review_threshold = 0.97",
+    )
+    changes = RuleChanges(graph, PACKAGED)
+
+    applied = changes.apply(new, "cli:test", "only near-certain pairs")
+    assert (applied.links_removed, applied.split) == (1, 1)
+    assert graph.store.links.of([q1, q2]) == []
+    changes.undo("cli:test", "too few pairs")
+
+    assert partition(graph) == {frozenset({"q1", "q2"})}
+    (link,) = graph.store.links.of([q1, q2])
+    assert (link.type, link.weight) == (LinkType.MATCH, 0.96)
