@@ -18,6 +18,7 @@ from service.auth import ADMIN
 from service.config import Settings
 from service.graphql.context import Info, call, needs
 from service.graphql.types import RecordRefType
+from service.masking import Masker
 
 POSTED = "the posted rules"
 """How errors name the rules text a caller sent (in place of a file name)."""
@@ -33,8 +34,9 @@ class RuleChangeKind(Enum):
 @strawberry.type(description="One side of a change: a profile before or after it.")
 class ChangedProfileSide:
     profile_id: strawberry.ID | None = strawberry.field(
-        description="The profile's id; null for a profile the change would create (a dry "
-        "run cannot know the id it would get)."
+        description="The profile's id. Null after the change: a profile the change would "
+        "create (a dry run cannot know the id it would get); null before it: a record that "
+        "had no profile yet (a bulk load's deferred resolution)."
     )
     records: int = strawberry.field(description="How many records the profile holds.")
     moved: list[RecordRefType] = strawberry.field(
@@ -117,10 +119,12 @@ class RulePreview:
     )
 
     @classmethod
-    def from_domain(cls, report: RebaseReport) -> RulePreview:
+    def from_domain(cls, report: RebaseReport, masker: Masker) -> RulePreview:
+        # The sentences quote blocklist values (e-mails, phones): free text, masked where
+        # they sit for a caller without pii:read (admin has it).
         return cls(
-            changes=list(report.changes),
-            not_retroactive=list(report.not_retroactive),
+            changes=[str(masker.field("change", line)) for line in report.changes],
+            not_retroactive=[str(masker.field("change", line)) for line in report.not_retroactive],
             profiles_before=report.profiles_before,
             profiles_after=report.profiles_after,
             merged=report.merged,
@@ -157,7 +161,7 @@ async def resolve_preview_rules(
     assert request is not None
     settings: Settings = request.app.state.settings
     report = await call(_diff, info.context.graph, settings.rules, rules)
-    return RulePreview.from_domain(report)
+    return RulePreview.from_domain(report, info.context.masker)
 
 
 @strawberry.type
