@@ -6,6 +6,7 @@ then reports on the same data."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -140,6 +141,31 @@ def test_the_store_is_untouched_by_a_preview(shared: Api, graph: IdentityGraph) 
     # Bo's record still shares the family's profile.
     after = profiles_of_records(shared)
     assert after[("shop", "b1")] == after[("shop", "a1")]
+
+
+def test_other_readers_see_the_stored_graph_while_a_preview_runs(
+    shared: Api, graph: IdentityGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = dict(graph.store.records.scan_profiles())
+    seen: dict[str, Any] = {}
+    segment_changes = RuleChanges._segment_changes
+
+    def meanwhile(self: RuleChanges, after_seq: int) -> dict[str, tuple[int, int]]:
+        # The rebase has re-resolved the profiles and not yet rolled back: its own thread
+        # sees Bo apart, a reader in another thread sees what is stored.
+        seen["inside"] = dict(self.store.records.scan_profiles())
+        with ThreadPoolExecutor(1) as other:
+            read = other.submit(lambda: dict(graph.store.records.scan_profiles()))
+            seen["outside"] = read.result(timeout=60)
+        return segment_changes(self, after_seq)
+
+    monkeypatch.setattr(RuleChanges, "_segment_changes", meanwhile)
+    result = preview(shared, BLOCKED)
+
+    assert result["data"]["previewRules"]["split"] == 1, result
+    assert seen["outside"] == stored
+    moved = {ref for ref, pid in seen["inside"].items() if stored[ref] != pid}
+    assert {(ref.source, ref.key) for ref in moved} == {("shop", "b1")}
 
 
 def test_the_preview_gives_the_figures_the_apply_then_reports(
