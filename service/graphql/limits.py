@@ -53,6 +53,8 @@ from service.ratelimit import TokenBuckets, retry_after
 FIELD_COSTS: Mapping[str, int] = {
     # Whole-store work: the ranking is recomputed (seconds per 10,000 profiles).
     "Query.suspiciousClusters(refresh)": 4000,
+    # A rule change's dry run: a rebase in a rolled-back transaction that reads every profile.
+    "Query.previewRules": 4000,
     # The quality page: a few whole-store aggregates (seconds at a million records).
     "Query.quality": 500,
     # Graph walks over one cluster (up to maxRecords records) with path search.

@@ -38,6 +38,7 @@ from service.graphql.observability import OperationMetrics
 from service.graphql.persisted import PersistedQueries, PersistedQueryResolver
 from service.graphql.privacy import PrivacyMutations, PrivacyQueries
 from service.graphql.quality import QualityQueries
+from service.graphql.rule_changes import RuleChangeQueries
 from service.graphql.search import SearchQueries
 from service.graphql.segments import SegmentMutations, SegmentQueries
 from service.graphql.stewardship import StewardMutations, StewardQueries
@@ -81,6 +82,7 @@ class Query(
     DestinationQueries,
     QualityQueries,
     ViewerQueries,
+    RuleChangeQueries,
 ):
     profile: Profile | None = strawberry.field(
         resolver=resolve_profile,

@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 
 from identity.graph import IdentityGraph
 from identity.mapping import SourceMapping
+from identity.rules import rules_text
 from service.auth import create_token
 from service.graphql.schema import create_graphql_router
 from tests.service.conftest import ROLES, Api
@@ -697,6 +698,7 @@ def plain_value(type_: GraphQLInputType, name: str, known: Known) -> Any:
         "actionId": 1,
         "refresh": False,
         "reason": "fuzz",
+        "rules": rules_text(),  # previewRules: the rules the graph runs with, a change of none
     }
     if name in by_name:
         return by_name[name]

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from identity.rules import rules_text
 from tests.service.conftest import ROLES, SCOPE_ROLES, SHOP, Api
 
 pytestmark = pytest.mark.both_stores
@@ -94,6 +95,10 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
     ),
     (GraphQL("quality", "{ quality { reviewQueueSize } }"), "profiles:read"),
     (GraphQL("auditLog", "{ auditLog { pageInfo { hasNextPage } } }"), "admin"),
+    (
+        GraphQL("previewRules", f'{{ previewRules(rules: """{rules_text()}""") {{ merged }} }}'),
+        "admin",
+    ),
     (GraphQL("personData", '{ personData(profileId: "p") }'), "privacy:read"),
     # A profile that does not exist: refused as an answer (PrivacyActionRefused).
     (
