@@ -26,6 +26,7 @@ from identity.households.rules import (
     STEWARD,
     HouseholdRules,
 )
+from identity.mapping.addresses import postcode_in
 from identity.model import IdentifierKey, JSONValue, ProfileId
 from identity.normalise import normalise_name
 from identity.store.ports import HouseholdCorrection, HouseholdRow
@@ -43,6 +44,8 @@ Edge = tuple[str, ProfileId, ProfileId]
 """(evidence type, profile a, profile b), a < b."""
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+_NUMBER = re.compile(r"[0-9]+")
+_ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 # Polish family names agree with the bearer's gender (Kowalski, Kowalska): one family's
 # name, written two ways. Only these adjectival endings: -a alone is too common an ending
 # (Costa, Garcia) to fold.
@@ -70,9 +73,39 @@ def family_name(value: str) -> str:
 
 
 def address_text(value: str) -> str:
-    """A street address for comparison: transliterated, case-folded, punctuation and
-    spacing removed (``12, High St.`` and ``12 HIGH ST`` agree)."""
+    """Text for comparison: transliterated, case-folded, punctuation and spacing removed
+    (``12, High St.`` and ``12 HIGH ST`` agree)."""
     return _NOT_WORD.sub(" ", normalise_name(value)).strip()
+
+
+def _compact(postcode: str) -> str:
+    """A postcode for comparison; a US ZIP+4 as its ZIP (the +4 is a delivery segment that
+    one record carries and another leaves out)."""
+    code = address_text(postcode).replace(" ", "")
+    return code[:5] if _ZIP4.fullmatch(postcode.strip()) else code
+
+
+def address_key(address: str, postcode: str | None) -> str | None:
+    """One home's address as a key: its postcode and the numbers of its street address
+    (house, flat, building, P.O. box), in any order, or without numbers its words.
+
+    A postcode and the premise numbers name a delivery point whatever the street is
+    written as: ``Rosenstr. 15`` and ``Rosenstraße 15``, ``Flat 5, 148 Highfield Rd`` and
+    ``148 Highfield Road, Flat 5``, ``No. 524 Xinhua Rd, Bldg 4 Rm 901`` and ``Room 901,
+    Building 4, No. 524 Xinhua Road`` agree. The postcode is the attribute's, else the one
+    the address ends with (a one-line address); a postcode written inside the address is
+    not a premise number. No postcode at all: the address's words and numbers (``12 High
+    Street`` is in many towns, but a key needs both to agree anyway)."""
+    code = _compact(postcode) if postcode else None
+    found = postcode_in(address)
+    if found is not None and (code is None or _compact(found.group()) == code):
+        code = _compact(found.group())
+        address = address[: found.start()] + " " + address[found.end() :]
+    text = address_text(address)
+    numbers = sorted(_NUMBER.findall(text))
+    if numbers:
+        return f"{code or ''}|{' '.join(numbers)}"
+    return f"{code or ''}|{text}" if text else None
 
 
 @lru_cache(maxsize=100_000)
@@ -105,12 +138,9 @@ def facts_of(
     surname = _text(golden.get(rules.surname))
     address = _text(golden.get(rules.address))
     if surname and address:
-        street, family = address_text(address), family_name(surname)
-        postcode = _text(golden.get(rules.postcode))
-        # The postcode when there is one: "12 High Street" is in many towns.
-        place = address_text(postcode).replace(" ", "") if postcode else ""
-        if street and family:
-            key = f"{family}|{street}|{place}"
+        home, family = address_key(address, _text(golden.get(rules.postcode))), family_name(surname)
+        if home and family:
+            key = f"{family}|{home}"
     landlines: list[str] = []
     emails: list[str] = []
     for kind, value in identifiers:
