@@ -121,7 +121,7 @@ def test_a_household_keeps_its_id_when_most_of_its_members_stay() -> None:
     old = HouseholdRow("h-old", ("A", "B", "C"), (), T0)
     previous = {"A": old, "B": old, "C": old}
     rows = assign_ids([Component(("A", "B", "D"), ()), Component(("C", "E"), ())], previous, T1)
-    assert [(r.id, r.since) for r in rows][0] == ("h-old", T0)
+    assert (rows[0].id, rows[0].since) == ("h-old", T0)
     assert rows[1].id != "h-old" and rows[1].since == T1
 
 
@@ -392,8 +392,8 @@ def test_households_turned_off_build_nothing_and_read_none() -> None:
 
 def test_the_rules_file_refuses_an_unknown_household_setting_naming_it() -> None:
     doc = {"kinds": {"email": {"normaliser": "email"}}, "households": {"max_member": 5}}
-    with pytest.raises(ConfigError, match="households.max_member"):
+    with pytest.raises(ConfigError, match=r"households\.max_member"):
         Rules.from_document(doc)
     doc = {"kinds": {"email": {"normaliser": "email"}}, "households": {"evidence": ["gut"]}}
-    with pytest.raises(ConfigError, match="households.evidence"):
+    with pytest.raises(ConfigError, match=r"households\.evidence"):
         Rules.from_document(doc)

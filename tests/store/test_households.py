@@ -6,6 +6,8 @@ Every test runs once per backend (conftest.BACKENDS)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from identity.errors import StoreError
@@ -17,7 +19,7 @@ T = "2026-01-01T00:00:00+00:00"
 
 def household(hid: str, *members: str, evidence: str = "shared_landline") -> HouseholdRow:
     """A household whose members are joined in a chain by one kind of evidence."""
-    pairs = tuple((evidence, a, b) for a, b in zip(members, members[1:], strict=False))
+    pairs = tuple((evidence, a, b) for a, b in pairwise(members))
     return HouseholdRow(hid, tuple(members), pairs, T)
 
 
