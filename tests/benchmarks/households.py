@@ -143,7 +143,7 @@ def person_of_profiles(graph: IdentityGraph, truth: Mapping[RecordKey, str]) -> 
     counts: dict[ProfileId, Counter[str]] = defaultdict(Counter)
     for ref, pid in graph.store.records.scan_profiles():
         entity = truth.get((ref.source, ref.key))
-        if entity is not None:
+        if entity is not None and pid is not None:
             counts[pid][entity] += 1
     return {
         pid: min(c.items(), key=lambda item: (-item[1], item[0]))[0] for pid, c in counts.items()
