@@ -84,7 +84,9 @@ class IdentityGraph:
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         self.quality = QualityService(store, self.audit, clock=clock)
-        self.households = HouseholdService(store, rules, self.views, self.audit, clock=clock)
+        self.households = HouseholdService(
+            store, rules, self.views, self.audit, clock=clock, segments=self.segments
+        )
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
         self.person_data = PersonDataService(
             store, rules, self.normaliser, self.profiles, self.audit, clock=clock

@@ -38,6 +38,7 @@ from identity.model import JSONValue, ProfileId
 from identity.profile_view import ProfileViewService, in_batches
 from identity.resolution import utc_now
 from identity.rules import Rules
+from identity.segments import SegmentService
 from identity.store.base import Store
 from identity.store.ports import HouseholdCorrection, HouseholdRow
 
@@ -62,6 +63,8 @@ class BuildReport:
     too_large_profiles: int = 0
     crowded_values: int = 0
     refused_by_stewards: int = 0
+    segment_changes: int = 0
+    """Membership changes of segments with household conditions the build made."""
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, JSONValue]:
@@ -75,6 +78,7 @@ class BuildReport:
             "too_large_profiles": self.too_large_profiles,
             "crowded_values": self.crowded_values,
             "refused_by_stewards": self.refused_by_stewards,
+            "segment_changes": self.segment_changes,
             "seconds": round(self.seconds, 3),
         }
 
@@ -113,7 +117,10 @@ class HouseholdService:
         views: ProfileViewService,
         audit: AuditService,
         clock: Callable[[], datetime] = utc_now,
+        segments: SegmentService | None = None,
     ) -> None:
+        self.segments = segments
+        """Re-evaluates segments with household conditions when households change."""
         self.store = store
         self.rules = rules
         self.household_rules = rules.households
@@ -171,6 +178,12 @@ class HouseholdService:
         before = {row.id for row in previous.values()}
         with self.store.unit_of_work():
             self.store.households.replace(households)
+        if self.segments is not None:
+            now = {p: h.members for h in households for p in h.members}
+            old = {p: h.members for p, h in previous.items()}
+            changed = {p for p in now.keys() | old.keys() if now.get(p) != old.get(p)}
+            live = self.store.profiles.resolve(changed)
+            report.segment_changes = self.segments.households_changed(set(live.values()))
         report.households = len(households)
         report.members = sum(len(h.members) for h in households)
         report.kept_ids = sum(h.id in before for h in households)
@@ -289,6 +302,8 @@ class HouseholdService:
                 )
             self.store.households.put_corrections(restore, withdraw)
             self.store.households.put(old, removed={r.id for r in new} - {r.id for r in old})
+            if self.segments is not None:
+                self.segments.households_changed(touched)
             action = self.audit.record(
                 actor,
                 "household_undo",
@@ -335,6 +350,8 @@ class HouseholdService:
             previous = {p: r for r in olds.values() for p in r.members}
             rows = assign_ids(mine, previous, self._now(), taken=set())
             self.store.households.put(rows, removed=set(olds) - {r.id for r in rows})
+            if self.segments is not None:
+                self.segments.households_changed(involved)
             action_id = self.audit.record(
                 actor,
                 action,

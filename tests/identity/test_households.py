@@ -14,7 +14,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from identity.errors import ConfigError, InvalidArgument, StewardConflict
+from identity.errors import ConfigError, InvalidArgument, InvalidSegment, StewardConflict
 from identity.graph import IdentityGraph
 from identity.households.derivation import (
     ALONE,
@@ -397,3 +397,62 @@ def test_the_rules_file_refuses_an_unknown_household_setting_naming_it() -> None
     doc = {"kinds": {"email": {"normaliser": "email"}}, "households": {"evidence": ["gut"]}}
     with pytest.raises(ConfigError, match=r"households\.evidence"):
         Rules.from_document(doc)
+
+
+# -- segments on households --------------------------------------------------------------------
+
+ANY_CY = {"where": {"household": {"any": {"attribute": "first_name", "eq": "Cy"}}}}
+ANY_BOUGHT = {"where": {"household": {"any": {"event": "purchase", "within_days": 30}}}}
+
+
+def segment_keys(graph: IdentityGraph, name: str) -> set[str]:
+    members = set(graph.store.segments.members(name, limit=100))
+    refs = graph.store.records.ids([RecordRef("crm", k) for k in "12345"])
+    profiles = graph.store.profiles.ids_of(list(refs.values()))
+    return {ref.key for ref, rid in refs.items() if profiles[rid] in members}
+
+
+def test_a_household_condition_holds_for_every_member_when_any_member_satisfies_it(
+    graph: IdentityGraph,
+) -> None:
+    ingest(graph, *HALES, LODGER)
+    graph.segments.define("cys_family", ANY_CY)
+    assert segment_keys(graph, "cys_family") == set()  # no household built yet
+    report = graph.households.rebuild()
+    assert segment_keys(graph, "cys_family") == {"1", "2", "3", "4"}
+    assert report.segment_changes == 4
+    # Cy taken out of the household: Cy has none, and the others no longer hold a Cy.
+    graph.households.remove(pid(graph, "3"), "Cy moved out", "ann")
+    assert segment_keys(graph, "cys_family") == set()
+
+
+def test_a_members_purchase_brings_the_whole_household_in_at_once(graph: IdentityGraph) -> None:
+    ingest(graph, *HALES, LODGER)
+    graph.households.rebuild()
+    graph.segments.define("household_bought", ANY_BOUGHT)
+    assert segment_keys(graph, "household_bought") == set()
+    now = graph.segments.clock()
+    event = {
+        "event_id": "ev-1",
+        "type": "purchase",
+        "timestamp": now.isoformat(),
+        "identifiers": {"email": "ann@example.com"},
+        "properties": {"order_value": 12.5},
+    }
+    report = graph.events.ingest_rows([(1, event)])
+    assert not report.errors, report.errors
+    assert segment_keys(graph, "household_bought") == {"1", "2", "3", "4"}
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [
+        ({"household": {"all": {"consent": "email"}}}, "where.household"),
+        ({"household": {"any": {"household": {"any": {"consent": "email"}}}}}, "household.any"),
+    ],
+)
+def test_a_household_condition_is_any_of_one_condition_not_nested(
+    graph: IdentityGraph, where: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(InvalidSegment, match=problem):
+        graph.segments.define("bad", {"where": where})
