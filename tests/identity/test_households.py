@@ -13,6 +13,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from identity.errors import ConfigError, InvalidArgument, InvalidSegment, StewardConflict
 from identity.graph import IdentityGraph
@@ -77,6 +79,35 @@ def test_households_are_the_connected_components_of_the_evidence(seed: int) -> N
     found = components(edges, [], max_members=len(nodes))
     assert {frozenset(c.members) for c in found.households} == expected
     assert sorted(e for c in found.households for e in c.evidence) == sorted(edges)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    edges=st.lists(
+        st.tuples(
+            st.sampled_from(("shared_address_surname", "shared_landline", "shared_email")),
+            st.integers(0, 12),
+            st.integers(0, 12),
+        ),
+        max_size=40,
+    ),
+    apart=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=6),
+    seed=st.integers(0, 1000),
+)
+def test_households_do_not_depend_on_the_order_evidence_is_read(
+    edges: list[tuple[str, int, int]], apart: list[tuple[int, int]], seed: int
+) -> None:
+    pairs = [(t, f"P{min(a, b):02}", f"P{max(a, b):02}") for t, a, b in edges if a != b]
+    corrections = [correction(APART, f"P{a:02}", f"P{b:02}") for a, b in apart if a != b]
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    one = components(pairs, corrections, max_members=6)
+    other = components(shuffled, list(reversed(corrections)), max_members=6)
+    assert one == other
+    for household in one.households:
+        assert len(household.members) <= 6
+        for c in corrections:
+            assert not set(c.profiles) <= set(household.members)
 
 
 def test_a_group_above_the_cap_is_dropped_whole_and_counted() -> None:
