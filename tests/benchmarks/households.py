@@ -211,16 +211,61 @@ def measure(population: Population, work: Path, link: bool = True) -> dict[str, 
     return result
 
 
+HOUSEHOLD_BOUGHT = {"where": {"household": {"any": {"event": "purchase", "within_days": 30}}}}
+OWN_BOUGHT = {"where": {"event": "purchase", "within_days": 30}}
+
+
+def segment_cost(people: int, work: Path) -> dict[str, float]:
+    """What a segment with a household condition costs a load of events: the demo's events
+    (10 a person) loaded into two copies of one store after its households are built, one
+    defining "any member bought in 30 days", the other "bought in 30 days" (the same
+    condition on the profile alone). Seconds for the event load of each."""
+    from datetime import UTC, datetime
+
+    files = generate_demo(work / "cost", people=people, seed=SEEDS["demo"], events=people * 10)
+    assert files.events_file is not None
+    seconds: dict[str, float] = {}
+    for name, definition in (("own", OWN_BOUGHT), ("household", HOUSEHOLD_BOUGHT)):
+        db = work / f"cost-{name}.db"
+        db.unlink(missing_ok=True)
+        graph = IdentityGraph.open(f"sqlite:///{db}")
+        graph.segments.clock = lambda: datetime(2025, 6, 30, 18, tzinfo=UTC)
+        try:
+            for source, path in sorted(files.files.items()):
+                mapping = load_mapping(files.mappings_dir / f"{source}.toml", rules=graph.rules)
+                graph.ingest.register_source(mapping)
+                graph.ingest.ingest_rows(source, read_file(path, mapping.format))
+            graph.households.rebuild()
+            graph.segments.define("bought", definition)
+            started = time.perf_counter()
+            graph.events.ingest_rows(read_file(files.events_file, "jsonl"))
+            seconds[name] = round(time.perf_counter() - started, 2)
+            seconds[f"{name} members"] = graph.segments.get("bought").size
+        finally:
+            graph.close()
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, nargs="+", default=[2000])
     parser.add_argument("--generator", choices=["demo", "worldgen"], nargs="+",
                         default=["demo", "worldgen"])  # fmt: skip
     parser.add_argument("--no-link", action="store_true", help="deterministic matching only")
+    parser.add_argument(
+        "--segment-cost",
+        type=int,
+        metavar="PEOPLE",
+        help="also time an event load with a household segment defined (demo, this many people)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; load average before: {load_average()}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.segment_cost:
+            print(
+                f"event load, {args.segment_cost:,} people: {segment_cost(args.segment_cost, work)}"
+            )
         for generator in args.generator:
             for people in args.people:
                 population = make_population(generator, people, work / f"{generator}{people}")
