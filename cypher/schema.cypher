@@ -1,7 +1,7 @@
-// The Neo4j store's schema, version 7 (2 added the match index's blocking keys, 3 events
+// The Neo4j store's schema, version 8 (2 added the match index's blocking keys, 3 events
 // and segments, 4 stewardship: the profile change log, the audit log, the review queue,
 // 5 privacy: the suppression list, events by time for retention, 6 destinations and the
-// profile read model, 7 the review queue by probability):
+// profile read model, 7 the review queue by probability, 8 households):
 // constraints and indexes, each created only if missing, so applying it at every start-up
 // is safe. Statements end with ';' and are sent one at a time (schema changes cannot share
 // a transaction with writes).
@@ -122,3 +122,18 @@ FOR (v:ProfileView) REQUIRE v.profile_id IS UNIQUE;
 // from a page's last weight downwards instead of sorting every link of the type per page.
 CREATE INDEX link_type_weight IF NOT EXISTS
 FOR ()-[l:LINK]-() ON (l.type, l.weight);
+
+// Households (version 8): a household by id, a profile's household by its member node
+// (one at most), a household's member nodes by household id (rewriting it), and the
+// stewards' standing corrections by key.
+CREATE CONSTRAINT household_id IF NOT EXISTS
+FOR (h:Household) REQUIRE h.id IS UNIQUE;
+
+CREATE CONSTRAINT household_member_profile IF NOT EXISTS
+FOR (m:HouseholdMember) REQUIRE m.profile_id IS UNIQUE;
+
+CREATE INDEX household_member_household IF NOT EXISTS
+FOR (m:HouseholdMember) ON (m.household_id);
+
+CREATE CONSTRAINT household_correction_key IF NOT EXISTS
+FOR (c:HouseholdCorrection) REQUIRE c.key IS UNIQUE;

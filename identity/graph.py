@@ -16,6 +16,7 @@ from identity.clusters import ClusterService
 from identity.derived import DerivedData
 from identity.destinations import DestinationService
 from identity.events import EventService
+from identity.households.service import HouseholdService
 from identity.ingest import IngestService
 from identity.ingest.bulk import BulkIngest
 from identity.journeys import JourneyService
@@ -83,6 +84,9 @@ class IdentityGraph:
         self.stewardship = StewardService(store, self.resolver, self.audit, clock=clock)
         self.clusters = ClusterService(store, rules)
         self.quality = QualityService(store, self.audit, clock=clock)
+        self.households = HouseholdService(
+            store, rules, self.views, self.audit, clock=clock, segments=self.segments
+        )
         self.search = ProfileSearch(store, rules, self.normaliser, self.matcher)
         self.person_data = PersonDataService(
             store, rules, self.normaliser, self.profiles, self.audit, clock=clock

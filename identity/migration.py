@@ -44,12 +44,14 @@ STAGES = (
     "suppression list",
     "destinations",
     "profile read model",
+    "households",
 )
 """The order of the copy: records need their profiles, links their records, segment
 changes their segments, undo entries of the audit log the entries they undo; the
 suppression list names the erasures of the audit log that added it; destinations come
 after the segment changes their cursors point into; the read model's rows are copied as
-they are, so the target is as current as the source (or as stale)."""
+they are, so the target is as current as the source (or as stale); so are households, with
+the stewards' corrections of them."""
 
 
 class TargetNotEmpty(IdgraphError):
@@ -105,6 +107,7 @@ class MigrationReport:
     seconds: float
     suppressions: int = 0
     destinations: int = 0
+    households: int = 0
 
 
 def _describe(counts: StoreCounts) -> str:
@@ -312,6 +315,9 @@ def migrate_store(
         report(STAGES[13], views, None)
     report(STAGES[13], views, views)
 
+    households = _copy_households(source, target, batch_size)
+    report(STAGES[14], households, households)
+
     copied = target.counts()
     if copied != source.counts():
         raise MigrationIncomplete(
@@ -345,6 +351,7 @@ def migrate_store(
         seconds=time.perf_counter() - started,
         suppressions=suppressions,
         destinations=destinations,
+        households=households,
     )
 
 
@@ -361,6 +368,16 @@ def _copy_destinations(source: Store, target: Store) -> int:
             for letter in source.destinations.dead_letters(row.name, status=None):
                 target.destinations.add_dead_letter(letter)
     return len(rows)
+
+
+def _copy_households(source: Store, target: Store, batch_size: int) -> int:
+    """Households as they are (their members are profile ids, which the copy keeps) and
+    the stewards' corrections, which every later rebuild applies: one write each."""
+    households = [h for page in source.households.scan(batch_size) for h in page]
+    with target.unit_of_work():
+        target.households.put_corrections(source.households.corrections())
+        target.households.replace(households)
+    return len(households)
 
 
 def _newest_audit_id(store: Store) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from identity.config_tables import SOURCE_NAME, only_settings, positive_int
 from identity.errors import ConfigError, UnknownIdentifierKind
+from identity.households.rules import HouseholdRules, household_rules
 from identity.limits import InputLimits, input_limits
 from identity.model import IdentifierFlagReason, IdentifierKey
 from identity.privacy.personal_data import PrivacyRules, privacy_rules
@@ -218,6 +219,8 @@ class Rules:
     privacy: PrivacyRules = field(default_factory=PrivacyRules)
     limits: InputLimits = field(default_factory=InputLimits)
     """What an input row may hold (nesting, characters, string and number sizes)."""
+    households: HouseholdRules = field(default_factory=HouseholdRules)
+    """Which shared evidence relates profiles as one household (identity/households/)."""
 
     def kind(self, name: str) -> KindRule:
         """The rule of a declared kind. Raises UnknownIdentifierKind naming the declared
@@ -270,6 +273,7 @@ class Rules:
                 "events",
                 "privacy",
                 "limits",
+                "households",
             },
             path,
             "",
@@ -296,6 +300,7 @@ class Rules:
             events=_events(doc.get("events", {}), kinds, path),
             privacy=privacy_rules(doc.get("privacy", {}), kinds, path),
             limits=input_limits(doc.get("limits", {}), path),
+            households=household_rules(doc.get("households", {}), kinds, path),
         )
 
 

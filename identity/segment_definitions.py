@@ -43,6 +43,9 @@ class Facts:
     traits: Traits
     consent: dict[str, ConsentStatement]
     now: datetime
+    household: tuple[Facts, ...] = ()
+    """The facts of every member of the profile's household, itself included (empty: in
+    no household, or not read: only household conditions read it)."""
 
     def attribute(self, name: str) -> JSONValue:
         for attribute in self.profile.attributes:
@@ -103,9 +106,10 @@ class Comparison:
         return all(_compare(op, actual, expected) for op, expected in self.ops)
 
 
-VIEW, EVENTS = "view", "events"
+VIEW, EVENTS, HOUSEHOLD = "view", "events", "household"
 """What a condition reads of a profile: its row of the read model (identity/profile_view.py),
-or its events too (event conditions count them in time windows)."""
+or its events too (event conditions count them in time windows), or its household's
+members' (identity/households/)."""
 
 
 class Condition:
@@ -227,6 +231,21 @@ class EventCondition(Condition):
         if self.count is not None:
             return self.count.holds(len(matching))
         return bool(matching)
+
+
+@dataclass(frozen=True)
+class HouseholdCondition(Condition):
+    """Any member of the profile's household (itself included) satisfies ``item``; a
+    profile in no household does not satisfy it."""
+
+    item: Condition
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_dependent", self.item.time_dependent)
+        object.__setattr__(self, "needs", self.item.needs | {HOUSEHOLD})
+
+    def holds(self, facts: Facts) -> bool:
+        return any(self.item.holds(member) for member in facts.household)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,12 +377,29 @@ class _Parser:
             return ConsentCondition(purpose)
         if "event" in doc:
             return self.event(doc, where)
+        if "household" in doc:
+            return self.household(doc, where)
         self.problem(
             where,
             "unknown condition; use one of and, or, not, attribute, trait, identifier, "
-            "consent, event",
+            "consent, event, household",
         )
         return None
+
+    def household(self, doc: dict[str, Any], where: str) -> Condition | None:
+        self._only(doc, {"household"}, where)
+        inner = doc["household"]
+        if not isinstance(inner, dict) or set(inner) != {"any"}:
+            self.problem(f"{where}.household", 'must be {"any": <condition>}')
+            return None
+        item = self.condition(inner["any"], f"{where}.household.any")
+        if item is None:
+            return None
+        if HOUSEHOLD in item.needs:
+            # A member's household is the profile's own: nesting says nothing more.
+            self.problem(f"{where}.household.any", "cannot hold another household condition")
+            return None
+        return HouseholdCondition(item)
 
     def event(self, doc: dict[str, Any], where: str) -> Condition | None:
         self._only(doc, {"event", "within_days", "properties", "count", "sum"}, where)

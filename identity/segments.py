@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from identity.audit import SYSTEM, AuditService
@@ -43,6 +43,7 @@ from identity.resolution import Resolution, utc_now
 from identity.rules import Rules
 from identity.segment_definitions import (
     EVENTS,
+    HOUSEHOLD,
     VIEW,
     Facts,
     SegmentDefinition,
@@ -212,6 +213,8 @@ class SegmentService:
         """
         now = self.clock()
         wanted = set(needs) if needs is not None else {VIEW, EVENTS}
+        if HOUSEHOLD in wanted:
+            return self._with_households(profile_ids, wanted - {HOUSEHOLD})
         with self.store.reading():
             rows = self.store.profiles.get(profile_ids)
             views = self.views.get_many(list(rows)) if VIEW in wanted else {}
@@ -228,6 +231,38 @@ class SegmentService:
                 now=now,
             )
         return found
+
+    def _with_households(
+        self, profile_ids: Sequence[ProfileId], needs: set[str]
+    ) -> dict[ProfileId, Facts]:
+        """Facts with their households' members' facts: the members of every household
+        of the batch read at once (as stored, merged-away members followed)."""
+        with self.store.reading():
+            households = self.store.households.of_profiles(profile_ids)
+            members = self.store.profiles.resolve(
+                {m for h in households.values() for m in h.members}
+            )
+        wanted = sorted(set(profile_ids) | set(members.values()))
+        found = self.facts(wanted, needs)
+        result: dict[ProfileId, Facts] = {}
+        for pid in profile_ids:
+            own = found.get(pid)
+            if own is None:
+                continue
+            household = households.get(pid)
+            if household is not None:
+                ids = sorted({members[m] for m in household.members if m in members})
+                own = replace(own, household=tuple(found[m] for m in ids if m in found))
+            result[pid] = own
+        return result
+
+    def household_members(self, profile_ids: Collection[ProfileId]) -> set[ProfileId]:
+        """The profiles that share a household with any of ``profile_ids`` (themselves
+        included): whose household conditions a change to them can change."""
+        households = self.store.households.of_profiles(profile_ids)
+        stored = {m for h in households.values() for m in h.members}
+        # As stored until the next build: members merged away since count as their survivor.
+        return set(profile_ids) | set(self.store.profiles.resolve(stored).values())
 
     def _evaluate(
         self,
@@ -271,6 +306,9 @@ class SegmentService:
         changes: list[MembershipChange] = []
         merged = merged or {}
         gone = set(merged) | set(deleted)
+        if any(HOUSEHOLD in d.needs for d in definitions):
+            # A member's purchase changes "any member bought" for the whole household.
+            live = self.household_members(live)
         if gone:
             for pid, names in self.store.segments.memberships_of(sorted(gone)).items():
                 survivor = merged.get(pid)
@@ -284,6 +322,24 @@ class SegmentService:
         if changes:
             self.store.segments.apply_changes(changes, self.clock())
         return len(changes)
+
+    def households_changed(self, profile_ids: Collection[ProfileId]) -> int:
+        """Re-evaluate the segments with a household condition for profiles whose
+        household changed (a build or a steward's correction). Returns the membership
+        changes made; each batch is its own unit of work, or joins the caller's."""
+        definitions = [d for d in self.definitions() if HOUSEHOLD in d.needs]
+        if not definitions or not profile_ids:
+            return 0
+        ordered = sorted(set(self.store.profiles.resolve(profile_ids).values()))
+        made = 0
+        for start in range(0, len(ordered), BATCH):
+            changes: list[MembershipChange] = []
+            with self.store.unit_of_work():
+                self._evaluate(ordered[start : start + BATCH], definitions, changes)
+                if changes:
+                    self.store.segments.apply_changes(changes, self.clock())
+            made += len(changes)
+        return made
 
     def refresh(
         self,

@@ -242,6 +242,11 @@ class DemoFiles:
     events: int = 0  # distinct events (lines sent twice count once)
     event_duplicate_lines: int = 0
     events_per_type: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    household_truth: Path | None = None
+    """household_truth.csv: ``entity_id,household_id`` for every person, the household
+    empty for a person who lives alone (or the only customer of their home), else the
+    entity id of its first member: a household of one pairs no one, and listing everyone
+    lets a measurement tell "no household" from "not generated"."""
 
 
 class _Random(random.Random):
@@ -872,7 +877,8 @@ def generate(
     until: datetime | None = None,
     visits: int = 1,
 ) -> DemoFiles:
-    """Write the five source files, their mappings and ``truth.csv`` into ``out_dir``.
+    """Write the five source files, their mappings, ``truth.csv`` and
+    ``household_truth.csv`` into ``out_dir``.
 
     ``progress`` is called with the number of people written so far, every 1,000 people.
     With ``events`` above 0, also write about that many events of the same people in the
@@ -901,6 +907,7 @@ def generate(
 
     files = {source: out_dir / FILE_NAMES[source] for source in SOURCES}
     truth_path = out_dir / "truth.csv"
+    households_path = out_dir / "household_truth.csv"
     records = dict.fromkeys(SOURCES, 0)
     world = _World(seed, visits)
     summary = None
@@ -918,6 +925,8 @@ def generate(
 
         truth = csv.writer(open_text(truth_path), lineterminator="\n")
         truth.writerow(("source", "record_key", "entity_id"))
+        households = csv.writer(open_text(households_path), lineterminator="\n")
+        households.writerow(("entity_id", "household_id"))
         writers: dict[str, Callable[[Row], object]] = {}
         for source, path in files.items():
             handle = open_text(path)
@@ -929,6 +938,7 @@ def generate(
                 writers[source] = _json_line_writer(handle)
 
         for done, person in enumerate(_people(world, people), 1):
+            households.writerow((person.entity_id, person.household or ""))
             rows: dict[str, list[Row]] = {}
             for source in person.sources:
                 for row in _RECORDS[source](world, person):
@@ -953,6 +963,7 @@ def generate(
         events=summary.events if summary else 0,
         event_duplicate_lines=summary.duplicate_lines if summary else 0,
         events_per_type=summary.per_type if summary else MappingProxyType({}),
+        household_truth=households_path,
     )
 
 

@@ -19,6 +19,7 @@ from identity.store.ports import (
     CopyPort,
     DestinationPort,
     EventPort,
+    HouseholdPort,
     LinkPort,
     MatchIndexPort,
     MetaPort,
@@ -50,6 +51,7 @@ class UnitOfWork(ABC):
     privacy: PrivacyPort
     destinations: DestinationPort
     quality: QualityPort
+    households: HouseholdPort
 
 
 class Store(UnitOfWork):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -761,3 +762,76 @@ class QualityPort(ABC):
         """Warnings of ``ingest`` audit entries per source (the entry's target) and field,
         summed from :attr:`WARNINGS_BY_FIELD_KEY` of their ``after``; most warnings first,
         then by source and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRow:
+    """A household as stored (identity/households/): profiles related as living together.
+
+    ``evidence`` is every (type, profile a, profile b) pair that joined two members, a < b,
+    sorted; it names evidence kinds, never the shared values. ``since`` is when the id was
+    first given (ISO 8601): the older id wins a tie when households meet."""
+
+    id: str
+    members: tuple[ProfileId, ...]
+    evidence: tuple[tuple[str, ProfileId, ProfileId], ...]
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdCorrection:
+    """A steward's standing correction of households, applied by every rebuild: ``apart``
+    (two profiles never in one household), ``together`` (two profiles in one) or ``alone``
+    (one profile in none). One correction per kind and profiles: its :attr:`key`."""
+
+    kind: str
+    profiles: tuple[ProfileId, ...]
+    actor: str
+    reason: str
+    at: str
+
+    @property
+    def key(self) -> str:
+        return ":".join((self.kind, *self.profiles))
+
+
+class HouseholdPort(ABC):
+    """Households and the stewards' corrections of them (identity/households/)."""
+
+    @abstractmethod
+    def replace(self, households: Sequence[HouseholdRow]) -> None:
+        """Replace every stored household with ``households`` (a rebuild's result): call in
+        a unit of work, so readers see the old set or the new one, never a mix."""
+
+    @abstractmethod
+    def put(self, households: Sequence[HouseholdRow], removed: Collection[str] = ()) -> None:
+        """Write ``households`` (new or changed, by id) and delete the ``removed`` ids: a
+        correction's local change. A profile is a member of one household at most: the
+        caller removes or rewrites its old household in the same call."""
+
+    @abstractmethod
+    def of_profiles(self, profile_ids: Collection[ProfileId]) -> dict[ProfileId, HouseholdRow]:
+        """The household of each profile that has one (others absent)."""
+
+    @abstractmethod
+    def get(self, household_ids: Collection[str]) -> dict[str, HouseholdRow]:
+        """Households by id; unknown ids are absent."""
+
+    @abstractmethod
+    def scan(self, batch_size: int = 10_000) -> Iterator[list[HouseholdRow]]:
+        """Every household in batches, by id ascending (a keyset scan: exports, rebuilds)."""
+
+    @abstractmethod
+    def count(self) -> tuple[int, int]:
+        """(households, member profiles) stored."""
+
+    @abstractmethod
+    def put_corrections(
+        self, corrections: Sequence[HouseholdCorrection], removed: Collection[str] = ()
+    ) -> None:
+        """Store corrections (replacing those of the same key) and delete the ``removed``
+        keys."""
+
+    @abstractmethod
+    def corrections(self) -> list[HouseholdCorrection]:
+        """Every standing correction, by key."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from service.cli import (
     destinations,
+    households,
     ingest,
     matching,
     migrate,
@@ -26,6 +27,7 @@ from service.cli.common import app
 __all__ = [
     "app",
     "destinations",
+    "households",
     "ingest",
     "matching",
     "migrate",

@@ -70,6 +70,7 @@ def migrate(
         f"{report.segments:,} segments ({report.segment_changes:,} membership changes), "
         f"{report.profile_changes:,} profile changes, {report.audit_entries:,} audit entries, "
         f"{report.suppressions:,} suppression entries, {report.destinations:,} destinations, "
+        f"{report.households:,} households, "
         f"{report.sources:,} source mappings and "
         f"{report.meta:,} metadata documents in "
         f"{report.seconds:.1f}s"

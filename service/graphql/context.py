@@ -20,6 +20,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from identity import deadline, model
 from identity.errors import IdgraphError
 from identity.graph import IdentityGraph
+from identity.households.service import Household
 from identity.journeys import JourneyPage
 from identity.segment_definitions import VIEW, Facts
 from service.auth import Principal, unauthenticated
@@ -90,6 +91,7 @@ class Context(BaseContext):
         self.records = DataLoader[str, list[model.StoredRecord]](load_fn=self._load_records)
         self.facts = DataLoader[str, Facts | None](load_fn=self._load_facts)
         self.memberships = DataLoader[str, list[str]](load_fn=self._load_memberships)
+        self.households = DataLoader[str, Household | None](load_fn=self._load_households)
         self.journeys = DataLoader[tuple[str, JourneyArgs], JourneyPage](
             load_fn=self._load_journeys
         )
@@ -115,6 +117,10 @@ class Context(BaseContext):
     async def _load_memberships(self, ids: list[str]) -> list[list[str]]:
         found = await call(self.graph.segments.memberships, ids)
         return [found.get(pid, []) for pid in ids]
+
+    async def _load_households(self, ids: list[str]) -> list[Household | None]:
+        found = await call(self.graph.households.of_profiles, ids)
+        return [found.get(pid) for pid in ids]
 
     async def _load_journeys(
         self, keys: list[tuple[str, JourneyArgs]]

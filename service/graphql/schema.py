@@ -26,6 +26,7 @@ from service.errors import graphql_error
 from service.graphql.clusters import ClusterQueries
 from service.graphql.context import Context, Info, call, needs
 from service.graphql.destinations import DestinationMutations, DestinationQueries
+from service.graphql.households import HouseholdMutations
 from service.graphql.introspection import NoIntrospection
 from service.graphql.limits import (
     CostBudget,
@@ -103,7 +104,13 @@ class Query(
 
 
 @strawberry.type
-class Mutation(SegmentMutations, StewardMutations, PrivacyMutations, DestinationMutations):
+class Mutation(
+    SegmentMutations,
+    StewardMutations,
+    PrivacyMutations,
+    DestinationMutations,
+    HouseholdMutations,
+):
     pass
 
 

@@ -4,6 +4,7 @@ by the request's :class:`~service.masking.Masker`."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,6 +20,11 @@ from service.graphql.journeys import (
     resolve_traits,
 )
 from service.masking import Masker
+
+if TYPE_CHECKING:
+    from service.graphql.households import Household
+
+HouseholdType = Annotated["Household", strawberry.lazy("service.graphql.households")]
 
 
 @strawberry.type(description="The record a golden-record value came from.")
@@ -115,6 +121,13 @@ async def _records(root: Profile, info: strawberry.Info) -> list[Record]:
     return [Record.from_domain(r, info.context.masker) for r in found]
 
 
+async def _household(root: Profile, info: strawberry.Info) -> HouseholdType | None:
+    # Imported here: the household types import stewardship's, which import these.
+    from service.graphql.households import resolve_household
+
+    return await resolve_household(root, info)
+
+
 def _attribute(root: Profile, name: str) -> Attribute | None:
     return next((a for a in root.attributes if a.name == name), None)
 
@@ -151,6 +164,10 @@ class Profile:
     )
     segments: list[str] = strawberry.field(
         resolver=resolve_segments, description="Names of the segments the profile is in."
+    )
+    household: HouseholdType | None = strawberry.field(
+        resolver=_household,
+        description="The household the profile is in (docs/households.md), or null.",
     )
     loaded_records: strawberry.Private[tuple[model.StoredRecord, ...] | None] = None
     """The records, when the domain gave them; else read when asked for (a profile from

@@ -84,10 +84,10 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(tmp_path:
     second = generate(tmp_path / "b", people=400, seed=11)
     other = generate(tmp_path / "c", people=400, seed=12)
     a, b, c = all_bytes(tmp_path / "a"), all_bytes(tmp_path / "b"), all_bytes(tmp_path / "c")
-    assert len(a) == len(SOURCES) * 2 + 1  # data, mapping, truth
+    assert len(a) == len(SOURCES) * 2 + 2  # data, mapping, truth, household truth
     assert a == b
     assert first.records == second.records
-    for name in [*FILE_NAMES.values(), "truth.csv"]:
+    for name in [*FILE_NAMES.values(), "truth.csv", "household_truth.csv"]:
         assert a[name] != c[name], name
     assert other.people == 400
 
@@ -164,6 +164,22 @@ def test_households_share_a_phone_and_an_address_across_different_people(
     assert len(shared_addresses) >= 30
     # Households are 2-4 people: never enough to hit the phone cardinality cap of 6.
     assert max(len(people_by_phone[p]) for p in shared_phones) <= 4
+
+
+def test_the_household_truth_lists_everyone_and_households_of_two_to_four(
+    demo: DemoFiles,
+) -> None:
+    assert demo.household_truth is not None
+    with demo.household_truth.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    people = {entity for _, entity, _ in records(demo)}
+    assert {r["entity_id"] for r in rows} >= people
+    assert len(rows) == demo.people
+    sizes = Counter(r["household_id"] for r in rows if r["household_id"])
+    assert sizes and set(sizes.values()) <= {2, 3, 4}
+    # A household is named by its first member, who is in it.
+    household_of = {r["entity_id"]: r["household_id"] for r in rows}
+    assert all(household_of.get(h) == h for h in sizes)
 
 
 def test_junk_and_store_values_are_carried_by_many_unrelated_people(demo: DemoFiles) -> None:

@@ -137,6 +137,10 @@ SCOPE_TABLE: list[tuple[Operation, str]] = [
             ("undo", "actionId: 1"),
             ("acceptMatch", A_B),
             ("rejectMatch", A_B),
+            ("keepApartAsHouseholds", 'a: "p1", b: "p2", reason: "x"'),
+            ("removeFromHousehold", 'profileId: "p1", reason: "x"'),
+            ("joinHouseholds", 'a: "p1", b: "p2", reason: "x"'),
+            ("undoHouseholdCorrection", 'actionId: 1, reason: "x"'),
         ]
     ),
 ]

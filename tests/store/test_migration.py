@@ -112,6 +112,10 @@ def build(store: Store, demo: DemoFiles) -> None:
     # An erased person: a suppression list, and a profile deleted for good.
     graph.erasure.erase("dpo", "DSAR 1", profile_ids=[next(store.profiles.scan_ids())])
     add_audit_log(store)
+    # Households, and a steward's correction every later rebuild applies.
+    graph.households.rebuild()
+    first = next(h for page in store.households.scan() for h in page)
+    graph.households.remove(first.members[0], "a lodger", "ann")
 
 
 def add_events_and_segments(store: Store) -> None:
@@ -235,6 +239,8 @@ def snapshot(store: Store) -> dict[str, Any]:
         "profile_changes": change_log(store),
         "audit": audit_log(store),
         "suppressions": store.privacy.suppressions(limit=100_000),
+        "households": [h for page in store.households.scan(batch_size=7) for h in page],
+        "household_corrections": store.households.corrections(),
         # The read model's rows (when each was computed is the clock's, not the data's).
         "views": {
             pid: replace(row, computed_at="")
@@ -336,6 +342,7 @@ def test_a_resolved_store_is_copied_whole_and_the_copy_goes_on_working(
     assert before["suppressions"]
     assert len({e.at.utcoffset() for e in before["audit"]}) == 2
     assert len(before["views"]) == before["counts"].profiles
+    assert before["households"] and before["household_corrections"]
     assert isinstance(before["meta"]["profile_view"], str), "a view built with the rules"
 
     # A target that held records once: its ids are ahead of the source's, so links

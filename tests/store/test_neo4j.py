@@ -180,6 +180,34 @@ def test_a_version_6_graph_gains_the_review_queue_index_by_weight(
 
 
 @pytest.mark.neo4j
+def test_a_version_7_graph_gains_the_household_constraints(neo4j_store: Neo4jStore) -> None:
+    driver, uri, settings = _server_driver()
+    names = ("household_id", "household_member_profile", "household_correction_key")
+
+    def constraints() -> set[str]:
+        with driver.session(database=settings.get("database")) as session:
+            return {row["name"] for row in session.run("SHOW CONSTRAINTS YIELD name")}
+
+    try:
+        with driver.session(database=settings.get("database")) as session:
+            session.run("DROP CONSTRAINT household_id IF EXISTS").consume()
+            session.run("DROP CONSTRAINT household_member_profile IF EXISTS").consume()
+            session.run("DROP CONSTRAINT household_correction_key IF EXISTS").consume()
+            session.run(cypher.statement("set_schema_version"), version=7).consume()
+        assert not set(names) & constraints()
+        reopened = Neo4jStore(uri, **settings)
+        try:
+            assert f"schema v{SCHEMA_VERSION}" in reopened.health().detail
+        finally:
+            reopened.close()
+        assert SCHEMA_VERSION >= 8 and set(names) <= constraints()
+        with driver.session(database=settings.get("database")) as session:
+            session.run("CALL db.awaitIndexes(60)").consume()
+    finally:
+        driver.close()
+
+
+@pytest.mark.neo4j
 def test_ingesting_10k_records_takes_a_few_dozen_statements(
     neo4j_store: Neo4jStore, tmp_path: Path
 ) -> None:
@@ -264,6 +292,11 @@ _WHOLE_GRAPH = {
     "identifiers_shared",
     "identifiers_valued",
     "records_holding_kinds",
+    # Households (identity/households/): a rebuild deletes every household; the stewards'
+    # corrections are read whole (a few); the totals are count-store reads.
+    "clear_households",
+    "household_corrections",
+    "count_households",
 }
 
 # Pages that seek a relationship index from their cursor, in the index's order, and stop at

@@ -5,8 +5,9 @@ Graph model (docs/graph-model.md): ``(:Record)-[:HAS_IDENTIFIER]->(:Identifier)`
 ``(:Profile)-[:REDIRECTS_TO]->(:Profile)`` for merged ids, ``(:Event)-[:CARRIES]->(:Identifier)``
 on the same identifier nodes, ``(:Segment)`` with ``(:SegmentMember)`` and
 ``(:SegmentChange)`` nodes keyed by segment name and profile id, and the stewardship logs
-``(:ProfileChange)`` and ``(:AuditEntry)``, and the profile read model's ``(:ProfileView)``
-projection nodes keyed by profile id. Every statement is a file in
+``(:ProfileChange)`` and ``(:AuditEntry)``, the profile read model's ``(:ProfileView)``
+projection nodes keyed by profile id, and ``(:Household)``, ``(:HouseholdMember)`` and
+``(:HouseholdCorrection)`` nodes. Every statement is a file in
 ``cypher/`` loaded by name (:mod:`identity.store.neo4j.cypher`); none is written here.
 
 This module opens the store, keeps its schema and composes one object per area (records,
@@ -34,6 +35,7 @@ from identity.store.neo4j.copy import Neo4jCopy
 from identity.store.neo4j.cypher import statements
 from identity.store.neo4j.destinations import Neo4jDestinations
 from identity.store.neo4j.events import Neo4jEvents
+from identity.store.neo4j.households import Neo4jHouseholds
 from identity.store.neo4j.links import Neo4jLinks
 from identity.store.neo4j.matching import Neo4jMatchIndex
 from identity.store.neo4j.privacy import Neo4jPrivacy
@@ -44,7 +46,7 @@ from identity.store.neo4j.records import Neo4jRecords
 from identity.store.neo4j.segments import Neo4jSegments
 from identity.store.neo4j.sources import Neo4jMeta, Neo4jSources
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The version of ``cypher/schema.cypher``; a graph migrated by a newer idgraph is refused."""
 VIEW_STATE_KEY = "profile_view"
 """The meta key of the profile read model's state (identity/profile_view.py STATE_KEY)."""
@@ -93,6 +95,7 @@ class Neo4jStore(Store):
         self.privacy = Neo4jPrivacy(self._db)
         self.destinations = Neo4jDestinations(self._db)
         self.quality = Neo4jQuality(self._db)
+        self.households = Neo4jHouseholds(self._db)
         self.copy = Neo4jCopy(self._db, lambda: self._migrate(emptied=True))
         try:
             self._migrate()

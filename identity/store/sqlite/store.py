@@ -23,6 +23,7 @@ from identity.store.sqlite.connection import Connection, is_busy
 from identity.store.sqlite.copy import SQLiteCopy
 from identity.store.sqlite.destinations import SQLiteDestinations
 from identity.store.sqlite.events import SQLiteEvents
+from identity.store.sqlite.households import SQLiteHouseholds
 from identity.store.sqlite.links import SQLiteLinks
 from identity.store.sqlite.matching import SQLiteMatchIndex
 from identity.store.sqlite.privacy import SQLitePrivacy
@@ -152,6 +153,7 @@ class SQLiteStore(Store):
         self.destinations = SQLiteDestinations(db)
         self.copy = SQLiteCopy(db)
         self.quality = SQLiteQuality(db)
+        self.households = SQLiteHouseholds(db)
 
     def _open_reader(self) -> sqlite3.Connection:
         """One more connection to the file, for reads only (WAL: a snapshot, no waiting)."""
