@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -232,7 +232,11 @@ class Rules:
         return rule
 
     def is_blocklisted(self, key: IdentifierKey) -> bool:
+        """Whether a value never links: listed as junk, or flagged as a family's e-mail
+        (``[households] family_emails``)."""
         if key.value in self.blocklist.get(key.kind, frozenset()):
+            return True
+        if self.households.is_family_email(key.kind, key.value):
             return True
         return key.value.strip().casefold() in self.blocklist.get(ANY_KIND, frozenset())
 
@@ -300,7 +304,9 @@ class Rules:
             events=_events(doc.get("events", {}), kinds, path),
             privacy=privacy_rules(doc.get("privacy", {}), kinds, path),
             limits=input_limits(doc.get("limits", {}), path),
-            households=household_rules(doc.get("households", {}), kinds, path),
+            households=_family_emails_normalised(
+                household_rules(doc.get("households", {}), kinds, path), kinds
+            ),
         )
 
 
@@ -470,6 +476,26 @@ def _optional_name(value: object, path: str, name: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"must be an attribute name, got {value!r}", path=path, field=name)
     return value.strip()
+
+
+def _family_emails_normalised(
+    rules: HouseholdRules, kinds: Mapping[str, KindRule]
+) -> HouseholdRules:
+    """The family addresses as stored values are (``John.Smith+x@GMail.com`` as the
+    e-mail kind keeps it), so a flagged address matches its stored identifier."""
+    from identity.errors import InvalidIdentifier
+    from identity.normalise import Normaliser
+
+    if not rules.family_emails or not rules.email_kinds:
+        return rules
+    normaliser = Normaliser(Rules(kinds=kinds))
+    normalised = set()
+    for value in rules.family_emails:
+        try:
+            normalised.add(normaliser.identifier(rules.email_kinds[0], value).value)
+        except InvalidIdentifier:
+            normalised.add(value)
+    return replace(rules, family_emails=frozenset(normalised))
 
 
 def _blocklist(raw: object, kinds: Mapping[str, KindRule], path: str) -> dict[str, frozenset[str]]:

@@ -144,7 +144,9 @@ def facts_of(
     landlines: list[str] = []
     emails: list[str] = []
     for kind, value in identifiers:
-        if blocklisted(IdentifierKey(kind, value)):
+        # Junk never counts (test@test.com is typed by strangers); an address flagged as
+        # a family's is blocklisted for identity precisely because it is shared at home.
+        if blocklisted(IdentifierKey(kind, value)) and not rules.is_family_email(kind, value):
             continue
         if kind in rules.phone_kinds and is_landline(value):
             landlines.append(value)

@@ -39,6 +39,13 @@ class HouseholdRules:
     """Identifier kinds whose fixed-line numbers a household shares."""
     email_kinds: tuple[str, ...] = ("email",)
     """Identifier kinds whose shared values (held by several profiles) a household shares."""
+    family_emails: frozenset[str] = frozenset()
+    """Addresses flagged as a family's, not a person's (normalised by the rules file's
+    loader): they never join records as one person, as if blocklisted, and the profiles
+    holding one are a household (shared_email evidence)."""
+
+    def is_family_email(self, kind: str, value: str) -> bool:
+        return kind in self.email_kinds and value in self.family_emails
 
 
 def household_rules(doc: object, kinds: Mapping[str, Any], path: str) -> HouseholdRules:
@@ -56,6 +63,7 @@ def household_rules(doc: object, kinds: Mapping[str, Any], path: str) -> Househo
             "postcode",
             "phone_kinds",
             "email_kinds",
+            "family_emails",
         },
         path,
         "households.",
@@ -90,6 +98,9 @@ def household_rules(doc: object, kinds: Mapping[str, Any], path: str) -> Househo
         postcode=_attribute(doc, "postcode", defaults.postcode, path),
         phone_kinds=phone_kinds,
         email_kinds=email_kinds,
+        family_emails=frozenset(
+            _names(doc.get("family_emails", []), path, "households.family_emails")
+        ),
     )
 
 

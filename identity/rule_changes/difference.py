@@ -68,6 +68,8 @@ class RuleDifference:
     thresholds: Thresholds | None = None
     read_model: tuple[str, ...] = ()
     """Rule tables whose change recomputes every profile's golden record and traits."""
+    households: bool = False
+    """Whether ``[households]`` changed: the households are built again."""
     not_retroactive: tuple[str, ...] = ()
     """Changes that take effect for new data only, each as a sentence."""
 
@@ -80,6 +82,7 @@ class RuleDifference:
             or self.unblocked
             or self.thresholds
             or self.read_model
+            or self.households
             or self.not_retroactive
         )
 
@@ -102,10 +105,12 @@ class RuleDifference:
             said.append(f"kinds.{kind}: {', '.join(changed)}")
         for kind, (old_cap, new_cap) in sorted(self.caps.items()):
             said.append(f"kinds.{kind}.cardinality_cap: {old_cap} -> {new_cap}")
-        for kind, values in sorted(self.blocked.items()):
-            said.append(f"blocklist.{kind}: + {', '.join(sorted(values))}")
-        for kind, values in sorted(self.unblocked.items()):
-            said.append(f"blocklist.{kind}: - {', '.join(sorted(values))}")
+        for sign, lists, other in (("+", self.after, self.before), ("-", self.before, self.after)):
+            for kind, values in sorted(_listed(lists, other).items()):
+                said.append(f"blocklist.{kind}: {sign} {', '.join(sorted(values))}")
+            family = lists.households.family_emails - other.households.family_emails
+            if family:
+                said.append(f"households.family_emails: {sign} {', '.join(sorted(family))}")
         if self.thresholds is not None:
             t = self.thresholds
             said.append(
@@ -115,6 +120,8 @@ class RuleDifference:
         said.extend(
             f"[{table}] changed: every golden record is recomputed" for table in self.read_model
         )
+        if self.households:
+            said.append("[households] changed: households are built again")
         return said
 
 
@@ -134,16 +141,17 @@ def difference(before: Rules, after: Rules) -> RuleDifference:
         for name, rule in after.kinds.items()
         if name in before.kinds and before.kinds[name].cardinality_cap != rule.cardinality_cap
     }
-    names = set(before.blocklist) | set(after.blocklist)
+    listed_before, listed_after = _never_linking(before), _never_linking(after)
+    names = set(listed_before) | set(listed_after)
     blocked = {
         k: v
         for k in names
-        if (v := after.blocklist.get(k, frozenset()) - before.blocklist.get(k, frozenset()))
+        if (v := listed_after.get(k, frozenset()) - listed_before.get(k, frozenset()))
     }
     unblocked = {
         k: v
         for k in names
-        if (v := before.blocklist.get(k, frozenset()) - after.blocklist.get(k, frozenset()))
+        if (v := listed_before.get(k, frozenset()) - listed_after.get(k, frozenset()))
     }
     thresholds, later = _matching(before.matching, after.matching)
     read_model = tuple(
@@ -154,6 +162,7 @@ def difference(before: Rules, after: Rules) -> RuleDifference:
         )
         if old != new
     )
+    households = before.households != after.households
     if before.privacy != after.privacy:
         later.append("[privacy]: masking follows the new rules from the next request")
     if before.limits != after.limits:
@@ -173,8 +182,27 @@ def difference(before: Rules, after: Rules) -> RuleDifference:
         unblocked=unblocked,
         thresholds=thresholds,
         read_model=read_model,
+        households=households,
         not_retroactive=tuple(later),
     )
+
+
+def _never_linking(rules: Rules) -> dict[str, frozenset[str]]:
+    """Values that never link, by kind (or ``any``): the blocklist and the addresses
+    flagged as a family's."""
+    listed = dict(rules.blocklist)
+    for kind in rules.households.email_kinds:
+        listed[kind] = listed.get(kind, frozenset()) | rules.households.family_emails
+    return {k: v for k, v in listed.items() if v}
+
+
+def _listed(rules: Rules, other: Rules) -> dict[str, frozenset[str]]:
+    """Blocklist values of ``rules`` that ``other`` does not list."""
+    return {
+        k: v
+        for k, values in rules.blocklist.items()
+        if (v := values - other.blocklist.get(k, frozenset()))
+    }
 
 
 def _link_settings(rule: KindRule) -> tuple[object, ...]:

@@ -103,6 +103,8 @@ class RebaseReport:
     links_to_review: int = 0
     links_removed: int = 0
     read_model_rows: int = 0
+    households: int | None = None
+    """Households after the change, when it built them again (None: it did not)."""
     quality_before: PairwiseScores | None = None
     quality_after: PairwiseScores | None = None
     seconds: float = 0.0
@@ -125,6 +127,7 @@ class RebaseReport:
             "links_to_review": self.links_to_review,
             "links_removed": self.links_removed,
             "read_model_rows": self.read_model_rows,
+            "households": self.households,
             "segments": {k: [e, x] for k, (e, x) in sorted(self.segments.items())},
         }
 
@@ -294,6 +297,13 @@ class RuleChanges:
         say("comparing the profiles")
         after = dict(store.records.scan_profiles())
         _compare(before, after, report, new_ids=not dry_run)
+        if new_rules.households.enabled and (
+            change.households or (report.records_moved and store.households.count()[0])
+        ):
+            # Households are derived from whole profiles: built again when their rule or
+            # the profiles they relate changed (a split member is a new profile).
+            say("building the households again")
+            report.households = new_graph.households.rebuild().households
         report.segments = self._segment_changes(after_seq)
         if truth is not None:
             report.quality_before = pairwise(_keyed(before), truth)

@@ -163,6 +163,8 @@ def _print(report: RebaseReport, as_json: bool, dry: bool) -> None:
     )
     if report.read_model_rows:
         console.print(f"golden records recomputed: {report.read_model_rows:,}")
+    if report.households is not None:
+        console.print(f"households built again: {report.households:,}")
     if report.largest:
         table = Table("change", "records", "before", "after", title="largest changes")
         for change in report.largest[:SHOWN]:

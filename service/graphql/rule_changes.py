@@ -110,6 +110,11 @@ class RulePreview:
     read_model_rows: int = strawberry.field(
         description="Golden records that would be recomputed (survivorship or event rules changed)."
     )
+    households: int | None = strawberry.field(
+        description="Households after the change, when it would build them again (its "
+        "[households] rule changed, or it moves records of a store with households); null "
+        "when it would not."
+    )
     seconds: float = strawberry.field(description="How long the dry run took.")
     largest: list[RuleChangeGroup] = strawberry.field(
         description="The 20 largest changes, most records first."
@@ -137,6 +142,7 @@ class RulePreview:
             links_to_review=report.links_to_review,
             links_removed=report.links_removed,
             read_model_rows=report.read_model_rows,
+            households=report.households,
             seconds=round(report.seconds, 3),
             largest=[RuleChangeGroup.from_domain(c) for c in report.largest],
             segments=[

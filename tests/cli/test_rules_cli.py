@@ -84,9 +84,9 @@ def test_apply_needs_a_reason_then_the_store_runs_with_the_new_rules_until_undon
 
 def test_a_rules_file_in_error_is_refused_naming_the_file_and_field(loaded: Path) -> None:
     bad = loaded / "bad.toml"
-    bad.write_text(rules_text().replace('normaliser = "phone"', 'normaliser = "id"', 1))
+    bad.write_text(rules_text().replace('case = "upper"', 'case = "lower"', 1))
     output = fails("rules", "diff", str(bad))
-    assert "field 'kinds.phone.normaliser'" in output and "re-ingest" in output
+    assert "field 'kinds.customer_id.case'" in output and "re-ingest" in output
     broken = loaded / "broken.toml"
     broken.write_text("[kinds\n")
     assert "not valid TOML" in fails("rules", "diff", str(broken))

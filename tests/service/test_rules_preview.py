@@ -35,7 +35,8 @@ PREVIEW = """query ($rules: String!) {
   previewRules(rules: $rules) {
     changes notRetroactive
     profilesBefore profilesAfter merged split stayed recordsMoved
-    startedLinking stoppedLinking linksToMatch linksToReview linksRemoved readModelRows seconds
+    startedLinking stoppedLinking linksToMatch linksToReview linksRemoved readModelRows
+    households seconds
     largest {
       kind records
       before { profileId records moved { source key } }
@@ -191,6 +192,7 @@ def test_the_preview_gives_the_figures_the_apply_then_reports(
         "links_to_review": previewed["linksToReview"],
         "links_removed": previewed["linksRemoved"],
         "read_model_rows": previewed["readModelRows"],
+        "households": previewed["households"],
         "segments": {s["segment"]: [s["entered"], s["exited"]] for s in previewed["segments"]},
     } == counts
     assert previewed["changes"] == applied.changes
@@ -226,9 +228,10 @@ def test_a_preview_needs_admin(shared: Api) -> None:
         ("[kinds.email\nnormaliser = 1", None, "(at line 1, column 13) (in the posted rules)"),
         (
             CURRENT.replace(
-                '[kinds.phone]\nnormaliser = "phone"', '[kinds.phone]\nnormaliser = "id"'
+                '[kinds.customer_id]\nnormaliser = "id"\ncase = "upper"',
+                '[kinds.customer_id]\nnormaliser = "id"\ncase = "lower"',
             ),
-            "kinds.phone.normaliser",
+            "kinds.customer_id.case",
             "re-ingest the sources",
         ),
         (
