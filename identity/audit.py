@@ -13,7 +13,7 @@ from datetime import datetime
 
 from identity.cursors import decode_int_cursor, encode_cursor
 from identity.errors import InvalidArgument
-from identity.model import AuditEntry, JSONValue, StoredAuditEntry
+from identity.model import AuditEntry, JSONValue, Link, LinkType, StoredAuditEntry
 from identity.resolution import utc_now
 from identity.store.base import Store
 
@@ -72,3 +72,28 @@ class AuditService:
             end_cursor=audit_cursor(page[-1].id) if page else None,
             has_next_page=len(found) > first,
         )
+
+
+def link_document(link: Link) -> dict[str, JSONValue]:
+    """A link as an audit entry keeps it, so an undo can put it back exactly."""
+    return {
+        "a": link.a,
+        "b": link.b,
+        "type": link.type.value,
+        "matcher": link.matcher,
+        "weight": link.weight,
+        "evidence": link.evidence,
+    }
+
+
+def link_from_document(doc: JSONValue) -> Link:
+    """The link an audit entry kept (:func:`link_document`)."""
+    assert isinstance(doc, dict)
+    return Link(
+        int(doc["a"]),
+        int(doc["b"]),
+        LinkType(doc["type"]),
+        str(doc["matcher"]),
+        float(doc["weight"]),
+        dict(doc["evidence"]),
+    )

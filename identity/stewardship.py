@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from identity.audit import AuditService
+from identity.audit import AuditService, link_document, link_from_document
 from identity.cursors import decode_cursor, decode_int_cursor, encode_cursor
 from identity.duplicates import DuplicateNote
 from identity.errors import (
@@ -204,29 +204,6 @@ def profile_change_cursor(seq: int) -> str:
     return encode_cursor("profile-changes", seq)
 
 
-def _link_doc(link: Link) -> dict[str, JSONValue]:
-    return {
-        "a": link.a,
-        "b": link.b,
-        "type": link.type.value,
-        "matcher": link.matcher,
-        "weight": link.weight,
-        "evidence": link.evidence,
-    }
-
-
-def _link_from(doc: JSONValue) -> Link:
-    assert isinstance(doc, dict)
-    return Link(
-        int(doc["a"]),
-        int(doc["b"]),
-        LinkType(doc["type"]),
-        str(doc["matcher"]),
-        float(doc["weight"]),
-        dict(doc["evidence"]),
-    )
-
-
 class StewardService:
     """Steward corrections and the review queue, each audited and reversible."""
 
@@ -284,8 +261,8 @@ class StewardService:
             if check is not None:
                 check()
             after = self._snapshot(records)
-            after["links_added"] = [_link_doc(x) for x in added]
-            after["links_removed"] = [_link_doc(x) for x in removed]
+            after["links_added"] = [link_document(x) for x in added]
+            after["links_removed"] = [link_document(x) for x in removed]
             with_review_queue(store, after)
             action_id = self.audit.record(
                 actor, action, target, reason, before=before, after=after, undoes=undoes
@@ -448,8 +425,8 @@ class StewardService:
             raise StewardConflict(f"action {action_id} was undone already (by {found.undone_by})")
         after = found.entry.after
         restored, dropped = after.get("links_removed"), after.get("links_added")
-        added = [_link_from(x) for x in restored] if isinstance(restored, list) else []
-        removed = [_link_from(x) for x in dropped] if isinstance(dropped, list) else []
+        added = [link_from_document(x) for x in restored] if isinstance(restored, list) else []
+        removed = [link_from_document(x) for x in dropped] if isinstance(dropped, list) else []
         linked = {r for x in added + removed for r in (x.a, x.b)}
         if len(self.store.records.refs(linked)) < len(linked):
             raise StewardConflict(

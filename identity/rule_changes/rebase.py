@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from identity.audit import link_document, link_from_document
 from identity.duplicates import NOTE, DuplicateAccounts
 from identity.errors import ConfigError, NothingToUndo
 from identity.evaluation import PairwiseScores, RecordKey, pairwise
@@ -198,7 +199,7 @@ class RuleChanges:
                     "changes": list(report.changes),
                     "not_retroactive": list(report.not_retroactive),
                     "counts": report.counts(),
-                    "removed_links": [_link_document(x) for x in removed],
+                    "removed_links": [link_document(x) for x in removed],
                 },
             )
             activate(self.store, new_text, report.audit_id)
@@ -215,7 +216,7 @@ class RuleChanges:
         removed = entry.entry.after.get("removed_links")
         new_rules = rules_from_text(old_text, f"the rules before audit entry {entry.id}")
         restored = (
-            [_link_of(x) for x in removed if isinstance(x, dict)]
+            [link_from_document(x) for x in removed if isinstance(x, dict)]
             if isinstance(removed, list)
             else []
         )
@@ -235,7 +236,7 @@ class RuleChanges:
                     "digest": digest(old_text),
                     "changes": list(report.changes),
                     "counts": report.counts(),
-                    "removed_links": [_link_document(x) for x in dropped],
+                    "removed_links": [link_document(x) for x in dropped],
                 },
                 undoes=entry.id,
             )
@@ -615,25 +616,3 @@ def _change(
 
 def _keyed(assignment: Mapping[RecordRef, ProfileId | None]) -> dict[RecordKey, str | None]:
     return {(ref.source, ref.key): pid for ref, pid in assignment.items()}
-
-
-def _link_document(link: Link) -> dict[str, JSONValue]:
-    return {
-        "a": link.a,
-        "b": link.b,
-        "type": link.type.value,
-        "matcher": link.matcher,
-        "weight": link.weight,
-        "evidence": link.evidence,
-    }
-
-
-def _link_of(doc: dict[str, Any]) -> Link:
-    return Link(
-        int(doc["a"]),
-        int(doc["b"]),
-        LinkType(doc["type"]),
-        str(doc["matcher"]),
-        float(doc["weight"]),
-        dict(doc.get("evidence") or {}),
-    )

@@ -117,7 +117,7 @@ def test_neo4j_urls_open_the_neo4j_store_with_settings_filling_the_gaps(
     monkeypatch.setenv("IDGRAPH_NEO4J_DATABASE", "graph")
     settings = Settings()
     assert "s3" not in repr(settings)
-    settings.open_graph()
+    settings.store_opener()()
     assert _Opened.calls == [expected]
 
 
