@@ -179,6 +179,7 @@ bench: $(VENV)/.installed-bench neo4j-server
 	$(BIN)/python -m tests.benchmarks.serve
 	$(BIN)/python -m tests.benchmarks.activation
 	$(BIN)/python -m tests.benchmarks.privacy --people 3000 --events 15000
+	$(BIN)/python -m tests.benchmarks.rule_changes --records 100000 --runs 3
 
 clean: neo4j-stop
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(NEO4J_SERVER)/target \
