@@ -284,7 +284,7 @@ class RuleChanges:
             resolving |= moved
         say(
             f"re-resolving {len(resolving):,} records and the holders of "
-            f"{len(changed):,} identifiers"
+            f"{len(changed):,} identifier{'' if len(changed) == 1 else 's'}"
         )
         new_graph.resolver.resolve(
             sorted(resolving),
@@ -347,10 +347,11 @@ class RuleChanges:
         store = self.store
         crossing = _crossing(change.thresholds)
         candidates: set[tuple[RecordId, RecordId]] = set()
-        for page in store.links.scan((LinkType.MATCH, LinkType.REVIEW)):
-            candidates.update(
-                (x.a, x.b) for x in page if x.matcher == MATCHER and crossing(x.type, x.weight)
-            )
+        if change.thresholds is not None:
+            for page in store.links.scan((LinkType.MATCH, LinkType.REVIEW)):
+                candidates.update(
+                    (x.a, x.b) for x in page if x.matcher == MATCHER and crossing(x.type, x.weight)
+                )
         if change.kinds:
             candidates |= self._within_source_pairs()
         if not candidates:
