@@ -13,7 +13,8 @@ from rich.table import Table
 from identity.errors import IdgraphError
 from identity.evaluation import PairwiseScores, load_assignment
 from identity.rule_changes.active import active_rules, current_rules
-from identity.rule_changes.rebase import ChangedProfile, RebaseReport, RuleChanges, report_document
+from identity.rule_changes.rebase import RuleChanges
+from identity.rule_changes.report import ChangedProfile, RebaseReport, report_document
 from identity.rules import rules_text
 from service.cli.common import (
     RulesOption,

@@ -13,7 +13,8 @@ import strawberry
 from identity import deadline
 from identity.graph import IdentityGraph
 from identity.rule_changes.active import current_rules
-from identity.rule_changes.rebase import ChangedProfile, ProfileChange, RebaseReport, RuleChanges
+from identity.rule_changes.rebase import RuleChanges
+from identity.rule_changes.report import ChangedProfile, ProfileChange, RebaseReport
 from service.auth import ADMIN
 from service.config import Settings
 from service.graphql.context import Info, call, needs

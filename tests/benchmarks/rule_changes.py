@@ -138,7 +138,8 @@ def child(op: str, rules_file: str, out: str) -> None:
     """One measured call (``diff``, ``apply``, ``undo``; ``partition`` only reads) against
     the store the environment names, as the CLI opens it; its figures as JSON in ``out``."""
     from identity.rule_changes.active import current_rules
-    from identity.rule_changes.rebase import RuleChanges, report_document
+    from identity.rule_changes.rebase import RuleChanges
+    from identity.rule_changes.report import report_document
     from service.config import Settings
 
     graph = Settings().open_graph()
