@@ -213,11 +213,10 @@ class RuleChanges:
         say("comparing the profiles")
         after = dict(store.records.scan_profiles())
         compare(before, after, report, new_ids=not dry_run)
-        if new_rules.households.enabled and (
-            change.households or (report.records_moved and store.households.count()[0])
-        ):
-            # Households are derived from whole profiles: built again when their rule or
-            # the profiles they relate changed (a split member is a new profile).
+        if new_rules.households.enabled and change.households:
+            # Built again when their rule changed. Other changes leave them to the next
+            # `idgraph households build`, as every load does: a build reads every profile,
+            # which would make a one-value change cost a whole store's read.
             say("building the households again")
             report.households = new_graph.households.rebuild().households
         report.segments = self._segment_changes(after_seq)

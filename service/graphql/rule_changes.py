@@ -113,8 +113,7 @@ class RulePreview:
     )
     households: int | None = strawberry.field(
         description="Households after the change, when it would build them again (its "
-        "[households] rule changed, or it moves records of a store with households); null "
-        "when it would not."
+        "[households] rule changed); null when it would not."
     )
     seconds: float = strawberry.field(description="How long the dry run took.")
     largest: list[RuleChangeGroup] = strawberry.field(
