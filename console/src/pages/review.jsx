@@ -1,6 +1,6 @@
 // The review queue, most probable first: accept (a) or reject (r) with one key, next (j)
 // and previous (k); every decision is a steward action that can be undone.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { gql } from "../api.js";
 import { ErrorBox, Loading, actionOutcome, formatNumber, formatTime, formatValue, refText, sameRef, useQuery } from "../components.jsx";
 import { Contributions } from "../explain.jsx";
@@ -101,10 +101,17 @@ export function ReviewPage({ viewer }) {
     }
   };
 
+  // The keys act on the pair on screen: the listener reads this render's handlers through a
+  // ref set while rendering. Re-registering the listener in an effect left a gap after each
+  // render (effects run after the paint) in which a key acted on the pair shown before: an
+  // "a" pressed just after "k" accepted the pair below the one on screen.
+  const keys = useRef({ decide, go });
+  keys.current = { decide, go };
   useEffect(() => {
     const key = (event) => {
       const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName) || document.querySelector("dialog[open]");
       if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      const { decide, go } = keys.current;
       if (event.key === "a") decide(true);
       else if (event.key === "r") decide(false);
       else if (event.key === "j" || event.key === "ArrowDown") go(1);
@@ -114,7 +121,7 @@ export function ReviewPage({ viewer }) {
     };
     addEventListener("keydown", key);
     return () => removeEventListener("keydown", key);
-  });
+  }, []);
 
   return (
     <main class="review">
