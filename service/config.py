@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from identity.graph import IdentityGraph
-    from identity.store.base import Store
+    from identity.rules import Rules
+    from identity.store.base import Store, UnitOfWork
     from service.graphql.limits import GraphQLLimits
 
 MiB = 1024 * 1024
@@ -201,18 +202,25 @@ class Settings(BaseSettings):
             write_queue=self.write_queue,
         )
 
+    def current_rules(self, store: UnitOfWork, rules: Path | None = None) -> tuple[Rules, str]:
+        """The rules a graph over ``store`` runs with, and their text: the file ``rules``,
+        else the configured one, else the rules the store was last rebased to, else the
+        packaged default. What :meth:`open_graph` loads and a rule change starts from."""
+        from identity.rule_changes.active import current_rules
+
+        return current_rules(store, rules or self.rules)
+
     def open_graph(self, store: str | None = None, rules: Path | None = None) -> IdentityGraph:
         """The domain over the store ``store`` (default: these settings') names, with the
         Neo4j credentials of these settings; the rules file ``rules`` or the configured one,
         else the rules the store was last rebased to (`idgraph rules apply`), else the
         packaged default."""
         from identity.graph import IdentityGraph
-        from identity.rule_changes.active import current_rules
 
         opener = self.store_opener(store)
         opened = opener()
         try:
-            loaded, _ = current_rules(opened, rules or self.rules)
+            loaded, _ = self.current_rules(opened, rules)
             return IdentityGraph(opened, loaded, opener=opener)
         except BaseException:
             opened.close()

@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
 
 from identity.audit import link_document, link_from_document
 from identity.duplicates import NOTE, DuplicateAccounts
@@ -35,6 +34,7 @@ from identity.model import (
     ProfileId,
     RecordId,
     RecordRef,
+    StoredAuditEntry,
 )
 from identity.rule_changes.active import activate, digest
 from identity.rule_changes.difference import RuleDifference, Thresholds, difference
@@ -235,7 +235,7 @@ class RuleChanges:
         counts: dict[IdentifierKey, int] = {}
         for kind, (old_cap, new_cap) in change.caps.items():
             counts.update(records.identifiers_shared(kind, min(old_cap, new_cap)))
-        listed = {**_merged(change.blocked, change.unblocked)}
+        listed = _merged(change.blocked, change.unblocked)
         anywhere = listed.pop(ANY_KIND, set())
         exact = [IdentifierKey(kind, v) for kind, values in listed.items() for v in values]
         counts.update((k, n) for k, n in records.identifier_counts(exact).items() if n > 0)
@@ -342,7 +342,7 @@ class RuleChanges:
             )
         return found
 
-    def _last_apply(self) -> Any:
+    def _last_apply(self) -> StoredAuditEntry:
         after: str | None = None
         while True:
             page = self.graph.audit.entries(first=500, after=after, action=APPLY)

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from identity.errors import IdgraphError
 from identity.evaluation import PairwiseScores, load_assignment
-from identity.rule_changes.active import active_rules, current_rules
+from identity.graph import IdentityGraph
+from identity.rule_changes.active import active_rules
 from identity.rule_changes.rebase import RuleChanges
 from identity.rule_changes.report import ChangedProfile, RebaseReport, report_document
 from identity.rules import rules_text
@@ -26,6 +27,7 @@ from service.cli.common import (
     console,
     out,
 )
+from service.config import Settings
 
 rules_app = typer.Typer(
     help="Change the identity rules of a stored graph: diff, apply, undo (docs/rules.md).",
@@ -57,7 +59,7 @@ def diff(
     Nothing is stored: the rebase runs in a transaction that is rolled back."""
     text = _read(new_rules)
     with _opened(store, rules) as graph:
-        changes = RuleChanges(graph, current_rules(graph.store, rules)[1])
+        changes = _changes(graph, rules)
         with console.status("diffing") as status:
             report = changes.diff(
                 text, str(new_rules), _truth(truth), progress=lambda s: status.update(s)
@@ -79,7 +81,7 @@ def apply(
     now on (`idgraph rules undo` goes back)."""
     text = _read(new_rules)
     with _opened(store, rules) as graph:
-        changes = RuleChanges(graph, current_rules(graph.store, rules)[1])
+        changes = _changes(graph, rules)
         with console.status("applying") as status:
             report = changes.apply(
                 text,
@@ -101,7 +103,7 @@ def undo(
 ) -> None:
     """Undo the last rule change not yet undone: rebase back onto the rules it replaced."""
     with _opened(store, rules) as graph:
-        changes = RuleChanges(graph, current_rules(graph.store, rules)[1])
+        changes = _changes(graph, rules)
         with console.status("undoing") as status:
             report = changes.undo(cli_actor(), reason, progress=lambda s: status.update(s))
     _print(report, as_json, dry=False)
@@ -120,6 +122,12 @@ def show(store: StoreOption = None, rules: RulesOption = None) -> None:
         highlight=False,
     )
     out.print(active.text, markup=False, highlight=False)
+
+
+def _changes(graph: IdentityGraph, rules: Path | None) -> RuleChanges:
+    """Rule changes from the rules ``graph`` was opened with (``--rules``, IDGRAPH_RULES,
+    the store's, the packaged: one choice, made by the settings)."""
+    return RuleChanges(graph, Settings().current_rules(graph.store, rules)[1])
 
 
 def _read(path: Path) -> str:

@@ -5,14 +5,12 @@ a new rules file would do to the stored graph, as ``idgraph rules diff`` says it
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import strawberry
 
 from identity import deadline
 from identity.graph import IdentityGraph
-from identity.rule_changes.active import current_rules
 from identity.rule_changes.rebase import RuleChanges
 from identity.rule_changes.report import ChangedProfile, ProfileChange, RebaseReport
 from service.auth import ADMIN
@@ -152,10 +150,10 @@ class RulePreview:
         )
 
 
-def _diff(graph: IdentityGraph, rules_path: Path | None, text: str) -> RebaseReport:
+def _diff(graph: IdentityGraph, settings: Settings, text: str) -> RebaseReport:
     """The dry run as ``idgraph rules diff`` runs it: from the rules the graph runs with,
     stopping between its steps once the request's time budget is spent."""
-    current = current_rules(graph.store, rules_path)[1]
+    current = settings.current_rules(graph.store)[1]
     return RuleChanges(graph, current).diff(text, POSTED, progress=lambda _: deadline.check())
 
 
@@ -166,7 +164,7 @@ async def resolve_preview_rules(
     request = info.context.request
     assert request is not None
     settings: Settings = request.app.state.settings
-    report = await call(_diff, info.context.graph, settings.rules, rules)
+    report = await call(_diff, info.context.graph, settings, rules)
     return RulePreview.from_domain(report, info.context.masker)
 
 

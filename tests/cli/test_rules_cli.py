@@ -91,3 +91,14 @@ def test_a_rules_file_in_error_is_refused_naming_the_file_and_field(loaded: Path
     broken.write_text("[kinds\n")
     assert "not valid TOML" in fails("rules", "diff", str(broken))
     assert "cannot read the rules file" in fails("rules", "diff", str(loaded / "none.toml"))
+
+
+def test_a_diff_starts_from_the_rules_file_the_deployment_is_configured_with(
+    loaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # IDGRAPH_RULES names the rules every command runs with: a diff against that same file
+    # changes nothing, as the graph it opens already runs with it.
+    monkeypatch.setenv("IDGRAPH_RULES", str(loaded / "new.toml"))
+    output = run("rules", "diff", str(loaded / "new.toml"))
+    assert "the new rules change nothing the graph depends on" in output
+    assert "profiles: 0 would merge, 0 would split" in output
